@@ -1,0 +1,15 @@
+// One pino root logger; components take a child with their name. Credentials never reach a log
+// line: the data model logs no secured value, and these fields are redacted wherever they appear.
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+const REDACT = ['password', 'Password', '*.password', '*.Password', 'credentials', '*.credentials'];
+
+export function createLogger(level = process.env.CPE_LOG_LEVEL ?? 'info', destination?: pino.DestinationStream): Logger {
+  const opts = { level, base: undefined, redact: { paths: REDACT, censor: '***' } };
+  return destination ? pino(opts, destination) : pino(opts);
+}
+
+/** A logger that drops everything, for library use and tests. */
+export const silentLogger: Logger = pino({ level: 'silent' });

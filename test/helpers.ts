@@ -1,0 +1,27 @@
+// Shared test fixtures: the real definitions from datamodel/, a fresh model, a temporary state dir.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DataModel, type DataModelOptions } from '../src/dm/datamodel.js';
+import { Schema } from '../src/dm/schema.js';
+import type { Caller } from '../src/dm/caller.js';
+
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+let schema: Schema | undefined;
+export function loadSchema(): Schema { return (schema ??= Schema.load(join(repoRoot, 'datamodel'))); }
+
+export function newModel(opts: Partial<DataModelOptions> = {}): DataModel {
+  const dm = new DataModel({ schema: loadSchema(), ...opts });
+  dm.open();
+  return dm;
+}
+
+export function tempDir(prefix = 'cpe-test-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export const usp: Caller = { kind: 'usp', endpointId: 'proto::controller-1' };
+export const cwmp: Caller = { kind: 'cwmp' };
+export const agent: Caller = { kind: 'agent', component: 'test' };
