@@ -198,7 +198,7 @@ export class DataModel {
 
   isVolatile(node: ObjectNode): boolean {
     for (let n: ObjectNode | undefined = node; n; n = n.parent) {
-      if (n.instance !== undefined && this.objectHandlers.get(n.def.path)?.volatile) return true;
+      if (this.objectHandlers.get(n.def.path)?.volatile) return true;
     }
     return false;
   }

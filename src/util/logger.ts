@@ -8,7 +8,8 @@ const REDACT = ['password', 'Password', '*.password', '*.Password', 'credentials
 
 export function createLogger(level = process.env.CPE_LOG_LEVEL ?? 'info', destination?: pino.DestinationStream): Logger {
   const opts = { level, base: undefined, redact: { paths: REDACT, censor: '***' } };
-  return destination ? pino(opts, destination) : pino(opts);
+  // Synchronous writes: the last lines before an exit or a crash are the ones that matter.
+  return pino(opts, destination ?? pino.destination({ dest: 1, sync: true }));
 }
 
 /** A logger that drops everything, for library use and tests. */

@@ -1,0 +1,117 @@
+// The composition root: builds the layers from the state directory and the defaults file, starts
+// them in order, stops them in reverse, and restarts in-process for Reboot() and FactoryReset().
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { DataModel } from './dm/datamodel.js';
+import { Schema } from './dm/schema.js';
+import { type BootCause, type BootInfo, emitBoot, registerDevice } from './model/device.js';
+import { initDeviceInfo, registerDeviceInfo } from './model/device-info.js';
+import { initEndpointId, registerLocalAgent } from './model/local-agent.js';
+import { registerManagementServer } from './model/management-server.js';
+import { registerMqtt } from './model/mqtt.js';
+import { writeFileAtomic } from './util/atomic-file.js';
+import type { Logger } from './util/logger.js';
+import { datamodelDir } from './util/package-info.js';
+
+export interface AgentOptions {
+  readonly stateDir: string;
+  /** Defaults file: a JSON object of full parameter path -> value. */
+  readonly defaultsFile?: string;
+  readonly logger: Logger;
+  readonly datamodelDir?: string;
+}
+
+const BOOT_FILE = 'boot.json';
+
+export class Agent {
+  private current: DataModel | undefined;
+  private readonly schema: Schema;
+  private readonly log: Logger;
+  private restarting: Promise<void> | undefined;
+  /** Called after every start, including restarts, with the fresh data model. */
+  onStarted: (dm: DataModel) => void = () => {};
+
+  constructor(private readonly opts: AgentOptions) {
+    this.log = opts.logger.child({ component: 'agent' });
+    this.schema = Schema.load(opts.datamodelDir ?? datamodelDir);
+  }
+
+  get dm(): DataModel {
+    if (!this.current) throw new Error('agent is not running');
+    return this.current;
+  }
+
+  async start(): Promise<void> {
+    mkdirSync(this.opts.stateDir, { recursive: true, mode: 0o700 });
+    const defaults = this.loadDefaults();
+    const dm = new DataModel({ schema: this.schema, stateDir: join(this.opts.stateDir, 'dm'), defaults, logger: this.opts.logger.child({ component: 'dm' }) });
+    registerDevice(dm, {
+      reboot: (cause, reason, commandKey) => void this.restart({ cause, reason, commandKey, firmwareUpdated: false }, false),
+      factoryReset: (cause, commandKey) => void this.restart({ cause, reason: '', commandKey, firmwareUpdated: false }, true),
+    });
+    registerDeviceInfo(dm, { stateDir: this.opts.stateDir });
+    registerManagementServer(dm);
+    registerLocalAgent(dm);
+    registerMqtt(dm);
+    const { fresh } = dm.open();
+    initDeviceInfo(dm, fresh);
+    initEndpointId(dm);
+    this.current = dm;
+    const boot = this.takeBootInfo();
+    this.log.info({ stateDir: this.opts.stateDir, fresh, endpointId: dm.value('Device.LocalAgent.EndpointID'), cause: boot.cause }, 'agent started');
+    this.onStarted(dm);
+    emitBoot(dm, boot);
+  }
+
+  async stop(): Promise<void> {
+    const dm = this.current;
+    if (!dm) return;
+    this.current = undefined;
+    for (const op of dm.operations.list()) dm.operations.cancel(op.id);
+    dm.close();
+    this.log.info('agent stopped');
+  }
+
+  /** Reboot() and FactoryReset(): the cause is written first so the next Boot! reports it. */
+  restart(boot: BootInfo, factoryReset: boolean): Promise<void> {
+    this.restarting ??= (async () => {
+      writeFileAtomic(join(this.opts.stateDir, BOOT_FILE), JSON.stringify(boot));
+      await this.stop();
+      if (factoryReset) rmSync(join(this.opts.stateDir, 'dm'), { recursive: true, force: true });
+      await this.start();
+    })().finally(() => { this.restarting = undefined; });
+    return this.restarting;
+  }
+
+  private loadDefaults(): Record<string, string> {
+    const file = this.opts.defaultsFile;
+    if (!file) return {};
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (e) {
+      throw new Error(`defaults file ${file}: ${(e as Error).message}`);
+    }
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error(`defaults file ${file}: expected a JSON object of parameter path -> value`);
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(parsed)) {
+      if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') throw new Error(`defaults file ${file}: ${k} must be a string, number or boolean`);
+      out[k] = String(v);
+    }
+    return out;
+  }
+
+  private takeBootInfo(): BootInfo {
+    const file = join(this.opts.stateDir, BOOT_FILE);
+    const fallback: BootInfo = { cause: 'LocalReboot', reason: '', commandKey: '', firmwareUpdated: false };
+    if (!existsSync(file)) return fallback;
+    try {
+      const b = JSON.parse(readFileSync(file, 'utf8')) as BootInfo;
+      rmSync(file, { force: true });
+      return { ...fallback, ...b, cause: b.cause as BootCause };
+    } catch {
+      rmSync(file, { force: true });
+      return fallback;
+    }
+  }
+}
