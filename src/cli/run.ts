@@ -41,8 +41,11 @@ Options:
   stop it with Ctrl-C; a restart keeps its state (delete ${stateDir} to start afresh).`);
     }
     await new Promise<void>((done) => {
+      // The process lives until a signal, whether or not a component holds a socket open.
+      const alive = setInterval(() => {}, 1 << 30);
       const stop = (sig: string) => {
         logger.info({ signal: sig }, 'stopping');
+        clearInterval(alive);
         void agent.stop().then(done);
       };
       process.once('SIGINT', () => stop('SIGINT'));
