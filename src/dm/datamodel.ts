@@ -48,7 +48,7 @@ export interface DataModelOptions {
   readonly logger?: Logger;
 }
 
-interface Pending { node: ObjectNode; values: Map<string, string> }
+interface Reader { p: ParamDef; live: ((node: ObjectNode) => string) | undefined; counted: string | undefined }
 
 export class DataModel {
   readonly schema: Schema;
@@ -62,6 +62,8 @@ export class DataModel {
   private readonly paramHandlers = new Map<string, ParamHandler>();
   private readonly objectHandlers = new Map<string, ObjectHandler>();
   private readonly commandHandlers = new Map<string, CommandHandler>();
+  /** Per object definition, how to read each parameter; built on first use (reads are the hot path). */
+  private readers = new WeakMap<ObjectDef, Reader[]>();
   /** Tracks async operations in the model (the LocalAgent Request table); returns the row path. */
   private requestTracker: ((op: Operation) => string | undefined) | undefined;
 
@@ -84,6 +86,7 @@ export class DataModel {
   trackRequests(tracker: (op: Operation) => string | undefined): void { this.requestTracker = tracker; }
 
   private register<H>(map: Map<string, H>, path: string, h: H, kind: 'param' | 'object' | 'command'): void {
+    this.readers = new WeakMap();
     const objPath = kind === 'object' ? path : path.slice(0, path.lastIndexOf('.') + 1);
     const def = this.schema.get(objPath);
     const name = path.slice(objPath.length);
@@ -218,16 +221,28 @@ export class DataModel {
 
   /** The current value of a parameter of a node: live handler, table counter, or stored value. */
   read(node: ObjectNode, p: ParamDef): string {
-    const h = this.paramHandlers.get(`${node.def.path}${p.name}`);
-    if (h?.get) {
-      try { return h.get(node); } catch (e) {
-        this.log.warn({ err: e, path: `${node.path}${p.name}` }, 'live value failed');
-        return p.zero;
+    const r = this.readersOf(node.def).find((x) => x.p === p);
+    return r ? this.readWith(node, r) : node.values.get(p.name) ?? p.zero;
+  }
+
+  private readWith(node: ObjectNode, r: Reader): string {
+    if (r.live) {
+      try { return r.live(node); } catch (e) {
+        this.log.warn({ err: e, path: `${node.path}${r.p.name}` }, 'live value failed');
+        return r.p.zero;
       }
     }
-    const counted = node.def.counters.get(p.name);
-    if (counted !== undefined) return String(node.tables.get(counted)?.rows.size ?? 0);
-    return node.values.get(p.name) ?? p.zero;
+    if (r.counted !== undefined) return String(node.tables.get(r.counted)?.rows.size ?? 0);
+    return node.values.get(r.p.name) ?? r.p.zero;
+  }
+
+  private readersOf(def: ObjectDef): Reader[] {
+    let rs = this.readers.get(def);
+    if (!rs) {
+      rs = [...def.params.values()].map((p) => ({ p, live: this.paramHandlers.get(`${def.path}${p.name}`)?.get, counted: def.counters.get(p.name) }));
+      this.readers.set(def, rs);
+    }
+    return rs;
   }
 
   /** Get of one requested path: one entry per object, parameters relative to it. */
@@ -263,9 +278,10 @@ export class DataModel {
 
   private paramsOf(node: ObjectNode, view: View): Record<string, string> {
     const params: Record<string, string> = {};
-    for (const p of node.def.params.values()) {
+    for (const r of this.readersOf(node.def)) {
+      const p = r.p;
       if (p.only !== undefined && view !== 'all' && p.only !== view) continue;
-      params[p.name] = p.secured ? '' : this.read(node, p);
+      params[p.name] = p.secured ? '' : this.readWith(node, r);
     }
     return params;
   }

@@ -40,13 +40,17 @@ export class ObjectNode {
   }
 
   /** Every node of this subtree, this one first, children in instance order. */
-  *walk(): Generator<ObjectNode> {
-    yield this;
-    for (const child of this.def.children.values()) {
-      if (child.multi) {
-        for (const row of this.tables.get(child.name)!.rows.values()) yield* row.walk();
-      } else yield* this.singles.get(child.name)!.walk();
-    }
+  walk(): ObjectNode[] {
+    const out: ObjectNode[] = [];
+    const visit = (n: ObjectNode): void => {
+      out.push(n);
+      for (const child of n.def.children.values()) {
+        if (child.multi) for (const row of n.tables.get(child.name)!.rows.values()) visit(row);
+        else visit(n.singles.get(child.name)!);
+      }
+    };
+    visit(this);
+    return out;
   }
 
   /** Levels between an ancestor and this node; a table row is one level, as in USP max_depth. */
