@@ -28,6 +28,7 @@ const children = (n: XNode | undefined, name?: string): XNode[] =>
   (n?.$$ ?? []).filter((c) => name === undefined || c['#name'] === name);
 const attr = (n: XNode, a: string): string | undefined => n.$?.[a];
 const num = (s: string | undefined): number | undefined => (s === undefined || s === '' ? undefined : Number(s));
+const addOnce = (list: string[], v: string): void => { if (!list.includes(v)) list.push(v); };
 const gone = (n: XNode): boolean => ['deleted', 'obsoleted'].includes(attr(n, 'status') ?? '');
 
 interface Ctx { obj: ObjectSpec | null; prefix: string; args: ArgsSpec | null; argObj: ParamSpec[] | null; only?: Only }
@@ -183,11 +184,12 @@ class Importer {
           if (a('minInclusive') !== undefined) r.min = a('minInclusive')!;
           if (a('maxInclusive') !== undefined) r.max = a('maxInclusive')!;
           if (a('step') !== undefined) r.step = a('step')!;
-          (p.ranges ??= []).push(r);
+          if (!(p.ranges ??= []).some((x) => JSON.stringify(x) === JSON.stringify(r))) p.ranges.push(r);
           break;
         }
-        case 'enumeration': (p.enum ??= []).push(attr(f, 'value') ?? ''); break;
-        case 'pattern': (p.patterns ??= []).push(attr(f, 'value') ?? ''); break;
+        // An overlay repeats a base parameter's values and adds its own: keep each once.
+        case 'enumeration': addOnce((p.enum ??= []), attr(f, 'value') ?? ''); break;
+        case 'pattern': addOnce((p.patterns ??= []), attr(f, 'value') ?? ''); break;
         case 'units': p.units = attr(f, 'value')!; break;
         case 'enumerationRef': p.enumRef = attr(f, 'targetParam')!; break;
         case 'pathRef': case 'instanceRef': {
