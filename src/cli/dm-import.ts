@@ -61,6 +61,9 @@ class Importer {
           if (ctx.obj?.table) {
             const key = children(c, 'parameter').map((p) => attr(p, 'ref')!);
             if (!ctx.obj.table.keys.some((k) => k.join() === key.join())) ctx.obj.table.keys.push(key);
+            if (attr(c, 'functional') === 'false') {
+              for (const k of key) if (k !== 'Alias' && !(ctx.obj.table.fixedKeys ??= []).includes(k)) ctx.obj.table.fixedKeys.push(k);
+            }
           }
           break;
         default: break;

@@ -356,6 +356,9 @@ export class DataModel {
         const writeOnceDone = p.access === 'writeOnceReadOnly' && verb === 'set' && node.values.has(p.name);
         if (!privileged && (!p.writable || writeOnceDone)) throw new DmError(UspError.NotWritable, `${path} is not writable`, path);
         if (h?.get || node.def.counters.has(p.name)) throw new DmError(UspError.NotWritable, `${path} is computed by the agent and can't be written`, path);
+        if (!privileged && verb === 'set' && node.def.spec.table?.fixedKeys?.includes(p.name)) {
+          throw new DmError(UspError.NotWritable, `${path} is a unique key and can't change after the object is created`, path);
+        }
         if (typeof s.value !== 'string') throw new DmError(UspError.InvalidType, `${path}: value must be a string`, path);
         let v: string;
         try { v = canonicalValue(p, s.value); } catch (e) { throw new DmError((e as DmError).code ?? UspError.InvalidValue, `${path}: ${(e as Error).message}`, path); }
@@ -437,8 +440,11 @@ export class DataModel {
       throw new DmError(UspError.ResourcesExceeded, `${table.path} holds at most ${max} instances`, table.path);
     }
     const node = tx.addRow(table, instance);
-    const generated = this.generateKeys(node, params);
-    const res = this.writeParams(node, [...generated, ...params], tx, caller, 'add');
+    const given = new Set(params.map((p) => p.name));
+    const initial = Object.entries(this.objectHandlers.get(def.path)?.initial?.(caller) ?? {})
+      .filter(([name]) => !given.has(name)).map(([name, value]) => ({ name, value }));
+    const generated = this.generateKeys(node, [...initial, ...params]);
+    const res = this.writeParams(node, [...initial, ...generated, ...params], tx, caller, 'add');
     const keys: Record<string, string> = {};
     for (const k of def.keys.flat()) keys[k] = res.updated[k] ?? this.read(node, def.params.get(k)!);
     return { path: node.path, keys, failures: res.failures };
@@ -475,7 +481,8 @@ export class DataModel {
       try {
         const parsed = parsePath(path);
         if (parsed.leaf.kind !== 'object') throw new DmError(UspError.InvalidPath, `'${path}' is not an object instance path`, path);
-        const { targets } = this.resolver.resolve(parsed, viewOf(caller));
+        // An instance that is already gone is a success with nothing deleted (USP R-DEL.2a).
+        const { targets } = this.resolver.resolve(parsed, viewOf(caller), true);
         const deleted: string[] = [];
         for (const t of targets) {
           if (t.kind !== 'node' || t.node.instance === undefined) throw new DmError(UspError.InvalidPath, `'${path}' is not an object instance`, path);

@@ -54,6 +54,8 @@ export interface TableSpec {
   numEntries?: string;          // parameter of the parent object that counts the rows
   enable?: string;
   keys: string[][];             // unique keys, each a set of parameter names
+  /** Parameters of non-functional keys (Alias aside): set at creation, never changed after (USP R-KEY.1). */
+  fixedKeys?: string[];
 }
 
 export interface ObjectSpec {

@@ -17,6 +17,8 @@ export interface ParamHandler {
 export interface ObjectHandler {
   /** Checks an object's values as a Set or Add would leave them (pending holds the new ones). */
   validate?(node: ObjectNode, pending: ReadonlyMap<string, string>, caller: Caller): void;
+  /** Values a new row starts with unless the caller gives them (e.g. a Subscription's Recipient). */
+  initial?(caller: Caller): Record<string, string>;
   /** Refuses an Add by a controller or ACS (throw a DmError); the agent's own adds are not asked. */
   canAdd?(table: string, caller: Caller): void;
   /** Refuses a Delete by a controller or ACS; the agent's own deletes are not asked. */

@@ -20,7 +20,8 @@ export type ValueReader = (node: ObjectNode, param: ParamDef) => string;
 export class Resolver {
   constructor(private readonly root: ObjectNode, private readonly read: ValueReader) {}
 
-  resolve(parsed: ParsedPath, view: View): Resolution {
+  /** missingIsEmpty: an instance number that does not exist matches nothing instead of failing. */
+  resolve(parsed: ParsedPath, view: View, missingIsEmpty = false): Resolution {
     const invalid = (what: string): never => {
       throw new DmError(UspError.InvalidPath, `path '${parsed.text}' ${what}`, parsed.text);
     };
@@ -65,13 +66,13 @@ export class Resolver {
             case 'inst': {
               const row = rows.get(seg.n);
               if (row) next.push({ kind: 'node', node: row });
-              else if (!parsed.isSearch) throw new DmError(UspError.InvalidPath, `object instance ${t.table.path}${seg.n}. does not exist`, parsed.text);
+              else if (!parsed.isSearch && !missingIsEmpty) throw new DmError(UspError.InvalidPath, `object instance ${t.table.path}${seg.n}. does not exist`, parsed.text);
               break;
             }
             case 'wild': for (const row of rows.values()) next.push({ kind: 'node', node: row }); break;
             case 'alias': {
               for (const row of rows.values()) if (row.values.get('Alias') === seg.alias) next.push({ kind: 'node', node: row });
-              if (!next.length && !parsed.isSearch) throw new DmError(UspError.InvalidPath, `no instance of ${t.table.path} has the alias '${seg.alias}'`, parsed.text);
+              if (!next.length && !parsed.isSearch && !missingIsEmpty) throw new DmError(UspError.InvalidPath, `no instance of ${t.table.path} has the alias '${seg.alias}'`, parsed.text);
               break;
             }
             case 'search': {
