@@ -409,24 +409,41 @@ export class DataModel {
 
   /** Adds a row to each table the path names. Without allowPartial one failure undoes all. */
   add(objPath: string, params: readonly ParamSetting[], caller: Caller, allowPartial = false): AddResult[] {
-    const parsed = parsePath(objPath);
-    if (parsed.leaf.kind !== 'object') throw new DmError(UspError.InvalidPath, `'${objPath}' is not an object path`, objPath);
-    const { targets } = this.resolver.resolve(parsed, viewOf(caller));
-    if (!targets.length && !parsed.isSearch) throw new DmError(UspError.ObjectDoesNotExist, `${objPath} does not exist`, objPath);
+    const [out] = this.addAll([{ objPath, params }], caller, allowPartial);
+    if (!out!.ok) throw out!.error;
+    return out!.results;
+  }
+
+  /**
+   * Several adds in one transaction (USP Add with several create_objs): without allowPartial the
+   * first failure throws and nothing is created; with it, each request stands alone.
+   */
+  addAll(requests: readonly { objPath: string; params: readonly ParamSetting[] }[], caller: Caller, allowPartial = false):
+    ({ objPath: string; ok: true; results: AddResult[] } | { objPath: string; ok: false; error: DmError })[] {
     const tx = new Tx(this, caller);
-    const results: AddResult[] = [];
-    for (const t of targets) {
-      if (t.kind !== 'table') throw new DmError(UspError.NotATable, `${objPath} is not a multi-instance object (ends with the table name and '.')`, objPath);
+    const out: ({ objPath: string; ok: true; results: AddResult[] } | { objPath: string; ok: false; error: DmError })[] = [];
+    for (const { objPath, params } of requests) {
       const mark = tx.mark();
       try {
-        results.push(this.addRow(t.table, params, tx, caller));
+        const parsed = parsePath(objPath);
+        if (parsed.leaf.kind !== 'object') throw new DmError(UspError.InvalidPath, `'${objPath}' is not an object path`, objPath);
+        const { targets } = this.resolver.resolve(parsed, viewOf(caller));
+        if (!targets.length && !parsed.isSearch) throw new DmError(UspError.ObjectDoesNotExist, `${objPath} does not exist`, objPath);
+        const results: AddResult[] = [];
+        for (const t of targets) {
+          if (t.kind !== 'table') throw new DmError(UspError.NotATable, `${objPath} is not a multi-instance object (ends with the table name and '.')`, objPath);
+          results.push(this.addRow(t.table, params, tx, caller));
+        }
+        out.push({ objPath, ok: true, results });
       } catch (e) {
-        if (!allowPartial) { tx.rollback(0); throw asDmError(e, objPath); }
+        const err = asDmError(e, objPath);
+        if (!allowPartial) { tx.rollback(0); throw err; }
         tx.rollback(mark);
+        out.push({ objPath, ok: false, error: err });
       }
     }
     tx.commit();
-    return results;
+    return out;
   }
 
   private addRow(table: Table, params: readonly ParamSetting[], tx: Tx, caller: Caller, instance?: number): AddResult {
@@ -443,8 +460,10 @@ export class DataModel {
     const given = new Set(params.map((p) => p.name));
     const initial = Object.entries(this.objectHandlers.get(def.path)?.initial?.(caller) ?? {})
       .filter(([name]) => !given.has(name)).map(([name, value]) => ({ name, value }));
+    // Initial values are the agent's (a Recipient is read-only to the controller that gets it).
+    if (initial.length) this.writeParams(node, initial, tx, { kind: 'agent', component: 'initial' }, 'add');
     const generated = this.generateKeys(node, [...initial, ...params]);
-    const res = this.writeParams(node, [...initial, ...generated, ...params], tx, caller, 'add');
+    const res = this.writeParams(node, [...generated, ...params], tx, caller, 'add');
     const keys: Record<string, string> = {};
     for (const k of def.keys.flat()) keys[k] = res.updated[k] ?? this.read(node, def.params.get(k)!);
     return { path: node.path, keys, failures: res.failures };
@@ -460,8 +479,10 @@ export class DataModel {
       if (!p || given.has(name) || !p.writable) continue;
       const taken = new Set([...table.rows.values()].filter((r) => r !== node).map((r) => r.stored(name)));
       if (p.type === 'string' && !p.enum && !p.patterns?.length) {
-        let v = `cpe-${node.instance}`;
-        for (let i = 2; taken.has(v); i++) v = `cpe-${node.instance}-${i}`;
+        // Alias takes the TR-181 "cpe-" form; other keys their own name, so no two keys look alike.
+        const base = name === 'Alias' ? `cpe-${node.instance}` : `${name.toLowerCase()}-${node.instance}`;
+        let v = base;
+        for (let i = 2; taken.has(v); i++) v = `${base}-${i}`;
         out.push({ name, value: v });
       } else if (p.type === 'unsignedInt' || p.type === 'int') {
         let n = 1;

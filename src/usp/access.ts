@@ -1,0 +1,87 @@
+// ControllerTrust: what a controller may do, from the Role and Permission rows of its AssignedRole
+// (or the UntrustedRole when it has none). For each target path the enabled Permission with the
+// highest Order decides; without any, nothing is allowed. Checked on every message.
+import type { DataModel } from '../dm/datamodel.js';
+import { toSupportedPath } from '../dm/schema.js';
+import { listItems } from '../dm/types.js';
+
+const CT = 'Device.LocalAgent.ControllerTrust.';
+
+/** Permission columns of TR-181 Permission.{i}: "rwxn" strings. */
+export type Column = 'Param' | 'Obj' | 'InstantiatedObj' | 'CommandEvent';
+export type Right = 'r' | 'w' | 'x' | 'n';
+const RIGHT_INDEX: Record<Right, number> = { r: 0, w: 1, x: 2, n: 3 };
+
+interface Rule { order: number; targets: ((path: string) => boolean)[]; cols: Record<Column, string> }
+
+export class Access {
+  private constructor(private readonly rules: Rule[]) {}
+
+  /** The access of the controller with this endpoint id, as the data model says now. */
+  static of(dm: DataModel, endpointId: string): Access {
+    const ctl = dm.resolve(`Device.LocalAgent.Controller.[EndpointID==${JSON.stringify(endpointId).replace(/%/g, '%25')}].`, { kind: 'agent', component: 'access' })[0];
+    const roles = new Set<string>();
+    if (ctl?.kind === 'node') {
+      for (const r of listItems(ctl.node.stored('AssignedRole') ?? '')) roles.add(norm(r));
+      for (const r of listItems(ctl.node.stored('InheritedRole') ?? '')) roles.add(norm(r));
+    }
+    if (!roles.size) {
+      const untrusted = dm.value(`${CT}UntrustedRole`);
+      if (untrusted) roles.add(norm(untrusted));
+    }
+    const rules: Rule[] = [];
+    for (const role of roles) {
+      const node = dm.node(role);
+      if (!node || node.stored('Enable') !== 'true') continue;
+      for (const perm of node.tables.get('Permission')?.rows.values() ?? []) {
+        if (perm.stored('Enable') !== 'true') continue;
+        rules.push({
+          order: Number(perm.stored('Order') ?? 0),
+          targets: parseTargets(perm.stored('Targets') ?? ''),
+          cols: { Param: perm.stored('Param')!, Obj: perm.stored('Obj')!, InstantiatedObj: perm.stored('InstantiatedObj')!, CommandEvent: perm.stored('CommandEvent')! },
+        });
+      }
+    }
+    rules.sort((a, b) => b.order - a.order);
+    return new Access(rules);
+  }
+
+  /** Whether the right is granted on an instantiated or supported path. */
+  allows(col: Column, right: Right, path: string): boolean {
+    const supported = toSupportedPath(path);
+    for (const r of this.rules) {
+      if (r.targets.some((t) => t(supported))) return r.cols[col][RIGHT_INDEX[right]] === right;
+    }
+    return false;
+  }
+}
+
+const norm = (p: string): string => (p.endsWith('.') ? p : `${p}.`);
+
+/** Targets is a list of partial paths; "{i}" and "*" match any instance. */
+function parseTargets(v: string): ((path: string) => boolean)[] {
+  return listItems(v.replace(/^\[|\]$/g, '').replace(/"/g, '')).filter(Boolean).map((t) => {
+    const target = t.replace(/\.\*\./g, '.{i}.').replace(/\.\d+\./g, '.{i}.');
+    return target.endsWith('.') ? (p: string) => p.startsWith(target) || `${p}.` === target : (p: string) => p === target;
+  });
+}
+
+/** The two roles every agent starts with: full access, and read with notifications. */
+export const PREDEFINED_ROLES = {
+  full: { Name: 'Full Access', Param: 'rw-n', Obj: 'rw-n', InstantiatedObj: 'rw-n', CommandEvent: 'r-xn' },
+  readOnly: { Name: 'Read Only', Param: 'r--n', Obj: 'r---', InstantiatedObj: 'r--n', CommandEvent: 'r--n' },
+} as const;
+
+/** Creates the predefined roles once, at first start; returns their paths. */
+export function ensureRoles(dm: DataModel): { full: string; readOnly: string } {
+  const out: Record<string, string> = {};
+  for (const [key, role] of Object.entries(PREDEFINED_ROLES)) {
+    const existing = dm.resolve(`${CT}Role.[Name==${JSON.stringify(role.Name)}].`, { kind: 'agent', component: 'access' })[0];
+    if (existing?.kind === 'node') { out[key] = existing.node.path; continue; }
+    const path = dm.addInstance(`${CT}Role.`, { Name: role.Name, Enable: 'true' }, 'access');
+    const { Name: _n, ...cols } = role;
+    dm.addInstance(`${path}Permission.`, { Enable: 'true', Order: '0', Targets: 'Device.', ...cols }, 'access');
+    out[key] = path;
+  }
+  return { full: out.full!, readOnly: out.readOnly! };
+}

@@ -1,0 +1,74 @@
+// USP Record and Message encoding with protobufjs, from our proto/ files. Decoding is bounded
+// (a record larger than the limit is refused unread) and never throws anything but UspDecodeError.
+import protobuf from 'protobufjs';
+import { join } from 'node:path';
+import { packageRoot } from '../util/package-info.js';
+
+// keepCase: the field names stay those of the wire format (to_id, msg_id ...).
+const root = new protobuf.Root().loadSync([join(packageRoot, 'proto', 'usp-record.proto'), join(packageRoot, 'proto', 'usp-msg.proto')], { keepCase: true });
+const RecordType = root.lookupType('usp_record.Record');
+const MsgType = root.lookupType('usp.Msg');
+
+/** The largest record the agent accepts (an MQTT broker's default maximum packet is larger). */
+export const MAX_RECORD_BYTES = 1024 * 1024;
+
+export const USP_VERSIONS = ['1.0', '1.1', '1.2', '1.3', '1.4'] as const;
+export const AGENT_VERSION = '1.4';
+
+export class UspDecodeError extends Error {}
+
+/** Plain-object forms of the protobuf messages, as protobufjs toObject gives them. */
+export type PlainRecord = {
+  version: string; to_id: string; from_id: string; payload_security?: string;
+  no_session_context?: { payload: Uint8Array };
+  session_context?: { session_id: string; sequence_id: string; payload?: Uint8Array[] };
+  mqtt_connect?: { version: string; subscribed_topic: string };
+  disconnect?: { reason: string; reason_code: number };
+  websocket_connect?: object; stomp_connect?: object; uds_connect?: object;
+  record_type?: string;
+};
+
+// The request/response body shapes are wide; handlers read the fields they need.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Plain = Record<string, any>;
+
+export interface PlainMsg { header: { msg_id: string; msg_type: string }; body: Plain }
+
+const TO_OBJECT = { longs: String, enums: String, bytes: Uint8Array, defaults: true, oneofs: true } as const;
+
+export function decodeRecord(buf: Uint8Array): PlainRecord {
+  if (buf.length > MAX_RECORD_BYTES) throw new UspDecodeError(`record of ${buf.length} bytes exceeds ${MAX_RECORD_BYTES}`);
+  try {
+    return RecordType.toObject(RecordType.decode(buf), TO_OBJECT) as PlainRecord;
+  } catch (e) {
+    throw new UspDecodeError(`record could not be parsed: ${(e as Error).message}`);
+  }
+}
+
+export function decodeMsg(buf: Uint8Array): PlainMsg {
+  let m: Plain;
+  try {
+    m = MsgType.toObject(MsgType.decode(buf), TO_OBJECT);
+  } catch (e) {
+    throw new UspDecodeError(`message could not be parsed: ${(e as Error).message}`);
+  }
+  if (!m.header || !m.body) throw new UspDecodeError('message lacks a header or a body');
+  if (!m.header.msg_id) throw new UspDecodeError('message header lacks msg_id');
+  return m as PlainMsg;
+}
+
+export function encodeMsg(msg: PlainMsg): Uint8Array {
+  return MsgType.encode(MsgType.fromObject(msg)).finish();
+}
+
+export function encodeRecord(rec: Plain): Uint8Array {
+  return RecordType.encode(RecordType.fromObject(rec)).finish();
+}
+
+/** A NoSessionContext record carrying one message. */
+export function wrapMsg(fromId: string, toId: string, msg: PlainMsg, version = AGENT_VERSION): Uint8Array {
+  return encodeRecord({ version, to_id: toId, from_id: fromId, payload_security: 'PLAINTEXT', no_session_context: { payload: encodeMsg(msg) } });
+}
+
+/** The response message type for a request type: GET -> GET_RESP. */
+export function responseType(reqType: string): string { return `${reqType}_RESP`; }

@@ -1,0 +1,29 @@
+// USP Delete: one DeletedObjectResult per requested path; a path that matches nothing succeeds empty.
+import type { RequestHandler } from '../context.js';
+import { denied, errorResult } from './error.js';
+
+export const handleDelete: RequestHandler = (req, ctx) => {
+  const paths = req.obj_paths as string[];
+  try {
+    for (const p of paths) {
+      let targets;
+      try { targets = ctx.dm.resolve(p, ctx.caller); } catch { continue; } // the data model reports it
+      for (const t of targets) if (t.kind === 'node' && !ctx.access.allows('InstantiatedObj', 'w', t.node.path)) throw denied(t.node.path, 'delete');
+    }
+    const out = ctx.dm.delete(paths, ctx.caller, Boolean(req.allow_partial));
+    return {
+      response: {
+        delete_resp: {
+          deleted_obj_results: out.map((r) => ({
+            requested_path: r.requested,
+            oper_status: r.error
+              ? { oper_failure: { err_code: r.error.code, err_msg: r.error.message } }
+              : { oper_success: { affected_paths: r.deleted, unaffected_path_errs: [] } },
+          })),
+        },
+      },
+    };
+  } catch (e) {
+    return errorResult(e);
+  }
+};

@@ -1,0 +1,24 @@
+// USP GetInstances: the instances (with unique keys) at and below each path.
+import { DmError } from '../../dm/errors.js';
+import type { RequestHandler } from '../context.js';
+
+export const handleGetInstances: RequestHandler = (req, ctx) => ({
+  response: {
+    get_instances_resp: {
+      req_path_results: (req.obj_paths as string[]).map((path) => {
+        try {
+          const insts = ctx.dm.instances(path, ctx.caller, Boolean(req.first_level_only))
+            .filter((i) => ctx.access.allows('InstantiatedObj', 'r', i.path))
+            .map((i) => ({
+              instantiated_obj_path: i.path,
+              unique_keys: Object.fromEntries(Object.entries(i.keys).filter(([k]) => ctx.access.allows('Param', 'r', `${i.path}${k}`))),
+            }));
+          return { requested_path: path, err_code: 0, err_msg: '', curr_insts: insts };
+        } catch (e) {
+          const err = e instanceof DmError ? e : new DmError(7003, String(e));
+          return { requested_path: path, err_code: err.code, err_msg: err.message, curr_insts: [] };
+        }
+      }),
+    },
+  },
+});

@@ -1,0 +1,65 @@
+// USP GetSupportedDM: the supported definitions at and below each path, with the parts asked for.
+// A path naming one parameter, command or event returns its object with that item only.
+import type { ArgsSpec } from '../../dm/definition-format.js';
+import { DmError } from '../../dm/errors.js';
+import type { ObjectDef } from '../../dm/schema.js';
+import { visibleIn } from '../../dm/schema.js';
+import type { Plain } from '../codec.js';
+import type { RequestHandler, UspContext } from '../context.js';
+
+const VALUE_TYPE: Record<string, string> = {
+  string: 'PARAM_STRING', boolean: 'PARAM_BOOLEAN', int: 'PARAM_INT', unsignedInt: 'PARAM_UNSIGNED_INT', long: 'PARAM_LONG',
+  unsignedLong: 'PARAM_UNSIGNED_LONG', decimal: 'PARAM_DECIMAL', dateTime: 'PARAM_DATE_TIME', base64: 'PARAM_BASE_64', hexBinary: 'PARAM_HEX_BINARY',
+};
+
+const argNames = (a: ArgsSpec): string[] => [...a.params.map((p) => p.name), ...a.objects.flatMap((o) => o.params.map((p) => `${o.path}${p.name}`))];
+
+export const handleGetSupportedDM: RequestHandler = (req, ctx) => ({
+  response: {
+    get_supported_dm_resp: {
+      req_obj_results: (req.obj_paths as string[]).map((path) => {
+        try {
+          return { req_obj_path: path, err_code: 0, err_msg: '', data_model_inst_uri: 'urn:broadband-forum-org:tr-181-2-19-0-usp', supported_objs: supported(path, req, ctx) };
+        } catch (e) {
+          const err = e instanceof DmError ? e : new DmError(7003, String(e));
+          return { req_obj_path: path, err_code: err.code, err_msg: err.message, supported_objs: [] };
+        }
+      }),
+    },
+  },
+});
+
+function supported(path: string, req: Plain, ctx: UspContext): Plain[] {
+  const item = /^(.*\.)([A-Za-z_][\w-]*(\(\)|!)?)$/.exec(path);
+  if (item) {
+    const [, objPath, name] = item;
+    const def = ctx.dm.supported(objPath!, ctx.caller, true)[0]!;
+    const only = { param: def.params.has(name!) ? name : undefined, command: def.commands.has(name!) ? name : undefined, event: def.events.has(name!) ? name : undefined };
+    if (!only.param && !only.command && !only.event) throw new DmError(7026, `${path} is not in the supported data model`, path);
+    return [describe(def, { ...req, return_params: Boolean(only.param), return_commands: Boolean(only.command), return_events: Boolean(only.event) }, ctx, name)];
+  }
+  return ctx.dm.supported(path, ctx.caller, Boolean(req.first_level_only)).map((d) => describe(d, req, ctx));
+}
+
+function describe(def: ObjectDef, req: Plain, ctx: UspContext, onlyName?: string): Plain {
+  const view = 'usp';
+  const keep = (n: string) => onlyName === undefined || n === onlyName;
+  const access = !def.multi ? 'OBJ_READ_ONLY' : def.creatable ? 'OBJ_ADD_DELETE' : 'OBJ_READ_ONLY';
+  return {
+    supported_obj_path: def.path,
+    access,
+    is_multi_instance: def.multi,
+    supported_params: !req.return_params ? [] : [...def.params.values()].filter((p) => visibleIn(p.only, view) && keep(p.name)).map((p) => ({
+      param_name: p.name,
+      access: p.writable ? 'PARAM_READ_WRITE' : 'PARAM_READ_ONLY',
+      value_type: VALUE_TYPE[p.type],
+      value_change: p.name === 'UpTime' || def.counters.has(p.name) ? 'VALUE_CHANGE_WILL_IGNORE' : 'VALUE_CHANGE_ALLOWED',
+    })),
+    supported_commands: !req.return_commands ? [] : [...def.commands.values()].filter((c) => keep(c.name)).map((c) => ({
+      command_name: c.name, input_arg_names: argNames(c.input), output_arg_names: argNames(c.output), command_type: c.async ? 'CMD_ASYNC' : 'CMD_SYNC',
+    })),
+    supported_events: !req.return_events ? [] : [...def.events.values()].filter((e) => keep(e.name)).map((e) => ({ event_name: e.name, arg_names: argNames(e.args) })),
+    divergent_paths: [],
+    unique_key_sets: !req.return_unique_key_sets ? [] : def.keys.map((k) => ({ key_names: k })),
+  };
+}

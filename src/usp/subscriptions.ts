@@ -1,0 +1,230 @@
+// Device.LocalAgent.Subscription: turns the data model's change feed into Notify messages for each
+// subscription's Recipient, as the changes happen (no polling). Handles NotifRetry with the
+// controller's back-off until the NotifyResp or NotifExpiration, TimeToLive, non-persistent
+// subscriptions at boot, subscriptions of deleted controllers, and the Boot! ParameterMap.
+import { randomUUID } from 'node:crypto';
+import type { Change } from '../dm/change-feed.js';
+import { compilePattern } from '../dm/change-feed.js';
+import type { DataModel } from '../dm/datamodel.js';
+import { listItems } from '../dm/types.js';
+import type { ObjectNode } from '../dm/tree.js';
+import type { Logger } from '../util/logger.js';
+import { Access } from './access.js';
+import type { PlainMsg } from './codec.js';
+
+const SUB = 'Device.LocalAgent.Subscription.';
+const CTL = 'Device.LocalAgent.Controller.';
+const AGENT = { kind: 'agent', component: 'subscriptions' } as const;
+
+/** Sends a message to a controller over whatever MTP reaches it; false when none does now. */
+export type Send = (endpointId: string, msg: PlainMsg) => boolean;
+
+interface Pending { msg: PlainMsg; to: string; attempt: number; expires: number; timer: NodeJS.Timeout | undefined }
+
+export class Subscriptions {
+  private readonly pending = new Map<string, Pending>();
+  private readonly ttlTimers = new Map<string, NodeJS.Timeout>();
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(private readonly dm: DataModel, private readonly send: Send, private readonly log: Logger) {}
+
+  /** Registration with the data model; before the model is opened. */
+  static register(dm: DataModel): void {
+    dm.object(SUB.replace(/\.$/, '.{i}.'), {
+      initial: (caller): Record<string, string> => {
+        const now = `${new Date().toISOString().slice(0, 19)}Z`;
+        if (caller.kind !== 'usp') return { CreationDate: now };
+        const ctl = controllerOf(dm, caller.endpointId);
+        return ctl ? { Recipient: ctl.path.slice(0, -1), CreationDate: now } : { CreationDate: now };
+      },
+    });
+  }
+
+  /** At boot: drop non-persistent subscriptions, arm TimeToLive timers, start listening. */
+  start(): void {
+    for (const row of this.rows()) {
+      if (row.stored('Persistent') !== 'true') this.dm.delete([row.path], AGENT);
+    }
+    for (const row of this.rows()) this.armTtl(row);
+    this.unsubscribe = this.dm.feed.subscribe('Device.', (c) => this.onChange(c));
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+    for (const p of this.pending.values()) clearTimeout(p.timer);
+    for (const t of this.ttlTimers.values()) clearTimeout(t);
+    this.pending.clear();
+    this.ttlTimers.clear();
+  }
+
+  /** A controller acknowledged a Notify sent with send_resp. */
+  acknowledge(msgId: string): void {
+    const p = this.pending.get(msgId);
+    if (!p) return;
+    clearTimeout(p.timer);
+    this.pending.delete(msgId);
+  }
+
+  get pendingCount(): number { return this.pending.size; }
+
+  private rows(): ObjectNode[] {
+    return [...(this.dm.node('Device.LocalAgent.')?.tables.get('Subscription')?.rows.values() ?? [])];
+  }
+
+  private onChange(c: Change): void {
+    if (c.path.startsWith(SUB)) this.maintain(c);
+    if (c.kind === 'delete' && /^Device\.LocalAgent\.Controller\.\d+\.$/.test(c.path)) this.dropSubscriptionsOf(c.path);
+    for (const row of this.rows()) {
+      if (row.stored('Enable') !== 'true') continue;
+      const notification = this.match(row, c);
+      if (notification) this.notify(row, notification);
+    }
+  }
+
+  private maintain(c: Change): void {
+    if (c.kind === 'add') { const row = this.dm.node(c.path); if (row) this.armTtl(row); }
+    if (c.kind === 'delete') { clearTimeout(this.ttlTimers.get(c.path)); this.ttlTimers.delete(c.path); }
+  }
+
+  private dropSubscriptionsOf(ctlPath: string): void {
+    const ref = ctlPath.slice(0, -1);
+    const gone = this.rows().filter((r) => r.stored('Recipient') === ref).map((r) => r.path);
+    if (gone.length) this.dm.delete(gone, AGENT);
+  }
+
+  private armTtl(row: ObjectNode): void {
+    const ttl = Number(row.stored('TimeToLive') ?? 0);
+    if (!ttl) return;
+    const created = Date.parse(row.stored('CreationDate') ?? '') || Date.now();
+    const left = Math.max(0, created + ttl * 1000 - Date.now());
+    clearTimeout(this.ttlTimers.get(row.path));
+    this.ttlTimers.set(row.path, setTimeout(() => {
+      this.ttlTimers.delete(row.path);
+      if (this.dm.node(row.path)) this.dm.delete([row.path], AGENT);
+    }, left).unref());
+  }
+
+  /** The Notify body for this change if the subscription asks for it. */
+  private match(row: ObjectNode, c: Change): Record<string, unknown> | undefined {
+    const type = row.stored('NotifType');
+    const refs = listItems(row.stored('ReferenceList') ?? '');
+    const hit = (path: string, table = false) => refs.some((r) => refMatches(this.dm, r, path, table));
+    switch (type) {
+      case 'ValueChange':
+        return c.kind === 'value' && hit(c.path) ? { value_change: { param_path: c.path, param_value: this.secured(c.path) ? '' : c.value } } : undefined;
+      case 'ObjectCreation':
+        return c.kind === 'add' && hit(c.path, true) ? { obj_creation: { obj_path: c.path, unique_keys: c.keys } } : undefined;
+      case 'ObjectDeletion':
+        return c.kind === 'delete' && hit(c.path, true) ? { obj_deletion: { obj_path: c.path } } : undefined;
+      case 'Event': {
+        if (c.kind !== 'event' || !hit(c.path)) return undefined;
+        const dot = c.path.lastIndexOf('.');
+        let params = { ...c.args } as Record<string, string>;
+        if (c.path === 'Device.Boot!') params = { ...params, ParameterMap: this.bootParameters(row) };
+        return { event: { obj_path: c.path.slice(0, dot + 1), event_name: c.path.slice(dot + 1), params } };
+      }
+      case 'OperationComplete': {
+        if (c.kind !== 'operation' || (c.operation.state !== 'complete' && c.operation.state !== 'failed') || !hit(c.path)) return undefined;
+        const dot = c.path.lastIndexOf('.');
+        const o = c.operation;
+        return {
+          oper_complete: {
+            obj_path: c.path.slice(0, dot + 1), command_name: c.path.slice(dot + 1), command_key: o.commandKey,
+            ...(o.state === 'complete' ? { req_output_args: { output_args: o.output } } : { cmd_failure: { err_code: o.code, err_msg: o.message } }),
+          },
+        };
+      }
+      default: return undefined;
+    }
+  }
+
+  private secured(path: string): boolean {
+    const obj = path.slice(0, path.lastIndexOf('.') + 1);
+    return Boolean(this.dm.node(obj)?.def.params.get(path.slice(obj.length))?.secured);
+  }
+
+  /** Boot! ParameterMap: the recipient controller's enabled BootParameter values, as JSON. */
+  private bootParameters(row: ObjectNode): string {
+    const ctl = this.dm.node(`${row.stored('Recipient')}.`);
+    const map: Record<string, string> = {};
+    for (const bp of ctl?.tables.get('BootParameter')?.rows.values() ?? []) {
+      if (bp.stored('Enable') !== 'true') continue;
+      try {
+        for (const r of this.dm.get(bp.stored('ParameterName') ?? '', AGENT)) for (const [k, v] of Object.entries(r.params)) map[`${r.path}${k}`] = v;
+      } catch { /* a BootParameter naming nothing contributes nothing */ }
+    }
+    return JSON.stringify(map);
+  }
+
+  private notify(row: ObjectNode, notification: Record<string, unknown>): void {
+    const ctl = this.dm.node(`${row.stored('Recipient')}.`);
+    const to = ctl?.stored('EndpointID');
+    if (!ctl || !to || ctl.stored('Enable') !== 'true') return;
+    const path = Object.values(notification)[0] as { param_path?: string; obj_path?: string; event_name?: string };
+    if (!Access.of(this.dm, to).allows(path.event_name ? 'CommandEvent' : 'Param', 'n', path.param_path ?? `${path.obj_path}${path.event_name ?? ''}`)) return;
+    const retry = row.stored('NotifRetry') === 'true';
+    const msg: PlainMsg = {
+      header: { msg_id: randomUUID(), msg_type: 'NOTIFY' },
+      body: { request: { notify: { subscription_id: row.stored('ID'), send_resp: retry, ...notification } } },
+    };
+    const sent = this.send(to, msg);
+    if (!retry) {
+      if (!sent) this.log.warn({ to, subscription: row.path }, 'notification dropped: no MTP reaches the controller');
+      return;
+    }
+    const expiration = Number(row.stored('NotifExpiration') ?? 0);
+    const p: Pending = { msg, to, attempt: 0, expires: expiration ? Date.now() + expiration * 1000 : Infinity, timer: undefined };
+    this.pending.set(msg.header.msg_id, p);
+    this.scheduleRetry(p, ctl);
+  }
+
+  /** TR-181 USPNotifRetry back-off: m * (k/1000)^n seconds, randomised up to the next step. */
+  private scheduleRetry(p: Pending, ctl: ObjectNode): void {
+    const min = Number(ctl.stored('USPNotifRetryMinimumWaitInterval') ?? 5);
+    const k = Number(ctl.stored('USPNotifRetryIntervalMultiplier') ?? 2000) / 1000;
+    const lo = min * k ** p.attempt;
+    const wait = (lo + Math.random() * (lo * k - lo)) * 1000;
+    if (Date.now() + wait > p.expires) {
+      p.timer = setTimeout(() => this.pending.delete(p.msg.header.msg_id), Math.max(0, p.expires - Date.now())).unref();
+      return;
+    }
+    p.timer = setTimeout(() => {
+      if (!this.pending.has(p.msg.header.msg_id)) return;
+      p.attempt++;
+      this.send(p.to, p.msg);
+      this.scheduleRetry(p, ctl);
+    }, wait).unref();
+  }
+}
+
+function controllerOf(dm: DataModel, endpointId: string): ObjectNode | undefined {
+  for (const row of dm.node('Device.LocalAgent.')?.tables.get('Controller')?.rows.values() ?? []) {
+    if (row.stored('EndpointID') === endpointId) return row;
+  }
+  return undefined;
+}
+
+const patternCache = new Map<string, (p: string) => boolean>();
+
+/**
+ * Whether a ReferenceList entry covers a changed path: partial paths cover what is below them,
+ * wildcards any instance, search expressions the objects they resolve to now. For creation and
+ * deletion the entry names the table, and covers its rows.
+ */
+function refMatches(dm: DataModel, ref: string, path: string, table: boolean): boolean {
+  if (ref.includes('[')) {
+    try {
+      return dm.resolve(ref, AGENT).some((t) => {
+        const p = t.kind === 'node' ? t.node.path : t.table.path;
+        return table ? path.startsWith(p) && /^\d+\.$/.test(path.slice(p.length)) : path === p || (p.endsWith('.') && path.startsWith(p));
+      });
+    } catch { return false; }
+  }
+  const key = `${table ? 't' : 'p'}${ref}`;
+  let m = patternCache.get(key);
+  if (!m) {
+    m = table ? compilePattern(`${ref}*`) : compilePattern(ref);
+    patternCache.set(key, m);
+  }
+  return table ? m(path.replace(/\.$/, '')) || m(path) : m(path);
+}
