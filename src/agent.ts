@@ -9,6 +9,8 @@ import { initDeviceInfo, registerDeviceInfo } from './model/device-info.js';
 import { initEndpointId, registerLocalAgent } from './model/local-agent.js';
 import { registerManagementServer } from './model/management-server.js';
 import { registerMqtt } from './model/mqtt.js';
+import { UspAgent } from './usp/usp-agent.js';
+import type { TlsFiles } from './usp/mqtt/mtp.js';
 import { writeFileAtomic } from './util/atomic-file.js';
 import type { Logger } from './util/logger.js';
 import { datamodelDir } from './util/package-info.js';
@@ -19,12 +21,15 @@ export interface AgentOptions {
   readonly defaultsFile?: string;
   readonly logger: Logger;
   readonly datamodelDir?: string;
+  /** CA and client certificate files for TLS connections to MQTT brokers. */
+  readonly tls?: TlsFiles;
 }
 
 const BOOT_FILE = 'boot.json';
 
 export class Agent {
   private current: DataModel | undefined;
+  private usp: UspAgent | undefined;
   private readonly schema: Schema;
   private readonly log: Logger;
   private restarting: Promise<void> | undefined;
@@ -35,6 +40,8 @@ export class Agent {
     this.log = opts.logger.child({ component: 'agent' });
     this.schema = Schema.load(opts.datamodelDir ?? datamodelDir);
   }
+
+  get uspAgent(): UspAgent | undefined { return this.usp; }
 
   get dm(): DataModel {
     if (!this.current) throw new Error('agent is not running');
@@ -53,10 +60,13 @@ export class Agent {
     registerManagementServer(dm);
     registerLocalAgent(dm);
     registerMqtt(dm);
+    UspAgent.register(dm, () => this.usp);
     const { fresh } = dm.open();
     initDeviceInfo(dm, fresh);
     initEndpointId(dm);
     this.current = dm;
+    this.usp = new UspAgent(dm, this.opts.logger, this.opts.tls);
+    this.usp.start(fresh);
     const boot = this.takeBootInfo();
     this.log.info({ stateDir: this.opts.stateDir, fresh, endpointId: dm.value('Device.LocalAgent.EndpointID'), cause: boot.cause }, 'agent started');
     this.onStarted(dm);
@@ -67,6 +77,8 @@ export class Agent {
     const dm = this.current;
     if (!dm) return;
     this.current = undefined;
+    await this.usp?.stop();
+    this.usp = undefined;
     for (const op of dm.operations.list()) dm.operations.cancel(op.id);
     dm.close();
     this.log.info('agent stopped');

@@ -1,5 +1,5 @@
-// Device.MQTT: capabilities of the MQTT client the agent ships, and the runtime state of each
-// client (status, statistics), which the transport updates and which is never persisted.
+// Device.MQTT: capabilities of the MQTT client the agent ships. The state of each client (status,
+// statistics) is the transport's, which registers it (src/usp/mqtt).
 import type { DataModel } from '../dm/datamodel.js';
 
 const MQ = 'Device.MQTT.';
@@ -10,6 +10,4 @@ export function registerMqtt(dm: DataModel): void {
   dm.param(`${MQ}Capabilities.MaxNumberOfClientSubscriptions`, { get: () => '0' });
   dm.param(`${MQ}Capabilities.MaxNumberOfBrokerBridges`, { get: () => '0' });
   dm.param(`${MQ}Capabilities.MaxNumberOfBrokerBridgeSubscriptions`, { get: () => '0' });
-  dm.param(`${MQ}Client.{i}.Status`, { volatile: true });
-  dm.object(`${MQ}Client.{i}.Stats.`, { volatile: true });
 }

@@ -1,0 +1,179 @@
+// The MQTT MTP of the USP agent: one connection per MQTT client that an enabled LocalAgent.MTP
+// references; records in from any of them go to the endpoint, answers go back to the sender's
+// reply-to topic, notifications to the controller's configured topic. After connecting it sends an
+// MQTTConnect record to each controller it serves, and a Disconnect record before going down.
+import type { DataModel } from '../../dm/datamodel.js';
+import type { Change } from '../../dm/change-feed.js';
+import type { ObjectNode } from '../../dm/tree.js';
+import type { Logger } from '../../util/logger.js';
+import { encodeRecord, type PlainMsg, wrapMsg } from '../codec.js';
+import type { UspEndpoint } from '../endpoint.js';
+import { Connection, type ConnectionConfig, type Status } from './connection.js';
+
+const LA = 'Device.LocalAgent.';
+const AGENT = 'usp-mqtt';
+const STATS = ['PublishSent', 'PublishReceived', 'SubscribeSent', 'ConnectionErrors', 'PublishErrors'] as const;
+type Stat = (typeof STATS)[number];
+
+interface Live { status: Status; stats: Record<Stat, number>; since: string }
+
+/** Where TLS material lives: a deployment gives files, the data model only says TLS or not. */
+export interface TlsFiles { caFile?: string; certFile?: string; keyFile?: string }
+
+export class MqttMtp {
+  private readonly conns = new Map<string, { conn: Connection; mtp: string }>();
+  private unsubscribe: (() => void) | undefined;
+  private restartTimer: NodeJS.Timeout | undefined;
+
+  /** Live status and counters per client path, read by the data model on Get. */
+  private static readonly live = new Map<string, Live>();
+
+  constructor(private readonly dm: DataModel, private readonly endpoint: UspEndpoint, private readonly log: Logger, private readonly tls: TlsFiles = {}) {}
+
+  static register(dm: DataModel): void {
+    const live = (n: ObjectNode) => MqttMtp.live.get(n.path.replace(/Stats\.$/, ''));
+    dm.param('Device.MQTT.Client.{i}.Status', { get: (n) => live(n)?.status ?? 'Disabled' });
+    for (const s of STATS) dm.param(`Device.MQTT.Client.{i}.Stats.${s}`, { get: (n) => String(live(n)?.stats[s] ?? 0) });
+    dm.param('Device.MQTT.Client.{i}.Stats.BrokerConnectionEstablished', { get: (n) => live(n)?.since ?? '0001-01-01T00:00:00Z' });
+    dm.param('Device.LocalAgent.MTP.{i}.Status', { get: (n) => {
+      const ref = n.singles.get('MQTT')?.stored('Reference');
+      return n.stored('Enable') !== 'true' ? 'Down' : MqttMtp.live.get(`${ref}.`)?.status === 'Connected' ? 'Up' : 'Error';
+    } });
+    dm.command('Device.MQTT.Client.{i}.ForceReconnect()', () => { forceReconnect.forEach((f) => f()); return {}; });
+  }
+
+  start(): void {
+    forceReconnect.add(this.reconnectAll);
+    for (const mtp of this.mtpRows()) this.open(mtp);
+    // Configuration changes to clients or MTPs reconnect, a little later, once for a burst of sets.
+    this.unsubscribe = this.dm.feed.subscribe(['Device.MQTT.Client.', `${LA}MTP.`], (c: Change) => {
+      if (c.kind === 'value' && /\.(Status|ResponseTopicDiscovered|ClientID)$/.test(c.path)) return;
+      clearTimeout(this.restartTimer);
+      this.restartTimer = setTimeout(this.reconnectAll, 200);
+    });
+  }
+
+  private readonly reconnectAll = (): void => { void this.stopConnections().then(() => { for (const mtp of this.mtpRows()) this.open(mtp); }); };
+
+  private mtpRows(): ObjectNode[] {
+    return [...(this.dm.node(LA)?.tables.get('MTP')?.rows.values() ?? [])].filter((r) => r.stored('Enable') === 'true' && r.stored('Protocol') === 'MQTT');
+  }
+
+  private open(mtp: ObjectNode): void {
+    const ref = mtp.singles.get('MQTT')!.stored('Reference') ?? '';
+    const client = this.dm.node(`${ref}.`);
+    if (!client || client.def.path !== 'Device.MQTT.Client.{i}.') { this.log.error({ mtp: mtp.path, reference: ref }, 'LocalAgent MTP references no MQTT client'); return; }
+    if (client.stored('Enable') !== 'true' || this.conns.has(client.path)) return;
+    const cfg = this.config(client, mtp);
+    const live: Live = { status: 'Connecting', stats: Object.fromEntries(STATS.map((s) => [s, 0])) as Record<Stat, number>, since: '0001-01-01T00:00:00Z' };
+    MqttMtp.live.set(client.path, live);
+    const conn = new Connection(cfg, {
+      status: (s) => { live.status = s; if (s === 'Connected') live.since = `${new Date().toISOString().slice(0, 19)}Z`; },
+      assignedClientId: (id) => this.dm.update(client.path, { ClientID: id }, AGENT),
+      up: (replyTo) => {
+        this.dm.update(`${mtp.path}MQTT.`, { ResponseTopicDiscovered: replyTo }, AGENT);
+        void this.announce(conn, client.path);
+      },
+      message: (m) => void this.onRecord(conn, m.payload, m.replyTo),
+      stat: (name) => { live.stats[name]++; },
+    }, this.log.child({ client: client.path }));
+    this.conns.set(client.path, { conn, mtp: mtp.path });
+    conn.start();
+  }
+
+  private config(client: ObjectNode, mtp: ObjectNode): ConnectionConfig {
+    const v = (n: string) => client.stored(n) ?? '';
+    const topics = [...(client.tables.get('Subscription')?.rows.values() ?? [])]
+      .filter((s) => s.stored('Enable') === 'true' && s.stored('Topic'))
+      .map((s) => ({ topic: s.stored('Topic')!, qos: Math.min(2, Number(s.stored('QoS') ?? 0)) as 0 | 1 | 2 }));
+    return {
+      name: client.path,
+      brokerAddress: v('BrokerAddress'),
+      brokerPort: Number(v('BrokerPort') || 1883),
+      version: v('ProtocolVersion') === '3.1.1' ? '3.1.1' : '5.0',
+      tls: v('TransportProtocol') === 'TLS',
+      ...this.tls,
+      clientId: v('ClientID'),
+      username: v('Username'),
+      password: v('Password'),
+      keepAlive: Number(v('KeepAliveTime') || 60),
+      cleanStart: (v('ProtocolVersion') === '3.1.1' ? v('CleanSession') : v('CleanStart')) !== 'false',
+      endpointId: this.endpoint.endpointId,
+      topics,
+      responseTopicConfigured: mtp.singles.get('MQTT')!.stored('ResponseTopicConfigured') ?? '',
+      retry: { min: Number(v('ConnectRetryTime') || 5), multiplier: Number(v('ConnectRetryIntervalMultiplier') || 2000), max: Number(v('ConnectRetryMaxInterval') || 30720) },
+    };
+  }
+
+  private async onRecord(conn: Connection, payload: Buffer, replyTo: string | undefined): Promise<void> {
+    const out = await this.endpoint.receive(payload);
+    if (!out?.reply) return;
+    const topic = replyTo ?? this.controllerTopic(out.fromId)?.topic;
+    if (!topic) { this.log.warn({ to: out.fromId }, 'no reply-to topic and no configured topic for the controller; answer dropped'); return; }
+    await conn.publish(topic, out.reply);
+  }
+
+  /** The topic a controller is reached on, and the connection to use. */
+  private controllerTopic(endpointId: string): { topic: string; conn: Connection } | undefined {
+    for (const ctl of this.dm.node(LA)?.tables.get('Controller')?.rows.values() ?? []) {
+      if (ctl.stored('EndpointID') !== endpointId) continue;
+      for (const m of ctl.tables.get('MTP')?.rows.values() ?? []) {
+        if (m.stored('Enable') !== 'true' || m.stored('Protocol') !== 'MQTT') continue;
+        const mq = m.singles.get('MQTT')!;
+        const topic = mq.stored('Topic');
+        if (!topic) continue;
+        const viaMtp = mq.stored('AgentMTPReference');
+        for (const [, c] of this.conns) {
+          if (viaMtp && `${viaMtp}.` !== c.mtp) continue;
+          if (c.conn.connected) return { topic, conn: c.conn };
+        }
+      }
+    }
+    return undefined;
+  }
+
+  /** Sends a message (a Notify) to a controller; false when it can't be reached now. */
+  readonly send = (endpointId: string, msg: PlainMsg): boolean => {
+    const route = this.controllerTopic(endpointId);
+    if (!route) return false;
+    void route.conn.publish(route.topic, wrapMsg(this.endpoint.endpointId, endpointId, msg));
+    return true;
+  };
+
+  /** R-MQTT / TP-469 11.17: an MQTTConnect record to each controller this connection serves. */
+  private async announce(conn: Connection, clientPath: string): Promise<void> {
+    for (const ctl of this.dm.node(LA)?.tables.get('Controller')?.rows.values() ?? []) {
+      if (ctl.stored('Enable') !== 'true') continue;
+      const to = ctl.stored('EndpointID')!;
+      const route = this.controllerTopic(to);
+      if (!route || route.conn !== conn) continue;
+      const rec = encodeRecord({ version: '1.4', to_id: to, from_id: this.endpoint.endpointId, mqtt_connect: { version: conn.version === '5.0' ? 'V5' : 'V3_1_1', subscribed_topic: conn.replyTopic } });
+      await conn.publish(route.topic, rec);
+    }
+    this.log.info({ client: clientPath, replyTo: conn.replyTopic }, 'USP MQTT MTP up');
+  }
+
+  private async stopConnections(): Promise<void> {
+    const all = [...this.conns.values()];
+    for (const { conn } of all) {
+      for (const ctl of this.dm.node(LA)?.tables.get('Controller')?.rows.values() ?? []) {
+        const route = ctl.stored('Enable') === 'true' ? this.controllerTopic(ctl.stored('EndpointID')!) : undefined;
+        if (route?.conn === conn) {
+          await conn.publish(route.topic, encodeRecord({ version: '1.4', to_id: ctl.stored('EndpointID'), from_id: this.endpoint.endpointId, disconnect: { reason: 'agent shutting down', reason_code: 0 } }));
+        }
+      }
+    }
+    this.conns.clear();
+    for (const { conn } of all) await conn.stop();
+  }
+
+  async stop(): Promise<void> {
+    forceReconnect.delete(this.reconnectAll);
+    this.unsubscribe?.();
+    clearTimeout(this.restartTimer);
+    await this.stopConnections();
+  }
+}
+
+/** ForceReconnect() reaches whichever MTP is running. */
+const forceReconnect = new Set<() => void>();

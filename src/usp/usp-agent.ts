@@ -1,0 +1,70 @@
+// The USP agent: endpoint, subscriptions and the MQTT MTP over one data model, plus what a
+// controller can ask of the agent as such: OnBoardRequest, Periodic! and Boot! delivery.
+import { randomUUID } from 'node:crypto';
+import type { DataModel } from '../dm/datamodel.js';
+import { DmError, UspError } from '../dm/errors.js';
+import type { Logger } from '../util/logger.js';
+import { ensureRoles } from './access.js';
+import { USP_VERSIONS } from './codec.js';
+import { UspEndpoint } from './endpoint.js';
+import { MqttMtp, type TlsFiles } from './mqtt/mtp.js';
+import { Subscriptions } from './subscriptions.js';
+import { PeriodicNotifier } from './periodic.js';
+
+export class UspAgent {
+  readonly endpoint: UspEndpoint;
+  readonly subscriptions: Subscriptions;
+  readonly mtp: MqttMtp;
+  private readonly periodic: PeriodicNotifier;
+
+  /** Handlers the data model needs before it is opened. */
+  static register(dm: DataModel, send: () => UspAgent | undefined): void {
+    Subscriptions.register(dm);
+    MqttMtp.register(dm);
+    dm.command('Device.LocalAgent.Controller.{i}.SendOnBoardRequest()', (req) => {
+      const agent = send();
+      const to = req.node.stored('EndpointID') ?? '';
+      if (!agent || !agent.sendOnBoardRequest(to)) throw new DmError(UspError.CommandFailure, `controller ${to} can't be reached now`);
+      return {};
+    });
+  }
+
+  constructor(private readonly dm: DataModel, private readonly log: Logger, tls: TlsFiles = {}) {
+    this.endpoint = new UspEndpoint(dm, log.child({ component: 'usp' }));
+    this.mtp = new MqttMtp(dm, this.endpoint, log.child({ component: 'usp-mqtt' }), tls);
+    this.subscriptions = new Subscriptions(dm, this.mtp.send, log.child({ component: 'usp-subscriptions' }));
+    this.endpoint.onNotifyResp = (_from, msgId) => this.subscriptions.acknowledge(msgId);
+    this.periodic = new PeriodicNotifier(dm);
+  }
+
+  /** First start: the predefined roles; controllers without a role get full access only if the defaults say so. */
+  start(fresh: boolean): void {
+    if (fresh) {
+      const roles = ensureRoles(this.dm);
+      if (!this.dm.value('Device.LocalAgent.ControllerTrust.UntrustedRole')) {
+        this.dm.update('Device.LocalAgent.ControllerTrust.', { UntrustedRole: roles.readOnly.slice(0, -1) }, 'usp');
+      }
+    }
+    this.subscriptions.start();
+    this.mtp.start();
+    this.periodic.start();
+  }
+
+  async stop(): Promise<void> {
+    this.periodic.stop();
+    this.subscriptions.stop();
+    await this.mtp.stop();
+  }
+
+  sendOnBoardRequest(to: string): boolean {
+    return this.mtp.send(to, {
+      header: { msg_id: randomUUID(), msg_type: 'NOTIFY' },
+      body: { request: { notify: { subscription_id: '', send_resp: true, on_board_req: {
+        oui: this.dm.value('Device.DeviceInfo.ManufacturerOUI'),
+        product_class: this.dm.value('Device.DeviceInfo.ProductClass'),
+        serial_number: this.dm.value('Device.DeviceInfo.SerialNumber'),
+        agent_supported_protocol_versions: USP_VERSIONS.join(','),
+      } } } },
+    });
+  }
+}
