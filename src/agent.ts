@@ -21,6 +21,8 @@ export interface AgentOptions {
   readonly defaultsFile?: string;
   readonly logger: Logger;
   readonly datamodelDir?: string;
+  /** Values imposed at every start, after the persisted state (e.g. the embedded broker's port). */
+  readonly settings?: Readonly<Record<string, string>>;
   /** CA and client certificate files for TLS connections to MQTT brokers. */
   readonly tls?: TlsFiles;
 }
@@ -64,6 +66,10 @@ export class Agent {
     const { fresh } = dm.open();
     initDeviceInfo(dm, fresh);
     initEndpointId(dm);
+    for (const [path, value] of Object.entries(this.opts.settings ?? {})) {
+      const obj = path.slice(0, path.lastIndexOf('.') + 1);
+      if (dm.value(path) !== value) dm.update(obj, { [path.slice(obj.length)]: value }, 'settings');
+    }
     this.current = dm;
     this.usp = new UspAgent(dm, this.opts.logger, this.opts.tls);
     this.usp.start(fresh);

@@ -2,10 +2,11 @@
 // cpe-agent: one binary, one subcommand per job. Every subcommand answers --help.
 import { runCommand } from './run.js';
 import { dmImportCommand } from './dm-import-command.js';
+import { ctlCommand } from './ctl.js';
 import { type Command, CliError } from './command.js';
 import { packageVersion } from '../util/package-info.js';
 
-const COMMANDS: Command[] = [runCommand, dmImportCommand];
+const COMMANDS: Command[] = [runCommand, ctlCommand, dmImportCommand];
 
 function usage(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));

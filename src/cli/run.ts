@@ -3,12 +3,13 @@ import { resolve, join } from 'node:path';
 import { Agent } from '../agent.js';
 import { createLogger } from '../util/logger.js';
 import { datamodelDir } from '../util/package-info.js';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../usp/mqtt/embedded-broker.js';
 import { type Command, CliError, parseOptions } from './command.js';
 
 export const runCommand: Command = {
   name: 'run',
   summary: 'run the agent (use --embedded for the self-contained default)',
-  help: `Usage: cpe-agent run [--state-dir DIR] [--defaults FILE] [--log-level LEVEL] [--embedded]
+  help: `Usage: cpe-agent run [--state-dir DIR] [--defaults FILE] [--log-level LEVEL] [--embedded [--broker-port N]]
 
 Runs the agent in the foreground until SIGINT or SIGTERM. Everything an operator configures is a
 TR-181 parameter; these options only say where things live.
@@ -18,7 +19,10 @@ Options:
                       or ./.state with --embedded
   --defaults FILE     JSON object of parameter path -> value, applied at first start and on FactoryReset()
   --log-level LEVEL   trace, debug, info, warn, error or silent (default info; env CPE_LOG_LEVEL)
-  --embedded          self-contained default: embedded defaults, state in ./.state
+  --embedded          self-contained default: an MQTT broker on 127.0.0.1, embedded defaults (a controller
+                      entry for 'cpe-agent ctl'), state in ./.state
+  --broker-port N     port of the embedded broker (default 1883)
+  --ca FILE, --cert FILE, --key FILE   TLS files for MQTT brokers with TransportProtocol TLS
   -h, --help          this help`,
   async run(argv) {
     const { values } = parseOptions(argv, {
@@ -26,18 +30,37 @@ Options:
       defaults: { type: 'string' },
       'log-level': { type: 'string' },
       embedded: { type: 'boolean', default: false },
+      'broker-port': { type: 'string', default: '1883' },
+      ca: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' },
     });
+    const brokerPort = Number(values['broker-port']);
+    if (!Number.isInteger(brokerPort) || brokerPort < 0 || brokerPort > 65535) throw new CliError(`--broker-port must be a port number, not '${values['broker-port']}'`);
     const level = values['log-level'] ?? process.env.CPE_LOG_LEVEL ?? 'info';
     if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(level)) throw new CliError(`unknown log level '${level}'`);
     const stateDir = resolve(values['state-dir'] ?? (values.embedded ? '.state' : '/var/lib/cpe-agent'));
     const defaultsFile = values.defaults ?? (values.embedded ? join(datamodelDir, 'defaults', 'embedded.json') : undefined);
     const logger = createLogger(level);
-    const agent = new Agent({ stateDir, logger, ...(defaultsFile ? { defaultsFile: resolve(defaultsFile) } : {}) });
+    let broker: EmbeddedBroker | undefined;
+    if (values.embedded) {
+      try {
+        broker = await startEmbeddedBroker(brokerPort);
+      } catch (e) {
+        throw new Error(`the embedded MQTT broker can't listen on 127.0.0.1:${brokerPort} (${(e as Error).message}); choose another with --broker-port`);
+      }
+    }
+    const tls = { ...(values.ca ? { caFile: resolve(values.ca) } : {}), ...(values.cert ? { certFile: resolve(values.cert) } : {}), ...(values.key ? { keyFile: resolve(values.key) } : {}) };
+    // The embedded defaults point MQTT client 1 at the embedded broker, wherever it listens.
+    const settings = broker && !values.defaults ? { 'Device.MQTT.Client.1.BrokerPort': String(broker.port) } : {};
+    const agent = new Agent({ stateDir, logger, tls, settings, ...(defaultsFile ? { defaultsFile: resolve(defaultsFile) } : {}) });
     await agent.start();
     if (values.embedded) {
+      const port = broker ? ` --url mqtt://127.0.0.1:${broker.port}` : '';
       console.log(`cpe-agent is running on the embedded default.
   state directory : ${stateDir}
-  endpoint id     : ${agent.dm.value('Device.LocalAgent.EndpointID')}
+  MQTT broker     : mqtt://127.0.0.1:${broker?.port} (embedded, MQTT 3.1.1)
+  endpoint id     : ${agent.dm.value('Device.LocalAgent.EndpointID')} (topic usp/agent)
+  talk to it      : cpe-agent ctl${port} get Device.DeviceInfo.
+                    (or: node dist/src/cli/main.js ctl${port} get Device.DeviceInfo.)
   stop it with Ctrl-C; a restart keeps its state (delete ${stateDir} to start afresh).`);
     }
     await new Promise<void>((done) => {
@@ -46,7 +69,7 @@ Options:
       const stop = (sig: string) => {
         logger.info({ signal: sig }, 'stopping');
         clearInterval(alive);
-        void agent.stop().then(done);
+        void agent.stop().then(() => broker?.close()).then(done);
       };
       process.once('SIGINT', () => stop('SIGINT'));
       process.once('SIGTERM', () => stop('SIGTERM'));
