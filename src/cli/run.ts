@@ -50,7 +50,7 @@ Options:
     }
     const tls = { ...(values.ca ? { caFile: resolve(values.ca) } : {}), ...(values.cert ? { certFile: resolve(values.cert) } : {}), ...(values.key ? { keyFile: resolve(values.key) } : {}) };
     // The embedded defaults point MQTT client 1 at the embedded broker, wherever it listens.
-    const settings = broker && !values.defaults ? { 'Device.MQTT.Client.1.BrokerPort': String(broker.port) } : {};
+    const settings: Record<string, string> = broker && !values.defaults ? { 'Device.MQTT.Client.1.BrokerPort': String(broker.port) } : {};
     const agent = new Agent({ stateDir, logger, tls, settings, ...(defaultsFile ? { defaultsFile: resolve(defaultsFile) } : {}) });
     await agent.start();
     if (values.embedded) {
