@@ -29,15 +29,28 @@ test('usage errors name the problem and exit 2', () => {
   assert.match(cli('run', '--log-level', 'loud').stderr, /unknown log level 'loud'/);
 });
 
-test('run --embedded starts, says how to reach it, and stops cleanly on SIGTERM', async () => {
+test('run --embedded starts its broker, ctl reaches it, and it stops cleanly on SIGTERM', async () => {
   const { dir, cleanup } = tempDir();
   try {
-    const child = spawn(process.execPath, [bin, 'run', '--embedded', '--state-dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bin, 'run', '--embedded', '--state-dir', dir, '--broker-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => { out += d; });
     const end = Date.now() + 10_000;
-    while (!out.includes('endpoint id') && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    while (!out.includes('USP MQTT MTP up') && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
     assert.match(out, /endpoint id\s+: os::00D0F1-Agent-EMBEDDED0001/);
+    const url = /MQTT broker\s+: (mqtt:\/\/127\.0\.0\.1:\d+)/.exec(out)![1]!;
+    // The controller CLI reaches the agent through the embedded broker with its defaults.
+    const get = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      const c = spawn(process.execPath, [bin, 'ctl', '--url', url, 'get', 'Device.DeviceInfo.Manufacturer', 'Device.LocalAgent.Controller.1.EndpointID'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let so = '';
+      c.stdout.on('data', (d) => { so += d; });
+      c.once('exit', (code) => resolve({ code, stdout: so }));
+    });
+    assert.equal(get.code, 0);
+    assert.equal(get.stdout, 'Device.DeviceInfo.Manufacturer = cpe-agent project\nDevice.LocalAgent.Controller.1.EndpointID = proto::cpe-agent-ctl\n');
+    const bad = spawnSync(process.execPath, [bin, 'ctl', '--url', url, 'get', 'Device.Nope.'], { encoding: 'utf8' });
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /Device\.Nope\.: error 7026/);
     child.kill('SIGTERM');
     const code = await new Promise((r) => child.once('exit', r));
     assert.equal(code, 0);

@@ -22,6 +22,8 @@ export interface TlsFiles { caFile?: string; certFile?: string; keyFile?: string
 
 export class MqttMtp {
   private readonly conns = new Map<string, { conn: Connection; mtp: string }>();
+  /** Messages for controllers that no connection reaches yet (Boot! before the broker answers). */
+  private readonly outbox = new Map<string, PlainMsg[]>();
   private unsubscribe: (() => void) | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
 
@@ -132,11 +134,24 @@ export class MqttMtp {
     return undefined;
   }
 
-  /** Sends a message (a Notify) to a controller; false when it can't be reached now. */
+  /**
+   * Sends a message (a Notify) to a controller. One that no connection reaches now waits in a
+   * bounded outbox and goes out when the controller's MTP comes up; false only when it had to drop.
+   */
   readonly send = (endpointId: string, msg: PlainMsg): boolean => {
     const route = this.controllerTopic(endpointId);
-    if (!route) return false;
-    void route.conn.publish(route.topic, wrapMsg(this.endpoint.endpointId, endpointId, msg));
+    if (route) {
+      void route.conn.publish(route.topic, wrapMsg(this.endpoint.endpointId, endpointId, msg));
+      return true;
+    }
+    const queue = this.outbox.get(endpointId) ?? [];
+    queue.push(msg);
+    this.outbox.set(endpointId, queue);
+    if (queue.length > OUTBOX_LIMIT) {
+      queue.shift();
+      this.log.warn({ to: endpointId, limit: OUTBOX_LIMIT }, 'controller unreachable for long: dropped its oldest waiting notification');
+      return false;
+    }
     return true;
   };
 
@@ -149,6 +164,9 @@ export class MqttMtp {
       if (!route || route.conn !== conn) continue;
       const rec = encodeRecord({ version: '1.4', to_id: to, from_id: this.endpoint.endpointId, mqtt_connect: { version: conn.version === '5.0' ? 'V5' : 'V3_1_1', subscribed_topic: conn.replyTopic } });
       await conn.publish(route.topic, rec);
+      const waiting = this.outbox.get(to) ?? [];
+      this.outbox.delete(to);
+      for (const msg of waiting) await conn.publish(route.topic, wrapMsg(this.endpoint.endpointId, to, msg));
     }
     this.log.info({ client: clientPath, replyTo: conn.replyTopic }, 'USP MQTT MTP up');
   }
@@ -174,6 +192,8 @@ export class MqttMtp {
     await this.stopConnections();
   }
 }
+
+const OUTBOX_LIMIT = 1000;
 
 /** ForceReconnect() reaches whichever MTP is running. */
 const forceReconnect = new Set<() => void>();

@@ -1,0 +1,148 @@
+// The USP agent end to end over a real mosquitto, with MQTT 5.0 and 3.1.1. Test names carry the
+// TP-469 case ids they cover.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Agent } from '../../src/agent.js';
+import { silentLogger } from '../../src/util/logger.js';
+import { UspController } from '../../src/usp/controller-client.js';
+import type { Plain } from '../../src/usp/codec.js';
+import { tempDir } from '../helpers.js';
+import { freePort, Mosquitto, requireMosquitto } from './mosquitto.js';
+
+const AGENT_ID = 'os::00D0F1-Test-SN1';
+const CTL_ID = 'proto::test-controller';
+
+function defaults(port: number, version: '3.1.1' | '5.0'): Record<string, string> {
+  return {
+    'Device.DeviceInfo.ManufacturerOUI': '00D0F1', 'Device.DeviceInfo.ProductClass': 'Test', 'Device.DeviceInfo.SerialNumber': 'SN1',
+    'Device.DeviceInfo.ModelName': 'system-test',
+    'Device.MQTT.Client.1.Enable': 'true', 'Device.MQTT.Client.1.BrokerAddress': '127.0.0.1', 'Device.MQTT.Client.1.BrokerPort': String(port),
+    'Device.MQTT.Client.1.ProtocolVersion': version, 'Device.MQTT.Client.1.ConnectRetryTime': '1', 'Device.MQTT.Client.1.ConnectRetryMaxInterval': '2',
+    'Device.LocalAgent.MTP.1.Enable': 'true', 'Device.LocalAgent.MTP.1.Protocol': 'MQTT', 'Device.LocalAgent.MTP.1.MQTT.Reference': 'Device.MQTT.Client.1',
+    'Device.LocalAgent.MTP.1.MQTT.ResponseTopicConfigured': 'usp/agent/test',
+    'Device.LocalAgent.Controller.1.EndpointID': CTL_ID, 'Device.LocalAgent.Controller.1.Enable': 'true',
+    'Device.LocalAgent.Controller.1.AssignedRole': 'Device.LocalAgent.ControllerTrust.Role.1',
+    'Device.LocalAgent.Controller.1.USPNotifRetryMinimumWaitInterval': '1',
+    'Device.LocalAgent.Controller.1.MTP.1.Enable': 'true', 'Device.LocalAgent.Controller.1.MTP.1.Protocol': 'MQTT',
+    'Device.LocalAgent.Controller.1.MTP.1.MQTT.Topic': 'usp/controller/test',
+  };
+}
+
+async function world(t: TestContext, version: '3.1.1' | '5.0') {
+  const bin = requireMosquitto(t);
+  if (!bin) return undefined;
+  const { dir, cleanup } = tempDir('cpe-usp-');
+  const port = await freePort();
+  const broker = new Mosquitto(bin, dir, port);
+  await broker.start();
+  writeFileSync(join(dir, 'defaults.json'), JSON.stringify(defaults(port, version)));
+  const agent = new Agent({ stateDir: join(dir, 'state'), defaultsFile: join(dir, 'defaults.json'), logger: silentLogger });
+  const ctl = new UspController({ url: `mqtt://127.0.0.1:${port}`, version, endpointId: CTL_ID, topic: 'usp/controller/test', agentId: AGENT_ID, agentTopic: 'usp/agent/test', timeoutMs: 5000 });
+  await ctl.connect();
+  await agent.start();
+  await waitFor(() => ctl.records.some((r) => r.mqtt_connect), 5000);
+  t.after(async () => { await ctl.close(); await agent.stop(); await broker.stop(); cleanup(); });
+  return { agent, ctl, broker };
+}
+
+async function waitFor(cond: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) { if (Date.now() > end) throw new Error('timed out'); await new Promise((r) => setTimeout(r, 20)); }
+}
+
+const subscribe = (ctl: UspController, id: string, type: string, ref: string, retry = false) => ctl.request('add', 'ADD', { allow_partial: false, create_objs: [{ obj_path: 'Device.LocalAgent.Subscription.', param_settings: [
+  { param: 'ID', value: id, required: true }, { param: 'NotifType', value: type, required: true }, { param: 'ReferenceList', value: ref, required: true },
+  { param: 'Enable', value: 'true', required: true }, { param: 'NotifRetry', value: String(retry), required: true }] }] });
+
+for (const version of ['5.0', '3.1.1'] as const) {
+  test(`MQTT ${version}: 11.2 / 11.17 the agent connects, subscribes and sends an MQTTConnect record`, async (t) => {
+    const w = await world(t, version);
+    if (!w) return;
+    const rec = w.ctl.records.find((r) => r.mqtt_connect)!;
+    assert.equal(rec.from_id, AGENT_ID);
+    assert.equal(rec.mqtt_connect!.version, version === '5.0' ? 'V5' : 'V3_1_1');
+    assert.equal(rec.mqtt_connect!.subscribed_topic, 'usp/agent/test');
+    assert.equal(w.agent.dm.value('Device.MQTT.Client.1.Status'), 'Connected');
+    if (version === '5.0') {
+      // 11.4: the agent sent an empty client id and saved the one the broker assigned.
+      assert.match(w.agent.dm.value('Device.MQTT.Client.1.ClientID'), /.+/);
+    }
+  });
+
+  test(`MQTT ${version}: 1.36 / 11.12 / 11.14 Get answered on the controller's reply-to topic`, async (t) => {
+    const w = await world(t, version);
+    if (!w) return;
+    const m = await w.ctl.request('get', 'GET', { param_paths: ['Device.DeviceInfo.ModelName', 'Device.LocalAgent.EndpointID'] });
+    assert.equal(m.header.msg_type, 'GET_RESP');
+    const res = m.body.response.get_resp.req_path_results.map((r: Plain) => r.resolved_path_results[0].result_params);
+    assert.deepEqual(res, [{ ModelName: 'system-test' }, { EndpointID: AGENT_ID }]);
+  });
+
+  test(`MQTT ${version}: 1.52 / 1.57 / 1.58 ValueChange, ObjectCreation and ObjectDeletion notifications`, async (t) => {
+    const w = await world(t, version);
+    if (!w) return;
+    await subscribe(w.ctl, 'vc', 'ValueChange', 'Device.LocalAgent.Controller.1.ProvisioningCode');
+    await subscribe(w.ctl, 'oc', 'ObjectCreation', 'Device.LocalAgent.Controller.1.BootParameter.');
+    await subscribe(w.ctl, 'od', 'ObjectDeletion', 'Device.LocalAgent.Controller.1.BootParameter.');
+    await w.ctl.request('set', 'SET', { allow_partial: false, update_objs: [{ obj_path: 'Device.LocalAgent.Controller.1.', param_settings: [{ param: 'ProvisioningCode', value: 'PC-52', required: true }] }] });
+    const vc = await w.ctl.waitForNotification((n) => n.subscriptionId === 'vc');
+    assert.deepEqual(vc.body.value_change, { param_path: 'Device.LocalAgent.Controller.1.ProvisioningCode', param_value: 'PC-52' });
+    await w.ctl.request('add', 'ADD', { allow_partial: false, create_objs: [{ obj_path: 'Device.LocalAgent.Controller.1.BootParameter.', param_settings: [{ param: 'ParameterName', value: 'Device.DeviceInfo.ModelName', required: true }] }] });
+    const oc = await w.ctl.waitForNotification((n) => n.subscriptionId === 'oc');
+    assert.equal(oc.body.obj_creation.obj_path, 'Device.LocalAgent.Controller.1.BootParameter.1.');
+    await w.ctl.request('delete', 'DELETE', { allow_partial: false, obj_paths: ['Device.LocalAgent.Controller.1.BootParameter.1.'] });
+    const od = await w.ctl.waitForNotification((n) => n.subscriptionId === 'od');
+    assert.equal(od.body.obj_deletion.obj_path, 'Device.LocalAgent.Controller.1.BootParameter.1.');
+  });
+}
+
+test('1.54 NotifRetry: an unacknowledged Notify is sent again with back-off, and stops once acknowledged', async (t) => {
+  const w = await world(t, '5.0');
+  if (!w) return;
+  await subscribe(w.ctl, 'retry', 'ValueChange', 'Device.LocalAgent.Controller.1.ProvisioningCode', true);
+  w.ctl.acknowledge = false;
+  await w.ctl.request('set', 'SET', { update_objs: [{ obj_path: 'Device.LocalAgent.Controller.1.', param_settings: [{ param: 'ProvisioningCode', value: 'PC-54', required: true }] }] });
+  await waitFor(() => w.ctl.notifications.filter((n) => n.subscriptionId === 'retry').length >= 2, 5000);
+  const copies = w.ctl.notifications.filter((n) => n.subscriptionId === 'retry');
+  assert.equal(new Set(copies.map((c) => c.msg.header.msg_id)).size, 1, 'a retry repeats the same message');
+  assert.equal(copies[0]!.body.send_resp, true);
+  w.ctl.acknowledge = true;
+  await waitFor(() => w.agent.uspAgent!.subscriptions.pendingCount === 0, 6000);
+});
+
+test('subscriptions with NotifRetry survive a broker restart: the notification arrives after it', async (t) => {
+  const w = await world(t, '5.0');
+  if (!w) return;
+  await subscribe(w.ctl, 'across', 'ValueChange', 'Device.LocalAgent.Controller.1.ProvisioningCode', true);
+  await w.broker.stop();
+  await waitFor(() => w.agent.dm.value('Device.MQTT.Client.1.Status') !== 'Connected', 5000);
+  w.agent.dm.update('Device.LocalAgent.Controller.1.', { ProvisioningCode: 'while-down' }, 'test');
+  await w.broker.start();
+  const n = await w.ctl.waitForNotification((x) => x.subscriptionId === 'across' && x.body.value_change?.param_value === 'while-down', 15_000);
+  assert.equal(n.body.value_change.param_path, 'Device.LocalAgent.Controller.1.ProvisioningCode');
+});
+
+test('1.61 Reboot() answers, restarts the agent and a Boot! event follows with its cause', async (t) => {
+  const w = await world(t, '5.0');
+  if (!w) return;
+  const add = await subscribe(w.ctl, 'boot', 'Event', 'Device.Boot!');
+  assert.ok(add.body.response);
+  await w.ctl.request('set', 'SET', { update_objs: [{ obj_path: 'Device.LocalAgent.Subscription.[ID=="boot"].', param_settings: [{ param: 'Persistent', value: 'true', required: true }] }] });
+  const m = await w.ctl.request('operate', 'OPERATE', { command: 'Device.Reboot()', command_key: 'reboot-61', send_resp: true, input_args: {} });
+  assert.deepEqual(m.body.response.operate_resp.operation_results[0], { executed_command: 'Device.Reboot()', req_output_args: { output_args: {} }, operation_resp: 'req_output_args' });
+  const boot = await w.ctl.waitForNotification((n) => n.subscriptionId === 'boot', 10_000);
+  assert.equal(boot.body.event.event_name, 'Boot!');
+  assert.equal(boot.body.event.params.Cause, 'RemoteReboot');
+  assert.equal(boot.body.event.params.CommandKey, 'reboot-61');
+});
+
+test('1.60 SendOnBoardRequest() sends an OnBoardRequest notification', async (t) => {
+  const w = await world(t, '5.0');
+  if (!w) return;
+  await w.ctl.request('operate', 'OPERATE', { command: 'Device.LocalAgent.Controller.1.SendOnBoardRequest()', command_key: 'ob', send_resp: true, input_args: {} });
+  const n = await w.ctl.waitForNotification((x) => Boolean(x.body.on_board_req));
+  assert.deepEqual(n.body.on_board_req, { oui: '00D0F1', product_class: 'Test', serial_number: 'SN1', agent_supported_protocol_versions: '1.0,1.1,1.2,1.3,1.4' });
+  assert.equal(n.subscriptionId, '');
+});
