@@ -2,7 +2,8 @@
 import { cpus, totalmem } from 'node:os';
 import { printFigures } from './figures.js';
 import { dmFigures } from './dm.js';
+import { uspFigures } from './usp.js';
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 if (!(globalThis as { gc?: unknown }).gc) console.log('note: run with --expose-gc for exact heap figures (npm run bench does)');
-printFigures(`cpe-agent benchmarks on ${machine}`, [...dmFigures()]);
+printFigures(`cpe-agent benchmarks on ${machine}`, [...dmFigures(), ...(await uspFigures())]);

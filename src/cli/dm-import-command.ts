@@ -1,6 +1,5 @@
 // `cpe-agent dm-import`: regenerates datamodel/*.json from Broadband Forum TR-181 XML files.
 import { type Command, CliError, parseOptions } from './command.js';
-import { importTr181 } from './dm-import.js';
 
 export const dmImportCommand: Command = {
   name: 'dm-import',
@@ -18,6 +17,8 @@ Options:
   async run(argv) {
     const { values } = parseOptions(argv, { spec: { type: 'string' }, out: { type: 'string' } });
     if (!values.spec || !values.out) throw new CliError('needs --spec DIR and --out DIR');
+    // Loaded on demand: the XML parser has no business in the running agent's memory.
+    const { importTr181 } = await import('./dm-import.js');
     for (const f of await importTr181(values.spec, values.out)) console.log(`wrote ${f}`);
     return 0;
   },

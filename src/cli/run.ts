@@ -3,7 +3,7 @@ import { resolve, join } from 'node:path';
 import { Agent } from '../agent.js';
 import { createLogger } from '../util/logger.js';
 import { datamodelDir } from '../util/package-info.js';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../usp/mqtt/embedded-broker.js';
+import type { EmbeddedBroker } from '../usp/mqtt/embedded-broker.js';
 import { type Command, CliError, parseOptions } from './command.js';
 
 export const runCommand: Command = {
@@ -43,6 +43,7 @@ Options:
     let broker: EmbeddedBroker | undefined;
     if (values.embedded) {
       try {
+        const { startEmbeddedBroker } = await import('../usp/mqtt/embedded-broker.js');
         broker = await startEmbeddedBroker(brokerPort);
       } catch (e) {
         throw new Error(`the embedded MQTT broker can't listen on 127.0.0.1:${brokerPort} (${(e as Error).message}); choose another with --broker-port`);

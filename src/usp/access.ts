@@ -15,6 +15,9 @@ const RIGHT_INDEX: Record<Right, number> = { r: 0, w: 1, x: 2, n: 3 };
 interface Rule { order: number; targets: ((path: string) => boolean)[]; cols: Record<Column, string> }
 
 export class Access {
+  /** Answers already worked out: the same paths come back in every Get. */
+  private readonly memo = new Map<string, boolean>();
+
   private constructor(private readonly rules: Rule[]) {}
 
   /** The access of the controller with this endpoint id, as the data model says now. */
@@ -48,12 +51,40 @@ export class Access {
 
   /** Whether the right is granted on an instantiated or supported path. */
   allows(col: Column, right: Right, path: string): boolean {
-    const supported = toSupportedPath(path);
+    const key = `${col}${right}${path}`;
+    let ok = this.memo.get(key);
+    if (ok === undefined) {
+      ok = this.decide(col, right, toSupportedPath(path));
+      if (this.memo.size > 50_000) this.memo.clear();
+      this.memo.set(key, ok);
+    }
+    return ok;
+  }
+
+  private decide(col: Column, right: Right, supported: string): boolean {
     for (const r of this.rules) {
       if (r.targets.some((t) => t(supported))) return r.cols[col][RIGHT_INDEX[right]] === right;
     }
     return false;
   }
+}
+
+/** Access per controller, worked out once and again only after ControllerTrust or Controller changes. */
+export class AccessCache {
+  private readonly byEndpoint = new Map<string, Access>();
+  private readonly off: () => void;
+
+  constructor(private readonly dm: DataModel) {
+    this.off = dm.feed.subscribe([CT, 'Device.LocalAgent.Controller.'], () => this.byEndpoint.clear());
+  }
+
+  of(endpointId: string): Access {
+    let a = this.byEndpoint.get(endpointId);
+    if (!a) { a = Access.of(this.dm, endpointId); this.byEndpoint.set(endpointId, a); }
+    return a;
+  }
+
+  close(): void { this.off(); this.byEndpoint.clear(); }
 }
 
 const norm = (p: string): string => (p.endsWith('.') ? p : `${p}.`);

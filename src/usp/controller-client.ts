@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import mqtt, { type MqttClient, type IPublishPacket } from 'mqtt';
 import { decodeMsg, decodeRecord, type Plain, type PlainMsg, wrapMsg, type PlainRecord } from './codec.js';
-import { replyToOf, USP_CONTENT_TYPES } from './mqtt/connection.js';
+import { noDelay, replyToOf, USP_CONTENT_TYPES } from './mqtt/connection.js';
 
 export interface ControllerOptions {
   readonly url: string;              // mqtt://127.0.0.1:1883
@@ -44,6 +44,8 @@ export class UspController {
       ...(o.password ? { password: o.password } : {}),
     });
     this.client = client;
+    noDelay(client);
+    client.on('connect', () => noDelay(client));
     client.on('message', (topic, payload, packet: IPublishPacket) => this.onMessage(topic, payload, packet));
     // 3.1.1 senders append "/reply-to=..." to our topic, so we take what is below it as well.
     await client.subscribeAsync(o.version === '5.0' ? [o.topic] : [o.topic, `${o.topic}/#`], { qos: 1 });

@@ -4,7 +4,7 @@
 // from an unknown controller are dropped and logged, never answered.
 import type { DataModel } from '../dm/datamodel.js';
 import type { Logger } from '../util/logger.js';
-import { Access } from './access.js';
+import { AccessCache } from './access.js';
 import { decodeMsg, decodeRecord, encodeRecord, type Plain, type PlainMsg, UspDecodeError, wrapMsg } from './codec.js';
 import type { UspContext } from './context.js';
 import { dispatch } from './dispatch.js';
@@ -21,7 +21,7 @@ export class UspEndpoint {
   /** NotifyResp acknowledgements go to the subscription sender. */
   onNotifyResp: (fromId: string, msgId: string, subscriptionId: string) => void = () => {};
 
-  constructor(private readonly dm: DataModel, private readonly log: Logger) {}
+  constructor(private readonly dm: DataModel, private readonly log: Logger, readonly access: AccessCache = new AccessCache(dm)) {}
 
   get endpointId(): string { return this.dm.value('Device.LocalAgent.EndpointID'); }
 
@@ -75,7 +75,7 @@ export class UspEndpoint {
     if (this.inFlight.has(key)) { this.log.info({ from: fromId, msgId }, 'ignored a duplicate of a message in progress'); return undefined; }
     this.inFlight.add(key);
     try {
-      const ctx: UspContext = { dm: this.dm, caller: { kind: 'usp', endpointId: fromId }, access: Access.of(this.dm, fromId) };
+      const ctx: UspContext = { dm: this.dm, caller: { kind: 'usp', endpointId: fromId }, access: this.access.of(fromId) };
       const { respType, result } = await dispatch(body.request as Plain, ctx);
       if ('none' in result) return undefined;
       if ('error' in result) return { header: { msg_id: msgId, msg_type: 'ERROR' }, body: { error: result.error } };

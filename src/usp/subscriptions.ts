@@ -9,7 +9,7 @@ import type { DataModel } from '../dm/datamodel.js';
 import { listItems } from '../dm/types.js';
 import type { ObjectNode } from '../dm/tree.js';
 import type { Logger } from '../util/logger.js';
-import { Access } from './access.js';
+import type { AccessCache } from './access.js';
 import type { PlainMsg } from './codec.js';
 
 const SUB = 'Device.LocalAgent.Subscription.';
@@ -26,7 +26,7 @@ export class Subscriptions {
   private readonly ttlTimers = new Map<string, NodeJS.Timeout>();
   private unsubscribe: (() => void) | undefined;
 
-  constructor(private readonly dm: DataModel, private readonly send: Send, private readonly log: Logger) {}
+  constructor(private readonly dm: DataModel, private readonly send: Send, private readonly access: AccessCache, private readonly log: Logger) {}
 
   /** Registration with the data model; before the model is opened. */
   static register(dm: DataModel): void {
@@ -161,7 +161,7 @@ export class Subscriptions {
     const to = ctl?.stored('EndpointID');
     if (!ctl || !to || ctl.stored('Enable') !== 'true') return;
     const path = Object.values(notification)[0] as { param_path?: string; obj_path?: string; event_name?: string };
-    if (!Access.of(this.dm, to).allows(path.event_name ? 'CommandEvent' : 'Param', 'n', path.param_path ?? `${path.obj_path}${path.event_name ?? ''}`)) return;
+    if (!this.access.of(to).allows(path.event_name ? 'CommandEvent' : 'Param', 'n', path.param_path ?? `${path.obj_path}${path.event_name ?? ''}`)) return;
     const retry = row.stored('NotifRetry') === 'true';
     const msg: PlainMsg = {
       header: { msg_id: randomUUID(), msg_type: 'NOTIFY' },

@@ -32,7 +32,7 @@ export class UspAgent {
   constructor(private readonly dm: DataModel, private readonly log: Logger, tls: TlsFiles = {}) {
     this.endpoint = new UspEndpoint(dm, log.child({ component: 'usp' }));
     this.mtp = new MqttMtp(dm, this.endpoint, log.child({ component: 'usp-mqtt' }), tls);
-    this.subscriptions = new Subscriptions(dm, this.mtp.send, log.child({ component: 'usp-subscriptions' }));
+    this.subscriptions = new Subscriptions(dm, this.mtp.send, this.endpoint.access, log.child({ component: 'usp-subscriptions' }));
     this.endpoint.onNotifyResp = (_from, msgId) => this.subscriptions.acknowledge(msgId);
     this.periodic = new PeriodicNotifier(dm);
   }
@@ -54,6 +54,7 @@ export class UspAgent {
     this.periodic.stop();
     this.subscriptions.stop();
     await this.mtp.stop();
+    this.endpoint.access.close();
   }
 
   sendOnBoardRequest(to: string): boolean {

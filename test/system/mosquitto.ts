@@ -37,7 +37,7 @@ export class Mosquitto {
 
   async start(): Promise<void> {
     const conf = join(this.dir, 'mosquitto.conf');
-    writeFileSync(conf, `listener ${this.port} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
+    writeFileSync(conf, `listener ${this.port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\npersistence false\n`);
     this.proc = spawn(this.bin, ['-c', conf], { stdio: 'ignore' });
     const end = Date.now() + 5000;
     while (Date.now() < end) {

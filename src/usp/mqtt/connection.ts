@@ -98,6 +98,7 @@ export class Connection {
     };
     client.on('connect', (connack) => {
       this.retries = 0;
+      noDelay(client);
       const props = connack.properties ?? {};
       if (c.version === '5.0' && props.assignedClientIdentifier && !this.clientId) {
         this.clientId = props.assignedClientIdentifier;
@@ -197,6 +198,11 @@ export class Connection {
     }
     this.ev.status('Disabled');
   }
+}
+
+/** USP exchanges are small request/answer pairs: Nagle's delay would add tens of ms to each. */
+export function noDelay(client: MqttClient): void {
+  (client.stream as unknown as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
 }
 
 /** 3.1.1: the controller's reply-to topic is what follows the last "/reply-to=", with %2F for "/". */

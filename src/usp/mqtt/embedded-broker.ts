@@ -7,7 +7,7 @@ export interface EmbeddedBroker { readonly port: number; close(): Promise<void> 
 
 export async function startEmbeddedBroker(port: number, host = '127.0.0.1'): Promise<EmbeddedBroker> {
   const broker = await Aedes.createBroker();
-  const server: Server = createServer(broker.handle);
+  const server: Server = createServer({ noDelay: true }, broker.handle);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());

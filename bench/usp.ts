@@ -1,0 +1,99 @@
+// USP figures through a real mosquitto: Get Device.DeviceInfo. round trips one at a time and 32 in
+// flight with the agent's CPU time per request, ValueChange latency from Set to Notify, and the
+// agent's idle RSS with MQTT connected. The agent runs as its own process, as on a device.
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer, connect } from 'node:net';
+import { UspController } from '../src/usp/controller-client.js';
+import { packageRoot } from '../src/util/package-info.js';
+import type { Figure } from './figures.js';
+
+const AGENT = 'os::00D0F1-Bench-1';
+
+function mosquitto(): string | undefined {
+  for (const p of ['/usr/sbin/mosquitto', '/usr/bin/mosquitto']) { try { execFileSync('test', ['-x', p]); return p; } catch { /* next */ } }
+  return undefined;
+}
+
+const freePort = () => new Promise<number>((r) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => r(p)); }); });
+const listening = (port: number) => new Promise<boolean>((r) => { const s = connect(port, '127.0.0.1', () => { s.end(); r(true); }); s.on('error', () => r(false)); });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** CPU seconds (user+system) of a process, from /proc. */
+function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+const rssMB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+
+export async function uspFigures(): Promise<Figure[]> {
+  const bin = mosquitto();
+  if (!bin) { console.log('usp benchmark skipped: mosquitto is not installed'); return []; }
+  const dir = mkdtempSync(join(tmpdir(), 'cpe-bench-'));
+  const port = await freePort();
+  writeFileSync(join(dir, 'm.conf'), `listener ${port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n`);
+  const broker = spawn(bin, ['-c', join(dir, 'm.conf')], { stdio: 'ignore' });
+  let agent: ChildProcess | undefined;
+  try {
+    while (!(await listening(port))) await sleep(20);
+    writeFileSync(join(dir, 'defaults.json'), JSON.stringify({
+      'Device.DeviceInfo.ManufacturerOUI': '00D0F1', 'Device.DeviceInfo.ProductClass': 'Bench', 'Device.DeviceInfo.SerialNumber': '1',
+      'Device.MQTT.Client.1.Enable': 'true', 'Device.MQTT.Client.1.BrokerAddress': '127.0.0.1', 'Device.MQTT.Client.1.BrokerPort': String(port), 'Device.MQTT.Client.1.ProtocolVersion': '5.0',
+      'Device.LocalAgent.MTP.1.Enable': 'true', 'Device.LocalAgent.MTP.1.Protocol': 'MQTT', 'Device.LocalAgent.MTP.1.MQTT.Reference': 'Device.MQTT.Client.1', 'Device.LocalAgent.MTP.1.MQTT.ResponseTopicConfigured': 'bench/agent',
+      'Device.LocalAgent.Controller.1.EndpointID': 'proto::bench', 'Device.LocalAgent.Controller.1.Enable': 'true', 'Device.LocalAgent.Controller.1.AssignedRole': 'Device.LocalAgent.ControllerTrust.Role.1',
+      'Device.LocalAgent.Controller.1.MTP.1.Enable': 'true', 'Device.LocalAgent.Controller.1.MTP.1.Protocol': 'MQTT', 'Device.LocalAgent.Controller.1.MTP.1.MQTT.Topic': 'bench/ctl',
+    }));
+    agent = spawn(process.execPath, [join(packageRoot, 'dist/src/cli/main.js'), 'run', '--state-dir', join(dir, 'state'), '--defaults', join(dir, 'defaults.json'), '--log-level', 'warn'], { stdio: 'ignore' });
+    const ctl = new UspController({ url: `mqtt://127.0.0.1:${port}`, version: '5.0', endpointId: 'proto::bench', topic: 'bench/ctl', agentId: AGENT, agentTopic: 'bench/agent', timeoutMs: 10_000 });
+    await ctl.connect();
+    const get = () => ctl.request('get', 'GET', { param_paths: ['Device.DeviceInfo.'] });
+    for (let i = 0; ; i++) { try { await get(); break; } catch (e) { if (i > 50) throw e; } }
+    await sleep(2000);
+    const idleRss = rssMB(agent.pid!);
+    for (let i = 0; i < 200; i++) await get();  // warm-up
+
+    const serialN = 1000;
+    let cpu0 = cpuSeconds(agent.pid!), t0 = performance.now();
+    for (let i = 0; i < serialN; i++) await get();
+    const serialRps = serialN / ((performance.now() - t0) / 1000);
+    const serialCpuMs = ((cpuSeconds(agent.pid!) - cpu0) * 1000) / serialN;
+
+    const parallelN = 4000;
+    cpu0 = cpuSeconds(agent.pid!); t0 = performance.now();
+    let next = 0;
+    await Promise.all(Array.from({ length: 32 }, async () => { while (next++ < parallelN) await get(); }));
+    const parallelRps = parallelN / ((performance.now() - t0) / 1000);
+    const parallelCpuMs = ((cpuSeconds(agent.pid!) - cpu0) * 1000) / parallelN;
+
+    await ctl.request('add', 'ADD', { create_objs: [{ obj_path: 'Device.LocalAgent.Subscription.', param_settings: [
+      { param: 'ID', value: 'lat', required: true }, { param: 'NotifType', value: 'ValueChange', required: true },
+      { param: 'ReferenceList', value: 'Device.LocalAgent.Controller.1.ProvisioningCode', required: true }, { param: 'Enable', value: 'true', required: true }] }] });
+    const lat: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      const start = performance.now();
+      const seen = ctl.waitForNotification((n) => n.body.value_change?.param_value === `v${i}`, 5000);
+      const answered = ctl.request('set', 'SET', { update_objs: [{ obj_path: 'Device.LocalAgent.Controller.1.', param_settings: [{ param: 'ProvisioningCode', value: `v${i}`, required: true }] }] });
+      await seen;
+      lat.push(performance.now() - start);
+      await answered;
+    }
+    lat.sort((a, b) => a - b);
+    const p99 = lat[Math.floor(lat.length * 0.99)]!;
+    await ctl.close();
+    return [
+      { name: 'USP Get Device.DeviceInfo. one at a time', value: serialRps, unit: 'req/s', target: 0, better: 'higher' },
+      { name: 'agent CPU per Get, one at a time', value: serialCpuMs, unit: 'ms', target: 0.17, better: 'lower' },
+      { name: 'USP Get Device.DeviceInfo. 32 in flight', value: parallelRps, unit: 'req/s', target: 0, better: 'higher' },
+      { name: 'agent CPU per Get, 32 in flight', value: parallelCpuMs, unit: 'ms', target: 0.17, better: 'lower' },
+      { name: 'ValueChange latency Set -> Notify, p99', value: p99, unit: 'ms', target: 50, better: 'lower' },
+      { name: 'agent idle RSS, MQTT connected', value: idleRss, unit: 'MB', target: 50, better: 'lower' },
+    ];
+  } finally {
+    agent?.kill('SIGTERM');
+    broker.kill('SIGTERM');
+    await sleep(200);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
