@@ -67,7 +67,8 @@ export class UspController {
       this.onNotify(n);
       if (req.notify.send_resp && this.acknowledge) {
         const replyTo = packet.properties?.responseTopic ?? replyToOf(_topic) ?? this.opts.agentTopic;
-        void this.publish(replyTo, { header: { msg_id: msg.header.msg_id, msg_type: 'NOTIFY_RESP' }, body: { response: { notify_resp: { subscription_id: n.subscriptionId } } } });
+        // An acknowledgement lost while closing is one more retry for the agent, nothing worse.
+        this.publish(replyTo, { header: { msg_id: msg.header.msg_id, msg_type: 'NOTIFY_RESP' }, body: { response: { notify_resp: { subscription_id: n.subscriptionId } } } }).catch(() => {});
       }
       return;
     }
