@@ -2,6 +2,7 @@
 // to an agent and awaits the answer with the same msg_id; receives Notify messages and answers
 // NotifyResp when asked. It speaks only the standard wire format, so it works with any USP agent.
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import mqtt, { type MqttClient, type IPublishPacket } from 'mqtt';
 import { decodeMsg, decodeRecord, type Plain, type PlainMsg, wrapMsg, type PlainRecord } from './codec.js';
 import { noDelay, replyToOf, USP_CONTENT_TYPES } from './mqtt/connection.js';
@@ -16,6 +17,8 @@ export interface ControllerOptions {
   readonly username?: string;
   readonly password?: string;
   readonly timeoutMs?: number;
+  /** PEM files for mqtts:// URLs: the CA to verify the broker, and our client certificate. */
+  readonly tls?: { ca?: string; cert?: string; key?: string };
 }
 
 export type Notification = { subscriptionId: string; body: Plain; msg: PlainMsg };
@@ -42,6 +45,7 @@ export class UspController {
       connectTimeout: 5000,
       ...(o.username ? { username: o.username } : {}),
       ...(o.password ? { password: o.password } : {}),
+      ...(o.tls ? { rejectUnauthorized: true, ...(o.tls.ca ? { ca: readFileSync(o.tls.ca) } : {}), ...(o.tls.cert ? { cert: readFileSync(o.tls.cert) } : {}), ...(o.tls.key ? { key: readFileSync(o.tls.key) } : {}) } : {}),
     });
     this.client = client;
     noDelay(client);

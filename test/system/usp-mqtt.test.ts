@@ -9,7 +9,8 @@ import { silentLogger } from '../../src/util/logger.js';
 import { UspController } from '../../src/usp/controller-client.js';
 import type { Plain } from '../../src/usp/codec.js';
 import { tempDir } from '../helpers.js';
-import { freePort, Mosquitto, requireMosquitto } from './mosquitto.js';
+import { freePort, makeCertificates, Mosquitto, requireMosquitto } from './mosquitto.js';
+import { ControllerSim } from '../usp/controller-sim.js';
 
 const AGENT_ID = 'os::00D0F1-Test-SN1';
 const CTL_ID = 'proto::test-controller';
@@ -145,4 +146,51 @@ test('1.60 SendOnBoardRequest() sends an OnBoardRequest notification', async (t)
   const n = await w.ctl.waitForNotification((x) => Boolean(x.body.on_board_req));
   assert.deepEqual(n.body.on_board_req, { oui: '00D0F1', product_class: 'Test', serial_number: 'SN1', agent_supported_protocol_versions: '1.0,1.1,1.2,1.3,1.4' });
   assert.equal(n.subscriptionId, '');
+});
+
+test('malformed, foreign and oversized packets are dropped and the agent keeps answering', async (t) => {
+  const w = await world(t, '5.0');
+  if (!w) return;
+  const mqtt = (await import('mqtt')).default;
+  const raw = await mqtt.connectAsync(w.ctl.opts.url, { protocolVersion: 5 });
+  t.after(() => raw.endAsync());
+  await raw.publishAsync('usp/agent/test', Buffer.from('not a record at all'), { qos: 1, properties: { contentType: 'usp.msg', responseTopic: 'usp/controller/test' } });
+  await raw.publishAsync('usp/agent/test', Buffer.alloc(3 * 1024 * 1024, 0x41), { qos: 1, properties: { contentType: 'usp.msg' } });
+  await raw.publishAsync('usp/agent/test', Buffer.from([0x0a, 0x03, 0x31, 0x2e, 0x34]), { qos: 1, properties: { contentType: 'text/plain' } });
+  const foreign = new ControllerSim('proto::intruder', AGENT_ID).request('get', 'GET', { param_paths: ['Device.'] });
+  await raw.publishAsync('usp/agent/test', Buffer.from(foreign.bytes), { qos: 1, properties: { contentType: 'usp.msg', responseTopic: 'usp/controller/test' } });
+  const m = await w.ctl.request('get', 'GET', { param_paths: ['Device.LocalAgent.EndpointID'] });
+  assert.equal(m.body.response.get_resp.req_path_results[0].resolved_path_results[0].result_params.EndpointID, AGENT_ID);
+  assert.equal(w.ctl.notifications.length + w.ctl.records.filter((r) => !r.mqtt_connect).length, 0, 'nothing answered the bad packets');
+});
+
+test('4.1 / 11.3 TLS to the broker: CA verification and client certificates; a wrong CA never connects', async (t) => {
+  const bin = requireMosquitto(t);
+  if (!bin) return;
+  const { dir, cleanup } = tempDir('cpe-tls-');
+  t.after(cleanup);
+  const certs = makeCertificates(dir);
+  const port = await freePort();
+  const broker = new Mosquitto(bin, dir, port, { ca: certs.ca, cert: certs.serverCert, key: certs.serverKey });
+  await broker.start();
+  t.after(() => broker.stop());
+  const d = { ...defaults(port, '5.0'), 'Device.MQTT.Client.1.TransportProtocol': 'TLS' };
+  writeFileSync(join(dir, 'defaults.json'), JSON.stringify(d));
+  const ctl = new UspController({ url: `mqtts://127.0.0.1:${port}`, version: '5.0', endpointId: CTL_ID, topic: 'usp/controller/test', agentId: AGENT_ID, agentTopic: 'usp/agent/test', timeoutMs: 5000,
+    tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey } });
+  await ctl.connect();
+  t.after(() => ctl.close());
+  // A CA that did not sign the broker's certificate: the agent must refuse the broker.
+  const wrong = new Agent({ stateDir: join(dir, 'wrong'), defaultsFile: join(dir, 'defaults.json'), logger: silentLogger, tls: { caFile: certs.otherCa, certFile: certs.clientCert, keyFile: certs.clientKey } });
+  await wrong.start();
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.notEqual(wrong.dm.value('Device.MQTT.Client.1.Status'), 'Connected');
+  assert.equal(ctl.records.length, 0);
+  await wrong.stop();
+  const agent = new Agent({ stateDir: join(dir, 'state'), defaultsFile: join(dir, 'defaults.json'), logger: silentLogger, tls: { caFile: certs.ca, certFile: certs.clientCert, keyFile: certs.clientKey } });
+  await agent.start();
+  t.after(() => agent.stop());
+  await waitFor(() => ctl.records.some((r) => r.mqtt_connect), 8000);
+  const m = await ctl.request('get', 'GET', { param_paths: ['Device.MQTT.Client.1.TransportProtocol'] });
+  assert.equal(m.body.response.get_resp.req_path_results[0].resolved_path_results[0].result_params.TransportProtocol, 'TLS');
 });
