@@ -1,0 +1,23 @@
+// Engine failures carry the TR-181 / USP code that describes them (7223 unknown EE, 7226 duplicate
+// DU, 7227 resources exceeded, 7229 invalid DU state, 7033 server unreachable, 7035 corrupt data ...);
+// the model passes them to DUStateChange! and Operate results unchanged.
+export const EngineCode = {
+  InvalidArguments: 7004,
+  InvalidValue: 7012,
+  CommandFailure: 7022,
+  UnknownExecEnv: 7223,
+  ExecEnvMismatch: 7225,
+  DuplicateDU: 7226,
+  ResourcesExceeded: 7227,
+  InvalidDUState: 7229,
+  ServerUnreachable: 7033,
+  CorruptData: 7035,
+  InternalError: 7003,
+} as const;
+
+export class EngineError extends Error {
+  constructor(readonly code: number, message: string) {
+    super(message);
+    this.name = 'EngineError';
+  }
+}

@@ -1,0 +1,178 @@
+// A tar.gz reader that can't be made to write outside its target: entries with absolute paths,
+// "..", device nodes or FIFOs are refused, links may only point inside, nothing is written through
+// a symlink, set-id bits are dropped, and the uncompressed size and entry count are bounded (a
+// decompression bomb stops at the limit). A truncated or corrupt archive is a clear error.
+import { createReadStream } from 'node:fs';
+import { lstat, mkdir, open, symlink, link, chmod } from 'node:fs/promises';
+import { posix, join, dirname } from 'node:path';
+import { createGunzip } from 'node:zlib';
+import { EngineCode, EngineError } from '../errors.js';
+
+export interface ExtractLimits { maxBytes: number; maxEntries: number }
+
+const corrupt = (msg: string): never => { throw new EngineError(EngineCode.CorruptData, msg); };
+const refused = (msg: string): never => { throw new EngineError(EngineCode.CorruptData, `package refused: ${msg}`); };
+
+/** Parses a numeric header field (octal, or GNU base-256). */
+function num(buf: Buffer, off: number, len: number): number {
+  if (buf[off]! & 0x80) {
+    let v = 0;
+    for (let i = off + 1; i < off + len; i++) v = v * 256 + buf[i]!;
+    return v;
+  }
+  const s = buf.toString('ascii', off, off + len).replace(/\0.*$/s, '').trim();
+  if (s === '') return 0;
+  if (!/^[0-7]+$/.test(s)) return corrupt(`tar header has a bad number '${s}'`);
+  return parseInt(s, 8);
+}
+
+const str = (buf: Buffer, off: number, len: number): string => buf.toString('utf8', off, off + len).replace(/\0.*$/s, '');
+
+function checksumOk(h: Buffer): boolean {
+  let sum = 0;
+  for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : h[i]!;
+  const field = h.toString('ascii', 148, 156).replace(/\0.*$/s, '').trim();
+  return /^[0-7]+$/.test(field) && sum === parseInt(field, 8);
+}
+
+/** A safe relative path inside the target, or a refusal naming the entry. */
+export function safeRelative(name: string): string {
+  if (name.includes('\0')) refused(`entry name with a NUL byte`);
+  if (name.startsWith('/')) refused(`absolute path '${name}'`);
+  const norm = posix.normalize(name).replace(/\/+$/, '');
+  if (norm === '..' || norm.startsWith('../') || norm.split('/').includes('..')) refused(`path '${name}' leaves the package`);
+  return norm === '.' ? '' : norm;
+}
+
+/** Reads whole records from a gunzip stream, as asked. */
+class Reader {
+  private chunks: Buffer[] = [];
+  private have = 0;
+  private done = false;
+  private readonly it: AsyncIterator<Buffer>;
+  constructor(stream: AsyncIterable<Buffer>) { this.it = stream[Symbol.asyncIterator](); }
+  async read(n: number): Promise<Buffer | undefined> {
+    while (this.have < n && !this.done) {
+      const r = await this.it.next();
+      if (r.done) { this.done = true; break; }
+      this.chunks.push(r.value);
+      this.have += r.value.length;
+    }
+    if (this.have < n) return this.have === 0 ? undefined : corrupt('archive is truncated');
+    const all = Buffer.concat(this.chunks);
+    this.chunks = [all.subarray(n)];
+    this.have = all.length - n;
+    return all.subarray(0, n);
+  }
+}
+
+export async function extractTarGz(file: string, target: string, limits: ExtractLimits): Promise<{ bytes: number; entries: number }> {
+  const gunzip = createGunzip();
+  const src = createReadStream(file).pipe(gunzip);
+  const r = new Reader(src as AsyncIterable<Buffer>);
+  let bytes = 0, entries = 0;
+  let longName: string | undefined, longLink: string | undefined, pax: Record<string, string> = {};
+  try {
+    for (;;) {
+      const h = await r.read(512);
+      if (!h) return corrupt('archive ended without its end-of-archive blocks');
+      if (h.every((b) => b === 0)) break;
+      if (!checksumOk(h)) corrupt('tar header checksum mismatch (corrupt or not a tar archive)');
+      const type = String.fromCharCode(h[156] || 48);
+      const size = num(h, 124, 12);
+      const prefix = str(h, 345, 155);
+      let name = longName ?? pax.path ?? (prefix ? `${prefix}/${str(h, 0, 100)}` : str(h, 0, 100));
+      const linkName = longLink ?? pax.linkpath ?? str(h, 157, 100);
+      const padded = Math.ceil(size / 512) * 512;
+      if (type === 'L' || type === 'K' || type === 'x' || type === 'g') {
+        if (size > 1024 * 1024) corrupt('oversized extended header');
+        const data = (await r.read(padded))!.subarray(0, size);
+        if (type === 'L') longName = data.toString('utf8').replace(/\0.*$/s, '');
+        else if (type === 'K') longLink = data.toString('utf8').replace(/\0.*$/s, '');
+        else if (type === 'x') pax = parsePax(data);
+        continue;
+      }
+      longName = undefined; longLink = undefined; pax = {};
+      if (++entries > limits.maxEntries) refused(`more than ${limits.maxEntries} entries`);
+      const rel = safeRelative(name);
+      const dest = join(target, rel);
+      if (rel !== '') await assertNoSymlinkParent(target, rel);
+      const mode = num(h, 100, 8) & 0o777;
+      switch (type) {
+        case '0': case '\0': case '7': {
+          bytes += size;
+          if (bytes > limits.maxBytes) refused(`unpacks to more than ${limits.maxBytes} bytes`);
+          await mkdir(dirname(dest), { recursive: true });
+          const fh = await open(dest, 'wx', mode || 0o644);
+          try {
+            let left = size;
+            while (left > 0) {
+              const n = Math.min(left, 1024 * 1024);
+              const data = await r.read(n);
+              if (!data) corrupt('archive is truncated');
+              await fh.write(data!);
+              left -= n;
+            }
+          } finally { await fh.close(); }
+          await chmod(dest, mode || 0o644);
+          if (padded > size) await r.read(padded - size);
+          break;
+        }
+        case '5': await mkdir(dest, { recursive: true, mode: (mode || 0o755) | 0o700 }); await r.read(padded); break;
+        case '2': {
+          if (!linkName || linkName.startsWith('/')) refused(`symlink '${name}' points to an absolute path '${linkName}'`);
+          safeRelative(posix.join(posix.dirname(rel), linkName));
+          await mkdir(dirname(dest), { recursive: true });
+          await symlink(linkName, dest);
+          break;
+        }
+        case '1': {
+          const targetRel = safeRelative(linkName);
+          await assertNoSymlinkParent(target, targetRel);
+          await link(join(target, targetRel), dest).catch(() => refused(`hard link '${name}' to '${linkName}', which is not a file extracted before it`));
+          break;
+        }
+        case '3': case '4': refused(`device node '${name}'`); break;
+        case '6': refused(`FIFO '${name}'`); break;
+        default: refused(`entry '${name}' of unsupported type '${type}'`);
+      }
+    }
+    return { bytes, entries };
+  } catch (e) {
+    if (e instanceof EngineError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR' || code === 'ERR_ZLIB_INITIALIZATION_FAILED') corrupt(`not a valid gzip file (${(e as Error).message})`);
+    if (code === 'EEXIST') refused(`an entry is written twice: ${(e as Error).message}`);
+    throw e;
+  } finally {
+    src.destroy();
+  }
+}
+
+function parsePax(data: Buffer): Record<string, string> {
+  const out: Record<string, string> = {};
+  let i = 0;
+  while (i < data.length) {
+    const sp = data.indexOf(0x20, i);
+    if (sp < 0) break;
+    const len = Number(data.toString('ascii', i, sp));
+    if (!Number.isInteger(len) || len <= 0 || i + len > data.length) corrupt('bad pax header');
+    const rec = data.toString('utf8', sp + 1, i + len - 1);
+    const eq = rec.indexOf('=');
+    if (eq > 0) out[rec.slice(0, eq)] = rec.slice(eq + 1);
+    i += len;
+  }
+  return out;
+}
+
+/** No directory on the way to an entry may be a symlink: writing through one could leave the target. */
+async function assertNoSymlinkParent(root: string, rel: string): Promise<void> {
+  const parts = rel.split('/');
+  let p = root;
+  for (const part of parts.slice(0, -1)) {
+    p = join(p, part);
+    const st = await lstat(p).catch(() => undefined);
+    if (!st) return;
+    if (st.isSymbolicLink()) refused(`'${rel}' would be written through the symlink '${part}'`);
+  }
+}
