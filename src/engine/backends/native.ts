@@ -1,0 +1,25 @@
+// The native backend: execution units are host processes started from the unpacked DU, each in its
+// own session so that a stop reaches its children and an agent restart does not. It is the
+// embedded default where LXC is absent.
+import { spawn } from 'node:child_process';
+import { isAbsolute, join } from 'node:path';
+import type { Launch, ProcessLauncher } from '../supervisor.js';
+
+export const nativeLauncher: ProcessLauncher = {
+  spawn(_euid: string, launch: Launch, logFd: number) {
+    const command = isAbsolute(launch.command) ? launch.command : join(launch.cwd, launch.command);
+    const child = spawn(command, [...launch.args], {
+      cwd: launch.cwd,
+      env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...launch.env },
+      stdio: ['ignore', logFd, logFd],
+      detached: true,
+    });
+    const exited = new Promise<number | null>((resolve) => {
+      child.once('exit', (code) => resolve(code));
+      child.once('error', () => resolve(127));
+    });
+    if (child.pid === undefined) throw new Error(`${command} could not be executed`);
+    child.unref();
+    return { pid: child.pid, exited };
+  },
+};

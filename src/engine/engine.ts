@@ -1,0 +1,443 @@
+// The container engine: execution environments, deployment units installed into them from
+// packages, and their services supervised as execution units. It knows nothing of USP, CWMP or
+// TR-181 paths; it emits typed events that src/model turns into data model changes.
+//
+// Every install, update and uninstall is journalled before it starts and committed by one atomic
+// write of the DU records; after a kill -9 at any step a restart finishes the cleanup, reports the
+// operation exactly once (committed: success, otherwise failed), and adopts running services.
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, renameSync, rmSync, statfsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../util/logger.js';
+import { EngineCode, EngineError } from './errors.js';
+import { fetchPackage } from './fetch.js';
+import { duUuid } from './package/uuid.js';
+import { unpackPackage } from './package/unpack.js';
+import type { Manifest } from './package/manifest.js';
+import { type DURecord, type EERecord, EngineRecords, type EURecord, type OpRecord } from './records.js';
+import { type ProcessLauncher, Supervisor, type UnitState } from './supervisor.js';
+import { nativeLauncher } from './backends/native.js';
+
+export type DuOperation = 'Install' | 'Update' | 'Uninstall';
+
+export interface DuResult {
+  readonly operation: DuOperation;
+  readonly requestTag: string;
+  readonly uuid: string;
+  readonly version: string;
+  readonly ee: string;
+  readonly du: DURecord | undefined;        // the DU after the operation (undefined once uninstalled or when install failed)
+  readonly duid: string | undefined;
+  readonly euids: readonly string[];
+  readonly fault: { code: number; message: string } | undefined;
+  readonly startTime: string;
+  readonly completeTime: string;
+}
+
+export type DuStatus = 'Installing' | 'Installed' | 'Updating' | 'Uninstalling';
+
+export interface EngineEvents {
+  /** An install, update or uninstall finished (or was found finished after a restart). */
+  result: [DuResult];
+  /** A DU's transitional status changed. */
+  duStatus: [duid: string, status: DuStatus];
+  /** An execution unit's state changed (start, stop, crash, restart ...). */
+  eu: [euid: string, state: Readonly<UnitState>];
+  /** An execution environment's configuration or state changed. */
+  ee: [EERecord];
+}
+
+export interface InstallRequest {
+  readonly url: string;
+  readonly uuid?: string;
+  readonly username?: string;
+  readonly password?: string;
+  readonly ee: string;
+  readonly requestTag: string;
+  readonly signal?: AbortSignal;
+  readonly progress?: (percent: number) => void;
+}
+
+export interface EngineOptions {
+  readonly stateDir: string;
+  readonly logger: Logger;
+  readonly maxPackageBytes?: number;
+  readonly maxUnpackedBytes?: number;
+  readonly fetchTimeoutMs?: number;
+  /** Grace period before a stopping service is killed (TR-181 ShutdownDelay). */
+  readonly shutdownGraceMs?: number;
+}
+
+const iso = () => `${new Date().toISOString().slice(0, 19)}Z`;
+const UNKNOWN = '0001-01-01T00:00:00Z';
+
+export class Engine extends EventEmitter<EngineEvents> {
+  readonly records: EngineRecords;
+  private ees: EERecord[] = [];
+  private dus: DURecord[] = [];
+  private readonly supervisor: Supervisor;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly log: Logger;
+
+  constructor(private readonly opts: EngineOptions, launcher: ProcessLauncher = nativeLauncher) {
+    super();
+    this.log = opts.logger;
+    this.records = new EngineRecords(opts.stateDir);
+    this.supervisor = new Supervisor(launcher, (euid, kind) => this.records.path('eu', `${euid}.${kind}`), this.log);
+    this.supervisor.on('change', (euid, state) => this.emit('eu', euid, state));
+  }
+
+  // ---- life cycle -----------------------------------------------------------------------------
+
+  /** Loads the records, finishes what a crash interrupted, adopts services, autostarts by run level. */
+  start(): void {
+    this.ees = this.records.loadEEs();
+    if (!this.ees.some((e) => e.backend === 'native')) {
+      this.ees.push({ id: 'native', name: 'native', backend: 'native', enabled: true, initialRunLevel: 0, currentRunLevel: 0, allocatedDiskKiB: -1, allocatedMemoryKiB: -1, allocatedCpuPercent: -1, createdAt: iso(), restartCount: 0, lastRestarted: UNKNOWN, restartReason: '' });
+      this.records.saveEEs(this.ees);
+    }
+    this.dus = this.records.loadDUs();
+    for (const du of this.dus) for (const eu of du.eus) this.supervisor.add(eu.euid, this.launchOf(du, eu), this.policyOf(eu));
+    for (const op of this.records.loadOps()) this.recover(op);
+    rmSync(this.records.path('tmp'), { recursive: true, force: true });
+    mkdirSync(this.records.path('tmp'), { recursive: true, mode: 0o700 });
+    for (const ee of this.ees) if (ee.enabled) this.autostart(ee);
+  }
+
+  /** Leaves services running for the next start to adopt. */
+  detach(): void { this.supervisor.detach(); }
+
+  /** Stops every service (factory reset, tests). */
+  async stopAll(): Promise<void> {
+    for (const du of this.dus) for (const eu of du.eus) await this.supervisor.stop(eu.euid, this.grace);
+  }
+
+  private get grace(): number { return this.opts.shutdownGraceMs ?? 10_000; }
+
+  // ---- queries --------------------------------------------------------------------------------
+
+  execEnvs(): readonly EERecord[] { return this.ees; }
+  deploymentUnits(): readonly DURecord[] { return this.dus; }
+  du(duid: string): DURecord | undefined { return this.dus.find((d) => d.duid === duid); }
+  unitState(euid: string): Readonly<UnitState> | undefined { return this.supervisor.state(euid); }
+  unitLog(euid: string): string { return this.supervisor.logText(euid); }
+  unitOf(euid: string): { du: DURecord; eu: EURecord } | undefined {
+    for (const du of this.dus) { const eu = du.eus.find((e) => e.euid === euid); if (eu) return { du, eu }; }
+    return undefined;
+  }
+
+  // ---- deployment units -----------------------------------------------------------------------
+
+  install(req: InstallRequest): Promise<DuResult> {
+    return this.serial(() => this.doInstall(req));
+  }
+
+  private async doInstall(req: InstallRequest): Promise<DuResult> {
+    const startTime = iso();
+    const id = randomBytes(6).toString('hex');
+    const staging = this.records.path('tmp', id);
+    const op: OpRecord = { id, kind: 'install', startTime, uuid: req.uuid ?? '', duid: undefined, staging, requestTag: req.requestTag, committed: false };
+    let manifest: Manifest | undefined;
+    let uuid = req.uuid ?? '';
+    try {
+      const ee = this.requireEE(req.ee);
+      this.records.saveOp(op);
+      mkdirSync(staging, { recursive: true, mode: 0o700 });
+      await this.fetch(req, join(staging, 'package'), ee);
+      const root = join(staging, 'root');
+      mkdirSync(root);
+      const unpacked = await unpackPackage(join(staging, 'package'), root, this.limits(ee));
+      manifest = unpacked.manifest;
+      uuid = req.uuid || duUuid(manifest.name, manifest.vendor);
+      if (this.dus.some((d) => d.uuid === uuid && d.manifest.version === manifest!.version && d.ee === ee.id)) {
+        throw new EngineError(EngineCode.DuplicateDU, `${manifest.name} ${manifest.version} (${uuid}) is already installed in ${ee.name}`);
+      }
+      this.admitDisk(ee, unpacked.bytes);
+      const duid = `${ee.id}-${id}`;
+      const finalRoot = this.records.path('du', duid);
+      const saved: OpRecord = { ...op, uuid, duid };
+      this.records.saveOp(saved);
+      renameSync(root, finalRoot);
+      mkdirSync(this.dataDir(uuid, ee.id), { recursive: true, mode: 0o700 });
+      const du: DURecord = {
+        duid, uuid, ee: ee.id, manifest, url: req.url, username: req.username ?? '', password: req.password ?? '', format: unpacked.format,
+        root: finalRoot, installedAt: iso(), diskKiB: Math.ceil(unpacked.bytes / 1024),
+        eus: manifest.services.map((s) => ({ euid: `${duid}-${s.name}`, service: s, requested: s.autostart ? 'Active' : 'Idle', autoStart: s.autostart, runLevel: s.runLevel })),
+      };
+      this.dus = [...this.dus, du];
+      this.records.saveDUs(this.dus);           // the commit point
+      this.records.saveOp({ ...saved, committed: true });
+      for (const eu of du.eus) this.supervisor.add(eu.euid, this.launchOf(du, eu), this.policyOf(eu));
+      rmSync(staging, { recursive: true, force: true });
+      const result = this.result('Install', req.requestTag, du, undefined, startTime);
+      this.finish(id, result);
+      if (ee.enabled) for (const eu of du.eus) if (eu.autoStart && eu.runLevel <= ee.currentRunLevel) this.supervisor.start(eu.euid, true);
+      return result;
+    } catch (e) {
+      const err = asEngineError(e);
+      rmSync(staging, { recursive: true, force: true });
+      const result: DuResult = { operation: 'Install', requestTag: req.requestTag, uuid, version: manifest?.version ?? '', ee: req.ee, du: undefined, duid: undefined, euids: [], fault: { code: err.code, message: err.message }, startTime, completeTime: iso() };
+      this.finish(id, result);
+      return result;
+    }
+  }
+
+  update(duid: string, req: Omit<InstallRequest, 'ee' | 'url'> & { url?: string; retainData?: boolean }): Promise<DuResult> {
+    return this.serial(() => this.doUpdate(duid, req));
+  }
+
+  private async doUpdate(duid: string, req: Omit<InstallRequest, 'ee' | 'url'> & { url?: string; retainData?: boolean }): Promise<DuResult> {
+    const startTime = iso();
+    const old = this.du(duid);
+    if (!old) throw new EngineError(EngineCode.InvalidDUState, `deployment unit ${duid} is not installed`);
+    const id = randomBytes(6).toString('hex');
+    const staging = this.records.path('tmp', id);
+    const op: OpRecord = { id, kind: 'update', startTime, uuid: old.uuid, duid, staging, requestTag: req.requestTag, committed: false };
+    const wasActive = old.eus.filter((e) => this.supervisor.isRunning(e.euid)).map((e) => e.service.name);
+    this.emit('duStatus', duid, 'Updating');
+    let swapped = false;
+    try {
+      const ee = this.requireEE(old.ee);
+      this.records.saveOp(op);
+      mkdirSync(staging, { recursive: true, mode: 0o700 });
+      const url = req.url || old.url;
+      const creds = req.url ? { username: req.username ?? '', password: req.password ?? '' } : { username: old.username, password: old.password };
+      await this.fetch({ ...req, ...creds, url, ee: ee.id }, join(staging, 'package'), ee);
+      const root = join(staging, 'root');
+      mkdirSync(root);
+      const { manifest, format, bytes } = await unpackPackage(join(staging, 'package'), root, this.limits(ee));
+      if (duUuid(manifest.name, manifest.vendor) !== old.uuid && !req.uuid) {
+        throw new EngineError(EngineCode.ExecEnvMismatch, `the package is ${manifest.name} from ${manifest.vendor}, not an update of ${old.manifest.name} from ${old.manifest.vendor}`);
+      }
+      this.admitDisk(ee, bytes - old.diskKiB * 1024);
+      for (const eu of old.eus) await this.supervisor.stop(eu.euid, this.grace);
+      renameSync(old.root, join(staging, 'old'));
+      swapped = true;
+      renameSync(root, old.root);
+      if (!req.retainData) { rmSync(this.dataDir(old.uuid, old.ee), { recursive: true, force: true }); mkdirSync(this.dataDir(old.uuid, old.ee), { recursive: true, mode: 0o700 }); }
+      const keep = new Map(old.eus.map((e) => [e.service.name, e]));
+      const du: DURecord = {
+        ...old, manifest, url, username: creds.username, password: creds.password, format, installedAt: iso(), diskKiB: Math.ceil(bytes / 1024),
+        eus: manifest.services.map((s) => ({ euid: `${duid}-${s.name}`, service: s, requested: keep.get(s.name)?.requested ?? (s.autostart ? 'Active' : 'Idle'), autoStart: s.autostart, runLevel: s.runLevel })),
+      };
+      this.dus = this.dus.map((d) => (d.duid === duid ? du : d));
+      this.records.saveDUs(this.dus);                // the commit point
+      this.records.saveOp({ ...op, committed: true });
+      for (const eu of old.eus) if (!du.eus.some((n) => n.euid === eu.euid)) this.supervisor.remove(eu.euid);
+      for (const eu of du.eus) { this.supervisor.remove(eu.euid); this.supervisor.add(eu.euid, this.launchOf(du, eu), this.policyOf(eu)); }
+      rmSync(staging, { recursive: true, force: true });
+      const result = this.result('Update', req.requestTag, du, undefined, startTime);
+      this.emit('duStatus', duid, 'Installed');
+      this.finish(id, result);
+      for (const eu of du.eus) if (wasActive.includes(eu.service.name) || (eu.autoStart && eu.runLevel <= ee.currentRunLevel)) this.supervisor.start(eu.euid);
+      return result;
+    } catch (e) {
+      const err = asEngineError(e);
+      if (swapped && !existsSync(old.root)) renameSync(join(staging, 'old'), old.root);
+      else if (swapped) { rmSync(old.root, { recursive: true, force: true }); renameSync(join(staging, 'old'), old.root); }
+      rmSync(staging, { recursive: true, force: true });
+      for (const eu of old.eus) if (wasActive.includes(eu.service.name)) this.supervisor.start(eu.euid);
+      this.emit('duStatus', duid, 'Installed');
+      const result = this.result('Update', req.requestTag, old, { code: err.code, message: err.message }, startTime);
+      this.finish(id, result);
+      return result;
+    }
+  }
+
+  uninstall(duid: string, requestTag: string, retainData = false): Promise<DuResult> {
+    return this.serial(() => this.doUninstall(duid, requestTag, retainData));
+  }
+
+  private async doUninstall(duid: string, requestTag: string, retainData: boolean): Promise<DuResult> {
+    const startTime = iso();
+    const du = this.du(duid);
+    if (!du) throw new EngineError(EngineCode.InvalidDUState, `deployment unit ${duid} is not installed`);
+    const id = randomBytes(6).toString('hex');
+    const op: OpRecord = { id, kind: 'uninstall', startTime, uuid: du.uuid, duid, staging: du.root, requestTag, committed: false };
+    this.emit('duStatus', duid, 'Uninstalling');
+    try {
+      this.records.saveOp(op);
+      for (const eu of du.eus) await this.supervisor.stop(eu.euid, this.grace);
+      this.dus = this.dus.filter((d) => d.duid !== duid);
+      this.records.saveDUs(this.dus);                // the commit point
+      this.records.saveOp({ ...op, committed: true });
+      for (const eu of du.eus) this.supervisor.remove(eu.euid);
+      rmSync(du.root, { recursive: true, force: true });
+      if (!retainData) rmSync(this.dataDir(du.uuid, du.ee), { recursive: true, force: true });
+      const result = this.result('Uninstall', requestTag, undefined, undefined, startTime, du);
+      this.finish(id, result);
+      return result;
+    } catch (e) {
+      const err = asEngineError(e);
+      this.emit('duStatus', duid, 'Installed');
+      const result = this.result('Uninstall', requestTag, du, { code: err.code, message: err.message }, startTime);
+      this.finish(id, result);
+      return result;
+    }
+  }
+
+  // ---- execution units ------------------------------------------------------------------------
+
+  /** SetRequestedState(): Active starts, Idle stops; Active while stopping is refused. */
+  async setRequestedState(euid: string, state: 'Active' | 'Idle'): Promise<void> {
+    const found = this.unitOf(euid);
+    if (!found) throw new EngineError(EngineCode.InvalidValue, `execution unit ${euid} does not exist`);
+    const ee = this.requireEE(found.du.ee);
+    const cur = this.supervisor.state(euid)?.status;
+    found.eu.requested = state;
+    this.records.saveDUs(this.dus);
+    if (state === 'Active') {
+      if (!ee.enabled) throw new EngineError(EngineCode.InvalidValue, `execution environment ${ee.name} is disabled`);
+      if (cur === 'Stopping') throw new EngineError(EngineCode.InvalidValue, `${euid} is stopping; ask again once it is Idle`);
+      this.supervisor.start(euid);
+    } else {
+      await this.supervisor.stop(euid, this.grace);
+    }
+  }
+
+  async restartUnit(euid: string): Promise<void> {
+    const found = this.unitOf(euid);
+    if (!found) throw new EngineError(EngineCode.InvalidValue, `execution unit ${euid} does not exist`);
+    if (this.supervisor.state(euid)?.status === 'Stopping') throw new EngineError(7230, `${euid} is stopping`);
+    if (!this.requireEE(found.du.ee).enabled) throw new EngineError(EngineCode.InvalidValue, `execution environment ${found.du.ee} is disabled`);
+    await this.supervisor.restart(euid);
+  }
+
+  // ---- execution environments -----------------------------------------------------------------
+
+  async setEnabled(eeId: string, enabled: boolean): Promise<void> {
+    const ee = this.requireEE(eeId, false);
+    if (ee.enabled === enabled) return;
+    ee.enabled = enabled;
+    this.records.saveEEs(this.ees);
+    this.emit('ee', ee);
+    if (!enabled) { for (const du of this.dus.filter((d) => d.ee === eeId)) for (const eu of du.eus) await this.supervisor.stop(eu.euid, this.grace); }
+    else this.autostart(ee);
+  }
+
+  async setRunLevel(eeId: string, level: number): Promise<void> {
+    const ee = this.requireEE(eeId, false);
+    ee.currentRunLevel = level;
+    this.records.saveEEs(this.ees);
+    this.emit('ee', ee);
+    for (const du of this.dus.filter((d) => d.ee === eeId)) {
+      for (const eu of du.eus) {
+        if (eu.runLevel > level) await this.supervisor.stop(eu.euid, this.grace);
+        else if (eu.autoStart && ee.enabled) this.supervisor.start(eu.euid, true);
+      }
+    }
+  }
+
+  async restartEE(eeId: string, reason: string): Promise<void> {
+    const ee = this.requireEE(eeId, false);
+    for (const du of this.dus.filter((d) => d.ee === eeId)) for (const eu of du.eus) await this.supervisor.stop(eu.euid, this.grace);
+    ee.restartCount++;
+    ee.lastRestarted = iso();
+    ee.restartReason = reason;
+    ee.currentRunLevel = ee.initialRunLevel;
+    this.records.saveEEs(this.ees);
+    this.emit('ee', ee);
+    if (ee.enabled) this.autostart(ee);
+  }
+
+  // ---- internals ------------------------------------------------------------------------------
+
+  private autostart(ee: EERecord): void {
+    for (const du of this.dus.filter((d) => d.ee === ee.id)) {
+      for (const eu of du.eus) {
+        if (this.supervisor.isRunning(eu.euid)) continue;
+        if (eu.requested === 'Active' && (eu.autoStart ? eu.runLevel <= ee.currentRunLevel : true)) this.supervisor.start(eu.euid, eu.autoStart);
+      }
+    }
+  }
+
+  private requireEE(id: string, mustBeEnabled = true): EERecord {
+    const ee = this.ees.find((e) => e.id === id);
+    if (!ee) throw new EngineError(EngineCode.UnknownExecEnv, `execution environment '${id}' does not exist`);
+    if (mustBeEnabled && !ee.enabled) throw new EngineError(EngineCode.InvalidValue, `execution environment ${ee.name} is disabled`);
+    return ee;
+  }
+
+  private limits(ee: EERecord): { maxBytes: number; maxEntries: number } {
+    const cap = this.opts.maxUnpackedBytes ?? 1024 ** 3;
+    return { maxBytes: ee.allocatedDiskKiB > 0 ? Math.min(cap, ee.allocatedDiskKiB * 1024) : cap, maxEntries: 100_000 };
+  }
+
+  /** Admission control: an install that would overcommit the EE's disk or the device's is refused. */
+  private admitDisk(ee: EERecord, bytes: number): void {
+    if (ee.allocatedDiskKiB > 0) {
+      const used = this.dus.filter((d) => d.ee === ee.id).reduce((s, d) => s + d.diskKiB, 0) * 1024;
+      if (used + bytes > ee.allocatedDiskKiB * 1024) throw new EngineError(EngineCode.ResourcesExceeded, `${ee.name} has ${ee.allocatedDiskKiB} KiB of disk; ${Math.ceil(used / 1024)} KiB are in use and the package needs ${Math.ceil(bytes / 1024)} KiB`);
+    }
+    const fs = statfsSync(this.records.dir);
+    if (bytes > fs.bavail * fs.bsize) throw new EngineError(EngineCode.ResourcesExceeded, `the device has ${fs.bavail * fs.bsize} bytes free and the package needs ${bytes}`);
+  }
+
+  private async fetch(req: InstallRequest, dest: string, ee: EERecord): Promise<void> {
+    await fetchPackage(req.url, dest, {
+      ...(req.username ? { username: req.username } : {}), ...(req.password ? { password: req.password } : {}),
+      maxBytes: this.opts.maxPackageBytes ?? 512 * 1024 * 1024, timeoutMs: this.opts.fetchTimeoutMs ?? 300_000,
+      ...(req.signal ? { signal: req.signal } : {}),
+      progress: (got, total) => { if (total) req.progress?.(Math.floor((got / total) * 80)); },
+    });
+    if (!this.ees.includes(ee)) throw new EngineError(EngineCode.UnknownExecEnv, `execution environment ${ee.name} was removed meanwhile`);
+  }
+
+  dataDir(uuid: string, ee: string): string { return this.records.path('data', `${ee}-${uuid}`); }
+
+  private launchOf(du: DURecord, eu: EURecord) {
+    return { command: eu.service.command, args: eu.service.args, cwd: du.root, env: { ...eu.service.env, CPE_DU_DATA: this.dataDir(du.uuid, du.ee), CPE_EUID: eu.euid } };
+  }
+
+  private policyOf(eu: EURecord) {
+    return { mode: eu.service.restart, minWait: 5, multiplier: 2000, maxWait: 3600, maxRetries: 10 };
+  }
+
+  private result(operation: DuOperation, requestTag: string, du: DURecord | undefined, fault: DuResult['fault'], startTime: string, gone?: DURecord): DuResult {
+    const d = du ?? gone!;
+    return { operation, requestTag, uuid: d.uuid, version: d.manifest.version, ee: d.ee, du: fault ? d : du, duid: d.duid, euids: d.eus.map((e) => e.euid), fault, startTime, completeTime: iso() };
+  }
+
+  /** Reports an operation, then forgets its journal entry: reported once, even across a crash. */
+  private finish(opId: string, result: DuResult): void {
+    try { this.emit('result', result); } finally { this.records.dropOp(opId); }
+  }
+
+  /** After a crash: a committed operation is reported as done; anything else is undone and failed. */
+  private recover(op: OpRecord): void {
+    const du = op.duid ? this.du(op.duid) : undefined;
+    const interrupted = { code: EngineCode.InternalError, message: 'interrupted by an agent restart' };
+    const base = { requestTag: op.requestTag, uuid: op.uuid, startTime: op.startTime, completeTime: iso() };
+    if (op.kind === 'install') {
+      if (op.committed && du) return this.finish(op.id, this.result('Install', op.requestTag, du, undefined, op.startTime));
+      if (op.duid && !du) rmSync(this.records.path('du', op.duid), { recursive: true, force: true });
+      rmSync(op.staging, { recursive: true, force: true });
+      return this.finish(op.id, { ...base, operation: 'Install', version: '', ee: '', du: undefined, duid: undefined, euids: [], fault: interrupted });
+    }
+    if (op.kind === 'update') {
+      if (!op.committed && du) {
+        if (!existsSync(du.root) && existsSync(join(op.staging, 'old'))) renameSync(join(op.staging, 'old'), du.root);
+      }
+      rmSync(op.staging, { recursive: true, force: true });
+      return this.finish(op.id, du ? this.result('Update', op.requestTag, du, op.committed ? undefined : interrupted, op.startTime) : { ...base, operation: 'Update', version: '', ee: '', du: undefined, duid: op.duid, euids: [], fault: interrupted });
+    }
+    // uninstall: committed means the record is gone; finish the removal.
+    if (!du) {
+      rmSync(op.staging, { recursive: true, force: true });
+      return this.finish(op.id, { ...base, operation: 'Uninstall', version: '', ee: '', du: undefined, duid: op.duid, euids: [], fault: undefined });
+    }
+    return this.finish(op.id, this.result('Uninstall', op.requestTag, du, interrupted, op.startTime));
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+}
+
+function asEngineError(e: unknown): EngineError {
+  if (e instanceof EngineError) return e;
+  return new EngineError(EngineCode.InternalError, (e as Error)?.message ?? String(e));
+}

@@ -1,0 +1,90 @@
+// What the engine remembers across restarts: execution environments, installed deployment units and
+// their execution units, and operations in flight. One JSON file each, replaced atomically, so a
+// kill -9 at any instant leaves the old or the new state.
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../util/atomic-file.js';
+import type { Manifest, ServiceSpec } from './package/manifest.js';
+
+export type BackendKind = 'native' | 'lxc';
+
+export interface EERecord {
+  readonly id: string;                 // stable name of the EE ("native", "lxc-1" ...)
+  name: string;
+  readonly backend: BackendKind;
+  enabled: boolean;
+  initialRunLevel: number;
+  currentRunLevel: number;
+  allocatedDiskKiB: number;            // -1: no limit
+  allocatedMemoryKiB: number;
+  allocatedCpuPercent: number;
+  readonly createdAt: string;
+  restartCount: number;
+  lastRestarted: string;
+  restartReason: string;
+}
+
+export interface EURecord {
+  readonly euid: string;
+  readonly service: ServiceSpec;
+  /** What the EU should be: AutoStart decides at boot, SetRequestedState afterwards. */
+  requested: 'Active' | 'Idle';
+  autoStart: boolean;
+  runLevel: number;
+}
+
+export interface DURecord {
+  readonly duid: string;
+  readonly uuid: string;
+  readonly ee: string;
+  readonly manifest: Manifest;
+  readonly url: string;
+  readonly username: string;
+  readonly password: string;           // kept for Update without a URL (the file is 0600)
+  readonly format: 'tar.gz' | 'squashfs';
+  readonly root: string;               // unpacked package
+  readonly installedAt: string;
+  readonly diskKiB: number;
+  eus: EURecord[];
+}
+
+/** An install, update or uninstall that has started and not yet been reported. */
+export interface OpRecord {
+  readonly id: string;
+  readonly kind: 'install' | 'update' | 'uninstall';
+  readonly startTime: string;
+  readonly uuid: string;               // may be empty until the manifest is read
+  readonly duid: string | undefined;   // the DU it concerns (update, uninstall, and install once known)
+  readonly staging: string;            // what to remove if it never completed
+  readonly requestTag: string;         // who asked (opaque to the engine: the model's key)
+  committed: boolean;                  // the engine state already reflects the operation
+  fault?: { code: number; message: string };
+}
+
+export class EngineRecords {
+  readonly dir: string;
+  constructor(stateDir: string) {
+    this.dir = join(stateDir, 'engine');
+    for (const d of ['', 'du', 'data', 'tmp', 'ops', 'eu']) mkdirSync(join(this.dir, d), { recursive: true, mode: 0o700 });
+  }
+
+  path(...parts: string[]): string { return join(this.dir, ...parts); }
+
+  loadEEs(): EERecord[] { return this.read<EERecord[]>('ees.json') ?? []; }
+  saveEEs(ees: EERecord[]): void { writeFileAtomic(this.path('ees.json'), JSON.stringify(ees, null, 1)); }
+
+  loadDUs(): DURecord[] { return this.read<DURecord[]>('dus.json') ?? []; }
+  saveDUs(dus: DURecord[]): void { writeFileAtomic(this.path('dus.json'), JSON.stringify(dus, null, 1)); }
+
+  loadOps(): OpRecord[] {
+    return readdirSync(this.path('ops')).filter((f) => f.endsWith('.json')).map((f) => this.read<OpRecord>(join('ops', f))).filter((o): o is OpRecord => Boolean(o));
+  }
+  saveOp(op: OpRecord): void { writeFileAtomic(this.path('ops', `${op.id}.json`), JSON.stringify(op)); }
+  dropOp(id: string): void { rmSync(this.path('ops', `${id}.json`), { force: true }); }
+
+  private read<T>(rel: string): T | undefined {
+    const p = this.path(rel);
+    if (!existsSync(p)) return undefined;
+    return JSON.parse(readFileSync(p, 'utf8')) as T;
+  }
+}

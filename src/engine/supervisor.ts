@@ -1,0 +1,243 @@
+// Supervision of execution units: Idle -> Starting -> Active -> Stopping -> Idle, faults with the
+// TR-181 ExecutionFaultCode values, AutoRestart with the TR-181 back-off, bounded logs, and
+// adoption of processes that survived an agent restart (pid + start time, so a reused pid is
+// never mistaken for our service). Processes are started by a backend; this file knows none.
+import { EventEmitter } from 'node:events';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
+import type { Logger } from '../util/logger.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
+
+export type EUStatus = 'Idle' | 'Starting' | 'Active' | 'Stopping' | 'Restarting';
+export type FaultCode = 'NoFault' | 'FailureOnStart' | 'FailureOnAutoStart' | 'FailureOnStop' | 'FailureWhileActive' | 'DependencyFailure' | 'UnStartable';
+
+export interface Launch {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly cwd: string;
+}
+
+/** How a backend starts a unit's process and tells whether it still runs. */
+export interface ProcessLauncher {
+  spawn(euid: string, launch: Launch, logFd: number): { pid: number; exited: Promise<number | null> };
+}
+
+export interface RestartPolicy { mode: 'never' | 'on-failure' | 'always'; minWait: number; multiplier: number; maxWait: number; maxRetries: number }
+
+export interface UnitState {
+  status: EUStatus;
+  fault: FaultCode;
+  faultMessage: string;
+  pid: number | undefined;
+  retryCount: number;
+  lastRestarted: string;
+  nextRestart: string;
+}
+
+export interface UnitEvents { change: [euid: string, state: Readonly<UnitState>] }
+
+const LOG_LIMIT = 256 * 1024;
+const NEVER = '9999-12-31T23:59:59Z';
+const UNKNOWN = '0001-01-01T00:00:00Z';
+const now = () => `${new Date().toISOString().slice(0, 19)}Z`;
+
+/** A process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat). */
+export function startTicks(pid: number): number | undefined {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[19]);
+  } catch { return undefined; }
+}
+
+export function memoryKiB(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try { return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0); } catch { return 0; }
+}
+
+interface Unit {
+  readonly euid: string;
+  launch: Launch;
+  policy: RestartPolicy;
+  state: UnitState;
+  wanted: 'Active' | 'Idle';
+  stopping: Promise<void> | undefined;
+  timer: NodeJS.Timeout | undefined;
+  poll: NodeJS.Timeout | undefined;
+  generation: number;
+}
+
+export class Supervisor extends EventEmitter<UnitEvents> {
+  private readonly units = new Map<string, Unit>();
+
+  constructor(private readonly launcher: ProcessLauncher, private readonly files: (euid: string, kind: 'log' | 'pid') => string, private readonly log: Logger) {
+    super();
+  }
+
+  state(euid: string): Readonly<UnitState> | undefined { return this.units.get(euid)?.state; }
+
+  logText(euid: string): string {
+    const f = this.files(euid, 'log');
+    return existsSync(f) ? readFileSync(f, 'utf8') : '';
+  }
+
+  /** Registers a unit; adopts its process if one from before an agent restart still runs. */
+  add(euid: string, launch: Launch, policy: RestartPolicy): void {
+    const u: Unit = { euid, launch, policy, wanted: 'Idle', stopping: undefined, timer: undefined, poll: undefined, generation: 0,
+      state: { status: 'Idle', fault: 'NoFault', faultMessage: '', pid: undefined, retryCount: 0, lastRestarted: UNKNOWN, nextRestart: NEVER } };
+    this.units.set(euid, u);
+    const pidFile = this.files(euid, 'pid');
+    if (!existsSync(pidFile)) return;
+    try {
+      const { pid, ticks } = JSON.parse(readFileSync(pidFile, 'utf8')) as { pid: number; ticks: number };
+      if (startTicks(pid) === ticks) {
+        u.wanted = 'Active';
+        this.set(u, { status: 'Active', pid });
+        this.watch(u, pid, undefined);
+        this.log.info({ euid, pid }, 'adopted a running execution unit');
+        return;
+      }
+    } catch { /* a torn pid file is a unit that is not running */ }
+    rmSync(pidFile, { force: true });
+  }
+
+  /** Forgets a unit (after it was stopped). */
+  remove(euid: string): void {
+    const u = this.units.get(euid);
+    if (!u) return;
+    clearTimeout(u.timer);
+    clearInterval(u.poll);
+    this.units.delete(euid);
+    rmSync(this.files(euid, 'pid'), { force: true });
+    rmSync(this.files(euid, 'log'), { force: true });
+  }
+
+  isRunning(euid: string): boolean { return this.units.get(euid)?.state.pid !== undefined; }
+
+  /** Starts a unit; autostart marks a failure as FailureOnAutoStart. */
+  start(euid: string, autostart = false): void {
+    const u = this.units.get(euid);
+    if (!u) return;
+    u.wanted = 'Active';
+    if (u.state.pid !== undefined || u.state.status === 'Starting') return;
+    clearTimeout(u.timer);
+    this.launch(u, autostart ? 'FailureOnAutoStart' : 'FailureOnStart');
+  }
+
+  private launch(u: Unit, faultIfFails: FaultCode): void {
+    this.set(u, { status: 'Starting', nextRestart: NEVER });
+    const gen = ++u.generation;
+    let fd: number | undefined;
+    try {
+      const logFile = this.files(u.euid, 'log');
+      if (existsSync(logFile) && statSync(logFile).size > LOG_LIMIT) truncateSync(logFile, 0);
+      fd = openSync(logFile, 'a', 0o600);
+      const { pid, exited } = this.launcher.spawn(u.euid, u.launch, fd);
+      writeFileAtomic(this.files(u.euid, 'pid'), JSON.stringify({ pid, ticks: startTicks(pid) ?? 0 }));
+      this.set(u, { status: 'Active', pid, fault: 'NoFault', faultMessage: '' });
+      this.watch(u, pid, exited, gen);
+    } catch (e) {
+      this.fail(u, faultIfFails, `could not start ${u.launch.command}: ${(e as Error).message}`);
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
+  }
+
+  /** Watches for the end of the process: by its exit when it is our child, by polling when adopted. */
+  private watch(u: Unit, pid: number, exited: Promise<number | null> | undefined, gen = u.generation): void {
+    const ticks = startTicks(pid);
+    const ended = (code: number | null) => {
+      if (u.generation !== gen || this.units.get(u.euid) !== u) return;
+      clearInterval(u.poll);
+      rmSync(this.files(u.euid, 'pid'), { force: true });
+      this.onExit(u, code);
+    };
+    if (exited) void exited.then(ended);
+    else u.poll = setInterval(() => { if (startTicks(pid) !== ticks) ended(null); }, 500);
+  }
+
+  private onExit(u: Unit, code: number | null): void {
+    const asked = u.wanted === 'Idle' || u.stopping !== undefined;
+    this.set(u, { pid: undefined });
+    if (asked) { this.set(u, { status: 'Idle' }); return; }
+    const failed = code !== 0;
+    const why = code === null ? 'ended by a signal or while the agent was down' : `exited with code ${code}`;
+    if (failed) this.set(u, { fault: 'FailureWhileActive', faultMessage: `${u.launch.command} ${why}` });
+    const restart = u.policy.mode === 'always' || (u.policy.mode === 'on-failure' && failed);
+    if (!restart || (u.policy.maxRetries > 0 && u.state.retryCount >= u.policy.maxRetries)) {
+      u.wanted = 'Idle';
+      this.set(u, { status: 'Idle', nextRestart: NEVER });
+      return;
+    }
+    // TR-181 AutoRestart: a delay in [m*(k/1000)^n, m*(k/1000)^(n+1)] capped at the maximum wait.
+    const k = u.policy.multiplier / 1000;
+    const lo = Math.min(u.policy.minWait * k ** u.state.retryCount, u.policy.maxWait);
+    const hi = Math.min(u.policy.minWait * k ** (u.state.retryCount + 1), u.policy.maxWait);
+    const wait = (lo + Math.random() * Math.max(0, hi - lo)) * 1000;
+    this.set(u, { status: 'Idle', retryCount: u.state.retryCount + 1, nextRestart: new Date(Date.now() + wait).toISOString().slice(0, 19) + 'Z' });
+    u.timer = setTimeout(() => {
+      if (u.wanted !== 'Active' || this.units.get(u.euid) !== u) return;
+      this.set(u, { lastRestarted: now() });
+      this.launch(u, 'FailureWhileActive');
+    }, wait);
+  }
+
+  private fail(u: Unit, fault: FaultCode, message: string): void {
+    u.wanted = 'Idle';
+    this.set(u, { status: 'Idle', pid: undefined, fault, faultMessage: message });
+  }
+
+  /** Stops a unit: SIGTERM, then SIGKILL after the grace period. */
+  stop(euid: string, graceMs = 10_000): Promise<void> {
+    const u = this.units.get(euid);
+    if (!u) return Promise.resolve();
+    u.wanted = 'Idle';
+    clearTimeout(u.timer);
+    this.set(u, { nextRestart: NEVER });
+    const pid = u.state.pid;
+    if (pid === undefined) { if (u.state.status !== 'Idle') this.set(u, { status: 'Idle' }); return Promise.resolve(); }
+    if (u.stopping) return u.stopping;
+    this.set(u, { status: 'Stopping' });
+    u.stopping = (async () => {
+      signalGroup(pid, 'SIGTERM');
+      const end = Date.now() + graceMs;
+      while (u.state.pid !== undefined && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      if (u.state.pid !== undefined) {
+        signalGroup(pid, 'SIGKILL');
+        while (u.state.pid !== undefined && Date.now() < end + 5000) await new Promise((r) => setTimeout(r, 50));
+        if (u.state.pid !== undefined) this.set(u, { fault: 'FailureOnStop', faultMessage: `process ${pid} did not stop` });
+      }
+    })().finally(() => { u.stopping = undefined; });
+    return u.stopping;
+  }
+
+  /** Restart(): from Idle it starts; while stopping it is refused; otherwise stop then start. */
+  async restart(euid: string): Promise<void> {
+    const u = this.units.get(euid);
+    if (!u) return;
+    u.state.retryCount = 0;
+    if (u.state.pid !== undefined) {
+      this.set(u, { status: 'Restarting' });
+      await this.stop(euid);
+    }
+    this.start(euid);
+  }
+
+  /** Stops the agent's watching but leaves processes running, to be adopted by the next start. */
+  detach(): void {
+    for (const u of this.units.values()) { clearTimeout(u.timer); clearInterval(u.poll); u.generation++; }
+    this.units.clear();
+  }
+
+  private set(u: Unit, patch: Partial<UnitState>): void {
+    let changed = false;
+    for (const [k, v] of Object.entries(patch) as [keyof UnitState, never][]) {
+      if (u.state[k] !== v) { u.state[k] = v; changed = true; }
+    }
+    if (changed) this.emit('change', u.euid, { ...u.state });
+  }
+}
+
+/** Signals the unit's process group (services run in their own session). */
+function signalGroup(pid: number, sig: NodeJS.Signals): void {
+  try { process.kill(-pid, sig); } catch { try { process.kill(pid, sig); } catch { /* already gone */ } }
+}

@@ -1,0 +1,129 @@
+// The engine on the native backend, with packages served by a real HTTP server on loopback.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Engine, type DuResult } from '../../src/engine/engine.js';
+import { silentLogger } from '../../src/util/logger.js';
+import { tempDir } from '../helpers.js';
+import { manifest, tarGz } from './tar-builder.js';
+
+const SERVICE = `#!/bin/sh
+echo "started $CPE_EUID" >> "$CPE_DU_DATA/starts"
+echo "hello from the service"
+trap 'exit 0' TERM
+while true; do sleep 0.1; done
+`;
+const CRASHER = '#!/bin/sh\necho "crashing"\nexit 3\n';
+
+function pkg(version: string, services = [{ name: 'web', command: 'bin/run.sh' }]) {
+  return tarGz([
+    { name: 'manifest.json', data: manifest({ version, services }) },
+    { name: 'bin/run.sh', data: SERVICE, mode: 0o755 },
+    { name: 'bin/crash.sh', data: CRASHER, mode: 0o755 },
+  ]);
+}
+
+async function serve(files: Record<string, Buffer>): Promise<{ url: (name: string) => string; close: () => Promise<void> }> {
+  const server: Server = createServer((req, res) => {
+    const body = files[req.url!.slice(1)];
+    if (!body) { res.writeHead(404).end(); return; }
+    res.writeHead(200, { 'content-length': body.length }).end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  return { url: (n) => `http://127.0.0.1:${port}/${n}`, close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }) };
+}
+
+const waitFor = async (cond: () => boolean, ms = 5000) => {
+  const end = Date.now() + ms;
+  while (!cond()) { if (Date.now() > end) throw new Error('timed out'); await new Promise((r) => setTimeout(r, 20)); }
+};
+const alive = (pid: number | undefined) => { if (!pid) return false; try { process.kill(pid, 0); return true; } catch { return false; } };
+
+test('install over HTTP, service runs, stop/start, update keeps data with RetainData, uninstall cleans up', async (t) => {
+  const { dir, cleanup } = tempDir('cpe-engine-');
+  const http = await serve({ 'v1.tgz': pkg('1.0'), 'v2.tgz': pkg('2.0'), 'bad.tgz': Buffer.from('garbage') });
+  const engine = new Engine({ stateDir: dir, logger: silentLogger, shutdownGraceMs: 2000 });
+  t.after(async () => { await engine.stopAll(); await http.close(); cleanup(); });
+  engine.start();
+  const results: DuResult[] = [];
+  engine.on('result', (r) => results.push(r));
+
+  const r1 = await engine.install({ url: http.url('v1.tgz'), ee: 'native', requestTag: 't1' });
+  assert.equal(r1.fault, undefined, r1.fault?.message);
+  assert.match(r1.uuid, /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'a v5 UUID');
+  const euid = r1.euids[0]!;
+  await waitFor(() => engine.unitState(euid)?.status === 'Active');
+  const pid = engine.unitState(euid)!.pid;
+  assert.ok(alive(pid));
+  await waitFor(() => engine.unitLog(euid).includes('hello from the service'));
+  const data = engine.dataDir(r1.uuid, 'native');
+  await waitFor(() => existsSync(join(data, 'starts')));
+
+  await engine.setRequestedState(euid, 'Idle');
+  assert.equal(engine.unitState(euid)!.status, 'Idle');
+  assert.ok(!alive(pid));
+  await engine.setRequestedState(euid, 'Active');
+  await waitFor(() => engine.unitState(euid)?.status === 'Active');
+
+  const dup = await engine.install({ url: http.url('v1.tgz'), ee: 'native', requestTag: 'dup' });
+  assert.equal(dup.fault?.code, 7226);
+  const bad = await engine.install({ url: http.url('bad.tgz'), ee: 'native', requestTag: 'bad' });
+  assert.equal(bad.fault?.code, 7035);
+  const missing = await engine.install({ url: http.url('nope.tgz'), ee: 'native', requestTag: 'missing' });
+  assert.equal(missing.fault?.code, 7033);
+  assert.deepEqual(readdirSync(join(dir, 'engine/tmp')), [], 'failed installs leave nothing behind');
+
+  writeFileSync(join(data, 'keep-me'), 'x');
+  const up = await engine.update(r1.duid!, { url: http.url('v2.tgz'), requestTag: 'u', retainData: true });
+  assert.equal(up.fault, undefined, up.fault?.message);
+  assert.equal(engine.du(r1.duid!)!.manifest.version, '2.0');
+  assert.ok(existsSync(join(data, 'keep-me')), 'RetainData kept the data directory');
+  await waitFor(() => engine.unitState(euid)?.status === 'Active');
+
+  const un = await engine.uninstall(r1.duid!, 'x');
+  assert.equal(un.fault, undefined);
+  assert.equal(engine.deploymentUnits().length, 0);
+  assert.ok(!existsSync(join(dir, 'engine/du', r1.duid!)));
+  assert.ok(!existsSync(data));
+  assert.deepEqual(results.map((r) => [r.operation, r.requestTag, r.fault?.code ?? 0]), [['Install', 't1', 0], ['Install', 'dup', 7226], ['Install', 'bad', 7035], ['Install', 'missing', 7033], ['Update', 'u', 0], ['Uninstall', 'x', 0]]);
+});
+
+test('a crashing service is restarted with back-off and reports its fault', async (t) => {
+  const { dir, cleanup } = tempDir('cpe-engine-');
+  const http = await serve({ 'c.tgz': pkg('1.0', [{ name: 'crash', command: 'bin/crash.sh' }]) });
+  const engine = new Engine({ stateDir: dir, logger: silentLogger });
+  t.after(async () => { await engine.stopAll(); await http.close(); cleanup(); });
+  engine.start();
+  const r = await engine.install({ url: http.url('c.tgz'), ee: 'native', requestTag: 'c' });
+  const euid = r.euids[0]!;
+  await waitFor(() => (engine.unitState(euid)?.retryCount ?? 0) >= 1);
+  const s = engine.unitState(euid)!;
+  assert.equal(s.fault, 'FailureWhileActive');
+  assert.match(s.faultMessage, /exited with code 3/);
+  assert.notEqual(s.nextRestart, '9999-12-31T23:59:59Z', 'a restart is scheduled');
+  const wait = Date.parse(s.nextRestart) - Date.now();
+  assert.ok(wait >= 3000 && wait <= 11_000, `first retry within [5 s, 10 s] of the crash, got ${wait} ms`);
+});
+
+test('after the agent stops, a new engine adopts the running service instead of restarting it', async (t) => {
+  const { dir, cleanup } = tempDir('cpe-engine-');
+  const http = await serve({ 'v1.tgz': pkg('1.0') });
+  let engine = new Engine({ stateDir: dir, logger: silentLogger, shutdownGraceMs: 2000 });
+  t.after(async () => { await engine.stopAll(); await http.close(); cleanup(); });
+  engine.start();
+  const r = await engine.install({ url: http.url('v1.tgz'), ee: 'native', requestTag: 'a' });
+  const euid = r.euids[0]!;
+  await waitFor(() => engine.unitState(euid)?.status === 'Active');
+  const pid = engine.unitState(euid)!.pid;
+  engine.detach();
+  engine = new Engine({ stateDir: dir, logger: silentLogger, shutdownGraceMs: 2000 });
+  engine.start();
+  assert.equal(engine.unitState(euid)?.status, 'Active');
+  assert.equal(engine.unitState(euid)?.pid, pid, 'the same process');
+  assert.equal(readFileSync(join(engine.dataDir(r.uuid, 'native'), 'starts'), 'utf8').split('\n').filter(Boolean).length, 1, 'started once');
+  process.kill(pid!, 'SIGKILL');
+  await waitFor(() => engine.unitState(euid)?.fault === 'FailureWhileActive', 3000);
+});
