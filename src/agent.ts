@@ -10,6 +10,8 @@ import { initEndpointId, registerLocalAgent } from './model/local-agent.js';
 import { registerManagementServer } from './model/management-server.js';
 import { registerMqtt } from './model/mqtt.js';
 import { UspAgent } from './usp/usp-agent.js';
+import { Engine } from './engine/engine.js';
+import { registerSoftwareModules, SoftwareModules } from './model/software-modules.js';
 import type { TlsFiles } from './usp/mqtt/mtp.js';
 import { writeFileAtomic } from './util/atomic-file.js';
 import type { Logger } from './util/logger.js';
@@ -32,6 +34,8 @@ const BOOT_FILE = 'boot.json';
 export class Agent {
   private current: DataModel | undefined;
   private usp: UspAgent | undefined;
+  private engine: Engine | undefined;
+  private sm: SoftwareModules | undefined;
   private readonly schema: Schema;
   private readonly log: Logger;
   private restarting: Promise<void> | undefined;
@@ -44,6 +48,7 @@ export class Agent {
   }
 
   get uspAgent(): UspAgent | undefined { return this.usp; }
+  get containerEngine(): Engine | undefined { return this.engine; }
 
   get dm(): DataModel {
     if (!this.current) throw new Error('agent is not running');
@@ -63,6 +68,7 @@ export class Agent {
     registerLocalAgent(dm);
     registerMqtt(dm);
     UspAgent.register(dm, () => this.usp);
+    registerSoftwareModules(dm, () => this.sm);
     const { fresh } = dm.open();
     initDeviceInfo(dm, fresh);
     initEndpointId(dm);
@@ -71,6 +77,11 @@ export class Agent {
       if (dm.value(path) !== value) dm.update(obj, { [path.slice(obj.length)]: value }, 'settings');
     }
     this.current = dm;
+    // The engine before the protocols: rows for installed DUs exist when the first controller asks.
+    this.engine = new Engine({ stateDir: this.opts.stateDir, logger: this.opts.logger.child({ component: 'engine' }) });
+    this.engine.start();
+    this.sm = new SoftwareModules(dm, this.engine, this.opts.logger.child({ component: 'software-modules' }));
+    this.sm.sync();
     this.usp = new UspAgent(dm, this.opts.logger, this.opts.tls);
     this.usp.start(fresh);
     const boot = this.takeBootInfo();
@@ -85,6 +96,11 @@ export class Agent {
     this.current = undefined;
     await this.usp?.stop();
     this.usp = undefined;
+    this.sm?.close();
+    this.sm = undefined;
+    // Services keep running: the next start adopts them (a restart of the agent is not of the device).
+    this.engine?.detach();
+    this.engine = undefined;
     for (const op of dm.operations.list()) dm.operations.cancel(op.id);
     dm.close();
     this.log.info('agent stopped');
@@ -94,8 +110,12 @@ export class Agent {
   restart(boot: BootInfo, factoryReset: boolean): Promise<void> {
     this.restarting ??= (async () => {
       writeFileAtomic(join(this.opts.stateDir, BOOT_FILE), JSON.stringify(boot));
+      if (factoryReset) await this.engine?.stopAll();
       await this.stop();
-      if (factoryReset) rmSync(join(this.opts.stateDir, 'dm'), { recursive: true, force: true });
+      if (factoryReset) {
+        rmSync(join(this.opts.stateDir, 'dm'), { recursive: true, force: true });
+        rmSync(join(this.opts.stateDir, 'engine'), { recursive: true, force: true });
+      }
       await this.start();
     })().finally(() => { this.restarting = undefined; });
     return this.restarting;

@@ -1,0 +1,267 @@
+// Device.SoftwareModules over the container engine: the only place where TR-181 and the engine
+// meet. Rows mirror the engine's execution environments, deployment units and execution units
+// (matched by Name / DUID / EUID, so instance numbers stay stable across restarts); commands call
+// the engine; every finished install, update and uninstall becomes a DUStateChange! event, whoever
+// asked for it, and every EU state change a value change.
+import { statfsSync } from 'node:fs';
+import type { DataModel } from '../dm/datamodel.js';
+import { DmError, UspError } from '../dm/errors.js';
+import type { ObjectNode } from '../dm/tree.js';
+import type { DuResult, Engine } from '../engine/engine.js';
+import { EngineError } from '../engine/errors.js';
+import type { DURecord, EERecord, EURecord } from '../engine/records.js';
+import { memoryKiB, type UnitState } from '../engine/supervisor.js';
+import type { Logger } from '../util/logger.js';
+import { packageVersion } from '../util/package-info.js';
+
+const SM = 'Device.SoftwareModules.';
+const ME = 'software-modules';
+const ref = (row: string) => row.slice(0, -1);
+
+/** Handlers that must exist before the data model opens; they reach the engine once it runs. */
+export function registerSoftwareModules(dm: DataModel, model: () => SoftwareModules | undefined): void {
+  const need = (): SoftwareModules => {
+    const m = model();
+    if (!m) throw new DmError(UspError.CommandFailure, 'the container engine is not running');
+    return m;
+  };
+  dm.command(`${SM}InstallDU()`, (req) => need().installDU(req.input, req.signal, (p) => req.progress(p), req.commandKey));
+  dm.command(`${SM}DeploymentUnit.{i}.Update()`, (req) => need().updateDU(req.node, req.input, req.commandKey));
+  dm.command(`${SM}DeploymentUnit.{i}.Uninstall()`, (req) => need().uninstallDU(req.node, req.input, req.commandKey));
+  dm.command(`${SM}ExecutionUnit.{i}.SetRequestedState()`, (req) => need().setRequestedState(req.node, req.input.RequestedState ?? ''));
+  dm.command(`${SM}ExecutionUnit.{i}.Restart()`, (req) => need().restartEU(req.node));
+  dm.command(`${SM}ExecEnv.{i}.SetRunLevel()`, (req) => need().setRunLevel(req.node, Number(req.input.RequestedRunLevel ?? 0)));
+  dm.command(`${SM}ExecEnv.{i}.Restart()`, (req) => need().restartEE(req.node, req.input.Reason ?? ''));
+  dm.param(`${SM}ExecutionUnit.{i}.MemoryInUse`, { get: (n) => String(memoryKiB(model()?.pidOf(n))) });
+  dm.param(`${SM}ExecEnv.{i}.AvailableDiskSpace`, { get: () => String(model()?.freeDiskKiB() ?? -1) });
+  dm.param(`${SM}ExecEnv.{i}.AvailableMemory`, { get: () => '-1' });
+  dm.param(`${SM}ExecEnv.{i}.AvailableCPUPercent`, { get: () => '-1' });
+}
+
+export class SoftwareModules {
+  private readonly offFeed: () => void;
+  private readonly agent = { kind: 'agent', component: ME } as const;
+
+  constructor(private readonly dm: DataModel, private readonly engine: Engine, private readonly log: Logger) {
+    engine.on('result', this.onResult);
+    engine.on('eu', this.onUnit);
+    engine.on('ee', this.onEE);
+    engine.on('duStatus', this.onDuStatus);
+    // An operator disabling or enabling an EE (Set of Enable) acts on the engine.
+    this.offFeed = dm.feed.subscribe(`${SM}ExecEnv.*.Enable`, (c) => {
+      if (c.kind !== 'value' || c.cause.kind === 'agent') return;
+      const ee = this.eeOfRow(c.path.slice(0, c.path.lastIndexOf('.') + 1));
+      if (ee) void this.engine.setEnabled(ee.id, c.value === 'true').catch((e) => this.log.error({ err: e }, 'enable/disable failed'));
+    }, ['value']);
+  }
+
+  /** Brings the rows in line with the engine after a start (the engine is the truth). */
+  sync(): void {
+    // No Capability rows: TR-181 names OCI images, VM images, OSGi bundles, JAR and WAR only, and
+    // our packages are none of them (docs/package-format.md).
+    this.ensureRow(`${SM}ExecEnvClass.`, 'Name', 'Native', { Vendor: 'cpe-agent', Version: packageVersion });
+    for (const ee of this.engine.execEnvs()) this.syncEE(ee);
+    const dus = new Set(this.engine.deploymentUnits().map((d) => d.duid));
+    const eus = new Set(this.engine.deploymentUnits().flatMap((d) => d.eus.map((e) => e.euid)));
+    for (const row of this.rows('DeploymentUnit')) if (!dus.has(row.stored('DUID') ?? '')) this.dm.delete([row.path], this.agent);
+    for (const row of this.rows('ExecutionUnit')) if (!eus.has(row.stored('EUID') ?? '')) this.dm.delete([row.path], this.agent);
+    for (const du of this.engine.deploymentUnits()) this.syncDU(du, 'Installed');
+  }
+
+  close(): void {
+    this.offFeed();
+    this.engine.off('result', this.onResult);
+    this.engine.off('eu', this.onUnit);
+    this.engine.off('ee', this.onEE);
+    this.engine.off('duStatus', this.onDuStatus);
+  }
+
+  pidOf(euRow: ObjectNode): number | undefined { return this.engine.unitState(euRow.stored('EUID') ?? '')?.pid; }
+
+  freeDiskKiB(): number {
+    const s = statfsSync(this.engine.records.dir);
+    return Math.floor((s.bavail * s.bsize) / 1024);
+  }
+
+  // ---- commands -------------------------------------------------------------------------------
+
+  async installDU(input: Readonly<Record<string, string>>, signal: AbortSignal, progress: (p: number) => void, commandKey: string): Promise<Record<string, string>> {
+    const eeRef = input.ExecutionEnvRef || this.defaultEERow();
+    const ee = eeRef ? this.eeOfRow(`${eeRef}.`) : undefined;
+    if (!ee) throw new DmError(7223, `ExecutionEnvRef '${input.ExecutionEnvRef ?? ''}' names no execution environment`);
+    const r = await this.engine.install({
+      url: input.URL!, ...(input.UUID ? { uuid: input.UUID } : {}), ...(input.Username ? { username: input.Username } : {}), ...(input.Password ? { password: input.Password } : {}),
+      ee: ee.id, requestTag: commandKey, signal, progress,
+    });
+    if (r.fault) throw new DmError(r.fault.code, r.fault.message);
+    return { UUID: r.uuid, Version: r.version, ExecEnvRef: eeRef };
+  }
+
+  async updateDU(row: ObjectNode, input: Readonly<Record<string, string>>, commandKey: string): Promise<Record<string, string>> {
+    const r = await this.engine.update(row.stored('DUID') ?? '', {
+      ...(input.URL ? { url: input.URL } : {}), ...(input.Username ? { username: input.Username } : {}), ...(input.Password ? { password: input.Password } : {}),
+      retainData: input.RetainData === 'true', requestTag: commandKey,
+    }).catch(rethrow);
+    if (r.fault) throw new DmError(r.fault.code, r.fault.message);
+    return {};
+  }
+
+  async uninstallDU(row: ObjectNode, input: Readonly<Record<string, string>>, commandKey: string): Promise<Record<string, string>> {
+    const r = await this.engine.uninstall(row.stored('DUID') ?? '', commandKey, input.RetainData === 'true').catch(rethrow);
+    if (r.fault) throw new DmError(r.fault.code, r.fault.message);
+    return {};
+  }
+
+  async setRequestedState(row: ObjectNode, state: string): Promise<Record<string, string>> {
+    if (state !== 'Active' && state !== 'Idle') throw new DmError(UspError.InvalidCommandArguments, `RequestedState must be Active or Idle, not '${state}'`);
+    await this.engine.setRequestedState(row.stored('EUID') ?? '', state).catch(rethrow);
+    return {};
+  }
+
+  async restartEU(row: ObjectNode): Promise<Record<string, string>> {
+    await this.engine.restartUnit(row.stored('EUID') ?? '').catch(rethrow);
+    return {};
+  }
+
+  async setRunLevel(row: ObjectNode, level: number): Promise<Record<string, string>> {
+    const ee = this.eeOfRow(row.path);
+    if (!ee) throw new DmError(7223, `${row.path} is not an execution environment of the engine`);
+    await this.engine.setRunLevel(ee.id, level).catch(rethrow);
+    return {};
+  }
+
+  async restartEE(row: ObjectNode, reason: string): Promise<Record<string, string>> {
+    const ee = this.eeOfRow(row.path);
+    if (!ee) throw new DmError(7223, `${row.path} is not an execution environment of the engine`);
+    await this.engine.restartEE(ee.id, reason).catch(rethrow);
+    this.dm.emit(`${row.path}Restarted!`, { RestartTime: ee.lastRestarted, RestartReason: reason }, this.agent);
+    return {};
+  }
+
+  // ---- engine events ----------------------------------------------------------------------------
+
+  private readonly onResult = (r: DuResult): void => {
+    try {
+      let duRow = r.duid ? this.rowBy('DeploymentUnit', 'DUID', r.duid) : undefined;
+      if (r.operation === 'Uninstall' && !r.fault) {
+        for (const euid of r.euids) { const eu = this.rowBy('ExecutionUnit', 'EUID', euid); if (eu) this.dm.delete([eu.path], this.agent); }
+        if (duRow) this.dm.delete([duRow.path], this.agent);
+      } else if (r.du) {
+        duRow = this.syncDU(r.du, 'Installed');
+      }
+      const euRefs = r.operation === 'Uninstall' ? [] : r.euids.map((e) => this.rowBy('ExecutionUnit', 'EUID', e)).filter(Boolean).map((n) => ref(n!.path));
+      const state = r.fault ? (r.operation === 'Install' ? 'Failed' : 'Installed') : r.operation === 'Uninstall' ? 'Uninstalled' : 'Installed';
+      this.dm.emit(`${SM}DUStateChange!`, {
+        UUID: r.uuid, DeploymentUnitRef: duRow && !(r.operation === 'Uninstall' && !r.fault) ? ref(duRow.path) : '', Version: r.version,
+        CurrentState: state, Resolved: String(state === 'Installed'), ExecutionUnitRefList: euRefs.join(','),
+        StartTime: r.startTime, CompleteTime: r.completeTime, OperationPerformed: r.operation,
+        'Fault.FaultCode': String(r.fault?.code ?? 0), 'Fault.FaultString': r.fault?.message ?? '',
+      }, this.agent);
+    } catch (e) {
+      this.log.error({ err: e }, 'could not reflect a DU operation in the data model');
+    }
+  };
+
+  private readonly onUnit = (euid: string, s: Readonly<UnitState>): void => {
+    const row = this.rowBy('ExecutionUnit', 'EUID', euid);
+    if (!row) return;
+    this.dm.update(row.path, { Status: s.status, ExecutionFaultCode: s.fault, ExecutionFaultMessage: s.fault === 'NoFault' ? '' : s.faultMessage.slice(0, 256) }, ME);
+    this.dm.update(`${row.path}AutoRestart.`, { RetryCount: String(s.retryCount), LastRestarted: s.lastRestarted, NextRestart: s.nextRestart }, ME);
+    const found = this.engine.unitOf(euid);
+    if (found) this.syncEEActive(found.du.ee);
+  };
+
+  private readonly onEE = (ee: EERecord): void => { this.syncEE(ee); };
+
+  private readonly onDuStatus = (duid: string, status: string): void => {
+    const row = this.rowBy('DeploymentUnit', 'DUID', duid);
+    if (row) this.dm.update(row.path, { Status: status }, ME);
+  };
+
+  // ---- rows -------------------------------------------------------------------------------------
+
+  private rows(table: string): ObjectNode[] {
+    return [...(this.dm.node(SM)?.tables.get(table)?.rows.values() ?? [])];
+  }
+
+  private rowBy(table: string, key: string, value: string): ObjectNode | undefined {
+    return this.rows(table).find((r) => r.stored(key) === value);
+  }
+
+  private ensureRow(table: string, key: string, value: string, values: Record<string, string>): string {
+    const name = table.slice(SM.length, -1);
+    const row = this.rowBy(name, key, value);
+    if (row) { this.dm.update(row.path, values, ME); return row.path; }
+    return this.dm.addInstance(table, { [key]: value, ...values }, ME);
+  }
+
+  private eeRow(eeId: string): string | undefined {
+    const ee = this.engine.execEnvs().find((e) => e.id === eeId);
+    return ee ? this.rowBy('ExecEnv', 'Name', ee.name)?.path : undefined;
+  }
+
+  private eeOfRow(rowPath: string): EERecord | undefined {
+    const name = this.dm.node(rowPath)?.stored('Name');
+    return this.engine.execEnvs().find((e) => e.name === name);
+  }
+
+  private defaultEERow(): string {
+    const ee = this.engine.execEnvs().find((e) => e.enabled);
+    const row = ee && this.eeRow(ee.id);
+    return row ? ref(row) : '';
+  }
+
+  private syncEE(ee: EERecord): void {
+    const cls = this.rowBy('ExecEnvClass', 'Name', ee.backend === 'native' ? 'Native' : 'LXC');
+    this.ensureRow(`${SM}ExecEnv.`, 'Name', ee.name, {
+      Enable: String(ee.enabled), Status: ee.enabled ? 'Up' : 'Disabled', Type: ee.backend === 'native' ? 'Native' : 'LXC',
+      Vendor: ee.backend === 'native' ? 'cpe-agent' : 'linuxcontainers.org', Version: packageVersion,
+      InitialRunLevel: String(ee.initialRunLevel), CurrentRunLevel: String(ee.currentRunLevel),
+      AllocatedDiskSpace: String(ee.allocatedDiskKiB), AllocatedMemory: String(ee.allocatedMemoryKiB), AllocatedCPUPercent: String(ee.allocatedCpuPercent),
+      CreatedAt: ee.createdAt, ExecEnvClassRef: cls ? ref(cls.path) : '', RestartReason: ee.restartReason, RestartCount: String(ee.restartCount), LastRestarted: ee.lastRestarted,
+    });
+  }
+
+  private syncEEActive(eeId: string): void {
+    const row = this.eeRow(eeId);
+    if (!row) return;
+    const active = this.engine.deploymentUnits().filter((d) => d.ee === eeId).flatMap((d) => d.eus)
+      .filter((e) => this.engine.unitState(e.euid)?.status === 'Active')
+      .map((e) => this.rowBy('ExecutionUnit', 'EUID', e.euid)).filter(Boolean).map((n) => ref(n!.path));
+    this.dm.update(row, { ActiveExecutionUnits: active.join(',') }, ME);
+  }
+
+  private syncDU(du: DURecord, status: string): ObjectNode | undefined {
+    const eeRow = this.eeRow(du.ee);
+    const euRefs = du.eus.map((eu) => ref(this.syncEU(du, eu, eeRow)));
+    const path = this.ensureRow(`${SM}DeploymentUnit.`, 'DUID', du.duid, {
+      UUID: du.uuid, Name: du.manifest.name, Status: status, Resolved: 'true', URL: du.url, Description: du.manifest.description,
+      Vendor: du.manifest.vendor, Version: du.manifest.version, ExecutionUnitList: euRefs.join(','), ExecutionEnvRef: eeRow ? ref(eeRow) : '',
+      Installed: du.installedAt, LastUpdate: du.installedAt,
+    });
+    for (const eu of du.eus) {
+      const row = this.rowBy('ExecutionUnit', 'EUID', eu.euid);
+      if (row) this.dm.update(row.path, { References: ref(path) }, ME);
+    }
+    return this.dm.node(path);
+  }
+
+  private syncEU(du: DURecord, eu: EURecord, eeRow: string | undefined): string {
+    const s = this.engine.unitState(eu.euid);
+    const path = this.ensureRow(`${SM}ExecutionUnit.`, 'EUID', eu.euid, {
+      Name: eu.service.name, ExecEnvLabel: eu.euid.slice(0, 64), Status: s?.status ?? 'Idle', ExecutionFaultCode: s?.fault ?? 'NoFault',
+      ExecutionFaultMessage: s && s.fault !== 'NoFault' ? s.faultMessage.slice(0, 256) : '', AutoStart: String(eu.autoStart), RunLevel: String(eu.runLevel),
+      Vendor: du.manifest.vendor, Version: du.manifest.version, Description: eu.service.description, DiskSpaceInUse: String(du.diskKiB),
+      CreationTime: du.installedAt, ExecutionEnvRef: eeRow ? ref(eeRow) : '',
+    });
+    this.dm.update(`${path}AutoRestart.`, { Enable: String(eu.service.restart !== 'never'), RetryCount: String(s?.retryCount ?? 0) }, ME);
+    const env = this.dm.node(path)!.tables.get('EnvVariable')!;
+    if (!env.rows.size) for (const [Key, Value] of Object.entries(eu.service.env)) this.dm.addInstance(`${path}EnvVariable.`, { Key, Value }, ME);
+    return path;
+  }
+}
+
+function rethrow(e: unknown): never {
+  if (e instanceof EngineError) throw new DmError(e.code, e.message);
+  throw e;
+}
