@@ -3,10 +3,11 @@
 import { runCommand } from './run.js';
 import { dmImportCommand } from './dm-import-command.js';
 import { ctlCommand } from './ctl.js';
+import { duCommand } from './du.js';
 import { type Command, CliError } from './command.js';
 import { packageVersion } from '../util/package-info.js';
 
-const COMMANDS: Command[] = [runCommand, ctlCommand, dmImportCommand];
+const COMMANDS: Command[] = [runCommand, ctlCommand, duCommand, dmImportCommand];
 
 function usage(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));

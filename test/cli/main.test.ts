@@ -57,3 +57,31 @@ test('run --embedded starts its broker, ctl reaches it, and it stops cleanly on 
     assert.match(out, /agent stopped/);
   } finally { cleanup(); }
 });
+
+test('du pack builds tar.gz and SquashFS packages that du inspect accepts; a hostile one is refused', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    const app = join(dir, 'app');
+    mkdirSync(join(app, 'bin'), { recursive: true });
+    writeFileSync(join(app, 'manifest.json'), JSON.stringify({ name: 'hello', vendor: 'example.org', version: '1.2', services: [{ name: 'web', command: 'bin/run' }] }));
+    writeFileSync(join(app, 'bin/run'), '#!/bin/sh\n', { mode: 0o755 });
+    for (const ext of ['tar.gz', 'sqfs']) {
+      const out = join(dir, `hello.${ext}`);
+      const p = cli('du', 'pack', app, '-o', out);
+      assert.equal(p.status, 0, p.stderr);
+      assert.match(p.stdout, /hello 1\.2 from example\.org, 1 service\(s\)/);
+      const i = cli('du', 'inspect', out);
+      assert.equal(i.status, 0, i.stderr);
+      assert.match(i.stdout, new RegExp(`format\\s+${ext === 'sqfs' ? 'squashfs' : 'tar\\.gz'}`));
+      assert.match(i.stdout, /service\s+web: bin\/run/);
+    }
+    writeFileSync(join(app, 'manifest.json'), JSON.stringify({ name: 'hello', vendor: 'example.org', version: '1.2', services: [{ name: 'web', command: 'bin/missing' }] }));
+    assert.match(cli('du', 'pack', app, '-o', join(dir, 'x.tar.gz')).stderr, /bin\/missing is not in/);
+    const { tarGz } = await import('../engine/tar-builder.js');
+    writeFileSync(join(dir, 'evil.tgz'), tarGz([{ name: '../../evil', data: 'x' }]));
+    const evil = cli('du', 'inspect', join(dir, 'evil.tgz'));
+    assert.equal(evil.status, 1);
+    assert.match(evil.stderr, /leaves the package/);
+  } finally { cleanup(); }
+});
