@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, connect } from 'node:net';
 import { UspController } from '../src/usp/controller-client.js';
+import { mqttDeploymentDefaults } from '../src/usp/mqtt/deployment.js';
 import { packageRoot } from '../src/util/package-info.js';
 import type { Figure } from './figures.js';
 
@@ -38,13 +39,10 @@ export async function uspFigures(): Promise<Figure[]> {
   let agent: ChildProcess | undefined;
   try {
     while (!(await listening(port))) await sleep(20);
-    writeFileSync(join(dir, 'defaults.json'), JSON.stringify({
-      'Device.DeviceInfo.ManufacturerOUI': '00D0F1', 'Device.DeviceInfo.ProductClass': 'Bench', 'Device.DeviceInfo.SerialNumber': '1',
-      'Device.MQTT.Client.1.Enable': 'true', 'Device.MQTT.Client.1.BrokerAddress': '127.0.0.1', 'Device.MQTT.Client.1.BrokerPort': String(port), 'Device.MQTT.Client.1.ProtocolVersion': '5.0',
-      'Device.LocalAgent.MTP.1.Enable': 'true', 'Device.LocalAgent.MTP.1.Protocol': 'MQTT', 'Device.LocalAgent.MTP.1.MQTT.Reference': 'Device.MQTT.Client.1', 'Device.LocalAgent.MTP.1.MQTT.ResponseTopicConfigured': 'bench/agent',
-      'Device.LocalAgent.Controller.1.EndpointID': 'proto::bench', 'Device.LocalAgent.Controller.1.Enable': 'true', 'Device.LocalAgent.Controller.1.AssignedRole': 'Device.LocalAgent.ControllerTrust.Role.1',
-      'Device.LocalAgent.Controller.1.MTP.1.Enable': 'true', 'Device.LocalAgent.Controller.1.MTP.1.Protocol': 'MQTT', 'Device.LocalAgent.Controller.1.MTP.1.MQTT.Topic': 'bench/ctl',
-    }));
+    writeFileSync(join(dir, 'defaults.json'), JSON.stringify(mqttDeploymentDefaults({
+      brokerPort: port, version: '5.0', agentTopic: 'bench/agent', controllerId: 'proto::bench', controllerTopic: 'bench/ctl',
+      device: { oui: '00D0F1', productClass: 'Bench', serialNumber: '1' },
+    })));
     agent = spawn(process.execPath, [join(packageRoot, 'dist/src/cli/main.js'), 'run', '--state-dir', join(dir, 'state'), '--defaults', join(dir, 'defaults.json'), '--log-level', 'warn'], { stdio: 'ignore' });
     const ctl = new UspController({ url: `mqtt://127.0.0.1:${port}`, version: '5.0', endpointId: 'proto::bench', topic: 'bench/ctl', agentId: AGENT, agentTopic: 'bench/agent', timeoutMs: 10_000 });
     await ctl.connect();

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Agent } from '../../src/agent.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { UspController } from '../../src/usp/controller-client.js';
+import { mqttDeploymentDefaults } from '../../src/usp/mqtt/deployment.js';
 import type { Plain } from '../../src/usp/codec.js';
 import { tempDir } from '../helpers.js';
 import { freePort, makeCertificates, Mosquitto, requireMosquitto } from './mosquitto.js';
@@ -17,17 +18,10 @@ const CTL_ID = 'proto::test-controller';
 
 function defaults(port: number, version: '3.1.1' | '5.0'): Record<string, string> {
   return {
-    'Device.DeviceInfo.ManufacturerOUI': '00D0F1', 'Device.DeviceInfo.ProductClass': 'Test', 'Device.DeviceInfo.SerialNumber': 'SN1',
+    ...mqttDeploymentDefaults({ brokerPort: port, version, agentTopic: 'usp/agent/test', controllerId: CTL_ID, controllerTopic: 'usp/controller/test', device: { oui: '00D0F1', productClass: 'Test', serialNumber: 'SN1' } }),
     'Device.DeviceInfo.ModelName': 'system-test',
-    'Device.MQTT.Client.1.Enable': 'true', 'Device.MQTT.Client.1.BrokerAddress': '127.0.0.1', 'Device.MQTT.Client.1.BrokerPort': String(port),
-    'Device.MQTT.Client.1.ProtocolVersion': version, 'Device.MQTT.Client.1.ConnectRetryTime': '1', 'Device.MQTT.Client.1.ConnectRetryMaxInterval': '2',
-    'Device.LocalAgent.MTP.1.Enable': 'true', 'Device.LocalAgent.MTP.1.Protocol': 'MQTT', 'Device.LocalAgent.MTP.1.MQTT.Reference': 'Device.MQTT.Client.1',
-    'Device.LocalAgent.MTP.1.MQTT.ResponseTopicConfigured': 'usp/agent/test',
-    'Device.LocalAgent.Controller.1.EndpointID': CTL_ID, 'Device.LocalAgent.Controller.1.Enable': 'true',
-    'Device.LocalAgent.Controller.1.AssignedRole': 'Device.LocalAgent.ControllerTrust.Role.1',
+    'Device.MQTT.Client.1.ConnectRetryTime': '1', 'Device.MQTT.Client.1.ConnectRetryMaxInterval': '2',
     'Device.LocalAgent.Controller.1.USPNotifRetryMinimumWaitInterval': '1',
-    'Device.LocalAgent.Controller.1.MTP.1.Enable': 'true', 'Device.LocalAgent.Controller.1.MTP.1.Protocol': 'MQTT',
-    'Device.LocalAgent.Controller.1.MTP.1.MQTT.Topic': 'usp/controller/test',
   };
 }
 

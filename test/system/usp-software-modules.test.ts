@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Agent } from '../../src/agent.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { UspController } from '../../src/usp/controller-client.js';
+import { mqttDeploymentDefaults } from '../../src/usp/mqtt/deployment.js';
 import type { Plain } from '../../src/usp/codec.js';
 import { tempDir } from '../helpers.js';
 import { freePort, Mosquitto, requireMosquitto } from './mosquitto.js';
@@ -28,13 +29,9 @@ test('InstallDU -> EU Active -> Update -> Uninstall over USP, with OperationComp
   const http = createServer((req, res) => { const b = files[req.url!.slice(1)]; if (b) res.writeHead(200, { 'content-length': b.length }).end(b); else res.writeHead(404).end(); });
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
   const base = `http://127.0.0.1:${(http.address() as { port: number }).port}`;
-  writeFileSync(join(dir, 'defaults.json'), JSON.stringify({
-    'Device.DeviceInfo.ManufacturerOUI': '00D0F1', 'Device.DeviceInfo.ProductClass': 'SM', 'Device.DeviceInfo.SerialNumber': '7',
-    'Device.MQTT.Client.1.Enable': 'true', 'Device.MQTT.Client.1.BrokerAddress': '127.0.0.1', 'Device.MQTT.Client.1.BrokerPort': String(port), 'Device.MQTT.Client.1.ProtocolVersion': '5.0',
-    'Device.LocalAgent.MTP.1.Enable': 'true', 'Device.LocalAgent.MTP.1.Protocol': 'MQTT', 'Device.LocalAgent.MTP.1.MQTT.Reference': 'Device.MQTT.Client.1', 'Device.LocalAgent.MTP.1.MQTT.ResponseTopicConfigured': 'sm/agent',
-    'Device.LocalAgent.Controller.1.EndpointID': 'proto::sm', 'Device.LocalAgent.Controller.1.Enable': 'true', 'Device.LocalAgent.Controller.1.AssignedRole': 'Device.LocalAgent.ControllerTrust.Role.1',
-    'Device.LocalAgent.Controller.1.MTP.1.Enable': 'true', 'Device.LocalAgent.Controller.1.MTP.1.Protocol': 'MQTT', 'Device.LocalAgent.Controller.1.MTP.1.MQTT.Topic': 'sm/ctl',
-  }));
+  writeFileSync(join(dir, 'defaults.json'), JSON.stringify(mqttDeploymentDefaults({
+    brokerPort: port, version: '5.0', agentTopic: 'sm/agent', controllerId: 'proto::sm', controllerTopic: 'sm/ctl', device: { oui: '00D0F1', productClass: 'SM', serialNumber: '7' },
+  })));
   const agent = new Agent({ stateDir: join(dir, 'state'), defaultsFile: join(dir, 'defaults.json'), logger: silentLogger });
   const ctl = new UspController({ url: `mqtt://127.0.0.1:${port}`, version: '5.0', endpointId: 'proto::sm', topic: 'sm/ctl', agentId: 'os::00D0F1-SM-7', agentTopic: 'sm/agent', timeoutMs: 10_000 });
   await ctl.connect();
