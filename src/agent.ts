@@ -79,7 +79,7 @@ export class Agent {
     this.current = dm;
     // The engine before the protocols: rows for installed DUs exist when the first controller asks.
     this.engine = new Engine({ stateDir: this.opts.stateDir, logger: this.opts.logger.child({ component: 'engine' }) });
-    this.engine.start();
+    await this.engine.start();
     this.sm = new SoftwareModules(dm, this.engine, this.opts.logger.child({ component: 'software-modules' }));
     this.sm.sync();
     this.usp = new UspAgent(dm, this.opts.logger, this.opts.tls);

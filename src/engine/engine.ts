@@ -16,8 +16,10 @@ import { duUuid } from './package/uuid.js';
 import { unpackPackage } from './package/unpack.js';
 import type { Manifest } from './package/manifest.js';
 import { type DURecord, type EERecord, EngineRecords, type EURecord, type OpRecord } from './records.js';
-import { type ProcessLauncher, Supervisor, type UnitState } from './supervisor.js';
+import { type Launch, Supervisor, type UnitState } from './supervisor.js';
 import { nativeLauncher } from './backends/native.js';
+import { IN_CONTAINER, LxcHost } from './backends/lxc.js';
+import { totalmem } from 'node:os';
 
 export type DuOperation = 'Install' | 'Update' | 'Uninstall';
 
@@ -79,19 +81,24 @@ export class Engine extends EventEmitter<EngineEvents> {
   private readonly supervisor: Supervisor;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly log: Logger;
+  readonly lxc: LxcHost;
+  /** Which backends work on this machine, found at start. */
+  backends: ('native' | 'lxc')[] = ['native'];
 
-  constructor(private readonly opts: EngineOptions, launcher: ProcessLauncher = nativeLauncher) {
+  constructor(private readonly opts: EngineOptions) {
     super();
     this.log = opts.logger;
     this.records = new EngineRecords(opts.stateDir);
-    this.supervisor = new Supervisor(launcher, (euid, kind) => this.records.path('eu', `${euid}.${kind}`), this.log);
+    this.lxc = new LxcHost(this.records.path('lxc'));
+    this.supervisor = new Supervisor((euid, kind) => this.records.path('eu', `${euid}.${kind}`), this.log);
     this.supervisor.on('change', (euid, state) => this.emit('eu', euid, state));
   }
 
   // ---- life cycle -----------------------------------------------------------------------------
 
   /** Loads the records, finishes what a crash interrupted, adopts services, autostarts by run level. */
-  start(): void {
+  async start(): Promise<void> {
+    if (await LxcHost.available()) this.backends = ['native', 'lxc'];
     this.ees = this.records.loadEEs();
     if (!this.ees.some((e) => e.backend === 'native')) {
       this.ees.push({ id: 'native', name: 'native', backend: 'native', enabled: true, initialRunLevel: 0, currentRunLevel: 0, allocatedDiskKiB: -1, allocatedMemoryKiB: -1, allocatedCpuPercent: -1, createdAt: iso(), restartCount: 0, lastRestarted: UNKNOWN, restartReason: '' });
@@ -102,7 +109,11 @@ export class Engine extends EventEmitter<EngineEvents> {
     for (const op of this.records.loadOps()) this.recover(op);
     rmSync(this.records.path('tmp'), { recursive: true, force: true });
     mkdirSync(this.records.path('tmp'), { recursive: true, mode: 0o700 });
-    for (const ee of this.ees) if (ee.enabled) this.autostart(ee);
+    for (const ee of this.ees) {
+      if (!ee.enabled) continue;
+      if (ee.backend === 'lxc') await this.lxc.start(ee.container!).catch((e) => this.log.error({ err: e, ee: ee.name }, 'container did not start'));
+      this.autostart(ee);
+    }
   }
 
   /** Leaves services running for the next start to adopt. */
@@ -155,7 +166,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       }
       this.admitDisk(ee, unpacked.bytes);
       const duid = `${ee.id}-${id}`;
-      const finalRoot = this.records.path('du', duid);
+      const finalRoot = this.duRoot(ee, duid);
       const saved: OpRecord = { ...op, uuid, duid };
       this.records.saveOp(saved);
       renameSync(root, finalRoot);
@@ -312,8 +323,13 @@ export class Engine extends EventEmitter<EngineEvents> {
     ee.enabled = enabled;
     this.records.saveEEs(this.ees);
     this.emit('ee', ee);
-    if (!enabled) { for (const du of this.dus.filter((d) => d.ee === eeId)) for (const eu of du.eus) await this.supervisor.stop(eu.euid, this.grace); }
-    else this.autostart(ee);
+    if (!enabled) {
+      for (const du of this.dus.filter((d) => d.ee === eeId)) for (const eu of du.eus) await this.supervisor.stop(eu.euid, this.grace);
+      if (ee.backend === 'lxc') await this.lxc.stop(ee.container!);
+    } else {
+      if (ee.backend === 'lxc') await this.lxc.start(ee.container!);
+      this.autostart(ee);
+    }
   }
 
   async setRunLevel(eeId: string, level: number): Promise<void> {
@@ -332,6 +348,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   async restartEE(eeId: string, reason: string): Promise<void> {
     const ee = this.requireEE(eeId, false);
     for (const du of this.dus.filter((d) => d.ee === eeId)) for (const eu of du.eus) await this.supervisor.stop(eu.euid, this.grace);
+    if (ee.backend === 'lxc') { await this.lxc.stop(ee.container!); if (ee.enabled) await this.lxc.start(ee.container!); }
     ee.restartCount++;
     ee.lastRestarted = iso();
     ee.restartReason = reason;
@@ -339,6 +356,51 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.records.saveEEs(this.ees);
     this.emit('ee', ee);
     if (ee.enabled) this.autostart(ee);
+  }
+
+  /**
+   * AddExecEnv(): a new LXC system container with its limits. Admission control refuses an EE whose
+   * memory would overcommit the device with the EEs already there (7227).
+   */
+  createEE(req: { name: string; enabled: boolean; memoryKiB: number; cpuPercent: number; diskKiB: number; initialRunLevel?: number }): Promise<EERecord> {
+    return this.serial(async () => {
+      if (!this.backends.includes('lxc')) throw new EngineError(EngineCode.InvalidValue, 'LXC is not available on this device');
+      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/.test(req.name)) throw new EngineError(EngineCode.InvalidValue, `'${req.name}' is not a valid EE name (letters, digits, . _ -, at most 32)`);
+      if (this.ees.some((e) => e.name === req.name)) throw new EngineError(EngineCode.InvalidValue, `an execution environment named ${req.name} exists`);
+      const committed = this.ees.reduce((s, e) => s + Math.max(0, e.allocatedMemoryKiB), 0);
+      if (req.memoryKiB > 0 && committed + req.memoryKiB > totalmem() / 1024) {
+        throw new EngineError(EngineCode.ResourcesExceeded, `${req.memoryKiB} KiB more would overcommit the device's ${Math.floor(totalmem() / 1024)} KiB (${committed} KiB allocated already)`);
+      }
+      const id = `lxc-${randomBytes(4).toString('hex')}`;
+      const ee: EERecord = { id, name: req.name, backend: 'lxc', container: `cpe-${id}`, enabled: req.enabled, initialRunLevel: req.initialRunLevel ?? 0, currentRunLevel: req.initialRunLevel ?? 0,
+        allocatedDiskKiB: req.diskKiB, allocatedMemoryKiB: req.memoryKiB, allocatedCpuPercent: req.cpuPercent, createdAt: iso(), restartCount: 0, lastRestarted: UNKNOWN, restartReason: '' };
+      await this.lxc.create(ee.container!, { memoryKiB: req.memoryKiB, cpuPercent: req.cpuPercent });
+      this.ees = [...this.ees, ee];
+      this.records.saveEEs(this.ees);
+      if (ee.enabled) await this.lxc.start(ee.container!);
+      this.emit('ee', ee);
+      return ee;
+    });
+  }
+
+  /** Remove(): refused while DUs are installed unless forced, which uninstalls them first. */
+  async removeEE(eeId: string, force: boolean): Promise<void> {
+    const ee = this.requireEE(eeId, false);
+    if (ee.backend !== 'lxc') throw new EngineError(EngineCode.InvalidValue, 'the native execution environment can not be removed');
+    const dus = this.dus.filter((d) => d.ee === eeId);
+    if (dus.length && !force) throw new EngineError(EngineCode.InvalidDUState, `${ee.name} still has ${dus.length} deployment unit(s); use Force`);
+    for (const du of dus) await this.uninstall(du.duid, 'ee-remove');
+    await this.serial(async () => {
+      await this.lxc.destroy(ee.container!);
+      this.ees = this.ees.filter((e) => e.id !== eeId);
+      this.records.saveEEs(this.ees);
+    });
+  }
+
+  /** The memory an EE uses now (its container's cgroup), in KiB; -1 for the native EE. */
+  async eeMemoryKiB(eeId: string): Promise<number> {
+    const ee = this.ees.find((e) => e.id === eeId);
+    return ee?.backend === 'lxc' ? this.lxc.memoryKiB(ee.container!) : -1;
   }
 
   // ---- internals ------------------------------------------------------------------------------
@@ -384,10 +446,24 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (!this.ees.includes(ee)) throw new EngineError(EngineCode.UnknownExecEnv, `execution environment ${ee.name} was removed meanwhile`);
   }
 
-  dataDir(uuid: string, ee: string): string { return this.records.path('data', `${ee}-${uuid}`); }
+  /** A DU's data directory on the host (inside the container's rootfs for LXC EEs). */
+  dataDir(uuid: string, eeId: string): string {
+    const ee = this.ees.find((e) => e.id === eeId);
+    return ee?.backend === 'lxc' ? join(this.lxc.rootfs(ee.container!), IN_CONTAINER.data, uuid) : this.records.path('data', `${eeId}-${uuid}`);
+  }
 
-  private launchOf(du: DURecord, eu: EURecord) {
-    return { command: eu.service.command, args: eu.service.args, cwd: du.root, env: { ...eu.service.env, CPE_DU_DATA: this.dataDir(du.uuid, du.ee), CPE_EUID: eu.euid } };
+  private duRoot(ee: EERecord, duid: string): string {
+    return ee.backend === 'lxc' ? join(this.lxc.rootfs(ee.container!), IN_CONTAINER.du, duid) : this.records.path('du', duid);
+  }
+
+  private launchOf(du: DURecord, eu: EURecord): Launch {
+    const ee = this.ees.find((e) => e.id === du.ee);
+    const env = { ...eu.service.env, CPE_EUID: eu.euid };
+    if (ee?.backend === 'lxc') {
+      return { command: eu.service.command, args: eu.service.args, cwd: `${IN_CONTAINER.du}/${du.duid}`, user: eu.service.user,
+        env: { ...env, CPE_DU_DATA: `${IN_CONTAINER.data}/${du.uuid}` }, launcher: this.lxc.launcher(ee.container!) };
+    }
+    return { command: eu.service.command, args: eu.service.args, cwd: du.root, env: { ...env, CPE_DU_DATA: this.dataDir(du.uuid, du.ee) }, launcher: nativeLauncher };
   }
 
   private policyOf(eu: EURecord) {

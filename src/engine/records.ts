@@ -12,6 +12,8 @@ export interface EERecord {
   readonly id: string;                 // stable name of the EE ("native", "lxc-1" ...)
   name: string;
   readonly backend: BackendKind;
+  /** The LXC container of an lxc EE. */
+  readonly container?: string;
   enabled: boolean;
   initialRunLevel: number;
   currentRunLevel: number;

@@ -15,6 +15,9 @@ export interface Launch {
   readonly args: readonly string[];
   readonly env: Readonly<Record<string, string>>;
   readonly cwd: string;
+  readonly user?: string | undefined;
+  /** The backend that starts it (native host process, or inside a container). */
+  readonly launcher: ProcessLauncher;
 }
 
 /** How a backend starts a unit's process and tells whether it still runs. */
@@ -49,9 +52,15 @@ export function startTicks(pid: number): number | undefined {
   } catch { return undefined; }
 }
 
-export function memoryKiB(pid: number | undefined): number {
-  if (pid === undefined) return 0;
-  try { return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0); } catch { return 0; }
+/** Resident memory of a process and all its descendants (a service's shell, lxc-attach's child ...). */
+export function memoryKiB(pid: number | undefined, depth = 0): number {
+  if (pid === undefined || depth > 16) return 0;
+  let kib = 0;
+  try { kib = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0); } catch { return 0; }
+  let children: string[] = [];
+  try { children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean); } catch { /* no children file */ }
+  for (const c of children) kib += memoryKiB(Number(c), depth + 1);
+  return kib;
 }
 
 interface Unit {
@@ -69,7 +78,7 @@ interface Unit {
 export class Supervisor extends EventEmitter<UnitEvents> {
   private readonly units = new Map<string, Unit>();
 
-  constructor(private readonly launcher: ProcessLauncher, private readonly files: (euid: string, kind: 'log' | 'pid') => string, private readonly log: Logger) {
+  constructor(private readonly files: (euid: string, kind: 'log' | 'pid') => string, private readonly log: Logger) {
     super();
   }
 
@@ -131,7 +140,7 @@ export class Supervisor extends EventEmitter<UnitEvents> {
       const logFile = this.files(u.euid, 'log');
       if (existsSync(logFile) && statSync(logFile).size > LOG_LIMIT) truncateSync(logFile, 0);
       fd = openSync(logFile, 'a', 0o600);
-      const { pid, exited } = this.launcher.spawn(u.euid, u.launch, fd);
+      const { pid, exited } = u.launch.launcher.spawn(u.euid, u.launch, fd);
       writeFileAtomic(this.files(u.euid, 'pid'), JSON.stringify({ pid, ticks: startTicks(pid) ?? 0 }));
       this.set(u, { status: 'Active', pid, fault: 'NoFault', faultMessage: '' });
       this.watch(u, pid, exited, gen);

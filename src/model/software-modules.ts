@@ -32,6 +32,8 @@ export function registerSoftwareModules(dm: DataModel, model: () => SoftwareModu
   dm.command(`${SM}ExecutionUnit.{i}.Restart()`, (req) => need().restartEU(req.node));
   dm.command(`${SM}ExecEnv.{i}.SetRunLevel()`, (req) => need().setRunLevel(req.node, Number(req.input.RequestedRunLevel ?? 0)));
   dm.command(`${SM}ExecEnv.{i}.Restart()`, (req) => need().restartEE(req.node, req.input.Reason ?? ''));
+  dm.command(`${SM}ExecEnv.{i}.Remove()`, (req) => need().removeEE(req.node, req.input.Force === 'true'));
+  dm.command(`${SM}ExecEnvClass.{i}.AddExecEnv()`, (req) => need().addExecEnv(req.node, req.input));
   dm.param(`${SM}ExecutionUnit.{i}.MemoryInUse`, { get: (n) => String(memoryKiB(model()?.pidOf(n))) });
   dm.param(`${SM}ExecEnv.{i}.AvailableDiskSpace`, { get: () => String(model()?.freeDiskKiB() ?? -1) });
   dm.param(`${SM}ExecEnv.{i}.AvailableMemory`, { get: () => '-1' });
@@ -60,6 +62,9 @@ export class SoftwareModules {
     // No Capability rows: TR-181 names OCI images, VM images, OSGi bundles, JAR and WAR only, and
     // our packages are none of them (docs/package-format.md).
     this.ensureRow(`${SM}ExecEnvClass.`, 'Name', 'Native', { Vendor: 'cpe-agent', Version: packageVersion });
+    if (this.engine.backends.includes('lxc')) this.ensureRow(`${SM}ExecEnvClass.`, 'Name', 'LXC', { Vendor: 'linuxcontainers.org', Version: '5' });
+    const known = new Set(this.engine.execEnvs().map((e) => e.name));
+    for (const row of this.rows('ExecEnv')) if (!known.has(row.stored('Name') ?? '')) this.dm.delete([row.path], this.agent);
     for (const ee of this.engine.execEnvs()) this.syncEE(ee);
     const dus = new Set(this.engine.deploymentUnits().map((d) => d.duid));
     const eus = new Set(this.engine.deploymentUnits().flatMap((d) => d.eus.map((e) => e.euid)));
@@ -135,6 +140,29 @@ export class SoftwareModules {
     if (!ee) throw new DmError(7223, `${row.path} is not an execution environment of the engine`);
     await this.engine.restartEE(ee.id, reason).catch(rethrow);
     this.dm.emit(`${row.path}Restarted!`, { RestartTime: ee.lastRestarted, RestartReason: reason }, this.agent);
+    return {};
+  }
+
+  /** AddExecEnv() on the LXC class: a new system container with its limits; returns its row. */
+  async addExecEnv(cls: ObjectNode, input: Readonly<Record<string, string>>): Promise<Record<string, string>> {
+    if (cls.stored('Name') !== 'LXC') throw new DmError(UspError.CommandFailure, `${ref(cls.path)} can not create execution environments; use the LXC class`);
+    const n = (v: string | undefined) => (v === undefined || v === '' ? -1 : Number(v));
+    const ee = await this.engine.createEE({
+      name: input.Name || `lxc-${this.rows('ExecEnv').length + 1}`, enabled: input.Enable !== 'false',
+      memoryKiB: n(input.AllocatedMemory), cpuPercent: n(input.AllocatedCPUPercent), diskKiB: n(input.AllocatedDiskSpace),
+    }).catch(rethrow);
+    this.syncEE(ee);
+    const row = this.eeRow(ee.id)!;
+    if (input.Alias) this.dm.update(row, { Alias: input.Alias }, ME);
+    this.dm.update(row, { ParentExecEnv: input.ParentExecEnv ?? '' }, ME);
+    return { ExecEnvRef: ref(row) };
+  }
+
+  async removeEE(row: ObjectNode, force: boolean): Promise<Record<string, string>> {
+    const ee = this.eeOfRow(row.path);
+    if (!ee) throw new DmError(7223, `${row.path} is not an execution environment of the engine`);
+    await this.engine.removeEE(ee.id, force).catch(rethrow);
+    this.dm.delete([row.path], this.agent);
     return {};
   }
 

@@ -47,7 +47,7 @@ test('install over HTTP, service runs, stop/start, update keeps data with Retain
   const http = await serve({ 'v1.tgz': pkg('1.0'), 'v2.tgz': pkg('2.0'), 'bad.tgz': Buffer.from('garbage') });
   const engine = new Engine({ stateDir: dir, logger: silentLogger, shutdownGraceMs: 2000 });
   t.after(async () => { await engine.stopAll(); await http.close(); cleanup(); });
-  engine.start();
+  await engine.start();
   const results: DuResult[] = [];
   engine.on('result', (r) => results.push(r));
 
@@ -96,7 +96,7 @@ test('a crashing service is restarted with back-off and reports its fault', asyn
   const http = await serve({ 'c.tgz': pkg('1.0', [{ name: 'crash', command: 'bin/crash.sh' }]) });
   const engine = new Engine({ stateDir: dir, logger: silentLogger });
   t.after(async () => { await engine.stopAll(); await http.close(); cleanup(); });
-  engine.start();
+  await engine.start();
   const r = await engine.install({ url: http.url('c.tgz'), ee: 'native', requestTag: 'c' });
   const euid = r.euids[0]!;
   await waitFor(() => (engine.unitState(euid)?.retryCount ?? 0) >= 1);
@@ -113,14 +113,14 @@ test('after the agent stops, a new engine adopts the running service instead of 
   const http = await serve({ 'v1.tgz': pkg('1.0') });
   let engine = new Engine({ stateDir: dir, logger: silentLogger, shutdownGraceMs: 2000 });
   t.after(async () => { await engine.stopAll(); await http.close(); cleanup(); });
-  engine.start();
+  await engine.start();
   const r = await engine.install({ url: http.url('v1.tgz'), ee: 'native', requestTag: 'a' });
   const euid = r.euids[0]!;
   await waitFor(() => engine.unitState(euid)?.status === 'Active');
   const pid = engine.unitState(euid)!.pid;
   engine.detach();
   engine = new Engine({ stateDir: dir, logger: silentLogger, shutdownGraceMs: 2000 });
-  engine.start();
+  await engine.start();
   assert.equal(engine.unitState(euid)?.status, 'Active');
   assert.equal(engine.unitState(euid)?.pid, pid, 'the same process');
   assert.equal(readFileSync(join(engine.dataDir(r.uuid, 'native'), 'starts'), 'utf8').split('\n').filter(Boolean).length, 1, 'started once');
