@@ -1,0 +1,84 @@
+// The engine on real LXC system containers: an EE with limits, tar.gz and SquashFS DUs over HTTP,
+// services running inside the container, the memory limit holding a hog, clean uninstall and removal.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { Engine } from '../../src/engine/engine.js';
+import { silentLogger } from '../../src/util/logger.js';
+import { tempDir } from '../helpers.js';
+import { manifest, tarGz } from '../engine/tar-builder.js';
+import { requireLxc } from './lxc.js';
+
+const waitFor = async (cond: () => boolean | Promise<boolean>, ms = 10_000) => {
+  const end = Date.now() + ms;
+  while (!(await cond())) { if (Date.now() > end) throw new Error('timed out'); await new Promise((r) => setTimeout(r, 50)); }
+};
+
+test('LXC EE: install tar.gz and SquashFS DUs, services run inside the container, limits hold, uninstall cleans', async (t) => {
+  if (!(await requireLxc(t))) return;
+  const { dir, cleanup } = tempDir('cpe-lxc-');
+  const service = '#!/bin/sh\necho "in $(hostname)" > "$CPE_DU_DATA/where"\ntrap "exit 0" TERM\nwhile true; do sleep 0.2; done\n';
+  const hog = '#!/bin/sh\nx=$(head -c 200000000 /dev/zero | tr "\\\\0" a)\necho survived\n';
+  const tgz = tarGz([{ name: 'manifest.json', data: manifest({ name: 'webapp', services: [{ name: 'web', command: 'bin/run.sh' }, { name: 'hog', command: 'bin/hog.sh', autostart: false, restart: 'never' }] }) },
+    { name: 'bin/run.sh', data: service, mode: 0o755 }, { name: 'bin/hog.sh', data: hog, mode: 0o755 }]);
+  const sq = join(dir, 'app');
+  mkdirSync(join(sq, 'bin'), { recursive: true });
+  writeFileSync(join(sq, 'manifest.json'), manifest({ name: 'sqapp', services: [{ name: 'svc', command: 'bin/run.sh' }] }));
+  writeFileSync(join(sq, 'bin/run.sh'), service, { mode: 0o755 });
+  execFileSync('mksquashfs', [sq, join(dir, 'app.sqfs'), '-all-root', '-noappend', '-quiet']);
+  const files: Record<string, Buffer> = { 'web.tgz': tgz, 'app.sqfs': readFileSync(join(dir, 'app.sqfs')) };
+  const http = createServer((req, res) => { const b = files[req.url!.slice(1)]; if (b) res.writeHead(200, { 'content-length': b.length }).end(b); else res.writeHead(404).end(); });
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  const url = (n: string) => `http://127.0.0.1:${(http.address() as { port: number }).port}/${n}`;
+  const engine = new Engine({ stateDir: join(dir, 'state'), logger: silentLogger, shutdownGraceMs: 3000 });
+  await engine.start();
+  assert.ok(engine.backends.includes('lxc'));
+  const ee = await engine.createEE({ name: 'apps', enabled: true, memoryKiB: 64 * 1024, cpuPercent: 50, diskKiB: 64 * 1024 });
+  t.after(async () => { await engine.stopAll(); await engine.lxc.destroy(ee.container!); http.close(); cleanup(); });
+  assert.equal(await engine.lxc.state(ee.container!), 'RUNNING');
+  const attach = (...cmd: string[]) => execa('lxc-attach', ['-P', engine.lxc.lxcpath, '-n', ee.container!, '--', ...cmd], { reject: false });
+
+  const web = await engine.install({ url: url('web.tgz'), ee: ee.id, requestTag: 'web' });
+  assert.equal(web.fault, undefined, web.fault?.message);
+  const sqr = await engine.install({ url: url('app.sqfs'), ee: ee.id, requestTag: 'sq' });
+  assert.equal(sqr.fault, undefined, sqr.fault?.message);
+  const webEu = web.euids.find((e) => e.endsWith('-web'))!;
+  await waitFor(() => engine.unitState(webEu)?.status === 'Active' && engine.unitState(sqr.euids[0]!)?.status === 'Active');
+  // The services run inside the container: their files are in its rootfs, and ps inside shows them.
+  await waitFor(() => existsSync(join(engine.dataDir(web.uuid, ee.id), 'where')));
+  assert.equal(readFileSync(join(engine.dataDir(web.uuid, ee.id), 'where'), 'utf8').trim(), `in ${ee.container}`);
+  const ps = await attach('ps');
+  assert.equal(ps.stdout.match(/\/bin\/sh bin\/run\.sh/g)?.length, 2, ps.stdout);
+
+  // Stop and start through the engine.
+  await engine.setRequestedState(webEu, 'Idle');
+  assert.equal(engine.unitState(webEu)?.status, 'Idle');
+  await engine.setRequestedState(webEu, 'Active');
+  await waitFor(() => engine.unitState(webEu)?.status === 'Active');
+
+  // A memory hog is held by the container's 64 MiB limit: it is killed, not the device.
+  const hogEu = web.euids.find((e) => e.endsWith('-hog'))!;
+  await engine.setRequestedState(hogEu, 'Active');
+  await waitFor(() => engine.unitState(hogEu)?.status === 'Idle', 30_000);
+  assert.equal(engine.unitState(hogEu)?.fault, 'FailureWhileActive');
+  assert.ok(!engine.unitLog(hogEu).includes('survived'));
+  assert.ok(await engine.eeMemoryKiB(ee.id) <= 64 * 1024);
+
+  // Disk admission: the EE has 64 MiB.
+  const big = tarGz([{ name: 'manifest.json', data: manifest({ name: 'big' }) }, { name: 'blob', data: Buffer.alloc(70 * 1024 * 1024, 1) }]);
+  files['big.tgz'] = big;
+  const tooBig = await engine.install({ url: url('big.tgz'), ee: ee.id, requestTag: 'big' });
+  assert.ok(tooBig.fault?.code === 7227 || tooBig.fault?.code === 7035, `refused: ${tooBig.fault?.code} ${tooBig.fault?.message}`);
+
+  const un = await engine.uninstall(web.duid!, 'rm');
+  assert.equal(un.fault, undefined);
+  assert.ok(!existsSync(join(engine.lxc.rootfs(ee.container!), 'opt/cpe/du', web.duid!)));
+  assert.ok(!existsSync(engine.dataDir(web.uuid, ee.id)));
+  await assert.rejects(engine.removeEE(ee.id, false), /still has 1 deployment unit/);
+  await engine.removeEE(ee.id, true);
+  assert.equal(await engine.lxc.state(ee.container!), 'ABSENT');
+});
