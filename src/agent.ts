@@ -84,6 +84,8 @@ export class Agent {
     this.sm.sync();
     this.usp = new UspAgent(dm, this.opts.logger, this.opts.tls);
     this.usp.start(fresh);
+    // DU operations a crash interrupted are reported now that the protocols listen.
+    this.engine.reportRecovered();
     const boot = this.takeBootInfo();
     this.log.info({ stateDir: this.opts.stateDir, fresh, endpointId: dm.value('Device.LocalAgent.EndpointID'), cause: boot.cause }, 'agent started');
     this.onStarted(dm);

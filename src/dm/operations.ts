@@ -59,6 +59,17 @@ export class Operations {
     return outcome;
   }
 
+  /**
+   * The end of an operation whose request did not survive an agent restart: subscribers still get
+   * its OperationComplete, under the same command key.
+   */
+  reportOrphan(path: string, commandKey: string, caller: Caller, outcome: OperationOutcome): void {
+    const id = this.nextId++;
+    this.publish([{ kind: 'operation', path, cause: caller, operation: outcome.ok
+      ? { state: 'complete', id, commandKey, output: outcome.output }
+      : { state: 'failed', id, commandKey, code: outcome.code, message: outcome.message } }]);
+  }
+
   cancel(id: number): boolean {
     const op = this.running.get(id);
     if (!op) return false;

@@ -35,6 +35,8 @@ export interface DuResult {
   readonly fault: { code: number; message: string } | undefined;
   readonly startTime: string;
   readonly completeTime: string;
+  /** Found finished (or interrupted) after a restart: whoever asked lost its request meanwhile. */
+  readonly recovered?: boolean;
 }
 
 export type DuStatus = 'Installing' | 'Installed' | 'Updating' | 'Uninstalling';
@@ -82,6 +84,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly log: Logger;
   readonly lxc: LxcHost;
+  /** Operations a crash interrupted, reported by reportRecovered() once everyone listens. */
+  private recovered: { opId: string; result: DuResult }[] = [];
   /** Which backends work on this machine, found at start. */
   backends: ('native' | 'lxc')[] = ['native'];
 
@@ -480,30 +484,42 @@ export class Engine extends EventEmitter<EngineEvents> {
     try { this.emit('result', result); } finally { this.records.dropOp(opId); }
   }
 
+  /**
+   * Reports what start() found interrupted. The agent calls it once the protocols listen, so the
+   * outcome reaches the controllers and the ACS; the journal entry goes only after the report.
+   */
+  reportRecovered(): void {
+    const list = this.recovered;
+    this.recovered = [];
+    for (const { opId, result } of list) this.finish(opId, { ...result, recovered: true });
+  }
+
   /** After a crash: a committed operation is reported as done; anything else is undone and failed. */
+  private defer(opId: string, result: DuResult): void { this.recovered.push({ opId, result }); }
+
   private recover(op: OpRecord): void {
     const du = op.duid ? this.du(op.duid) : undefined;
     const interrupted = { code: EngineCode.InternalError, message: 'interrupted by an agent restart' };
     const base = { requestTag: op.requestTag, uuid: op.uuid, startTime: op.startTime, completeTime: iso() };
     if (op.kind === 'install') {
-      if (op.committed && du) return this.finish(op.id, this.result('Install', op.requestTag, du, undefined, op.startTime));
+      if (op.committed && du) return this.defer(op.id, this.result('Install', op.requestTag, du, undefined, op.startTime));
       if (op.duid && !du) rmSync(this.records.path('du', op.duid), { recursive: true, force: true });
       rmSync(op.staging, { recursive: true, force: true });
-      return this.finish(op.id, { ...base, operation: 'Install', version: '', ee: '', du: undefined, duid: undefined, euids: [], fault: interrupted });
+      return this.defer(op.id, { ...base, operation: 'Install', version: '', ee: '', du: undefined, duid: undefined, euids: [], fault: interrupted });
     }
     if (op.kind === 'update') {
       if (!op.committed && du) {
         if (!existsSync(du.root) && existsSync(join(op.staging, 'old'))) renameSync(join(op.staging, 'old'), du.root);
       }
       rmSync(op.staging, { recursive: true, force: true });
-      return this.finish(op.id, du ? this.result('Update', op.requestTag, du, op.committed ? undefined : interrupted, op.startTime) : { ...base, operation: 'Update', version: '', ee: '', du: undefined, duid: op.duid, euids: [], fault: interrupted });
+      return this.defer(op.id, du ? this.result('Update', op.requestTag, du, op.committed ? undefined : interrupted, op.startTime) : { ...base, operation: 'Update', version: '', ee: '', du: undefined, duid: op.duid, euids: [], fault: interrupted });
     }
     // uninstall: committed means the record is gone; finish the removal.
     if (!du) {
       rmSync(op.staging, { recursive: true, force: true });
-      return this.finish(op.id, { ...base, operation: 'Uninstall', version: '', ee: '', du: undefined, duid: op.duid, euids: [], fault: undefined });
+      return this.defer(op.id, { ...base, operation: 'Uninstall', version: '', ee: '', du: undefined, duid: op.duid, euids: [], fault: undefined });
     }
-    return this.finish(op.id, this.result('Uninstall', op.requestTag, du, interrupted, op.startTime));
+    return this.defer(op.id, this.result('Uninstall', op.requestTag, du, interrupted, op.startTime));
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {

@@ -185,10 +185,20 @@ export class SoftwareModules {
         StartTime: r.startTime, CompleteTime: r.completeTime, OperationPerformed: r.operation,
         'Fault.FaultCode': String(r.fault?.code ?? 0), 'Fault.FaultString': r.fault?.message ?? '',
       }, this.agent);
+      if (r.recovered && r.requestTag) this.reportOrphan(r, duRow);
     } catch (e) {
       this.log.error({ err: e }, 'could not reflect a DU operation in the data model');
     }
   };
+
+  /** An InstallDU/Update/Uninstall whose Request row was lost in a restart still gets its OperationComplete. */
+  private reportOrphan(r: DuResult, duRow: ObjectNode | undefined): void {
+    const path = r.operation === 'Install' ? `${SM}InstallDU()` : `${duRow?.path ?? `${SM}DeploymentUnit.`}${r.operation}()`;
+    const ee = this.eeRow(r.ee);
+    this.dm.operations.reportOrphan(path, r.requestTag, this.agent, r.fault
+      ? { ok: false, code: r.fault.code, message: r.fault.message }
+      : { ok: true, output: r.operation === 'Install' ? { UUID: r.uuid, Version: r.version, ExecEnvRef: ee ? ref(ee) : '' } : {} });
+  }
 
   private readonly onUnit = (euid: string, s: Readonly<UnitState>): void => {
     const row = this.rowBy('ExecutionUnit', 'EUID', euid);

@@ -1,0 +1,85 @@
+// kill -9 of the whole agent (its own process) at points all through InstallDU, then a restart:
+// the state is always consistent (no half-installed DU, nothing left in staging) and the controller
+// hears exactly one OperationComplete and one DUStateChange! per install, before or after the crash.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { UspController } from '../../src/usp/controller-client.js';
+import { mqttDeploymentDefaults } from '../../src/usp/mqtt/deployment.js';
+import type { Plain } from '../../src/usp/codec.js';
+import { repoRoot, tempDir } from '../helpers.js';
+import { freePort, Mosquitto, requireMosquitto } from './mosquitto.js';
+import { manifest, tarGz } from '../engine/tar-builder.js';
+
+const TRIALS = 8;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test(`kill -9 during InstallDU, ${TRIALS} trials: consistent state, each install reported exactly once`, async (t) => {
+  const bin = requireMosquitto(t);
+  if (!bin) return;
+  const { dir, cleanup } = tempDir('cpe-kill-');
+  const port = await freePort();
+  const broker = new Mosquitto(bin, dir, port);
+  await broker.start();
+  // Packages of ~3 MB sent in slow chunks, so that kills land in the download, the unpacking and the commit.
+  const pkgs = new Map<string, Buffer>();
+  const http = createServer((req, res) => {
+    const body = pkgs.get(req.url!.slice(1));
+    if (!body) { res.writeHead(404).end(); return; }
+    res.writeHead(200, { 'content-length': body.length });
+    let off = 0;
+    const tick = () => { if (off >= body.length) { res.end(); return; } res.write(body.subarray(off, off + 256 * 1024)); off += 256 * 1024; setTimeout(tick, 40); };
+    tick();
+  });
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${(http.address() as { port: number }).port}`;
+  writeFileSync(join(dir, 'defaults.json'), JSON.stringify(mqttDeploymentDefaults({ brokerPort: port, version: '5.0', agentTopic: 'k/agent', controllerId: 'proto::k', controllerTopic: 'k/ctl', device: { oui: '00D0F1', productClass: 'K', serialNumber: '9' } })));
+  const stateDir = join(dir, 'state');
+  let agent: ChildProcess | undefined;
+  const startAgent = () => { agent = spawn(process.execPath, [join(repoRoot, 'dist/src/cli/main.js'), 'run', '--state-dir', stateDir, '--defaults', join(dir, 'defaults.json'), '--log-level', 'error'], { stdio: 'ignore' }); };
+  const ctl = new UspController({ url: `mqtt://127.0.0.1:${port}`, version: '5.0', endpointId: 'proto::k', topic: 'k/ctl', agentId: 'os::00D0F1-K-9', agentTopic: 'k/agent', timeoutMs: 3000 });
+  await ctl.connect();
+  t.after(async () => { agent?.kill('SIGKILL'); await ctl.close(); await broker.stop(); http.close(); cleanup(); });
+  startAgent();
+  const request = async (kind: string, type: string, body: Plain) => {
+    for (let i = 0; ; i++) { try { return await ctl.request(kind, type, body); } catch (e) { if (i > 30) throw e; await sleep(200); } }
+  };
+  for (const [id, type, ref] of [['oc', 'OperationComplete', 'Device.SoftwareModules.'], ['du', 'Event', 'Device.SoftwareModules.DUStateChange!']]) {
+    await request('add', 'ADD', { create_objs: [{ obj_path: 'Device.LocalAgent.Subscription.', param_settings: [{ param: 'ID', value: id!, required: true }, { param: 'NotifType', value: type!, required: true },
+      { param: 'ReferenceList', value: ref!, required: true }, { param: 'Enable', value: 'true', required: true }, { param: 'Persistent', value: 'true', required: true }] }] });
+  }
+  const outcomes: string[] = [];
+  for (let trial = 0; trial < TRIALS; trial++) {
+    const name = `app${trial}`;
+    pkgs.set(`${name}.tgz`, tarGz([{ name: 'manifest.json', data: manifest({ name, services: [{ name: 'svc', command: 'bin/run.sh' }] }) },
+      { name: 'bin/run.sh', data: '#!/bin/sh\ntrap "exit 0" TERM\nwhile true; do sleep 0.2; done\n', mode: 0o755 },
+      { name: 'payload', data: randomBytes(3 * 1024 * 1024) }]));
+    const key = `install-${trial}`;
+    await request('operate', 'OPERATE', { command: 'Device.SoftwareModules.InstallDU()', command_key: key, send_resp: true, input_args: { URL: `${base}/${name}.tgz` } });
+    await sleep(100 + trial * 110);
+    agent!.kill('SIGKILL');
+    await new Promise((r) => agent!.once('exit', r));
+    startAgent();
+    const done = await ctl.waitForNotification((n) => n.body.oper_complete?.command_key === key, 20_000);
+    outcomes.push(done.body.oper_complete.cmd_failure ? `failed ${done.body.oper_complete.cmd_failure.err_code}` : 'installed');
+    await sleep(300);
+  }
+  // Everything reported exactly once.
+  const oc = ctl.notifications.filter((n) => n.subscriptionId === 'oc');
+  for (let trial = 0; trial < TRIALS; trial++) assert.equal(oc.filter((n) => n.body.oper_complete.command_key === `install-${trial}`).length, 1, `one OperationComplete for install-${trial}`);
+  assert.equal(ctl.notifications.filter((n) => n.subscriptionId === 'du').length, TRIALS, 'one DUStateChange! per install');
+  // The state is consistent: every DU row is Installed with its EU, and nothing is half there.
+  const inst = await request('get', 'GET', { param_paths: ['Device.SoftwareModules.DeploymentUnit.*.Status', 'Device.SoftwareModules.ExecutionUnit.*.Name'] });
+  const [dus, eus] = inst.body.response.get_resp.req_path_results.map((r: Plain) => r.resolved_path_results.map((x: Plain) => Object.values(x.result_params)[0]));
+  assert.equal(dus.length, outcomes.filter((o) => o === 'installed').length, `DU rows match the successful installs (${outcomes.join(', ')})`);
+  assert.ok(dus.every((s: string) => s === 'Installed'));
+  assert.equal(eus.length, dus.length);
+  assert.deepEqual(readdirSync(join(stateDir, 'engine/tmp')), [], 'no staging left');
+  assert.equal(readdirSync(join(stateDir, 'engine/du')).length, dus.length, 'no orphan package directories');
+  assert.deepEqual(readdirSync(join(stateDir, 'engine/ops')), [], 'no operation left unreported');
+  t.diagnostic(`outcomes: ${outcomes.join(', ')}`);
+});
