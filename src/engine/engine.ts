@@ -378,7 +378,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       const id = `lxc-${randomBytes(4).toString('hex')}`;
       const ee: EERecord = { id, name: req.name, backend: 'lxc', container: `cpe-${id}`, enabled: req.enabled, initialRunLevel: req.initialRunLevel ?? 0, currentRunLevel: req.initialRunLevel ?? 0,
         allocatedDiskKiB: req.diskKiB, allocatedMemoryKiB: req.memoryKiB, allocatedCpuPercent: req.cpuPercent, createdAt: iso(), restartCount: 0, lastRestarted: UNKNOWN, restartReason: '' };
-      await this.lxc.create(ee.container!, { memoryKiB: req.memoryKiB, cpuPercent: req.cpuPercent });
+      await this.lxc.create(ee.container!, { memoryKiB: req.memoryKiB, cpuPercent: req.cpuPercent }, req.diskKiB);
       this.ees = [...this.ees, ee];
       this.records.saveEEs(this.ees);
       if (ee.enabled) await this.lxc.start(ee.container!);
@@ -399,6 +399,18 @@ export class Engine extends EventEmitter<EngineEvents> {
       this.ees = this.ees.filter((e) => e.id !== eeId);
       this.records.saveEEs(this.ees);
     });
+  }
+
+  /** Reset(): the EE's writable layer is wiped; installed DUs stay and their services start again. */
+  async resetEE(eeId: string): Promise<void> {
+    const ee = this.requireEE(eeId, false);
+    if (ee.backend !== 'lxc') throw new EngineError(EngineCode.InvalidValue, 'the native execution environment has no writable layer to reset');
+    for (const du of this.dus.filter((d) => d.ee === eeId)) for (const eu of du.eus) await this.supervisor.stop(eu.euid, this.grace);
+    await this.lxc.reset(ee.container!, ee.allocatedDiskKiB);
+    ee.currentRunLevel = ee.initialRunLevel;
+    this.records.saveEEs(this.ees);
+    this.emit('ee', ee);
+    if (ee.enabled) this.autostart(ee);
   }
 
   /** The memory an EE uses now (its container's cgroup), in KiB; -1 for the native EE. */
@@ -453,11 +465,11 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** A DU's data directory on the host (inside the container's rootfs for LXC EEs). */
   dataDir(uuid: string, eeId: string): string {
     const ee = this.ees.find((e) => e.id === eeId);
-    return ee?.backend === 'lxc' ? join(this.lxc.rootfs(ee.container!), IN_CONTAINER.data, uuid) : this.records.path('data', `${eeId}-${uuid}`);
+    return ee?.backend === 'lxc' ? join(this.lxc.dataDir(ee.container!), uuid) : this.records.path('data', `${eeId}-${uuid}`);
   }
 
   private duRoot(ee: EERecord, duid: string): string {
-    return ee.backend === 'lxc' ? join(this.lxc.rootfs(ee.container!), IN_CONTAINER.du, duid) : this.records.path('du', duid);
+    return ee.backend === 'lxc' ? join(this.lxc.duDir(ee.container!), duid) : this.records.path('du', duid);
   }
 
   private launchOf(du: DURecord, eu: EURecord): Launch {

@@ -33,6 +33,7 @@ export function registerSoftwareModules(dm: DataModel, model: () => SoftwareModu
   dm.command(`${SM}ExecEnv.{i}.SetRunLevel()`, (req) => need().setRunLevel(req.node, Number(req.input.RequestedRunLevel ?? 0)));
   dm.command(`${SM}ExecEnv.{i}.Restart()`, (req) => need().restartEE(req.node, req.input.Reason ?? ''));
   dm.command(`${SM}ExecEnv.{i}.Remove()`, (req) => need().removeEE(req.node, req.input.Force === 'true'));
+  dm.command(`${SM}ExecEnv.{i}.Reset()`, (req) => need().resetEE(req.node));
   dm.command(`${SM}ExecEnvClass.{i}.AddExecEnv()`, (req) => need().addExecEnv(req.node, req.input));
   dm.param(`${SM}ExecutionUnit.{i}.MemoryInUse`, { get: (n) => String(memoryKiB(model()?.pidOf(n))) });
   dm.param(`${SM}ExecEnv.{i}.AvailableDiskSpace`, { get: () => String(model()?.freeDiskKiB() ?? -1) });
@@ -156,6 +157,13 @@ export class SoftwareModules {
     if (input.Alias) this.dm.update(row, { Alias: input.Alias }, ME);
     this.dm.update(row, { ParentExecEnv: input.ParentExecEnv ?? '' }, ME);
     return { ExecEnvRef: ref(row) };
+  }
+
+  async resetEE(row: ObjectNode): Promise<Record<string, string>> {
+    const ee = this.eeOfRow(row.path);
+    if (!ee) throw new DmError(7223, `${row.path} is not an execution environment of the engine`);
+    await this.engine.resetEE(ee.id).catch(rethrow);
+    return {};
   }
 
   async removeEE(row: ObjectNode, force: boolean): Promise<Record<string, string>> {

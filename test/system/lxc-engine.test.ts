@@ -76,8 +76,16 @@ test('LXC EE: install tar.gz and SquashFS DUs, services run inside the container
 
   const un = await engine.uninstall(web.duid!, 'rm');
   assert.equal(un.fault, undefined);
-  assert.ok(!existsSync(join(engine.lxc.rootfs(ee.container!), 'opt/cpe/du', web.duid!)));
+  assert.ok(!existsSync(join(engine.lxc.duDir(ee.container!), web.duid!)));
   assert.ok(!existsSync(engine.dataDir(web.uuid, ee.id)));
+  // Reset wipes what the services wrote in the container, keeps the DU and its data, and restarts it.
+  const sqEu = sqr.euids[0]!;
+  await attach('/bin/sh', '-c', 'echo scratch > /etc/scratch; echo kept > /var/lib/cpe/data/' + sqr.uuid + '/kept');
+  assert.equal((await attach('cat', '/etc/scratch')).stdout.trim(), 'scratch');
+  await engine.resetEE(ee.id);
+  assert.notEqual((await attach('cat', '/etc/scratch')).exitCode, 0, 'the writable layer is wiped');
+  assert.equal((await attach('cat', `/var/lib/cpe/data/${sqr.uuid}/kept`)).stdout.trim(), 'kept', 'DU data survives Reset');
+  await waitFor(() => engine.unitState(sqEu)?.status === 'Active');
   await assert.rejects(engine.removeEE(ee.id, false), /still has 1 deployment unit/);
   await engine.removeEE(ee.id, true);
   assert.equal(await engine.lxc.state(ee.container!), 'ABSENT');

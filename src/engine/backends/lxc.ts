@@ -2,7 +2,7 @@
 // network device unless configured, memory and CPU limits through cgroups), driven through the
 // lxc-* tools with execa; services run inside it through lxc-attach, in their own session.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { EngineCode, EngineError } from '../errors.js';
@@ -13,28 +13,76 @@ export interface LxcLimits { memoryKiB: number; cpuPercent: number }
 /** Where packages and data live inside a container. */
 export const IN_CONTAINER = { du: '/opt/cpe/du', data: '/var/lib/cpe/data' } as const;
 
+/**
+ * Layout of an EE container under lxcpath/<name>/: its config; upper.img, an ext4 image of the EE's
+ * AllocatedDiskSpace mounted on upper/, holding the writable layer of an overlay over the shared
+ * busybox base rootfs (so Reset() is: make the image afresh); du/ and data/ on the host, bind-mounted
+ * at /opt/cpe/du and /var/lib/cpe/data, so installed DUs and their data survive a Reset.
+ */
 export class LxcHost {
   constructor(readonly lxcpath: string) { mkdirSync(lxcpath, { recursive: true, mode: 0o700 }); }
 
-  /** LXC is usable when its tools and a busybox to build a rootfs from are both on the machine. */
+  /** LXC is usable when its tools, a busybox to build the base rootfs from, and ext4 tools are all here. */
   static async available(): Promise<boolean> {
     const ok = async (cmd: string, args: string[]) => (await execa(cmd, args, { reject: false })).exitCode === 0;
-    return (await ok('lxc-create', ['--version'])) && (await ok('busybox', ['true']));
+    return (await ok('lxc-create', ['--version'])) && (await ok('busybox', ['true'])) && (await ok('mkfs.ext4', ['-V']));
   }
 
-  rootfs(name: string): string { return join(this.lxcpath, name, 'rootfs'); }
+  /** Host directories of an EE: installed DUs and their data. */
+  duDir(name: string): string { return join(this.lxcpath, name, 'du'); }
+  dataDir(name: string): string { return join(this.lxcpath, name, 'data'); }
+  private upper(name: string): string { return join(this.lxcpath, name, 'upper'); }
+  private image(name: string): string { return join(this.lxcpath, name, 'upper.img'); }
 
-  async create(name: string, limits: LxcLimits): Promise<void> {
-    const conf = join(this.lxcpath, `${name}.conf`);
-    writeFileSync(conf, [
+  /** The shared read-only base rootfs, built once from LXC's busybox template. */
+  private async base(): Promise<string> {
+    const rootfs = join(this.lxcpath, BASE, 'rootfs');
+    if (existsSync(join(rootfs, 'bin', 'busybox'))) return join(this.lxcpath, BASE);
+    await execa('lxc-destroy', ['-P', this.lxcpath, '-n', BASE, '-f'], { reject: false });
+    const r = await execa('lxc-create', ['-P', this.lxcpath, '-n', BASE, '-t', 'busybox', '-f', '/dev/null'], { reject: false });
+    if (r.exitCode !== 0) throw new EngineError(EngineCode.InternalError, `building the base rootfs failed: ${lastLine(r.stderr)}`);
+    for (const d of [IN_CONTAINER.du, IN_CONTAINER.data]) mkdirSync(join(rootfs, d), { recursive: true, mode: 0o755 });
+    return join(this.lxcpath, BASE);
+  }
+
+  async create(name: string, limits: LxcLimits, diskKiB: number): Promise<void> {
+    const base = await this.base();
+    const dir = join(this.lxcpath, name);
+    for (const d of [dir, this.duDir(name), this.dataDir(name), this.upper(name)]) mkdirSync(d, { recursive: true, mode: 0o700 });
+    await this.freshImage(name, diskKiB > 0 ? diskKiB : DEFAULT_DISK_KIB);
+    const inherited = readFileSync(join(base, 'config'), 'utf8').split('\n')
+      .filter((l) => l.trim() && !l.startsWith('#') && !/^lxc\.(rootfs\.path|uts\.name)\b/.test(l));
+    writeFileSync(join(dir, 'config'), [
+      ...inherited,
+      `lxc.rootfs.path = overlay:${join(base, 'rootfs')}:${join(this.upper(name), 'delta')}`,
+      `lxc.uts.name = ${name}`,
       'lxc.net.0.type = empty',
       'lxc.apparmor.profile = unconfined',
+      `lxc.mount.entry = ${this.duDir(name)} ${IN_CONTAINER.du.slice(1)} none bind,create=dir 0 0`,
+      `lxc.mount.entry = ${this.dataDir(name)} ${IN_CONTAINER.data.slice(1)} none bind,create=dir 0 0`,
       ...limitLines(limits),
       '',
     ].join('\n'));
-    const r = await execa('lxc-create', ['-P', this.lxcpath, '-n', name, '-t', 'busybox', '-f', conf], { reject: false });
-    if (r.exitCode !== 0) throw new EngineError(EngineCode.InternalError, `lxc-create ${name} failed: ${lastLine(r.stderr)}`);
-    for (const d of [IN_CONTAINER.du, IN_CONTAINER.data]) mkdirSync(join(this.rootfs(name), d), { recursive: true, mode: 0o755 });
+  }
+
+  /** A new, empty writable layer: an ext4 image of the EE's disk allocation, mounted. */
+  private async freshImage(name: string, diskKiB: number): Promise<void> {
+    await this.unmount(name);
+    const img = this.image(name);
+    writeFileSync(img, '');
+    await run('truncate', ['-s', `${diskKiB}K`, img]);
+    await run('mkfs.ext4', ['-q', '-F', '-m', '0', img]);
+    await this.mount(name);
+  }
+
+  private async mount(name: string): Promise<void> {
+    if (isMounted(this.upper(name))) return;
+    await run('mount', ['-o', 'loop,nodev,nosuid', this.image(name), this.upper(name)]);
+    mkdirSync(join(this.upper(name), 'delta'), { recursive: true });
+  }
+
+  private async unmount(name: string): Promise<void> {
+    if (isMounted(this.upper(name))) await run('umount', [this.upper(name)]);
   }
 
   async state(name: string): Promise<'RUNNING' | 'STOPPED' | 'ABSENT' | string> {
@@ -45,6 +93,7 @@ export class LxcHost {
 
   async start(name: string): Promise<void> {
     if ((await this.state(name)) === 'RUNNING') return;
+    await this.mount(name);   // after a device reboot the image is not mounted yet
     const r = await execa('lxc-start', ['-P', this.lxcpath, '-n', name, '-d'], { reject: false });
     if (r.exitCode !== 0) throw new EngineError(EngineCode.InternalError, `lxc-start ${name} failed: ${lastLine(r.stderr)}`);
     const w = await execa('lxc-wait', ['-P', this.lxcpath, '-n', name, '-s', 'RUNNING', '-t', '10'], { reject: false });
@@ -56,9 +105,23 @@ export class LxcHost {
     await execa('lxc-stop', ['-P', this.lxcpath, '-n', name, '-t', '5'], { reject: false });
   }
 
+  /** Reset(): the writable layer is made afresh; DUs and their data, outside it, stay. */
+  async reset(name: string, diskKiB: number): Promise<void> {
+    const running = (await this.state(name)) === 'RUNNING';
+    await execa('lxc-stop', ['-P', this.lxcpath, '-n', name, '-k'], { reject: false });
+    await this.freshImage(name, diskKiB > 0 ? diskKiB : DEFAULT_DISK_KIB);
+    if (running) await this.start(name);
+  }
+
   async destroy(name: string): Promise<void> {
     await execa('lxc-stop', ['-P', this.lxcpath, '-n', name, '-k'], { reject: false });
-    await execa('lxc-destroy', ['-P', this.lxcpath, '-n', name, '-f'], { reject: false });
+    await this.unmount(name).catch(() => undefined);
+    rmSync(join(this.lxcpath, name), { recursive: true, force: true });
+  }
+
+  /** Bytes free in the EE's writable layer, in KiB. */
+  freeKiB(name: string): number {
+    try { const s = statfsSync(this.upper(name)); return Math.floor((s.bavail * s.bsize) / 1024); } catch { return -1; }
   }
 
   /** Applies new limits to the running container and to its configuration for the next start. */
@@ -86,7 +149,7 @@ export class LxcHost {
       spawn(_euid: string, launch: Launch, logFd: number) {
         const args = ['-P', host.lxcpath, '-n', name, '--clear-env', '--set-var', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin'];
         for (const [k, v] of Object.entries(launch.env)) args.push('--set-var', `${k}=${v}`);
-        const uid = launch.user === undefined ? undefined : uidIn(host.rootfs(name), launch.user);
+        const uid = launch.user === undefined ? undefined : uidIn(join(host.lxcpath, BASE, 'rootfs'), launch.user);
         if (uid !== undefined) args.push('-u', String(uid.uid), '-g', String(uid.gid));
         args.push('--', '/bin/sh', '-c', 'cd "$0" && exec "$@"', launch.cwd, launch.command, ...launch.args);
         const child = spawn('lxc-attach', args, { stdio: ['ignore', logFd, logFd], detached: true });
@@ -127,3 +190,14 @@ function uidIn(rootfs: string, user: string): { uid: number; gid: number } | und
 }
 
 const lastLine = (s: string) => s.trim().split('\n').pop() ?? '';
+const BASE = 'cpe-base';
+const DEFAULT_DISK_KIB = 256 * 1024;
+
+async function run(cmd: string, args: string[]): Promise<void> {
+  const r = await execa(cmd, args, { reject: false });
+  if (r.exitCode !== 0) throw new EngineError(EngineCode.InternalError, `${cmd} ${args.join(' ')} failed: ${lastLine(r.stderr)}`);
+}
+
+function isMounted(dir: string): boolean {
+  return readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === dir);
+}
