@@ -413,6 +413,40 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (ee.enabled) this.autostart(ee);
   }
 
+  /**
+   * ModifyConstraints(): only the constraints given change. Memory and CPU apply at once through
+   * cgroups; growing the disk grows the EE's image (its services restart around it); shrinking it,
+   * or memory below what is in use, is refused (7022) unless forced.
+   */
+  async modifyConstraints(eeId: string, c: { diskKiB?: number | undefined; memoryKiB?: number | undefined; cpuPercent?: number | undefined; force: boolean }): Promise<void> {
+    const ee = this.requireEE(eeId, false);
+    if (ee.backend !== 'lxc') throw new EngineError(EngineCode.InvalidValue, 'the native execution environment has no constraints to modify');
+    await this.serial(async () => {
+      if (c.memoryKiB !== undefined && c.memoryKiB > 0 && !c.force) {
+        const used = await this.lxc.memoryKiB(ee.container!);
+        if (used > c.memoryKiB) throw new EngineError(EngineCode.CommandFailure, `${ee.name} uses ${used} KiB of memory, more than ${c.memoryKiB}; use Force`);
+      }
+      if (c.memoryKiB !== undefined && c.memoryKiB > 0) {
+        const others = this.ees.filter((e) => e !== ee).reduce((s, e) => s + Math.max(0, e.allocatedMemoryKiB), 0);
+        if (others + c.memoryKiB > totalmem() / 1024) throw new EngineError(EngineCode.ResourcesExceeded, `${c.memoryKiB} KiB would overcommit the device's memory`);
+      }
+      if (c.diskKiB !== undefined && c.diskKiB > 0 && c.diskKiB !== ee.allocatedDiskKiB) {
+        const cur = ee.allocatedDiskKiB > 0 ? ee.allocatedDiskKiB : 256 * 1024;
+        if (c.diskKiB < cur) throw new EngineError(EngineCode.CommandFailure, `shrinking ${ee.name}'s disk from ${cur} to ${c.diskKiB} KiB is not possible while it runs; Reset() after changing it, or grow it`);
+        const running = this.dus.filter((d) => d.ee === eeId).flatMap((d) => d.eus).filter((e) => this.supervisor.isRunning(e.euid));
+        for (const eu of running) await this.supervisor.stop(eu.euid, this.grace);
+        await this.lxc.growDisk(ee.container!, c.diskKiB);
+        ee.allocatedDiskKiB = c.diskKiB;
+        for (const eu of running) this.supervisor.start(eu.euid);
+      }
+      if (c.memoryKiB !== undefined) ee.allocatedMemoryKiB = c.memoryKiB;
+      if (c.cpuPercent !== undefined) ee.allocatedCpuPercent = c.cpuPercent;
+      await this.lxc.setLimits(ee.container!, { memoryKiB: ee.allocatedMemoryKiB, cpuPercent: ee.allocatedCpuPercent });
+      this.records.saveEEs(this.ees);
+      this.emit('ee', ee);
+    });
+  }
+
   /** The memory an EE uses now (its container's cgroup), in KiB; -1 for the native EE. */
   async eeMemoryKiB(eeId: string): Promise<number> {
     const ee = this.ees.find((e) => e.id === eeId);

@@ -35,6 +35,9 @@ export function registerSoftwareModules(dm: DataModel, model: () => SoftwareModu
   dm.command(`${SM}ExecEnv.{i}.Remove()`, (req) => need().removeEE(req.node, req.input.Force === 'true'));
   dm.command(`${SM}ExecEnv.{i}.Reset()`, (req) => need().resetEE(req.node));
   dm.command(`${SM}ExecEnvClass.{i}.AddExecEnv()`, (req) => need().addExecEnv(req.node, req.input));
+  dm.command(`${SM}ExecEnv.{i}.ModifyConstraints()`, (req) => need().modifyConstraints(req.node, req.input));
+  // A start asked through the CWMP parameter fails like the command when the EE is disabled.
+  dm.param(`${SM}ExecutionUnit.{i}.RequestedState`, { validate: (v, node) => { if (v === 'Active') model()?.assertEEEnabledFor(node); } });
   dm.param(`${SM}ExecutionUnit.{i}.MemoryInUse`, { get: (n) => String(memoryKiB(model()?.pidOf(n))) });
   dm.param(`${SM}ExecEnv.{i}.AvailableDiskSpace`, { get: () => String(model()?.freeDiskKiB() ?? -1) });
   dm.param(`${SM}ExecEnv.{i}.AvailableMemory`, { get: () => '-1' });
@@ -50,11 +53,23 @@ export class SoftwareModules {
     engine.on('eu', this.onUnit);
     engine.on('ee', this.onEE);
     engine.on('duStatus', this.onDuStatus);
-    // An operator disabling or enabling an EE (Set of Enable) acts on the engine.
-    this.offFeed = dm.feed.subscribe(`${SM}ExecEnv.*.Enable`, (c) => {
+    // Writes by an operator that are commands in disguise (TR-181 "command parameters" of CWMP, and
+    // Enable for both protocols) act on the engine.
+    this.offFeed = dm.feed.subscribe([`${SM}ExecEnv.*.Enable`, `${SM}ExecEnv.*.Reset`, `${SM}ExecEnv.*.RequestedRunLevel`, `${SM}ExecutionUnit.*.RequestedState`], (c) => {
       if (c.kind !== 'value' || c.cause.kind === 'agent') return;
-      const ee = this.eeOfRow(c.path.slice(0, c.path.lastIndexOf('.') + 1));
-      if (ee) void this.engine.setEnabled(ee.id, c.value === 'true').catch((e) => this.log.error({ err: e }, 'enable/disable failed'));
+      const row = c.path.slice(0, c.path.lastIndexOf('.') + 1);
+      const param = c.path.slice(row.length);
+      const fail = (e: unknown) => this.log.error({ err: e, path: c.path }, 'operator request failed');
+      if (param === 'RequestedState') {
+        const euid = this.dm.node(row)?.stored('EUID') ?? '';
+        if (c.value === 'Active' || c.value === 'Idle') void this.engine.setRequestedState(euid, c.value).catch(fail);
+        return;
+      }
+      const ee = this.eeOfRow(row);
+      if (!ee) return;
+      if (param === 'Enable') void this.engine.setEnabled(ee.id, c.value === 'true').catch(fail);
+      else if (param === 'Reset' && c.value === 'true') void this.engine.resetEE(ee.id).catch(fail).finally(() => this.dm.update(row, { Reset: 'false' }, ME));
+      else if (param === 'RequestedRunLevel') void this.engine.setRunLevel(ee.id, Number(c.value)).catch(fail);
     }, ['value']);
   }
 
@@ -157,6 +172,20 @@ export class SoftwareModules {
     if (input.Alias) this.dm.update(row, { Alias: input.Alias }, ME);
     this.dm.update(row, { ParentExecEnv: input.ParentExecEnv ?? '' }, ME);
     return { ExecEnvRef: ref(row) };
+  }
+
+  assertEEEnabledFor(euRow: ObjectNode): void {
+    const found = this.engine.unitOf(euRow.stored('EUID') ?? '');
+    const ee = found && this.engine.execEnvs().find((e) => e.id === found.du.ee);
+    if (ee && !ee.enabled) throw new DmError(UspError.InvalidValue, `execution environment ${ee.name} is disabled`);
+  }
+
+  async modifyConstraints(row: ObjectNode, input: Readonly<Record<string, string>>): Promise<Record<string, string>> {
+    const ee = this.eeOfRow(row.path);
+    if (!ee) throw new DmError(7223, `${row.path} is not an execution environment of the engine`);
+    const n = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
+    await this.engine.modifyConstraints(ee.id, { diskKiB: n(input.AllocatedDiskSpace), memoryKiB: n(input.AllocatedMemory), cpuPercent: n(input.AllocatedCPUPercent), force: input.Force === 'true' }).catch(rethrow);
+    return {};
   }
 
   async resetEE(row: ObjectNode): Promise<Record<string, string>> {

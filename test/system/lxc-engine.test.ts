@@ -68,11 +68,20 @@ test('LXC EE: install tar.gz and SquashFS DUs, services run inside the container
   assert.ok(!engine.unitLog(hogEu).includes('survived'));
   assert.ok(await engine.eeMemoryKiB(ee.id) <= 64 * 1024);
 
-  // Disk admission: the EE has 64 MiB.
+  // Disk admission: the EE has 64 MiB of allocations for DUs.
   const big = tarGz([{ name: 'manifest.json', data: manifest({ name: 'big' }) }, { name: 'blob', data: Buffer.alloc(70 * 1024 * 1024, 1) }]);
   files['big.tgz'] = big;
   const tooBig = await engine.install({ url: url('big.tgz'), ee: ee.id, requestTag: 'big' });
   assert.ok(tooBig.fault?.code === 7227 || tooBig.fault?.code === 7035, `refused: ${tooBig.fault?.code} ${tooBig.fault?.message}`);
+
+  // ModifyConstraints: memory and CPU change at once, the disk grows online, shrinking is refused.
+  const freeBefore = engine.lxc.freeKiB(ee.container!);
+  await engine.modifyConstraints(ee.id, { diskKiB: 128 * 1024, memoryKiB: 96 * 1024, cpuPercent: 25, force: false });
+  assert.ok(engine.lxc.freeKiB(ee.container!) > freeBefore + 50 * 1024, 'the writable layer grew');
+  const limit = await execa('lxc-cgroup', ['-P', engine.lxc.lxcpath, '-n', ee.container!, 'memory.limit_in_bytes']);
+  assert.equal(limit.stdout.trim(), String(96 * 1024 * 1024));
+  await assert.rejects(engine.modifyConstraints(ee.id, { diskKiB: 32 * 1024, force: false }), /shrinking/);
+  await engine.modifyConstraints(ee.id, { memoryKiB: 64 * 1024, force: false });
 
   const un = await engine.uninstall(web.duid!, 'rm');
   assert.equal(un.fault, undefined);

@@ -119,6 +119,21 @@ export class LxcHost {
     rmSync(join(this.lxcpath, name), { recursive: true, force: true });
   }
 
+  /**
+   * Grows the writable layer's image and its ext4 file system. Online resizing is not allowed in
+   * every sandbox, so the container stops for the moment it takes and starts again if it ran.
+   */
+  async growDisk(name: string, diskKiB: number): Promise<void> {
+    const running = (await this.state(name)) === 'RUNNING';
+    if (running) await execa('lxc-stop', ['-P', this.lxcpath, '-n', name, '-t', '5'], { reject: false });
+    await this.unmount(name);
+    await run('truncate', ['-s', `${diskKiB}K`, this.image(name)]);
+    await execa('e2fsck', ['-f', '-y', this.image(name)], { reject: false });
+    await run('resize2fs', [this.image(name)]);
+    await this.mount(name);
+    if (running) await this.start(name);
+  }
+
   /** Bytes free in the EE's writable layer, in KiB. */
   freeKiB(name: string): number {
     try { const s = statfsSync(this.upper(name)); return Math.floor((s.bavail * s.bsize) / 1024); } catch { return -1; }
@@ -130,10 +145,18 @@ export class LxcHost {
     const kept = readFileSync(cfg, 'utf8').split('\n').filter((l) => !/^lxc\.cgroup2?\.(memory|cpu)\./.test(l));
     writeFileSync(cfg, [...kept.filter((l) => l !== ''), ...limitLines(limits), ''].join('\n'));
     if ((await this.state(name)) !== 'RUNNING') return;
-    for (const l of limitLines(limits)) {
-      const m = /^lxc\.cgroup2?\.(\S+) = (\S+)$/.exec(l);
-      if (m) await execa('lxc-cgroup', ['-P', this.lxcpath, '-n', name, m[1]!, m[2]!], { reject: false });
+    // memsw may not be below memory: raising needs memsw first, lowering memory first. Two passes
+    // settle either order.
+    let pending = limitLines(limits);
+    for (let pass = 0; pass < 2 && pending.length; pass++) {
+      const failed: string[] = [];
+      for (const l of pending) {
+        const m = /^lxc\.cgroup2?\.(\S+) = (.+)$/.exec(l);
+        if (m && (await execa('lxc-cgroup', ['-P', this.lxcpath, '-n', name, m[1]!, m[2]!], { reject: false })).exitCode !== 0) failed.push(l);
+      }
+      pending = failed;
     }
+    if (pending.length) throw new EngineError(EngineCode.CommandFailure, `the container refused ${pending.join(', ')}`);
   }
 
   /** Memory the container uses now, from its cgroup. */
