@@ -232,7 +232,7 @@ class Importer {
 /** Which objects each output file holds, and what is left out because the agent does not implement it. */
 const AREAS: { area: string; roots: string[]; skip: RegExp[] }[] = [
   { area: 'root', roots: ['Device.'], skip: [/ScheduleTimer\(\)|Diagnostics\(\)|ProxiedDevice/] },
-  { area: 'device-info', roots: ['Device.DeviceInfo.'], skip: [/FirmwareImage|VendorConfigFile|VendorLogFile|Location|TemperatureStatus|NetworkProperties|Processor|ProxierInfo|SupportedDataModel|DeviceImage|Reboots|Security|ProcessStatus\.(CPU|Process)\.|MemoryMonitor|KernelFault|ProcessFault|LogRotate|PowerStatus/] },
+  { area: 'device-info', roots: ['Device.DeviceInfo.'], skip: [/FirmwareImage|VendorConfigFile|VendorLogFile\.\{i\}\.Upload\(\)|Location|TemperatureStatus|NetworkProperties|Processor|ProxierInfo|SupportedDataModel|DeviceImage|Reboots|Security|ProcessStatus\.(CPU|Process)\.|MemoryMonitor|KernelFault|ProcessFault|LogRotate|PowerStatus/] },
   { area: 'management-server', roots: ['Device.ManagementServer.'], skip: [/ManageableDevice|EmbeddedDevice|VirtualDevice|DownloadAvailability|StandbyPolicy|AutonomousTransferCompletePolicy|STUN|NATDetected|UDPConnectionRequestAddress|XMPP|Jabber|Lightweight|UDPLightweight|KickURL|DownloadProgressURL/] },
   { area: 'local-agent', roots: ['Device.LocalAgent.'], skip: [/Threshold|Watchdog|Monitor|E2ESession|WebSocket|STOMP|CoAP|UDS|\.DataElement|TransferComplete|AddCertificate|AddMyCertificate|Certificate\.|RequestChallenge|ChallengeResponse|WakeUp!|ScheduleTimer|Timer!/] },
   { area: 'mqtt', roots: ['Device.MQTT.'], skip: [/\.Broker\.|BrokerNumberOfEntries|BridgeNumberOfEntries/] },

@@ -137,6 +137,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   du(duid: string): DURecord | undefined { return this.dus.find((d) => d.duid === duid); }
   unitState(euid: string): Readonly<UnitState> | undefined { return this.supervisor.state(euid); }
   unitLog(euid: string): string { return this.supervisor.logText(euid); }
+  /** Where a unit's stdout and stderr are kept (bounded to 256 KiB). */
+  unitLogFile(euid: string): string { return this.records.path('eu', `${euid}.log`); }
   unitOf(euid: string): { du: DURecord; eu: EURecord } | undefined {
     for (const du of this.dus) { const eu = du.eus.find((e) => e.euid === euid); if (eu) return { du, eu }; }
     return undefined;

@@ -15,6 +15,7 @@ import type { Logger } from '../util/logger.js';
 import { packageVersion } from '../util/package-info.js';
 
 const SM = 'Device.SoftwareModules.';
+const DI = 'Device.DeviceInfo.';
 const ME = 'software-modules';
 const ref = (row: string) => row.slice(0, -1);
 
@@ -85,7 +86,7 @@ export class SoftwareModules {
     const dus = new Set(this.engine.deploymentUnits().map((d) => d.duid));
     const eus = new Set(this.engine.deploymentUnits().flatMap((d) => d.eus.map((e) => e.euid)));
     for (const row of this.rows('DeploymentUnit')) if (!dus.has(row.stored('DUID') ?? '')) this.dm.delete([row.path], this.agent);
-    for (const row of this.rows('ExecutionUnit')) if (!eus.has(row.stored('EUID') ?? '')) this.dm.delete([row.path], this.agent);
+    for (const row of this.rows('ExecutionUnit')) if (!eus.has(row.stored('EUID') ?? '')) this.dropEU(row);
     for (const du of this.engine.deploymentUnits()) this.syncDU(du, 'Installed');
   }
 
@@ -209,7 +210,7 @@ export class SoftwareModules {
     try {
       let duRow = r.duid ? this.rowBy('DeploymentUnit', 'DUID', r.duid) : undefined;
       if (r.operation === 'Uninstall' && !r.fault) {
-        for (const euid of r.euids) { const eu = this.rowBy('ExecutionUnit', 'EUID', euid); if (eu) this.dm.delete([eu.path], this.agent); }
+        for (const euid of r.euids) { const eu = this.rowBy('ExecutionUnit', 'EUID', euid); if (eu) this.dropEU(eu); }
         if (duRow) this.dm.delete([duRow.path], this.agent);
       } else if (r.du) {
         duRow = this.syncDU(r.du, 'Installed');
@@ -254,6 +255,18 @@ export class SoftwareModules {
   };
 
   // ---- rows -------------------------------------------------------------------------------------
+
+  private logRow(name: string): string | undefined {
+    for (const row of this.dm.node(DI)?.tables.get('VendorLogFile')?.rows.values() ?? []) if (row.stored('Name') === name) return row.path;
+    return undefined;
+  }
+
+  /** Removes an EU's row together with its vendor log file row. */
+  private dropEU(row: ObjectNode): void {
+    const log = row.stored('VendorLogList');
+    const paths = [row.path, ...(log && this.dm.node(`${log}.`) ? [`${log}.`] : [])];
+    this.dm.delete(paths, this.agent);
+  }
 
   private rows(table: string): ObjectNode[] {
     return [...(this.dm.node(SM)?.tables.get(table)?.rows.values() ?? [])];
@@ -330,6 +343,10 @@ export class SoftwareModules {
       CreationTime: du.installedAt, ExecutionEnvRef: eeRow ? ref(eeRow) : '',
     });
     this.dm.update(`${path}AutoRestart.`, { Enable: String(eu.service.restart !== 'never'), RetryCount: String(s?.retryCount ?? 0) }, ME);
+    // The service's stdout and stderr, as a vendor log file of the device.
+    const logName = this.engine.unitLogFile(eu.euid);
+    const logRow = this.logRow(logName) ?? this.dm.addInstance(`${DI}VendorLogFile.`, { Name: logName, MaximumSize: String(256 * 1024), Persistent: 'false' }, ME);
+    this.dm.update(path, { VendorLogList: ref(logRow) }, ME);
     const env = this.dm.node(path)!.tables.get('EnvVariable')!;
     if (!env.rows.size) for (const [Key, Value] of Object.entries(eu.service.env)) this.dm.addInstance(`${path}EnvVariable.`, { Key, Value }, ME);
     return path;

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent } from '../../src/agent.js';
 import { silentLogger } from '../../src/util/logger.js';
@@ -61,6 +61,11 @@ test('InstallDU -> EU Active -> Update -> Uninstall over USP, with OperationComp
   assert.equal(vals[1], '1.0');
   assert.ok(Number(vals[2]) > 0, 'memory in use comes from the running process');
 
+  // The service's output is a vendor log file of the device.
+  const logRef = (await ctl.request('get', 'GET', { param_paths: [`${euRef}.VendorLogList`] })).body.response.get_resp.req_path_results[0].resolved_path_results[0].result_params.VendorLogList;
+  const logName = (await ctl.request('get', 'GET', { param_paths: [`${logRef}.Name`] })).body.response.get_resp.req_path_results[0].resolved_path_results[0].result_params.Name;
+  assert.match(readFileSync(logName, 'utf8'), /^up$/m);
+
   await ctl.request('operate', 'OPERATE', { command: `${euRef}.SetRequestedState()`, command_key: 'stop', send_resp: true, input_args: { RequestedState: 'Idle' } });
   await ctl.waitForNotification((n) => n.subscriptionId === 'eu' && n.body.value_change.param_value === 'Idle');
 
@@ -80,5 +85,7 @@ test('InstallDU -> EU Active -> Update -> Uninstall over USP, with OperationComp
   assert.equal(un.body.event.params.CurrentState, 'Uninstalled');
   const inst = await ctl.request('get_instances', 'GET_INSTANCES', { obj_paths: ['Device.SoftwareModules.DeploymentUnit.', 'Device.SoftwareModules.ExecutionUnit.'], first_level_only: true });
   assert.deepEqual(inst.body.response.get_instances_resp.req_path_results.map((r: Plain) => r.curr_insts.length), [0, 0]);
+  const logs = await ctl.request('get_instances', 'GET_INSTANCES', { obj_paths: ['Device.DeviceInfo.VendorLogFile.'], first_level_only: true });
+  assert.equal(logs.body.response.get_instances_resp.req_path_results[0].curr_insts.length, 0, 'the log file row went with its EU');
   assert.equal(ctl.notifications.filter((n) => n.subscriptionId === 'du').length, 4, 'one DUStateChange! per operation: install, update, failed install, uninstall');
 });
