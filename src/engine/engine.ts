@@ -7,13 +7,14 @@
 // operation exactly once (committed: success, otherwise failed), and adopts running services.
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync, statfsSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../util/logger.js';
 import { EngineCode, EngineError } from './errors.js';
 import { fetchPackage } from './fetch.js';
 import { duUuid } from './package/uuid.js';
-import { unpackPackage } from './package/unpack.js';
+import { checkSquashfs, packageFormat, readManifest, unpackPackage } from './package/unpack.js';
+import { isMounted, mountImage, unmount } from './mounts.js';
 import type { Manifest } from './package/manifest.js';
 import { type DURecord, type EERecord, EngineRecords, type EURecord, type OpRecord } from './records.js';
 import { type Launch, Supervisor, type UnitState } from './supervisor.js';
@@ -109,10 +110,18 @@ export class Engine extends EventEmitter<EngineEvents> {
       this.records.saveEEs(this.ees);
     }
     this.dus = this.records.loadDUs();
+    // After a device reboot the SquashFS DUs are not mounted any more.
+    for (const du of this.dus) {
+      if (du.format === 'squashfs' && !isMounted(du.root)) await mountImage(`${du.root}.sqfs`, du.root).catch((e) => this.log.error({ err: e, duid: du.duid }, 'DU image could not be mounted'));
+    }
     for (const du of this.dus) for (const eu of du.eus) this.supervisor.add(eu.euid, this.launchOf(du, eu), this.policyOf(eu));
-    for (const op of this.records.loadOps()) this.recover(op);
+    for (const op of this.records.loadOps()) await this.recover(op);
     rmSync(this.records.path('tmp'), { recursive: true, force: true });
     mkdirSync(this.records.path('tmp'), { recursive: true, mode: 0o700 });
+    for (const ee of this.ees.filter((e) => e.backend === 'lxc')) {
+      const dir = this.lxc.duDir(ee.container!);
+      for (const f of existsSync(dir) ? readdirSync(dir) : []) if (f.startsWith('.staging-')) rmSync(join(dir, f), { recursive: true, force: true });
+    }
     for (const ee of this.ees) {
       if (!ee.enabled) continue;
       if (ee.backend === 'lxc') await this.lxc.start(ee.container!).catch((e) => this.log.error({ err: e, ee: ee.name }, 'container did not start'));
@@ -153,7 +162,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   private async doInstall(req: InstallRequest): Promise<DuResult> {
     const startTime = iso();
     const id = randomBytes(6).toString('hex');
-    const staging = this.records.path('tmp', id);
+    const staging = this.stagingDir(req.ee, id);
     const op: OpRecord = { id, kind: 'install', startTime, uuid: req.uuid ?? '', duid: undefined, staging, requestTag: req.requestTag, committed: false };
     let manifest: Manifest | undefined;
     let uuid = req.uuid ?? '';
@@ -162,24 +171,22 @@ export class Engine extends EventEmitter<EngineEvents> {
       this.records.saveOp(op);
       mkdirSync(staging, { recursive: true, mode: 0o700 });
       await this.fetch(req, join(staging, 'package'), ee);
-      const root = join(staging, 'root');
-      mkdirSync(root);
-      const unpacked = await unpackPackage(join(staging, 'package'), root, this.limits(ee));
-      manifest = unpacked.manifest;
+      const duid = `${ee.id}-${id}`;
+      const finalRoot = this.duRoot(ee, duid);
+      const placed = await this.place(join(staging, 'package'), finalRoot, ee, { ...op, duid }, staging);
+      manifest = placed.manifest;
       uuid = req.uuid || duUuid(manifest.name, manifest.vendor);
       if (this.dus.some((d) => d.uuid === uuid && d.manifest.version === manifest!.version && d.ee === ee.id)) {
         throw new EngineError(EngineCode.DuplicateDU, `${manifest.name} ${manifest.version} (${uuid}) is already installed in ${ee.name}`);
       }
-      this.admitDisk(ee, unpacked.bytes);
-      const duid = `${ee.id}-${id}`;
-      const finalRoot = this.duRoot(ee, duid);
-      const saved: OpRecord = { ...op, uuid, duid };
+      this.admitDisk(ee, placed.bytes);
+      const saved: OpRecord = { ...op, uuid, duid, root: finalRoot };
       this.records.saveOp(saved);
-      renameSync(root, finalRoot);
+      if (placed.format === 'tar.gz') renameSync(placed.root, finalRoot);
       mkdirSync(this.dataDir(uuid, ee.id), { recursive: true, mode: 0o700 });
       const du: DURecord = {
-        duid, uuid, ee: ee.id, manifest, url: req.url, username: req.username ?? '', password: req.password ?? '', format: unpacked.format,
-        root: finalRoot, installedAt: iso(), diskKiB: Math.ceil(unpacked.bytes / 1024),
+        duid, uuid, ee: ee.id, manifest, url: req.url, username: req.username ?? '', password: req.password ?? '', format: placed.format,
+        root: finalRoot, installedAt: iso(), diskKiB: Math.ceil(placed.bytes / 1024),
         eus: manifest.services.map((s) => ({ euid: `${duid}-${s.name}`, service: s, requested: s.autostart ? 'Active' : 'Idle', autoStart: s.autostart, runLevel: s.runLevel })),
       };
       this.dus = [...this.dus, du];
@@ -193,6 +200,9 @@ export class Engine extends EventEmitter<EngineEvents> {
       return result;
     } catch (e) {
       const err = asEngineError(e);
+      const duid = `${req.ee}-${id}`;
+      const ee = this.ees.find((x) => x.id === req.ee);
+      if (ee && !this.du(duid)) await removeRoot(this.duRoot(ee, duid));
       rmSync(staging, { recursive: true, force: true });
       const result: DuResult = { operation: 'Install', requestTag: req.requestTag, uuid, version: manifest?.version ?? '', ee: req.ee, du: undefined, duid: undefined, euids: [], fault: { code: err.code, message: err.message }, startTime, completeTime: iso() };
       this.finish(id, result);
@@ -209,7 +219,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     const old = this.du(duid);
     if (!old) throw new EngineError(EngineCode.InvalidDUState, `deployment unit ${duid} is not installed`);
     const id = randomBytes(6).toString('hex');
-    const staging = this.records.path('tmp', id);
+    const staging = this.stagingDir(old.ee, id);
     const op: OpRecord = { id, kind: 'update', startTime, uuid: old.uuid, duid, staging, requestTag: req.requestTag, committed: false };
     const wasActive = old.eus.filter((e) => this.supervisor.isRunning(e.euid)).map((e) => e.service.name);
     this.emit('duStatus', duid, 'Updating');
@@ -220,23 +230,38 @@ export class Engine extends EventEmitter<EngineEvents> {
       mkdirSync(staging, { recursive: true, mode: 0o700 });
       const url = req.url || old.url;
       const creds = req.url ? { username: req.username ?? '', password: req.password ?? '' } : { username: old.username, password: old.password };
-      await this.fetch({ ...req, ...creds, url, ee: ee.id }, join(staging, 'package'), ee);
-      const root = join(staging, 'root');
-      mkdirSync(root);
-      const { manifest, format, bytes } = await unpackPackage(join(staging, 'package'), root, this.limits(ee));
-      if (duUuid(manifest.name, manifest.vendor) !== old.uuid && !req.uuid) {
-        throw new EngineError(EngineCode.ExecEnvMismatch, `the package is ${manifest.name} from ${manifest.vendor}, not an update of ${old.manifest.name} from ${old.manifest.vendor}`);
+      const pkg = join(staging, 'package');
+      await this.fetch({ ...req, ...creds, url, ee: ee.id }, pkg, ee);
+      // The new package is checked before the old one is touched.
+      const format = await packageFormat(pkg);
+      let manifest: Manifest | undefined;
+      let bytes: number;
+      const unpacked = join(staging, 'root');
+      if (format === 'squashfs') bytes = await checkSquashfs(pkg, this.limits(ee));
+      else {
+        mkdirSync(unpacked);
+        ({ manifest, bytes } = await unpackPackage(pkg, unpacked, this.limits(ee)));
+        this.assertSameDU(old, manifest, req.uuid);
       }
       this.admitDisk(ee, bytes - old.diskKiB * 1024);
       for (const eu of old.eus) await this.supervisor.stop(eu.euid, this.grace);
-      renameSync(old.root, join(staging, 'old'));
+      await this.detachRoot(old, staging);
       swapped = true;
-      renameSync(root, old.root);
+      if (format === 'squashfs') {
+        renameSync(pkg, `${old.root}.sqfs`);
+        mkdirSync(old.root, { recursive: true });
+        await mountImage(`${old.root}.sqfs`, old.root);
+        manifest = await readManifest(old.root);
+        this.assertSameDU(old, manifest, req.uuid);
+      } else {
+        rmSync(old.root, { recursive: true, force: true });
+        renameSync(unpacked, old.root);
+      }
       if (!req.retainData) { rmSync(this.dataDir(old.uuid, old.ee), { recursive: true, force: true }); mkdirSync(this.dataDir(old.uuid, old.ee), { recursive: true, mode: 0o700 }); }
       const keep = new Map(old.eus.map((e) => [e.service.name, e]));
       const du: DURecord = {
-        ...old, manifest, url, username: creds.username, password: creds.password, format, installedAt: iso(), diskKiB: Math.ceil(bytes / 1024),
-        eus: manifest.services.map((s) => ({ euid: `${duid}-${s.name}`, service: s, requested: keep.get(s.name)?.requested ?? (s.autostart ? 'Active' : 'Idle'), autoStart: s.autostart, runLevel: s.runLevel })),
+        ...old, manifest: manifest!, url, username: creds.username, password: creds.password, format, installedAt: iso(), diskKiB: Math.ceil(bytes / 1024),
+        eus: manifest!.services.map((s) => ({ euid: `${duid}-${s.name}`, service: s, requested: keep.get(s.name)?.requested ?? (s.autostart ? 'Active' : 'Idle'), autoStart: s.autostart, runLevel: s.runLevel })),
       };
       this.dus = this.dus.map((d) => (d.duid === duid ? du : d));
       this.records.saveDUs(this.dus);                // the commit point
@@ -251,8 +276,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       return result;
     } catch (e) {
       const err = asEngineError(e);
-      if (swapped && !existsSync(old.root)) renameSync(join(staging, 'old'), old.root);
-      else if (swapped) { rmSync(old.root, { recursive: true, force: true }); renameSync(join(staging, 'old'), old.root); }
+      if (swapped) await this.restoreRoot(old, staging);
       rmSync(staging, { recursive: true, force: true });
       for (const eu of old.eus) if (wasActive.includes(eu.service.name)) this.supervisor.start(eu.euid);
       this.emit('duStatus', duid, 'Installed');
@@ -280,7 +304,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       this.records.saveDUs(this.dus);                // the commit point
       this.records.saveOp({ ...op, committed: true });
       for (const eu of du.eus) this.supervisor.remove(eu.euid);
-      rmSync(du.root, { recursive: true, force: true });
+      await removeRoot(du.root);
       if (!retainData) rmSync(this.dataDir(du.uuid, du.ee), { recursive: true, force: true });
       const result = this.result('Uninstall', requestTag, undefined, undefined, startTime, du);
       this.finish(id, result);
@@ -292,6 +316,50 @@ export class Engine extends EventEmitter<EngineEvents> {
       this.finish(id, result);
       return result;
     }
+  }
+
+  private assertSameDU(old: DURecord, manifest: Manifest, uuid: string | undefined): void {
+    if (duUuid(manifest.name, manifest.vendor) !== old.uuid && !uuid) {
+      throw new EngineError(EngineCode.ExecEnvMismatch, `the package is ${manifest.name} from ${manifest.vendor}, not an update of ${old.manifest.name} from ${old.manifest.vendor}`);
+    }
+  }
+
+  /** Takes an installed DU's files out of the way (into staging) during an update. */
+  private async detachRoot(du: DURecord, staging: string): Promise<void> {
+    if (du.format === 'squashfs') {
+      await unmount(du.root);
+      renameSync(`${du.root}.sqfs`, join(staging, 'old.sqfs'));
+    } else renameSync(du.root, join(staging, 'old'));
+  }
+
+  /** Puts them back after a failed or interrupted update. */
+  private async restoreRoot(du: DURecord, staging: string): Promise<void> {
+    await removeRoot(du.root);
+    if (existsSync(join(staging, 'old.sqfs'))) {
+      renameSync(join(staging, 'old.sqfs'), `${du.root}.sqfs`);
+      mkdirSync(du.root, { recursive: true });
+      await mountImage(`${du.root}.sqfs`, du.root);
+    } else if (existsSync(join(staging, 'old'))) renameSync(join(staging, 'old'), du.root);
+  }
+
+  /**
+   * Puts a fetched package where it will run. A SquashFS image is checked, then mounted read-only
+   * at the final root (its image beside it); a tar.gz is unpacked into staging, renamed at commit.
+   * The journal learns the final root before anything is mounted there, so recovery can undo it.
+   */
+  private async place(pkg: string, finalRoot: string, ee: EERecord, op: OpRecord, staging: string): Promise<{ manifest: Manifest; bytes: number; format: 'tar.gz' | 'squashfs'; root: string }> {
+    if ((await packageFormat(pkg)) === 'squashfs') {
+      const bytes = await checkSquashfs(pkg, this.limits(ee));
+      this.records.saveOp({ ...op, root: finalRoot });
+      renameSync(pkg, `${finalRoot}.sqfs`);
+      mkdirSync(finalRoot, { recursive: true });
+      await mountImage(`${finalRoot}.sqfs`, finalRoot);
+      return { manifest: await readManifest(finalRoot), bytes, format: 'squashfs', root: finalRoot };
+    }
+    const root = join(staging, 'root');
+    mkdirSync(root);
+    const unpacked = await unpackPackage(pkg, root, this.limits(ee));
+    return { ...unpacked, root };
   }
 
   // ---- execution units ------------------------------------------------------------------------
@@ -504,6 +572,15 @@ export class Engine extends EventEmitter<EngineEvents> {
     return ee?.backend === 'lxc' ? join(this.lxc.dataDir(ee.container!), uuid) : this.records.path('data', `${eeId}-${uuid}`);
   }
 
+  /**
+   * Where an operation stages its files: on the same mount as the DU's final place, so that the
+   * commit is a rename (an LXC EE's du/ is a mount of its own).
+   */
+  private stagingDir(eeId: string, id: string): string {
+    const ee = this.ees.find((e) => e.id === eeId);
+    return ee?.backend === 'lxc' ? join(this.lxc.duDir(ee.container!), `.staging-${id}`) : this.records.path('tmp', id);
+  }
+
   private duRoot(ee: EERecord, duid: string): string {
     return ee.backend === 'lxc' ? join(this.lxc.duDir(ee.container!), duid) : this.records.path('du', duid);
   }
@@ -545,26 +622,24 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** After a crash: a committed operation is reported as done; anything else is undone and failed. */
   private defer(opId: string, result: DuResult): void { this.recovered.push({ opId, result }); }
 
-  private recover(op: OpRecord): void {
+  private async recover(op: OpRecord): Promise<void> {
     const du = op.duid ? this.du(op.duid) : undefined;
     const interrupted = { code: EngineCode.InternalError, message: 'interrupted by an agent restart' };
     const base = { requestTag: op.requestTag, uuid: op.uuid, startTime: op.startTime, completeTime: iso() };
     if (op.kind === 'install') {
       if (op.committed && du) return this.defer(op.id, this.result('Install', op.requestTag, du, undefined, op.startTime));
-      if (op.duid && !du) rmSync(this.records.path('du', op.duid), { recursive: true, force: true });
+      if (op.root && !du) await removeRoot(op.root);
       rmSync(op.staging, { recursive: true, force: true });
       return this.defer(op.id, { ...base, operation: 'Install', version: '', ee: '', du: undefined, duid: undefined, euids: [], fault: interrupted });
     }
     if (op.kind === 'update') {
-      if (!op.committed && du) {
-        if (!existsSync(du.root) && existsSync(join(op.staging, 'old'))) renameSync(join(op.staging, 'old'), du.root);
-      }
+      if (!op.committed && du && (existsSync(join(op.staging, 'old')) || existsSync(join(op.staging, 'old.sqfs')))) await this.restoreRoot(du, op.staging);
       rmSync(op.staging, { recursive: true, force: true });
       return this.defer(op.id, du ? this.result('Update', op.requestTag, du, op.committed ? undefined : interrupted, op.startTime) : { ...base, operation: 'Update', version: '', ee: '', du: undefined, duid: op.duid, euids: [], fault: interrupted });
     }
     // uninstall: committed means the record is gone; finish the removal.
     if (!du) {
-      rmSync(op.staging, { recursive: true, force: true });
+      await removeRoot(op.staging);
       return this.defer(op.id, { ...base, operation: 'Uninstall', version: '', ee: '', du: undefined, duid: op.duid, euids: [], fault: undefined });
     }
     return this.defer(op.id, this.result('Uninstall', op.requestTag, du, interrupted, op.startTime));
@@ -575,6 +650,13 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.queue = next.catch(() => undefined);
     return next;
   }
+}
+
+/** Removes a DU's root, unmounting it first when it is a mounted image, and the image itself. */
+async function removeRoot(root: string): Promise<void> {
+  await unmount(root);
+  rmSync(root, { recursive: true, force: true });
+  rmSync(`${root}.sqfs`, { force: true });
 }
 
 function asEngineError(e: unknown): EngineError {

@@ -58,6 +58,7 @@ export interface OpRecord {
   readonly uuid: string;               // may be empty until the manifest is read
   readonly duid: string | undefined;   // the DU it concerns (update, uninstall, and install once known)
   readonly staging: string;            // what to remove if it never completed
+  readonly root?: string;              // the DU's final root once known (a mount point for SquashFS)
   readonly requestTag: string;         // who asked (opaque to the engine: the model's key)
   committed: boolean;                  // the engine state already reflects the operation
   fault?: { code: number; message: string };

@@ -51,8 +51,8 @@ test('LXC EE: install tar.gz and SquashFS DUs, services run inside the container
   // The services run inside the container: their files are in its rootfs, and ps inside shows them.
   await waitFor(() => existsSync(join(engine.dataDir(web.uuid, ee.id), 'where')));
   assert.equal(readFileSync(join(engine.dataDir(web.uuid, ee.id), 'where'), 'utf8').trim(), `in ${ee.container}`);
-  const ps = await attach('ps');
-  assert.equal(ps.stdout.match(/\/bin\/sh bin\/run\.sh/g)?.length, 2, ps.stdout);
+  // Active means lxc-attach runs; the process inside follows a few milliseconds later.
+  await waitFor(async () => (await attach('ps')).stdout.match(/\/bin\/sh bin\/run\.sh/g)?.length === 2);
 
   // Stop and start through the engine.
   await engine.setRequestedState(webEu, 'Idle');

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { EngineCode, EngineError } from '../errors.js';
 import type { Launch, ProcessLauncher } from '../supervisor.js';
+import { isMounted, makeShared, unmount } from '../mounts.js';
 
 export interface LxcLimits { memoryKiB: number; cpuPercent: number }
 
@@ -58,7 +59,7 @@ export class LxcHost {
       `lxc.uts.name = ${name}`,
       'lxc.net.0.type = empty',
       'lxc.apparmor.profile = unconfined',
-      `lxc.mount.entry = ${this.duDir(name)} ${IN_CONTAINER.du.slice(1)} none bind,create=dir 0 0`,
+      `lxc.mount.entry = ${this.duDir(name)} ${IN_CONTAINER.du.slice(1)} none rbind,rslave,create=dir 0 0`,
       `lxc.mount.entry = ${this.dataDir(name)} ${IN_CONTAINER.data.slice(1)} none bind,create=dir 0 0`,
       ...limitLines(limits),
       '',
@@ -82,7 +83,7 @@ export class LxcHost {
   }
 
   private async unmount(name: string): Promise<void> {
-    if (isMounted(this.upper(name))) await run('umount', [this.upper(name)]);
+    await unmount(this.upper(name));
   }
 
   async state(name: string): Promise<'RUNNING' | 'STOPPED' | 'ABSENT' | string> {
@@ -94,6 +95,8 @@ export class LxcHost {
   async start(name: string): Promise<void> {
     if ((await this.state(name)) === 'RUNNING') return;
     await this.mount(name);   // after a device reboot the image is not mounted yet
+    // SquashFS DUs are mounted under du/ while the container runs: they must reach inside it.
+    await makeShared(this.duDir(name));
     const r = await execa('lxc-start', ['-P', this.lxcpath, '-n', name, '-d'], { reject: false });
     if (r.exitCode !== 0) throw new EngineError(EngineCode.InternalError, `lxc-start ${name} failed: ${lastLine(r.stderr)}`);
     const w = await execa('lxc-wait', ['-P', this.lxcpath, '-n', name, '-s', 'RUNNING', '-t', '10'], { reject: false });
@@ -116,6 +119,7 @@ export class LxcHost {
   async destroy(name: string): Promise<void> {
     await execa('lxc-stop', ['-P', this.lxcpath, '-n', name, '-k'], { reject: false });
     await this.unmount(name).catch(() => undefined);
+    await unmount(this.duDir(name));
     rmSync(join(this.lxcpath, name), { recursive: true, force: true });
   }
 
@@ -221,6 +225,4 @@ async function run(cmd: string, args: string[]): Promise<void> {
   if (r.exitCode !== 0) throw new EngineError(EngineCode.InternalError, `${cmd} ${args.join(' ')} failed: ${lastLine(r.stderr)}`);
 }
 
-function isMounted(dir: string): boolean {
-  return readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === dir);
-}
+

@@ -35,8 +35,11 @@ export async function readManifest(dir: string): Promise<Manifest> {
   return parseManifest(text);
 }
 
-/** `unsquashfs -lls` lines: "drwxr-xr-x root/root 38 2026-11-22 12:00 squashfs-root/dir". */
-async function unsquash(file: string, target: string, limits: ExtractLimits): Promise<number> {
+/**
+ * Checks a SquashFS image without unpacking it: `unsquashfs -lls` lines look like
+ * "drwxr-xr-x root/root 38 2026-11-22 12:00 /dir". Returns the bytes its files hold.
+ */
+export async function checkSquashfs(file: string, limits: ExtractLimits): Promise<number> {
   const list = await execa('unsquashfs', ['-lls', '-d', '', file], { reject: false });
   if (list.exitCode !== 0) throw new EngineError(EngineCode.CorruptData, `not a readable SquashFS image: ${list.stderr.trim().split('\n').pop()}`);
   let bytes = 0, entries = 0;
@@ -56,6 +59,11 @@ async function unsquash(file: string, target: string, limits: ExtractLimits): Pr
   }
   if (entries > limits.maxEntries) throw new EngineError(EngineCode.CorruptData, `package refused: more than ${limits.maxEntries} entries`);
   if (bytes > limits.maxBytes) throw new EngineError(EngineCode.CorruptData, `package refused: unpacks to more than ${limits.maxBytes} bytes`);
+  return bytes;
+}
+
+async function unsquash(file: string, target: string, limits: ExtractLimits): Promise<number> {
+  const bytes = await checkSquashfs(file, limits);
   const out = await execa('unsquashfs', ['-no-xattrs', '-f', '-d', target, file], { reject: false });
   if (out.exitCode !== 0) throw new EngineError(EngineCode.CorruptData, `SquashFS image could not be unpacked: ${out.stderr.trim().split('\n').pop()}`);
   return bytes;

@@ -1,0 +1,32 @@
+// Mounts the engine makes: SquashFS images read-only, and the shared bind that lets mounts made on
+// the host after a container started appear inside it.
+import { readFileSync } from 'node:fs';
+import { execa } from 'execa';
+import { EngineCode, EngineError } from './errors.js';
+
+export function isMounted(dir: string): boolean {
+  return readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === dir);
+}
+
+async function mountCmd(args: string[]): Promise<void> {
+  const r = await execa('mount', args, { reject: false });
+  if (r.exitCode !== 0) throw new EngineError(EngineCode.InternalError, `mount ${args.join(' ')} failed: ${r.stderr.trim().split('\n').pop()}`);
+}
+
+/** A SquashFS image, read-only, without devices or set-id programs. */
+export async function mountImage(image: string, dir: string): Promise<void> {
+  if (isMounted(dir)) return;
+  await mountCmd(['-t', 'squashfs', '-o', 'loop,ro,nodev,nosuid', image, dir]);
+}
+
+export async function unmount(dir: string): Promise<void> {
+  if (!isMounted(dir)) return;
+  const r = await execa('umount', [dir], { reject: false });
+  if (r.exitCode !== 0) await execa('umount', ['-l', dir], { reject: false });
+}
+
+/** Makes dir a mount of its own with shared propagation (idempotent). */
+export async function makeShared(dir: string): Promise<void> {
+  if (!isMounted(dir)) await mountCmd(['--bind', dir, dir]);
+  await mountCmd(['--make-rshared', dir]);
+}
