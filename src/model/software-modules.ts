@@ -4,6 +4,7 @@
 // the engine; every finished install, update and uninstall becomes a DUStateChange! event, whoever
 // asked for it, and every EU state change a value change.
 import { statfsSync } from 'node:fs';
+import { basename } from 'node:path';
 import type { DataModel } from '../dm/datamodel.js';
 import { DmError, UspError } from '../dm/errors.js';
 import type { ObjectNode } from '../dm/tree.js';
@@ -343,8 +344,9 @@ export class SoftwareModules {
       CreationTime: du.installedAt, ExecutionEnvRef: eeRow ? ref(eeRow) : '',
     });
     this.dm.update(`${path}AutoRestart.`, { Enable: String(eu.service.restart !== 'never'), RetryCount: String(s?.retryCount ?? 0) }, ME);
-    // The service's stdout and stderr, as a vendor log file of the device.
-    const logName = this.engine.unitLogFile(eu.euid);
+    // The service's stdout and stderr, as a vendor log file of the device (Name is at most 64
+    // characters: the file's name, which lives in the engine's log directory).
+    const logName = basename(this.engine.unitLogFile(eu.euid)).slice(-64);
     const logRow = this.logRow(logName) ?? this.dm.addInstance(`${DI}VendorLogFile.`, { Name: logName, MaximumSize: String(256 * 1024), Persistent: 'false' }, ME);
     this.dm.update(path, { VendorLogList: ref(logRow) }, ME);
     const env = this.dm.node(path)!.tables.get('EnvVariable')!;

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Agent } from '../../src/agent.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { UspController } from '../../src/usp/controller-client.js';
@@ -64,7 +64,10 @@ test('InstallDU -> EU Active -> Update -> Uninstall over USP, with OperationComp
   // The service's output is a vendor log file of the device.
   const logRef = (await ctl.request('get', 'GET', { param_paths: [`${euRef}.VendorLogList`] })).body.response.get_resp.req_path_results[0].resolved_path_results[0].result_params.VendorLogList;
   const logName = (await ctl.request('get', 'GET', { param_paths: [`${logRef}.Name`] })).body.response.get_resp.req_path_results[0].resolved_path_results[0].result_params.Name;
-  assert.match(readFileSync(logName, 'utf8'), /^up$/m);
+  const euid = (await ctl.request('get', 'GET', { param_paths: [`${euRef}.EUID`] })).body.response.get_resp.req_path_results[0].resolved_path_results[0].result_params.EUID;
+  const logFile = agent.containerEngine!.unitLogFile(euid);
+  assert.equal(logName, basename(logFile));
+  assert.match(readFileSync(logFile, 'utf8'), /^up$/m);
 
   await ctl.request('operate', 'OPERATE', { command: `${euRef}.SetRequestedState()`, command_key: 'stop', send_resp: true, input_args: { RequestedState: 'Idle' } });
   await ctl.waitForNotification((n) => n.subscriptionId === 'eu' && n.body.value_change.param_value === 'Idle');
