@@ -180,9 +180,10 @@ export class Engine extends EventEmitter<EngineEvents> {
         throw new EngineError(EngineCode.DuplicateDU, `${manifest.name} ${manifest.version} (${uuid}) is already installed in ${ee.name}`);
       }
       this.admitDisk(ee, placed.bytes);
-      const saved: OpRecord = { ...op, uuid, duid, root: finalRoot };
-      this.records.saveOp(saved);
-      if (placed.format === 'tar.gz') renameSync(placed.root, finalRoot);
+      if (placed.format === 'tar.gz') {
+        this.records.saveOp({ ...op, uuid, duid, root: finalRoot });   // recovery must know what the rename creates
+        renameSync(placed.root, finalRoot);
+      }
       mkdirSync(this.dataDir(uuid, ee.id), { recursive: true, mode: 0o700 });
       const du: DURecord = {
         duid, uuid, ee: ee.id, manifest, url: req.url, username: req.username ?? '', password: req.password ?? '', format: placed.format,
@@ -190,8 +191,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         eus: manifest.services.map((s) => ({ euid: `${duid}-${s.name}`, service: s, requested: s.autostart ? 'Active' : 'Idle', autoStart: s.autostart, runLevel: s.runLevel })),
       };
       this.dus = [...this.dus, du];
-      this.records.saveDUs(this.dus);           // the commit point
-      this.records.saveOp({ ...saved, committed: true });
+      this.records.saveDUs(this.dus);           // the commit point: recovery finds the DU in the records
       for (const eu of du.eus) this.supervisor.add(eu.euid, this.launchOf(du, eu), this.policyOf(eu));
       rmSync(staging, { recursive: true, force: true });
       const result = this.result('Install', req.requestTag, du, undefined, startTime);
@@ -627,7 +627,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     const interrupted = { code: EngineCode.InternalError, message: 'interrupted by an agent restart' };
     const base = { requestTag: op.requestTag, uuid: op.uuid, startTime: op.startTime, completeTime: iso() };
     if (op.kind === 'install') {
-      if (op.committed && du) return this.defer(op.id, this.result('Install', op.requestTag, du, undefined, op.startTime));
+      // An install is committed exactly when its DU is in the records.
+      if (du) return this.defer(op.id, this.result('Install', op.requestTag, du, undefined, op.startTime));
       if (op.root && !du) await removeRoot(op.root);
       rmSync(op.staging, { recursive: true, force: true });
       return this.defer(op.id, { ...base, operation: 'Install', version: '', ee: '', du: undefined, duid: undefined, euids: [], fault: interrupted });

@@ -3,9 +3,8 @@
 // adoption of processes that survived an agent restart (pid + start time, so a reused pid is
 // never mistaken for our service). Processes are started by a backend; this file knows none.
 import { EventEmitter } from 'node:events';
-import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import type { Logger } from '../util/logger.js';
-import { writeFileAtomic } from '../util/atomic-file.js';
 
 export type EUStatus = 'Idle' | 'Starting' | 'Active' | 'Stopping' | 'Restarting';
 export type FaultCode = 'NoFault' | 'FailureOnStart' | 'FailureOnAutoStart' | 'FailureOnStop' | 'FailureWhileActive' | 'DependencyFailure' | 'UnStartable';
@@ -141,7 +140,8 @@ export class Supervisor extends EventEmitter<UnitEvents> {
       if (existsSync(logFile) && statSync(logFile).size > LOG_LIMIT) truncateSync(logFile, 0);
       fd = openSync(logFile, 'a', 0o600);
       const { pid, exited } = u.launch.launcher.spawn(u.euid, u.launch, fd);
-      writeFileAtomic(this.files(u.euid, 'pid'), JSON.stringify({ pid, ticks: startTicks(pid) ?? 0 }));
+      // No fsync: a pid file lost in a power cut only means the service is started instead of adopted.
+      writeFileSync(this.files(u.euid, 'pid'), JSON.stringify({ pid, ticks: startTicks(pid) ?? 0 }));
       this.set(u, { status: 'Active', pid, fault: 'NoFault', faultMessage: '' });
       this.watch(u, pid, exited, gen);
     } catch (e) {
