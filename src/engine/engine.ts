@@ -23,6 +23,8 @@ import { IN_CONTAINER, LxcHost } from './backends/lxc.js';
 import { totalmem } from 'node:os';
 
 export type DuOperation = 'Install' | 'Update' | 'Uninstall';
+export type { UnitRestart } from './records.js';
+import type { UnitRestart } from './records.js';
 
 export interface DuResult {
   readonly operation: DuOperation;
@@ -381,6 +383,20 @@ export class Engine extends EventEmitter<EngineEvents> {
     }
   }
 
+  /**
+   * What an operator may change about a unit: AutoStart, RunLevel and the AutoRestart policy. Kept
+   * with the DU so that it holds across restarts and until an Update replaces the unit.
+   */
+  configureUnit(euid: string, c: { autoStart?: boolean; runLevel?: number; restart?: UnitRestart }): void {
+    const found = this.unitOf(euid);
+    if (!found) throw new EngineError(EngineCode.InvalidValue, `execution unit ${euid} does not exist`);
+    if (c.autoStart !== undefined) found.eu.autoStart = c.autoStart;
+    if (c.runLevel !== undefined) found.eu.runLevel = c.runLevel;
+    if (c.restart !== undefined) found.eu.restart = c.restart;
+    this.records.saveDUs(this.dus);
+    this.supervisor.setPolicy(euid, this.policyOf(found.eu));
+  }
+
   async restartUnit(euid: string): Promise<void> {
     const found = this.unitOf(euid);
     if (!found) throw new EngineError(EngineCode.InvalidValue, `execution unit ${euid} does not exist`);
@@ -595,8 +611,17 @@ export class Engine extends EventEmitter<EngineEvents> {
     return { command: eu.service.command, args: eu.service.args, cwd: du.root, env: { ...env, CPE_DU_DATA: this.dataDir(du.uuid, du.ee) }, launcher: nativeLauncher };
   }
 
+  /** The restart policy in force for a unit (what the model shows in AutoRestart). */
+  unitPolicy(euid: string) {
+    const found = this.unitOf(euid);
+    return found ? this.policyOf(found.eu) : undefined;
+  }
+
   private policyOf(eu: EURecord) {
-    return { mode: eu.service.restart, minWait: 5, multiplier: 2000, maxWait: 3600, maxRetries: 10 };
+    const r = eu.restart;
+    const mode = r ? (r.enabled ? (eu.service.restart === 'never' ? 'on-failure' : eu.service.restart) : 'never') : eu.service.restart;
+    // A zero wait or a multiplier below 1 would spin: the TR-181 minimums apply.
+    return { mode, minWait: Math.max(1, r?.minWait ?? 5), multiplier: Math.max(1000, r?.multiplier ?? 2000), maxWait: Math.max(1, r?.maxWait ?? 3600), maxRetries: r?.maxRetries ?? 10 } as const;
   }
 
   private result(operation: DuOperation, requestTag: string, du: DURecord | undefined, fault: DuResult['fault'], startTime: string, gone?: DURecord): DuResult {

@@ -26,9 +26,13 @@ export interface EERecord {
   restartReason: string;
 }
 
+/** The TR-181 AutoRestart settings an operator gave (absent: the manifest's policy, default timing). */
+export interface UnitRestart { enabled: boolean; minWait: number; maxWait: number; multiplier: number; maxRetries: number }
+
 export interface EURecord {
   readonly euid: string;
   readonly service: ServiceSpec;
+  restart?: UnitRestart;
   /** What the EU should be: AutoStart decides at boot, SetRequestedState afterwards. */
   requested: 'Active' | 'Idle';
   autoStart: boolean;

@@ -119,6 +119,12 @@ export class Supervisor extends EventEmitter<UnitEvents> {
     rmSync(this.files(euid, 'log'), { force: true });
   }
 
+  /** New restart settings apply from the next exit on. */
+  setPolicy(euid: string, policy: RestartPolicy): void {
+    const u = this.units.get(euid);
+    if (u) u.policy = policy;
+  }
+
   isRunning(euid: string): boolean { return this.units.get(euid)?.state.pid !== undefined; }
 
   /** Starts a unit; autostart marks a failure as FailureOnAutoStart. */

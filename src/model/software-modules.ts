@@ -57,11 +57,16 @@ export class SoftwareModules {
     engine.on('duStatus', this.onDuStatus);
     // Writes by an operator that are commands in disguise (TR-181 "command parameters" of CWMP, and
     // Enable for both protocols) act on the engine.
-    this.offFeed = dm.feed.subscribe([`${SM}ExecEnv.*.Enable`, `${SM}ExecEnv.*.Reset`, `${SM}ExecEnv.*.RequestedRunLevel`, `${SM}ExecutionUnit.*.RequestedState`], (c) => {
+    this.offFeed = dm.feed.subscribe([`${SM}ExecEnv.*.Enable`, `${SM}ExecEnv.*.Reset`, `${SM}ExecEnv.*.RequestedRunLevel`, `${SM}ExecutionUnit.*.RequestedState`,
+      `${SM}ExecutionUnit.*.AutoStart`, `${SM}ExecutionUnit.*.RunLevel`, `${SM}ExecutionUnit.*.AutoRestart.`], (c) => {
       if (c.kind !== 'value' || c.cause.kind === 'agent') return;
       const row = c.path.slice(0, c.path.lastIndexOf('.') + 1);
       const param = c.path.slice(row.length);
       const fail = (e: unknown) => this.log.error({ err: e, path: c.path }, 'operator request failed');
+      if (row.endsWith('.AutoRestart.') || param === 'AutoStart' || param === 'RunLevel') {
+        try { this.configureUnit(this.dm.node(row.endsWith('.AutoRestart.') ? row.slice(0, -'AutoRestart.'.length) : row)!); } catch (e) { fail(e); }
+        return;
+      }
       if (param === 'RequestedState') {
         const euid = this.dm.node(row)?.stored('EUID') ?? '';
         if (c.value === 'Active' || c.value === 'Idle') void this.engine.setRequestedState(euid, c.value).catch(fail);
@@ -174,6 +179,17 @@ export class SoftwareModules {
     if (input.Alias) this.dm.update(row, { Alias: input.Alias }, ME);
     this.dm.update(row, { ParentExecEnv: input.ParentExecEnv ?? '' }, ME);
     return { ExecEnvRef: ref(row) };
+  }
+
+  /** Hands the operator's AutoStart, RunLevel and AutoRestart settings of an EU row to the engine. */
+  private configureUnit(row: ObjectNode): void {
+    const ar = row.singles.get('AutoRestart')!;
+    const num = (n: ObjectNode, p: string) => Number(n.stored(p) ?? 0);
+    this.engine.configureUnit(row.stored('EUID') ?? '', {
+      autoStart: row.stored('AutoStart') === 'true', runLevel: num(row, 'RunLevel'),
+      restart: { enabled: ar.stored('Enable') === 'true', minWait: num(ar, 'RetryMinimumWaitInterval'), maxWait: num(ar, 'RetryMaximumWaitInterval'),
+        multiplier: num(ar, 'RetryIntervalMultiplier'), maxRetries: num(ar, 'MaximumRetryCount') },
+    });
   }
 
   assertEEEnabledFor(euRow: ObjectNode): void {
@@ -343,7 +359,11 @@ export class SoftwareModules {
       Vendor: du.manifest.vendor, Version: du.manifest.version, Description: eu.service.description, DiskSpaceInUse: String(du.diskKiB),
       CreationTime: du.installedAt, ExecutionEnvRef: eeRow ? ref(eeRow) : '',
     });
-    this.dm.update(`${path}AutoRestart.`, { Enable: String(eu.service.restart !== 'never'), RetryCount: String(s?.retryCount ?? 0) }, ME);
+    const policy = this.engine.unitPolicy(eu.euid)!;
+    this.dm.update(`${path}AutoRestart.`, {
+      Enable: String(policy.mode !== 'never'), RetryMinimumWaitInterval: String(policy.minWait), RetryMaximumWaitInterval: String(policy.maxWait),
+      RetryIntervalMultiplier: String(policy.multiplier), MaximumRetryCount: String(policy.maxRetries), RetryCount: String(s?.retryCount ?? 0),
+    }, ME);
     // The service's stdout and stderr, as a vendor log file of the device (Name is at most 64
     // characters: the file's name, which lives in the engine's log directory).
     const logName = basename(this.engine.unitLogFile(eu.euid)).slice(-64);

@@ -17,7 +17,7 @@ while true; do sleep 0.1; done
 `;
 const CRASHER = '#!/bin/sh\necho "crashing"\nexit 3\n';
 
-function pkg(version: string, services = [{ name: 'web', command: 'bin/run.sh' }]) {
+function pkg(version: string, services: Record<string, unknown>[] = [{ name: 'web', command: 'bin/run.sh' }]) {
   return tarGz([
     { name: 'manifest.json', data: manifest({ version, services }) },
     { name: 'bin/run.sh', data: SERVICE, mode: 0o755 },
@@ -126,4 +126,20 @@ test('after the agent stops, a new engine adopts the running service instead of 
   assert.equal(readFileSync(join(engine.dataDir(r.uuid, 'native'), 'starts'), 'utf8').split('\n').filter(Boolean).length, 1, 'started once');
   process.kill(pid!, 'SIGKILL');
   await waitFor(() => engine.unitState(euid)?.fault === 'FailureWhileActive', 3000);
+});
+
+test("an operator's AutoRestart settings govern restarts: count, wait, and giving up", async (t) => {
+  const { dir, cleanup } = tempDir('cpe-engine-');
+  const http = await serve({ 'c.tgz': pkg('1.0', [{ name: 'crash', command: 'bin/crash.sh', restart: 'never' }]) });
+  const engine = new Engine({ stateDir: dir, logger: silentLogger });
+  t.after(async () => { await engine.stopAll(); await http.close(); cleanup(); });
+  await engine.start();
+  const r = await engine.install({ url: http.url('c.tgz'), ee: 'native', requestTag: 'c' });
+  const euid = r.euids[0]!;
+  await waitFor(() => engine.unitState(euid)?.fault === 'FailureWhileActive');
+  assert.equal(engine.unitState(euid)!.retryCount, 0, 'the manifest says never');
+  engine.configureUnit(euid, { restart: { enabled: true, minWait: 1, maxWait: 1, multiplier: 1000, maxRetries: 2 } });
+  await engine.setRequestedState(euid, 'Active');
+  await waitFor(() => engine.unitState(euid)!.retryCount === 2 && engine.unitState(euid)!.status === 'Idle' && engine.unitState(euid)!.nextRestart.startsWith('9999'), 8000);
+  assert.equal(engine.unitPolicy(euid)!.maxRetries, 2);
 });
