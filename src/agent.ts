@@ -81,7 +81,7 @@ export class Agent {
     this.engine = new Engine({ stateDir: this.opts.stateDir, logger: this.opts.logger.child({ component: 'engine' }) });
     await this.engine.start();
     this.sm = new SoftwareModules(dm, this.engine, this.opts.logger.child({ component: 'software-modules' }));
-    this.sm.sync();
+    await this.sm.sync();
     this.usp = new UspAgent(dm, this.opts.logger, this.opts.tls);
     this.usp.start(fresh);
     // DU operations a crash interrupted are reported now that the protocols listen.
@@ -112,7 +112,7 @@ export class Agent {
   restart(boot: BootInfo, factoryReset: boolean): Promise<void> {
     this.restarting ??= (async () => {
       writeFileAtomic(join(this.opts.stateDir, BOOT_FILE), JSON.stringify(boot));
-      if (factoryReset) await this.engine?.stopAll();
+      if (factoryReset) await this.engine?.factoryReset();
       await this.stop();
       if (factoryReset) {
         rmSync(join(this.opts.stateDir, 'dm'), { recursive: true, force: true });

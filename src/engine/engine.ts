@@ -134,6 +134,13 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** Leaves services running for the next start to adopt. */
   detach(): void { this.supervisor.detach(); }
 
+  /** Factory reset: every DU uninstalled, every container destroyed, nothing mounted any more. */
+  async factoryReset(): Promise<void> {
+    for (const du of [...this.dus]) await this.uninstall(du.duid, 'factory-reset');
+    for (const ee of this.ees.filter((e) => e.backend === 'lxc')) await this.lxc.destroy(ee.container!);
+    await this.serial(async () => { this.ees = []; this.records.saveEEs(this.ees); });
+  }
+
   /** Stops every service (factory reset, tests). */
   async stopAll(): Promise<void> {
     for (const du of this.dus) for (const eu of du.eus) await this.supervisor.stop(eu.euid, this.grace);

@@ -80,14 +80,28 @@ export class SoftwareModules {
     }, ['value']);
   }
 
-  /** Brings the rows in line with the engine after a start (the engine is the truth). */
-  sync(): void {
+  /**
+   * Brings the rows in line with the engine after a start (the engine is the truth), except for
+   * ExecEnv rows the engine does not know: those come from the defaults file, and become LXC
+   * execution environments with the allocations they name.
+   */
+  async sync(): Promise<void> {
     // No Capability rows: TR-181 names OCI images, VM images, OSGi bundles, JAR and WAR only, and
     // our packages are none of them (docs/package-format.md).
     this.ensureRow(`${SM}ExecEnvClass.`, 'Name', 'Native', { Vendor: 'cpe-agent', Version: packageVersion });
     if (this.engine.backends.includes('lxc')) this.ensureRow(`${SM}ExecEnvClass.`, 'Name', 'LXC', { Vendor: 'linuxcontainers.org', Version: '5' });
     const known = new Set(this.engine.execEnvs().map((e) => e.name));
-    for (const row of this.rows('ExecEnv')) if (!known.has(row.stored('Name') ?? '')) this.dm.delete([row.path], this.agent);
+    for (const row of this.rows('ExecEnv')) {
+      if (known.has(row.stored('Name') ?? '')) continue;
+      const n = (p: string) => Number(row.stored(p) ?? -1) || -1;
+      try {
+        await this.engine.createEE({ name: row.stored('Name') || `lxc-${row.instance}`, enabled: row.stored('Enable') !== 'false',
+          memoryKiB: n('AllocatedMemory'), cpuPercent: n('AllocatedCPUPercent'), diskKiB: n('AllocatedDiskSpace'), initialRunLevel: Number(row.stored('InitialRunLevel') ?? 0) });
+      } catch (e) {
+        this.log.error({ err: e, row: row.path }, 'the execution environment from the defaults could not be created; its row is dropped');
+        this.dm.delete([row.path], this.agent);
+      }
+    }
     for (const ee of this.engine.execEnvs()) this.syncEE(ee);
     const dus = new Set(this.engine.deploymentUnits().map((d) => d.duid));
     const eus = new Set(this.engine.deploymentUnits().flatMap((d) => d.eus.map((e) => e.euid)));
