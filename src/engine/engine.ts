@@ -112,7 +112,8 @@ export class Engine extends EventEmitter<EngineEvents> {
       this.records.saveEEs(this.ees);
     }
     this.dus = this.records.loadDUs();
-    // After a device reboot the SquashFS DUs are not mounted any more.
+    // After a device reboot nothing is mounted: containers' layers and shared du/ first, then the DU images.
+    for (const ee of this.ees.filter((e) => e.backend === 'lxc')) await this.lxc.prepare(ee.container!).catch((e) => this.log.error({ err: e, ee: ee.name }, 'container storage could not be prepared'));
     for (const du of this.dus) {
       if (du.format === 'squashfs' && !isMounted(du.root)) await mountImage(`${du.root}.sqfs`, du.root).catch((e) => this.log.error({ err: e, duid: du.duid }, 'DU image could not be mounted'));
     }

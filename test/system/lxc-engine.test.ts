@@ -99,3 +99,32 @@ test('LXC EE: install tar.gz and SquashFS DUs, services run inside the container
   await engine.removeEE(ee.id, true);
   assert.equal(await engine.lxc.state(ee.container!), 'ABSENT');
 });
+
+test('after a device reboot (nothing mounted, container down) the engine brings the EE and its SquashFS DU back', async (t) => {
+  if (!(await requireLxc(t))) return;
+  const { dir, cleanup } = tempDir('cpe-lxc-reboot-');
+  const src = join(dir, 'app');
+  mkdirSync(join(src, 'bin'), { recursive: true });
+  writeFileSync(join(src, 'manifest.json'), manifest({ name: 'rebooter', services: [{ name: 'svc', command: 'bin/run.sh' }] }));
+  writeFileSync(join(src, 'bin/run.sh'), '#!/bin/sh\ntrap "exit 0" TERM\nwhile true; do sleep 0.2; done\n', { mode: 0o755 });
+  execFileSync('mksquashfs', [src, join(dir, 'app.sqfs'), '-all-root', '-noappend', '-quiet']);
+  let engine = new Engine({ stateDir: join(dir, 'state'), logger: silentLogger, shutdownGraceMs: 2000 });
+  await engine.start();
+  const ee = await engine.createEE({ name: 'rb', enabled: true, memoryKiB: -1, cpuPercent: -1, diskKiB: 32 * 1024 });
+  t.after(async () => { await engine.factoryReset(); cleanup(); });
+  const r = await engine.install({ url: `file://${join(dir, 'app.sqfs')}`, ee: ee.id, requestTag: 'rb' });
+  assert.equal(r.fault, undefined, r.fault?.message);
+  await waitFor(() => engine.unitState(r.euids[0]!)?.status === 'Active');
+  // The "reboot": the agent goes, the container and its processes go, and every mount with them.
+  engine.detach();
+  await execa('lxc-stop', ['-P', engine.lxc.lxcpath, '-n', ee.container!, '-k']);
+  const mounts = () => readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1]!).filter((m) => m?.includes(ee.container!));
+  for (const m of mounts().reverse()) await execa('umount', ['-l', m]);
+  assert.deepEqual(mounts(), []);
+  engine = new Engine({ stateDir: join(dir, 'state'), logger: silentLogger, shutdownGraceMs: 2000 });
+  await engine.start();
+  assert.equal(await engine.lxc.state(ee.container!), 'RUNNING');
+  await waitFor(() => engine.unitState(r.euids[0]!)?.status === 'Active');
+  const ls = await execa('lxc-attach', ['-P', engine.lxc.lxcpath, '-n', ee.container!, '--', 'ls', `/opt/cpe/du/${r.duid}/bin`]);
+  assert.match(ls.stdout, /run\.sh/, 'the image is mounted again and visible inside the container');
+});

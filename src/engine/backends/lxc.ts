@@ -64,6 +64,7 @@ export class LxcHost {
       ...limitLines(limits),
       '',
     ].join('\n'));
+    await this.prepare(name);
   }
 
   /** A new, empty writable layer: an ext4 image of the EE's disk allocation, mounted. */
@@ -86,6 +87,16 @@ export class LxcHost {
     await unmount(this.upper(name));
   }
 
+  /**
+   * What must be in place before the container starts and before any DU image is mounted in its du/
+   * (after a device reboot): the writable layer mounted, and du/ a shared mount of its own, so that
+   * SquashFS DUs mounted there later reach inside the running container.
+   */
+  async prepare(name: string): Promise<void> {
+    await this.mount(name);
+    await makeShared(this.duDir(name));
+  }
+
   async state(name: string): Promise<'RUNNING' | 'STOPPED' | 'ABSENT' | string> {
     if (!existsSync(join(this.lxcpath, name, 'config'))) return 'ABSENT';
     const r = await execa('lxc-info', ['-P', this.lxcpath, '-n', name, '-s', '-H'], { reject: false });
@@ -94,9 +105,7 @@ export class LxcHost {
 
   async start(name: string): Promise<void> {
     if ((await this.state(name)) === 'RUNNING') return;
-    await this.mount(name);   // after a device reboot the image is not mounted yet
-    // SquashFS DUs are mounted under du/ while the container runs: they must reach inside it.
-    await makeShared(this.duDir(name));
+    await this.prepare(name);
     const r = await execa('lxc-start', ['-P', this.lxcpath, '-n', name, '-d'], { reject: false });
     if (r.exitCode !== 0) throw new EngineError(EngineCode.InternalError, `lxc-start ${name} failed: ${lastLine(r.stderr)}`);
     const w = await execa('lxc-wait', ['-P', this.lxcpath, '-n', name, '-s', 'RUNNING', '-t', '10'], { reject: false });
