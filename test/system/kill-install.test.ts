@@ -18,7 +18,7 @@ import { manifest, tarGz } from '../engine/tar-builder.js';
 const TRIALS = 8;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-test(`kill -9 during InstallDU, ${TRIALS} trials: consistent state, each install reported exactly once`, async (t) => {
+test(`kill -9 during InstallDU (${TRIALS} trials), Update and Uninstall: consistent state, each operation reported exactly once`, async (t) => {
   const bin = requireMosquitto(t);
   if (!bin) return;
   const { dir, cleanup } = tempDir('cpe-kill-');
@@ -81,5 +81,41 @@ test(`kill -9 during InstallDU, ${TRIALS} trials: consistent state, each install
   assert.deepEqual(readdirSync(join(stateDir, 'engine/tmp')), [], 'no staging left');
   assert.equal(readdirSync(join(stateDir, 'engine/du')).length, dus.length, 'no orphan package directories');
   assert.deepEqual(readdirSync(join(stateDir, 'engine/ops')), [], 'no operation left unreported');
-  t.diagnostic(`outcomes: ${outcomes.join(', ')}`);
+  t.diagnostic(`install outcomes: ${outcomes.join(', ')}`);
+
+  // Update and Uninstall, killed the same way: the DU is whole at the old or the new version, or gone.
+  const duPaths = async () => (await request('get_instances', 'GET_INSTANCES', { obj_paths: ['Device.SoftwareModules.DeploymentUnit.'], first_level_only: true }))
+    .body.response.get_instances_resp.req_path_results[0].curr_insts.map((i: Plain) => i.instantiated_obj_path as string);
+  const installed = await duPaths();
+  const later: string[] = [];
+  for (const [i, du] of installed.slice(0, 4).entries()) {
+    const name = (await request('get', 'GET', { param_paths: [`${du}Name`] })).body.response.get_resp.req_path_results[0].resolved_path_results[0].result_params.Name as string;
+    const uninstall = i % 2 === 1;
+    if (!uninstall) {
+      pkgs.set(`${name}-2.tgz`, tarGz([{ name: 'manifest.json', data: manifest({ name, version: '2.0', services: [{ name: 'svc', command: 'bin/run.sh' }] }) },
+        { name: 'bin/run.sh', data: '#!/bin/sh\ntrap "exit 0" TERM\nwhile true; do sleep 0.2; done\n', mode: 0o755 }, { name: 'payload', data: randomBytes(3 * 1024 * 1024) }]));
+    }
+    const key = `${uninstall ? 'uninstall' : 'update'}-${i}`;
+    await request('operate', 'OPERATE', { command: `${du}${uninstall ? 'Uninstall()' : 'Update()'}`, command_key: key, send_resp: true, input_args: uninstall ? {} : { URL: `${base}/${name}-2.tgz` } });
+    await sleep(50 + i * 150);
+    agent!.kill('SIGKILL');
+    await new Promise((r) => agent!.once('exit', r));
+    startAgent();
+    const done = await ctl.waitForNotification((n) => n.body.oper_complete?.command_key === key, 20_000);
+    later.push(`${key}: ${done.body.oper_complete.cmd_failure ? `failed ${done.body.oper_complete.cmd_failure.err_code}` : 'done'}`);
+    await sleep(300);
+    const present = (await duPaths()).includes(du);
+    if (uninstall) assert.equal(present, Boolean(done.body.oper_complete.cmd_failure), `${key}: the DU is gone exactly when the uninstall succeeded`);
+    else {
+      assert.ok(present, `${key}: an update never loses the DU`);
+      const [version, status] = (await request('get', 'GET', { param_paths: [`${du}Version`, `${du}Status`] })).body.response.get_resp.req_path_results.map((r: Plain) => Object.values(r.resolved_path_results[0].result_params)[0]);
+      assert.equal(status, 'Installed');
+      assert.equal(version, done.body.oper_complete.cmd_failure ? '1.0' : '2.0', `${key}: the version matches the reported outcome`);
+    }
+  }
+  for (const k of later.map((l) => l.split(':')[0]!)) assert.equal(ctl.notifications.filter((n) => n.body.oper_complete?.command_key === k).length, 1, `one OperationComplete for ${k}`);
+  assert.deepEqual(readdirSync(join(stateDir, 'engine/tmp')), []);
+  assert.deepEqual(readdirSync(join(stateDir, 'engine/ops')), []);
+  assert.equal(readdirSync(join(stateDir, 'engine/du')).length, (await duPaths()).length);
+  t.diagnostic(`update/uninstall outcomes: ${later.join(', ')}`);
 });
