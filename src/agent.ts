@@ -25,6 +25,8 @@ export interface AgentOptions {
   readonly datamodelDir?: string;
   /** Values imposed at every start, after the persisted state (e.g. the embedded broker's port). */
   readonly settings?: Readonly<Record<string, string>>;
+  /** The operator's base root file system (tar.gz) for LXC execution environments. */
+  readonly lxcRootfs?: string;
   /** CA and client certificate files for TLS connections to MQTT brokers. */
   readonly tls?: TlsFiles;
 }
@@ -78,7 +80,7 @@ export class Agent {
     }
     this.current = dm;
     // The engine before the protocols: rows for installed DUs exist when the first controller asks.
-    this.engine = new Engine({ stateDir: this.opts.stateDir, logger: this.opts.logger.child({ component: 'engine' }) });
+    this.engine = new Engine({ stateDir: this.opts.stateDir, logger: this.opts.logger.child({ component: 'engine' }), ...(this.opts.lxcRootfs ? { lxcRootfs: this.opts.lxcRootfs } : {}) });
     await this.engine.start();
     this.sm = new SoftwareModules(dm, this.engine, this.opts.logger.child({ component: 'software-modules' }));
     await this.sm.sync();

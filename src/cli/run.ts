@@ -23,6 +23,8 @@ Options:
                       entry for 'cpe-agent ctl'), state in ./.state
   --broker-port N     port of the embedded broker (default 1883)
   --ca FILE, --cert FILE, --key FILE   TLS files for MQTT brokers with TransportProtocol TLS
+  --lxc-rootfs FILE   the base root file system (tar.gz) of LXC execution environments, instead of
+                      LXC's busybox one
   -h, --help          this help`,
   async run(argv) {
     const { values } = parseOptions(argv, {
@@ -31,7 +33,7 @@ Options:
       'log-level': { type: 'string' },
       embedded: { type: 'boolean', default: false },
       'broker-port': { type: 'string', default: '1883' },
-      ca: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' },
+      ca: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' }, 'lxc-rootfs': { type: 'string' },
     });
     const brokerPort = Number(values['broker-port']);
     if (!Number.isInteger(brokerPort) || brokerPort < 0 || brokerPort > 65535) throw new CliError(`--broker-port must be a port number, not '${values['broker-port']}'`);
@@ -52,7 +54,7 @@ Options:
     const tls = { ...(values.ca ? { caFile: resolve(values.ca) } : {}), ...(values.cert ? { certFile: resolve(values.cert) } : {}), ...(values.key ? { keyFile: resolve(values.key) } : {}) };
     // The embedded defaults point MQTT client 1 at the embedded broker, wherever it listens.
     const settings: Record<string, string> = broker && !values.defaults ? { 'Device.MQTT.Client.1.BrokerPort': String(broker.port) } : {};
-    const agent = new Agent({ stateDir, logger, tls, settings, ...(defaultsFile ? { defaultsFile: resolve(defaultsFile) } : {}) });
+    const agent = new Agent({ stateDir, logger, tls, settings, ...(defaultsFile ? { defaultsFile: resolve(defaultsFile) } : {}), ...(values['lxc-rootfs'] ? { lxcRootfs: resolve(values['lxc-rootfs']) } : {}) });
     await agent.start();
     if (values.embedded) {
       const port = broker ? ` --url mqtt://127.0.0.1:${broker.port}` : '';

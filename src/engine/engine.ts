@@ -74,6 +74,8 @@ export interface EngineOptions {
   readonly fetchTimeoutMs?: number;
   /** Grace period before a stopping service is killed (TR-181 ShutdownDelay). */
   readonly shutdownGraceMs?: number;
+  /** The operator's base root file system for LXC EEs (tar.gz); LXC's busybox one when absent. */
+  readonly lxcRootfs?: string;
 }
 
 const iso = () => `${new Date().toISOString().slice(0, 19)}Z`;
@@ -96,7 +98,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     super();
     this.log = opts.logger;
     this.records = new EngineRecords(opts.stateDir);
-    this.lxc = new LxcHost(this.records.path('lxc'));
+    this.lxc = new LxcHost(this.records.path('lxc'), opts.lxcRootfs);
     this.supervisor = new Supervisor((euid, kind) => this.records.path('eu', `${euid}.${kind}`), this.log);
     this.supervisor.on('change', (euid, state) => this.emit('eu', euid, state));
   }

@@ -128,3 +128,28 @@ test('after a device reboot (nothing mounted, container down) the engine brings 
   const ls = await execa('lxc-attach', ['-P', engine.lxc.lxcpath, '-n', ee.container!, '--', 'ls', `/opt/cpe/du/${r.duid}/bin`]);
   assert.match(ls.stdout, /run\.sh/, 'the image is mounted again and visible inside the container');
 });
+
+test('an operator-supplied rootfs tarball is the base of new LXC EEs, with nothing bound from the host', async (t) => {
+  if (!(await requireLxc(t))) return;
+  const { dir, cleanup } = tempDir('cpe-lxc-rootfs-');
+  // The operator's rootfs: a static busybox world with a marker file and an absolute symlink in it.
+  const root = join(dir, 'rootfs');
+  for (const d of ['bin', 'sbin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'root']) mkdirSync(join(root, d), { recursive: true });
+  execFileSync('cp', ['/usr/bin/busybox', join(root, 'bin/busybox')]);
+  for (const app of ['sh', 'sleep', 'cat', 'ls', 'ps', 'init']) execFileSync('ln', ['-s', '/bin/busybox', join(root, app === 'init' ? 'sbin/init' : `bin/${app}`)]);
+  writeFileSync(join(root, 'etc/operator-release'), 'acme-os 7\n');
+  writeFileSync(join(root, 'etc/inittab'), '::respawn:/bin/sleep 100000\n');
+  execFileSync('tar', ['-czf', join(dir, 'rootfs.tgz'), '-C', root, '.']);
+  const engine = new Engine({ stateDir: join(dir, 'state'), logger: silentLogger, shutdownGraceMs: 2000, lxcRootfs: join(dir, 'rootfs.tgz') });
+  await engine.start();
+  t.after(async () => { await engine.factoryReset(); cleanup(); });
+  const ee = await engine.createEE({ name: 'acme', enabled: true, memoryKiB: -1, cpuPercent: -1, diskKiB: 32 * 1024 });
+  const cat = await execa('lxc-attach', ['-P', engine.lxc.lxcpath, '-n', ee.container!, '--', '/bin/cat', '/etc/operator-release'], { reject: false });
+  assert.equal(cat.stdout.trim(), 'acme-os 7');
+  const config = readFileSync(join(engine.lxc.lxcpath, ee.container!, 'config'), 'utf8');
+  assert.ok(!config.includes('/usr/lib'), 'no host library bind mounts');
+  writeFileSync(join(dir, 'evil.tgz'), tarGz([{ name: '../../escape', data: 'x' }]));
+  const bad = new Engine({ stateDir: join(dir, 'bad'), logger: silentLogger, lxcRootfs: join(dir, 'evil.tgz') });
+  await bad.start();
+  await assert.rejects(bad.createEE({ name: 'bad', enabled: false, memoryKiB: -1, cpuPercent: -1, diskKiB: -1 }), /can not be used: package refused: path '\.\.\/\.\.\/escape' leaves/);
+});

@@ -8,6 +8,7 @@ import { execa } from 'execa';
 import { EngineCode, EngineError } from '../errors.js';
 import type { Launch, ProcessLauncher } from '../supervisor.js';
 import { isMounted, makeShared, unmount } from '../mounts.js';
+import { extractTarGz } from '../package/tar-extract.js';
 
 export interface LxcLimits { memoryKiB: number; cpuPercent: number }
 
@@ -21,7 +22,8 @@ export const IN_CONTAINER = { du: '/opt/cpe/du', data: '/var/lib/cpe/data' } as 
  * at /opt/cpe/du and /var/lib/cpe/data, so installed DUs and their data survive a Reset.
  */
 export class LxcHost {
-  constructor(readonly lxcpath: string) { mkdirSync(lxcpath, { recursive: true, mode: 0o700 }); }
+  /** rootfsTarball: the operator's own base root file system (tar.gz) instead of LXC's busybox one. */
+  constructor(readonly lxcpath: string, readonly rootfsTarball?: string) { mkdirSync(lxcpath, { recursive: true, mode: 0o700 }); }
 
   /** LXC is usable when its tools, a busybox to build the base rootfs from, and ext4 tools are all here. */
   static async available(): Promise<boolean> {
@@ -37,6 +39,7 @@ export class LxcHost {
 
   /** The shared read-only base rootfs, built once from LXC's busybox template. */
   private async base(): Promise<string> {
+    if (this.rootfsTarball) return this.customBase(this.rootfsTarball);
     const rootfs = join(this.lxcpath, BASE, 'rootfs');
     if (existsSync(join(rootfs, 'bin', 'busybox'))) return join(this.lxcpath, BASE);
     await execa('lxc-destroy', ['-P', this.lxcpath, '-n', BASE, '-f'], { reject: false });
@@ -44,6 +47,30 @@ export class LxcHost {
     if (r.exitCode !== 0) throw new EngineError(EngineCode.InternalError, `building the base rootfs failed: ${lastLine(r.stderr)}`);
     for (const d of [IN_CONTAINER.du, IN_CONTAINER.data]) mkdirSync(join(rootfs, d), { recursive: true, mode: 0o755 });
     return join(this.lxcpath, BASE);
+  }
+
+  /**
+   * The operator's rootfs, unpacked once with the safe extractor (links may be absolute inside it,
+   * devices are LXC's business) and given a config of its own that binds nothing from the host.
+   */
+  private async customBase(tarball: string): Promise<string> {
+    const dir = join(this.lxcpath, CUSTOM_BASE);
+    const rootfs = join(dir, 'rootfs');
+    if (existsSync(join(dir, 'config'))) return dir;
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(rootfs, { recursive: true, mode: 0o755 });
+    try {
+      await extractTarGz(tarball, rootfs, { maxBytes: 8 * 1024 ** 3, maxEntries: 1_000_000, kind: 'rootfs' });
+    } catch (e) {
+      rmSync(dir, { recursive: true, force: true });
+      throw new EngineError(EngineCode.CorruptData, `the EE root file system ${tarball} can not be used: ${(e as Error).message}`);
+    }
+    for (const d of [IN_CONTAINER.du, IN_CONTAINER.data]) mkdirSync(join(rootfs, d), { recursive: true, mode: 0o755 });
+    writeFileSync(join(dir, 'config'), [
+      'lxc.autodev = 1', 'lxc.tty.max = 1', 'lxc.pty.max = 1', 'lxc.cap.drop = sys_module mac_admin mac_override sys_time',
+      'lxc.mount.auto = cgroup:mixed proc:mixed sys:ro', 'lxc.mount.entry = shm dev/shm tmpfs defaults,create=dir 0 0', '',
+    ].join('\n'));
+    return dir;
   }
 
   async create(name: string, limits: LxcLimits, diskKiB: number): Promise<void> {
@@ -185,7 +212,7 @@ export class LxcHost {
       spawn(_euid: string, launch: Launch, logFd: number) {
         const args = ['-P', host.lxcpath, '-n', name, '--clear-env', '--set-var', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin'];
         for (const [k, v] of Object.entries(launch.env)) args.push('--set-var', `${k}=${v}`);
-        const uid = launch.user === undefined ? undefined : uidIn(join(host.lxcpath, BASE, 'rootfs'), launch.user);
+        const uid = launch.user === undefined ? undefined : uidIn(join(host.lxcpath, host.rootfsTarball ? CUSTOM_BASE : BASE, 'rootfs'), launch.user);
         if (uid !== undefined) args.push('-u', String(uid.uid), '-g', String(uid.gid));
         args.push('--', '/bin/sh', '-c', 'cd "$0" && exec "$@"', launch.cwd, launch.command, ...launch.args);
         const child = spawn('lxc-attach', args, { stdio: ['ignore', logFd, logFd], detached: true });
@@ -227,6 +254,7 @@ function uidIn(rootfs: string, user: string): { uid: number; gid: number } | und
 
 const lastLine = (s: string) => s.trim().split('\n').pop() ?? '';
 const BASE = 'cpe-base';
+const CUSTOM_BASE = 'cpe-base-custom';
 const DEFAULT_DISK_KIB = 256 * 1024;
 
 async function run(cmd: string, args: string[]): Promise<void> {

@@ -8,7 +8,16 @@ import { posix, join, dirname } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { EngineCode, EngineError } from '../errors.js';
 
-export interface ExtractLimits { maxBytes: number; maxEntries: number }
+export interface ExtractLimits {
+  maxBytes: number;
+  maxEntries: number;
+  /**
+   * 'rootfs' is for an operator's root file system: absolute symlinks are kept (they resolve inside
+   * the container, and nothing is ever written through a link), device nodes and FIFOs are skipped
+   * (LXC makes /dev itself). The default, 'package', refuses all of them.
+   */
+  kind?: 'package' | 'rootfs';
+}
 
 const corrupt = (msg: string): never => { throw new EngineError(EngineCode.CorruptData, msg); };
 const refused = (msg: string): never => { throw new EngineError(EngineCode.CorruptData, `package refused: ${msg}`); };
@@ -120,8 +129,9 @@ export async function extractTarGz(file: string, target: string, limits: Extract
         }
         case '5': await mkdir(dest, { recursive: true, mode: (mode || 0o755) | 0o700 }); await r.read(padded); break;
         case '2': {
-          if (!linkName || linkName.startsWith('/')) refused(`symlink '${name}' points to an absolute path '${linkName}'`);
-          safeRelative(posix.join(posix.dirname(rel), linkName));
+          if (!linkName) refused(`symlink '${name}' has no target`);
+          if (linkName.startsWith('/')) { if (limits.kind !== 'rootfs') refused(`symlink '${name}' points to an absolute path '${linkName}'`); }
+          else safeRelative(posix.join(posix.dirname(rel), linkName));
           await mkdir(dirname(dest), { recursive: true });
           await symlink(linkName, dest);
           break;
@@ -132,8 +142,8 @@ export async function extractTarGz(file: string, target: string, limits: Extract
           await link(join(target, targetRel), dest).catch(() => refused(`hard link '${name}' to '${linkName}', which is not a file extracted before it`));
           break;
         }
-        case '3': case '4': refused(`device node '${name}'`); break;
-        case '6': refused(`FIFO '${name}'`); break;
+        case '3': case '4': if (limits.kind === 'rootfs') { await r.read(padded); break; } refused(`device node '${name}'`); break;
+        case '6': if (limits.kind === 'rootfs') { await r.read(padded); break; } refused(`FIFO '${name}'`); break;
         default: refused(`entry '${name}' of unsupported type '${type}'`);
       }
     }
