@@ -7,7 +7,7 @@ import { silentLogger } from '../src/util/logger.js';
 import { packageVersion } from '../src/util/package-info.js';
 import type { Change } from '../src/dm/change-feed.js';
 import type { DataModel } from '../src/dm/datamodel.js';
-import { tempDir, usp } from './helpers.js';
+import { tempDir, usp, waitFor } from './helpers.js';
 
 function startAgent(dir: string, defaults: Record<string, string>) {
   const file = join(dir, 'defaults.json');
@@ -17,11 +17,6 @@ function startAgent(dir: string, defaults: Record<string, string>) {
   agent.onStarted = (dm: DataModel) => { dm.feed.subscribe('Device.Boot!', (c) => boots.push(c), ['event']); };
   return { agent, boots };
 }
-
-const waitFor = async (cond: () => boolean, ms = 3000) => {
-  const end = Date.now() + ms;
-  while (!cond()) { if (Date.now() > end) throw new Error('timed out'); await new Promise((r) => setTimeout(r, 10)); }
-};
 
 test('the agent starts on its defaults, fills identity and live values, and announces Boot!', async () => {
   const { dir, cleanup } = tempDir();

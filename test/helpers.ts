@@ -25,3 +25,14 @@ export function tempDir(prefix = 'cpe-test-'): { dir: string; cleanup: () => voi
 export const usp: Caller = { kind: 'usp', endpointId: 'proto::controller-1' };
 export const cwmp: Caller = { kind: 'cwmp' };
 export const agent: Caller = { kind: 'agent', component: 'test' };
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls until cond holds (it may be async); fails the test after ms. */
+export async function waitFor(cond: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms`);
+    await sleep(20);
+  }
+}

@@ -5,7 +5,7 @@ import { readFile, readdir, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseStringPromise } from 'xml2js';
 import type {
-  ArgsSpec, BaseType, CommandSpec, DefinitionFile, EventSpec, ObjectSpec, Only, ParamSpec, RefSpec,
+  ArgsSpec, BaseType, DefinitionFile, EventSpec, ObjectSpec, Only, ParamSpec, RefSpec,
 } from '../dm/definition-format.js';
 import { BASE_TYPES } from '../dm/definition-format.js';
 

@@ -49,6 +49,7 @@ export interface DataModelOptions {
 }
 
 interface Reader { p: ParamDef; live: ((node: ObjectNode) => string) | undefined; counted: string | undefined }
+interface Readers { list: Reader[]; byName: Map<string, Reader> }
 
 export class DataModel {
   readonly schema: Schema;
@@ -63,7 +64,7 @@ export class DataModel {
   private readonly objectHandlers = new Map<string, ObjectHandler>();
   private readonly commandHandlers = new Map<string, CommandHandler>();
   /** Per object definition, how to read each parameter; built on first use (reads are the hot path). */
-  private readers = new WeakMap<ObjectDef, Reader[]>();
+  private readers = new WeakMap<ObjectDef, Readers>();
   /** Tracks async operations in the model (the LocalAgent Request table); returns the row path. */
   private requestTracker: ((op: Operation) => string | undefined) | undefined;
 
@@ -221,7 +222,7 @@ export class DataModel {
 
   /** The current value of a parameter of a node: live handler, table counter, or stored value. */
   read(node: ObjectNode, p: ParamDef): string {
-    const r = this.readersOf(node.def).find((x) => x.p === p);
+    const r = this.readersOf(node.def).byName.get(p.name);
     return r ? this.readWith(node, r) : node.values.get(p.name) ?? p.zero;
   }
 
@@ -236,10 +237,11 @@ export class DataModel {
     return node.values.get(r.p.name) ?? r.p.zero;
   }
 
-  private readersOf(def: ObjectDef): Reader[] {
+  private readersOf(def: ObjectDef): Readers {
     let rs = this.readers.get(def);
     if (!rs) {
-      rs = [...def.params.values()].map((p) => ({ p, live: this.paramHandlers.get(`${def.path}${p.name}`)?.get, counted: def.counters.get(p.name) }));
+      const list = [...def.params.values()].map((p) => ({ p, live: this.paramHandlers.get(`${def.path}${p.name}`)?.get, counted: def.counters.get(p.name) }));
+      rs = { list, byName: new Map(list.map((r) => [r.p.name, r])) };
       this.readers.set(def, rs);
     }
     return rs;
@@ -278,7 +280,7 @@ export class DataModel {
 
   private paramsOf(node: ObjectNode, view: View): Record<string, string> {
     const params: Record<string, string> = {};
-    for (const r of this.readersOf(node.def)) {
+    for (const r of this.readersOf(node.def).list) {
       const p = r.p;
       if (p.only !== undefined && view !== 'all' && p.only !== view) continue;
       params[p.name] = p.secured ? '' : this.readWith(node, r);

@@ -17,7 +17,7 @@ import { checkSquashfs, packageFormat, readManifest, unpackPackage } from './pac
 import { isMounted, mountImage, unmount } from './mounts.js';
 import type { Manifest } from './package/manifest.js';
 import { type DURecord, type EERecord, EngineRecords, type EURecord, type OpRecord } from './records.js';
-import { type Launch, Supervisor, type UnitState } from './supervisor.js';
+import { type Launch, memoryKiB, Supervisor, type UnitState } from './supervisor.js';
 import { nativeLauncher } from './backends/native.js';
 import { IN_CONTAINER, LxcHost } from './backends/lxc.js';
 import { totalmem } from 'node:os';
@@ -158,6 +158,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   du(duid: string): DURecord | undefined { return this.dus.find((d) => d.duid === duid); }
   unitState(euid: string): Readonly<UnitState> | undefined { return this.supervisor.state(euid); }
   unitLog(euid: string): string { return this.supervisor.logText(euid); }
+  /** Resident memory of a unit's process tree, in KiB (0 when it is not running). */
+  unitMemoryKiB(euid: string): number { return memoryKiB(this.supervisor.state(euid)?.pid); }
   /** Where a unit's stdout and stderr are kept (bounded to 256 KiB). */
   unitLogFile(euid: string): string { return this.records.path('eu', `${euid}.log`); }
   unitOf(euid: string): { du: DURecord; eu: EURecord } | undefined {

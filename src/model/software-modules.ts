@@ -11,7 +11,7 @@ import type { ObjectNode } from '../dm/tree.js';
 import type { DuResult, Engine } from '../engine/engine.js';
 import { EngineError } from '../engine/errors.js';
 import type { DURecord, EERecord, EURecord } from '../engine/records.js';
-import { memoryKiB, type UnitState } from '../engine/supervisor.js';
+import type { UnitState } from '../engine/supervisor.js';
 import type { Logger } from '../util/logger.js';
 import { packageVersion } from '../util/package-info.js';
 
@@ -40,7 +40,7 @@ export function registerSoftwareModules(dm: DataModel, model: () => SoftwareModu
   dm.command(`${SM}ExecEnv.{i}.ModifyConstraints()`, (req) => need().modifyConstraints(req.node, req.input));
   // A start asked through the CWMP parameter fails like the command when the EE is disabled.
   dm.param(`${SM}ExecutionUnit.{i}.RequestedState`, { validate: (v, node) => { if (v === 'Active') model()?.assertEEEnabledFor(node); } });
-  dm.param(`${SM}ExecutionUnit.{i}.MemoryInUse`, { get: (n) => String(memoryKiB(model()?.pidOf(n))) });
+  dm.param(`${SM}ExecutionUnit.{i}.MemoryInUse`, { get: (n) => String(model()?.memoryOf(n) ?? 0) });
   dm.param(`${SM}ExecEnv.{i}.AvailableDiskSpace`, { get: () => String(model()?.freeDiskKiB() ?? -1) });
   dm.param(`${SM}ExecEnv.{i}.AvailableMemory`, { get: () => '-1' });
   dm.param(`${SM}ExecEnv.{i}.AvailableCPUPercent`, { get: () => '-1' });
@@ -118,7 +118,7 @@ export class SoftwareModules {
     this.engine.off('duStatus', this.onDuStatus);
   }
 
-  pidOf(euRow: ObjectNode): number | undefined { return this.engine.unitState(euRow.stored('EUID') ?? '')?.pid; }
+  memoryOf(euRow: ObjectNode): number { return this.engine.unitMemoryKiB(euRow.stored('EUID') ?? ''); }
 
   freeDiskKiB(): number {
     const s = statfsSync(this.engine.records.dir);

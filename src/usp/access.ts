@@ -4,6 +4,7 @@
 import type { DataModel } from '../dm/datamodel.js';
 import { toSupportedPath } from '../dm/schema.js';
 import { listItems } from '../dm/types.js';
+import { controllerByEndpoint } from './controllers.js';
 
 const CT = 'Device.LocalAgent.ControllerTrust.';
 
@@ -22,11 +23,11 @@ export class Access {
 
   /** The access of the controller with this endpoint id, as the data model says now. */
   static of(dm: DataModel, endpointId: string): Access {
-    const ctl = dm.resolve(`Device.LocalAgent.Controller.[EndpointID==${JSON.stringify(endpointId).replace(/%/g, '%25')}].`, { kind: 'agent', component: 'access' })[0];
+    const ctl = controllerByEndpoint(dm, endpointId);
     const roles = new Set<string>();
-    if (ctl?.kind === 'node') {
-      for (const r of listItems(ctl.node.stored('AssignedRole') ?? '')) roles.add(norm(r));
-      for (const r of listItems(ctl.node.stored('InheritedRole') ?? '')) roles.add(norm(r));
+    if (ctl) {
+      for (const r of listItems(ctl.stored('AssignedRole') ?? '')) roles.add(norm(r));
+      for (const r of listItems(ctl.stored('InheritedRole') ?? '')) roles.add(norm(r));
     }
     if (!roles.size) {
       const untrusted = dm.value(`${CT}UntrustedRole`);

@@ -8,6 +8,7 @@ import { AccessCache } from './access.js';
 import { decodeMsg, decodeRecord, encodeRecord, type Plain, type PlainMsg, UspDecodeError, wrapMsg } from './codec.js';
 import type { UspContext } from './context.js';
 import { dispatch } from './dispatch.js';
+import { controllerByEndpoint } from './controllers.js';
 
 export interface Inbound {
   /** The controller's endpoint id, from the record. */
@@ -89,9 +90,6 @@ export class UspEndpoint {
   }
 
   isKnownController(endpointId: string): boolean {
-    for (const t of this.dm.resolve('Device.LocalAgent.Controller.*.', { kind: 'agent', component: 'usp' })) {
-      if (t.kind === 'node' && t.node.stored('EndpointID') === endpointId) return t.node.stored('Enable') === 'true';
-    }
-    return false;
+    return controllerByEndpoint(this.dm, endpointId)?.stored('Enable') === 'true';
   }
 }

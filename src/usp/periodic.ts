@@ -1,6 +1,7 @@
 // Device.LocalAgent.Periodic!: emitted for each controller every PeriodicNotifInterval seconds,
 // aligned on PeriodicNotifTime; subscriptions deliver it to whoever asked.
 import type { DataModel } from '../dm/datamodel.js';
+import { controllers } from './controllers.js';
 
 export class PeriodicNotifier {
   private readonly timers = new Map<string, NodeJS.Timeout>();
@@ -24,7 +25,7 @@ export class PeriodicNotifier {
   private arm(): void {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
-    for (const ctl of this.dm.node('Device.LocalAgent.')?.tables.get('Controller')?.rows.values() ?? []) {
+    for (const ctl of controllers(this.dm)) {
       const interval = Number(ctl.stored('PeriodicNotifInterval') ?? 0);
       if (ctl.stored('Enable') !== 'true' || interval <= 0) continue;
       const ref = Date.parse(ctl.stored('PeriodicNotifTime') ?? '') || 0;

@@ -11,9 +11,9 @@ import type { ObjectNode } from '../dm/tree.js';
 import type { Logger } from '../util/logger.js';
 import type { AccessCache } from './access.js';
 import type { PlainMsg } from './codec.js';
+import { controllerByEndpoint } from './controllers.js';
 
 const SUB = 'Device.LocalAgent.Subscription.';
-const CTL = 'Device.LocalAgent.Controller.';
 const AGENT = { kind: 'agent', component: 'subscriptions' } as const;
 
 /** Sends a message to a controller over whatever MTP reaches it; false when none does now. */
@@ -34,7 +34,7 @@ export class Subscriptions {
       initial: (caller): Record<string, string> => {
         const now = `${new Date().toISOString().slice(0, 19)}Z`;
         if (caller.kind !== 'usp') return { CreationDate: now };
-        const ctl = controllerOf(dm, caller.endpointId);
+        const ctl = controllerByEndpoint(dm, caller.endpointId);
         return ctl ? { Recipient: ctl.path.slice(0, -1), CreationDate: now } : { CreationDate: now };
       },
     });
@@ -195,13 +195,6 @@ export class Subscriptions {
       this.scheduleRetry(p, ctl);
     }, wait).unref();
   }
-}
-
-function controllerOf(dm: DataModel, endpointId: string): ObjectNode | undefined {
-  for (const row of dm.node('Device.LocalAgent.')?.tables.get('Controller')?.rows.values() ?? []) {
-    if (row.stored('EndpointID') === endpointId) return row;
-  }
-  return undefined;
 }
 
 const patternCache = new Map<string, (p: string) => boolean>();

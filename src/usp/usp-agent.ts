@@ -29,7 +29,7 @@ export class UspAgent {
     });
   }
 
-  constructor(private readonly dm: DataModel, private readonly log: Logger, tls: TlsFiles = {}) {
+  constructor(private readonly dm: DataModel, log: Logger, tls: TlsFiles = {}) {
     this.endpoint = new UspEndpoint(dm, log.child({ component: 'usp' }));
     this.mtp = new MqttMtp(dm, this.endpoint, log.child({ component: 'usp-mqtt' }), tls);
     this.subscriptions = new Subscriptions(dm, this.mtp.send, this.endpoint.access, log.child({ component: 'usp-subscriptions' }));

@@ -1,12 +1,12 @@
 // The engine on the native backend, with packages served by a real HTTP server on loopback.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Engine, type DuResult } from '../../src/engine/engine.js';
 import { silentLogger } from '../../src/util/logger.js';
-import { tempDir } from '../helpers.js';
+import { tempDir, waitFor } from '../helpers.js';
+import { serveFiles as serve } from '../http-files.js';
 import { manifest, tarGz } from './tar-builder.js';
 
 const SERVICE = `#!/bin/sh
@@ -25,21 +25,6 @@ function pkg(version: string, services: Record<string, unknown>[] = [{ name: 'we
   ]);
 }
 
-async function serve(files: Record<string, Buffer>): Promise<{ url: (name: string) => string; close: () => Promise<void> }> {
-  const server: Server = createServer((req, res) => {
-    const body = files[req.url!.slice(1)];
-    if (!body) { res.writeHead(404).end(); return; }
-    res.writeHead(200, { 'content-length': body.length }).end(body);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  return { url: (n) => `http://127.0.0.1:${port}/${n}`, close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }) };
-}
-
-const waitFor = async (cond: () => boolean, ms = 5000) => {
-  const end = Date.now() + ms;
-  while (!cond()) { if (Date.now() > end) throw new Error('timed out'); await new Promise((r) => setTimeout(r, 20)); }
-};
 const alive = (pid: number | undefined) => { if (!pid) return false; try { process.kill(pid, 0); return true; } catch { return false; } };
 
 test('install over HTTP, service runs, stop/start, update keeps data with RetainData, uninstall cleans up', async (t) => {

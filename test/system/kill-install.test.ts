@@ -5,19 +5,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UspController } from '../../src/usp/controller-client.js';
 import { mqttDeploymentDefaults } from '../../src/usp/mqtt/deployment.js';
 import type { Plain } from '../../src/usp/codec.js';
-import { repoRoot, tempDir } from '../helpers.js';
+import { repoRoot, tempDir, sleep } from '../helpers.js';
+import { serveFiles } from '../http-files.js';
 import { freePort, Mosquitto, requireMosquitto } from './mosquitto.js';
 import { manifest, tarGz } from '../engine/tar-builder.js';
 
 const TRIALS = 8;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 test(`kill -9 during InstallDU (${TRIALS} trials), Update and Uninstall: consistent state, each operation reported exactly once`, async (t) => {
   const bin = requireMosquitto(t);
   if (!bin) return;
@@ -26,24 +24,16 @@ test(`kill -9 during InstallDU (${TRIALS} trials), Update and Uninstall: consist
   const broker = new Mosquitto(bin, dir, port);
   await broker.start();
   // Packages of ~3 MB sent in slow chunks, so that kills land in the download, the unpacking and the commit.
-  const pkgs = new Map<string, Buffer>();
-  const http = createServer((req, res) => {
-    const body = pkgs.get(req.url!.slice(1));
-    if (!body) { res.writeHead(404).end(); return; }
-    res.writeHead(200, { 'content-length': body.length });
-    let off = 0;
-    const tick = () => { if (off >= body.length) { res.end(); return; } res.write(body.subarray(off, off + 256 * 1024)); off += 256 * 1024; setTimeout(tick, 40); };
-    tick();
-  });
-  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-  const base = `http://127.0.0.1:${(http.address() as { port: number }).port}`;
+  const pkgs: Record<string, Buffer> = {};
+  const http = await serveFiles(pkgs, { chunkBytes: 256 * 1024, pauseMs: 40 });
+  const base = http.url('').slice(0, -1);
   writeFileSync(join(dir, 'defaults.json'), JSON.stringify(mqttDeploymentDefaults({ brokerPort: port, version: '5.0', agentTopic: 'k/agent', controllerId: 'proto::k', controllerTopic: 'k/ctl', device: { oui: '00D0F1', productClass: 'K', serialNumber: '9' } })));
   const stateDir = join(dir, 'state');
   let agent: ChildProcess | undefined;
   const startAgent = () => { agent = spawn(process.execPath, [join(repoRoot, 'dist/src/cli/main.js'), 'run', '--state-dir', stateDir, '--defaults', join(dir, 'defaults.json'), '--log-level', 'error'], { stdio: 'ignore' }); };
   const ctl = new UspController({ url: `mqtt://127.0.0.1:${port}`, version: '5.0', endpointId: 'proto::k', topic: 'k/ctl', agentId: 'os::00D0F1-K-9', agentTopic: 'k/agent', timeoutMs: 3000 });
   await ctl.connect();
-  t.after(async () => { agent?.kill('SIGKILL'); await ctl.close(); await broker.stop(); http.close(); cleanup(); });
+  t.after(async () => { agent?.kill('SIGKILL'); await ctl.close(); await broker.stop(); await http.close(); cleanup(); });
   startAgent();
   const request = async (kind: string, type: string, body: Plain) => {
     for (let i = 0; ; i++) { try { return await ctl.request(kind, type, body); } catch (e) { if (i > 30) throw e; await sleep(200); } }
@@ -55,9 +45,9 @@ test(`kill -9 during InstallDU (${TRIALS} trials), Update and Uninstall: consist
   const outcomes: string[] = [];
   for (let trial = 0; trial < TRIALS; trial++) {
     const name = `app${trial}`;
-    pkgs.set(`${name}.tgz`, tarGz([{ name: 'manifest.json', data: manifest({ name, services: [{ name: 'svc', command: 'bin/run.sh' }] }) },
+    pkgs[`${name}.tgz`] = tarGz([{ name: 'manifest.json', data: manifest({ name, services: [{ name: 'svc', command: 'bin/run.sh' }] }) },
       { name: 'bin/run.sh', data: '#!/bin/sh\ntrap "exit 0" TERM\nwhile true; do sleep 0.2; done\n', mode: 0o755 },
-      { name: 'payload', data: randomBytes(3 * 1024 * 1024) }]));
+      { name: 'payload', data: randomBytes(3 * 1024 * 1024) }]);
     const key = `install-${trial}`;
     await request('operate', 'OPERATE', { command: 'Device.SoftwareModules.InstallDU()', command_key: key, send_resp: true, input_args: { URL: `${base}/${name}.tgz` } });
     await sleep(100 + trial * 110);
@@ -92,8 +82,8 @@ test(`kill -9 during InstallDU (${TRIALS} trials), Update and Uninstall: consist
     const name = (await request('get', 'GET', { param_paths: [`${du}Name`] })).body.response.get_resp.req_path_results[0].resolved_path_results[0].result_params.Name as string;
     const uninstall = i % 2 === 1;
     if (!uninstall) {
-      pkgs.set(`${name}-2.tgz`, tarGz([{ name: 'manifest.json', data: manifest({ name, version: '2.0', services: [{ name: 'svc', command: 'bin/run.sh' }] }) },
-        { name: 'bin/run.sh', data: '#!/bin/sh\ntrap "exit 0" TERM\nwhile true; do sleep 0.2; done\n', mode: 0o755 }, { name: 'payload', data: randomBytes(3 * 1024 * 1024) }]));
+      pkgs[`${name}-2.tgz`] = tarGz([{ name: 'manifest.json', data: manifest({ name, version: '2.0', services: [{ name: 'svc', command: 'bin/run.sh' }] }) },
+        { name: 'bin/run.sh', data: '#!/bin/sh\ntrap "exit 0" TERM\nwhile true; do sleep 0.2; done\n', mode: 0o755 }, { name: 'payload', data: randomBytes(3 * 1024 * 1024) }]);
     }
     const key = `${uninstall ? 'uninstall' : 'update'}-${i}`;
     await request('operate', 'OPERATE', { command: `${du}${uninstall ? 'Uninstall()' : 'Update()'}`, command_key: key, send_resp: true, input_args: uninstall ? {} : { URL: `${base}/${name}-2.tgz` } });

@@ -7,14 +7,9 @@ import { join } from 'node:path';
 import { Agent } from '../../src/agent.js';
 import type { Change } from '../../src/dm/change-feed.js';
 import { silentLogger } from '../../src/util/logger.js';
-import { tempDir, usp } from '../helpers.js';
+import { tempDir, usp, waitFor } from '../helpers.js';
 import { manifest, tarGz } from '../engine/tar-builder.js';
 import { requireLxc } from './lxc.js';
-
-const waitFor = async (cond: () => boolean, ms = 15_000) => {
-  const end = Date.now() + ms;
-  while (!cond()) { if (Date.now() > end) throw new Error('timed out'); await new Promise((r) => setTimeout(r, 50)); }
-};
 
 test('an LXC EE from the defaults file runs DUs, and FactoryReset() makes it afresh', async (t) => {
   if (!(await requireLxc(t))) return;

@@ -2,21 +2,16 @@
 // services running inside the container, the memory limit holding a hog, clean uninstall and removal.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { Engine } from '../../src/engine/engine.js';
 import { silentLogger } from '../../src/util/logger.js';
-import { tempDir } from '../helpers.js';
+import { tempDir, waitFor } from '../helpers.js';
+import { serveFiles } from '../http-files.js';
 import { manifest, tarGz } from '../engine/tar-builder.js';
 import { requireLxc } from './lxc.js';
-
-const waitFor = async (cond: () => boolean | Promise<boolean>, ms = 10_000) => {
-  const end = Date.now() + ms;
-  while (!(await cond())) { if (Date.now() > end) throw new Error('timed out'); await new Promise((r) => setTimeout(r, 50)); }
-};
 
 test('LXC EE: install tar.gz and SquashFS DUs, services run inside the container, limits hold, uninstall cleans', async (t) => {
   if (!(await requireLxc(t))) return;
@@ -31,14 +26,13 @@ test('LXC EE: install tar.gz and SquashFS DUs, services run inside the container
   writeFileSync(join(sq, 'bin/run.sh'), service, { mode: 0o755 });
   execFileSync('mksquashfs', [sq, join(dir, 'app.sqfs'), '-all-root', '-noappend', '-quiet']);
   const files: Record<string, Buffer> = { 'web.tgz': tgz, 'app.sqfs': readFileSync(join(dir, 'app.sqfs')) };
-  const http = createServer((req, res) => { const b = files[req.url!.slice(1)]; if (b) res.writeHead(200, { 'content-length': b.length }).end(b); else res.writeHead(404).end(); });
-  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-  const url = (n: string) => `http://127.0.0.1:${(http.address() as { port: number }).port}/${n}`;
+  const http = await serveFiles(files);
+  const url = http.url;
   const engine = new Engine({ stateDir: join(dir, 'state'), logger: silentLogger, shutdownGraceMs: 3000 });
   await engine.start();
   assert.ok(engine.backends.includes('lxc'));
   const ee = await engine.createEE({ name: 'apps', enabled: true, memoryKiB: 64 * 1024, cpuPercent: 50, diskKiB: 64 * 1024 });
-  t.after(async () => { await engine.stopAll(); await engine.lxc.destroy(ee.container!); http.close(); cleanup(); });
+  t.after(async () => { await engine.stopAll(); await engine.lxc.destroy(ee.container!); await http.close(); cleanup(); });
   assert.equal(await engine.lxc.state(ee.container!), 'RUNNING');
   const attach = (...cmd: string[]) => execa('lxc-attach', ['-P', engine.lxc.lxcpath, '-n', ee.container!, '--', ...cmd], { reject: false });
 

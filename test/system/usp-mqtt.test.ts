@@ -9,7 +9,7 @@ import { silentLogger } from '../../src/util/logger.js';
 import { UspController } from '../../src/usp/controller-client.js';
 import { mqttDeploymentDefaults } from '../../src/usp/mqtt/deployment.js';
 import type { Plain } from '../../src/usp/codec.js';
-import { tempDir } from '../helpers.js';
+import { tempDir, waitFor } from '../helpers.js';
 import { freePort, makeCertificates, Mosquitto, requireMosquitto } from './mosquitto.js';
 import { ControllerSim } from '../usp/controller-sim.js';
 
@@ -40,11 +40,6 @@ async function world(t: TestContext, version: '3.1.1' | '5.0') {
   await waitFor(() => ctl.records.some((r) => r.mqtt_connect), 5000);
   t.after(async () => { await ctl.close(); await agent.stop(); await broker.stop(); cleanup(); });
   return { agent, ctl, broker };
-}
-
-async function waitFor(cond: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) { if (Date.now() > end) throw new Error('timed out'); await new Promise((r) => setTimeout(r, 20)); }
 }
 
 const subscribe = (ctl: UspController, id: string, type: string, ref: string, retry = false) => ctl.request('add', 'ADD', { allow_partial: false, create_objs: [{ obj_path: 'Device.LocalAgent.Subscription.', param_settings: [

@@ -3,7 +3,6 @@
 // OperationComplete and DUStateChange! notifications it subscribed to. Native backend.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Agent } from '../../src/agent.js';
@@ -12,6 +11,7 @@ import { UspController } from '../../src/usp/controller-client.js';
 import { mqttDeploymentDefaults } from '../../src/usp/mqtt/deployment.js';
 import type { Plain } from '../../src/usp/codec.js';
 import { tempDir } from '../helpers.js';
+import { serveFiles } from '../http-files.js';
 import { freePort, Mosquitto, requireMosquitto } from './mosquitto.js';
 import { manifest, tarGz } from '../engine/tar-builder.js';
 
@@ -26,9 +26,8 @@ test('InstallDU -> EU Active -> Update -> Uninstall over USP, with OperationComp
   const broker = new Mosquitto(bin, dir, port);
   await broker.start();
   const files: Record<string, Buffer> = { 'app-1.tgz': pkg('1.0'), 'app-2.tgz': pkg('2.0') };
-  const http = createServer((req, res) => { const b = files[req.url!.slice(1)]; if (b) res.writeHead(200, { 'content-length': b.length }).end(b); else res.writeHead(404).end(); });
-  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-  const base = `http://127.0.0.1:${(http.address() as { port: number }).port}`;
+  const http = await serveFiles(files);
+  const base = http.url('').slice(0, -1);
   writeFileSync(join(dir, 'defaults.json'), JSON.stringify(mqttDeploymentDefaults({
     brokerPort: port, version: '5.0', agentTopic: 'sm/agent', controllerId: 'proto::sm', controllerTopic: 'sm/ctl', device: { oui: '00D0F1', productClass: 'SM', serialNumber: '7' },
   })));
@@ -36,7 +35,7 @@ test('InstallDU -> EU Active -> Update -> Uninstall over USP, with OperationComp
   const ctl = new UspController({ url: `mqtt://127.0.0.1:${port}`, version: '5.0', endpointId: 'proto::sm', topic: 'sm/ctl', agentId: 'os::00D0F1-SM-7', agentTopic: 'sm/agent', timeoutMs: 10_000 });
   await ctl.connect();
   await agent.start();
-  t.after(async () => { await agent.containerEngine?.stopAll(); await ctl.close(); await agent.stop(); await broker.stop(); http.close(); cleanup(); });
+  t.after(async () => { await agent.containerEngine?.stopAll(); await ctl.close(); await agent.stop(); await broker.stop(); await http.close(); cleanup(); });
   const sub = (id: string, type: string, ref: string) => ctl.request('add', 'ADD', { create_objs: [{ obj_path: 'Device.LocalAgent.Subscription.', param_settings: [
     { param: 'ID', value: id, required: true }, { param: 'NotifType', value: type, required: true }, { param: 'ReferenceList', value: ref, required: true }, { param: 'Enable', value: 'true', required: true }] }] });
   for (let i = 0; ; i++) { try { await sub('oc', 'OperationComplete', 'Device.SoftwareModules.'); break; } catch (e) { if (i > 20) throw e; } }

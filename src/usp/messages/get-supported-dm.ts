@@ -36,12 +36,12 @@ function supported(path: string, req: Plain, ctx: UspContext): Plain[] {
     const def = ctx.dm.supported(objPath!, ctx.caller, true)[0]!;
     const only = { param: def.params.has(name!) ? name : undefined, command: def.commands.has(name!) ? name : undefined, event: def.events.has(name!) ? name : undefined };
     if (!only.param && !only.command && !only.event) throw new DmError(7026, `${path} is not in the supported data model`, path);
-    return [describe(def, { ...req, return_params: Boolean(only.param), return_commands: Boolean(only.command), return_events: Boolean(only.event) }, ctx, name)];
+    return [describe(def, { ...req, return_params: Boolean(only.param), return_commands: Boolean(only.command), return_events: Boolean(only.event) }, name)];
   }
-  return ctx.dm.supported(path, ctx.caller, Boolean(req.first_level_only)).map((d) => describe(d, req, ctx));
+  return ctx.dm.supported(path, ctx.caller, Boolean(req.first_level_only)).map((d) => describe(d, req));
 }
 
-function describe(def: ObjectDef, req: Plain, ctx: UspContext, onlyName?: string): Plain {
+function describe(def: ObjectDef, req: Plain, onlyName?: string): Plain {
   const view = 'usp';
   const keep = (n: string) => onlyName === undefined || n === onlyName;
   const access = !def.multi ? 'OBJ_READ_ONLY' : def.creatable ? 'OBJ_ADD_DELETE' : 'OBJ_READ_ONLY';

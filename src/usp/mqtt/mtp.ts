@@ -8,6 +8,7 @@ import type { ObjectNode } from '../../dm/tree.js';
 import type { Logger } from '../../util/logger.js';
 import { encodeRecord, type PlainMsg, wrapMsg } from '../codec.js';
 import type { UspEndpoint } from '../endpoint.js';
+import { controllerByEndpoint, controllers } from '../controllers.js';
 import { Connection, type ConnectionConfig, type Status } from './connection.js';
 
 const LA = 'Device.LocalAgent.';
@@ -117,18 +118,16 @@ export class MqttMtp {
 
   /** The topic a controller is reached on, and the connection to use. */
   private controllerTopic(endpointId: string): { topic: string; conn: Connection } | undefined {
-    for (const ctl of this.dm.node(LA)?.tables.get('Controller')?.rows.values() ?? []) {
-      if (ctl.stored('EndpointID') !== endpointId) continue;
-      for (const m of ctl.tables.get('MTP')?.rows.values() ?? []) {
-        if (m.stored('Enable') !== 'true' || m.stored('Protocol') !== 'MQTT') continue;
-        const mq = m.singles.get('MQTT')!;
-        const topic = mq.stored('Topic');
-        if (!topic) continue;
-        const viaMtp = mq.stored('AgentMTPReference');
-        for (const [, c] of this.conns) {
-          if (viaMtp && `${viaMtp}.` !== c.mtp) continue;
-          if (c.conn.connected) return { topic, conn: c.conn };
-        }
+    const ctl = controllerByEndpoint(this.dm, endpointId);
+    for (const m of ctl?.tables.get('MTP')?.rows.values() ?? []) {
+      if (m.stored('Enable') !== 'true' || m.stored('Protocol') !== 'MQTT') continue;
+      const mq = m.singles.get('MQTT')!;
+      const topic = mq.stored('Topic');
+      if (!topic) continue;
+      const viaMtp = mq.stored('AgentMTPReference');
+      for (const [, c] of this.conns) {
+        if (viaMtp && `${viaMtp}.` !== c.mtp) continue;
+        if (c.conn.connected) return { topic, conn: c.conn };
       }
     }
     return undefined;
@@ -157,7 +156,7 @@ export class MqttMtp {
 
   /** R-MQTT / TP-469 11.17: an MQTTConnect record to each controller this connection serves. */
   private async announce(conn: Connection, clientPath: string): Promise<void> {
-    for (const ctl of this.dm.node(LA)?.tables.get('Controller')?.rows.values() ?? []) {
+    for (const ctl of controllers(this.dm)) {
       if (ctl.stored('Enable') !== 'true') continue;
       const to = ctl.stored('EndpointID')!;
       const route = this.controllerTopic(to);
@@ -174,7 +173,7 @@ export class MqttMtp {
   private async stopConnections(): Promise<void> {
     const all = [...this.conns.values()];
     for (const { conn } of all) {
-      for (const ctl of this.dm.node(LA)?.tables.get('Controller')?.rows.values() ?? []) {
+      for (const ctl of controllers(this.dm)) {
         const route = ctl.stored('Enable') === 'true' ? this.controllerTopic(ctl.stored('EndpointID')!) : undefined;
         if (route?.conn === conn) {
           await conn.publish(route.topic, encodeRecord({ version: '1.4', to_id: ctl.stored('EndpointID'), from_id: this.endpoint.endpointId, disconnect: { reason: 'agent shutting down', reason_code: 0 } }));
