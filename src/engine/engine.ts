@@ -21,6 +21,7 @@ import { type Launch, memoryKiB, Supervisor, type UnitState } from './supervisor
 import { nativeLauncher } from './backends/native.js';
 import { IN_CONTAINER, LxcHost } from './backends/lxc.js';
 import { totalmem } from 'node:os';
+import { checkVolumeSpec, type VolumeRecord, type VolumeSpec, VolumeImages, volumeEnvName } from './volumes.js';
 
 export type DuOperation = 'Install' | 'Update' | 'Uninstall';
 export type { UnitRestart } from './records.js';
@@ -53,6 +54,8 @@ export interface EngineEvents {
   eu: [euid: string, state: Readonly<UnitState>];
   /** An execution environment's configuration or state changed. */
   ee: [EERecord];
+  /** Application data volumes were created or removed. */
+  volumes: [];
 }
 
 export interface InstallRequest {
@@ -64,6 +67,8 @@ export interface InstallRequest {
   readonly requestTag: string;
   readonly signal?: AbortSignal;
   readonly progress?: (percent: number) => void;
+  /** Application data volumes (absent: those the manifest declares). */
+  readonly appData?: readonly VolumeSpec[];
 }
 
 export interface EngineOptions {
@@ -78,6 +83,8 @@ export interface EngineOptions {
   readonly lxcRootfs?: string;
 }
 
+/** Under an LXC EE's du/ (a shared mount), where its volumes are mounted, so containers see them. */
+const VOLUME_DIR = '.appdata';
 const iso = () => `${new Date().toISOString().slice(0, 19)}Z`;
 const UNKNOWN = '0001-01-01T00:00:00Z';
 
@@ -85,6 +92,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   readonly records: EngineRecords;
   private ees: EERecord[] = [];
   private dus: DURecord[] = [];
+  private vols: VolumeRecord[] = [];
+  private readonly images: VolumeImages;
   private readonly supervisor: Supervisor;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly log: Logger;
@@ -100,7 +109,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.records = new EngineRecords(opts.stateDir);
     this.lxc = new LxcHost(this.records.path('lxc'), opts.lxcRootfs);
     this.supervisor = new Supervisor((euid, kind) => this.records.path('eu', `${euid}.${kind}`), this.log);
-    this.supervisor.on('change', (euid, state) => this.emit('eu', euid, state));
+    this.images = new VolumeImages(this.records.path('appdata'));
+    this.supervisor.on('change', (euid, state) => { this.emit('eu', euid, state); if (state.status === 'Idle') this.wipeIfStopped(euid); });
   }
 
   // ---- life cycle -----------------------------------------------------------------------------
@@ -119,8 +129,11 @@ export class Engine extends EventEmitter<EngineEvents> {
     for (const du of this.dus) {
       if (du.format === 'squashfs' && !isMounted(du.root)) await mountImage(`${du.root}.sqfs`, du.root).catch((e) => this.log.error({ err: e, duid: du.duid }, 'DU image could not be mounted'));
     }
+    this.vols = this.records.loadVolumes();
+    for (const v of this.vols) await this.images.mount(v, this.volumeDir(v)).catch((e) => this.log.error({ err: e, volume: v.name }, 'application data volume could not be mounted'));
     for (const du of this.dus) for (const eu of du.eus) this.supervisor.add(eu.euid, this.launchOf(du, eu), this.policyOf(eu));
     for (const op of this.records.loadOps()) await this.recover(op);
+    this.images.sweep(new Set(this.vols.map((v) => v.id)));
     rmSync(this.records.path('tmp'), { recursive: true, force: true });
     mkdirSync(this.records.path('tmp'), { recursive: true, mode: 0o700 });
     for (const ee of this.ees.filter((e) => e.backend === 'lxc')) {
@@ -140,6 +153,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** Factory reset: every DU uninstalled, every container destroyed, nothing mounted any more. */
   async factoryReset(): Promise<void> {
     for (const du of [...this.dus]) await this.uninstall(du.duid, 'factory-reset');
+    await this.serial(() => this.dropVolumes(this.vols));
     for (const ee of this.ees.filter((e) => e.backend === 'lxc')) await this.lxc.destroy(ee.container!);
     await this.serial(async () => { this.ees = []; this.records.saveEEs(this.ees); });
   }
@@ -180,6 +194,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     const op: OpRecord = { id, kind: 'install', startTime, uuid: req.uuid ?? '', duid: undefined, staging, requestTag: req.requestTag, committed: false };
     let manifest: Manifest | undefined;
     let uuid = req.uuid ?? '';
+    let created: VolumeRecord[] = [];
     try {
       const ee = this.requireEE(req.ee);
       this.records.saveOp(op);
@@ -193,11 +208,13 @@ export class Engine extends EventEmitter<EngineEvents> {
       if (this.dus.some((d) => d.uuid === uuid && d.manifest.version === manifest!.version && d.ee === ee.id)) {
         throw new EngineError(EngineCode.DuplicateDU, `${manifest.name} ${manifest.version} (${uuid}) is already installed in ${ee.name}`);
       }
-      this.admitDisk(ee, placed.bytes);
+      const specs = this.volumeSpecs(req.appData ?? manifest.data);
+      this.admitDisk(ee, placed.bytes + this.newVolumeBytes(ee, uuid, specs));
       if (placed.format === 'tar.gz') {
         this.records.saveOp({ ...op, uuid, duid, root: finalRoot });   // recovery must know what the rename creates
         renameSync(placed.root, finalRoot);
       }
+      created = await this.createVolumes(ee, uuid, specs, { ...op, uuid, duid, root: finalRoot });
       mkdirSync(this.dataDir(uuid, ee.id), { recursive: true, mode: 0o700 });
       const du: DURecord = {
         duid, uuid, ee: ee.id, manifest, url: req.url, username: req.username ?? '', password: req.password ?? '', format: placed.format,
@@ -217,6 +234,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       const duid = `${req.ee}-${id}`;
       const ee = this.ees.find((x) => x.id === req.ee);
       if (ee && !this.du(duid)) await removeRoot(this.duRoot(ee, duid));
+      await this.dropVolumes(created);
       rmSync(staging, { recursive: true, force: true });
       const result: DuResult = { operation: 'Install', requestTag: req.requestTag, uuid, version: manifest?.version ?? '', ee: req.ee, du: undefined, duid: undefined, euids: [], fault: { code: err.code, message: err.message }, startTime, completeTime: iso() };
       this.finish(id, result);
@@ -238,6 +256,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     const wasActive = old.eus.filter((e) => this.supervisor.isRunning(e.euid)).map((e) => e.service.name);
     this.emit('duStatus', duid, 'Updating');
     let swapped = false;
+    let created: VolumeRecord[] = [];
     try {
       const ee = this.requireEE(old.ee);
       this.records.saveOp(op);
@@ -257,7 +276,10 @@ export class Engine extends EventEmitter<EngineEvents> {
         ({ manifest, bytes } = await unpackPackage(pkg, unpacked, this.limits(ee)));
         this.assertSameDU(old, manifest, req.uuid);
       }
-      this.admitDisk(ee, bytes - old.diskKiB * 1024);
+      // Volumes: those named (by the caller, else the new manifest, else the ones it has) must exist.
+      let specs = req.appData ?? manifest?.data;
+      const extra = specs ? this.newVolumeBytes(ee, old.uuid, this.volumeSpecs(specs)) : 0;
+      this.admitDisk(ee, bytes - old.diskKiB * 1024 + extra);
       for (const eu of old.eus) await this.supervisor.stop(eu.euid, this.grace);
       await this.detachRoot(old, staging);
       swapped = true;
@@ -272,6 +294,9 @@ export class Engine extends EventEmitter<EngineEvents> {
         renameSync(unpacked, old.root);
       }
       if (!req.retainData) { rmSync(this.dataDir(old.uuid, old.ee), { recursive: true, force: true }); mkdirSync(this.dataDir(old.uuid, old.ee), { recursive: true, mode: 0o700 }); }
+      const had = this.volumesOf(old);
+      specs = this.volumeSpecs(req.appData ?? (manifest!.data.length ? manifest!.data : had));
+      created = await this.createVolumes(ee, old.uuid, specs, op);
       const keep = new Map(old.eus.map((e) => [e.service.name, e]));
       const du: DURecord = {
         ...old, manifest: manifest!, url, username: creds.username, password: creds.password, format, installedAt: iso(), diskKiB: Math.ceil(bytes / 1024),
@@ -280,6 +305,12 @@ export class Engine extends EventEmitter<EngineEvents> {
       this.dus = this.dus.map((d) => (d.duid === duid ? du : d));
       this.records.saveDUs(this.dus);                // the commit point
       this.records.saveOp({ ...op, committed: true });
+      // Without RetainData the old volumes' data goes: the ones still named start empty, the others go.
+      if (!req.retainData) {
+        const named = new Set(specs.map((v) => v.name));
+        for (const v of had) if (named.has(v.name)) this.images.wipe(this.volumeDir(v));
+        await this.dropVolumes(had.filter((v) => !named.has(v.name)));
+      }
       for (const eu of old.eus) if (!du.eus.some((n) => n.euid === eu.euid)) this.supervisor.remove(eu.euid);
       for (const eu of du.eus) { this.supervisor.remove(eu.euid); this.supervisor.add(eu.euid, this.launchOf(du, eu), this.policyOf(eu)); }
       rmSync(staging, { recursive: true, force: true });
@@ -292,6 +323,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       const err = asEngineError(e);
       if (swapped) await this.restoreRoot(old, staging);
       rmSync(staging, { recursive: true, force: true });
+      await this.dropVolumes(created);
       for (const eu of old.eus) if (wasActive.includes(eu.service.name)) this.supervisor.start(eu.euid);
       this.emit('duStatus', duid, 'Installed');
       const result = this.result('Update', req.requestTag, old, { code: err.code, message: err.message }, startTime);
@@ -320,6 +352,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       for (const eu of du.eus) this.supervisor.remove(eu.euid);
       await removeRoot(du.root);
       if (!retainData) rmSync(this.dataDir(du.uuid, du.ee), { recursive: true, force: true });
+      await this.dropVolumes(this.volumesOf(du).filter((v) => !(retainData && v.retain === 'Forever')));
       const result = this.result('Uninstall', requestTag, undefined, undefined, startTime, du);
       this.finish(id, result);
       return result;
@@ -493,6 +526,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (dus.length && !force) throw new EngineError(EngineCode.InvalidDUState, `${ee.name} still has ${dus.length} deployment unit(s); use Force`);
     for (const du of dus) await this.uninstall(du.duid, 'ee-remove');
     await this.serial(async () => {
+      await this.dropVolumes(this.vols.filter((v) => v.ee === eeId));
       await this.lxc.destroy(ee.container!);
       this.ees = this.ees.filter((e) => e.id !== eeId);
       this.records.saveEEs(this.ees);
@@ -551,6 +585,92 @@ export class Engine extends EventEmitter<EngineEvents> {
     return ee?.backend === 'lxc' ? this.lxc.memoryKiB(ee.container!) : -1;
   }
 
+  // ---- application data volumes ---------------------------------------------------------------
+
+  volumes(): readonly VolumeRecord[] { return this.vols; }
+  /** Where the EE's services reach a volume (its AccessPath in a container, the mount point natively). */
+  volumePath(v: VolumeRecord): string { return this.eeOfVolume(v)?.backend === 'lxc' ? v.accessPath : this.volumeDir(v); }
+  volumeUsedMiB(v: VolumeRecord): number { return VolumeImages.usedMiB(this.volumeDir(v)); }
+  volumesOf(du: DURecord): VolumeRecord[] { return this.vols.filter((v) => v.ee === du.ee && v.appUuid === du.uuid); }
+
+  /** ApplicationData.Remove(): refused (7229) while the application that owns it is installed. */
+  removeVolume(id: string): Promise<void> {
+    return this.serial(async () => {
+      const v = this.vols.find((x) => x.id === id);
+      if (!v) throw new EngineError(EngineCode.InvalidValue, `application data volume ${id} does not exist`);
+      const owner = this.dus.find((d) => d.ee === v.ee && d.uuid === v.appUuid);
+      if (owner) throw new EngineError(EngineCode.InvalidDUState, `volume ${v.name} belongs to ${owner.manifest.name}, which is installed; uninstall it first`);
+      await this.dropVolumes([v]);
+    });
+  }
+
+  private eeOfVolume(v: VolumeRecord): EERecord | undefined { return this.ees.find((e) => e.id === v.ee); }
+
+  private volumeDir(v: VolumeRecord): string {
+    const ee = this.eeOfVolume(v);
+    return ee?.backend === 'lxc' ? join(this.lxc.duDir(ee.container!), VOLUME_DIR, v.id) : this.records.path('appdata', v.id);
+  }
+
+  private volumeSpecs(specs: readonly VolumeSpec[]): VolumeSpec[] {
+    const names = new Set<string>();
+    for (const s of specs) {
+      checkVolumeSpec(s);
+      if (names.has(s.name)) throw new EngineError(EngineCode.InvalidArguments, `two application data volumes are named ${s.name}`);
+      names.add(s.name);
+    }
+    return specs.map(({ name, capacityMiB, retain, accessPath }) => ({ name, capacityMiB, retain, accessPath }));
+  }
+
+  /** Bytes the volumes an application asks for need beyond the ones it has (kept from earlier). */
+  private newVolumeBytes(ee: EERecord, uuid: string, specs: readonly VolumeSpec[]): number {
+    return this.missingVolumes(ee, uuid, specs).reduce((s, v) => s + v.capacityMiB, 0) * 1024 ** 2;
+  }
+
+  private missingVolumes(ee: EERecord, uuid: string, specs: readonly VolumeSpec[]): VolumeSpec[] {
+    return specs.filter((s) => !this.vols.some((v) => v.ee === ee.id && v.appUuid === uuid && v.name === s.name));
+  }
+
+  /** Creates the volumes that do not exist yet; journalled first, so that recovery can take them back. */
+  private async createVolumes(ee: EERecord, uuid: string, specs: readonly VolumeSpec[], op: OpRecord): Promise<VolumeRecord[]> {
+    const fresh = this.missingVolumes(ee, uuid, specs).map((s) => ({ ...s, id: randomBytes(6).toString('hex'), ee: ee.id, appUuid: uuid }));
+    if (!fresh.length) return [];
+    this.records.saveOp({ ...op, volumes: fresh.map((v) => v.id) });
+    this.vols = [...this.vols, ...fresh];
+    try {
+      for (const v of fresh) {
+        await this.images.create(v);
+        await this.images.mount(v, this.volumeDir(v));
+        if (ee.backend === 'lxc') await this.lxc.addBind(ee.container!, join(VOLUME_DIR, v.id), v.accessPath);
+      }
+    } catch (e) {
+      await this.dropVolumes(fresh);
+      throw e;
+    }
+    this.records.saveVolumes(this.vols);
+    this.emit('volumes');
+    return fresh;
+  }
+
+  private async dropVolumes(list: readonly VolumeRecord[]): Promise<void> {
+    if (!list.length) return;
+    for (const v of list) {
+      const ee = this.eeOfVolume(v);
+      if (ee?.backend === 'lxc') await this.lxc.removeBind(ee.container!, join(VOLUME_DIR, v.id), v.accessPath).catch((e) => this.log.warn({ err: e }, 'volume bind not removed'));
+      await this.images.destroy(v, this.volumeDir(v));
+    }
+    const ids = new Set(list.map((v) => v.id));
+    this.vols = this.vols.filter((v) => !ids.has(v.id));
+    this.records.saveVolumes(this.vols);
+    this.emit('volumes');
+  }
+
+  /** Retain=UntilStopped: once none of the application's units runs, its volume starts empty again. */
+  private wipeIfStopped(euid: string): void {
+    const found = this.unitOf(euid);
+    if (!found || found.du.eus.some((e) => this.supervisor.isRunning(e.euid))) return;
+    for (const v of this.volumesOf(found.du)) if (v.retain === 'UntilStopped') this.images.wipe(this.volumeDir(v));
+  }
+
   // ---- internals ------------------------------------------------------------------------------
 
   private autostart(ee: EERecord): void {
@@ -577,7 +697,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** Admission control: an install that would overcommit the EE's disk or the device's is refused. */
   private admitDisk(ee: EERecord, bytes: number): void {
     if (ee.allocatedDiskKiB > 0) {
-      const used = this.dus.filter((d) => d.ee === ee.id).reduce((s, d) => s + d.diskKiB, 0) * 1024;
+      const used = this.dus.filter((d) => d.ee === ee.id).reduce((s, d) => s + d.diskKiB, 0) * 1024
+        + this.vols.filter((v) => v.ee === ee.id).reduce((s, v) => s + v.capacityMiB, 0) * 1024 ** 2;
       if (used + bytes > ee.allocatedDiskKiB * 1024) throw new EngineError(EngineCode.ResourcesExceeded, `${ee.name} has ${ee.allocatedDiskKiB} KiB of disk; ${Math.ceil(used / 1024)} KiB are in use and the package needs ${Math.ceil(bytes / 1024)} KiB`);
     }
     const fs = statfsSync(this.records.dir);
@@ -615,7 +736,8 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   private launchOf(du: DURecord, eu: EURecord): Launch {
     const ee = this.ees.find((e) => e.id === du.ee);
-    const env = { ...eu.service.env, CPE_EUID: eu.euid };
+    const env: Record<string, string> = { ...eu.service.env, CPE_EUID: eu.euid };
+    for (const v of this.volumesOf(du)) env[volumeEnvName(v.name)] = this.volumePath(v);
     if (ee?.backend === 'lxc') {
       return { command: eu.service.command, args: eu.service.args, cwd: `${IN_CONTAINER.du}/${du.duid}`, user: eu.service.user,
         env: { ...env, CPE_DU_DATA: `${IN_CONTAINER.data}/${du.uuid}` }, launcher: this.lxc.launcher(ee.container!) };
@@ -663,21 +785,26 @@ export class Engine extends EventEmitter<EngineEvents> {
     const du = op.duid ? this.du(op.duid) : undefined;
     const interrupted = { code: EngineCode.InternalError, message: 'interrupted by an agent restart' };
     const base = { requestTag: op.requestTag, uuid: op.uuid, startTime: op.startTime, completeTime: iso() };
+    const own = this.vols.filter((v) => op.volumes?.includes(v.id));
     if (op.kind === 'install') {
       // An install is committed exactly when its DU is in the records.
       if (du) return this.defer(op.id, this.result('Install', op.requestTag, du, undefined, op.startTime));
+      await this.dropVolumes(own);
       if (op.root && !du) await removeRoot(op.root);
       rmSync(op.staging, { recursive: true, force: true });
       return this.defer(op.id, { ...base, operation: 'Install', version: '', ee: '', du: undefined, duid: undefined, euids: [], fault: interrupted });
     }
     if (op.kind === 'update') {
       if (!op.committed && du && (existsSync(join(op.staging, 'old')) || existsSync(join(op.staging, 'old.sqfs')))) await this.restoreRoot(du, op.staging);
+      if (!op.committed) await this.dropVolumes(own);
       rmSync(op.staging, { recursive: true, force: true });
       return this.defer(op.id, du ? this.result('Update', op.requestTag, du, op.committed ? undefined : interrupted, op.startTime) : { ...base, operation: 'Update', version: '', ee: '', du: undefined, duid: op.duid, euids: [], fault: interrupted });
     }
-    // uninstall: committed means the record is gone; finish the removal.
+    // uninstall: committed means the record is gone; finish the removal. Whether the caller asked to
+    // retain data is not journalled: Forever volumes stay (ApplicationData.Remove() takes them).
     if (!du) {
       await removeRoot(op.staging);
+      await this.dropVolumes(this.vols.filter((v) => v.appUuid === op.uuid && v.retain === 'UntilStopped' && !this.dus.some((d) => d.uuid === v.appUuid && d.ee === v.ee)));
       return this.defer(op.id, { ...base, operation: 'Uninstall', version: '', ee: '', du: undefined, duid: op.duid, euids: [], fault: undefined });
     }
     return this.defer(op.id, this.result('Uninstall', op.requestTag, du, interrupted, op.startTime));

@@ -2,16 +2,13 @@
 // the host after a container started appear inside it.
 import { readFileSync } from 'node:fs';
 import { execa } from 'execa';
-import { EngineCode, EngineError } from './errors.js';
+import { runTool } from './tool.js';
 
 export function isMounted(dir: string): boolean {
   return readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === dir);
 }
 
-async function mountCmd(args: string[]): Promise<void> {
-  const r = await execa('mount', args, { reject: false });
-  if (r.exitCode !== 0) throw new EngineError(EngineCode.InternalError, `mount ${args.join(' ')} failed: ${r.stderr.trim().split('\n').pop()}`);
-}
+const mountCmd = (args: string[]) => runTool('mount', args);
 
 /** A SquashFS image, read-only, without devices or set-id programs. */
 export async function mountImage(image: string, dir: string): Promise<void> {

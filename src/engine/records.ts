@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:f
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import type { Manifest, ServiceSpec } from './package/manifest.js';
+import type { VolumeRecord } from './volumes.js';
 
 export type BackendKind = 'native' | 'lxc';
 
@@ -64,6 +65,7 @@ export interface OpRecord {
   readonly staging: string;            // what to remove if it never completed
   readonly root?: string;              // the DU's final root once known (a mount point for SquashFS)
   readonly requestTag: string;         // who asked (opaque to the engine: the model's key)
+  readonly volumes?: readonly string[]; // application data volumes it created (removed if it never commits)
   committed: boolean;                  // the engine state already reflects the operation
   fault?: { code: number; message: string };
 }
@@ -72,7 +74,7 @@ export class EngineRecords {
   readonly dir: string;
   constructor(stateDir: string) {
     this.dir = join(stateDir, 'engine');
-    for (const d of ['', 'du', 'data', 'tmp', 'ops', 'eu']) mkdirSync(join(this.dir, d), { recursive: true, mode: 0o700 });
+    for (const d of ['', 'du', 'data', 'tmp', 'ops', 'eu', 'appdata']) mkdirSync(join(this.dir, d), { recursive: true, mode: 0o700 });
   }
 
   path(...parts: string[]): string { return join(this.dir, ...parts); }
@@ -82,6 +84,9 @@ export class EngineRecords {
 
   loadDUs(): DURecord[] { return this.read<DURecord[]>('dus.json') ?? []; }
   saveDUs(dus: DURecord[]): void { writeFileAtomic(this.path('dus.json'), JSON.stringify(dus, null, 1)); }
+
+  loadVolumes(): VolumeRecord[] { return this.read<VolumeRecord[]>('appdata.json') ?? []; }
+  saveVolumes(v: readonly VolumeRecord[]): void { writeFileAtomic(this.path('appdata.json'), JSON.stringify(v, null, 1)); }
 
   loadOps(): OpRecord[] {
     return readdirSync(this.path('ops')).filter((f) => f.endsWith('.json')).map((f) => this.read<OpRecord>(join('ops', f))).filter((o): o is OpRecord => Boolean(o));

@@ -11,6 +11,8 @@ import type { ObjectNode } from '../dm/tree.js';
 import type { DuResult, Engine } from '../engine/engine.js';
 import { EngineError } from '../engine/errors.js';
 import type { DURecord, EERecord, EURecord } from '../engine/records.js';
+import type { VolumeRecord, VolumeSpec } from '../engine/volumes.js';
+import { argRows } from '../dm/command-args.js';
 import type { UnitState } from '../engine/supervisor.js';
 import type { Logger } from '../util/logger.js';
 import { packageVersion } from '../util/package-info.js';
@@ -38,6 +40,8 @@ export function registerSoftwareModules(dm: DataModel, model: () => SoftwareModu
   dm.command(`${SM}ExecEnv.{i}.Reset()`, (req) => need().resetEE(req.node));
   dm.command(`${SM}ExecEnvClass.{i}.AddExecEnv()`, (req) => need().addExecEnv(req.node, req.input));
   dm.command(`${SM}ExecEnv.{i}.ModifyConstraints()`, (req) => need().modifyConstraints(req.node, req.input));
+  dm.command(`${SM}ExecEnv.{i}.ApplicationData.{i}.Remove()`, (req) => need().removeVolume(req.node));
+  dm.param(`${SM}ExecEnv.{i}.ApplicationData.{i}.Utilization`, { get: (n) => String(model()?.volumeUsedMiB(n) ?? 0) });
   // A start asked through the CWMP parameter fails like the command when the EE is disabled.
   dm.param(`${SM}ExecutionUnit.{i}.RequestedState`, { validate: (v, node) => { if (v === 'Active') model()?.assertEEEnabledFor(node); } });
   dm.param(`${SM}ExecutionUnit.{i}.MemoryInUse`, { get: (n) => String(model()?.memoryOf(n) ?? 0) });
@@ -55,6 +59,7 @@ export class SoftwareModules {
     engine.on('eu', this.onUnit);
     engine.on('ee', this.onEE);
     engine.on('duStatus', this.onDuStatus);
+    engine.on('volumes', this.syncVolumes);
     // Writes by an operator that are commands in disguise (TR-181 "command parameters" of CWMP, and
     // Enable for both protocols) act on the engine.
     this.offFeed = dm.feed.subscribe([`${SM}ExecEnv.*.Enable`, `${SM}ExecEnv.*.Reset`, `${SM}ExecEnv.*.RequestedRunLevel`, `${SM}ExecutionUnit.*.RequestedState`,
@@ -108,6 +113,7 @@ export class SoftwareModules {
     for (const row of this.rows('DeploymentUnit')) if (!dus.has(row.stored('DUID') ?? '')) this.dm.delete([row.path], this.agent);
     for (const row of this.rows('ExecutionUnit')) if (!eus.has(row.stored('EUID') ?? '')) this.dropEU(row);
     for (const du of this.engine.deploymentUnits()) this.syncDU(du, 'Installed');
+    this.syncVolumes();
   }
 
   close(): void {
@@ -116,6 +122,7 @@ export class SoftwareModules {
     this.engine.off('eu', this.onUnit);
     this.engine.off('ee', this.onEE);
     this.engine.off('duStatus', this.onDuStatus);
+    this.engine.off('volumes', this.syncVolumes);
   }
 
   memoryOf(euRow: ObjectNode): number { return this.engine.unitMemoryKiB(euRow.stored('EUID') ?? ''); }
@@ -131,17 +138,19 @@ export class SoftwareModules {
     const eeRef = input.ExecutionEnvRef || this.defaultEERow();
     const ee = eeRef ? this.eeOfRow(`${eeRef}.`) : undefined;
     if (!ee) throw new DmError(7223, `ExecutionEnvRef '${input.ExecutionEnvRef ?? ''}' names no execution environment`);
+    const appData = volumeArgs(input);
     const r = await this.engine.install({
       url: input.URL!, ...(input.UUID ? { uuid: input.UUID } : {}), ...(input.Username ? { username: input.Username } : {}), ...(input.Password ? { password: input.Password } : {}),
-      ee: ee.id, requestTag: commandKey, signal, progress,
+      ee: ee.id, requestTag: commandKey, signal, progress, ...(appData ? { appData } : {}),
     });
     if (r.fault) throw new DmError(r.fault.code, r.fault.message);
     return { UUID: r.uuid, Version: r.version, ExecEnvRef: eeRef };
   }
 
   async updateDU(row: ObjectNode, input: Readonly<Record<string, string>>, commandKey: string): Promise<Record<string, string>> {
+    const appData = volumeArgs(input);
     const r = await this.engine.update(row.stored('DUID') ?? '', {
-      ...(input.URL ? { url: input.URL } : {}), ...(input.Username ? { username: input.Username } : {}), ...(input.Password ? { password: input.Password } : {}),
+      ...(appData ? { appData } : {}), ...(input.URL ? { url: input.URL } : {}), ...(input.Username ? { username: input.Username } : {}), ...(input.Password ? { password: input.Password } : {}),
       retainData: input.RetainData === 'true', requestTag: commandKey,
     }).catch(rethrow);
     if (r.fault) throw new DmError(r.fault.code, r.fault.message);
@@ -235,6 +244,50 @@ export class SoftwareModules {
     return {};
   }
 
+  /** ApplicationData.{i}.Remove(): the volume goes with its data; refused while its DU is installed. */
+  async removeVolume(row: ObjectNode): Promise<Record<string, string>> {
+    const v = this.volumeOfRow(row);
+    if (!v) throw new DmError(UspError.CommandFailure, `${row.path} is not a volume of the engine`);
+    await this.engine.removeVolume(v.id).catch(rethrow);
+    return {};
+  }
+
+  volumeUsedMiB(row: ObjectNode): number {
+    const v = this.volumeOfRow(row);
+    return v ? this.engine.volumeUsedMiB(v) : 0;
+  }
+
+  private volumeOfRow(row: ObjectNode): VolumeRecord | undefined {
+    const ee = this.eeOfRow(row.path.slice(0, row.path.indexOf('ApplicationData.')));
+    return this.engine.volumes().find((v) => v.ee === ee?.id && v.appUuid === row.stored('ApplicationUUID') && v.name === row.stored('Name'));
+  }
+
+  /** ExecEnv.{i}.ApplicationData rows mirror the engine's volumes; EUs list the ones of their DU. */
+  private readonly syncVolumes = (): void => {
+    for (const ee of this.engine.execEnvs()) {
+      const eeRow = this.eeRow(ee.id);
+      const table = eeRow ? this.dm.node(eeRow)?.tables.get('ApplicationData') : undefined;
+      if (!eeRow || !table) continue;
+      const vols = this.engine.volumes().filter((v) => v.ee === ee.id);
+      const key = (uuid: string | undefined, name: string | undefined) => `${uuid}/${name}`;
+      const want = new Set(vols.map((v) => key(v.appUuid, v.name)));
+      const stale = [...table.rows.values()].filter((r) => !want.has(key(r.stored('ApplicationUUID'), r.stored('Name')))).map((r) => r.path);
+      if (stale.length) this.dm.delete(stale, this.agent);
+      const have = new Set([...table.rows.values()].map((r) => key(r.stored('ApplicationUUID'), r.stored('Name'))));
+      for (const v of vols) {
+        if (have.has(key(v.appUuid, v.name))) continue;
+        // Encrypted is false: the volume is a plain ext4 image (no key store on this device to encrypt with).
+        this.dm.addInstance(`${eeRow}ApplicationData.`, { Name: v.name, ApplicationUUID: v.appUuid, Capacity: String(v.capacityMiB), Encrypted: 'false', Retain: v.retain, AccessPath: this.engine.volumePath(v) }, ME);
+      }
+    }
+    for (const du of this.engine.deploymentUnits()) {
+      const eeRow = this.eeRow(du.ee);
+      const rows = eeRow ? [...(this.dm.node(eeRow)?.tables.get('ApplicationData')?.rows.values() ?? [])] : [];
+      const list = rows.filter((r) => r.stored('ApplicationUUID') === du.uuid).map((r) => ref(r.path)).join(',');
+      for (const eu of du.eus) { const row = this.rowBy('ExecutionUnit', 'EUID', eu.euid); if (row) this.dm.update(row.path, { ApplicationDataList: list }, ME); }
+    }
+  };
+
   // ---- engine events ----------------------------------------------------------------------------
 
   private readonly onResult = (r: DuResult): void => {
@@ -254,6 +307,7 @@ export class SoftwareModules {
         StartTime: r.startTime, CompleteTime: r.completeTime, OperationPerformed: r.operation,
         'Fault.FaultCode': String(r.fault?.code ?? 0), 'Fault.FaultString': r.fault?.message ?? '',
       }, this.agent);
+      this.syncVolumes();
       if (r.recovered && r.requestTag) this.reportOrphan(r, duRow);
     } catch (e) {
       this.log.error({ err: e }, 'could not reflect a DU operation in the data model');
@@ -387,6 +441,16 @@ export class SoftwareModules {
     if (!env.rows.size) for (const [Key, Value] of Object.entries(eu.service.env)) this.dm.addInstance(`${path}EnvVariable.`, { Key, Value }, ME);
     return path;
   }
+}
+
+/** InstallDU/Update ApplicationData.{i}. arguments (undefined when none are given: the manifest decides). */
+function volumeArgs(input: Readonly<Record<string, string>>): VolumeSpec[] | undefined {
+  const rows = [...argRows(input, 'ApplicationData.').values()];
+  if (!rows.length) return undefined;
+  return rows.map((r) => {
+    for (const k of ['Name', 'Capacity', 'Retain', 'AccessPath']) if (!r[k]) throw new DmError(UspError.InvalidCommandArguments, `ApplicationData needs ${k}`);
+    return { name: r.Name!, capacityMiB: Number(r.Capacity), retain: r.Retain as VolumeSpec['retain'], accessPath: r.AccessPath! };
+  });
 }
 
 function rethrow(e: unknown): never {

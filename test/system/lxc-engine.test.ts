@@ -94,21 +94,25 @@ test('LXC EE: install tar.gz and SquashFS DUs, services run inside the container
   assert.equal(await engine.lxc.state(ee.container!), 'ABSENT');
 });
 
-test('after a device reboot (nothing mounted, container down) the engine brings the EE and its SquashFS DU back', async (t) => {
+test('after a device reboot (nothing mounted, container down) the engine brings the EE, its SquashFS DU and its data volume back', async (t) => {
   if (!(await requireLxc(t))) return;
   const { dir, cleanup } = tempDir('cpe-lxc-reboot-');
   const src = join(dir, 'app');
   mkdirSync(join(src, 'bin'), { recursive: true });
   writeFileSync(join(src, 'manifest.json'), manifest({ name: 'rebooter', services: [{ name: 'svc', command: 'bin/run.sh' }] }));
-  writeFileSync(join(src, 'bin/run.sh'), '#!/bin/sh\ntrap "exit 0" TERM\nwhile true; do sleep 0.2; done\n', { mode: 0o755 });
+  writeFileSync(join(src, 'bin/run.sh'), '#!/bin/sh\necho up >> "$CPE_APPDATA_DB/boots"\ntrap "exit 0" TERM\nwhile true; do sleep 0.2; done\n', { mode: 0o755 });
   execFileSync('mksquashfs', [src, join(dir, 'app.sqfs'), '-all-root', '-noappend', '-quiet']);
   let engine = new Engine({ stateDir: join(dir, 'state'), logger: silentLogger, shutdownGraceMs: 2000 });
   await engine.start();
   const ee = await engine.createEE({ name: 'rb', enabled: true, memoryKiB: -1, cpuPercent: -1, diskKiB: 32 * 1024 });
   t.after(async () => { await engine.factoryReset(); cleanup(); });
-  const r = await engine.install({ url: `file://${join(dir, 'app.sqfs')}`, ee: ee.id, requestTag: 'rb' });
+  const r = await engine.install({ url: `file://${join(dir, 'app.sqfs')}`, ee: ee.id, requestTag: 'rb', appData: [{ name: 'db', capacityMiB: 4, retain: 'Forever', accessPath: '/srv/db' }] });
   assert.equal(r.fault, undefined, r.fault?.message);
   await waitFor(() => engine.unitState(r.euids[0]!)?.status === 'Active');
+  const inside = (...cmd: string[]) => execa('lxc-attach', ['-P', engine.lxc.lxcpath, '-n', ee.container!, '--', ...cmd], { reject: false });
+  await waitFor(async () => (await inside('cat', '/srv/db/boots')).stdout.trim() === 'up');
+  const avail = Number((await inside('df', '-k', '/srv/db')).stdout.trim().split('\n').pop()!.split(/\s+/)[3]);
+  assert.ok(avail >= 4096 && avail < 8192, `the volume inside the container is a file system of its own with its 4 MiB capacity (${avail} KiB free)`);
   // The "reboot": the agent goes, the container and its processes go, and every mount with them.
   engine.detach();
   await execa('lxc-stop', ['-P', engine.lxc.lxcpath, '-n', ee.container!, '-k']);
@@ -121,6 +125,12 @@ test('after a device reboot (nothing mounted, container down) the engine brings 
   await waitFor(() => engine.unitState(r.euids[0]!)?.status === 'Active');
   const ls = await execa('lxc-attach', ['-P', engine.lxc.lxcpath, '-n', ee.container!, '--', 'ls', `/opt/cpe/du/${r.duid}/bin`]);
   assert.match(ls.stdout, /run\.sh/, 'the image is mounted again and visible inside the container');
+  await waitFor(async () => (await inside('cat', '/srv/db/boots')).stdout.split('\n').length === 2);
+  assert.equal((await inside('cat', '/srv/db/boots')).stdout.trim(), 'up\nup', 'the volume came back with its data, at its AccessPath');
+  const un = await engine.uninstall(r.duid!, 'un');
+  assert.equal(un.fault, undefined);
+  assert.equal(engine.volumes().length, 0, 'without RetainData the Forever volume goes with its DU');
+  assert.notEqual((await inside('cat', '/srv/db/boots')).exitCode, 0, 'and is gone from inside the container');
 });
 
 test('an operator-supplied rootfs tarball is the base of new LXC EEs, with nothing bound from the host', async (t) => {

@@ -42,7 +42,8 @@ test('InstallDU -> EU Active -> Update -> Uninstall over USP, with OperationComp
   await sub('du', 'Event', 'Device.SoftwareModules.DUStateChange!');
   await sub('eu', 'ValueChange', 'Device.SoftwareModules.ExecutionUnit.*.Status');
 
-  const op = await ctl.request('operate', 'OPERATE', { command: 'Device.SoftwareModules.InstallDU()', command_key: 'install-1', send_resp: true, input_args: { URL: `${base}/app-1.tgz` } });
+  const op = await ctl.request('operate', 'OPERATE', { command: 'Device.SoftwareModules.InstallDU()', command_key: 'install-1', send_resp: true, input_args: {
+    URL: `${base}/app-1.tgz`, 'ApplicationData.1.Name': 'state', 'ApplicationData.1.Capacity': '2', 'ApplicationData.1.Retain': 'Forever', 'ApplicationData.1.AccessPath': '/data/state' } });
   assert.match(op.body.response.operate_resp.operation_results[0].req_obj_path, /^Device\.LocalAgent\.Request\.\d+\.?$/);
   const done = await ctl.waitForNotification((n) => n.body.oper_complete?.command_key === 'install-1');
   const out = done.body.oper_complete.req_output_args.output_args;
@@ -59,6 +60,15 @@ test('InstallDU -> EU Active -> Update -> Uninstall over USP, with OperationComp
   assert.equal(vals[0], 'Active');
   assert.equal(vals[1], '1.0');
   assert.ok(Number(vals[2]) > 0, 'memory in use comes from the running process');
+
+  // Its application data volume is a row of its EE, referenced by the EU; Remove() waits for the DU to go.
+  const vol = 'Device.SoftwareModules.ExecEnv.1.ApplicationData.1.';
+  const volGet = await ctl.request('get', 'GET', { param_paths: [vol, `${euRef}.ApplicationDataList`] });
+  const volParams = volGet.body.response.get_resp.req_path_results[0].resolved_path_results[0].result_params;
+  assert.deepEqual([volParams.Name, volParams.ApplicationUUID, volParams.Capacity, volParams.Retain, volParams.Encrypted], ['state', out.UUID, '2', 'Forever', 'false']);
+  assert.equal(volGet.body.response.get_resp.req_path_results[1].resolved_path_results[0].result_params.ApplicationDataList, vol.slice(0, -1));
+  const removeVol = () => ctl.request('operate', 'OPERATE', { command: `${vol}Remove()`, command_key: 'rmvol', send_resp: true, input_args: {} });
+  assert.equal((await removeVol()).body.response.operate_resp.operation_results[0].cmd_failure.err_code, 7229);
 
   // The service's output is a vendor log file of the device.
   const logRef = (await ctl.request('get', 'GET', { param_paths: [`${euRef}.VendorLogList`] })).body.response.get_resp.req_path_results[0].resolved_path_results[0].result_params.VendorLogList;
@@ -82,9 +92,16 @@ test('InstallDU -> EU Active -> Update -> Uninstall over USP, with OperationComp
   const failEv = await ctl.waitForNotification((n) => n.subscriptionId === 'du' && n.body.event.params.CurrentState === 'Failed');
   assert.equal(failEv.body.event.params['Fault.FaultCode'], '7033');
 
-  await ctl.request('operate', 'OPERATE', { command: `${duRef}.Uninstall()`, command_key: 'rm', send_resp: true, input_args: {} });
+  await ctl.request('operate', 'OPERATE', { command: `${duRef}.Uninstall()`, command_key: 'rm', send_resp: true, input_args: { RetainData: 'true' } });
   const un = await ctl.waitForNotification((n) => n.subscriptionId === 'du' && n.body.event.params.OperationPerformed === 'Uninstall');
   assert.equal(un.body.event.params.CurrentState, 'Uninstalled');
+  // RetainData kept the Forever volume without its DU, until Remove() takes it.
+  const kept = await ctl.request('get', 'GET', { param_paths: [`${vol}ApplicationUUID`] });
+  assert.equal(kept.body.response.get_resp.req_path_results[0].resolved_path_results[0].result_params.ApplicationUUID, out.UUID);
+  assert.equal((await removeVol()).body.response.operate_resp.operation_results[0].cmd_failure, undefined);
+  assert.equal(agent.containerEngine!.volumes().length, 0);
+  const vols = await ctl.request('get_instances', 'GET_INSTANCES', { obj_paths: ['Device.SoftwareModules.ExecEnv.1.ApplicationData.'], first_level_only: true });
+  assert.equal(vols.body.response.get_instances_resp.req_path_results[0].curr_insts.length, 0, 'the row went with the volume');
   const inst = await ctl.request('get_instances', 'GET_INSTANCES', { obj_paths: ['Device.SoftwareModules.DeploymentUnit.', 'Device.SoftwareModules.ExecutionUnit.'], first_level_only: true });
   assert.deepEqual(inst.body.response.get_instances_resp.req_path_results.map((r: Plain) => r.curr_insts.length), [0, 0]);
   const logs = await ctl.request('get_instances', 'GET_INSTANCES', { obj_paths: ['Device.DeviceInfo.VendorLogFile.'], first_level_only: true });

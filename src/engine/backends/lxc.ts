@@ -9,6 +9,7 @@ import { EngineCode, EngineError } from '../errors.js';
 import type { Launch, ProcessLauncher } from '../supervisor.js';
 import { isMounted, makeShared, unmount } from '../mounts.js';
 import { extractTarGz } from '../package/tar-extract.js';
+import { lastLine, runTool as run } from '../tool.js';
 
 export interface LxcLimits { memoryKiB: number; cpuPercent: number }
 
@@ -199,6 +200,35 @@ export class LxcHost {
     if (pending.length) throw new EngineError(EngineCode.CommandFailure, `the container refused ${pending.join(', ')}`);
   }
 
+  /**
+   * Makes a host directory under the EE's du/ appear at `target` inside the container: a mount entry
+   * for every later start, and, when the container runs, a bind made now inside its mount namespace
+   * (the directory is already visible there through the shared du/ mount).
+   */
+  async addBind(name: string, rel: string, target: string): Promise<void> {
+    const line = bindLine(this.duDir(name), rel, target);
+    const cfg = join(this.lxcpath, name, 'config');
+    const lines = readFileSync(cfg, 'utf8').split('\n').filter((l) => l !== '' && l !== line);
+    writeFileSync(cfg, [...lines, line, ''].join('\n'));
+    const pid = await this.initPid(name);
+    if (pid) await run('nsenter', ['-t', String(pid), '-m', '--', '/bin/sh', '-c', 'mkdir -p "$1" && mount --bind "$0" "$1"', `${IN_CONTAINER.du}/${rel}`, target]);
+  }
+
+  async removeBind(name: string, rel: string, target: string): Promise<void> {
+    const line = bindLine(this.duDir(name), rel, target);
+    const cfg = join(this.lxcpath, name, 'config');
+    if (existsSync(cfg)) writeFileSync(cfg, readFileSync(cfg, 'utf8').split('\n').filter((l) => l !== line).join('\n'));
+    const pid = await this.initPid(name);
+    if (pid) await execa('nsenter', ['-t', String(pid), '-m', '--', '/bin/umount', '-l', target], { reject: false });
+  }
+
+  private async initPid(name: string): Promise<number | undefined> {
+    if ((await this.state(name)) !== 'RUNNING') return undefined;
+    const r = await execa('lxc-info', ['-P', this.lxcpath, '-n', name, '-p', '-H'], { reject: false });
+    const pid = Number(r.stdout.trim());
+    return r.exitCode === 0 && pid > 0 ? pid : undefined;
+  }
+
   /** Memory the container uses now, from its cgroup. */
   async memoryKiB(name: string): Promise<number> {
     const r = await execa('lxc-cgroup', ['-P', this.lxcpath, '-n', name, 'memory.usage_in_bytes'], { reject: false });
@@ -241,6 +271,9 @@ function limitLines(l: LxcLimits): string[] {
   return out;
 }
 
+/** The container config line that binds du/<rel> at target (relative to the rootfs, as LXC wants). */
+const bindLine = (duDir: string, rel: string, target: string) => `lxc.mount.entry = ${join(duDir, rel)} ${target.slice(1)} none bind,create=dir 0 0`;
+
 function uidIn(rootfs: string, user: string): { uid: number; gid: number } | undefined {
   if (/^\d+$/.test(user)) return { uid: Number(user), gid: Number(user) };
   try {
@@ -252,14 +285,6 @@ function uidIn(rootfs: string, user: string): { uid: number; gid: number } | und
   throw new Error(`user '${user}' does not exist in the container`);
 }
 
-const lastLine = (s: string) => s.trim().split('\n').pop() ?? '';
 const BASE = 'cpe-base';
 const CUSTOM_BASE = 'cpe-base-custom';
 const DEFAULT_DISK_KIB = 256 * 1024;
-
-async function run(cmd: string, args: string[]): Promise<void> {
-  const r = await execa(cmd, args, { reject: false });
-  if (r.exitCode !== 0) throw new EngineError(EngineCode.InternalError, `${cmd} ${args.join(' ')} failed: ${lastLine(r.stderr)}`);
-}
-
-

@@ -2,6 +2,7 @@
 // application, its version, and its services. Validated strictly: a bad manifest is refused with a
 // message naming the field.
 import { EngineCode, EngineError } from '../errors.js';
+import { checkVolumeSpec, type VolumeSpec } from '../volumes.js';
 
 export type RestartPolicy = 'never' | 'on-failure' | 'always';
 
@@ -23,6 +24,8 @@ export interface Manifest {
   readonly version: string;
   readonly description: string;
   readonly services: readonly ServiceSpec[];
+  /** Application data volumes the DU wants when the installer names none (CWMP can't). */
+  readonly data: readonly VolumeSpec[];
 }
 
 export const MANIFEST_FILE = 'manifest.json';
@@ -44,12 +47,14 @@ export function parseManifest(text: string): Manifest {
   try { raw = JSON.parse(text); } catch (e) { return bad(`not JSON (${(e as Error).message})`); }
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return bad('must be a JSON object');
   const o = raw as Record<string, unknown>;
-  const known = new Set(['name', 'vendor', 'version', 'description', 'services']);
+  const known = new Set(['name', 'vendor', 'version', 'description', 'services', 'data']);
   for (const k of Object.keys(o)) if (!known.has(k)) bad(`unknown field '${k}'`);
   const services = o.services ?? [];
   if (!Array.isArray(services)) return bad('services must be an array');
   if (services.length > 64) return bad('at most 64 services');
   const names = new Set<string>();
+  const data = o.data ?? [];
+  if (!Array.isArray(data) || data.length > 16) return bad('data must be an array of at most 16 volumes');
   return {
     name: str(o, 'name', '', { required: true, pattern: NAME })!,
     vendor: str(o, 'vendor', '', { required: true, max: 128, pattern: /^[A-Za-z0-9.-]+$/ })!,
@@ -80,6 +85,15 @@ export function parseManifest(text: string): Manifest {
       if (restart !== 'never' && restart !== 'on-failure' && restart !== 'always') bad(`${where}restart must be never, on-failure or always`);
       const user = so.user === undefined ? undefined : String(str(so, 'user', where, { pattern: /^[a-z_][a-z0-9_-]*$|^\d+$/ }));
       return { name, command, args: args as string[], env: env as Record<string, string>, user, autostart: autostart as boolean, runLevel: runLevel as number, restart: restart as RestartPolicy, description: str(so, 'description', where, { max: 256 }) ?? '' };
+    }),
+    data: data.map((d, i) => {
+      const where = `data[${i}].`;
+      if (!d || typeof d !== 'object' || Array.isArray(d)) return bad(`data[${i}] must be an object`);
+      const dobj = d as Record<string, unknown>;
+      for (const k of Object.keys(dobj)) if (!['name', 'capacity', 'retain', 'accessPath'].includes(k)) bad(`unknown field '${where}${k}'`);
+      const spec = { name: str(dobj, 'name', where, { required: true })!, capacityMiB: Number(dobj.capacity), retain: (str(dobj, 'retain', where) ?? 'Forever') as VolumeSpec['retain'], accessPath: str(dobj, 'accessPath', where, { required: true })! };
+      try { checkVolumeSpec(spec); } catch (e) { bad(`${where.slice(0, -1)}: ${(e as Error).message}`); }
+      return spec;
     }),
   };
 }
