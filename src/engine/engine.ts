@@ -191,15 +191,21 @@ export class Engine extends EventEmitter<EngineEvents> {
     const startTime = iso();
     const id = randomBytes(6).toString('hex');
     const staging = this.stagingDir(req.ee, id);
-    const op: OpRecord = { id, kind: 'install', startTime, uuid: req.uuid ?? '', duid: undefined, staging, requestTag: req.requestTag, committed: false };
+    const eeNow = this.ees.find((e) => e.id === req.ee);
+    // The DU's final root is known before anything is fetched: journalled now, recovery can always undo it.
+    const op: OpRecord = { id, kind: 'install', startTime, uuid: req.uuid ?? '', duid: undefined, staging, ...(eeNow ? { root: this.duRoot(eeNow, `${eeNow.id}-${id}`) } : {}), requestTag: req.requestTag, committed: false };
     let manifest: Manifest | undefined;
     let uuid = req.uuid ?? '';
     let created: VolumeRecord[] = [];
     try {
       const ee = this.requireEE(req.ee);
-      this.records.saveOp(op);
       mkdirSync(staging, { recursive: true, mode: 0o700 });
+      // The journal entry is on disk before anything is placed where it would outlive a crash (the
+      // staging directory does not: start() clears it); its fsync runs while the package downloads.
+      const journalled = this.records.saveOpSoon(op);
+      journalled.catch(() => undefined);   // awaited below; a failed fetch must not leave it unhandled
       await this.fetch(req, join(staging, 'package'), ee);
+      await journalled;
       const duid = `${ee.id}-${id}`;
       const finalRoot = this.duRoot(ee, duid);
       const placed = await this.place(join(staging, 'package'), finalRoot, ee, { ...op, duid }, staging);
@@ -396,11 +402,16 @@ export class Engine extends EventEmitter<EngineEvents> {
    */
   private async place(pkg: string, finalRoot: string, ee: EERecord, op: OpRecord, staging: string): Promise<{ manifest: Manifest; bytes: number; format: 'tar.gz' | 'squashfs'; root: string }> {
     if ((await packageFormat(pkg)) === 'squashfs') {
-      const bytes = await checkSquashfs(pkg, this.limits(ee));
-      this.records.saveOp({ ...op, root: finalRoot });
+      if (op.root !== finalRoot) this.records.saveOp({ ...op, root: finalRoot });
       renameSync(pkg, `${finalRoot}.sqfs`);
       mkdirSync(finalRoot, { recursive: true });
-      await mountImage(`${finalRoot}.sqfs`, finalRoot);
+      // The listing check and the mount run side by side: the mount is read-only, nodev and nosuid,
+      // nothing in it runs before the check passes, and a refused image is unmounted by the caller.
+      const img = `${finalRoot}.sqfs`;
+      const mountError = mountImage(img, finalRoot).then(() => undefined, (e: unknown) => e);
+      const bytes = await checkSquashfs(img, this.limits(ee)).finally(() => mountError);
+      const failed = await mountError;
+      if (failed) throw failed;
       return { manifest: await readManifest(finalRoot), bytes, format: 'squashfs', root: finalRoot };
     }
     const root = join(staging, 'root');

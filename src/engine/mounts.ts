@@ -1,8 +1,7 @@
 // Mounts the engine makes: SquashFS images read-only, and the shared bind that lets mounts made on
 // the host after a container started appear inside it.
 import { readFileSync } from 'node:fs';
-import { execa } from 'execa';
-import { runTool } from './tool.js';
+import { runTool, tool } from './tool.js';
 
 export function isMounted(dir: string): boolean {
   return readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === dir);
@@ -18,8 +17,8 @@ export async function mountImage(image: string, dir: string): Promise<void> {
 
 export async function unmount(dir: string): Promise<void> {
   if (!isMounted(dir)) return;
-  const r = await execa('umount', [dir], { reject: false });
-  if (r.exitCode !== 0) await execa('umount', ['-l', dir], { reject: false });
+  const r = await tool('umount', [dir]);
+  if (r.exitCode !== 0) await tool('umount', ['-l', dir]);
 }
 
 /** Makes dir a mount of its own with shared propagation (idempotent). */

@@ -3,7 +3,7 @@
 // kill -9 at any instant leaves the old or the new state.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../util/atomic-file.js';
+import { writeFileAtomic, writeFileAtomicSoon } from '../util/atomic-file.js';
 import type { Manifest, ServiceSpec } from './package/manifest.js';
 import type { VolumeRecord } from './volumes.js';
 
@@ -92,6 +92,8 @@ export class EngineRecords {
     return readdirSync(this.path('ops')).filter((f) => f.endsWith('.json')).map((f) => this.read<OpRecord>(join('ops', f))).filter((o): o is OpRecord => Boolean(o));
   }
   saveOp(op: OpRecord): void { writeFileAtomic(this.path('ops', `${op.id}.json`), JSON.stringify(op)); }
+  /** The journal entry an operation starts with: durable by the time the promise settles (before its commit). */
+  saveOpSoon(op: OpRecord): Promise<void> { return writeFileAtomicSoon(this.path('ops', `${op.id}.json`), JSON.stringify(op)); }
   dropOp(id: string): void { rmSync(this.path('ops', `${id}.json`), { force: true }); }
 
   private read<T>(rel: string): T | undefined {

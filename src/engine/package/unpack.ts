@@ -3,10 +3,10 @@
 // image and oversized contents are refused before anything is written.
 import { open, readFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { execa } from 'execa';
 import { EngineCode, EngineError } from '../errors.js';
 import { MANIFEST_FILE, type Manifest, parseManifest } from './manifest.js';
 import { type ExtractLimits, extractTarGz, safeRelative } from './tar-extract.js';
+import { tool } from '../tool.js';
 
 export type PackageFormat = 'tar.gz' | 'squashfs';
 
@@ -40,7 +40,7 @@ export async function readManifest(dir: string): Promise<Manifest> {
  * "drwxr-xr-x root/root 38 2026-11-22 12:00 /dir". Returns the bytes its files hold.
  */
 export async function checkSquashfs(file: string, limits: ExtractLimits): Promise<number> {
-  const list = await execa('unsquashfs', ['-lls', '-d', '', file], { reject: false });
+  const list = await tool('unsquashfs', ['-lls', '-d', '', file]);
   if (list.exitCode !== 0) throw new EngineError(EngineCode.CorruptData, `not a readable SquashFS image: ${list.stderr.trim().split('\n').pop()}`);
   let bytes = 0, entries = 0;
   for (const line of list.stdout.split('\n')) {
@@ -64,7 +64,7 @@ export async function checkSquashfs(file: string, limits: ExtractLimits): Promis
 
 async function unsquash(file: string, target: string, limits: ExtractLimits): Promise<number> {
   const bytes = await checkSquashfs(file, limits);
-  const out = await execa('unsquashfs', ['-no-xattrs', '-f', '-d', target, file], { reject: false });
+  const out = await tool('unsquashfs', ['-no-xattrs', '-f', '-d', target, file]);
   if (out.exitCode !== 0) throw new EngineError(EngineCode.CorruptData, `SquashFS image could not be unpacked: ${out.stderr.trim().split('\n').pop()}`);
   return bytes;
 }
