@@ -12,6 +12,7 @@ import { registerMqtt } from './model/mqtt.js';
 import { UspAgent } from './usp/usp-agent.js';
 import { Engine } from './engine/engine.js';
 import { registerSoftwareModules, SoftwareModules } from './model/software-modules.js';
+import { CwmpClient, type CwmpClientOptions } from './cwmp/client.js';
 import type { TlsFiles } from './usp/mqtt/mtp.js';
 import { writeFileAtomic } from './util/atomic-file.js';
 import type { Logger } from './util/logger.js';
@@ -27,8 +28,10 @@ export interface AgentOptions {
   readonly settings?: Readonly<Record<string, string>>;
   /** The operator's base root file system (tar.gz) for LXC execution environments. */
   readonly lxcRootfs?: string;
-  /** CA and client certificate files for TLS connections to MQTT brokers. */
+  /** CA and client certificate files for TLS connections to MQTT brokers and the ACS. */
   readonly tls?: TlsFiles;
+  /** CWMP: where the Connection Request server listens, the firmware installer, the ACS timeout. */
+  readonly cwmp?: Pick<CwmpClientOptions, 'connectionRequest' | 'firmwareCommand' | 'timeoutMs'>;
 }
 
 const BOOT_FILE = 'boot.json';
@@ -38,6 +41,7 @@ export class Agent {
   private usp: UspAgent | undefined;
   private engine: Engine | undefined;
   private sm: SoftwareModules | undefined;
+  private cwmp: CwmpClient | undefined;
   private readonly schema: Schema;
   private readonly log: Logger;
   private restarting: Promise<void> | undefined;
@@ -51,6 +55,7 @@ export class Agent {
 
   get uspAgent(): UspAgent | undefined { return this.usp; }
   get containerEngine(): Engine | undefined { return this.engine; }
+  get cwmpClient(): CwmpClient | undefined { return this.cwmp; }
 
   get dm(): DataModel {
     if (!this.current) throw new Error('agent is not running');
@@ -86,6 +91,12 @@ export class Agent {
     await this.sm.sync();
     this.usp = new UspAgent(dm, this.opts.logger, this.opts.tls);
     this.usp.start(fresh);
+    this.cwmp = new CwmpClient(dm, this.engine, {
+      stateDir: this.opts.stateDir, logger: this.opts.logger, ...this.opts.cwmp, ...(this.opts.tls ? { tls: { ca: this.opts.tls.caFile, cert: this.opts.tls.certFile, key: this.opts.tls.keyFile } } : {}),
+      reboot: (commandKey) => void this.restart({ cause: 'RemoteReboot', reason: 'CWMP Reboot', commandKey, firmwareUpdated: false }, false),
+      factoryReset: () => void this.restart({ cause: 'RemoteFactoryReset', reason: '', commandKey: '', firmwareUpdated: false }, true),
+    });
+    await this.cwmp.start();
     // DU operations a crash interrupted are reported now that the protocols listen.
     this.engine.reportRecovered();
     const boot = this.takeBootInfo();
@@ -98,6 +109,8 @@ export class Agent {
     const dm = this.current;
     if (!dm) return;
     this.current = undefined;
+    await this.cwmp?.stop();
+    this.cwmp = undefined;
     await this.usp?.stop();
     this.usp = undefined;
     this.sm?.close();
@@ -119,6 +132,7 @@ export class Agent {
       if (factoryReset) {
         rmSync(join(this.opts.stateDir, 'dm'), { recursive: true, force: true });
         rmSync(join(this.opts.stateDir, 'engine'), { recursive: true, force: true });
+        rmSync(join(this.opts.stateDir, 'cwmp'), { recursive: true, force: true });
       }
       await this.start();
     })().finally(() => { this.restarting = undefined; });

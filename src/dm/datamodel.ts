@@ -329,6 +329,25 @@ export class DataModel {
     return outcomes;
   }
 
+  /**
+   * Every parameter a set would refuse, each with its own code, without applying anything: CWMP's
+   * SetParameterValuesFault lists them all, where set() stops at the first.
+   */
+  setFailures(requests: readonly SetRequest[], caller: Caller): ParamFailure[] {
+    const tx = new Tx(this, caller);
+    const failures: ParamFailure[] = [];
+    for (const req of requests) {
+      try {
+        for (const o of this.setOne({ objPath: req.objPath, params: req.params.map((p) => ({ ...p, required: false })) }, tx, caller)) failures.push(...o.failures);
+      } catch (e) {
+        const err = asDmError(e, req.objPath);
+        failures.push(...(err instanceof DmRequestError ? err.failures : [{ path: err.path ?? req.objPath, code: err.code, message: err.message }]));
+      }
+    }
+    tx.rollback(0);
+    return failures;
+  }
+
   private setOne(req: SetRequest, tx: Tx, caller: Caller): UpdatedObject[] {
     const parsed = parsePath(req.objPath);
     if (parsed.leaf.kind !== 'object') throw new DmError(UspError.InvalidPath, `'${req.objPath}' is not an object path`, req.objPath);

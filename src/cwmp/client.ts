@@ -1,0 +1,262 @@
+// The CWMP client: on while Device.ManagementServer.URL is set and EnableCWMP is true. It decides
+// when a session runs (boot, bootstrap, periodic, scheduled, value change, connection request,
+// pending results), runs one at a time, retries failed ones with the TR-069 back-off, and performs
+// what the ACS asked for that outlives a session (Reboot, FactoryReset, Download, ChangeDUState).
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DataModel } from '../dm/datamodel.js';
+import type { Engine } from '../engine/engine.js';
+import { fetchPackage } from '../engine/fetch.js';
+import type { Logger } from '../util/logger.js';
+import { notificationOf } from './rpc/attributes.js';
+import { ConnectionRequestServer } from './connection-request.js';
+import { DuStateRunner } from './du-state.js';
+import { el } from './envelope.js';
+import { duFaultOf } from './faults.js';
+import { CWMP_CALLER, type CwmpActions, type DownloadRequest, paramDef, type RpcContext } from './rpc/context.js';
+import { CwmpSession } from './session.js';
+import { CwmpState, type EventStruct } from './state.js';
+import { AcsConnection } from './transport.js';
+
+const MS = 'Device.ManagementServer.';
+const UNKNOWN_TIME = '0001-01-01T00:00:00Z';
+const now = () => `${new Date().toISOString().slice(0, 19)}Z`;
+
+export interface CwmpClientOptions {
+  readonly stateDir: string;
+  readonly logger: Logger;
+  /** Where the Connection Request server listens (port 0: any free port), and the host the ACS reaches it at. */
+  readonly connectionRequest?: { readonly host: string; readonly port: number; readonly advertise?: string };
+  /** A program given a downloaded firmware image (its path as the only argument); none: firmware downloads fail with 9010. */
+  readonly firmwareCommand?: string;
+  readonly tls?: { readonly ca?: string | undefined; readonly cert?: string | undefined; readonly key?: string | undefined };
+  readonly timeoutMs?: number;
+  /** The agent restarts for Reboot (after the session) and resets for FactoryReset. */
+  readonly reboot: (commandKey: string) => void;
+  readonly factoryReset: () => void;
+}
+
+export class CwmpClient {
+  readonly state: CwmpState;
+  private readonly log: Logger;
+  private readonly du: DuStateRunner;
+  private readonly forced: string[];
+  private cr: ConnectionRequestServer | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private periodicTimer: NodeJS.Timeout | undefined;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private afterSession: (() => void)[] = [];
+  private offFeed: (() => void)[] = [];
+  private stopped = false;
+  /** Sessions completed since start (tests and benchmarks wait on it). */
+  sessions = 0;
+
+  constructor(private readonly dm: DataModel, engine: Engine, private readonly opts: CwmpClientOptions) {
+    this.log = opts.logger.child({ component: 'cwmp' });
+    this.state = new CwmpState(opts.stateDir);
+    this.du = new DuStateRunner(dm, engine, this.state, this.log, () => this.kick());
+    this.forced = forcedInformParams(dm);
+  }
+
+  get enabled(): boolean { return this.dm.value(`${MS}URL`) !== '' && this.dm.value(`${MS}EnableCWMP`) === 'true'; }
+
+  async start(): Promise<void> {
+    this.state.addEvent('1 BOOT');
+    // Notifications: a change by anyone but the ACS, on a parameter it watches.
+    this.offFeed.push(this.dm.feed.subscribe('Device.', (c) => {
+      if (c.kind !== 'value' || c.cause.kind === 'cwmp') return;
+      const n = notificationOf(this.state, c.path, paramDef(this.dm, c.path));
+      if (n === 0) return;
+      if (!this.state.data.changed.includes(c.path)) { this.state.data.changed.push(c.path); this.state.save(); }
+      if (n === 2) { this.state.addEvent('4 VALUE CHANGE'); this.kick(); }
+    }, ['value']));
+    this.offFeed.push(this.dm.feed.subscribe([`${MS}URL`, `${MS}EnableCWMP`, `${MS}PeriodicInformEnable`, `${MS}PeriodicInformInterval`, `${MS}PeriodicInformTime`], (c) => {
+      if (c.kind !== 'value') return;
+      if (c.path === `${MS}URL`) this.state.data.retryCount = 0;
+      this.schedulePeriodic();
+      this.kick();
+    }, ['value']));
+    for (const s of this.state.data.scheduled) this.armScheduled(s);
+    this.schedulePeriodic();
+    this.du.resume();
+    this.kick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const off of this.offFeed) off();
+    this.du.close();
+    for (const t of [this.retryTimer, this.periodicTimer, ...this.timers]) if (t) clearTimeout(t);
+    await this.cr?.close();
+    await this.running?.catch(() => undefined);
+  }
+
+  /** Asks for a session: now, or after the running one; a pending retry keeps its back-off. */
+  kick(): void {
+    if (this.stopped || !this.enabled) return;
+    if (this.running) { this.again = true; return; }
+    if (this.retryTimer) return;
+    this.running = this.session().finally(() => {
+      this.running = undefined;
+      for (const a of this.afterSession.splice(0)) a();
+      if (this.again && !this.retryTimer) { this.again = false; this.kick(); }
+    });
+  }
+
+  /** Waits until no session runs or is due (tests). */
+  async idle(): Promise<void> { while (this.running) await this.running; }
+
+  /** The Connection Request server starts with the first session (CWMP may be off until then). */
+  private async ensureConnectionRequest(): Promise<void> {
+    if (this.cr || !this.opts.connectionRequest || this.dm.value(`${MS}HTTPConnectionRequestEnable`) === 'false') return;
+    const { host, port, advertise } = this.opts.connectionRequest;
+    const cr = new ConnectionRequestServer({
+      host, port, path: this.state.data.connectionRequestPath,
+      credentials: () => ({ username: this.dm.value(`${MS}ConnectionRequestUsername`), password: this.dm.value(`${MS}ConnectionRequestPassword`) }),
+      onRequest: () => { this.state.addEvent('6 CONNECTION REQUEST'); this.kick(); },
+    });
+    let url = await cr.listen();
+    this.cr = cr;
+    if (advertise) url = url.replace(/^http:\/\/[^/]+:/, `http://${advertise}:`);
+    if (this.dm.value(`${MS}ConnectionRequestURL`) !== url) this.dm.update(MS, { ConnectionRequestURL: url }, 'cwmp');
+  }
+
+  private async session(): Promise<void> {
+    const url = this.dm.value(`${MS}URL`);
+    try { await this.ensureConnectionRequest(); } catch (e) { this.log.error({ err: e }, 'the Connection Request server could not listen'); }
+    if (this.state.data.bootstrappedUrl !== url) this.state.addEvent('0 BOOTSTRAP');
+    const events = this.state.informEvents();
+    const changed = [...this.state.data.changed];
+    const conn = new AcsConnection({ url, username: this.dm.value(`${MS}Username`), password: this.dm.value(`${MS}Password`), timeoutMs: this.opts.timeoutMs ?? 30_000, ...this.opts.tls });
+    const session = new CwmpSession(conn, this.context(), this.log, () => {
+      if (events.some((e) => e.code === '0 BOOTSTRAP')) this.state.data.bootstrappedUrl = url;
+      this.state.delivered(events.filter((e) => !e.code.startsWith('7 ') && !e.code.startsWith('11 ') && !e.code.startsWith('12 ')), changed);
+    });
+    try {
+      const out = await session.run({ events, parameters: this.forced, changed, retryCount: this.state.data.retryCount });
+      this.sessions++;
+      this.log.info({ events: events.map((e) => e.code), served: out.requestsServed }, 'CWMP session done');
+      // Events that arrived during the session, and requests the ACS held, need another one.
+      if (this.state.data.events.length || this.state.data.pending.length) this.again = true;
+    } catch (e) {
+      this.state.data.retryCount++;
+      this.state.save();
+      const wait = retryWaitMs(this.state.data.retryCount, Number(this.dm.value(`${MS}CWMPRetryMinimumWaitInterval`)) || 5, Number(this.dm.value(`${MS}CWMPRetryIntervalMultiplier`)) || 2000);
+      this.log.warn({ err: (e as Error).message, retry: this.state.data.retryCount, waitMs: wait }, 'CWMP session failed; retrying');
+      this.retryTimer = setTimeout(() => { this.retryTimer = undefined; this.kick(); }, wait);
+    } finally {
+      await conn.close();
+    }
+  }
+
+  private context(): RpcContext {
+    const actions: CwmpActions = {
+      reboot: (key) => { this.state.addEvent('M Reboot', key); this.afterSession.push(() => this.opts.reboot(key)); },
+      factoryReset: () => { this.afterSession.push(() => this.opts.factoryReset()); },
+      scheduleInform: (delay, key) => {
+        const s = { due: Date.now() + delay * 1000, key };
+        this.state.data.scheduled.push(s);
+        this.state.save();
+        this.armScheduled(s);
+      },
+      download: (req) => { this.afterSession.push(() => this.arm(req.delaySeconds * 1000, () => void this.download(req))); },
+      changeDUState: (ops, key) => { this.afterSession.push(() => this.du.start(ops, key)); },
+      setParameterKey: (key) => this.dm.update(MS, { ParameterKey: key }, 'cwmp'),
+    };
+    return { dm: this.dm, caller: CWMP_CALLER, state: this.state, actions };
+  }
+
+  private armScheduled(s: { due: number; key: string }): void {
+    this.arm(Math.max(0, s.due - Date.now()), () => {
+      this.state.data.scheduled = this.state.data.scheduled.filter((x) => x !== s && !(x.due === s.due && x.key === s.key));
+      this.state.addEvent('3 SCHEDULED');
+      this.state.addEvent('M ScheduleInform', s.key);
+      this.kick();
+    });
+  }
+
+  private arm(ms: number, fn: () => void): void {
+    const t = setTimeout(() => { this.timers.delete(t); fn(); }, Math.min(ms, 2 ** 31 - 1));
+    this.timers.add(t);
+  }
+
+  /** PERIODIC: every PeriodicInformInterval seconds, in phase with PeriodicInformTime when set. */
+  private schedulePeriodic(): void {
+    if (this.periodicTimer) clearTimeout(this.periodicTimer);
+    this.periodicTimer = undefined;
+    if (this.stopped || this.dm.value(`${MS}PeriodicInformEnable`) !== 'true') return;
+    const interval = (Number(this.dm.value(`${MS}PeriodicInformInterval`)) || 86400) * 1000;
+    const phase = this.dm.value(`${MS}PeriodicInformTime`);
+    const t0 = phase && phase !== UNKNOWN_TIME ? Date.parse(phase) : Date.now();
+    const elapsed = ((Date.now() - t0) % interval + interval) % interval;
+    this.periodicTimer = setTimeout(() => { this.state.addEvent('2 PERIODIC'); this.kick(); this.schedulePeriodic(); }, Math.min(interval - elapsed || interval, 2 ** 31 - 1));
+  }
+
+  /** Download: fetch, apply (vendor configuration) or hand over (firmware), then TransferComplete. */
+  private async download(req: DownloadRequest): Promise<void> {
+    const start = now();
+    const dir = mkdtempSync(join(tmpdir(), 'cpe-download-'));
+    let fault = { code: 0, message: '' };
+    try {
+      const file = join(dir, 'file');
+      await fetchPackage(req.url, file, { ...(req.username ? { username: req.username, password: req.password } : {}), maxBytes: 256 * 1024 * 1024, timeoutMs: 300_000 });
+      if (req.fileType.startsWith('3 ')) this.applyConfig(readFileSync(file, 'utf8'));
+      else await this.installFirmware(file);
+    } catch (e) {
+      const err = e as { code?: number; message: string };
+      fault = { code: err.code && err.code >= 9000 ? err.code : err.code ? duFaultOf(err.code) : 9010, message: err.message };
+      this.log.warn({ url: req.url, fault }, 'download failed');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    this.state.addPending('TransferComplete', `<cwmp:TransferComplete>${el('CommandKey', req.commandKey)}<FaultStruct>${el('FaultCode', fault.code)}${el('FaultString', fault.message)}</FaultStruct>${el('StartTime', start)}${el('CompleteTime', now())}</cwmp:TransferComplete>`,
+      [{ code: '7 TRANSFER COMPLETE', key: '' }, { code: 'M Download', key: req.commandKey } as EventStruct]);
+    this.kick();
+  }
+
+  /** A vendor configuration file: the defaults format (JSON path -> value), applied as one atomic set. */
+  private applyConfig(text: string): void {
+    let values: Record<string, unknown>;
+    try { values = JSON.parse(text) as Record<string, unknown>; } catch (e) { throw Object.assign(new Error(`the configuration file is not JSON: ${(e as Error).message}`), { code: 9018 }); }
+    if (!values || typeof values !== 'object' || Array.isArray(values)) throw Object.assign(new Error('the configuration file must be a JSON object of parameter path -> value'), { code: 9018 });
+    const byObject = new Map<string, { name: string; value: string }[]>();
+    for (const [path, v] of Object.entries(values)) {
+      const obj = path.slice(0, path.lastIndexOf('.') + 1);
+      byObject.set(obj, [...(byObject.get(obj) ?? []), { name: path.slice(obj.length), value: String(v) }]);
+    }
+    try { this.dm.set([...byObject].map(([objPath, params]) => ({ objPath, params })), CWMP_CALLER); } catch (e) {
+      throw Object.assign(new Error(`the configuration was not applied: ${(e as Error).message}`), { code: 9018 });
+    }
+  }
+
+  private installFirmware(file: string): Promise<void> {
+    const cmd = this.opts.firmwareCommand;
+    if (!cmd) return Promise.reject(Object.assign(new Error('this device has no firmware installer configured (run --firmware-command)'), { code: 9010 }));
+    return new Promise((resolve, reject) => execFile(cmd, [file], { timeout: 600_000 }, (err, _o, stderr) => (err ? reject(Object.assign(new Error(`${cmd} failed: ${stderr.trim().split('\n').pop() ?? err.message}`), { code: 9010 })) : resolve())));
+  }
+}
+
+/** TR-069 3.2.1.1: a random wait in [m·(k/1000)^(n-1), m·(k/1000)^n] seconds, n capped at 10. */
+export function retryWaitMs(n: number, m: number, k: number): number {
+  const r = k / 1000;
+  const c = Math.min(Math.max(n, 1), 10);
+  const lo = m * r ** (c - 1), hi = m * r ** c;
+  return Math.round((lo + Math.random() * (hi - lo)) * 1000);
+}
+
+/** The parameters every Inform carries: those the definitions mark forcedInform (single objects). */
+function forcedInformParams(dm: DataModel): string[] {
+  const out: string[] = [];
+  const visit = (path: string): void => {
+    const node = dm.node(path);
+    if (!node) return;
+    for (const p of node.def.params.values()) if (p.forcedInform && p.only !== 'usp') out.push(path + p.name);
+    for (const s of node.singles.values()) visit(s.path);
+  };
+  visit('Device.');
+  return out;
+}

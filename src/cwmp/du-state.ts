@@ -1,0 +1,158 @@
+// ChangeDUState behind the engine: operations run in order, each result kept in the client's state
+// as it comes, so a restart resumes the job where it stopped (an operation the restart interrupted is
+// reported by the engine's recovery under the same request tag). The whole job ends in one
+// DUStateChangeComplete; DU changes made by others become AutonomousDUStateChangeComplete, filtered
+// by ManagementServer.DUStateChangeComplPolicy.
+import { randomBytes } from 'node:crypto';
+import type { DataModel } from '../dm/datamodel.js';
+import type { DuResult, Engine } from '../engine/engine.js';
+import type { DURecord } from '../engine/records.js';
+import type { Logger } from '../util/logger.js';
+import { el } from './envelope.js';
+import { duFaultOf } from './faults.js';
+import type { CdsJob, CwmpState, DuOp, OpResult } from './state.js';
+
+const SM = 'Device.SoftwareModules.';
+const POLICY = 'Device.ManagementServer.DUStateChangeComplPolicy.';
+const TAG = 'cwmp:';
+const now = () => `${new Date().toISOString().slice(0, 19)}Z`;
+
+export class DuStateRunner {
+  private readonly running = new Set<string>();
+
+  constructor(private readonly dm: DataModel, private readonly engine: Engine, private readonly state: CwmpState, private readonly log: Logger, private readonly kick: () => void) {
+    engine.on('result', this.onResult);
+  }
+
+  close(): void { this.engine.off('result', this.onResult); }
+
+  start(ops: readonly DuOp[], commandKey: string): void {
+    const job: CdsJob = { id: randomBytes(6).toString('hex'), commandKey, ops, results: [] };
+    this.state.data.jobs.push(job);
+    this.state.save();
+    void this.run(job);
+  }
+
+  /** Jobs a restart interrupted go on from their first operation without a result. */
+  resume(): void { for (const job of this.state.data.jobs) void this.run(job); }
+
+  private async run(job: CdsJob): Promise<void> {
+    if (this.running.has(job.id)) return;
+    this.running.add(job.id);
+    try {
+      // Results are per operation (an Update or Uninstall of several DUs reports the last one).
+      while (job.results.length < job.ops.length) {
+        const i = job.results.length;
+        const r = await this.exec(job.ops[i]!, `${TAG}${job.id}:${i}`).catch((e: unknown) => this.failed(job.ops[i]!, 9002, (e as Error).message, now()));
+        if (job.results.length === i) job.results.push(r);   // recovery may have filled it meanwhile
+        this.state.save();
+      }
+      this.state.data.jobs = this.state.data.jobs.filter((j) => j.id !== job.id);
+      this.state.addPending('DUStateChangeComplete', `<cwmp:DUStateChangeComplete>${job.results.map((r) => `<Results>${opResult(r)}</Results>`).join('')}${el('CommandKey', job.commandKey)}</cwmp:DUStateChangeComplete>`,
+        [{ code: '11 DU STATE CHANGE COMPLETE', key: '' }, { code: 'M ChangeDUState', key: job.commandKey }]);
+      this.kick();
+    } finally {
+      this.running.delete(job.id);
+    }
+  }
+
+  private async exec(op: DuOp, tag: string): Promise<OpResult> {
+    const start = now();
+    if (op.kind === 'Install') {
+      const ee = this.eeFor(op.eeRef);
+      if (typeof ee === 'number') return this.failed(op, ee, ee === 9023 ? `no execution environment ${op.eeRef}` : `execution environment ${op.eeRef} is disabled`, start);
+      return this.toResult(await this.engine.install({ url: op.url, ...(op.uuid ? { uuid: op.uuid } : {}), username: op.username, password: op.password, ee, requestTag: tag }));
+    }
+    const dus = this.dusFor(op);
+    if (typeof dus === 'number') return this.failed(op, dus, dus === 9031 ? `several versions of ${op.uuid} are installed; name the Version` : 'no such deployment unit', start);
+    let last: OpResult | undefined;
+    for (const du of dus) {
+      const r = op.kind === 'Update'
+        ? await this.engine.update(du.duid, { ...(op.url ? { url: op.url, username: op.username, password: op.password } : {}), requestTag: tag })
+        : await this.engine.uninstall(du.duid, tag);
+      last = this.toResult(r);
+      if (r.fault) break;
+    }
+    return last!;
+  }
+
+  /** The EE an install goes to: the one referenced, else the first enabled; a fault code otherwise. */
+  private eeFor(ref: string): string | number {
+    const ees = this.engine.execEnvs();
+    if (!ref) return ees.find((e) => e.enabled)?.id ?? 9023;
+    const name = this.dm.node(`${ref.replace(/\.$/, '')}.`)?.stored('Name');
+    const ee = ees.find((e) => e.name === name);
+    if (!ee) return 9023;
+    return ee.enabled ? ee.id : 9024;
+  }
+
+  /** The DUs an Update or Uninstall names (by UUID, Version, EE, or for Update by URL). */
+  private dusFor(op: DuOp): DURecord[] | number {
+    let dus = [...this.engine.deploymentUnits()];
+    if (op.uuid) dus = dus.filter((d) => d.uuid.toLowerCase() === op.uuid.toLowerCase());
+    else if (op.kind === 'Update' && op.url) dus = dus.filter((d) => d.url === op.url);
+    if (op.version) dus = dus.filter((d) => d.manifest.version === op.version);
+    if (op.eeRef) { const ee = this.eeFor(op.eeRef); dus = dus.filter((d) => d.ee === ee); }
+    if (!dus.length) return 9028;
+    if (op.kind === 'Update' && op.uuid && !op.version && new Set(dus.map((d) => d.manifest.version)).size > 1) return 9031;
+    return dus;
+  }
+
+  private failed(op: DuOp, code: number, message: string, start: string): OpResult {
+    const installed = op.kind !== 'Install' && this.engine.deploymentUnits().some((d) => d.uuid === op.uuid);
+    return { uuid: op.uuid, duRef: '', version: op.version, state: installed ? 'Installed' : 'Failed', resolved: false, euRefs: '', start, complete: now(), fault: { code, message } };
+  }
+
+  private toResult(r: DuResult): OpResult {
+    const duRow = r.duid ? this.rowBy('DeploymentUnit', 'DUID', r.duid) : undefined;
+    const gone = r.operation === 'Uninstall' && !r.fault;
+    const state = r.fault ? (r.operation === 'Install' ? 'Failed' : 'Installed') : gone ? 'Uninstalled' : 'Installed';
+    const euRefs = gone || (r.fault && r.operation === 'Install') ? '' : r.euids.map((e) => this.rowBy('ExecutionUnit', 'EUID', e)).filter(Boolean).join(',');
+    return {
+      uuid: r.uuid, duRef: gone || !duRow ? '' : duRow, version: r.version, state, resolved: state === 'Installed', euRefs,
+      start: r.startTime, complete: r.completeTime, fault: r.fault ? { code: duFaultOf(r.fault.code), message: r.fault.message } : { code: 0, message: '' },
+    };
+  }
+
+  private rowBy(table: string, key: string, value: string): string | undefined {
+    for (const row of this.dm.node(SM)?.tables.get(table)?.rows.values() ?? []) if (row.stored(key) === value) return row.path.slice(0, -1);
+    return undefined;
+  }
+
+  private readonly onResult = (r: DuResult): void => {
+    try {
+      const m = new RegExp(`^${TAG}([0-9a-f]+):(\\d+)$`).exec(r.requestTag);
+      if (m) {
+        // An operation of ours found finished after a restart: its result fills the job's slot.
+        const job = this.state.data.jobs.find((j) => j.id === m[1]);
+        if (r.recovered && job && job.results.length === Number(m[2])) { job.results.push(this.toResult(r)); this.state.save(); }
+        return;
+      }
+      if (!this.policyAllows(r)) return;
+      const res = this.toResult(r);
+      this.state.addPending('AutonomousDUStateChangeComplete', `<cwmp:AutonomousDUStateChangeComplete><Results>${opResult(res)}${el('OperationPerformed', r.operation)}</Results></cwmp:AutonomousDUStateChangeComplete>`,
+        [{ code: '12 AUTONOMOUS DU STATE CHANGE COMPLETE', key: '' }]);
+      this.kick();
+    } catch (e) {
+      this.log.error({ err: e }, 'a DU state change could not be queued for the ACS');
+    }
+  };
+
+  private policyAllows(r: DuResult): boolean {
+    const v = (p: string) => this.dm.value(`${POLICY}${p}`);
+    if (v('Enable') !== 'true') return false;
+    const ops = v('OperationTypeFilter').split(',').filter(Boolean);
+    if (ops.length && !ops.includes(r.operation)) return false;
+    const results = v('ResultTypeFilter') || 'Both';
+    if (results === 'Success' && r.fault) return false;
+    if (results === 'Failure' && !r.fault) return false;
+    const codes = v('FaultCodeFilter').split(',').filter(Boolean);
+    if (r.fault && codes.length && !codes.includes(String(duFaultOf(r.fault.code)))) return false;
+    return true;
+  }
+}
+
+function opResult(r: OpResult): string {
+  return `${el('UUID', r.uuid)}${el('DeploymentUnitRef', r.duRef)}${el('Version', r.version)}${el('CurrentState', r.state)}${el('Resolved', r.resolved ? '1' : '0')}`
+    + `${el('ExecutionUnitRefList', r.euRefs)}${el('StartTime', r.start)}${el('CompleteTime', r.complete)}<Fault>${el('FaultCode', r.fault.code)}${el('FaultString', r.fault.message)}</Fault>`;
+}

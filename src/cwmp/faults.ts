@@ -1,0 +1,34 @@
+// CWMP faults: what an RPC handler throws, and the mapping of data model (USP 7xxx) and engine
+// (72xx) codes to the 9xxx codes an ACS expects, so both protocols agree on every failure.
+import { cwmpFaultOf, DmError } from '../dm/errors.js';
+import { DmRequestError } from '../dm/datamodel.js';
+
+export interface SetFault { readonly name: string; readonly code: number; readonly message: string }
+
+export class CwmpFault extends Error {
+  constructor(readonly code: number, message: string, readonly setFaults: readonly SetFault[] = []) {
+    super(message);
+    this.name = 'CwmpFault';
+  }
+}
+
+/** Engine and SoftwareModules codes -> ChangeDUState / Download faults (TR-069 Table 61). */
+const DU_FAULTS: Record<number, number> = {
+  7004: 9003, 7012: 9003, 7022: 9002, 7003: 9002, 7033: 9015, 7034: 9016, 7035: 9018, 7036: 9018,
+  7223: 9023, 7224: 9024, 7225: 9025, 7226: 9026, 7227: 9027, 7228: 9028, 7229: 9029, 7230: 9029,
+};
+
+export function duFaultOf(code: number): number {
+  if (code >= 9000 && code < 10000) return code;
+  return DU_FAULTS[code] ?? 9002;
+}
+
+/** Anything a handler throws, as the fault to answer with. */
+export function asCwmpFault(e: unknown): CwmpFault {
+  if (e instanceof CwmpFault) return e;
+  if (e instanceof DmError) {
+    const failures = e instanceof DmRequestError ? e.failures : [];
+    return new CwmpFault(e.cwmp, e.message, failures.map((f) => ({ name: f.path, code: cwmpFaultOf(f.code), message: f.message })));
+  }
+  return new CwmpFault(9002, (e as Error)?.message ?? String(e));
+}

@@ -1,0 +1,49 @@
+// What an RPC handler may use: the data model as the ACS sees it, the client's persistent state, and
+// the actions that outlive the request (they run once the session has ended, as TR-069 wants for
+// Reboot, or in the background, reported later, like Download and ChangeDUState).
+import type { DataModel } from '../../dm/datamodel.js';
+import type { Caller } from '../../dm/caller.js';
+import type { ParamDef } from '../../dm/schema.js';
+import type { Xml } from '../envelope.js';
+import type { CwmpState, DuOp } from '../state.js';
+
+export interface DownloadRequest {
+  readonly commandKey: string; readonly fileType: string; readonly url: string;
+  readonly username: string; readonly password: string; readonly fileSize: number; readonly delaySeconds: number;
+}
+
+export interface CwmpActions {
+  reboot(commandKey: string): void;
+  factoryReset(): void;
+  scheduleInform(delaySeconds: number, commandKey: string): void;
+  download(req: DownloadRequest): void;
+  changeDUState(ops: readonly DuOp[], commandKey: string): void;
+  setParameterKey(key: string): void;
+}
+
+export interface RpcContext {
+  readonly dm: DataModel;
+  readonly caller: Caller;
+  readonly state: CwmpState;
+  readonly actions: CwmpActions;
+}
+
+/** Answers one ACS request: the response element (cwmp: prefixed), or throws a fault. */
+export type RpcHandler = (ctx: RpcContext, args: Xml) => string | Promise<string>;
+
+export const CWMP_CALLER: Caller = { kind: 'cwmp' };
+
+/** The definition of a parameter at a full path, if it exists. */
+export function paramDef(dm: DataModel, path: string): ParamDef | undefined {
+  const obj = path.slice(0, path.lastIndexOf('.') + 1);
+  return dm.node(obj)?.def.params.get(path.slice(obj.length));
+}
+
+/** TR-106 type -> the xsi:type a value is sent with. */
+export function xsdType(def: ParamDef | undefined): string {
+  switch (def?.type) {
+    case 'boolean': case 'int': case 'unsignedInt': case 'long': case 'unsignedLong': case 'dateTime': case 'hexBinary': case 'decimal': return `xsd:${def.type}`;
+    case 'base64': return 'xsd:base64Binary';
+    default: return 'xsd:string';
+  }
+}

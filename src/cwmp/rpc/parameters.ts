@@ -1,0 +1,105 @@
+// GetParameterNames, GetParameterValues and SetParameterValues.
+import type { ObjectNode } from '../../dm/tree.js';
+import { visibleIn } from '../../dm/schema.js';
+import { cwmpFaultOf } from '../../dm/errors.js';
+import { arg, arrayItems, el, esc, soapArray, text$, type Xml } from '../envelope.js';
+import { CwmpFault } from '../faults.js';
+import { paramDef, type RpcContext, xsdType } from './context.js';
+
+const ROOT = 'Device.';
+
+/** Every parameter at or below the given names, with its value and type, in model order. */
+export function collectValues(ctx: RpcContext, names: readonly string[]): string[] {
+  const items: string[] = [];
+  for (const raw of names) {
+    const name = raw === '' ? ROOT : raw;
+    for (const o of ctx.dm.get(name, ctx.caller)) {
+      const node = ctx.dm.node(o.path);
+      for (const [k, v] of Object.entries(o.params)) {
+        items.push(`<ParameterValueStruct><Name>${esc(o.path + k)}</Name><Value xsi:type="${xsdType(node?.def.params.get(k))}">${esc(v)}</Value></ParameterValueStruct>`);
+      }
+    }
+  }
+  return items;
+}
+
+export function getParameterValues(ctx: RpcContext, args: Xml): string {
+  const names = arrayItems(args, 'ParameterNames', 'string').map((x) => text$(x));
+  return `<cwmp:GetParameterValuesResponse>${soapArray('ParameterList', 'cwmp:ParameterValueStruct', collectValues(ctx, names))}</cwmp:GetParameterValuesResponse>`;
+}
+
+export function getParameterNames(ctx: RpcContext, args: Xml): string {
+  const path = arg(args, 'ParameterPath', false);
+  const next = /^(1|true)$/.test(arg(args, 'NextLevel'));
+  const view = 'cwmp' as const;
+  const info = (name: string, writable: boolean) => `<ParameterInfoStruct>${el('Name', name)}${el('Writable', writable ? '1' : '0')}</ParameterInfoStruct>`;
+  const out: string[] = [];
+  if (path === '') {
+    out.push(info(ROOT, false));
+    if (!next) for (const n of ctx.dm.get(ROOT, ctx.caller).map((o) => ctx.dm.node(o.path)!)) out.push(...describe(n, false));
+    return respond(out);
+  }
+  if (!path.endsWith('.')) {
+    if (next) throw new CwmpFault(9003, 'NextLevel must be false for a parameter name');
+    ctx.dm.get(path, ctx.caller);   // throws 9005 for a name that does not exist
+    out.push(info(path, paramDef(ctx.dm, path)?.writable ?? false));
+    return respond(out);
+  }
+  for (const t of ctx.dm.resolve(path, ctx.caller)) {
+    if (t.kind === 'table') {
+      if (!next) out.push(info(t.table.path, t.table.def.creatable));
+      for (const row of t.table.rows.values()) {
+        if (next) out.push(info(row.path, t.table.def.creatable));
+        else for (const n of row.walk()) out.push(...describe(n, true));
+      }
+    } else if (next) {
+      out.push(...describe(t.node, false).slice(1), ...children(t.node));
+    } else {
+      for (const n of t.node.walk()) out.push(...describe(n, true));
+    }
+  }
+  return respond(out);
+
+  /** An object (itself, then its parameters), and for a full walk its tables' names too. */
+  function describe(n: ObjectNode, withTables: boolean): string[] {
+    if (!visibleIn(n.def.spec.only, view)) return [];
+    const rows = [info(n.path, n.instance !== undefined && n.def.creatable)];
+    for (const p of n.def.params.values()) if (visibleIn(p.only, view)) rows.push(info(n.path + p.name, p.writable));
+    if (withTables) for (const t of n.tables.values()) if (visibleIn(t.def.spec.only, view)) rows.push(info(t.path, t.def.creatable));
+    return rows;
+  }
+  function children(n: ObjectNode): string[] {
+    const rows: string[] = [];
+    for (const c of n.singles.values()) if (visibleIn(c.def.spec.only, view)) rows.push(info(c.path, false));
+    for (const t of n.tables.values()) if (visibleIn(t.def.spec.only, view)) rows.push(info(t.path, t.def.creatable));
+    return rows;
+  }
+  function respond(items: string[]): string {
+    return `<cwmp:GetParameterNamesResponse>${soapArray('ParameterList', 'cwmp:ParameterInfoStruct', items)}</cwmp:GetParameterNamesResponse>`;
+  }
+}
+
+/** Atomic: every parameter is applied, or none and the fault lists each one refused. */
+export function setParameterValues(ctx: RpcContext, args: Xml): string {
+  const list = arrayItems(args, 'ParameterList', 'ParameterValueStruct').map((x) => ({ name: arg(x, 'Name'), value: text$(x.Value as Xml) }));
+  const key = arg(args, 'ParameterKey', false);
+  const seen = new Set<string>();
+  const byObject = new Map<string, { name: string; value: string }[]>();
+  for (const { name, value } of list) {
+    if (seen.has(name)) throw new CwmpFault(9003, `${name} is named twice`);
+    seen.add(name);
+    const obj = name.slice(0, name.lastIndexOf('.') + 1);
+    if (!obj || name.endsWith('.')) throw new CwmpFault(9003, 'invalid arguments', [{ name, code: 9005, message: `${name} is not a parameter name` }]);
+    byObject.set(obj, [...(byObject.get(obj) ?? []), { name: name.slice(obj.length), value }]);
+  }
+  const requests = [...byObject].map(([objPath, params]) => ({ objPath, params }));
+  try {
+    ctx.dm.set(requests, ctx.caller);
+  } catch (e) {
+    const failures = ctx.dm.setFailures(requests, ctx.caller);
+    if (!failures.length) throw e;
+    throw new CwmpFault(9003, 'invalid arguments', failures.map((f) => ({ name: f.path, code: cwmpFaultOf(f.code), message: f.message })));
+  }
+  ctx.actions.setParameterKey(key);
+  return `<cwmp:SetParameterValuesResponse>${el('Status', 0)}</cwmp:SetParameterValuesResponse>`;
+}

@@ -1,0 +1,121 @@
+// One CWMP session, CPE side: Inform -> InformResponse, then our own requests (unless the ACS holds
+// them), then the empty POST, then the ACS's requests answered one by one until it sends nothing.
+// An ACS fault to one of our requests costs that request, never the session.
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../util/logger.js';
+import { type CwmpNamespace, el, envelope, esc, faultBody, HIGHEST_NS, parseEnvelope, type ParsedEnvelope, soapArray, text$, type Xml } from './envelope.js';
+import { asCwmpFault, CwmpFault } from './faults.js';
+import type { RpcContext } from './rpc/context.js';
+import { xsdType, paramDef } from './rpc/context.js';
+import { RPCS } from './rpc/index.js';
+import type { EventStruct, PendingRequest } from './state.js';
+import type { AcsConnection } from './transport.js';
+
+export interface SessionInput {
+  readonly events: readonly EventStruct[];
+  /** Parameters to report: the forced ones and those whose notification fired. */
+  readonly parameters: readonly string[];
+  readonly changed: readonly string[];
+  readonly retryCount: number;
+}
+
+export interface SessionOutcome { readonly ns: CwmpNamespace; readonly requestsServed: number }
+
+export class SessionFailed extends Error {}
+
+/** A session that goes on longer than this is an ACS in a loop: it ends (and is not retried at once). */
+const MAX_EXCHANGES = 100_000;
+const DEVICE_ID = [['Manufacturer', 'Manufacturer'], ['OUI', 'ManufacturerOUI'], ['ProductClass', 'ProductClass'], ['SerialNumber', 'SerialNumber']] as const;
+
+export class CwmpSession {
+  private ns: CwmpNamespace = HIGHEST_NS;
+  private hold = false;
+  private served = 0;
+
+  constructor(private readonly conn: AcsConnection, private readonly ctx: RpcContext, private readonly log: Logger, private readonly onInformed: () => void) {}
+
+  async run(input: SessionInput): Promise<SessionOutcome> {
+    // 1. Inform; anything but an InformResponse fails the session (and is retried with back-off).
+    const first = await this.exchange(this.envelopeOf(this.inform(input)));
+    if (!first) throw new SessionFailed('the ACS answered the Inform with nothing');
+    if (first.method === 'Fault') throw new SessionFailed(`the ACS refused the Inform: ${faultText(first.body)}`);
+    if (first.method !== 'InformResponse') throw new SessionFailed(`the ACS answered the Inform with ${first.method}`);
+    this.ns = first.ns;
+    this.onInformed();
+
+    // 2. Our requests, then the empty POST; 3. the ACS's requests until it sends nothing.
+    for (let rounds = 0; rounds < MAX_EXCHANGES; rounds++) {
+      const pending = this.hold ? undefined : this.ctx.state.data.pending[0];
+      let reply = pending ? await this.sendRequest(pending) : await this.exchange('');
+      if (!pending && !reply) break;                 // empty answer to our empty POST: done
+      while (reply && reply.method !== 'Fault' && !reply.method.endsWith('Response')) reply = await this.exchange(await this.answer(reply));
+      // The ACS fell silent after an answer of ours: done, unless requests of ours wait to go out.
+      if (!reply && (this.hold || !this.ctx.state.data.pending.length)) break;
+    }
+    return { ns: this.ns, requestsServed: this.served };
+  }
+
+  /** Sends one of our requests; drops it once the ACS answered (even with a fault: it won't take it). */
+  private async sendRequest(p: PendingRequest): Promise<ParsedEnvelope | undefined> {
+    const reply = await this.exchange(this.envelopeOf(p.body));
+    if (!reply) throw new SessionFailed(`the ACS answered ${p.method} with nothing`);
+    if (reply.method === 'Fault') {
+      this.log.warn({ method: p.method, fault: faultText(reply.body) }, 'the ACS refused our request; it is dropped');
+      this.ctx.state.dropPending(p.id);
+      return undefined;
+    }
+    if (reply.method === `${p.method}Response`) { this.ctx.state.dropPending(p.id); return undefined; }
+    return reply;   // an ACS request instead of the answer: served, our request is sent again later
+  }
+
+  /** Answers one ACS request: the handler's response, or a SOAP fault. */
+  private async answer(req: ParsedEnvelope): Promise<string> {
+    this.served++;
+    const handler = RPCS[req.method];
+    let body: string;
+    try {
+      if (!handler) throw new CwmpFault(9000, `method ${req.method} is not supported`);
+      body = await handler(this.ctx, req.body);
+    } catch (e) {
+      const f = asCwmpFault(e);
+      this.log.info({ method: req.method, code: f.code, fault: f.message }, 'ACS request failed');
+      body = faultBody(f);
+    }
+    return envelope(this.ns, req.id, body);
+  }
+
+  /** POSTs (an envelope or nothing); returns the ACS's envelope, or undefined for an empty answer. */
+  private async exchange(out: string): Promise<ParsedEnvelope | undefined> {
+    const reply = await this.conn.post(out);
+    if (!reply.body.trim()) return undefined;
+    let parsed: ParsedEnvelope;
+    try { parsed = await parseEnvelope(reply.body); } catch (e) {
+      throw new SessionFailed(`the ACS sent a broken envelope: ${(e as Error).message}`);
+    }
+    if (parsed.holdRequests !== this.hold) this.hold = parsed.holdRequests;
+    return parsed;
+  }
+
+  private envelopeOf(body: string): string { return envelope(this.ns, randomBytes(6).toString('hex'), body); }
+
+  private inform(input: SessionInput): string {
+    const dm = this.ctx.dm;
+    const id = DEVICE_ID.map(([tag, p]) => el(tag, dm.value(`Device.DeviceInfo.${p}`))).join('');
+    const events = input.events.map((e) => `<EventStruct>${el('EventCode', e.code)}${el('CommandKey', e.key)}</EventStruct>`);
+    const names = [...new Set([...input.parameters, ...input.changed])];
+    const params = names.flatMap((p) => {
+      let v: string;
+      try { v = dm.value(p); } catch { return []; }        // a changed parameter whose object is gone
+      const def = paramDef(dm, p);
+      return [`<ParameterValueStruct><Name>${esc(p)}</Name><Value xsi:type="${xsdType(def)}">${esc(def?.secured ? '' : v)}</Value></ParameterValueStruct>`];
+    });
+    return `<cwmp:Inform><DeviceId>${id}</DeviceId>${soapArray('Event', 'cwmp:EventStruct', events)}${el('MaxEnvelopes', 1)}`
+      + `${el('CurrentTime', `${new Date().toISOString().slice(0, 19)}Z`)}${el('RetryCount', input.retryCount)}${soapArray('ParameterList', 'cwmp:ParameterValueStruct', params)}</cwmp:Inform>`;
+  }
+}
+
+function faultText(body: Xml): string {
+  const detail = body.detail as Xml | undefined;
+  const f = detail?.Fault as Xml | undefined;
+  return f ? `${text$(f.FaultCode as Xml)} ${text$(f.FaultString as Xml)}` : text$(body.faultstring as Xml);
+}

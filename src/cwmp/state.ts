@@ -1,0 +1,95 @@
+// What the CWMP client must not forget across restarts: events not yet delivered, its own requests
+// the ACS has not acknowledged (TransferComplete, DUStateChangeComplete ...), parameters whose
+// notification fired, notification attributes, ChangeDUState jobs in progress, scheduled informs,
+// the retry count, and whether the ACS at the current URL has seen our BOOTSTRAP. One JSON file,
+// replaced atomically at every change.
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { writeFileAtomic } from '../util/atomic-file.js';
+
+export interface EventStruct { readonly code: string; readonly key: string }
+
+/** A request of ours (the body's method element, cwmp: prefixed) and the events that announce it. */
+export interface PendingRequest { readonly id: string; readonly method: string; readonly body: string; readonly events: readonly EventStruct[] }
+
+export type Notification = 0 | 1 | 2;
+export interface Attribute { readonly n: Notification; readonly access: readonly string[] }
+
+export interface DuOp {
+  readonly kind: 'Install' | 'Update' | 'Uninstall';
+  readonly url: string; readonly uuid: string; readonly version: string;
+  readonly username: string; readonly password: string; readonly eeRef: string;
+}
+export interface OpResult {
+  readonly uuid: string; readonly duRef: string; readonly version: string; readonly state: 'Installed' | 'Uninstalled' | 'Failed';
+  readonly resolved: boolean; readonly euRefs: string; readonly start: string; readonly complete: string; readonly fault: { code: number; message: string };
+}
+export interface CdsJob { readonly id: string; readonly commandKey: string; readonly ops: readonly DuOp[]; results: OpResult[] }
+
+export interface CwmpStateData {
+  bootstrappedUrl: string;
+  events: EventStruct[];
+  pending: PendingRequest[];
+  changed: string[];
+  attributes: Record<string, Attribute>;
+  connectionRequestPath: string;
+  jobs: CdsJob[];
+  scheduled: { due: number; key: string }[];
+  retryCount: number;
+}
+
+/** Event codes that occur once per Inform, whatever their number (M events are kept per CommandKey). */
+const SINGLE = /^(0|1|2|3|4|6|7|8|9|10|11|12|13|14) /;
+
+export class CwmpState {
+  readonly data: CwmpStateData;
+  private readonly file: string;
+
+  constructor(stateDir: string) {
+    const dir = join(stateDir, 'cwmp');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.file = join(dir, 'state.json');
+    const fresh: CwmpStateData = { bootstrappedUrl: '', events: [], pending: [], changed: [], attributes: {}, connectionRequestPath: `/cr/${randomBytes(12).toString('hex')}`, jobs: [], scheduled: [], retryCount: 0 };
+    let loaded: Partial<CwmpStateData> = {};
+    if (existsSync(this.file)) { try { loaded = JSON.parse(readFileSync(this.file, 'utf8')) as Partial<CwmpStateData>; } catch { loaded = {}; } }
+    this.data = { ...fresh, ...loaded };
+    this.save();
+  }
+
+  save(): void { writeFileAtomic(this.file, JSON.stringify(this.data)); }
+
+  addEvent(code: string, key = ''): void {
+    const ev = this.data.events;
+    if (SINGLE.test(code) ? ev.some((e) => e.code === code) : ev.some((e) => e.code === code && e.key === key)) return;
+    ev.push({ code, key });
+    this.save();
+  }
+
+  addPending(method: string, body: string, events: EventStruct[]): void {
+    this.data.pending.push({ id: randomBytes(6).toString('hex'), method, body, events });
+    this.save();
+  }
+
+  dropPending(id: string): void {
+    this.data.pending = this.data.pending.filter((p) => p.id !== id);
+    this.save();
+  }
+
+  /** Events for the next Inform: those waiting, and those announcing unacknowledged requests. */
+  informEvents(): EventStruct[] {
+    const out: EventStruct[] = [];
+    for (const e of [...this.data.events, ...this.data.pending.flatMap((p) => p.events)]) {
+      if (SINGLE.test(e.code) ? !out.some((o) => o.code === e.code) : !out.some((o) => o.code === e.code && o.key === e.key)) out.push(e);
+    }
+    return out;
+  }
+
+  /** After an InformResponse: what it carried is delivered. */
+  delivered(events: readonly EventStruct[], changed: readonly string[]): void {
+    this.data.events = this.data.events.filter((e) => !events.some((d) => d.code === e.code && d.key === e.key));
+    this.data.changed = this.data.changed.filter((p) => !changed.includes(p));
+    this.data.retryCount = 0;
+    this.save();
+  }
+}
