@@ -98,7 +98,9 @@ export function setParameterValues(ctx: RpcContext, args: Xml): string {
   } catch (e) {
     const failures = ctx.dm.setFailures(requests, ctx.caller);
     if (!failures.length) throw e;
-    throw new CwmpFault(9003, 'invalid arguments', failures.map((f) => ({ name: f.path, code: cwmpFaultOf(f.code), message: f.message })));
+    // A failure on a whole object (it does not exist) is reported on each parameter named in it.
+    throw new CwmpFault(9003, 'invalid arguments', failures.flatMap((f) => (f.path.endsWith('.') ? (byObject.get(f.path) ?? [{ name: '' }]).map((p) => f.path + p.name) : [f.path])
+      .map((name) => ({ name, code: cwmpFaultOf(f.code), message: f.message }))));
   }
   ctx.actions.setParameterKey(key);
   return `<cwmp:SetParameterValuesResponse>${el('Status', 0)}</cwmp:SetParameterValuesResponse>`;

@@ -1,0 +1,85 @@
+// The CWMP client in a real agent against the test ACS over HTTP on loopback: Digest both ways,
+// cookies, the RPCs, notifications, retries, and every envelope checked against the CWMP schema.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Agent } from '../../src/agent.js';
+import { silentLogger } from '../../src/util/logger.js';
+import { tempDir } from '../helpers.js';
+import { list, TestAcs, txt, type Node } from './acs.js';
+
+const MS = 'Device.ManagementServer.';
+
+async function setup(t: { after: (fn: () => Promise<void>) => void }, extra: Record<string, string> = {}) {
+  const { dir, cleanup } = tempDir('cpe-cwmp-');
+  const acs = new TestAcs({ username: 'cpe', password: 'acs-secret' });
+  await acs.start();
+  writeFileSync(join(dir, 'defaults.json'), JSON.stringify({
+    [`${MS}URL`]: acs.url, [`${MS}Username`]: 'cpe', [`${MS}Password`]: 'acs-secret', [`${MS}EnableCWMP`]: 'true',
+    [`${MS}ConnectionRequestUsername`]: 'acs', [`${MS}ConnectionRequestPassword`]: 'cr-secret',
+    [`${MS}CWMPRetryMinimumWaitInterval`]: '1', [`${MS}CWMPRetryIntervalMultiplier`]: '1000',
+    'Device.DeviceInfo.ManufacturerOUI': '00D0F1', 'Device.DeviceInfo.ProductClass': 'CWMPTEST', 'Device.DeviceInfo.SerialNumber': 'S1', ...extra,
+  }));
+  const agent = new Agent({ stateDir: join(dir, 'state'), defaultsFile: join(dir, 'defaults.json'), logger: silentLogger, cwmp: { connectionRequest: { host: '127.0.0.1', port: 0 } } });
+  await agent.start();
+  t.after(async () => {
+    const v = acs.validateAll();
+    await agent.containerEngine?.stopAll(); await agent.stop(); await acs.stop(); cleanup();
+    assert.ok(v.ok, `every envelope the CPE sent validates against the CWMP schema:\n${v.output}`);
+  });
+  return { agent, acs, dir };
+}
+
+const gpv = (...names: string[]) => `<cwmp:GetParameterValues><ParameterNames soapenc:arrayType="xsd:string[${names.length}]">${names.map((n) => `<string>${n}</string>`).join('')}</ParameterNames></cwmp:GetParameterValues>`;
+const values = (m: { body: Node }) => Object.fromEntries(list((m.body.ParameterList as Node).ParameterValueStruct as Node | Node[]).map((p) => [txt(p.Name), txt(p.Value)]));
+const faultOf = (m: { method: string; body: Node }) => (m.method === 'Fault' ? ((m.body.detail as Node).Fault as Node) : undefined);
+
+test('boot: BOOTSTRAP + BOOT Inform with DeviceId and forced parameters, Digest and cookies, then the RPCs', async (t) => {
+  const { agent, acs } = await setup(t);
+  await acs.until(() => acs.informs.length >= 1 && acs.sessionsEnded >= 1);
+  const inform = acs.informs[0]!;
+  const codes = inform.events.map((e) => e.code);
+  assert.ok(codes.includes('0 BOOTSTRAP') && codes.includes('1 BOOT'), codes.join(','));
+  assert.ok(codes.every((c) => ['0 BOOTSTRAP', '1 BOOT', '4 VALUE CHANGE'].includes(c)), `${codes} (4: the new ConnectionRequestURL)`);
+  assert.match(inform.raw, /<OUI>00D0F1<\/OUI>/);
+  assert.ok('Device.RootDataModelVersion' in inform.params && `${MS}ConnectionRequestURL` in inform.params && `${MS}ParameterKey` in inform.params, Object.keys(inform.params).join(' '));
+  const crUrl = inform.params[`${MS}ConnectionRequestURL`]!;
+  assert.match(crUrl, /^http:\/\/127\.0\.0\.1:\d+\/cr\/[0-9a-f]{24}$/);
+
+  // The ACS asks for a session: wrong credentials and a wrong path start nothing; the right ones one session.
+  assert.equal(await TestAcs.connectionRequest(crUrl, 'acs', 'wrong'), 401);
+  assert.equal(await TestAcs.connectionRequest(crUrl.replace(/cr\/.*/, 'cr/nope'), 'acs', 'cr-secret'), 404);
+  const methods = acs.rpc('<cwmp:GetRPCMethods/>');
+  const names = acs.rpc('<cwmp:GetParameterNames><ParameterPath>Device.ManagementServer.</ParameterPath><NextLevel>1</NextLevel></cwmp:GetParameterNames>');
+  const vals = acs.rpc(gpv('Device.DeviceInfo.', `${MS}URL`));
+  const set = acs.rpc(`<cwmp:SetParameterValues><ParameterList soapenc:arrayType="cwmp:ParameterValueStruct[2]"><ParameterValueStruct><Name>${MS}PeriodicInformInterval</Name><Value xsi:type="xsd:unsignedInt">3600</Value></ParameterValueStruct><ParameterValueStruct><Name>Device.DeviceInfo.ProvisioningCode</Name><Value xsi:type="xsd:string">P1</Value></ParameterValueStruct></ParameterList><ParameterKey>key-1</ParameterKey></cwmp:SetParameterValues>`);
+  const badSet = acs.rpc(`<cwmp:SetParameterValues><ParameterList soapenc:arrayType="cwmp:ParameterValueStruct[3]"><ParameterValueStruct><Name>${MS}PeriodicInformInterval</Name><Value xsi:type="xsd:unsignedInt">60</Value></ParameterValueStruct><ParameterValueStruct><Name>Device.DeviceInfo.Manufacturer</Name><Value xsi:type="xsd:string">x</Value></ParameterValueStruct><ParameterValueStruct><Name>Device.Nope.X</Name><Value>1</Value></ParameterValueStruct></ParameterList><ParameterKey>key-2</ParameterKey></cwmp:SetParameterValues>`);
+  const unknown = acs.rpc('<cwmp:Upload><CommandKey/></cwmp:Upload>');
+  const add = acs.rpc(`<cwmp:AddObject><ObjectName>${MS}InformParameter.</ObjectName><ParameterKey>key-3</ParameterKey></cwmp:AddObject>`);
+  assert.equal(await TestAcs.connectionRequest(crUrl, 'acs', 'cr-secret'), 200);
+
+  const m = await methods;
+  assert.ok(list((m.body.MethodList as Node).string as Node | Node[]).map(txt).includes('ChangeDUState'));
+  const n = await names;
+  const infos = list((n.body.ParameterList as Node).ParameterInfoStruct as Node | Node[]).map((p): [string, string] => [txt(p.Name), txt(p.Writable)]);
+  assert.ok(infos.some(([name, w]) => name === `${MS}URL` && w === '1'), 'URL is writable');
+  assert.ok(infos.some(([name, w]) => name === `${MS}InformParameter.` && w === '1'), 'the table is listed as writable');
+  assert.ok(!infos.some(([name]) => name.startsWith(`${MS}InformParameter.1`)), 'NextLevel: nothing deeper');
+  const v = values(await vals);
+  assert.equal(v['Device.DeviceInfo.SerialNumber'], 'S1');
+  assert.equal(v[`${MS}URL`], acs.url);
+  assert.equal(txt((await set).body.Status), '0');
+  assert.equal(agent.dm.value(`${MS}PeriodicInformInterval`), '3600');
+  const bad = faultOf(await badSet)!;
+  assert.equal(txt(bad.FaultCode), '9003');
+  const perParam = Object.fromEntries(list(bad.SetParameterValuesFault as Node | Node[]).map((f) => [txt(f.ParameterName), txt(f.FaultCode)]));
+  assert.deepEqual(perParam, { 'Device.DeviceInfo.Manufacturer': '9008', 'Device.Nope.X': '9005' });
+  assert.equal(agent.dm.value(`${MS}PeriodicInformInterval`), '3600', 'a refused set applies nothing');
+  assert.notEqual(agent.dm.value(`${MS}ParameterKey`), 'key-2', 'the key of a refused set is not taken');
+  assert.equal(txt(faultOf(await unknown)!.FaultCode), '9000');
+  assert.equal(txt((await add).body.InstanceNumber), '1');
+  assert.equal(agent.dm.value(`${MS}ParameterKey`), 'key-3');
+  await acs.until(() => acs.informs.some((i) => i.events.some((e) => e.code === '6 CONNECTION REQUEST')));
+  assert.equal(acs.informs.filter((i) => i.events.some((e) => e.code === '6 CONNECTION REQUEST')).length, 1, 'one session for the connection request');
+});
