@@ -76,9 +76,10 @@ export class CwmpClient {
     }, ['value']));
     this.offFeed.push(this.dm.feed.subscribe([`${MS}URL`, `${MS}EnableCWMP`, `${MS}PeriodicInformEnable`, `${MS}PeriodicInformInterval`, `${MS}PeriodicInformTime`], (c) => {
       if (c.kind !== 'value') return;
-      if (c.path === `${MS}URL`) this.state.data.retryCount = 0;
       this.schedulePeriodic();
-      this.kick();
+      // A new ACS (BOOTSTRAP) or CWMP turned on: talk now; periodic settings only move the timer.
+      if (c.path === `${MS}URL`) this.state.data.retryCount = 0;
+      if (c.path === `${MS}URL` || c.path === `${MS}EnableCWMP`) this.kick();
     }, ['value']));
     for (const s of this.state.data.scheduled) this.armScheduled(s);
     this.schedulePeriodic();
@@ -103,7 +104,10 @@ export class CwmpClient {
     this.running = this.session().finally(() => {
       this.running = undefined;
       for (const a of this.afterSession.splice(0)) a();
-      if (this.again && !this.retryTimer) { this.again = false; this.kick(); }
+      // Only what is still undelivered calls for another session (not, say, a kick for an event the
+      // Inform that just ended already carried).
+      const more = this.state.data.events.length > 0 || this.state.data.pending.length > 0;
+      if (this.again && !this.retryTimer) { this.again = false; if (more) this.kick(); }
     });
   }
 

@@ -40,6 +40,8 @@ export class TestAcs {
   readonly requests: Message[] = [];            // CPE requests (TransferComplete, DUStateChangeComplete ...)
   /** Answer with HTTP 500 while positive (an ACS that is down). */
   failNext = 0;
+  /** Requests answered with HTTP 500 so far. */
+  failed = 0;
   /** CPE methods answered with ACS fault 8000 instead of their response. */
   readonly faultMethods = new Set<string>();
   private readonly queue: { body: string; resolve: (m: Message) => void }[] = [];
@@ -87,7 +89,7 @@ export class TestAcs {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');
-    if (this.failNext > 0) { this.failNext--; res.writeHead(500).end(); return; }
+    if (this.failNext > 0) { this.failNext--; this.failed++; res.writeHead(500).end(); this.check(); return; }
     if (this.opts.username && !this.authorized(req)) {
       const nonce = randomBytes(8).toString('hex');
       this.nonces.add(nonce);

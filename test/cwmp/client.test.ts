@@ -21,14 +21,22 @@ async function setup(t: { after: (fn: () => Promise<void>) => void }, extra: Rec
     [`${MS}CWMPRetryMinimumWaitInterval`]: '1', [`${MS}CWMPRetryIntervalMultiplier`]: '1000',
     'Device.DeviceInfo.ManufacturerOUI': '00D0F1', 'Device.DeviceInfo.ProductClass': 'CWMPTEST', 'Device.DeviceInfo.SerialNumber': 'S1', ...extra,
   }));
-  const agent = new Agent({ stateDir: join(dir, 'state'), defaultsFile: join(dir, 'defaults.json'), logger: silentLogger, cwmp: { connectionRequest: { host: '127.0.0.1', port: 0 } } });
-  await agent.start();
+  const agents: Agent[] = [];
+  /** An agent on this state directory (a second call after stopping the first is a restart). */
+  const boot = async (): Promise<Agent> => {
+    const a = new Agent({ stateDir: join(dir, 'state'), defaultsFile: join(dir, 'defaults.json'), logger: silentLogger, cwmp: { connectionRequest: { host: '127.0.0.1', port: 0 } } });
+    agents.push(a);
+    await a.start();
+    return a;
+  };
+  const agent = await boot();
   t.after(async () => {
     const v = acs.validateAll();
-    await agent.containerEngine?.stopAll(); await agent.stop(); await acs.stop(); cleanup();
+    for (const a of agents) { await a.containerEngine?.stopAll(); await a.stop(); }
+    await acs.stop(); cleanup();
     assert.ok(v.ok, `every envelope the CPE sent validates against the CWMP schema:\n${v.output}`);
   });
-  return { agent, acs, dir };
+  return { agent, acs, dir, boot };
 }
 
 const gpv = (...names: string[]) => `<cwmp:GetParameterValues><ParameterNames soapenc:arrayType="xsd:string[${names.length}]">${names.map((n) => `<string>${n}</string>`).join('')}</ParameterNames></cwmp:GetParameterValues>`;
@@ -82,4 +90,83 @@ test('boot: BOOTSTRAP + BOOT Inform with DeviceId and forced parameters, Digest 
   assert.equal(agent.dm.value(`${MS}ParameterKey`), 'key-3');
   await acs.until(() => acs.informs.some((i) => i.events.some((e) => e.code === '6 CONNECTION REQUEST')));
   assert.equal(acs.informs.filter((i) => i.events.some((e) => e.code === '6 CONNECTION REQUEST')).length, 1, 'one session for the connection request');
+});
+
+test('attributes and notifications: active starts a 4 VALUE CHANGE session, passive rides along, forced ones refuse; ScheduleInform; a broken request gets 9003', async (t) => {
+  const { agent, acs } = await setup(t);
+  await acs.until(() => acs.sessionsEnded >= 1);
+  const crUrl = acs.informs[0]!.params[`${MS}ConnectionRequestURL`]!;
+  const spa = (name: string, n: number) => `<cwmp:SetParameterAttributes><ParameterList soapenc:arrayType="cwmp:SetParameterAttributesStruct[1]"><SetParameterAttributesStruct><Name>${name}</Name><NotificationChange>1</NotificationChange><Notification>${n}</Notification><AccessListChange>0</AccessListChange><AccessList soapenc:arrayType="xsd:string[0]"></AccessList></SetParameterAttributesStruct></ParameterList></cwmp:SetParameterAttributes>`;
+  const passive = acs.rpc(spa(`${MS}PeriodicInformEnable`, 1));
+  const active = acs.rpc(spa(`${MS}PeriodicInformInterval`, 2));
+  const deniable = acs.rpc(spa(`${MS}ParameterKey`, 2));
+  const alwaysActive = acs.rpc(spa('Device.DeviceInfo.ProvisioningCode', 0));
+  const gpa = acs.rpc(`<cwmp:GetParameterAttributes><ParameterNames soapenc:arrayType="xsd:string[2]"><string>${MS}PeriodicInformInterval</string><string>${MS}PeriodicInformEnable</string></ParameterNames></cwmp:GetParameterAttributes>`);
+  const broken = acs.rpc('<cwmp:GetParameterValues><ParameterNames><string>Device.Nope.</string></ParameterNames></cwmp:GetParameterValues>');
+  const schedule = acs.rpc('<cwmp:ScheduleInform><DelaySeconds>1</DelaySeconds><CommandKey>sched-1</CommandKey></cwmp:ScheduleInform>');
+  assert.equal(await TestAcs.connectionRequest(crUrl, 'acs', 'cr-secret'), 200);
+  assert.equal((await passive).method, 'SetParameterAttributesResponse');
+  assert.equal((await active).method, 'SetParameterAttributesResponse');
+  assert.equal(txt(faultOf(await deniable)!.FaultCode), '9009', 'ParameterKey may be denied active notification');
+  assert.equal(txt(faultOf(await alwaysActive)!.FaultCode), '9009', 'ProvisioningCode is always active');
+  const attrs = Object.fromEntries(list(((await gpa).body.ParameterList as Node).ParameterAttributeStruct as Node | Node[]).map((a) => [txt(a.Name), txt(a.Notification)]));
+  assert.deepEqual(attrs, { [`${MS}PeriodicInformInterval`]: '2', [`${MS}PeriodicInformEnable`]: '1' });
+  assert.equal(txt(faultOf(await broken)!.FaultCode), '9005');
+  assert.equal((await schedule).method, 'ScheduleInformResponse');
+  await acs.until(() => acs.informs.some((i) => i.events.some((e) => e.code === 'M ScheduleInform' && e.key === 'sched-1')));
+  assert.ok(acs.informs.at(-1)!.events.some((e) => e.code === '3 SCHEDULED'));
+
+  // Changes by someone else (here the device itself, as a USP controller or the CLI would): a passive one waits...
+  const before = acs.informs.length;
+  const flipped = agent.dm.value(`${MS}PeriodicInformEnable`) === 'true' ? 'false' : 'true';
+  agent.dm.set([{ objPath: MS, params: [{ name: 'PeriodicInformEnable', value: flipped }] }], { kind: 'local', user: 'test' });
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(acs.informs.length, before, 'a passive change starts no session');
+  // ...and rides along with the next one, which an active change starts.
+  agent.dm.set([{ objPath: MS, params: [{ name: 'PeriodicInformInterval', value: '7200' }] }], { kind: 'usp', endpointId: 'proto::ctl' });
+  await acs.until(() => acs.informs.length > before && acs.informs.at(-1)!.events.some((e) => e.code === '4 VALUE CHANGE'));
+  const vc = acs.informs.at(-1)!;
+  assert.equal(vc.params[`${MS}PeriodicInformInterval`], '7200');
+  assert.equal(vc.params[`${MS}PeriodicInformEnable`], flipped, `the passive change rides along: ${JSON.stringify(acs.informs.slice(before).map((i) => [i.events, Object.keys(i.params)]))}`);
+
+  // The ACS's own change does not come back as a notification.
+  const n = acs.informs.length;
+  const own = acs.rpc(`<cwmp:SetParameterValues><ParameterList soapenc:arrayType="cwmp:ParameterValueStruct[1]"><ParameterValueStruct><Name>${MS}PeriodicInformInterval</Name><Value xsi:type="xsd:unsignedInt">900</Value></ParameterValueStruct></ParameterList><ParameterKey>k</ParameterKey></cwmp:SetParameterValues>`);
+  assert.equal(await TestAcs.connectionRequest(crUrl, 'acs', 'cr-secret'), 200);
+  await own;
+  await acs.until(() => acs.sessionsEnded >= 4);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(acs.informs.length, n + 1, 'no VALUE CHANGE session for the ACS\'s own write');
+});
+
+test('an ACS that is down: retried with back-off, RetryCount counts, the events are kept; a restart keeps them too', async (t) => {
+  const { agent, acs, boot } = await setup(t);
+  await acs.until(() => acs.sessionsEnded >= 1);
+  acs.failNext = 3;
+  const t0 = Date.now();
+  const crUrl = acs.informs[0]!.params[`${MS}ConnectionRequestURL`]!;
+  assert.equal(await TestAcs.connectionRequest(crUrl, 'acs', 'cr-secret'), 200);
+  await acs.until(() => acs.informs.length >= 2, 30_000);
+  const retried = acs.informs[1]!;
+  assert.ok(retried.events.some((e) => e.code === '6 CONNECTION REQUEST'), 'the event survived the failures');
+  assert.equal(retried.retryCount, 3, 'three failures: the fourth attempt carries RetryCount 3');
+  assert.ok(Date.now() - t0 >= 3000, 'waited (1 s here) between attempts');
+  await acs.until(() => acs.sessionsEnded >= 2);
+
+  // Down again; the agent stops before it got through: the next start delivers the event, with BOOT, once.
+  acs.failNext = 1000;
+  const failedBefore = acs.failed;
+  assert.equal(await TestAcs.connectionRequest(crUrl, 'acs', 'cr-secret'), 200);
+  await acs.until(() => acs.failed > failedBefore);
+  await agent.stop();
+  acs.failNext = 0;
+  const n = acs.informs.length;
+  const again = await boot();
+  await acs.until(() => acs.informs.length > n && acs.sessionsEnded >= 3);
+  const codes = acs.informs[n]!.events.map((e) => e.code);
+  assert.ok(codes.includes('6 CONNECTION REQUEST') && codes.includes('1 BOOT') && !codes.includes('0 BOOTSTRAP'), codes.join(','));
+  assert.equal(acs.informs[n]!.retryCount, 1, 'the count survived the restart');
+  await again.cwmpClient!.idle();
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(acs.informs.length, n + 1, `delivered once: ${JSON.stringify(acs.informs.slice(n).map((i) => i.events))}`);
 });
