@@ -99,6 +99,7 @@ export class Agent {
     await this.cwmp.start();
     // DU operations a crash interrupted are reported now that the protocols listen.
     this.engine.reportRecovered();
+    this.cwmp.resumeJobs();
     const boot = this.takeBootInfo();
     this.log.info({ stateDir: this.opts.stateDir, fresh, endpointId: dm.value('Device.LocalAgent.EndpointID'), cause: boot.cause }, 'agent started');
     this.onStarted(dm);

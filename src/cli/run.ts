@@ -1,4 +1,5 @@
 // `cpe-agent run`: the agent itself, in the foreground, until SIGINT or SIGTERM.
+import { networkInterfaces } from 'node:os';
 import { resolve, join } from 'node:path';
 import { Agent } from '../agent.js';
 import { createLogger } from '../util/logger.js';
@@ -25,6 +26,13 @@ Options:
   --ca FILE, --cert FILE, --key FILE   TLS files for MQTT brokers with TransportProtocol TLS
   --lxc-rootfs FILE   the base root file system (tar.gz) of LXC execution environments, instead of
                       LXC's busybox one
+  CWMP (on when Device.ManagementServer.URL is set):
+  --cr-host ADDR      where the Connection Request server listens (default 0.0.0.0)
+  --cr-port N         its port (default 7547, the CWMP port; 0: any free port)
+  --cr-advertise HOST the host put in ManagementServer.ConnectionRequestURL (default: this machine's
+                      first non-loopback IPv4 address, or --cr-host when that is not a wildcard)
+  --firmware-command FILE   a program run with the path of a downloaded firmware image (Download
+                      FileType 1); without it firmware downloads fail with 9010
   -h, --help          this help`,
   async run(argv) {
     const { values } = parseOptions(argv, {
@@ -34,7 +42,16 @@ Options:
       embedded: { type: 'boolean', default: false },
       'broker-port': { type: 'string', default: '1883' },
       ca: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' }, 'lxc-rootfs': { type: 'string' },
+      'cr-host': { type: 'string', default: '0.0.0.0' }, 'cr-port': { type: 'string', default: '7547' }, 'cr-advertise': { type: 'string' },
+      'firmware-command': { type: 'string' },
     });
+    const crPort = Number(values['cr-port']);
+    if (!Number.isInteger(crPort) || crPort < 0 || crPort > 65535) throw new CliError(`--cr-port must be a port number, not '${values['cr-port']}'`);
+    const crHost = values['cr-host'];
+    const cwmp = {
+      connectionRequest: { host: crHost, port: crPort, advertise: values['cr-advertise'] ?? advertisedHost(crHost) },
+      ...(values['firmware-command'] ? { firmwareCommand: resolve(values['firmware-command']) } : {}),
+    };
     const brokerPort = Number(values['broker-port']);
     if (!Number.isInteger(brokerPort) || brokerPort < 0 || brokerPort > 65535) throw new CliError(`--broker-port must be a port number, not '${values['broker-port']}'`);
     const level = values['log-level'] ?? process.env.CPE_LOG_LEVEL ?? 'info';
@@ -54,7 +71,7 @@ Options:
     const tls = { ...(values.ca ? { caFile: resolve(values.ca) } : {}), ...(values.cert ? { certFile: resolve(values.cert) } : {}), ...(values.key ? { keyFile: resolve(values.key) } : {}) };
     // The embedded defaults point MQTT client 1 at the embedded broker, wherever it listens.
     const settings: Record<string, string> = broker && !values.defaults ? { 'Device.MQTT.Client.1.BrokerPort': String(broker.port) } : {};
-    const agent = new Agent({ stateDir, logger, tls, settings, ...(defaultsFile ? { defaultsFile: resolve(defaultsFile) } : {}), ...(values['lxc-rootfs'] ? { lxcRootfs: resolve(values['lxc-rootfs']) } : {}) });
+    const agent = new Agent({ stateDir, logger, tls, settings, cwmp, ...(defaultsFile ? { defaultsFile: resolve(defaultsFile) } : {}), ...(values['lxc-rootfs'] ? { lxcRootfs: resolve(values['lxc-rootfs']) } : {}) });
     await agent.start();
     if (values.embedded) {
       const port = broker ? ` --url mqtt://127.0.0.1:${broker.port}` : '';
@@ -80,3 +97,12 @@ Options:
     return 0;
   },
 };
+
+/** The address an ACS reaches us at: the listening one, or for a wildcard this machine's first IPv4 one. */
+function advertisedHost(host: string): string {
+  if (host !== '0.0.0.0' && host !== '::') return host.includes(':') ? `[${host}]` : host;
+  for (const addrs of Object.values(networkInterfaces())) {
+    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DataModel } from '../dm/datamodel.js';
 import type { Engine } from '../engine/engine.js';
+import type { TransferFailure } from '../engine/errors.js';
 import { fetchPackage } from '../engine/fetch.js';
 import type { Logger } from '../util/logger.js';
 import { notificationOf } from './rpc/attributes.js';
@@ -83,9 +84,14 @@ export class CwmpClient {
     }, ['value']));
     for (const s of this.state.data.scheduled) this.armScheduled(s);
     this.schedulePeriodic();
-    this.du.resume();
     this.kick();
   }
+
+  /**
+   * ChangeDUState jobs a restart interrupted go on. Called after the engine reported what it
+   * recovered, so that an operation the restart cut short fills its slot instead of running twice.
+   */
+  resumeJobs(): void { this.du.resume(); }
 
   async stop(): Promise<void> {
     this.stopped = true;
@@ -134,6 +140,7 @@ export class CwmpClient {
     try { await this.ensureConnectionRequest(); } catch (e) { this.log.error({ err: e }, 'the Connection Request server could not listen'); }
     if (this.state.data.bootstrappedUrl !== url) this.state.addEvent('0 BOOTSTRAP');
     const events = this.state.informEvents();
+    const pending = this.state.data.pending.map((p) => p.id);
     const changed = [...this.state.data.changed];
     const conn = new AcsConnection({ url, username: this.dm.value(`${MS}Username`), password: this.dm.value(`${MS}Password`), timeoutMs: this.opts.timeoutMs ?? 30_000, ...this.opts.tls });
     const session = new CwmpSession(conn, this.context(), this.log, () => {
@@ -141,7 +148,7 @@ export class CwmpClient {
       this.state.delivered(events.filter((e) => !e.code.startsWith('7 ') && !e.code.startsWith('11 ') && !e.code.startsWith('12 ')), changed);
     });
     try {
-      const out = await session.run({ events, parameters: this.forced, changed, retryCount: this.state.data.retryCount });
+      const out = await session.run({ events, parameters: this.forced, changed, pending, retryCount: this.state.data.retryCount });
       this.sessions++;
       this.log.info({ events: events.map((e) => e.code), served: out.requestsServed }, 'CWMP session done');
       // Events that arrived during the session, and requests the ACS held, need another one.
@@ -211,8 +218,8 @@ export class CwmpClient {
       if (req.fileType.startsWith('3 ')) this.applyConfig(readFileSync(file, 'utf8'));
       else await this.installFirmware(file);
     } catch (e) {
-      const err = e as { code?: number; message: string };
-      fault = { code: err.code && err.code >= 9000 ? err.code : err.code ? duFaultOf(err.code) : 9010, message: err.message };
+      const err = e as { code?: number; transfer?: TransferFailure; message: string };
+      fault = { code: err.code ? duFaultOf({ code: err.code, transfer: err.transfer }) : 9010, message: err.message };
       this.log.warn({ url: req.url, fault }, 'download failed');
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -16,6 +16,9 @@ const SM = 'Device.SoftwareModules.';
 const POLICY = 'Device.ManagementServer.DUStateChangeComplPolicy.';
 const TAG = 'cwmp:';
 const now = () => `${new Date().toISOString().slice(0, 19)}Z`;
+const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+/** OpResultStruct.UUID must be a UUID: the nil one stands for a DU that never got one (failed before its package was read). */
+const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 
 export class DuStateRunner {
   private readonly running = new Set<string>();
@@ -58,6 +61,7 @@ export class DuStateRunner {
 
   private async exec(op: DuOp, tag: string): Promise<OpResult> {
     const start = now();
+    if (op.uuid && !UUID.test(op.uuid)) return this.failed(op, 9022, `'${op.uuid}' is not a UUID`, start);
     if (op.kind === 'Install') {
       const ee = this.eeFor(op.eeRef);
       if (typeof ee === 'number') return this.failed(op, ee, ee === 9023 ? `no execution environment ${op.eeRef}` : `execution environment ${op.eeRef} is disabled`, start);
@@ -110,7 +114,7 @@ export class DuStateRunner {
     const euRefs = gone || (r.fault && r.operation === 'Install') ? '' : r.euids.map((e) => this.rowBy('ExecutionUnit', 'EUID', e)).filter(Boolean).join(',');
     return {
       uuid: r.uuid, duRef: gone || !duRow ? '' : duRow, version: r.version, state, resolved: state === 'Installed', euRefs,
-      start: r.startTime, complete: r.completeTime, fault: r.fault ? { code: duFaultOf(r.fault.code), message: r.fault.message } : { code: 0, message: '' },
+      start: r.startTime, complete: r.completeTime, fault: r.fault ? { code: duFaultOf(r.fault), message: r.fault.message } : { code: 0, message: '' },
     };
   }
 
@@ -147,12 +151,12 @@ export class DuStateRunner {
     if (results === 'Success' && r.fault) return false;
     if (results === 'Failure' && !r.fault) return false;
     const codes = v('FaultCodeFilter').split(',').filter(Boolean);
-    if (r.fault && codes.length && !codes.includes(String(duFaultOf(r.fault.code)))) return false;
+    if (r.fault && codes.length && !codes.includes(String(duFaultOf(r.fault)))) return false;
     return true;
   }
 }
 
 function opResult(r: OpResult): string {
-  return `${el('UUID', r.uuid)}${el('DeploymentUnitRef', r.duRef)}${el('Version', r.version)}${el('CurrentState', r.state)}${el('Resolved', r.resolved ? '1' : '0')}`
+  return `${el('UUID', UUID.test(r.uuid) ? r.uuid : NIL_UUID)}${el('DeploymentUnitRef', r.duRef)}${el('Version', r.version)}${el('CurrentState', r.state)}${el('Resolved', r.resolved ? '1' : '0')}`
     + `${el('ExecutionUnitRefList', r.euRefs)}${el('StartTime', r.start)}${el('CompleteTime', r.complete)}<Fault>${el('FaultCode', r.fault.code)}${el('FaultString', r.fault.message)}</Fault>`;
 }

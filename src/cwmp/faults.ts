@@ -2,6 +2,7 @@
 // (72xx) codes to the 9xxx codes an ACS expects, so both protocols agree on every failure.
 import { cwmpFaultOf, DmError } from '../dm/errors.js';
 import { DmRequestError } from '../dm/datamodel.js';
+import type { TransferFailure } from '../engine/errors.js';
 
 export interface SetFault { readonly name: string; readonly code: number; readonly message: string }
 
@@ -18,9 +19,13 @@ const DU_FAULTS: Record<number, number> = {
   7223: 9023, 7224: 9024, 7225: 9025, 7226: 9026, 7227: 9027, 7228: 9028, 7229: 9029, 7230: 9029,
 };
 
-export function duFaultOf(code: number): number {
-  if (code >= 9000 && code < 10000) return code;
-  return DU_FAULTS[code] ?? 9002;
+const TRANSFER_FAULTS: Record<TransferFailure, number> = { auth: 9012, protocol: 9013, unreachable: 9015, 'not-found': 9016, incomplete: 9017 };
+
+/** An engine failure as the 9xxx code of a DU operation or a Download: the transfer detail first. */
+export function duFaultOf(fault: { code: number; transfer?: TransferFailure | undefined }): number {
+  if (fault.transfer) return TRANSFER_FAULTS[fault.transfer];
+  if (fault.code >= 9000 && fault.code < 10000) return fault.code;
+  return DU_FAULTS[fault.code] ?? 9002;
 }
 
 /** Anything a handler throws, as the fault to answer with. */

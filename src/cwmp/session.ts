@@ -16,6 +16,8 @@ export interface SessionInput {
   /** Parameters to report: the forced ones and those whose notification fired. */
   readonly parameters: readonly string[];
   readonly changed: readonly string[];
+  /** Our requests the Inform's events announce: only these go out in this session. */
+  readonly pending: readonly string[];
   readonly retryCount: number;
 }
 
@@ -44,13 +46,17 @@ export class CwmpSession {
     this.onInformed();
 
     // 2. Our requests, then the empty POST; 3. the ACS's requests until it sends nothing.
+    // A request that turned up after the Inform waits for a session whose Inform announces it.
+    const next = () => (this.hold ? undefined : this.ctx.state.data.pending.find((p) => input.pending.includes(p.id)));
     for (let rounds = 0; rounds < MAX_EXCHANGES; rounds++) {
-      const pending = this.hold ? undefined : this.ctx.state.data.pending[0];
+      const pending = next();
       let reply = pending ? await this.sendRequest(pending) : await this.exchange('');
       if (!pending && !reply) break;                 // empty answer to our empty POST: done
-      while (reply && reply.method !== 'Fault' && !reply.method.endsWith('Response')) reply = await this.exchange(await this.answer(reply));
+      // Nothing to serve right after the ACS answered our request: on to the next one or the empty POST.
+      let served = false;
+      while (reply && reply.method !== 'Fault' && !reply.method.endsWith('Response')) { reply = await this.exchange(await this.answer(reply)); served = true; }
       // The ACS fell silent after an answer of ours: done, unless requests of ours wait to go out.
-      if (!reply && (this.hold || !this.ctx.state.data.pending.length)) break;
+      if (served && !reply && !next()) break;
     }
     return { ns: this.ns, requestsServed: this.served };
   }

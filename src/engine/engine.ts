@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../util/logger.js';
-import { EngineCode, EngineError } from './errors.js';
+import { EngineCode, EngineError, type TransferFailure } from './errors.js';
 import { fetchPackage } from './fetch.js';
 import { duUuid } from './package/uuid.js';
 import { checkSquashfs, packageFormat, readManifest, unpackPackage } from './package/unpack.js';
@@ -36,7 +36,7 @@ export interface DuResult {
   readonly du: DURecord | undefined;        // the DU after the operation (undefined once uninstalled or when install failed)
   readonly duid: string | undefined;
   readonly euids: readonly string[];
-  readonly fault: { code: number; message: string } | undefined;
+  readonly fault: { code: number; message: string; transfer?: TransferFailure } | undefined;
   readonly startTime: string;
   readonly completeTime: string;
   /** Found finished (or interrupted) after a restart: whoever asked lost its request meanwhile. */
@@ -242,7 +242,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       if (ee && !this.du(duid)) await removeRoot(this.duRoot(ee, duid));
       await this.dropVolumes(created);
       rmSync(staging, { recursive: true, force: true });
-      const result: DuResult = { operation: 'Install', requestTag: req.requestTag, uuid, version: manifest?.version ?? '', ee: req.ee, du: undefined, duid: undefined, euids: [], fault: { code: err.code, message: err.message }, startTime, completeTime: iso() };
+      const result: DuResult = { operation: 'Install', requestTag: req.requestTag, uuid, version: manifest?.version ?? '', ee: req.ee, du: undefined, duid: undefined, euids: [], fault: faultOf(err), startTime, completeTime: iso() };
       this.finish(id, result);
       return result;
     }
@@ -332,7 +332,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       await this.dropVolumes(created);
       for (const eu of old.eus) if (wasActive.includes(eu.service.name)) this.supervisor.start(eu.euid);
       this.emit('duStatus', duid, 'Installed');
-      const result = this.result('Update', req.requestTag, old, { code: err.code, message: err.message }, startTime);
+      const result = this.result('Update', req.requestTag, old, faultOf(err), startTime);
       this.finish(id, result);
       return result;
     }
@@ -365,7 +365,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     } catch (e) {
       const err = asEngineError(e);
       this.emit('duStatus', duid, 'Installed');
-      const result = this.result('Uninstall', requestTag, du, { code: err.code, message: err.message }, startTime);
+      const result = this.result('Uninstall', requestTag, du, faultOf(err), startTime);
       this.finish(id, result);
       return result;
     }
@@ -833,6 +833,10 @@ async function removeRoot(root: string): Promise<void> {
   await unmount(root);
   rmSync(root, { recursive: true, force: true });
   rmSync(`${root}.sqfs`, { force: true });
+}
+
+function faultOf(err: EngineError): NonNullable<DuResult['fault']> {
+  return { code: err.code, message: err.message, ...(err.transfer ? { transfer: err.transfer } : {}) };
 }
 
 function asEngineError(e: unknown): EngineError {

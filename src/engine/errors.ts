@@ -15,8 +15,14 @@ export const EngineCode = {
   InternalError: 7003,
 } as const;
 
+/**
+ * What went wrong in a file transfer, beyond USP's one code for it (7033): CWMP tells these apart
+ * (9012 authentication, 9013 protocol, 9015 unreachable, 9016 file not accessible, 9017 incomplete).
+ */
+export type TransferFailure = 'auth' | 'protocol' | 'unreachable' | 'not-found' | 'incomplete';
+
 export class EngineError extends Error {
-  constructor(readonly code: number, message: string) {
+  constructor(readonly code: number, message: string, readonly transfer?: TransferFailure) {
     super(message);
     this.name = 'EngineError';
   }

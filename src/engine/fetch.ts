@@ -24,14 +24,14 @@ export async function fetchPackage(url: string, dest: string, opts: FetchOptions
   if (u.username || u.password) throw new EngineError(EngineCode.InvalidArguments, 'the URL must not carry credentials (use Username and Password)');
   if (u.protocol === 'file:') {
     const path = fileURLToPath(u);
-    const st = await stat(path).catch(() => { throw new EngineError(EngineCode.ServerUnreachable, `${path} does not exist`); });
-    if (!st.isFile()) throw new EngineError(EngineCode.ServerUnreachable, `${path} is not a file`);
+    const st = await stat(path).catch(() => { throw new EngineError(EngineCode.ServerUnreachable, `${path} does not exist`, 'not-found'); });
+    if (!st.isFile()) throw new EngineError(EngineCode.ServerUnreachable, `${path} is not a file`, 'not-found');
     if (st.size > opts.maxBytes) throw new EngineError(EngineCode.ResourcesExceeded, `package of ${st.size} bytes exceeds the ${opts.maxBytes} byte limit`);
     await copyFile(path, dest);
     opts.progress?.(st.size, st.size);
     return st.size;
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new EngineError(EngineCode.InvalidArguments, `unsupported URL scheme ${u.protocol} (http, https and file are)`);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new EngineError(EngineCode.InvalidArguments, `unsupported URL scheme ${u.protocol} (http, https and file are)`, 'protocol');
   const signal = AbortSignal.any([AbortSignal.timeout(opts.timeoutMs), ...(opts.signal ? [opts.signal] : [])]);
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
     const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname);
@@ -45,17 +45,17 @@ export async function fetchPackage(url: string, dest: string, opts: FetchOptions
       res = await request(u, { method: 'GET', headers, signal, headersTimeout: opts.timeoutMs, bodyTimeout: opts.timeoutMs });
     } catch (e) {
       if (opts.signal?.aborted) throw new EngineError(7023, 'download canceled');
-      throw new EngineError(EngineCode.ServerUnreachable, `${u.origin} could not be reached: ${(e as Error).message}`);
+      throw new EngineError(EngineCode.ServerUnreachable, `${u.origin} could not be reached: ${(e as Error).message}`, 'unreachable');
     }
     if (res.statusCode >= 300 && res.statusCode < 400 && res.headers.location) {
       await res.body.dump();
       const next = new URL(String(res.headers.location), u);
-      if (u.protocol === 'https:' && next.protocol !== 'https:') throw new EngineError(EngineCode.ServerUnreachable, 'a redirect from https to http is refused');
+      if (u.protocol === 'https:' && next.protocol !== 'https:') throw new EngineError(EngineCode.ServerUnreachable, 'a redirect from https to http is refused', 'protocol');
       u = next;
       continue;
     }
-    if (res.statusCode === 401 || res.statusCode === 403) { await res.body.dump(); throw new EngineError(EngineCode.ServerUnreachable, `${u.href}: authentication failed (HTTP ${res.statusCode})`); }
-    if (res.statusCode !== 200) { await res.body.dump(); throw new EngineError(EngineCode.ServerUnreachable, `${u.href}: HTTP ${res.statusCode}`); }
+    if (res.statusCode === 401 || res.statusCode === 403) { await res.body.dump(); throw new EngineError(EngineCode.ServerUnreachable, `${u.href}: authentication failed (HTTP ${res.statusCode})`, 'auth'); }
+    if (res.statusCode !== 200) { await res.body.dump(); throw new EngineError(EngineCode.ServerUnreachable, `${u.href}: HTTP ${res.statusCode}`, 'not-found'); }
     const lenHeader = Number(res.headers['content-length']);
     const total = Number.isFinite(lenHeader) ? lenHeader : undefined;
     if (total !== undefined && total > opts.maxBytes) { await res.body.dump(); throw new EngineError(EngineCode.ResourcesExceeded, `package of ${total} bytes exceeds the ${opts.maxBytes} byte limit`); }
@@ -73,12 +73,12 @@ export async function fetchPackage(url: string, dest: string, opts: FetchOptions
     } catch (e) {
       if (e instanceof EngineError) throw e;
       if (opts.signal?.aborted) throw new EngineError(7023, 'download canceled');
-      throw new EngineError(EngineCode.ServerUnreachable, `download of ${u.href} failed: ${(e as Error).message}`);
+      throw new EngineError(EngineCode.ServerUnreachable, `download of ${u.href} failed: ${(e as Error).message}`, 'incomplete');
     } finally {
       closeSync(fd);
     }
-    if (total !== undefined && received !== total) throw new EngineError(EngineCode.CorruptData, `download of ${u.href} ended after ${received} of ${total} bytes`);
+    if (total !== undefined && received !== total) throw new EngineError(EngineCode.CorruptData, `download of ${u.href} ended after ${received} of ${total} bytes`, 'incomplete');
     return received;
   }
-  throw new EngineError(EngineCode.ServerUnreachable, `more than ${MAX_REDIRECTS} redirects`);
+  throw new EngineError(EngineCode.ServerUnreachable, `more than ${MAX_REDIRECTS} redirects`, 'not-found');
 }

@@ -2,46 +2,8 @@
 // cookies, the RPCs, notifications, retries, and every envelope checked against the CWMP schema.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Agent } from '../../src/agent.js';
-import { silentLogger } from '../../src/util/logger.js';
-import { tempDir } from '../helpers.js';
 import { list, TestAcs, txt, type Node } from './acs.js';
-
-const MS = 'Device.ManagementServer.';
-
-async function setup(t: { after: (fn: () => Promise<void>) => void }, extra: Record<string, string> = {}) {
-  const { dir, cleanup } = tempDir('cpe-cwmp-');
-  const acs = new TestAcs({ username: 'cpe', password: 'acs-secret' });
-  await acs.start();
-  writeFileSync(join(dir, 'defaults.json'), JSON.stringify({
-    [`${MS}URL`]: acs.url, [`${MS}Username`]: 'cpe', [`${MS}Password`]: 'acs-secret', [`${MS}EnableCWMP`]: 'true',
-    [`${MS}ConnectionRequestUsername`]: 'acs', [`${MS}ConnectionRequestPassword`]: 'cr-secret',
-    [`${MS}CWMPRetryMinimumWaitInterval`]: '1', [`${MS}CWMPRetryIntervalMultiplier`]: '1000',
-    'Device.DeviceInfo.ManufacturerOUI': '00D0F1', 'Device.DeviceInfo.ProductClass': 'CWMPTEST', 'Device.DeviceInfo.SerialNumber': 'S1', ...extra,
-  }));
-  const agents: Agent[] = [];
-  /** An agent on this state directory (a second call after stopping the first is a restart). */
-  const boot = async (): Promise<Agent> => {
-    const a = new Agent({ stateDir: join(dir, 'state'), defaultsFile: join(dir, 'defaults.json'), logger: silentLogger, cwmp: { connectionRequest: { host: '127.0.0.1', port: 0 } } });
-    agents.push(a);
-    await a.start();
-    return a;
-  };
-  const agent = await boot();
-  t.after(async () => {
-    const v = acs.validateAll();
-    for (const a of agents) { await a.containerEngine?.stopAll(); await a.stop(); }
-    await acs.stop(); cleanup();
-    assert.ok(v.ok, `every envelope the CPE sent validates against the CWMP schema:\n${v.output}`);
-  });
-  return { agent, acs, dir, boot };
-}
-
-const gpv = (...names: string[]) => `<cwmp:GetParameterValues><ParameterNames soapenc:arrayType="xsd:string[${names.length}]">${names.map((n) => `<string>${n}</string>`).join('')}</ParameterNames></cwmp:GetParameterValues>`;
-const values = (m: { body: Node }) => Object.fromEntries(list((m.body.ParameterList as Node).ParameterValueStruct as Node | Node[]).map((p) => [txt(p.Name), txt(p.Value)]));
-const faultOf = (m: { method: string; body: Node }) => (m.method === 'Fault' ? ((m.body.detail as Node).Fault as Node) : undefined);
+import { faultOf, gpv, MS, setup, values } from './harness.js';
 
 test('boot: BOOTSTRAP + BOOT Inform with DeviceId and forced parameters, Digest and cookies, then the RPCs', async (t) => {
   const { agent, acs } = await setup(t);

@@ -41,13 +41,14 @@ export function download(ctx: RpcContext, args: Xml): string {
   return `<cwmp:DownloadResponse>${el('Status', 1)}${el('StartTime', UNKNOWN_TIME)}${el('CompleteTime', UNKNOWN_TIME)}</cwmp:DownloadResponse>`;
 }
 
-/** Checks every operation before any runs; the results come in DUStateChangeComplete. */
+/**
+ * Checks the request's shape before any operation runs (9003 for the whole request); what is wrong with
+ * one operation only (a malformed UUID: 9022, an unknown DU ...) is that operation's result.
+ */
 export function changeDUState(ctx: RpcContext, args: Xml): string {
-  const ops: DuOp[] = all(args.Operations as Xml | Xml[] | undefined).map((o, i) => {
-    const type = (o.$?.type ?? '').replace(/^.*:/, '');
+  const ops: DuOp[] = operationsOf(args).map(([type, o], i) => {
     const get = (n: string) => text$(o[n] as Xml | undefined);
     const base = { url: get('URL'), uuid: get('UUID'), version: get('Version'), username: get('Username'), password: get('Password'), eeRef: get('ExecutionEnvRef') };
-    if (base.uuid && !/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(base.uuid)) throw new CwmpFault(9003, `operation ${i + 1}: UUID '${base.uuid}' is not a UUID`);
     if (type === 'InstallOpStruct') {
       if (!base.url) throw new CwmpFault(9003, `operation ${i + 1}: Install needs a URL`);
       return { kind: 'Install', ...base };
@@ -57,10 +58,23 @@ export function changeDUState(ctx: RpcContext, args: Xml): string {
       if (!base.uuid) throw new CwmpFault(9003, `operation ${i + 1}: Uninstall needs a UUID`);
       return { kind: 'Uninstall', ...base };
     }
-    throw new CwmpFault(9003, `operation ${i + 1}: unknown operation type '${o.$?.type ?? ''}'`);
+    throw new CwmpFault(9003, `operation ${i + 1}: unknown operation type '${type}'`);
   });
   if (!ops.length) throw new CwmpFault(9003, 'ChangeDUState names no operation');
   if (ops.length > 16) throw new CwmpFault(9004, 'at most 16 operations per ChangeDUState');
   ctx.actions.changeDUState(ops, arg(args, 'CommandKey', false));
   return '<cwmp:ChangeDUStateResponse/>';
+}
+
+/**
+ * The operations with their struct type: the schema's form (Operations xsi:type="cwmp:InstallOpStruct")
+ * and the one some ACSs send (an InstallOpStruct element inside Operations).
+ */
+function operationsOf(args: Xml): [string, Xml][] {
+  return all(args.Operations as Xml | Xml[] | undefined).flatMap((o): [string, Xml][] => {
+    const type = (o.$?.type ?? '').replace(/^.*:/, '');
+    if (type) return [[type, o]];
+    const nested = Object.entries(o).filter(([k]) => k.endsWith('OpStruct')).flatMap(([k, v]) => all(v as Xml | Xml[]).map((x): [string, Xml] => [k, x]));
+    return nested.length ? nested : [['(none)', o]];
+  });
 }
