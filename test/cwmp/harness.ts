@@ -10,20 +10,25 @@ import { list, TestAcs, txt, type Node } from './acs.js';
 
 export const MS = 'Device.ManagementServer.';
 
-export async function setup(t: { after: (fn: () => Promise<void>) => void }, extra: Record<string, string> = {}) {
-  const { dir, cleanup } = tempDir('cpe-cwmp-');
-  const acs = new TestAcs({ username: 'cpe', password: 'acs-secret' });
-  await acs.start();
+/** defaults.json in dir: the ACS with its credentials, a 1 s retry wait, a DeviceId. */
+export function writeDefaults(dir: string, acs: TestAcs, extra: Record<string, string> = {}): void {
   writeFileSync(join(dir, 'defaults.json'), JSON.stringify({
     [`${MS}URL`]: acs.url, [`${MS}Username`]: 'cpe', [`${MS}Password`]: 'acs-secret', [`${MS}EnableCWMP`]: 'true',
     [`${MS}ConnectionRequestUsername`]: 'acs', [`${MS}ConnectionRequestPassword`]: 'cr-secret',
     [`${MS}CWMPRetryMinimumWaitInterval`]: '1', [`${MS}CWMPRetryIntervalMultiplier`]: '1000',
     'Device.DeviceInfo.ManufacturerOUI': '00D0F1', 'Device.DeviceInfo.ProductClass': 'CWMPTEST', 'Device.DeviceInfo.SerialNumber': 'S1', ...extra,
   }));
+}
+
+export async function setup(t: { after: (fn: () => Promise<void>) => void }, extra: Record<string, string> = {}, firmwareCommand?: string) {
+  const { dir, cleanup } = tempDir('cpe-cwmp-');
+  const acs = new TestAcs({ username: 'cpe', password: 'acs-secret' });
+  await acs.start();
+  writeDefaults(dir, acs, extra);
   const agents: Agent[] = [];
   /** An agent on this state directory (a second call after stopping the first is a restart). */
   const boot = async (): Promise<Agent> => {
-    const a = new Agent({ stateDir: join(dir, 'state'), defaultsFile: join(dir, 'defaults.json'), logger: silentLogger, cwmp: { connectionRequest: { host: '127.0.0.1', port: 0 } } });
+    const a = new Agent({ stateDir: join(dir, 'state'), defaultsFile: join(dir, 'defaults.json'), logger: silentLogger, cwmp: { connectionRequest: { host: '127.0.0.1', port: 0 }, ...(firmwareCommand ? { firmwareCommand } : {}) } });
     agents.push(a);
     await a.start();
     return a;
