@@ -70,7 +70,7 @@ test('Download of a firmware image: handed to the configured command; its failur
   const installer = join(dir, 'flash.sh');
   writeFileSync(installer, `#!/bin/sh\nif grep -q bad "$1"; then echo "checksum mismatch" >&2; exit 3; fi\ncp "$1" ${join(dir, 'flashed')}\n`);
   chmodSync(installer, 0o755);
-  const { agent, acs } = await setup(t, {}, installer);
+  const { agent, acs } = await setup(t, {}, { firmwareCommand: installer });
   await acs.until(() => acs.sessionsEnded >= 1);
   const ok = acs.rpc(download('fw-ok', '1 Firmware Upgrade Image', http.url('fw-ok.bin')));
   const bad = acs.rpc(download('fw-bad', '1 Firmware Upgrade Image', http.url('fw-bad.bin')));

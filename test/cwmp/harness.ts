@@ -20,7 +20,13 @@ export function writeDefaults(dir: string, acs: TestAcs, extra: Record<string, s
   }));
 }
 
-export async function setup(t: { after: (fn: () => Promise<void>) => void }, extra: Record<string, string> = {}, firmwareCommand?: string) {
+export interface SetupOptions {
+  readonly firmwareCommand?: string;
+  /** LXC EEs are containers of the host: the engine's factory reset destroys them at the end. */
+  readonly destroyContainers?: boolean;
+}
+
+export async function setup(t: { after: (fn: () => Promise<void>) => void }, extra: Record<string, string> = {}, opts: SetupOptions = {}) {
   const { dir, cleanup } = tempDir('cpe-cwmp-');
   const acs = new TestAcs({ username: 'cpe', password: 'acs-secret' });
   await acs.start();
@@ -28,7 +34,7 @@ export async function setup(t: { after: (fn: () => Promise<void>) => void }, ext
   const agents: Agent[] = [];
   /** An agent on this state directory (a second call after stopping the first is a restart). */
   const boot = async (): Promise<Agent> => {
-    const a = new Agent({ stateDir: join(dir, 'state'), defaultsFile: join(dir, 'defaults.json'), logger: silentLogger, cwmp: { connectionRequest: { host: '127.0.0.1', port: 0 }, ...(firmwareCommand ? { firmwareCommand } : {}) } });
+    const a = new Agent({ stateDir: join(dir, 'state'), defaultsFile: join(dir, 'defaults.json'), logger: silentLogger, cwmp: { connectionRequest: { host: '127.0.0.1', port: 0 }, ...(opts.firmwareCommand ? { firmwareCommand: opts.firmwareCommand } : {}) } });
     agents.push(a);
     await a.start();
     return a;
@@ -36,7 +42,7 @@ export async function setup(t: { after: (fn: () => Promise<void>) => void }, ext
   const agent = await boot();
   t.after(async () => {
     const v = acs.validateAll();
-    for (const a of agents) { await a.containerEngine?.stopAll(); await a.stop(); }
+    for (const a of agents) { await (opts.destroyContainers ? a.containerEngine?.factoryReset() : a.containerEngine?.stopAll()); await a.stop(); }
     await acs.stop(); cleanup();
     assert.ok(v.ok, `every envelope the CPE sent validates against the CWMP schema:\n${v.output}`);
   });
