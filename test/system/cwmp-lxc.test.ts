@@ -14,10 +14,11 @@ import { requireLxc } from './lxc.js';
 const EE = 'Device.SoftwareModules.ExecEnv.';
 const install = (url: string, ee: string) => `<Operations xsi:type="cwmp:InstallOpStruct"><URL>${url}</URL><ExecutionEnvRef>${ee}</ExecutionEnvRef></Operations>`;
 
-test('ChangeDUState into an LXC EE: installed and running in the container, 9023/9024 per operation, Uninstall', async (t) => {
+test('ChangeDUState into an LXC EE: Install (running in the container), 9023/9024 per operation, Update, Uninstall', async (t) => {
   if (!(await requireLxc(t))) return;
-  const http = await serveFiles({ 'app.tgz': tarGz([{ name: 'manifest.json', data: manifest({ name: 'lxcapp', version: '3.1', services: [{ name: 'svc', command: 'bin/run.sh' }] }) },
-    { name: 'bin/run.sh', data: '#!/bin/sh\ntrap "exit 0" TERM\nwhile true; do sleep 0.2; done\n', mode: 0o755 }]) });
+  const app = (version: string) => tarGz([{ name: 'manifest.json', data: manifest({ name: 'lxcapp', version, services: [{ name: 'svc', command: 'bin/run.sh' }] }) },
+    { name: 'bin/run.sh', data: `#!/bin/sh\necho ${version} > /tmp/version\ntrap "exit 0" TERM\nwhile true; do sleep 0.2; done\n`, mode: 0o755 }]);
+  const http = await serveFiles({ 'app.tgz': app('3.1'), 'app-2.tgz': app('3.2') });
   t.after(() => http.close());
   const { agent, acs } = await setup(t, {
     [`${EE}1.Name`]: 'apps', [`${EE}1.Enable`]: 'true', [`${EE}1.AllocatedMemory`]: '65536', [`${EE}1.AllocatedDiskSpace`]: '65536',
@@ -47,11 +48,23 @@ test('ChangeDUState into an LXC EE: installed and running in the container, 9023
   const ps = async () => (await execa('lxc-attach', ['-P', engine.lxc.lxcpath, '-n', apps.container!, '--', 'ps'], { reject: false })).stdout;
   await waitFor(async () => /run\.sh/.test(await ps()));
 
+  const inside = async (...cmd: string[]) => (await execa('lxc-attach', ['-P', engine.lxc.lxcpath, '-n', apps.container!, '--', ...cmd], { reject: false })).stdout.trim();
+  await waitFor(async () => (await inside('cat', '/tmp/version')) === '3.1');
+
+  // Update by UUID to 3.2: the new version runs in the same container.
+  const up = acs.rpc(`<cwmp:ChangeDUState><Operations xsi:type="cwmp:UpdateOpStruct"><UUID>${ok!.uuid}</UUID><URL>${http.url('app-2.tgz')}</URL></Operations><CommandKey>lxc-up</CommandKey></cwmp:ChangeDUState>`);
+  assert.equal(await cr(), 200);
+  await up;
+  await acs.until(() => completes().length === 2, 60_000);
+  assert.deepEqual(results(1).map((r) => [r.state, r.fault, r.uuid]), [['Installed', '0', ok!.uuid]]);
+  assert.equal(agent.dm.value(`${ok!.du}.Version`), '3.2');
+  await waitFor(async () => (await inside('cat', '/tmp/version')) === '3.2', 30_000);
+
   const remove = acs.rpc(`<cwmp:ChangeDUState><Operations xsi:type="cwmp:UninstallOpStruct"><UUID>${ok!.uuid}</UUID><ExecutionEnvRef>${EE}1</ExecutionEnvRef></Operations><CommandKey>lxc-2</CommandKey></cwmp:ChangeDUState>`);
   assert.equal(await cr(), 200);
   await remove;
-  await acs.until(() => completes().length === 2, 60_000);
-  assert.deepEqual(results(1).map((r) => [r.state, r.fault]), [['Uninstalled', '0']]);
+  await acs.until(() => completes().length === 3, 60_000);
+  assert.deepEqual(results(2).map((r) => [r.state, r.fault]), [['Uninstalled', '0']]);
   assert.equal(engine.deploymentUnits().length, 0);
   await waitFor(async () => !/run\.sh/.test(await ps()), 10_000).catch(async () => assert.fail(`the service is gone from the container:\n${await ps()}`));
 });
