@@ -165,6 +165,9 @@ class Importer {
         this.facets(t, p, false);
       }
     }
+    // The XML writes a list's default in brackets ("[]" is the empty list); the value itself has none.
+    const bracketed = p.list && p.default !== undefined ? /^\[(.*)\]$/s.exec(p.default) : null;
+    if (bracketed) p.default = bracketed[1]!;
   }
 
   /** inherited: the sizes came from a named data type, and a size given here replaces them. */

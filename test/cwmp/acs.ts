@@ -14,7 +14,11 @@ const NS = 'urn:dslforum-org:cwmp-1-2';
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 
 export type Node = { [k: string]: Node | Node[] | string | undefined } & { _?: string; $?: Record<string, string> };
-export interface Message { method: string; body: Node; raw: string; id: string }
+export interface Message {
+  method: string; body: Node; raw: string; id: string;
+  /** For an answer to an RPC of ours: ms from our request written to the CPE's next POST arriving. */
+  ms?: number;
+}
 export interface Inform { events: { code: string; key: string }[]; params: Record<string, string>; retryCount: number; raw: string }
 
 export const list = <T>(x: T | T[] | undefined): T[] => (x === undefined ? [] : Array.isArray(x) ? x : [x]);
@@ -45,7 +49,7 @@ export class TestAcs {
   /** CPE methods answered with ACS fault 8000 instead of their response. */
   readonly faultMethods = new Set<string>();
   private readonly queue: { body: string; resolve: (m: Message) => void }[] = [];
-  private inFlight: { resolve: (m: Message) => void } | undefined;
+  private inFlight: { resolve: (m: Message) => void; sentAt: number } | undefined;
   private readonly nonces = new Set<string>();
   private readonly cookies = new Set<string>();
   private waiters: { pred: () => boolean; resolve: () => void }[] = [];
@@ -86,6 +90,7 @@ export class TestAcs {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const arrived = performance.now();
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');
@@ -122,11 +127,12 @@ export class TestAcs {
       this.check();
       return;
     }
-    if (msg && this.inFlight) { const f = this.inFlight; this.inFlight = undefined; f.resolve(msg); }
+    if (msg && this.inFlight) { const f = this.inFlight; this.inFlight = undefined; f.resolve({ ...msg, ms: arrived - f.sentAt }); }
     const next = this.queue.shift();
     if (next) {
-      this.inFlight = next;
-      res.writeHead(200, { 'content-type': 'text/xml' }).end(envelope(randomBytes(4).toString('hex'), next.body));
+      const inFlight = { resolve: next.resolve, sentAt: 0 };
+      this.inFlight = inFlight;
+      res.writeHead(200, { 'content-type': 'text/xml' }).end(envelope(randomBytes(4).toString('hex'), next.body), () => { inFlight.sentAt = performance.now(); });
     } else {
       this.sessionsEnded++;
       res.writeHead(204).end();
