@@ -53,6 +53,8 @@ export class CwmpClient {
   private afterSession: (() => void)[] = [];
   private offFeed: (() => void)[] = [];
   private stopped = false;
+  /** The last session left requests of ours for later (HoldRequests, 8005): a timer brings them. */
+  private pendingDeferred = false;
   /** Sessions completed since start (tests and benchmarks wait on it). */
   sessions = 0;
 
@@ -112,7 +114,7 @@ export class CwmpClient {
       for (const a of this.afterSession.splice(0)) a();
       // Only what is still undelivered calls for another session (not, say, a kick for an event the
       // Inform that just ended already carried).
-      const more = this.state.data.events.length > 0 || this.state.data.pending.length > 0;
+      const more = this.state.data.events.length > 0 || (this.state.data.pending.length > 0 && !this.pendingDeferred);
       if (this.again && !this.retryTimer) { this.again = false; if (more) this.kick(); }
     });
   }
@@ -151,18 +153,23 @@ export class CwmpClient {
       const out = await session.run({ events, parameters: this.forced, changed, pending, retryCount: this.state.data.retryCount });
       this.sessions++;
       this.log.info({ events: events.map((e) => e.code), served: out.requestsServed }, 'CWMP session done');
-      // Events that arrived during the session, and requests the ACS held, need another one.
-      if (this.state.data.events.length || this.state.data.pending.length) this.again = true;
+      // Events that arrived during the session, and requests of ours that came up meanwhile, need
+      // another one; requests the ACS held or asked to retry wait a little (no session loop with it).
+      this.pendingDeferred = out.deferred;
+      if (out.deferred) this.arm(retryWaitMs(1, this.retryMinimum(), 2000), () => { this.pendingDeferred = false; this.kick(); });
+      if (this.state.data.events.length || (!out.deferred && this.state.data.pending.length)) this.again = true;
     } catch (e) {
       this.state.data.retryCount++;
       this.state.save();
-      const wait = retryWaitMs(this.state.data.retryCount, Number(this.dm.value(`${MS}CWMPRetryMinimumWaitInterval`)) || 5, Number(this.dm.value(`${MS}CWMPRetryIntervalMultiplier`)) || 2000);
+      const wait = retryWaitMs(this.state.data.retryCount, this.retryMinimum(), Number(this.dm.value(`${MS}CWMPRetryIntervalMultiplier`)) || 2000);
       this.log.warn({ err: (e as Error).message, retry: this.state.data.retryCount, waitMs: wait }, 'CWMP session failed; retrying');
       this.retryTimer = setTimeout(() => { this.retryTimer = undefined; this.kick(); }, wait);
     } finally {
       await conn.close();
     }
   }
+
+  private retryMinimum(): number { return Number(this.dm.value(`${MS}CWMPRetryMinimumWaitInterval`)) || 5; }
 
   private context(): RpcContext {
     const actions: CwmpActions = {

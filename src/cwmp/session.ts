@@ -21,7 +21,12 @@ export interface SessionInput {
   readonly retryCount: number;
 }
 
-export interface SessionOutcome { readonly ns: CwmpNamespace; readonly requestsServed: number }
+export interface SessionOutcome {
+  readonly ns: CwmpNamespace;
+  readonly requestsServed: number;
+  /** Requests of ours that stay for a later session: the ACS held them (HoldRequests) or asked to retry (8005). */
+  readonly deferred: boolean;
+}
 
 export class SessionFailed extends Error {}
 
@@ -33,6 +38,8 @@ export class CwmpSession {
   private ns: CwmpNamespace = HIGHEST_NS;
   private hold = false;
   private served = 0;
+  /** Requests the ACS answered with 8005 (retry): not again in this session. */
+  private readonly retryLater = new Set<string>();
 
   constructor(private readonly conn: AcsConnection, private readonly ctx: RpcContext, private readonly log: Logger, private readonly onInformed: () => void) {}
 
@@ -47,7 +54,8 @@ export class CwmpSession {
 
     // 2. Our requests, then the empty POST; 3. the ACS's requests until it sends nothing.
     // A request that turned up after the Inform waits for a session whose Inform announces it.
-    const next = () => (this.hold ? undefined : this.ctx.state.data.pending.find((p) => input.pending.includes(p.id)));
+    const announced = () => this.ctx.state.data.pending.filter((p) => input.pending.includes(p.id) && !this.retryLater.has(p.id));
+    const next = () => (this.hold ? undefined : announced()[0]);
     for (let rounds = 0; rounds < MAX_EXCHANGES; rounds++) {
       const pending = next();
       let reply = pending ? await this.sendRequest(pending) : await this.exchange('');
@@ -58,13 +66,19 @@ export class CwmpSession {
       // The ACS fell silent after an answer of ours: done, unless requests of ours wait to go out.
       if (served && !reply && !next()) break;
     }
-    return { ns: this.ns, requestsServed: this.served };
+    const left = this.ctx.state.data.pending.some((p) => input.pending.includes(p.id));
+    return { ns: this.ns, requestsServed: this.served, deferred: left };
   }
 
   /** Sends one of our requests; drops it once the ACS answered (even with a fault: it won't take it). */
   private async sendRequest(p: PendingRequest): Promise<ParsedEnvelope | undefined> {
     const reply = await this.exchange(this.envelopeOf(p.body));
     if (!reply) throw new SessionFailed(`the ACS answered ${p.method} with nothing`);
+    if (reply.method === 'Fault' && faultCode(reply.body) === 8005) {
+      this.log.info({ method: p.method }, 'the ACS asks to retry our request later');
+      this.retryLater.add(p.id);
+      return undefined;
+    }
     if (reply.method === 'Fault') {
       this.log.warn({ method: p.method, fault: faultText(reply.body) }, 'the ACS refused our request; it is dropped');
       this.ctx.state.dropPending(p.id);
@@ -124,4 +138,9 @@ function faultText(body: Xml): string {
   const detail = body.detail as Xml | undefined;
   const f = detail?.Fault as Xml | undefined;
   return f ? `${text$(f.FaultCode as Xml)} ${text$(f.FaultString as Xml)}` : text$(body.faultstring as Xml);
+}
+
+function faultCode(body: Xml): number {
+  const f = (body.detail as Xml | undefined)?.Fault as Xml | undefined;
+  return Number(text$(f?.FaultCode as Xml | undefined));
 }

@@ -5,12 +5,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Parser, processors } from 'xml2js';
 
-const NS = 'urn:dslforum-org:cwmp-1-2';
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 
 export type Node = { [k: string]: Node | Node[] | string | undefined } & { _?: string; $?: Record<string, string> };
@@ -32,9 +33,17 @@ async function parse(raw: string): Promise<Message> {
   return { method, body: (typeof body[method] === 'object' ? body[method] : {}) as Node, raw, id: txt((env.Header as Node | undefined)?.ID) };
 }
 
-const envelope = (id: string, body: string) => `<?xml version="1.0"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:soapenc="http://schemas.xmlsoap.org/soap/encoding/" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:cwmp="${NS}"><soapenv:Header><cwmp:ID soapenv:mustUnderstand="1">${id}</cwmp:ID></soapenv:Header><soapenv:Body>${body}</soapenv:Body></soapenv:Envelope>`;
+const envelope = (ns: string, id: string, body: string, hold: boolean) => `<?xml version="1.0"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:soapenc="http://schemas.xmlsoap.org/soap/encoding/" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:cwmp="${ns}"><soapenv:Header><cwmp:ID soapenv:mustUnderstand="1">${id}</cwmp:ID>${hold ? '<cwmp:HoldRequests soapenv:mustUnderstand="1">1</cwmp:HoldRequests>' : ''}</soapenv:Header><soapenv:Body>${body}</soapenv:Body></soapenv:Envelope>`;
 
-export interface AcsOptions { username?: string; password?: string }
+export interface AcsOptions {
+  username?: string; password?: string;
+  /** Ask for Basic instead of Digest. */
+  basic?: boolean;
+  /** Serve HTTPS with this certificate; with ca, client certificates signed by it are required. */
+  tls?: { cert: string; key: string; ca?: string };
+  /** The namespace the ACS speaks (default cwmp-1-2). */
+  ns?: string;
+}
 
 export class TestAcs {
   private server: Server;
@@ -56,13 +65,29 @@ export class TestAcs {
   sessionsEnded = 0;
   emptyPosts = 0;
 
+  /** While true, every envelope of the ACS carries HoldRequests=1. */
+  hold = false;
+  /** CPE methods answered with ACS fault 8005 (retry request) instead of their response. */
+  readonly retryMethods = new Set<string>();
+  /** Namespaces of the envelopes the CPE sent. */
+  readonly namespaces: string[] = [];
+  /** Every Authorization header the CPE sent. */
+  readonly authorizations: string[] = [];
+  /** Client certificates' subjects seen (TLS with ca). */
+  readonly clientSubjects: string[] = [];
+  private readonly ns: string;
+
   constructor(private readonly opts: AcsOptions = {}) {
-    this.server = createServer((req, res) => { void this.handle(req, res); });
+    this.ns = opts.ns ?? 'urn:dslforum-org:cwmp-1-2';
+    const handler = (req: IncomingMessage, res: ServerResponse) => { void this.handle(req, res); };
+    this.server = opts.tls
+      ? createTlsServer({ cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key), ...(opts.tls.ca ? { ca: readFileSync(opts.tls.ca), requestCert: true, rejectUnauthorized: true } : {}) }, handler)
+      : createServer(handler);
   }
 
   async start(): Promise<void> {
     await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.url = `http://127.0.0.1:${(this.server.address() as { port: number }).port}/acs`;
+    this.url = `${this.opts.tls ? 'https' : 'http'}://127.0.0.1:${(this.server.address() as { port: number }).port}/acs`;
   }
 
   async stop(): Promise<void> {
@@ -95,16 +120,21 @@ export class TestAcs {
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');
     if (this.failNext > 0) { this.failNext--; this.failed++; res.writeHead(500).end(); this.check(); return; }
+    if (req.headers.authorization) this.authorizations.push(req.headers.authorization);
     if (this.opts.username && !this.authorized(req)) {
       const nonce = randomBytes(8).toString('hex');
       this.nonces.add(nonce);
-      res.writeHead(401, { 'www-authenticate': `Digest realm="acs", qop="auth", nonce="${nonce}", opaque="x"` }).end();
+      res.writeHead(401, { 'www-authenticate': this.opts.basic ? 'Basic realm="acs"' : `Digest realm="acs", qop="auth", nonce="${nonce}", opaque="x"` }).end();
       return;
     }
+    const peer = (req.socket as { getPeerCertificate?: () => { subject?: { CN?: string } } }).getPeerCertificate?.();
+    if (peer?.subject?.CN && !this.clientSubjects.includes(peer.subject.CN)) this.clientSubjects.push(peer.subject.CN);
     let msg: Message | undefined;
     if (raw.trim()) {
       this.received.push(raw);
       msg = await parse(raw);
+      const ns = /xmlns:(\w+)="(urn:dslforum-org:cwmp-1-\d)"/.exec(raw);
+      if (ns) this.namespaces.push(ns[2]!);
     } else this.emptyPosts++;
     const cookie = /session=([0-9a-f]+)/.exec(req.headers.cookie ?? '')?.[1];
     if (msg?.method === 'Inform') {
@@ -113,17 +143,18 @@ export class TestAcs {
       this.informs.push({ events: list((msg.body.Event as Node).EventStruct as Node | Node[]).map((e) => ({ code: txt(e.EventCode), key: txt(e.CommandKey) })), params, retryCount: Number(txt(msg.body.RetryCount)), raw });
       const id = randomBytes(6).toString('hex');
       this.cookies.add(id);
-      res.writeHead(200, { 'content-type': 'text/xml', 'set-cookie': `session=${id}; Path=/` }).end(envelope(msg.id, '<cwmp:InformResponse><MaxEnvelopes>1</MaxEnvelopes></cwmp:InformResponse>'));
+      res.writeHead(200, { 'content-type': 'text/xml', 'set-cookie': `session=${id}; Path=/` }).end(this.envelope(msg.id, '<cwmp:InformResponse><MaxEnvelopes>1</MaxEnvelopes></cwmp:InformResponse>'));
       this.check();
       return;
     }
     if (!cookie || !this.cookies.has(cookie)) { res.writeHead(400).end('Invalid session'); return; }
     if (msg && /^(TransferComplete|DUStateChangeComplete|AutonomousDUStateChangeComplete|AutonomousTransferComplete|GetRPCMethods)$/.test(msg.method)) {
       this.requests.push(msg);
-      const answer = this.faultMethods.has(msg.method)
-        ? '<soapenv:Fault><faultcode>Server</faultcode><faultstring>CWMP fault</faultstring><detail><cwmp:Fault><FaultCode>8000</FaultCode><FaultString>Method not supported</FaultString></cwmp:Fault></detail></soapenv:Fault>'
-        : `<cwmp:${msg.method}Response/>`;
-      res.writeHead(200, { 'content-type': 'text/xml' }).end(envelope(msg.id, answer));
+      const fault = (code: number, text: string) => `<soapenv:Fault><faultcode>Server</faultcode><faultstring>CWMP fault</faultstring><detail><cwmp:Fault><FaultCode>${code}</FaultCode><FaultString>${text}</FaultString></cwmp:Fault></detail></soapenv:Fault>`;
+      const answer = this.faultMethods.has(msg.method) ? fault(8000, 'Method not supported')
+        : this.retryMethods.has(msg.method) ? fault(8005, 'Retry request')
+          : `<cwmp:${msg.method}Response/>`;
+      res.writeHead(200, { 'content-type': 'text/xml' }).end(this.envelope(msg.id, answer));
       this.check();
       return;
     }
@@ -132,7 +163,7 @@ export class TestAcs {
     if (next) {
       const inFlight = { resolve: next.resolve, sentAt: 0 };
       this.inFlight = inFlight;
-      res.writeHead(200, { 'content-type': 'text/xml' }).end(envelope(randomBytes(4).toString('hex'), next.body), () => { inFlight.sentAt = performance.now(); });
+      res.writeHead(200, { 'content-type': 'text/xml' }).end(this.envelope(randomBytes(4).toString('hex'), next.body), () => { inFlight.sentAt = performance.now(); });
     } else {
       this.sessionsEnded++;
       res.writeHead(204).end();
@@ -140,8 +171,11 @@ export class TestAcs {
     this.check();
   }
 
+  private envelope(id: string, body: string): string { return envelope(this.ns, id, body, this.hold); }
+
   private authorized(req: IncomingMessage): boolean {
     const h = req.headers.authorization ?? '';
+    if (this.opts.basic) return h === `Basic ${Buffer.from(`${this.opts.username}:${this.opts.password}`).toString('base64')}`;
     if (!h.startsWith('Digest ')) return false;
     const p: Record<string, string> = {};
     for (const m of h.slice(7).matchAll(/(\w+)=(?:"([^"]*)"|([^,\s]+))/g)) p[m[1]!] = m[2] ?? m[3]!;

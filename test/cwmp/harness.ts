@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Agent } from '../../src/agent.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { tempDir } from '../helpers.js';
-import { list, TestAcs, txt, type Node } from './acs.js';
+import { type AcsOptions, list, TestAcs, txt, type Node } from './acs.js';
 
 export const MS = 'Device.ManagementServer.';
 
@@ -22,19 +22,22 @@ export function writeDefaults(dir: string, acs: TestAcs, extra: Record<string, s
 
 export interface SetupOptions {
   readonly firmwareCommand?: string;
+  readonly acs?: AcsOptions;
+  /** The agent's TLS files (a CA for the ACS, a client certificate). */
+  readonly tls?: { caFile: string; certFile: string; keyFile: string };
   /** LXC EEs are containers of the host: the engine's factory reset destroys them at the end. */
   readonly destroyContainers?: boolean;
 }
 
 export async function setup(t: { after: (fn: () => Promise<void>) => void }, extra: Record<string, string> = {}, opts: SetupOptions = {}) {
   const { dir, cleanup } = tempDir('cpe-cwmp-');
-  const acs = new TestAcs({ username: 'cpe', password: 'acs-secret' });
+  const acs = new TestAcs({ username: 'cpe', password: 'acs-secret', ...opts.acs });
   await acs.start();
   writeDefaults(dir, acs, extra);
   const agents: Agent[] = [];
   /** An agent on this state directory (a second call after stopping the first is a restart). */
   const boot = async (): Promise<Agent> => {
-    const a = new Agent({ stateDir: join(dir, 'state'), defaultsFile: join(dir, 'defaults.json'), logger: silentLogger, cwmp: { connectionRequest: { host: '127.0.0.1', port: 0 }, ...(opts.firmwareCommand ? { firmwareCommand: opts.firmwareCommand } : {}) } });
+    const a = new Agent({ stateDir: join(dir, 'state'), defaultsFile: join(dir, 'defaults.json'), logger: silentLogger, ...(opts.tls ? { tls: opts.tls } : {}), cwmp: { connectionRequest: { host: '127.0.0.1', port: 0 }, ...(opts.firmwareCommand ? { firmwareCommand: opts.firmwareCommand } : {}) } });
     agents.push(a);
     await a.start();
     return a;

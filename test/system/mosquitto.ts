@@ -1,7 +1,7 @@
 // A real mosquitto broker on a free loopback port, for system tests. Absent mosquitto skips the
 // test loudly on a developer machine and fails it in CI, where .ci/run installs it.
 import { spawn, type ChildProcess, execFileSync } from 'node:child_process';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -32,22 +32,6 @@ export async function freePort(): Promise<number> {
 }
 
 /** A throw-away CA with a server certificate for 127.0.0.1 and a client certificate, made with openssl. */
-export function makeCertificates(dir: string): { ca: string; serverCert: string; serverKey: string; clientCert: string; clientKey: string; otherCa: string } {
-  const f = (n: string) => join(dir, n);
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore', cwd: dir });
-  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-subj', '/CN=cpe-test-ca', '-days', '2');
-  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'other.key', '-out', 'other.crt', '-subj', '/CN=some-other-ca', '-days', '2');
-  writeFileSync(f('san.ext'), 'subjectAltName=IP:127.0.0.1\n');
-  for (const who of ['server', 'client']) {
-    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${who}.key`, '-out', `${who}.csr`, '-subj', `/CN=${who === 'server' ? '127.0.0.1' : 'os::00D0F1-Test-SN1'}`);
-    ssl('x509', '-req', '-in', `${who}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${who}.crt`, '-days', '2', '-extfile', 'san.ext');
-  }
-  // mosquitto started as root drops to its own user: these throw-away files must be readable by it.
-  chmodSync(dir, 0o755);
-  for (const k of ['ca.key', 'other.key', 'server.key', 'client.key']) chmodSync(f(k), 0o644);
-  return { ca: f('ca.crt'), serverCert: f('server.crt'), serverKey: f('server.key'), clientCert: f('client.crt'), clientKey: f('client.key'), otherCa: f('other.crt') };
-}
-
 export class Mosquitto {
   private proc: ChildProcess | undefined;
   /** tls: serve TLS only, and require client certificates signed by the CA. */

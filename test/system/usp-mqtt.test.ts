@@ -10,7 +10,8 @@ import { UspController } from '../../src/usp/controller-client.js';
 import { mqttDeploymentDefaults } from '../../src/usp/mqtt/deployment.js';
 import type { Plain } from '../../src/usp/codec.js';
 import { tempDir, waitFor } from '../helpers.js';
-import { freePort, makeCertificates, Mosquitto, requireMosquitto } from './mosquitto.js';
+import { makeCertificates } from '../certs.js';
+import { freePort, Mosquitto, requireMosquitto } from './mosquitto.js';
 import { ControllerSim } from '../usp/controller-sim.js';
 
 const AGENT_ID = 'os::00D0F1-Test-SN1';
