@@ -59,6 +59,19 @@ test('ChangeDUState: Install, a failure per operation (9022, 9016, 9028), Update
   assert.equal(agent.dm.value(`${ok!.du}.URL`), http.url('app-1.tgz'));
   await waitFor(() => agent.dm.value(`${ok!.eus}.Status`) === 'Active');
 
+  // The EU crashes: with active notification on its Status, the ACS hears of it at once.
+  const spa = acs.rpc(`<cwmp:SetParameterAttributes><ParameterList soapenc:arrayType="cwmp:SetParameterAttributesStruct[1]"><SetParameterAttributesStruct><Name>${ok!.eus}.Status</Name><NotificationChange>1</NotificationChange><Notification>2</Notification><AccessListChange>0</AccessListChange><AccessList soapenc:arrayType="xsd:string[0]"></AccessList></SetParameterAttributesStruct></ParameterList></cwmp:SetParameterAttributes>`);
+  assert.equal(await cr(), 200);
+  assert.equal((await spa).method, 'SetParameterAttributesResponse');
+  await acs.until(() => acs.sessionsEnded >= acs.informs.length);
+  const euid = agent.dm.value(`${ok!.eus}.EUID`);
+  const informed = acs.informs.length;
+  process.kill(agent.containerEngine!.unitState(euid)!.pid!, 'SIGKILL');
+  await acs.until(() => acs.informs.slice(informed).some((i) => i.events.some((e) => e.code === '4 VALUE CHANGE') && `${ok!.eus}.Status` in i.params));
+  const crashed = acs.informs.slice(informed).find((i) => `${ok!.eus}.Status` in i.params)!;
+  assert.ok(['Idle', 'Error'].includes(crashed.params[`${ok!.eus}.Status`]!), `reported ${crashed.params[`${ok!.eus}.Status`]}`);
+  await waitFor(() => agent.dm.value(`${ok!.eus}.Status`) === 'Active', 20_000);   // AutoRestart brings it back
+
   // In CWMP an EU is stopped and started by setting RequestedState.
   const stop = acs.rpc(`<cwmp:SetParameterValues><ParameterList soapenc:arrayType="cwmp:ParameterValueStruct[1]"><ParameterValueStruct><Name>${ok!.eus}.RequestedState</Name><Value xsi:type="xsd:string">Idle</Value></ParameterValueStruct></ParameterList><ParameterKey>stop</ParameterKey></cwmp:SetParameterValues>`);
   assert.equal(await cr(), 200);
