@@ -55,6 +55,9 @@ export class CwmpClient {
   private stopped = false;
   /** The last session left requests of ours for later (HoldRequests, 8005): a timer brings them. */
   private pendingDeferred = false;
+  /** When the last session with "4 VALUE CHANGE" began, and whether a throttled one is waiting. */
+  private lastActiveSession = 0;
+  private throttled = false;
   /** Sessions completed since start (tests and benchmarks wait on it). */
   sessions = 0;
 
@@ -75,7 +78,7 @@ export class CwmpClient {
       const n = notificationOf(this.state, c.path, paramDef(this.dm, c.path));
       if (n === 0) return;
       if (!this.state.data.changed.includes(c.path)) { this.state.data.changed.push(c.path); this.state.save(); }
-      if (n === 2) { this.state.addEvent('4 VALUE CHANGE'); this.kick(); }
+      if (n === 2) { this.state.addEvent('4 VALUE CHANGE'); this.kickThrottled(); }
     }, ['value']));
     this.offFeed.push(this.dm.feed.subscribe([`${MS}URL`, `${MS}EnableCWMP`, `${MS}PeriodicInformEnable`, `${MS}PeriodicInformInterval`, `${MS}PeriodicInformTime`], (c) => {
       if (c.kind !== 'value') return;
@@ -114,9 +117,26 @@ export class CwmpClient {
       for (const a of this.afterSession.splice(0)) a();
       // Only what is still undelivered calls for another session (not, say, a kick for an event the
       // Inform that just ended already carried).
-      const more = this.state.data.events.length > 0 || (this.state.data.pending.length > 0 && !this.pendingDeferred);
-      if (this.again && !this.retryTimer) { this.again = false; if (more) this.kick(); }
+      if (this.again && !this.retryTimer) { this.again = false; if (this.undelivered()) this.kick(); }
     });
+  }
+
+  /** Something waits for a session now: events (but a throttled VALUE CHANGE), requests not put off. */
+  private undelivered(): boolean {
+    return this.state.data.events.some((e) => !(this.throttled && e.code === '4 VALUE CHANGE'))
+      || (this.state.data.pending.length > 0 && !this.pendingDeferred);
+  }
+
+  /**
+   * An active notification: a session now, unless one for an active notification began less than
+   * DefaultActiveNotificationThrottle seconds ago; then when that time is up (the changes gather).
+   */
+  private kickThrottled(): void {
+    const wait = this.lastActiveSession + (Number(this.dm.value(`${MS}DefaultActiveNotificationThrottle`)) || 0) * 1000 - Date.now();
+    if (wait <= 0) { this.kick(); return; }
+    if (this.throttled) return;
+    this.throttled = true;
+    this.arm(wait, () => { this.throttled = false; this.kick(); });
   }
 
   /** Waits until no session runs or is due (tests). */
@@ -142,6 +162,7 @@ export class CwmpClient {
     try { await this.ensureConnectionRequest(); } catch (e) { this.log.error({ err: e }, 'the Connection Request server could not listen'); }
     if (this.state.data.bootstrappedUrl !== url) this.state.addEvent('0 BOOTSTRAP');
     const events = this.state.informEvents();
+    if (events.some((e) => e.code === '4 VALUE CHANGE')) this.lastActiveSession = Date.now();
     const pending = this.state.data.pending.map((p) => p.id);
     const changed = [...this.state.data.changed];
     const conn = new AcsConnection({ url, username: this.dm.value(`${MS}Username`), password: this.dm.value(`${MS}Password`), timeoutMs: this.opts.timeoutMs ?? 30_000, ...this.opts.tls });
@@ -157,7 +178,7 @@ export class CwmpClient {
       // another one; requests the ACS held or asked to retry wait a little (no session loop with it).
       this.pendingDeferred = out.deferred;
       if (out.deferred) this.arm(retryWaitMs(1, this.retryMinimum(), 2000), () => { this.pendingDeferred = false; this.kick(); });
-      if (this.state.data.events.length || (!out.deferred && this.state.data.pending.length)) this.again = true;
+      if (this.undelivered()) this.again = true;
     } catch (e) {
       this.state.data.retryCount++;
       this.state.save();

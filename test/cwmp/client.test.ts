@@ -132,3 +132,22 @@ test('an ACS that is down: retried with back-off, RetryCount counts, the events 
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(acs.informs.length, n + 1, `delivered once: ${JSON.stringify(acs.informs.slice(n).map((i) => i.events))}`);
 });
+
+test('DefaultActiveNotificationThrottle: active notifications gather, at most one such session per throttle period', async (t) => {
+  const { agent, acs } = await setup(t, { [`${MS}DefaultActiveNotificationThrottle`]: '2' });
+  await acs.until(() => acs.sessionsEnded >= 1);
+  const provision = (v: string) => agent.dm.set([{ objPath: 'Device.DeviceInfo.', params: [{ name: 'ProvisioningCode', value: v }] }], { kind: 'local', user: 'test' });
+  const vcInforms = () => acs.informs.filter((i) => i.events.some((e) => e.code === '4 VALUE CHANGE') && 'Device.DeviceInfo.ProvisioningCode' in i.params && i.params['Device.DeviceInfo.ProvisioningCode'] !== '');
+  provision('a');       // ProvisioningCode is always active
+  await acs.until(() => vcInforms().length === 1);
+  const t1 = Date.now();
+  await acs.until(() => acs.sessionsEnded >= acs.informs.length);
+  provision('b');
+  provision('c');
+  await acs.until(() => vcInforms().length === 2, 10_000);
+  const waited = Date.now() - t1;
+  assert.ok(waited >= 1800, `the second session waited for the throttle (${waited} ms)`);
+  assert.equal(vcInforms()[1]!.params['Device.DeviceInfo.ProvisioningCode'], 'c', 'both changes in one session');
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(vcInforms().length, 2);
+});
