@@ -151,3 +151,45 @@ test('DefaultActiveNotificationThrottle: active notifications gather, at most on
   await new Promise((r) => setTimeout(r, 500));
   assert.equal(vcInforms().length, 2);
 });
+
+test('objects and periodic informs: AddObject/DeleteObject with ParameterKey, 9005 for a missing instance; 2 PERIODIC in phase with PeriodicInformTime', async (t) => {
+  const { agent, acs } = await setup(t, { [`${MS}PeriodicInformEnable`]: 'true', [`${MS}PeriodicInformInterval`]: '2', [`${MS}PeriodicInformTime`]: '2020-01-01T00:00:01Z' });
+  await acs.until(() => acs.sessionsEnded >= 1);
+  const cr = () => TestAcs.connectionRequest(agent.dm.value(`${MS}ConnectionRequestURL`), 'acs', 'cr-secret');
+  const table = `${MS}InformParameter.`;
+  const add = acs.rpc(`<cwmp:AddObject><ObjectName>${table}</ObjectName><ParameterKey>add-1</ParameterKey></cwmp:AddObject>`);
+  const del = acs.rpc(`<cwmp:DeleteObject><ObjectName>${table}1.</ObjectName><ParameterKey>del-1</ParameterKey></cwmp:DeleteObject>`);
+  const again = acs.rpc(`<cwmp:DeleteObject><ObjectName>${table}1.</ObjectName><ParameterKey>del-2</ParameterKey></cwmp:DeleteObject>`);
+  const notTable = acs.rpc(`<cwmp:AddObject><ObjectName>Device.DeviceInfo.</ObjectName><ParameterKey>x</ParameterKey></cwmp:AddObject>`);
+  assert.equal(await cr(), 200);
+  assert.equal(txt((await add).body.InstanceNumber), '1');
+  assert.equal(txt((await del).body.Status), '0');
+  assert.equal(txt(faultOf(await again)!.FaultCode), '9005');
+  assert.ok(faultOf(await notTable), 'a single object can not be added to');
+  assert.equal(agent.dm.value(`${MS}ParameterKey`), 'del-1', 'the key of the last successful change');
+  assert.equal(agent.dm.instances(table, { kind: 'cwmp' }).length, 0);
+
+  // Periodic informs every 2 s at odd seconds (the phase PeriodicInformTime sets).
+  const periodic: number[] = [];
+  const n = acs.informs.length;
+  await acs.until(() => { const p = acs.informs.slice(n).filter((i) => i.events.some((e) => e.code === '2 PERIODIC')).length; if (p > periodic.length) periodic.push(Date.now()); return periodic.length >= 2; }, 10_000);
+  for (const at of periodic) {
+    const phase = at % 2000;
+    assert.ok(phase >= 1000 && phase < 1400, `an inform ${phase} ms into the 2 s period (expected just after 1000)`);
+  }
+  assert.ok(periodic[1]! - periodic[0]! >= 1500, 'one per period');
+});
+
+test('Connection Requests: many at once start one session; over 30 a minute are answered 503', async (t) => {
+  const { agent, acs } = await setup(t);
+  await acs.until(() => acs.sessionsEnded >= 1);
+  const url = agent.dm.value(`${MS}ConnectionRequestURL`);
+  const statuses = await Promise.all(Array.from({ length: 5 }, () => TestAcs.connectionRequest(url, 'acs', 'cr-secret')));
+  assert.deepEqual(statuses, [200, 200, 200, 200, 200]);
+  await acs.until(() => acs.sessionsEnded >= 2);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.ok(acs.informs.length <= 3, `${acs.informs.length - 1} sessions for 5 requests at once`);
+  const more: number[] = [];
+  for (let i = 0; i < 30; i++) more.push(await TestAcs.connectionRequest(url, 'acs', 'cr-secret'));
+  assert.equal(more.filter((s) => s === 503).length, 5, 'the 31st to 35th in a minute');
+});
