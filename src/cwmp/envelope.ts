@@ -56,9 +56,9 @@ const parser = () => new Parser({ explicitArray: false, tagNameProcessors: [proc
 export async function parseEnvelope(text: string): Promise<ParsedEnvelope> {
   if (Buffer.byteLength(text) > MAX_ENVELOPE_BYTES) throw new CwmpFault(9004, `envelope larger than ${MAX_ENVELOPE_BYTES} bytes`);
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw new CwmpFault(9003, 'document type declarations are not accepted');
-  let doc: Record<string, unknown>;
-  try { doc = await parser().parseStringPromise(text) as Record<string, unknown>; } catch (e) { throw new CwmpFault(9003, `not well-formed XML: ${(e as Error).message.split('\n')[0]}`); }
-  const env = doc.Envelope as Xml | undefined;
+  let doc: Record<string, unknown> | null;
+  try { doc = await parser().parseStringPromise(text) as Record<string, unknown> | null; } catch (e) { throw new CwmpFault(9003, `not well-formed XML: ${(e as Error).message.split('\n')[0]}`); }
+  const env = doc?.Envelope as Xml | undefined;      // an empty document parses to null
   if (!env || typeof env !== 'object') throw new CwmpFault(9003, 'not a SOAP envelope');
   const attrs = env.$ ?? {};
   const ns = (Object.values(attrs).find((v) => (CWMP_NAMESPACES as readonly string[]).includes(v)) ?? nsOfChildren(env)) as CwmpNamespace | undefined;
