@@ -20,6 +20,13 @@ const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a
 /** OpResultStruct.UUID must be a UUID: the nil one stands for a DU that never got one (failed before its package was read). */
 const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 
+const DU_SELECTION_FAULTS: Record<number, string> = {
+  9023: 'no such execution environment',
+  9025: 'the deployment unit is not in the execution environment named',
+  9028: 'no such deployment unit',
+  9031: 'several versions are installed; name the Version',
+};
+
 export class DuStateRunner {
   private readonly running = new Set<string>();
 
@@ -68,7 +75,7 @@ export class DuStateRunner {
       return this.toResult(await this.engine.install({ url: op.url, ...(op.uuid ? { uuid: op.uuid } : {}), username: op.username, password: op.password, ee, requestTag: tag }));
     }
     const dus = this.dusFor(op);
-    if (typeof dus === 'number') return this.failed(op, dus, dus === 9031 ? `several versions of ${op.uuid} are installed; name the Version` : 'no such deployment unit', start);
+    if (typeof dus === 'number') return this.failed(op, dus, DU_SELECTION_FAULTS[dus] ?? 'no such deployment unit', start);
     let last: OpResult | undefined;
     for (const du of dus) {
       const r = op.kind === 'Update'
@@ -96,7 +103,12 @@ export class DuStateRunner {
     if (op.uuid) dus = dus.filter((d) => d.uuid.toLowerCase() === op.uuid.toLowerCase());
     else if (op.kind === 'Update' && op.url) dus = dus.filter((d) => d.url === op.url);
     if (op.version) dus = dus.filter((d) => d.manifest.version === op.version);
-    if (op.eeRef) { const ee = this.eeFor(op.eeRef); dus = dus.filter((d) => d.ee === ee); }
+    if (op.eeRef && dus.length) {
+      const ee = this.eeFor(op.eeRef);
+      if (ee === 9023) return 9023;
+      dus = dus.filter((d) => d.ee === ee);
+      if (!dus.length) return 9025;     // the DU exists, but not in the EE named
+    }
     if (!dus.length) return 9028;
     if (op.kind === 'Update' && op.uuid && !op.version && new Set(dus.map((d) => d.manifest.version)).size > 1) return 9031;
     return dus;

@@ -78,12 +78,14 @@ test('ChangeDUState: Install, a failure per operation (9022, 9016, 9028), Update
   assert.equal(txt((await stop).body.Status), '0');
   await waitFor(() => agent.dm.value(`${ok!.eus}.Status`) === 'Idle');
 
-  // Update to 2.0 (by UUID), a second Install of the same DU (9026), then Uninstall: one job, three results.
-  const second = acs.rpc(cds('cds-2', update(ok!.uuid, http.url('app-2.tgz')), install(http.url('app-2.tgz')), uninstall(ok!.uuid)));
+  // Update to 2.0 (by UUID), a second Install of the same DU (9026), an Uninstall from an unknown EE (9023), then Uninstall.
+  const wrongEe = `<Operations xsi:type="cwmp:UninstallOpStruct"><UUID>${ok!.uuid}</UUID><ExecutionEnvRef>Device.SoftwareModules.ExecEnv.9</ExecutionEnvRef></Operations>`;
+  const second = acs.rpc(cds('cds-2', update(ok!.uuid, http.url('app-2.tgz')), install(http.url('app-2.tgz')), wrongEe, uninstall(ok!.uuid)));
   assert.equal(await cr(), 200);
   assert.equal((await second).method, 'ChangeDUStateResponse');
   await acs.until(() => completes().length === 2);
-  const [updated, dup, removed] = results(completes()[1]!);
+  const [updated, dup, misplaced, removed] = results(completes()[1]!);
+  assert.deepEqual([misplaced!.state, misplaced!.fault], ['Installed', 9023], 'an EE that does not exist');
   assert.deepEqual([updated!.state, updated!.version, updated!.fault, updated!.uuid], ['Installed', '2.0', 0, ok!.uuid]);
   assert.deepEqual([dup!.state, dup!.fault], ['Failed', 9026]);
   assert.deepEqual([removed!.state, removed!.fault, removed!.du, removed!.uuid], ['Uninstalled', 0, '', ok!.uuid]);

@@ -14,7 +14,7 @@ import { requireLxc } from './lxc.js';
 const EE = 'Device.SoftwareModules.ExecEnv.';
 const install = (url: string, ee: string) => `<Operations xsi:type="cwmp:InstallOpStruct"><URL>${url}</URL><ExecutionEnvRef>${ee}</ExecutionEnvRef></Operations>`;
 
-test('ChangeDUState into an LXC EE: Install (running in the container), 9023/9024 per operation, Update, Uninstall', async (t) => {
+test('ChangeDUState into an LXC EE: Install (running in the container), 9023/9024/9025 per operation, Update, Uninstall', async (t) => {
   if (!(await requireLxc(t))) return;
   const app = (version: string) => tarGz([{ name: 'manifest.json', data: manifest({ name: 'lxcapp', version, services: [{ name: 'svc', command: 'bin/run.sh' }] }) },
     { name: 'bin/run.sh', data: `#!/bin/sh\necho ${version} > /tmp/version\ntrap "exit 0" TERM\nwhile true; do sleep 0.2; done\n`, mode: 0o755 }]);
@@ -60,11 +60,12 @@ test('ChangeDUState into an LXC EE: Install (running in the container), 9023/902
   assert.equal(agent.dm.value(`${ok!.du}.Version`), '3.2');
   await waitFor(async () => (await inside('cat', '/tmp/version')) === '3.2', 30_000);
 
-  const remove = acs.rpc(`<cwmp:ChangeDUState><Operations xsi:type="cwmp:UninstallOpStruct"><UUID>${ok!.uuid}</UUID><ExecutionEnvRef>${EE}1</ExecutionEnvRef></Operations><CommandKey>lxc-2</CommandKey></cwmp:ChangeDUState>`);
+  const uninstall = (ee: string) => `<Operations xsi:type="cwmp:UninstallOpStruct"><UUID>${ok!.uuid}</UUID><ExecutionEnvRef>${ee}</ExecutionEnvRef></Operations>`;
+  const remove = acs.rpc(`<cwmp:ChangeDUState>${uninstall(`${EE}2`)}${uninstall(`${EE}1`)}<CommandKey>lxc-2</CommandKey></cwmp:ChangeDUState>`);
   assert.equal(await cr(), 200);
   await remove;
   await acs.until(() => completes().length === 3, 60_000);
-  assert.deepEqual(results(2).map((r) => [r.state, r.fault]), [['Uninstalled', '0']]);
+  assert.deepEqual(results(2).map((r) => [r.state, r.fault]), [['Installed', '9025'], ['Uninstalled', '0']], 'not in EE 2 (9025); removed from EE 1');
   assert.equal(engine.deploymentUnits().length, 0);
   await waitFor(async () => !/run\.sh/.test(await ps()), 10_000).catch(async () => assert.fail(`the service is gone from the container:\n${await ps()}`));
 });
