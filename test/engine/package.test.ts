@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { writeFileSync, readFileSync, existsSync, readdirSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { unpackPackage } from '../../src/engine/package/unpack.js';
+import { checkSquashfs, unpackPackage } from '../../src/engine/package/unpack.js';
+import { execFileSync } from 'node:child_process';
 import { parseManifest } from '../../src/engine/package/manifest.js';
 import { duUuid } from '../../src/engine/package/uuid.js';
 import { EngineError } from '../../src/engine/errors.js';
@@ -91,4 +92,30 @@ test('manifests are validated field by field', () => {
     assert.throws(() => parseManifest(manifest(over)), re);
   }
   assert.throws(() => parseManifest('{'), /not JSON/);
+});
+
+test('hostile SquashFS images are refused before mounting: device nodes, FIFOs, links out, too large', async (t) => {
+  if (!existsSync('/usr/bin/mksquashfs')) {
+    if (process.env.CI) throw new Error('mksquashfs (squashfs-tools) is not installed, and CI must run this test');
+    t.skip('SKIPPED LOUDLY: mksquashfs is not installed (apt-get install squashfs-tools)');
+    return;
+  }
+  const { dir, cleanup } = tempDir('cpe-sqfs-');
+  t.after(cleanup);
+  const image = (name: string, files: Record<string, string>, pseudo: string[] = []): string => {
+    const src = join(dir, `${name}-src`);
+    mkdirSync(src);
+    writeFileSync(join(src, 'manifest.json'), manifest());
+    for (const [f, data] of Object.entries(files)) writeFileSync(join(src, f), data);
+    const out = join(dir, `${name}.sqfs`);
+    execFileSync('mksquashfs', [src, out, '-all-root', '-noappend', '-quiet', ...pseudo.flatMap((p) => ['-p', p])]);
+    return out;
+  };
+  assert.ok(await checkSquashfs(image('good', { 'app.sh': 'echo hi\n' }), limits) > 0);
+  assert.match(await refusal(checkSquashfs(image('dev', {}, ['mem c 644 0 0 1 1']), limits)), /special file 'mem'/);
+  assert.match(await refusal(checkSquashfs(image('fifo', {}, ['pipe i 644 0 0 f']), limits)), /special file 'pipe'/);
+  assert.match(await refusal(checkSquashfs(image('abs', {}, ['etc s 777 0 0 /etc']), limits)), /absolute path/);
+  assert.match(await refusal(checkSquashfs(image('up', {}, ['up s 777 0 0 ../../../etc']), limits)), /\.\./);
+  assert.match(await refusal(checkSquashfs(image('big', { 'blob': 'x'.repeat(2 * 1024 * 1024) }), limits)), /more than/);
+  assert.match(await refusal(checkSquashfs(join(dir, 'good-src', 'manifest.json'), limits)), /not a readable SquashFS/);
 });
