@@ -12,7 +12,8 @@ import { registerMqtt } from './model/mqtt.js';
 import { UspAgent } from './usp/usp-agent.js';
 import { Engine } from './engine/engine.js';
 import { registerSoftwareModules, SoftwareModules } from './model/software-modules.js';
-import { CwmpClient, type CwmpClientOptions } from './cwmp/client.js';
+import type { CwmpClient, CwmpClientOptions } from './cwmp/client.js';
+import { CwmpState } from './cwmp/state.js';
 import type { TlsFiles } from './usp/mqtt/mtp.js';
 import { writeFileAtomic } from './util/atomic-file.js';
 import type { Logger } from './util/logger.js';
@@ -35,6 +36,7 @@ export interface AgentOptions {
 }
 
 const BOOT_FILE = 'boot.json';
+const MS = 'Device.ManagementServer.';
 
 export class Agent {
   private current: DataModel | undefined;
@@ -42,6 +44,8 @@ export class Agent {
   private engine: Engine | undefined;
   private sm: SoftwareModules | undefined;
   private cwmp: CwmpClient | undefined;
+  private cwmpStarting: Promise<void> | undefined;
+  private offCwmpSwitch: (() => void) | undefined;
   private readonly schema: Schema;
   private readonly log: Logger;
   private restarting: Promise<void> | undefined;
@@ -91,15 +95,21 @@ export class Agent {
     await this.sm.sync();
     this.usp = new UspAgent(dm, this.opts.logger, this.opts.tls);
     this.usp.start(fresh);
-    this.cwmp = new CwmpClient(dm, this.engine, {
-      stateDir: this.opts.stateDir, logger: this.opts.logger, ...this.opts.cwmp, ...(this.opts.tls ? { tls: { ca: this.opts.tls.caFile, cert: this.opts.tls.certFile, key: this.opts.tls.keyFile } } : {}),
-      reboot: (commandKey) => void this.restart({ cause: 'RemoteReboot', reason: 'CWMP Reboot', commandKey, firmwareUpdated: false }, false),
-      factoryReset: () => void this.restart({ cause: 'RemoteFactoryReset', reason: '', commandKey: '', firmwareUpdated: false }, true),
-    });
-    await this.cwmp.start();
+    // The CWMP client (with its XML parser) is loaded only where CWMP is used: at start when it is on
+    // or has unfinished work from before, else the moment an operator turns it on.
+    const cwmpWanted = () => dm.value(`${MS}URL`) !== '' && dm.value(`${MS}EnableCWMP`) === 'true';
+    if (cwmpWanted() || CwmpState.hasWork(this.opts.stateDir)) await this.startCwmp(dm);
+    else {
+      this.offCwmpSwitch = dm.feed.subscribe([`${MS}URL`, `${MS}EnableCWMP`], () => {
+        if (!cwmpWanted() || this.cwmp || this.cwmpStarting) return;
+        this.cwmpStarting = this.startCwmp(dm).then(() => this.cwmp?.resumeJobs())
+          .catch((e: unknown) => this.log.error({ err: e }, 'the CWMP client could not start'))
+          .finally(() => { this.cwmpStarting = undefined; });
+      }, ['value']);
+    }
     // DU operations a crash interrupted are reported now that the protocols listen.
     this.engine.reportRecovered();
-    this.cwmp.resumeJobs();
+    this.cwmp?.resumeJobs();
     const boot = this.takeBootInfo();
     this.log.info({ stateDir: this.opts.stateDir, fresh, endpointId: dm.value('Device.LocalAgent.EndpointID'), cause: boot.cause }, 'agent started');
     this.onStarted(dm);
@@ -110,6 +120,9 @@ export class Agent {
     const dm = this.current;
     if (!dm) return;
     this.current = undefined;
+    this.offCwmpSwitch?.();
+    this.offCwmpSwitch = undefined;
+    await this.cwmpStarting;
     await this.cwmp?.stop();
     this.cwmp = undefined;
     await this.usp?.stop();
@@ -122,6 +135,18 @@ export class Agent {
     for (const op of dm.operations.list()) dm.operations.cancel(op.id);
     dm.close();
     this.log.info('agent stopped');
+  }
+
+  private async startCwmp(dm: DataModel): Promise<void> {
+    const { CwmpClient } = await import('./cwmp/client.js');
+    if (this.current !== dm || !this.engine) return;     // stopped meanwhile
+    const client = new CwmpClient(dm, this.engine, {
+      stateDir: this.opts.stateDir, logger: this.opts.logger, ...this.opts.cwmp, ...(this.opts.tls ? { tls: { ca: this.opts.tls.caFile, cert: this.opts.tls.certFile, key: this.opts.tls.keyFile } } : {}),
+      reboot: (commandKey) => void this.restart({ cause: 'RemoteReboot', reason: 'CWMP Reboot', commandKey, firmwareUpdated: false }, false),
+      factoryReset: () => void this.restart({ cause: 'RemoteFactoryReset', reason: '', commandKey: '', firmwareUpdated: false }, true),
+    });
+    this.cwmp = client;
+    await client.start();
   }
 
   /** Reboot() and FactoryReset(): the cause is written first so the next Boot! reports it. */

@@ -194,8 +194,9 @@ export class CwmpClient {
 
   private context(): RpcContext {
     const actions: CwmpActions = {
-      reboot: (key) => { this.state.addEvent('M Reboot', key); this.afterSession.push(() => this.opts.reboot(key)); },
-      factoryReset: () => { this.afterSession.push(() => this.opts.factoryReset()); },
+      // A device going down starts no further session: "M Reboot" goes out after the restart, with "1 BOOT".
+      reboot: (key) => { this.state.addEvent('M Reboot', key); this.afterSession.push(() => { this.stopped = true; this.opts.reboot(key); }); },
+      factoryReset: () => { this.afterSession.push(() => { this.stopped = true; this.opts.factoryReset(); }); },
       scheduleInform: (delay, key) => {
         const s = { due: Date.now() + delay * 1000, key };
         this.state.data.scheduled.push(s);

@@ -59,6 +59,14 @@ export class CwmpState {
 
   save(): void { writeFileAtomic(this.file, JSON.stringify(this.data)); }
 
+  /** Whether an earlier run left ChangeDUState jobs or requests for the ACS unfinished. */
+  static hasWork(stateDir: string): boolean {
+    try {
+      const d = JSON.parse(readFileSync(join(stateDir, 'cwmp', 'state.json'), 'utf8')) as Partial<CwmpStateData>;
+      return (d.jobs?.length ?? 0) > 0 || (d.pending?.length ?? 0) > 0;
+    } catch { return false; }
+  }
+
   addEvent(code: string, key = ''): void {
     const ev = this.data.events;
     if (SINGLE.test(code) ? ev.some((e) => e.code === code) : ev.some((e) => e.code === code && e.key === key)) return;

@@ -2,6 +2,10 @@
 // cookies, the RPCs, notifications, retries, and every envelope checked against the CWMP schema.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { Agent } from '../../src/agent.js';
+import { silentLogger } from '../../src/util/logger.js';
+import { tempDir } from '../helpers.js';
 import { list, TestAcs, txt, type Node } from './acs.js';
 import { faultOf, gpv, MS, setup, values } from './harness.js';
 
@@ -192,4 +196,18 @@ test('Connection Requests: many at once start one session; over 30 a minute are 
   const more: number[] = [];
   for (let i = 0; i < 30; i++) more.push(await TestAcs.connectionRequest(url, 'acs', 'cr-secret'));
   assert.equal(more.filter((s) => s === 503).length, 5, 'the 31st to 35th in a minute');
+});
+
+test('CWMP off: the client is not even loaded; setting the URL turns it on and the first Inform is a BOOTSTRAP', async (t) => {
+  const { dir, cleanup } = tempDir('cpe-cwmp-off-');
+  const acs = new TestAcs({ username: 'cpe', password: 'acs-secret' });
+  await acs.start();
+  const agent = new Agent({ stateDir: join(dir, 'state'), logger: silentLogger, cwmp: { connectionRequest: { host: '127.0.0.1', port: 0 } } });
+  await agent.start();
+  t.after(async () => { await agent.stop(); await acs.stop(); cleanup(); });
+  assert.equal(agent.cwmpClient, undefined, 'no URL: no CWMP client');
+  agent.dm.set([{ objPath: MS, params: [{ name: 'Username', value: 'cpe' }, { name: 'Password', value: 'acs-secret' }, { name: 'URL', value: acs.url }] }], { kind: 'usp', endpointId: 'proto::ctl' });
+  await acs.until(() => acs.informs.length >= 1);
+  assert.ok(agent.cwmpClient);
+  assert.ok(acs.informs[0]!.events.some((e) => e.code === '0 BOOTSTRAP'));
 });
