@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataModel } from './dm/datamodel.js';
 import { Schema } from './dm/schema.js';
+import { parseValues } from './dm/values-file.js';
 import { type BootCause, type BootInfo, emitBoot, registerDevice } from './model/device.js';
 import { initDeviceInfo, registerDeviceInfo } from './model/device-info.js';
 import { initEndpointId, registerLocalAgent } from './model/local-agent.js';
@@ -139,8 +140,8 @@ export class Agent {
 
   private async startCwmp(dm: DataModel): Promise<void> {
     const { CwmpClient } = await import('./cwmp/client.js');
-    if (this.current !== dm || !this.engine) return;     // stopped meanwhile
-    const client = new CwmpClient(dm, this.engine, {
+    if (this.current !== dm || !this.engine || !this.sm) return;     // stopped meanwhile
+    const client = new CwmpClient(dm, this.engine, this.sm, {
       stateDir: this.opts.stateDir, logger: this.opts.logger, ...this.opts.cwmp, ...(this.opts.tls ? { tls: { ca: this.opts.tls.caFile, cert: this.opts.tls.certFile, key: this.opts.tls.keyFile } } : {}),
       reboot: (commandKey) => void this.restart({ cause: 'RemoteReboot', reason: 'CWMP Reboot', commandKey, firmwareUpdated: false }, false),
       factoryReset: () => void this.restart({ cause: 'RemoteFactoryReset', reason: '', commandKey: '', firmwareUpdated: false }, true),
@@ -168,20 +169,13 @@ export class Agent {
   private loadDefaults(): Record<string, string> {
     const file = this.opts.defaultsFile;
     if (!file) return {};
-    let parsed: unknown;
     try {
-      parsed = JSON.parse(readFileSync(file, 'utf8'));
+      return parseValues(readFileSync(file, 'utf8'));
     } catch (e) {
       throw new Error(`defaults file ${file}: ${(e as Error).message}`);
     }
-    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error(`defaults file ${file}: expected a JSON object of parameter path -> value`);
-    const out: Record<string, string> = {};
-    for (const [k, v] of Object.entries(parsed)) {
-      if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') throw new Error(`defaults file ${file}: ${k} must be a string, number or boolean`);
-      out[k] = String(v);
-    }
-    return out;
   }
+
 
   private takeBootInfo(): BootInfo {
     const file = join(this.opts.stateDir, BOOT_FILE);

@@ -7,7 +7,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DataModel } from '../dm/datamodel.js';
+import { parseValues, setRequestsOf } from '../dm/values-file.js';
 import type { Engine } from '../engine/engine.js';
+import type { SoftwareModules } from '../model/software-modules.js';
 import type { TransferFailure } from '../engine/errors.js';
 import { fetchPackage } from '../engine/fetch.js';
 import type { Logger } from '../util/logger.js';
@@ -16,14 +18,13 @@ import { ConnectionRequestServer } from './connection-request.js';
 import { DuStateRunner } from './du-state.js';
 import { el } from './envelope.js';
 import { duFaultOf } from './faults.js';
-import { CWMP_CALLER, type CwmpActions, type DownloadRequest, paramDef, type RpcContext } from './rpc/context.js';
+import { CWMP_CALLER, type CwmpActions, type DownloadRequest, type RpcContext } from './rpc/context.js';
 import { CwmpSession } from './session.js';
 import { CwmpState, type EventStruct } from './state.js';
 import { AcsConnection } from './transport.js';
+import { dateTime as now, UNKNOWN_TIME } from '../util/time.js';
 
 const MS = 'Device.ManagementServer.';
-const UNKNOWN_TIME = '0001-01-01T00:00:00Z';
-const now = () => `${new Date().toISOString().slice(0, 19)}Z`;
 
 export interface CwmpClientOptions {
   readonly stateDir: string;
@@ -61,10 +62,10 @@ export class CwmpClient {
   /** Sessions completed since start (tests and benchmarks wait on it). */
   sessions = 0;
 
-  constructor(private readonly dm: DataModel, engine: Engine, private readonly opts: CwmpClientOptions) {
+  constructor(private readonly dm: DataModel, engine: Engine, sm: SoftwareModules, private readonly opts: CwmpClientOptions) {
     this.log = opts.logger.child({ component: 'cwmp' });
     this.state = new CwmpState(opts.stateDir);
-    this.du = new DuStateRunner(dm, engine, this.state, this.log, () => this.kick());
+    this.du = new DuStateRunner(dm, engine, sm, this.state, this.log, () => this.kick());
     this.forced = forcedInformParams(dm);
   }
 
@@ -75,7 +76,7 @@ export class CwmpClient {
     // Notifications: a change by anyone but the ACS, on a parameter it watches.
     this.offFeed.push(this.dm.feed.subscribe('Device.', (c) => {
       if (c.kind !== 'value' || c.cause.kind === 'cwmp') return;
-      const n = notificationOf(this.state, c.path, paramDef(this.dm, c.path));
+      const n = notificationOf(this.state, this.dm, c.path);
       if (n === 0) return;
       if (!this.state.data.changed.includes(c.path)) { this.state.data.changed.push(c.path); this.state.save(); }
       if (n === 2) { this.state.addEvent('4 VALUE CHANGE'); this.kickThrottled(); }
@@ -260,15 +261,9 @@ export class CwmpClient {
 
   /** A vendor configuration file: the defaults format (JSON path -> value), applied as one atomic set. */
   private applyConfig(text: string): void {
-    let values: Record<string, unknown>;
-    try { values = JSON.parse(text) as Record<string, unknown>; } catch (e) { throw Object.assign(new Error(`the configuration file is not JSON: ${(e as Error).message}`), { code: 9018 }); }
-    if (!values || typeof values !== 'object' || Array.isArray(values)) throw Object.assign(new Error('the configuration file must be a JSON object of parameter path -> value'), { code: 9018 });
-    const byObject = new Map<string, { name: string; value: string }[]>();
-    for (const [path, v] of Object.entries(values)) {
-      const obj = path.slice(0, path.lastIndexOf('.') + 1);
-      byObject.set(obj, [...(byObject.get(obj) ?? []), { name: path.slice(obj.length), value: String(v) }]);
-    }
-    try { this.dm.set([...byObject].map(([objPath, params]) => ({ objPath, params })), CWMP_CALLER); } catch (e) {
+    let values: Record<string, string>;
+    try { values = parseValues(text); } catch (e) { throw Object.assign(new Error(`the configuration file: ${(e as Error).message}`), { code: 9018 }); }
+    try { this.dm.set(setRequestsOf(Object.entries(values)), CWMP_CALLER); } catch (e) {
       throw Object.assign(new Error(`the configuration was not applied: ${(e as Error).message}`), { code: 9018 });
     }
   }

@@ -7,15 +7,17 @@ import { randomBytes } from 'node:crypto';
 import type { DataModel } from '../dm/datamodel.js';
 import type { DuResult, Engine } from '../engine/engine.js';
 import type { DURecord } from '../engine/records.js';
+import type { SoftwareModules } from '../model/software-modules.js';
 import type { Logger } from '../util/logger.js';
 import { el } from './envelope.js';
 import { duFaultOf } from './faults.js';
 import type { CdsJob, CwmpState, DuOp, OpResult } from './state.js';
+import { dateTime as now } from '../util/time.js';
 
-const SM = 'Device.SoftwareModules.';
 const POLICY = 'Device.ManagementServer.DUStateChangeComplPolicy.';
 const TAG = 'cwmp:';
-const now = () => `${new Date().toISOString().slice(0, 19)}Z`;
+/** The request tag of a job's operation: cwmp:<job id>:<operation index>. */
+const OUR_TAG = /^cwmp:([0-9a-f]+):(\d+)$/;
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 /** OpResultStruct.UUID must be a UUID: the nil one stands for a DU that never got one (failed before its package was read). */
 const NIL_UUID = '00000000-0000-0000-0000-000000000000';
@@ -30,7 +32,11 @@ const DU_SELECTION_FAULTS: Record<number, string> = {
 export class DuStateRunner {
   private readonly running = new Set<string>();
 
-  constructor(private readonly dm: DataModel, private readonly engine: Engine, private readonly state: CwmpState, private readonly log: Logger, private readonly kick: () => void) {
+  /**
+   * The engine runs the operations; the model (which heard each result first and put the rows in
+   * step) says what they mean in TR-181: which EE a reference names, the refs of a result.
+   */
+  constructor(private readonly dm: DataModel, private readonly engine: Engine, private readonly sm: SoftwareModules, private readonly state: CwmpState, private readonly log: Logger, private readonly kick: () => void) {
     engine.on('result', this.onResult);
   }
 
@@ -89,10 +95,7 @@ export class DuStateRunner {
 
   /** The EE an install goes to: the one referenced, else the first enabled; a fault code otherwise. */
   private eeFor(ref: string): string | number {
-    const ees = this.engine.execEnvs();
-    if (!ref) return ees.find((e) => e.enabled)?.id ?? 9023;
-    const name = this.dm.node(`${ref.replace(/\.$/, '')}.`)?.stored('Name');
-    const ee = ees.find((e) => e.name === name);
+    const ee = this.sm.execEnvOf(ref);
     if (!ee) return 9023;
     return ee.enabled ? ee.id : 9024;
   }
@@ -120,24 +123,16 @@ export class DuStateRunner {
   }
 
   private toResult(r: DuResult): OpResult {
-    const duRow = r.duid ? this.rowBy('DeploymentUnit', 'DUID', r.duid) : undefined;
-    const gone = r.operation === 'Uninstall' && !r.fault;
-    const state = r.fault ? (r.operation === 'Install' ? 'Failed' : 'Installed') : gone ? 'Uninstalled' : 'Installed';
-    const euRefs = gone || (r.fault && r.operation === 'Install') ? '' : r.euids.map((e) => this.rowBy('ExecutionUnit', 'EUID', e)).filter(Boolean).join(',');
+    const c = this.sm.duStateChange(r);
     return {
-      uuid: r.uuid, duRef: gone || !duRow ? '' : duRow, version: r.version, state, resolved: state === 'Installed', euRefs,
-      start: r.startTime, complete: r.completeTime, fault: r.fault ? { code: duFaultOf(r.fault), message: r.fault.message } : { code: 0, message: '' },
+      uuid: c.uuid, duRef: c.duRef, version: c.version, state: c.state, resolved: c.resolved, euRefs: c.euRefs, start: c.start, complete: c.complete,
+      fault: c.fault ? { code: duFaultOf(c.fault), message: c.fault.message } : { code: 0, message: '' },
     };
-  }
-
-  private rowBy(table: string, key: string, value: string): string | undefined {
-    for (const row of this.dm.node(SM)?.tables.get(table)?.rows.values() ?? []) if (row.stored(key) === value) return row.path.slice(0, -1);
-    return undefined;
   }
 
   private readonly onResult = (r: DuResult): void => {
     try {
-      const m = new RegExp(`^${TAG}([0-9a-f]+):(\\d+)$`).exec(r.requestTag);
+      const m = OUR_TAG.exec(r.requestTag);
       if (m) {
         // An operation of ours found finished after a restart: its result fills the job's slot.
         const job = this.state.data.jobs.find((j) => j.id === m[1]);

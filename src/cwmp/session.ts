@@ -3,13 +3,14 @@
 // An ACS fault to one of our requests costs that request, never the session.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../util/logger.js';
-import { type CwmpNamespace, el, envelope, esc, faultBody, HIGHEST_NS, parseEnvelope, type ParsedEnvelope, soapArray, text$, type Xml } from './envelope.js';
+import { type CwmpNamespace, el, envelope, faultBody, HIGHEST_NS, parseEnvelope, type ParsedEnvelope, soapArray, text$, type Xml } from './envelope.js';
 import { asCwmpFault, CwmpFault } from './faults.js';
 import type { RpcContext } from './rpc/context.js';
-import { xsdType, paramDef } from './rpc/context.js';
+import { paramDef, valueStruct } from './rpc/context.js';
 import { RPCS } from './rpc/index.js';
 import type { EventStruct, PendingRequest } from './state.js';
 import type { AcsConnection } from './transport.js';
+import { dateTime } from '../util/time.js';
 
 export interface SessionInput {
   readonly events: readonly EventStruct[];
@@ -126,11 +127,10 @@ export class CwmpSession {
     const params = names.flatMap((p) => {
       let v: string;
       try { v = dm.value(p); } catch { return []; }        // a changed parameter whose object is gone
-      const def = paramDef(dm, p);
-      return [`<ParameterValueStruct><Name>${esc(p)}</Name><Value xsi:type="${xsdType(def)}">${esc(def?.secured ? '' : v)}</Value></ParameterValueStruct>`];
+      return [valueStruct(p, v, paramDef(dm, p))];
     });
     return `<cwmp:Inform><DeviceId>${id}</DeviceId>${soapArray('Event', 'cwmp:EventStruct', events)}${el('MaxEnvelopes', 1)}`
-      + `${el('CurrentTime', `${new Date().toISOString().slice(0, 19)}Z`)}${el('RetryCount', input.retryCount)}${soapArray('ParameterList', 'cwmp:ParameterValueStruct', params)}</cwmp:Inform>`;
+      + `${el('CurrentTime', dateTime())}${el('RetryCount', input.retryCount)}${soapArray('ParameterList', 'cwmp:ParameterValueStruct', params)}</cwmp:Inform>`;
   }
 }
 

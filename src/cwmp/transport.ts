@@ -1,6 +1,7 @@
 // One CWMP session's HTTP side, with undici: a single kept-alive connection to the ACS for the whole
 // session, cookies echoed, authentication answered on the same connection (some ACSs tie a Digest
-// nonce to the socket), Basic only over TLS, certificates verified unless the operator gives a CA.
+// nonce to the socket), Basic only over TLS, certificates always verified (against the operator's CA
+// when one is given).
 import { readFileSync } from 'node:fs';
 import { Client } from 'undici';
 import { type Challenge, digestAuthorization, parseAuthHeader } from './digest.js';

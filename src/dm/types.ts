@@ -2,6 +2,7 @@
 // pattern checks. Values live in the tree as canonical strings, which both protocols send as is.
 import type { BaseType, ParamSpec } from './definition-format.js';
 import { DmError, UspError } from './errors.js';
+import { UNKNOWN_TIME } from '../util/time.js';
 
 const INT_BOUNDS: Partial<Record<BaseType, [bigint, bigint]>> = {
   int: [-(2n ** 31n), 2n ** 31n - 1n],
@@ -9,8 +10,6 @@ const INT_BOUNDS: Partial<Record<BaseType, [bigint, bigint]>> = {
   long: [-(2n ** 63n), 2n ** 63n - 1n],
   unsignedLong: [0n, 2n ** 64n - 1n],
 };
-
-export const UNKNOWN_TIME = '0001-01-01T00:00:00Z';
 
 /** The value a parameter has before anybody wrote it. */
 export function zeroValue(p: ParamSpec): string {

@@ -26,6 +26,7 @@ import { checkVolumeSpec, type VolumeRecord, type VolumeSpec, VolumeImages, volu
 export type DuOperation = 'Install' | 'Update' | 'Uninstall';
 export type { UnitRestart } from './records.js';
 import type { UnitRestart } from './records.js';
+import { dateTime as iso, UNKNOWN_TIME as UNKNOWN } from '../util/time.js';
 
 export interface DuResult {
   readonly operation: DuOperation;
@@ -85,8 +86,6 @@ export interface EngineOptions {
 
 /** Under an LXC EE's du/ (a shared mount), where its volumes are mounted, so containers see them. */
 const VOLUME_DIR = '.appdata';
-const iso = () => `${new Date().toISOString().slice(0, 19)}Z`;
-const UNKNOWN = '0001-01-01T00:00:00Z';
 
 export class Engine extends EventEmitter<EngineEvents> {
   readonly records: EngineRecords;

@@ -5,6 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import type { Logger } from '../util/logger.js';
+import { dateTime as now, UNKNOWN_TIME as UNKNOWN } from '../util/time.js';
 
 export type EUStatus = 'Idle' | 'Starting' | 'Active' | 'Stopping' | 'Restarting';
 export type FaultCode = 'NoFault' | 'FailureOnStart' | 'FailureOnAutoStart' | 'FailureOnStop' | 'FailureWhileActive' | 'DependencyFailure' | 'UnStartable';
@@ -40,8 +41,6 @@ export interface UnitEvents { change: [euid: string, state: Readonly<UnitState>]
 
 const LOG_LIMIT = 256 * 1024;
 const NEVER = '9999-12-31T23:59:59Z';
-const UNKNOWN = '0001-01-01T00:00:00Z';
-const now = () => `${new Date().toISOString().slice(0, 19)}Z`;
 
 /** A process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat). */
 export function startTicks(pid: number): number | undefined {
@@ -188,7 +187,7 @@ export class Supervisor extends EventEmitter<UnitEvents> {
     const lo = Math.min(u.policy.minWait * k ** u.state.retryCount, u.policy.maxWait);
     const hi = Math.min(u.policy.minWait * k ** (u.state.retryCount + 1), u.policy.maxWait);
     const wait = (lo + Math.random() * Math.max(0, hi - lo)) * 1000;
-    this.set(u, { status: 'Idle', retryCount: u.state.retryCount + 1, nextRestart: new Date(Date.now() + wait).toISOString().slice(0, 19) + 'Z' });
+    this.set(u, { status: 'Idle', retryCount: u.state.retryCount + 1, nextRestart: now(Date.now() + wait) });
     u.timer = setTimeout(() => {
       if (u.wanted !== 'Active' || this.units.get(u.euid) !== u) return;
       this.set(u, { lastRestarted: now() });

@@ -3,6 +3,7 @@ import { hostname, uptime, totalmem, freemem, cpus } from 'node:os';
 import { statfsSync } from 'node:fs';
 import type { DataModel } from '../dm/datamodel.js';
 import { packageVersion } from '../util/package-info.js';
+import { dateTime } from '../util/time.js';
 
 const DI = 'Device.DeviceInfo.';
 
@@ -27,7 +28,7 @@ export function initDeviceInfo(dm: DataModel, fresh: boolean): void {
   const fill: Record<string, string> = {};
   if (!dm.value(`${DI}SoftwareVersion`)) fill.SoftwareVersion = packageVersion;
   if (!dm.value(`${DI}HostName`)) fill.HostName = hostname().slice(0, 64);
-  if (fresh) fill.FirstUseDate = `${new Date().toISOString().slice(0, 19)}Z`;
+  if (fresh) fill.FirstUseDate = dateTime();
   if (Object.keys(fill).length) dm.update(DI, fill, 'device-info');
 }
 

@@ -22,6 +22,23 @@ const DI = 'Device.DeviceInfo.';
 const ME = 'software-modules';
 const ref = (row: string) => row.slice(0, -1);
 
+/**
+ * A finished DU operation as TR-181 reports it (the arguments of DUStateChange!): the USP event and
+ * CWMP's OpResultStruct are both made from it.
+ */
+export interface DuStateChange {
+  readonly operation: DuResult['operation'];
+  readonly uuid: string;
+  readonly duRef: string;
+  readonly version: string;
+  readonly state: 'Installed' | 'Uninstalled' | 'Failed';
+  readonly resolved: boolean;
+  readonly euRefs: string;
+  readonly start: string;
+  readonly complete: string;
+  readonly fault: DuResult['fault'];
+}
+
 /** Handlers that must exist before the data model opens; they reach the engine once it runs. */
 export function registerSoftwareModules(dm: DataModel, model: () => SoftwareModules | undefined): void {
   const need = (): SoftwareModules => {
@@ -135,9 +152,10 @@ export class SoftwareModules {
   // ---- commands -------------------------------------------------------------------------------
 
   async installDU(input: Readonly<Record<string, string>>, signal: AbortSignal, progress: (p: number) => void, commandKey: string): Promise<Record<string, string>> {
-    const eeRef = input.ExecutionEnvRef || this.defaultEERow();
-    const ee = eeRef ? this.eeOfRow(`${eeRef}.`) : undefined;
-    if (!ee) throw new DmError(7223, `ExecutionEnvRef '${input.ExecutionEnvRef ?? ''}' names no execution environment`);
+    const ee = this.execEnvOf(input.ExecutionEnvRef ?? '');
+    const row = ee && this.eeRow(ee.id);
+    if (!ee || !row) throw new DmError(7223, `ExecutionEnvRef '${input.ExecutionEnvRef ?? ''}' names no execution environment`);
+    const eeRef = ref(row);
     const appData = volumeArgs(input);
     const r = await this.engine.install({
       url: input.URL!, ...(input.UUID ? { uuid: input.UUID } : {}), ...(input.Username ? { username: input.Username } : {}), ...(input.Password ? { password: input.Password } : {}),
@@ -299,13 +317,11 @@ export class SoftwareModules {
       } else if (r.du) {
         duRow = this.syncDU(r.du, 'Installed');
       }
-      const euRefs = r.operation === 'Uninstall' ? [] : r.euids.map((e) => this.rowBy('ExecutionUnit', 'EUID', e)).filter(Boolean).map((n) => ref(n!.path));
-      const state = r.fault ? (r.operation === 'Install' ? 'Failed' : 'Installed') : r.operation === 'Uninstall' ? 'Uninstalled' : 'Installed';
+      const c = this.duStateChange(r);
       this.dm.emit(`${SM}DUStateChange!`, {
-        UUID: r.uuid, DeploymentUnitRef: duRow && !(r.operation === 'Uninstall' && !r.fault) ? ref(duRow.path) : '', Version: r.version,
-        CurrentState: state, Resolved: String(state === 'Installed'), ExecutionUnitRefList: euRefs.join(','),
-        StartTime: r.startTime, CompleteTime: r.completeTime, OperationPerformed: r.operation,
-        'Fault.FaultCode': String(r.fault?.code ?? 0), 'Fault.FaultString': r.fault?.message ?? '',
+        UUID: c.uuid, DeploymentUnitRef: c.duRef, Version: c.version, CurrentState: c.state, Resolved: String(c.resolved), ExecutionUnitRefList: c.euRefs,
+        StartTime: c.start, CompleteTime: c.complete, OperationPerformed: c.operation,
+        'Fault.FaultCode': String(c.fault?.code ?? 0), 'Fault.FaultString': c.fault?.message ?? '',
       }, this.agent);
       this.syncVolumes();
       if (r.recovered && r.requestTag) this.reportOrphan(r, duRow);
@@ -313,6 +329,23 @@ export class SoftwareModules {
       this.log.error({ err: e }, 'could not reflect a DU operation in the data model');
     }
   };
+
+  /** A finished operation in TR-181's terms, once its rows are in step (the rows of an uninstalled DU are gone). */
+  duStateChange(r: DuResult): DuStateChange {
+    const duRow = r.duid ? this.rowBy('DeploymentUnit', 'DUID', r.duid) : undefined;
+    const state = r.fault ? (r.operation === 'Install' ? 'Failed' : 'Installed') : r.operation === 'Uninstall' ? 'Uninstalled' : 'Installed';
+    const euRefs = r.operation === 'Uninstall' ? [] : r.euids.map((e) => this.rowBy('ExecutionUnit', 'EUID', e)).filter(Boolean).map((n) => ref(n!.path));
+    return {
+      operation: r.operation, uuid: r.uuid, duRef: duRow ? ref(duRow.path) : '', version: r.version, state, resolved: state === 'Installed',
+      euRefs: euRefs.join(','), start: r.startTime, complete: r.completeTime, fault: r.fault,
+    };
+  }
+
+  /** The engine's EE an ExecutionEnvRef names; an empty reference means the first enabled one. */
+  execEnvOf(eeRef: string): EERecord | undefined {
+    if (!eeRef) return this.engine.execEnvs().find((e) => e.enabled);
+    return this.eeOfRow(`${eeRef.replace(/\.$/, '')}.`);
+  }
 
   /** An InstallDU/Update/Uninstall whose Request row was lost in a restart still gets its OperationComplete. */
   private reportOrphan(r: DuResult, duRow: ObjectNode | undefined): void {
@@ -378,11 +411,6 @@ export class SoftwareModules {
     return this.engine.execEnvs().find((e) => e.name === name);
   }
 
-  private defaultEERow(): string {
-    const ee = this.engine.execEnvs().find((e) => e.enabled);
-    const row = ee && this.eeRow(ee.id);
-    return row ? ref(row) : '';
-  }
 
   private syncEE(ee: EERecord): void {
     const cls = this.rowBy('ExecEnvClass', 'Name', ee.backend === 'native' ? 'Native' : 'LXC');

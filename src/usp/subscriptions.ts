@@ -12,6 +12,7 @@ import type { Logger } from '../util/logger.js';
 import type { AccessCache } from './access.js';
 import type { PlainMsg } from './codec.js';
 import { controllerByEndpoint } from './controllers.js';
+import { dateTime } from '../util/time.js';
 
 const SUB = 'Device.LocalAgent.Subscription.';
 const AGENT = { kind: 'agent', component: 'subscriptions' } as const;
@@ -32,7 +33,7 @@ export class Subscriptions {
   static register(dm: DataModel): void {
     dm.object(SUB.replace(/\.$/, '.{i}.'), {
       initial: (caller): Record<string, string> => {
-        const now = `${new Date().toISOString().slice(0, 19)}Z`;
+        const now = dateTime();
         if (caller.kind !== 'usp') return { CreationDate: now };
         const ctl = controllerByEndpoint(dm, caller.endpointId);
         return ctl ? { Recipient: ctl.path.slice(0, -1), CreationDate: now } : { CreationDate: now };

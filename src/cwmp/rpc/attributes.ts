@@ -2,16 +2,16 @@
 // access list of each parameter, kept in the client's state. Parameters the definitions force active
 // can not be turned off; forced-inform and "canDeny" ones refuse active notification (9009).
 import type { DataModel } from '../../dm/datamodel.js';
-import type { ParamDef } from '../../dm/schema.js';
 import { arg, arrayItems, el, esc, soapArray, text$, type Xml } from '../envelope.js';
 import { CwmpFault } from '../faults.js';
 import type { CwmpState, Notification } from '../state.js';
 import { paramDef, type RpcContext } from './context.js';
 
 /** The notification in force for a parameter: the ACS's setting, else what its definition asks. */
-export function notificationOf(state: CwmpState, path: string, def: ParamDef | undefined): Notification {
+export function notificationOf(state: CwmpState, dm: DataModel, path: string): Notification {
   const set = state.data.attributes[path];
   if (set) return set.n;
+  const def = paramDef(dm, path);
   return def?.activeNotify === 'forceEnabled' || def?.activeNotify === 'forceDefaultEnabled' ? 2 : 0;
 }
 
@@ -25,7 +25,7 @@ export function getParameterAttributes(ctx: RpcContext, args: Xml): string {
   for (const name of arrayItems(args, 'ParameterNames', 'string').map((x) => text$(x))) {
     for (const path of paramsNamed(ctx.dm, ctx, name)) {
       const access = ctx.state.data.attributes[path]?.access ?? [];
-      items.push(`<ParameterAttributeStruct><Name>${esc(path)}</Name>${el('Notification', notificationOf(ctx.state, path, paramDef(ctx.dm, path)))}${soapArray('AccessList', 'xsd:string', access.map((a) => el('string', a)))}</ParameterAttributeStruct>`);
+      items.push(`<ParameterAttributeStruct><Name>${esc(path)}</Name>${el('Notification', notificationOf(ctx.state, ctx.dm, path))}${soapArray('AccessList', 'xsd:string', access.map((a) => el('string', a)))}</ParameterAttributeStruct>`);
     }
   }
   return `<cwmp:GetParameterAttributesResponse>${soapArray('ParameterList', 'cwmp:ParameterAttributeStruct', items)}</cwmp:GetParameterAttributesResponse>`;
@@ -52,7 +52,7 @@ export function setParameterAttributes(ctx: RpcContext, args: Xml): string {
   }
   const attrs = ctx.state.data.attributes;
   for (const c of changes) {
-    const cur = attrs[c.path] ?? { n: notificationOf(ctx.state, c.path, paramDef(ctx.dm, c.path)), access: [] };
+    const cur = attrs[c.path] ?? { n: notificationOf(ctx.state, ctx.dm, c.path), access: [] };
     attrs[c.path] = { n: c.n ?? cur.n, access: c.access ?? cur.access };
   }
   ctx.state.save();

@@ -4,7 +4,7 @@
 import type { DataModel } from '../../dm/datamodel.js';
 import type { Caller } from '../../dm/caller.js';
 import type { ParamDef } from '../../dm/schema.js';
-import type { Xml } from '../envelope.js';
+import { esc, type Xml } from '../envelope.js';
 import type { CwmpState, DuOp } from '../state.js';
 
 export interface DownloadRequest {
@@ -37,6 +37,11 @@ export const CWMP_CALLER: Caller = { kind: 'cwmp' };
 export function paramDef(dm: DataModel, path: string): ParamDef | undefined {
   const obj = path.slice(0, path.lastIndexOf('.') + 1);
   return dm.node(obj)?.def.params.get(path.slice(obj.length));
+}
+
+/** One ParameterValueStruct (GetParameterValues, Inform): the value typed, a secured one sent empty. */
+export function valueStruct(path: string, value: string, def: ParamDef | undefined): string {
+  return `<ParameterValueStruct><Name>${esc(path)}</Name><Value xsi:type="${xsdType(def)}">${esc(def?.secured ? '' : value)}</Value></ParameterValueStruct>`;
 }
 
 /** TR-106 type -> the xsi:type a value is sent with. */

@@ -5,8 +5,8 @@ import { all, arg, el, text$, type Xml } from '../envelope.js';
 import { CwmpFault } from '../faults.js';
 import type { DuOp } from '../state.js';
 import type { RpcContext } from './context.js';
+import { UNKNOWN_TIME } from '../../util/time.js';
 
-const UNKNOWN_TIME = '0001-01-01T00:00:00Z';
 
 export function reboot(ctx: RpcContext, args: Xml): string {
   ctx.actions.reboot(arg(args, 'CommandKey', false));

@@ -2,21 +2,22 @@
 import type { ObjectNode } from '../../dm/tree.js';
 import { visibleIn } from '../../dm/schema.js';
 import { cwmpFaultOf } from '../../dm/errors.js';
-import { arg, arrayItems, el, esc, soapArray, text$, type Xml } from '../envelope.js';
+import { arg, arrayItems, el, soapArray, text$, type Xml } from '../envelope.js';
 import { CwmpFault } from '../faults.js';
-import { paramDef, type RpcContext, xsdType } from './context.js';
+import { paramDef, type RpcContext, valueStruct } from './context.js';
+import { setRequestsOf } from '../../dm/values-file.js';
 
 const ROOT = 'Device.';
 
 /** Every parameter at or below the given names, with its value and type, in model order. */
-export function collectValues(ctx: RpcContext, names: readonly string[]): string[] {
+function collectValues(ctx: RpcContext, names: readonly string[]): string[] {
   const items: string[] = [];
   for (const raw of names) {
     const name = raw === '' ? ROOT : raw;
     for (const o of ctx.dm.get(name, ctx.caller)) {
       const node = ctx.dm.node(o.path);
       for (const [k, v] of Object.entries(o.params)) {
-        items.push(`<ParameterValueStruct><Name>${esc(o.path + k)}</Name><Value xsi:type="${xsdType(node?.def.params.get(k))}">${esc(v)}</Value></ParameterValueStruct>`);
+        items.push(valueStruct(o.path + k, v, node?.def.params.get(k)));
       }
     }
   }
@@ -84,22 +85,19 @@ export function setParameterValues(ctx: RpcContext, args: Xml): string {
   const list = arrayItems(args, 'ParameterList', 'ParameterValueStruct').map((x) => ({ name: arg(x, 'Name'), value: text$(x.Value as Xml) }));
   const key = arg(args, 'ParameterKey', false);
   const seen = new Set<string>();
-  const byObject = new Map<string, { name: string; value: string }[]>();
-  for (const { name, value } of list) {
+  for (const { name } of list) {
     if (seen.has(name)) throw new CwmpFault(9003, `${name} is named twice`);
     seen.add(name);
-    const obj = name.slice(0, name.lastIndexOf('.') + 1);
-    if (!obj || name.endsWith('.')) throw new CwmpFault(9003, 'invalid arguments', [{ name, code: 9005, message: `${name} is not a parameter name` }]);
-    byObject.set(obj, [...(byObject.get(obj) ?? []), { name: name.slice(obj.length), value }]);
+    if (!name.includes('.') || name.endsWith('.')) throw new CwmpFault(9003, 'invalid arguments', [{ name, code: 9005, message: `${name} is not a parameter name` }]);
   }
-  const requests = [...byObject].map(([objPath, params]) => ({ objPath, params }));
+  const requests = setRequestsOf(list.map((p) => [p.name, p.value] as const));
   try {
     ctx.dm.set(requests, ctx.caller);
   } catch (e) {
     const failures = ctx.dm.setFailures(requests, ctx.caller);
     if (!failures.length) throw e;
     // A failure on a whole object (it does not exist) is reported on each parameter named in it.
-    throw new CwmpFault(9003, 'invalid arguments', failures.flatMap((f) => (f.path.endsWith('.') ? (byObject.get(f.path) ?? [{ name: '' }]).map((p) => f.path + p.name) : [f.path])
+    throw new CwmpFault(9003, 'invalid arguments', failures.flatMap((f) => (f.path.endsWith('.') ? (requests.find((r) => r.objPath === f.path)?.params ?? [{ name: '' }]).map((p) => f.path + p.name) : [f.path])
       .map((name) => ({ name, code: cwmpFaultOf(f.code), message: f.message }))));
   }
   ctx.actions.setParameterKey(key);

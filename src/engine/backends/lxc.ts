@@ -206,20 +206,23 @@ export class LxcHost {
    * (the directory is already visible there through the shared du/ mount).
    */
   async addBind(name: string, rel: string, target: string): Promise<void> {
-    const line = bindLine(this.duDir(name), rel, target);
-    const cfg = join(this.lxcpath, name, 'config');
-    const lines = readFileSync(cfg, 'utf8').split('\n').filter((l) => l !== '' && l !== line);
-    writeFileSync(cfg, [...lines, line, ''].join('\n'));
+    this.mountEntry(name, bindLine(this.duDir(name), rel, target), true);
     const pid = await this.initPid(name);
     if (pid) await run('nsenter', ['-t', String(pid), '-m', '--', '/bin/sh', '-c', 'mkdir -p "$1" && mount --bind "$0" "$1"', `${IN_CONTAINER.du}/${rel}`, target]);
   }
 
   async removeBind(name: string, rel: string, target: string): Promise<void> {
-    const line = bindLine(this.duDir(name), rel, target);
-    const cfg = join(this.lxcpath, name, 'config');
-    if (existsSync(cfg)) writeFileSync(cfg, readFileSync(cfg, 'utf8').split('\n').filter((l) => l !== line).join('\n'));
+    this.mountEntry(name, bindLine(this.duDir(name), rel, target), false);
     const pid = await this.initPid(name);
     if (pid) await execa('nsenter', ['-t', String(pid), '-m', '--', '/bin/umount', '-l', target], { reject: false });
+  }
+
+  /** Puts a mount entry into the container's config, or takes it out (once, wherever it was). */
+  private mountEntry(name: string, line: string, present: boolean): void {
+    const cfg = join(this.lxcpath, name, 'config');
+    if (!present && !existsSync(cfg)) return;     // a removed container has nothing to take out
+    const lines = readFileSync(cfg, 'utf8').split('\n').filter((l) => l !== '' && l !== line);
+    writeFileSync(cfg, [...lines, ...(present ? [line] : []), ''].join('\n'));
   }
 
   private async initPid(name: string): Promise<number | undefined> {

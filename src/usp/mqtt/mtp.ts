@@ -10,6 +10,7 @@ import { encodeRecord, type PlainMsg, wrapMsg } from '../codec.js';
 import type { UspEndpoint } from '../endpoint.js';
 import { controllerByEndpoint, controllers } from '../controllers.js';
 import { Connection, type ConnectionConfig, type Status } from './connection.js';
+import { dateTime, UNKNOWN_TIME } from '../../util/time.js';
 
 const LA = 'Device.LocalAgent.';
 const AGENT = 'usp-mqtt';
@@ -37,7 +38,7 @@ export class MqttMtp {
     const live = (n: ObjectNode) => MqttMtp.live.get(n.path.replace(/Stats\.$/, ''));
     dm.param('Device.MQTT.Client.{i}.Status', { get: (n) => live(n)?.status ?? 'Disabled' });
     for (const s of STATS) dm.param(`Device.MQTT.Client.{i}.Stats.${s}`, { get: (n) => String(live(n)?.stats[s] ?? 0) });
-    dm.param('Device.MQTT.Client.{i}.Stats.BrokerConnectionEstablished', { get: (n) => live(n)?.since ?? '0001-01-01T00:00:00Z' });
+    dm.param('Device.MQTT.Client.{i}.Stats.BrokerConnectionEstablished', { get: (n) => live(n)?.since ?? UNKNOWN_TIME });
     dm.param('Device.LocalAgent.MTP.{i}.Status', { get: (n) => {
       const ref = n.singles.get('MQTT')?.stored('Reference');
       return n.stored('Enable') !== 'true' ? 'Down' : MqttMtp.live.get(`${ref}.`)?.status === 'Connected' ? 'Up' : 'Error';
@@ -68,10 +69,10 @@ export class MqttMtp {
     if (!client || client.def.path !== 'Device.MQTT.Client.{i}.') { this.log.error({ mtp: mtp.path, reference: ref }, 'LocalAgent MTP references no MQTT client'); return; }
     if (client.stored('Enable') !== 'true' || this.conns.has(client.path)) return;
     const cfg = this.config(client, mtp);
-    const live: Live = { status: 'Connecting', stats: Object.fromEntries(STATS.map((s) => [s, 0])) as Record<Stat, number>, since: '0001-01-01T00:00:00Z' };
+    const live: Live = { status: 'Connecting', stats: Object.fromEntries(STATS.map((s) => [s, 0])) as Record<Stat, number>, since: UNKNOWN_TIME };
     MqttMtp.live.set(client.path, live);
     const conn = new Connection(cfg, {
-      status: (s) => { live.status = s; if (s === 'Connected') live.since = `${new Date().toISOString().slice(0, 19)}Z`; },
+      status: (s) => { live.status = s; if (s === 'Connected') live.since = dateTime(); },
       assignedClientId: (id) => this.dm.update(client.path, { ClientID: id }, AGENT),
       up: (replyTo) => {
         this.dm.update(`${mtp.path}MQTT.`, { ResponseTopicDiscovered: replyTo }, AGENT);
