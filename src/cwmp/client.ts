@@ -177,8 +177,10 @@ export class CwmpClient {
       this.log.info({ events: events.map((e) => e.code), served: out.requestsServed }, 'CWMP session done');
       // Events that arrived during the session, and requests of ours that came up meanwhile, need
       // another one; requests the ACS held or asked to retry wait a little (no session loop with it).
-      this.pendingDeferred = out.deferred;
-      if (out.deferred) this.arm(retryWaitMs(1, this.retryMinimum(), 2000), () => { this.pendingDeferred = false; this.kick(); });
+      if (out.deferred && !this.pendingDeferred) {     // one timer, however many sessions put them off
+        this.pendingDeferred = true;
+        this.arm(retryWaitMs(1, this.retryMinimum(), 2000), () => { this.pendingDeferred = false; this.kick(); });
+      } else if (!out.deferred) this.pendingDeferred = false;
       if (this.undelivered()) this.again = true;
     } catch (e) {
       this.state.data.retryCount++;
