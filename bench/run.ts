@@ -9,11 +9,20 @@ import { dmFigures } from './dm.js';
 import { uspFigures } from './usp.js';
 import { engineFigures } from './engine.js';
 import { cwmpFigures } from './cwmp.js';
+import { footprintFigures } from './footprint.js';
+import type { Figure } from './figures.js';
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 if (!(globalThis as { gc?: unknown }).gc) console.log('note: run with --expose-gc for exact heap figures (npm run bench does)');
-const figures = [...dmFigures(), ...(await uspFigures()), ...(await cwmpFigures()), ...(await engineFigures())];
+const groups: Record<string, () => Figure[] | Promise<Figure[]>> = { dm: dmFigures, usp: uspFigures, cwmp: cwmpFigures, engine: engineFigures, footprint: footprintFigures };
+// `npm run bench -- usp footprint` runs only those groups and leaves docs/benchmarks.md alone.
+const only = process.argv.slice(2);
+const unknown = only.filter((g) => !(g in groups));
+if (unknown.length) { console.error(`unknown benchmark group(s) ${unknown.join(', ')}; there are ${Object.keys(groups).join(', ')}`); process.exit(2); }
+const figures: Figure[] = [];
+for (const [name, run] of Object.entries(groups)) if (!only.length || only.includes(name)) figures.push(...(await run()));
 printFigures(`cpe-agent benchmarks on ${machine}`, figures);
+if (only.length) process.exit(0);
 const doc = join(packageRoot, 'docs', 'benchmarks.md');
 writeFileSync(doc, `# Benchmarks
 

@@ -4,7 +4,6 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { copyFile, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { request } from 'undici';
 import { EngineCode, EngineError } from './errors.js';
 
 export interface FetchOptions {
@@ -32,6 +31,8 @@ export async function fetchPackage(url: string, dest: string, opts: FetchOptions
     return st.size;
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new EngineError(EngineCode.InvalidArguments, `unsupported URL scheme ${u.protocol} (http, https and file are)`, 'protocol');
+  // undici (~8 MB resident) only from the first download on: an idle agent need not carry it.
+  const { request } = await import('undici');
   const signal = AbortSignal.any([AbortSignal.timeout(opts.timeoutMs), ...(opts.signal ? [opts.signal] : [])]);
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
     const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname);

@@ -36,8 +36,9 @@ export interface PlainMsg { header: { msg_id: string; msg_type: string }; body: 
 
 const TO_OBJECT = { longs: String, enums: String, bytes: Uint8Array, defaults: true, oneofs: true } as const;
 
-export function decodeRecord(buf: Uint8Array): PlainRecord {
-  if (buf.length > MAX_RECORD_BYTES) throw new UspDecodeError(`record of ${buf.length} bytes exceeds ${MAX_RECORD_BYTES}`);
+/** maxBytes: the agent's limit for requests by default; a controller reading large responses sets its own. */
+export function decodeRecord(buf: Uint8Array, maxBytes = MAX_RECORD_BYTES): PlainRecord {
+  if (buf.length > maxBytes) throw new UspDecodeError(`record of ${buf.length} bytes exceeds ${maxBytes}`);
   try {
     return RecordType.toObject(RecordType.decode(buf), TO_OBJECT) as PlainRecord;
   } catch (e) {

@@ -21,6 +21,8 @@ export interface ControllerOptions {
   readonly tls?: { ca?: string; cert?: string; key?: string };
 }
 
+const MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
+
 export type Notification = { subscriptionId: string; body: Plain; msg: PlainMsg };
 
 export class UspController {
@@ -59,7 +61,8 @@ export class UspController {
     const ct = packet.properties?.contentType;
     if (ct && !USP_CONTENT_TYPES.has(ct)) return;
     let rec: PlainRecord;
-    try { rec = decodeRecord(payload); } catch { return; }
+    // A Get of a large subtree answers with records far above the agent's limit for requests.
+    try { rec = decodeRecord(payload, MAX_RESPONSE_BYTES); } catch { return; }
     if (rec.to_id !== this.opts.endpointId) return;
     if (!rec.no_session_context) { this.records.push(rec); return; }
     let msg: PlainMsg;

@@ -4,7 +4,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { EngineCode, EngineError } from '../errors.js';
 import type { Launch, ProcessLauncher } from '../supervisor.js';
 import { isMounted, makeShared, unmount } from '../mounts.js';
@@ -22,13 +21,20 @@ export const IN_CONTAINER = { du: '/opt/cpe/du', data: '/var/lib/cpe/data' } as 
  * busybox base rootfs (so Reset() is: make the image afresh); du/ and data/ on the host, bind-mounted
  * at /opt/cpe/du and /var/lib/cpe/data, so installed DUs and their data survive a Reset.
  */
+/** One lxc-* (or other) tool run, its exit code returned, not thrown. execa and what it loads (~5 MB
+ *  resident) come in with the first call: an agent on a device without LXC never pays for them. */
+async function lxcTool(cmd: string, args: string[]) {
+  const { execa } = await import('execa');
+  return execa(cmd, args, { reject: false });
+}
+
 export class LxcHost {
   /** rootfsTarball: the operator's own base root file system (tar.gz) instead of LXC's busybox one. */
   constructor(readonly lxcpath: string, readonly rootfsTarball?: string) { mkdirSync(lxcpath, { recursive: true, mode: 0o700 }); }
 
   /** LXC is usable when its tools, a busybox to build the base rootfs from, and ext4 tools are all here. */
   static async available(): Promise<boolean> {
-    const ok = async (cmd: string, args: string[]) => (await execa(cmd, args, { reject: false })).exitCode === 0;
+    const ok = async (cmd: string, args: string[]) => (await lxcTool(cmd, args)).exitCode === 0;
     return (await ok('lxc-create', ['--version'])) && (await ok('busybox', ['true'])) && (await ok('mkfs.ext4', ['-V']));
   }
 
@@ -43,8 +49,8 @@ export class LxcHost {
     if (this.rootfsTarball) return this.customBase(this.rootfsTarball);
     const rootfs = join(this.lxcpath, BASE, 'rootfs');
     if (existsSync(join(rootfs, 'bin', 'busybox'))) return join(this.lxcpath, BASE);
-    await execa('lxc-destroy', ['-P', this.lxcpath, '-n', BASE, '-f'], { reject: false });
-    const r = await execa('lxc-create', ['-P', this.lxcpath, '-n', BASE, '-t', 'busybox', '-f', '/dev/null'], { reject: false });
+    await lxcTool('lxc-destroy', ['-P', this.lxcpath, '-n', BASE, '-f']);
+    const r = await lxcTool('lxc-create', ['-P', this.lxcpath, '-n', BASE, '-t', 'busybox', '-f', '/dev/null']);
     if (r.exitCode !== 0) throw new EngineError(EngineCode.InternalError, `building the base rootfs failed: ${lastLine(r.stderr)}`);
     for (const d of [IN_CONTAINER.du, IN_CONTAINER.data]) mkdirSync(join(rootfs, d), { recursive: true, mode: 0o755 });
     return join(this.lxcpath, BASE);
@@ -127,34 +133,34 @@ export class LxcHost {
 
   async state(name: string): Promise<'RUNNING' | 'STOPPED' | 'ABSENT' | string> {
     if (!existsSync(join(this.lxcpath, name, 'config'))) return 'ABSENT';
-    const r = await execa('lxc-info', ['-P', this.lxcpath, '-n', name, '-s', '-H'], { reject: false });
+    const r = await lxcTool('lxc-info', ['-P', this.lxcpath, '-n', name, '-s', '-H']);
     return r.exitCode === 0 ? r.stdout.trim() : 'ABSENT';
   }
 
   async start(name: string): Promise<void> {
     if ((await this.state(name)) === 'RUNNING') return;
     await this.prepare(name);
-    const r = await execa('lxc-start', ['-P', this.lxcpath, '-n', name, '-d'], { reject: false });
+    const r = await lxcTool('lxc-start', ['-P', this.lxcpath, '-n', name, '-d']);
     if (r.exitCode !== 0) throw new EngineError(EngineCode.InternalError, `lxc-start ${name} failed: ${lastLine(r.stderr)}`);
-    const w = await execa('lxc-wait', ['-P', this.lxcpath, '-n', name, '-s', 'RUNNING', '-t', '10'], { reject: false });
+    const w = await lxcTool('lxc-wait', ['-P', this.lxcpath, '-n', name, '-s', 'RUNNING', '-t', '10']);
     if (w.exitCode !== 0) throw new EngineError(EngineCode.InternalError, `container ${name} did not reach RUNNING`);
   }
 
   async stop(name: string): Promise<void> {
     if ((await this.state(name)) !== 'RUNNING') return;
-    await execa('lxc-stop', ['-P', this.lxcpath, '-n', name, '-t', '5'], { reject: false });
+    await lxcTool('lxc-stop', ['-P', this.lxcpath, '-n', name, '-t', '5']);
   }
 
   /** Reset(): the writable layer is made afresh; DUs and their data, outside it, stay. */
   async reset(name: string, diskKiB: number): Promise<void> {
     const running = (await this.state(name)) === 'RUNNING';
-    await execa('lxc-stop', ['-P', this.lxcpath, '-n', name, '-k'], { reject: false });
+    await lxcTool('lxc-stop', ['-P', this.lxcpath, '-n', name, '-k']);
     await this.freshImage(name, diskKiB > 0 ? diskKiB : DEFAULT_DISK_KIB);
     if (running) await this.start(name);
   }
 
   async destroy(name: string): Promise<void> {
-    await execa('lxc-stop', ['-P', this.lxcpath, '-n', name, '-k'], { reject: false });
+    await lxcTool('lxc-stop', ['-P', this.lxcpath, '-n', name, '-k']);
     await this.unmount(name).catch(() => undefined);
     await unmount(this.duDir(name));
     rmSync(join(this.lxcpath, name), { recursive: true, force: true });
@@ -166,10 +172,10 @@ export class LxcHost {
    */
   async growDisk(name: string, diskKiB: number): Promise<void> {
     const running = (await this.state(name)) === 'RUNNING';
-    if (running) await execa('lxc-stop', ['-P', this.lxcpath, '-n', name, '-t', '5'], { reject: false });
+    if (running) await lxcTool('lxc-stop', ['-P', this.lxcpath, '-n', name, '-t', '5']);
     await this.unmount(name);
     await run('truncate', ['-s', `${diskKiB}K`, this.image(name)]);
-    await execa('e2fsck', ['-f', '-y', this.image(name)], { reject: false });
+    await lxcTool('e2fsck', ['-f', '-y', this.image(name)]);
     await run('resize2fs', [this.image(name)]);
     await this.mount(name);
     if (running) await this.start(name);
@@ -193,7 +199,7 @@ export class LxcHost {
       const failed: string[] = [];
       for (const l of pending) {
         const m = /^lxc\.cgroup2?\.(\S+) = (.+)$/.exec(l);
-        if (m && (await execa('lxc-cgroup', ['-P', this.lxcpath, '-n', name, m[1]!, m[2]!], { reject: false })).exitCode !== 0) failed.push(l);
+        if (m && (await lxcTool('lxc-cgroup', ['-P', this.lxcpath, '-n', name, m[1]!, m[2]!])).exitCode !== 0) failed.push(l);
       }
       pending = failed;
     }
@@ -214,7 +220,7 @@ export class LxcHost {
   async removeBind(name: string, rel: string, target: string): Promise<void> {
     this.mountEntry(name, bindLine(this.duDir(name), rel, target), false);
     const pid = await this.initPid(name);
-    if (pid) await execa('nsenter', ['-t', String(pid), '-m', '--', '/bin/umount', '-l', target], { reject: false });
+    if (pid) await lxcTool('nsenter', ['-t', String(pid), '-m', '--', '/bin/umount', '-l', target]);
   }
 
   /** Puts a mount entry into the container's config, or takes it out (once, wherever it was). */
@@ -227,14 +233,14 @@ export class LxcHost {
 
   private async initPid(name: string): Promise<number | undefined> {
     if ((await this.state(name)) !== 'RUNNING') return undefined;
-    const r = await execa('lxc-info', ['-P', this.lxcpath, '-n', name, '-p', '-H'], { reject: false });
+    const r = await lxcTool('lxc-info', ['-P', this.lxcpath, '-n', name, '-p', '-H']);
     const pid = Number(r.stdout.trim());
     return r.exitCode === 0 && pid > 0 ? pid : undefined;
   }
 
   /** Memory the container uses now, from its cgroup. */
   async memoryKiB(name: string): Promise<number> {
-    const r = await execa('lxc-cgroup', ['-P', this.lxcpath, '-n', name, 'memory.usage_in_bytes'], { reject: false });
+    const r = await lxcTool('lxc-cgroup', ['-P', this.lxcpath, '-n', name, 'memory.usage_in_bytes']);
     return r.exitCode === 0 ? Math.floor(Number(r.stdout.trim()) / 1024) : 0;
   }
 
