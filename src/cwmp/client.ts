@@ -73,9 +73,15 @@ export class CwmpClient {
 
   async start(): Promise<void> {
     this.state.addEvent('1 BOOT');
+    this.catchUpChanges();
     // Notifications: a change by anyone but the ACS, on a parameter it watches.
     this.offFeed.push(this.dm.feed.subscribe('Device.', (c) => {
-      if (c.kind !== 'value' || c.cause.kind === 'cwmp') return;
+      if (c.kind !== 'value') return;
+      if (c.cause.kind === 'cwmp') {
+        // The ACS set it: it knows the new value, no notice to give.
+        if (c.path in this.state.data.reported) { this.state.data.reported[c.path] = c.value; this.state.save(); }
+        return;
+      }
       const n = notificationOf(this.state, this.dm, c.path);
       if (n === 0) return;
       if (!this.state.data.changed.includes(c.path)) { this.state.data.changed.push(c.path); this.state.save(); }
@@ -91,6 +97,26 @@ export class CwmpClient {
     for (const s of this.state.data.scheduled) this.armScheduled(s);
     this.schedulePeriodic();
     this.kick();
+  }
+
+  /**
+   * Watched parameters whose value is no longer the one the ACS last learnt: changed while the client
+   * was down, or committed just before a crash that came before the change could be noted.
+   */
+  private catchUpChanges(): void {
+    for (const [path, v] of Object.entries(this.state.data.reported)) {
+      const now = this.valueOrUndefined(path);
+      if (now === undefined) { delete this.state.data.reported[path]; continue; }     // its object is gone
+      const n = notificationOf(this.state, this.dm, path);
+      if (n === 0 || now === v) continue;
+      if (!this.state.data.changed.includes(path)) this.state.data.changed.push(path);
+      if (n === 2) this.state.addEvent('4 VALUE CHANGE');
+    }
+    this.state.save();
+  }
+
+  private valueOrUndefined(path: string): string | undefined {
+    try { return this.dm.value(path); } catch { return undefined; }
   }
 
   /**
@@ -167,9 +193,9 @@ export class CwmpClient {
     const pending = this.state.data.pending.map((p) => p.id);
     const changed = [...this.state.data.changed];
     const conn = new AcsConnection({ url, username: this.dm.value(`${MS}Username`), password: this.dm.value(`${MS}Password`), timeoutMs: this.opts.timeoutMs ?? 30_000, ...this.opts.tls });
-    const session = new CwmpSession(conn, this.context(), this.log, () => {
+    const session = new CwmpSession(conn, this.context(), this.log, (sent) => {
       if (events.some((e) => e.code === '0 BOOTSTRAP')) this.state.data.bootstrappedUrl = url;
-      this.state.delivered(events.filter((e) => !e.code.startsWith('7 ') && !e.code.startsWith('11 ') && !e.code.startsWith('12 ')), changed);
+      this.state.delivered(events.filter((e) => !e.code.startsWith('7 ') && !e.code.startsWith('11 ') && !e.code.startsWith('12 ')), sent, (p) => this.valueOrUndefined(p));
     });
     try {
       const out = await session.run({ events, parameters: this.forced, changed, pending, retryCount: this.state.data.retryCount });

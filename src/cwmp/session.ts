@@ -42,7 +42,10 @@ export class CwmpSession {
   /** Requests the ACS answered with 8005 (retry): not again in this session. */
   private readonly retryLater = new Set<string>();
 
-  constructor(private readonly conn: AcsConnection, private readonly ctx: RpcContext, private readonly log: Logger, private readonly onInformed: () => void) {}
+  /** The changed parameters' values as this session's Inform carried them. */
+  private readonly sent: Record<string, string> = {};
+
+  constructor(private readonly conn: AcsConnection, private readonly ctx: RpcContext, private readonly log: Logger, private readonly onInformed: (sent: Readonly<Record<string, string>>) => void) {}
 
   async run(input: SessionInput): Promise<SessionOutcome> {
     // 1. Inform; anything but an InformResponse fails the session (and is retried with back-off).
@@ -51,7 +54,7 @@ export class CwmpSession {
     if (first.method === 'Fault') throw new SessionFailed(`the ACS refused the Inform: ${faultText(first.body)}`);
     if (first.method !== 'InformResponse') throw new SessionFailed(`the ACS answered the Inform with ${first.method}`);
     this.ns = first.ns;
-    this.onInformed();
+    this.onInformed(this.sent);
 
     // 2. Our requests, then the empty POST; 3. the ACS's requests until it sends nothing.
     // A request that turned up after the Inform waits for a session whose Inform announces it.
@@ -127,6 +130,7 @@ export class CwmpSession {
     const params = names.flatMap((p) => {
       let v: string;
       try { v = dm.value(p); } catch { return []; }        // a changed parameter whose object is gone
+      if (input.changed.includes(p)) this.sent[p] = v;
       return [valueStruct(p, v, paramDef(dm, p))];
     });
     return `<cwmp:Inform><DeviceId>${id}</DeviceId>${soapArray('Event', 'cwmp:EventStruct', events)}${el('MaxEnvelopes', 1)}`

@@ -32,6 +32,9 @@ export interface CwmpStateData {
   events: EventStruct[];
   pending: PendingRequest[];
   changed: string[];
+  /** Watched parameters' values as the ACS last learnt them (SetParameterAttributes, an Inform): what a
+   *  change is measured against, also across a crash between a change's commit and its notice here. */
+  reported: Record<string, string>;
   attributes: Record<string, Attribute>;
   connectionRequestPath: string;
   jobs: CdsJob[];
@@ -50,7 +53,7 @@ export class CwmpState {
     const dir = join(stateDir, 'cwmp');
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.file = join(dir, 'state.json');
-    const fresh: CwmpStateData = { bootstrappedUrl: '', events: [], pending: [], changed: [], attributes: {}, connectionRequestPath: `/cr/${randomBytes(12).toString('hex')}`, jobs: [], scheduled: [], retryCount: 0 };
+    const fresh: CwmpStateData = { bootstrappedUrl: '', events: [], pending: [], changed: [], reported: {}, attributes: {}, connectionRequestPath: `/cr/${randomBytes(12).toString('hex')}`, jobs: [], scheduled: [], retryCount: 0 };
     let loaded: Partial<CwmpStateData> = {};
     if (existsSync(this.file)) { try { loaded = JSON.parse(readFileSync(this.file, 'utf8')) as Partial<CwmpStateData>; } catch { loaded = {}; } }
     this.data = { ...fresh, ...loaded };
@@ -93,10 +96,14 @@ export class CwmpState {
     return out;
   }
 
-  /** After an InformResponse: what it carried is delivered. */
-  delivered(events: readonly EventStruct[], changed: readonly string[]): void {
+  /**
+   * After an InformResponse: what it carried is delivered. sent: the changed parameters' values in the
+   * Inform; one that has changed again since stays changed for the next Inform.
+   */
+  delivered(events: readonly EventStruct[], sent: Readonly<Record<string, string>>, current: (path: string) => string | undefined): void {
     this.data.events = this.data.events.filter((e) => !events.some((d) => d.code === e.code && d.key === e.key));
-    this.data.changed = this.data.changed.filter((p) => !changed.includes(p));
+    for (const [p, v] of Object.entries(sent)) this.data.reported[p] = v;
+    this.data.changed = this.data.changed.filter((p) => !(p in sent) || current(p) !== sent[p]);
     this.data.retryCount = 0;
     this.save();
   }

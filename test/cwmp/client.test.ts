@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Agent } from '../../src/agent.js';
 import { silentLogger } from '../../src/util/logger.js';
-import { tempDir } from '../helpers.js';
+import { DataModel } from '../../src/dm/datamodel.js';
+import { loadSchema, tempDir } from '../helpers.js';
 import { list, TestAcs, txt, type Node } from './acs.js';
 import { faultOf, gpv, MS, setup, values } from './harness.js';
 
@@ -59,7 +60,7 @@ test('boot: BOOTSTRAP + BOOT Inform with DeviceId and forced parameters, Digest 
 });
 
 test('attributes and notifications: active starts a 4 VALUE CHANGE session, passive rides along, forced ones refuse; ScheduleInform; a broken request gets 9003', async (t) => {
-  const { agent, acs } = await setup(t);
+  const { agent, acs, dir, boot } = await setup(t);
   await acs.until(() => acs.sessionsEnded >= 1);
   const crUrl = acs.informs[0]!.params[`${MS}ConnectionRequestURL`]!;
   const spa = (name: string, n: number) => `<cwmp:SetParameterAttributes><ParameterList soapenc:arrayType="cwmp:SetParameterAttributesStruct[1]"><SetParameterAttributesStruct><Name>${name}</Name><NotificationChange>1</NotificationChange><Notification>${n}</Notification><AccessListChange>0</AccessListChange><AccessList soapenc:arrayType="xsd:string[0]"></AccessList></SetParameterAttributesStruct></ParameterList></cwmp:SetParameterAttributes>`;
@@ -103,6 +104,25 @@ test('attributes and notifications: active starts a 4 VALUE CHANGE session, pass
   await acs.until(() => acs.sessionsEnded >= 4);
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(acs.informs.length, n + 1, 'no VALUE CHANGE session for the ACS\'s own write');
+
+  // A change committed while no CWMP client could notice it (the agent down, or killed between the
+  // commit and the notice): the next start reports it once; the ACS's own 900 is not reported.
+  await agent.stop();
+  const dm = new DataModel({ schema: loadSchema(), stateDir: join(dir, 'state', 'dm') });
+  dm.open();
+  dm.set([{ objPath: MS, params: [{ name: 'PeriodicInformInterval', value: '1800' }] }], { kind: 'local', user: 'test' });
+  dm.close();
+  const informs = acs.informs.length;
+  const again = await boot();
+  await acs.until(() => acs.informs.length > informs && acs.sessionsEnded >= 5);
+  const boot1 = acs.informs[informs]!;
+  assert.deepEqual(boot1.events.map((e) => e.code).filter((c) => c.startsWith('4 ') || c.startsWith('1 ')).sort(), ['1 BOOT', '4 VALUE CHANGE']);
+  assert.equal(boot1.params[`${MS}PeriodicInformInterval`], '1800');
+  await again.stop();
+  const informs2 = acs.informs.length;
+  await boot();
+  await acs.until(() => acs.informs.length > informs2);
+  assert.ok(!(`${MS}PeriodicInformInterval` in acs.informs[informs2]!.params), 'reported once, not at every start');
 });
 
 test('an ACS that is down: retried with back-off, RetryCount counts, the events are kept; a restart keeps them too', async (t) => {

@@ -54,6 +54,9 @@ export function setParameterAttributes(ctx: RpcContext, args: Xml): string {
   for (const c of changes) {
     const cur = attrs[c.path] ?? { n: notificationOf(ctx.state, ctx.dm, c.path), access: [] };
     attrs[c.path] = { n: c.n ?? cur.n, access: c.access ?? cur.access };
+    // From now on, changes are measured against the value the ACS could read now.
+    if (attrs[c.path]!.n === 0) delete ctx.state.data.reported[c.path];
+    else ctx.state.data.reported[c.path] ??= ctx.dm.value(c.path);
   }
   ctx.state.save();
   return '<cwmp:SetParameterAttributesResponse/>';
