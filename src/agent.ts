@@ -94,7 +94,7 @@ export class Agent {
     await this.engine.start();
     this.sm = new SoftwareModules(dm, this.engine, this.opts.logger.child({ component: 'software-modules' }));
     await this.sm.sync();
-    this.usp = new UspAgent(dm, this.opts.logger, this.opts.tls);
+    this.usp = new UspAgent(dm, this.opts.logger, this.opts.tls, this.opts.stateDir);
     this.usp.start(fresh);
     // The CWMP client (with its XML parser) is loaded only where CWMP is used: at start when it is on
     // or has unfinished work from before, else the moment an operator turns it on.
@@ -160,6 +160,7 @@ export class Agent {
         rmSync(join(this.opts.stateDir, 'dm'), { recursive: true, force: true });
         rmSync(join(this.opts.stateDir, 'engine'), { recursive: true, force: true });
         rmSync(join(this.opts.stateDir, 'cwmp'), { recursive: true, force: true });
+        rmSync(join(this.opts.stateDir, 'usp'), { recursive: true, force: true });
       }
       await this.start();
     })().finally(() => { this.restarting = undefined; });

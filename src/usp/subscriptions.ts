@@ -1,6 +1,7 @@
 // Device.LocalAgent.Subscription: turns the data model's change feed into Notify messages for each
 // subscription's Recipient, as the changes happen (no polling). Handles NotifRetry with the
-// controller's back-off until the NotifyResp or NotifExpiration, TimeToLive, non-persistent
+// controller's back-off until the NotifyResp or NotifExpiration (across restarts for persistent
+// subscriptions with an expiration), TimeToLive, non-persistent
 // subscriptions at boot, subscriptions of deleted controllers, and the Boot! ParameterMap.
 import { randomUUID } from 'node:crypto';
 import type { Change } from '../dm/change-feed.js';
@@ -12,6 +13,7 @@ import type { Logger } from '../util/logger.js';
 import type { AccessCache } from './access.js';
 import type { PlainMsg } from './codec.js';
 import { controllerByEndpoint } from './controllers.js';
+import type { NotifyOutbox } from './notify-outbox.js';
 import { dateTime } from '../util/time.js';
 
 const SUB = 'Device.LocalAgent.Subscription.';
@@ -20,14 +22,14 @@ const AGENT = { kind: 'agent', component: 'subscriptions' } as const;
 /** Sends a message to a controller over whatever MTP reaches it; false when none does now. */
 export type Send = (endpointId: string, msg: PlainMsg) => boolean;
 
-interface Pending { msg: PlainMsg; to: string; attempt: number; expires: number; timer: NodeJS.Timeout | undefined }
+interface Pending { msg: PlainMsg; to: string; attempt: number; expires: number; timer: NodeJS.Timeout | undefined; durable: boolean }
 
 export class Subscriptions {
   private readonly pending = new Map<string, Pending>();
   private readonly ttlTimers = new Map<string, NodeJS.Timeout>();
   private unsubscribe: (() => void) | undefined;
 
-  constructor(private readonly dm: DataModel, private readonly send: Send, private readonly access: AccessCache, private readonly log: Logger) {}
+  constructor(private readonly dm: DataModel, private readonly send: Send, private readonly access: AccessCache, private readonly log: Logger, private readonly outbox?: NotifyOutbox) {}
 
   /** Registration with the data model; before the model is opened. */
   static register(dm: DataModel): void {
@@ -48,6 +50,19 @@ export class Subscriptions {
     }
     for (const row of this.rows()) this.armTtl(row);
     this.unsubscribe = this.dm.feed.subscribe('Device.', (c) => this.onChange(c));
+    this.resumeStored();
+  }
+
+  /** Notifications an earlier run left undelivered go out again, same msg_id, until acknowledged or expired. */
+  private resumeStored(): void {
+    for (const n of this.outbox?.load() ?? []) {
+      const ctl = controllerByEndpoint(this.dm, n.to);
+      if (!ctl || n.expires <= Date.now()) { this.outbox!.drop(n.msg.header.msg_id); continue; }
+      const p: Pending = { msg: n.msg, to: n.to, attempt: 0, expires: n.expires, timer: undefined, durable: true };
+      this.pending.set(n.msg.header.msg_id, p);
+      this.send(n.to, n.msg);
+      this.scheduleRetry(p, ctl);
+    }
   }
 
   stop(): void {
@@ -64,6 +79,7 @@ export class Subscriptions {
     if (!p) return;
     clearTimeout(p.timer);
     this.pending.delete(msgId);
+    if (p.durable) this.outbox?.drop(msgId);
   }
 
   get pendingCount(): number { return this.pending.size; }
@@ -168,13 +184,17 @@ export class Subscriptions {
       header: { msg_id: randomUUID(), msg_type: 'NOTIFY' },
       body: { request: { notify: { subscription_id: row.stored('ID'), send_resp: retry, ...notification } } },
     };
+    const expiration = Number(row.stored('NotifExpiration') ?? 0);
+    const expires = expiration ? Date.now() + expiration * 1000 : Infinity;
+    // On disk before it is sent: a crash right after the change that caused it loses nothing.
+    const durable = Boolean(retry && expiration && this.outbox && row.stored('Persistent') === 'true');
+    if (durable) this.outbox!.put({ msg, to, expires });
     const sent = this.send(to, msg);
     if (!retry) {
       if (!sent) this.log.warn({ to, subscription: row.path }, 'notification dropped: no MTP reaches the controller');
       return;
     }
-    const expiration = Number(row.stored('NotifExpiration') ?? 0);
-    const p: Pending = { msg, to, attempt: 0, expires: expiration ? Date.now() + expiration * 1000 : Infinity, timer: undefined };
+    const p: Pending = { msg, to, attempt: 0, expires, timer: undefined, durable };
     this.pending.set(msg.header.msg_id, p);
     this.scheduleRetry(p, ctl);
   }
@@ -186,7 +206,10 @@ export class Subscriptions {
     const lo = min * k ** p.attempt;
     const wait = (lo + Math.random() * (lo * k - lo)) * 1000;
     if (Date.now() + wait > p.expires) {
-      p.timer = setTimeout(() => this.pending.delete(p.msg.header.msg_id), Math.max(0, p.expires - Date.now())).unref();
+      p.timer = setTimeout(() => {
+        this.pending.delete(p.msg.header.msg_id);
+        if (p.durable) this.outbox?.drop(p.msg.header.msg_id);
+      }, Math.max(0, p.expires - Date.now())).unref();
       return;
     }
     p.timer = setTimeout(() => {

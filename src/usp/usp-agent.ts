@@ -9,6 +9,8 @@ import { USP_VERSIONS } from './codec.js';
 import { UspEndpoint } from './endpoint.js';
 import { MqttMtp, type TlsFiles } from './mqtt/mtp.js';
 import { Subscriptions } from './subscriptions.js';
+import { NotifyOutbox } from './notify-outbox.js';
+import { join } from 'node:path';
 import { PeriodicNotifier } from './periodic.js';
 
 export class UspAgent {
@@ -29,10 +31,11 @@ export class UspAgent {
     });
   }
 
-  constructor(private readonly dm: DataModel, log: Logger, tls: TlsFiles = {}) {
+  /** stateDir: where notifications that must outlive a restart wait for their NotifyResp. */
+  constructor(private readonly dm: DataModel, log: Logger, tls: TlsFiles = {}, stateDir?: string) {
     this.endpoint = new UspEndpoint(dm, log.child({ component: 'usp' }));
     this.mtp = new MqttMtp(dm, this.endpoint, log.child({ component: 'usp-mqtt' }), tls);
-    this.subscriptions = new Subscriptions(dm, this.mtp.send, this.endpoint.access, log.child({ component: 'usp-subscriptions' }));
+    this.subscriptions = new Subscriptions(dm, this.mtp.send, this.endpoint.access, log.child({ component: 'usp-subscriptions' }), stateDir ? new NotifyOutbox(join(stateDir, 'usp', 'outbox')) : undefined);
     this.endpoint.onNotifyResp = (_from, msgId) => this.subscriptions.acknowledge(msgId);
     this.periodic = new PeriodicNotifier(dm);
   }

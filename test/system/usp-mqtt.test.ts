@@ -103,16 +103,52 @@ test('1.54 NotifRetry: an unacknowledged Notify is sent again with back-off, and
   await waitFor(() => w.agent.uspAgent!.subscriptions.pendingCount === 0, 6000);
 });
 
-test('subscriptions with NotifRetry survive a broker restart: the notification arrives after it', async (t) => {
+test('a broker restart in the middle of a stream of 300 NotifRetry notifications: every one arrives, repeats only as retries of the same message', async (t) => {
   const w = await world(t, '5.0');
   if (!w) return;
-  await subscribe(w.ctl, 'across', 'ValueChange', 'Device.LocalAgent.Controller.1.ProvisioningCode', true);
-  await w.broker.stop();
-  await waitFor(() => w.agent.dm.value('Device.MQTT.Client.1.Status') !== 'Connected', 5000);
-  w.agent.dm.update('Device.LocalAgent.Controller.1.', { ProvisioningCode: 'while-down' }, 'test');
-  await w.broker.start();
-  const n = await w.ctl.waitForNotification((x) => x.subscriptionId === 'across' && x.body.value_change?.param_value === 'while-down', 15_000);
-  assert.equal(n.body.value_change.param_path, 'Device.LocalAgent.Controller.1.ProvisioningCode');
+  await subscribe(w.ctl, 'stream', 'ValueChange', 'Device.LocalAgent.Controller.1.ProvisioningCode', true);
+  const N = 300;
+  for (let i = 0; i < N; i++) {
+    w.agent.dm.update('Device.LocalAgent.Controller.1.', { ProvisioningCode: `v${i}` }, 'test');
+    if (i === 100) await w.broker.stop();               // mid-stream: 200 more changes while it is down
+    if (i === 200) await w.broker.start();
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  const seen = () => new Set(w.ctl.notifications.filter((n) => n.subscriptionId === 'stream').map((n) => n.body.value_change.param_value as string));
+  await waitFor(() => seen().size === N, 30_000);
+  const got = w.ctl.notifications.filter((n) => n.subscriptionId === 'stream');
+  const ids = new Map<string, string>();
+  for (const n of got) {
+    const v = n.body.value_change.param_value as string;
+    assert.equal(ids.get(n.msg.header.msg_id) ?? v, v, 'one msg_id, one value: a repeat is a retry of the same message');
+    ids.set(n.msg.header.msg_id, v);
+  }
+  assert.equal(ids.size, N, `one message per change (${got.length - N} retransmissions)`);
+  await waitFor(() => w.agent.uspAgent!.subscriptions.pendingCount === 0, 10_000);
+});
+
+test('NotifRetry across an agent restart: a persistent subscription with NotifExpiration is retried after it, one with NotifExpiration 0 is not (TR-181)', async (t) => {
+  const w = await world(t, '5.0');
+  if (!w) return;
+  for (const [id, exp] of [['durable', '600'], ['volatile', '0']] as const) {
+    await subscribe(w.ctl, id, 'ValueChange', 'Device.LocalAgent.Controller.1.ProvisioningCode', true);
+    await w.ctl.request('set', 'SET', { update_objs: [{ obj_path: `Device.LocalAgent.Subscription.[ID=="${id}"].`, param_settings: [{ param: 'Persistent', value: 'true', required: true }, { param: 'NotifExpiration', value: exp, required: true }] }] });
+  }
+  w.ctl.acknowledge = false;
+  w.agent.dm.update('Device.LocalAgent.Controller.1.', { ProvisioningCode: 'before-restart' }, 'test');
+  await waitFor(() => ['durable', 'volatile'].every((id) => w.ctl.notifications.some((n) => n.subscriptionId === id)), 5000);
+  const first = w.ctl.notifications.find((n) => n.subscriptionId === 'durable')!;
+  await w.agent.stop();
+  const before = w.ctl.notifications.length;
+  w.ctl.acknowledge = true;
+  await w.agent.start();
+  const again = await w.ctl.waitForNotification((n) => w.ctl.notifications.indexOf(n) >= before && n.subscriptionId === 'durable', 10_000);
+  assert.equal(again.msg.header.msg_id, first.msg.header.msg_id, 'the same message, so the controller knows it for a retry');
+  assert.equal(again.body.value_change.param_value, 'before-restart');
+  await waitFor(() => w.agent.uspAgent!.subscriptions.pendingCount === 0, 5000);
+  await new Promise((r) => setTimeout(r, 2500));    // beyond the first retry interval (1-2 s)
+  assert.ok(!w.ctl.notifications.slice(before).some((n) => n.subscriptionId === 'volatile'), 'NotifExpiration 0: retries end with the restart');
+  assert.equal(w.ctl.notifications.slice(before).filter((n) => n.subscriptionId === 'durable').length, 1, 'acknowledged: not sent again');
 });
 
 test('1.61 Reboot() answers, restarts the agent and a Boot! event follows with its cause', async (t) => {

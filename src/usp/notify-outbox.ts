@@ -1,0 +1,41 @@
+// Notifications that must survive an agent restart: those of Persistent subscriptions with NotifRetry
+// and a NotifExpiration. TR-181 lets retries with NotifExpiration 0 end at a restart, but one with an
+// expiration is retried until then, restart or not; so it is on disk before it is first sent, and
+// leaves when the controller's NotifyResp comes or it expires. One small file per notification:
+// writing one never rewrites the others, and a kill -9 leaves each whole or absent.
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { PlainMsg } from './codec.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
+
+export interface StoredNotify {
+  readonly msg: PlainMsg;
+  /** The recipient controller's EndpointID. */
+  readonly to: string;
+  /** Epoch ms after which it is no longer retried. */
+  readonly expires: number;
+}
+
+export class NotifyOutbox {
+  constructor(private readonly dir: string) { mkdirSync(dir, { recursive: true, mode: 0o700 }); }
+
+  put(n: StoredNotify): void { writeFileAtomic(this.file(n.msg.header.msg_id), JSON.stringify(n)); }
+
+  drop(msgId: string): void { rmSync(this.file(msgId), { force: true }); }
+
+  /** What an earlier run left undelivered; unreadable files (never written whole) are removed. */
+  load(): StoredNotify[] {
+    const out: StoredNotify[] = [];
+    for (const f of readdirSync(this.dir).filter((x) => x.endsWith('.json'))) {
+      try {
+        const n = JSON.parse(readFileSync(join(this.dir, f), 'utf8')) as StoredNotify;
+        if (typeof n.to === 'string' && typeof n.expires === 'number' && n.msg?.header?.msg_id) { out.push(n); continue; }
+      } catch { /* fall through */ }
+      rmSync(join(this.dir, f), { force: true });
+    }
+    return out;
+  }
+
+  // msg_ids are ours (UUIDs), never a controller's: safe as file names.
+  private file(msgId: string): string { return join(this.dir, `${msgId}.json`); }
+}
