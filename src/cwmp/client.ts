@@ -195,7 +195,7 @@ export class CwmpClient {
     const conn = new AcsConnection({ url, username: this.dm.value(`${MS}Username`), password: this.dm.value(`${MS}Password`), timeoutMs: this.opts.timeoutMs ?? 30_000, ...this.opts.tls });
     const session = new CwmpSession(conn, this.context(), this.log, (sent) => {
       if (events.some((e) => e.code === '0 BOOTSTRAP')) this.state.data.bootstrappedUrl = url;
-      this.state.delivered(events.filter((e) => !e.code.startsWith('7 ') && !e.code.startsWith('11 ') && !e.code.startsWith('12 ')), sent, (p) => this.valueOrUndefined(p));
+      this.state.delivered(events.filter((e) => !e.code.startsWith('7 ') && !e.code.startsWith('11 ') && !e.code.startsWith('12 ')), sent, (p) => this.valueOrUndefined(p), (p) => notificationOf(this.state, this.dm, p) > 0);
     });
     try {
       const out = await session.run({ events, parameters: this.forced, changed, pending, retryCount: this.state.data.retryCount });

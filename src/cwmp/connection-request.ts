@@ -1,7 +1,9 @@
 // The Connection Request server: an ACS asks for a session with an HTTP GET on a random path,
 // authenticated with Digest (ConnectionRequestUsername / Password). A good request gets 200 and one
 // session, however many arrive while it is pending; too many in a minute get 503; a wrong path,
-// method or credential gets 404 / 405 / 401 and starts nothing.
+// method or credential gets 404 / 405 / 401 and starts nothing. Guessing is slowed down: an address
+// that sent wrong credentials 10 times in a minute (all addresses together: 100) gets 503 until the
+// minute has passed, right password or not, so a password can't be tried faster than that.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DigestServer } from './digest.js';
@@ -16,10 +18,18 @@ export interface ConnectionRequestOptions {
   readonly perMinute?: number;
 }
 
+const MINUTE = 60_000;
+const FAILURES_PER_ADDRESS = 10;
+const FAILURES_IN_ALL = 100;
+/** Addresses remembered at most: a flood of spoofed-looking sources can't grow the table forever. */
+const ADDRESSES = 1000;
+
 export class ConnectionRequestServer {
   private readonly server: Server;
   private readonly digest = new DigestServer('cpe-agent');
   private accepted: number[] = [];
+  /** Times of failed authentications (a wrong answer, not the first unauthenticated try) per address. */
+  private readonly failures = new Map<string, number[]>();
 
   constructor(private readonly opts: ConnectionRequestOptions) {
     this.server = createServer((req, res) => {
@@ -27,12 +37,15 @@ export class ConnectionRequestServer {
       const url = req.url ?? '';
       if (url.split('?')[0] !== opts.path) { res.writeHead(404).end(); return; }
       if (req.method !== 'GET' && req.method !== 'HEAD') { res.writeHead(405, { allow: 'GET' }).end(); return; }
+      const now = Date.now();
+      const from = req.socket.remoteAddress ?? '';
+      if (this.lockedOut(from, now)) { res.writeHead(503, { 'retry-after': '60', 'content-length': '0' }).end(); return; }
       const { username, password } = opts.credentials();
       if (username && !this.digest.verify(req.headers.authorization, req.method, url, username, password)) {
+        if (req.headers.authorization) this.failed(from, now);
         res.writeHead(401, { 'www-authenticate': this.digest.challenge(), 'content-length': '0' }).end();
         return;
       }
-      const now = Date.now();
       this.accepted = this.accepted.filter((t) => now - t < 60_000);
       if (this.accepted.length >= (opts.perMinute ?? 30)) { res.writeHead(503, { 'retry-after': '60', 'content-length': '0' }).end(); return; }
       this.accepted.push(now);
@@ -41,6 +54,21 @@ export class ConnectionRequestServer {
     });
     this.server.headersTimeout = 10_000;
     this.server.requestTimeout = 10_000;
+  }
+
+  private lockedOut(from: string, now: number): boolean {
+    let all = 0;
+    for (const [addr, times] of this.failures) {
+      const recent = times.filter((t) => now - t < MINUTE);
+      if (recent.length) this.failures.set(addr, recent); else this.failures.delete(addr);
+      all += recent.length;
+    }
+    return all >= FAILURES_IN_ALL || (this.failures.get(from)?.length ?? 0) >= FAILURES_PER_ADDRESS;
+  }
+
+  private failed(from: string, now: number): void {
+    if (!this.failures.has(from) && this.failures.size >= ADDRESSES) this.failures.delete(this.failures.keys().next().value!);
+    this.failures.set(from, [...(this.failures.get(from) ?? []), now]);
   }
 
   async listen(): Promise<string> {

@@ -42,7 +42,7 @@ export class CwmpSession {
   /** Requests the ACS answered with 8005 (retry): not again in this session. */
   private readonly retryLater = new Set<string>();
 
-  /** The changed parameters' values as this session's Inform carried them. */
+  /** The parameters' values as this session's Inform carried them. */
   private readonly sent: Record<string, string> = {};
 
   constructor(private readonly conn: AcsConnection, private readonly ctx: RpcContext, private readonly log: Logger, private readonly onInformed: (sent: Readonly<Record<string, string>>) => void) {}
@@ -130,7 +130,7 @@ export class CwmpSession {
     const params = names.flatMap((p) => {
       let v: string;
       try { v = dm.value(p); } catch { return []; }        // a changed parameter whose object is gone
-      if (input.changed.includes(p)) this.sent[p] = v;
+      this.sent[p] = v;
       return [valueStruct(p, v, paramDef(dm, p))];
     });
     return `<cwmp:Inform><DeviceId>${id}</DeviceId>${soapArray('Event', 'cwmp:EventStruct', events)}${el('MaxEnvelopes', 1)}`

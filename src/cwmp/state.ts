@@ -97,12 +97,12 @@ export class CwmpState {
   }
 
   /**
-   * After an InformResponse: what it carried is delivered. sent: the changed parameters' values in the
-   * Inform; one that has changed again since stays changed for the next Inform.
+   * After an InformResponse: what it carried is delivered. sent: the parameter values in the Inform,
+   * recorded for those watched; a changed one that has changed again since stays for the next Inform.
    */
-  delivered(events: readonly EventStruct[], sent: Readonly<Record<string, string>>, current: (path: string) => string | undefined): void {
+  delivered(events: readonly EventStruct[], sent: Readonly<Record<string, string>>, current: (path: string) => string | undefined, watched: (path: string) => boolean): void {
     this.data.events = this.data.events.filter((e) => !events.some((d) => d.code === e.code && d.key === e.key));
-    for (const [p, v] of Object.entries(sent)) this.data.reported[p] = v;
+    for (const [p, v] of Object.entries(sent)) if (watched(p)) this.data.reported[p] = v;
     this.data.changed = this.data.changed.filter((p) => !(p in sent) || current(p) !== sent[p]);
     this.data.retryCount = 0;
     this.save();

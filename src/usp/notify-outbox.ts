@@ -14,23 +14,46 @@ export interface StoredNotify {
   readonly to: string;
   /** Epoch ms after which it is no longer retried. */
   readonly expires: number;
+  /** What it reports, for recognising the same report made again after a restart. */
+  readonly key: string;
 }
 
 export class NotifyOutbox {
+  /** key -> msg_id of what is stored. */
+  private readonly keys = new Map<string, string>();
+
   constructor(private readonly dir: string) { mkdirSync(dir, { recursive: true, mode: 0o700 }); }
 
-  put(n: StoredNotify): void { writeFileAtomic(this.file(n.msg.header.msg_id), JSON.stringify(n)); }
+  put(n: StoredNotify): void {
+    writeFileAtomic(this.file(n.msg.header.msg_id), JSON.stringify(n));
+    this.keys.set(n.key, n.msg.header.msg_id);
+  }
 
-  drop(msgId: string): void { rmSync(this.file(msgId), { force: true }); }
+  drop(msgId: string): void {
+    rmSync(this.file(msgId), { force: true });
+    for (const [k, id] of this.keys) if (id === msgId) this.keys.delete(k);
+  }
 
-  /** What an earlier run left undelivered; unreadable files (never written whole) are removed. */
+  /** Whether a notification saying this is stored and not yet acknowledged. */
+  waiting(key: string): boolean { return this.keys.has(key); }
+
+  /**
+   * What an earlier run left undelivered. Anything else is removed: unreadable files, and the
+   * temporary files of writes a crash cut short (their notifications were never sent).
+   */
   load(): StoredNotify[] {
     const out: StoredNotify[] = [];
-    for (const f of readdirSync(this.dir).filter((x) => x.endsWith('.json'))) {
-      try {
-        const n = JSON.parse(readFileSync(join(this.dir, f), 'utf8')) as StoredNotify;
-        if (typeof n.to === 'string' && typeof n.expires === 'number' && n.msg?.header?.msg_id) { out.push(n); continue; }
-      } catch { /* fall through */ }
+    for (const f of readdirSync(this.dir)) {
+      if (f.endsWith('.json') && !f.startsWith('.')) {
+        try {
+          const n = JSON.parse(readFileSync(join(this.dir, f), 'utf8')) as StoredNotify;
+          if (typeof n.to === 'string' && typeof n.expires === 'number' && typeof n.key === 'string' && n.msg?.header?.msg_id) {
+            out.push(n);
+            this.keys.set(n.key, n.msg.header.msg_id);
+            continue;
+          }
+        } catch { /* removed below */ }
+      }
       rmSync(join(this.dir, f), { force: true });
     }
     return out;

@@ -188,7 +188,13 @@ export class Subscriptions {
     const expires = expiration ? Date.now() + expiration * 1000 : Infinity;
     // On disk before it is sent: a crash right after the change that caused it loses nothing.
     const durable = Boolean(retry && expiration && this.outbox && row.stored('Persistent') === 'true');
-    if (durable) this.outbox!.put({ msg, to, expires });
+    if (durable) {
+      // A crash after this write but before the engine forgot the operation has the restart report it
+      // again: the copy still waiting here already says it (CompleteTime aside), so it is not sent twice.
+      const key = `${row.stored('ID')}|${JSON.stringify(notification, (k, v: unknown) => (k === 'CompleteTime' ? undefined : v))}`;
+      if ((notification.oper_complete || notification.event) && this.outbox!.waiting(key)) return;
+      this.outbox!.put({ msg, to, expires, key });
+    }
     const sent = this.send(to, msg);
     if (!retry) {
       if (!sent) this.log.warn({ to, subscription: row.path }, 'notification dropped: no MTP reaches the controller');
