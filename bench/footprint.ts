@@ -12,7 +12,8 @@ import { packageRoot } from '../src/util/package-info.js';
 import { TestAcs } from '../test/cwmp/acs.js';
 import { manifest, tarGz } from '../test/engine/tar-builder.js';
 import type { Figure } from './figures.js';
-import { freePort, mosquittoBinary, rssMB, sleep, startMosquitto } from './processes.js';
+import { rssMB, sleep } from './processes.js';
+import { freePort, Mosquitto, mosquittoPath } from '../test/system/mosquitto.js';
 
 const AGENT = 'os::00D0F1-Foot-1';
 const MS = 'Device.ManagementServer.';
@@ -31,11 +32,12 @@ async function bareNodeRss(): Promise<number> {
 }
 
 export async function footprintFigures(): Promise<Figure[]> {
-  const bin = mosquittoBinary();
+  const bin = mosquittoPath();
   if (!bin) { console.log('footprint benchmark skipped: mosquitto is not installed'); return []; }
   const dir = mkdtempSync(join(tmpdir(), 'cpe-bench-foot-'));
   const port = await freePort();
-  const broker = await startMosquitto(bin, dir, port);
+  const broker = new Mosquitto(bin, dir, port);
+  await broker.start();
   const acs = new TestAcs({ username: 'cpe', password: 'acs-secret' });
   await acs.start();
   writeFileSync(join(dir, 'defaults.json'), JSON.stringify({
@@ -108,7 +110,7 @@ export async function footprintFigures(): Promise<Figure[]> {
     for (const close of closers) await close();
     await sleep(500);
     try { execFileSync('pkill', ['-f', `sleep ${MARK}`]); } catch { /* none left */ }
-    broker.kill('SIGTERM');
+    await broker.stop();
     await acs.stop();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -9,7 +9,8 @@ import { UspController } from '../src/usp/controller-client.js';
 import { mqttDeploymentDefaults } from '../src/usp/mqtt/deployment.js';
 import { packageRoot } from '../src/util/package-info.js';
 import type { Figure } from './figures.js';
-import { freePort, mosquittoBinary, sleep, startMosquitto } from './processes.js';
+import { sleep } from './processes.js';
+import { freePort, Mosquitto, mosquittoPath } from '../test/system/mosquitto.js';
 
 const AGENT = 'os::00D0F1-Bench-1';
 
@@ -20,11 +21,12 @@ function cpuSeconds(pid: number): number {
 }
 
 export async function uspFigures(): Promise<Figure[]> {
-  const bin = mosquittoBinary();
+  const bin = mosquittoPath();
   if (!bin) { console.log('usp benchmark skipped: mosquitto is not installed'); return []; }
   const dir = mkdtempSync(join(tmpdir(), 'cpe-bench-'));
   const port = await freePort();
-  const broker = await startMosquitto(bin, dir, port);
+  const broker = new Mosquitto(bin, dir, port);
+  await broker.start();
   let agent: ChildProcess | undefined;
   try {
     writeFileSync(join(dir, 'defaults.json'), JSON.stringify(mqttDeploymentDefaults({
@@ -75,7 +77,7 @@ export async function uspFigures(): Promise<Figure[]> {
     ];
   } finally {
     agent?.kill('SIGTERM');
-    broker.kill('SIGTERM');
+    await broker.stop();
     await sleep(200);
     rmSync(dir, { recursive: true, force: true });
   }

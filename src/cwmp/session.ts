@@ -95,6 +95,7 @@ export class CwmpSession {
   /** Answers one ACS request: the handler's response, or a SOAP fault. */
   private async answer(req: ParsedEnvelope): Promise<string> {
     this.served++;
+    this.log.debug({ method: req.method }, 'ACS request');
     const handler = RPCS[req.method];
     let body: string;
     try {

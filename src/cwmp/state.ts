@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { writeFileAtomic } from '../util/atomic-file.js';
+import { removeStaleTemps, writeFileAtomic } from '../util/atomic-file.js';
 
 export interface EventStruct { readonly code: string; readonly key: string }
 
@@ -52,6 +52,7 @@ export class CwmpState {
   constructor(stateDir: string) {
     const dir = join(stateDir, 'cwmp');
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    removeStaleTemps(dir);
     this.file = join(dir, 'state.json');
     const fresh: CwmpStateData = { bootstrappedUrl: '', events: [], pending: [], changed: [], reported: {}, attributes: {}, connectionRequestPath: `/cr/${randomBytes(12).toString('hex')}`, jobs: [], scheduled: [], retryCount: 0 };
     let loaded: Partial<CwmpStateData> = {};

@@ -41,9 +41,31 @@ export function compilePattern(pattern: string): (path: string) => boolean {
 
 interface Subscription { match: (path: string) => boolean; kinds: ReadonlySet<Change['kind']> | undefined; listener: ChangeListener }
 
+/**
+ * Called with a transaction's changes after they are applied in memory and before they are written to
+ * the journal, by whoever must record something durable about them first (a notification that must
+ * survive a crash right after the commit). Returns how to take it back if the journal write fails.
+ */
+export type BeforeCommit = (changes: readonly Change[]) => () => void;
+
 export class ChangeFeed {
   private readonly subs = new Set<Subscription>();
+  private readonly beforeCommits = new Set<BeforeCommit>();
   private onError: (e: unknown, c: Change) => void = () => {};
+
+  onBeforeCommit(fn: BeforeCommit): () => void {
+    this.beforeCommits.add(fn);
+    return () => { this.beforeCommits.delete(fn); };
+  }
+
+  /** @internal the data model's commit: every before-commit hook, and their undos. */
+  beforeCommit(changes: readonly Change[]): (() => void)[] {
+    const undos: (() => void)[] = [];
+    for (const fn of this.beforeCommits) {
+      try { undos.push(fn(changes)); } catch (e) { if (changes[0]) this.onError(e, changes[0]); }
+    }
+    return undos;
+  }
 
   /** Listener errors are reported here and never stop delivery to the others. */
   setErrorHandler(h: (e: unknown, c: Change) => void): void { this.onError = h; }

@@ -671,7 +671,21 @@ export class DataModel {
   // ---- internals for Tx ---------------------------------------------------------------------
 
   /** @internal */ rootNode(): ObjectNode { return this.root; }
-  /** @internal */ publish(changes: Change[]): void { this.feed.publish(changes); }
+  /** @internal */ publish(changes: Change[]): void {
+    // The audit trail at debug level: who changed what; a secured value is never written out.
+    if (this.log.isLevelEnabled('debug')) {
+      for (const c of changes) {
+        if (c.kind === 'value') this.log.debug({ path: c.path, value: this.isSecured(c.path) ? '***' : c.value, by: c.cause.kind }, 'changed');
+        else if (c.kind === 'add' || c.kind === 'delete') this.log.debug({ path: c.path, by: c.cause.kind }, c.kind === 'add' ? 'created' : 'deleted');
+      }
+    }
+    this.feed.publish(changes);
+  }
+
+  private isSecured(path: string): boolean {
+    const dot = path.lastIndexOf('.') + 1;
+    return Boolean(nodeAt(this.root, path.slice(0, dot))?.def.params.get(path.slice(dot))?.secured);
+  }
   /** @internal */ logger(): Logger { return this.log; }
 }
 
@@ -754,9 +768,11 @@ class Tx {
   commit(): void {
     // Object creation notifications carry the unique keys as they are after the whole transaction.
     const changes = this.changes.map((c) => (c.kind === 'add' ? { ...c, keys: this.keysOf(c.path) } : c));
+    const undos = this.dm.feed.beforeCommit(changes);
     try {
       this.dm.persist(this.ops);
     } catch (e) {
+      for (const undo of undos) undo();
       this.rollback(0);
       throw new DmError(UspError.InternalError, `could not persist the change: ${(e as Error).message}`);
     }

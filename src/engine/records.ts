@@ -3,7 +3,7 @@
 // kill -9 at any instant leaves the old or the new state.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic, writeFileAtomicSoon } from '../util/atomic-file.js';
+import { removeStaleTemps, writeFileAtomic, writeFileAtomicSoon } from '../util/atomic-file.js';
 import type { Manifest, ServiceSpec } from './package/manifest.js';
 import type { VolumeRecord } from './volumes.js';
 
@@ -75,6 +75,7 @@ export class EngineRecords {
   constructor(stateDir: string) {
     this.dir = join(stateDir, 'engine');
     for (const d of ['', 'du', 'data', 'tmp', 'ops', 'eu', 'appdata']) mkdirSync(join(this.dir, d), { recursive: true, mode: 0o700 });
+    for (const d of ['', 'ops']) removeStaleTemps(join(this.dir, d));
   }
 
   path(...parts: string[]): string { return join(this.dir, ...parts); }

@@ -13,7 +13,7 @@ import type { Logger } from '../util/logger.js';
 import type { AccessCache } from './access.js';
 import type { PlainMsg } from './codec.js';
 import { controllerByEndpoint } from './controllers.js';
-import type { NotifyOutbox } from './notify-outbox.js';
+import type { NotifyOutbox, StoredNotify } from './notify-outbox.js';
 import { dateTime } from '../util/time.js';
 
 const SUB = 'Device.LocalAgent.Subscription.';
@@ -26,6 +26,9 @@ interface Pending { msg: PlainMsg; to: string; attempt: number; expires: number;
 
 export class Subscriptions {
   private readonly pending = new Map<string, Pending>();
+  /** Messages written before their transaction's commit, by change and subscription row. */
+  private readonly prepared = new Map<Change, Map<string, PlainMsg>>();
+  private offBeforeCommit: (() => void) | undefined;
   private readonly ttlTimers = new Map<string, NodeJS.Timeout>();
   private unsubscribe: (() => void) | undefined;
 
@@ -50,6 +53,7 @@ export class Subscriptions {
     }
     for (const row of this.rows()) this.armTtl(row);
     this.unsubscribe = this.dm.feed.subscribe('Device.', (c) => this.onChange(c));
+    this.offBeforeCommit = this.dm.feed.onBeforeCommit((changes) => this.prepare(changes));
     this.resumeStored();
   }
 
@@ -57,7 +61,7 @@ export class Subscriptions {
   private resumeStored(): void {
     for (const n of this.outbox?.load() ?? []) {
       const ctl = controllerByEndpoint(this.dm, n.to);
-      if (!ctl || n.expires <= Date.now()) { this.outbox!.drop(n.msg.header.msg_id); continue; }
+      if (!ctl || n.expires <= Date.now() || !this.committed(n.check)) { this.outbox!.drop(n.msg.header.msg_id); continue; }
       const p: Pending = { msg: n.msg, to: n.to, attempt: 0, expires: n.expires, timer: undefined, durable: true };
       this.pending.set(n.msg.header.msg_id, p);
       this.send(n.to, n.msg);
@@ -67,10 +71,21 @@ export class Subscriptions {
 
   stop(): void {
     this.unsubscribe?.();
+    this.offBeforeCommit?.();
     for (const p of this.pending.values()) clearTimeout(p.timer);
     for (const t of this.ttlTimers.values()) clearTimeout(t);
     this.pending.clear();
     this.ttlTimers.clear();
+  }
+
+  /**
+   * Whether a notification written before its transaction reached the journal describes what the model
+   * holds now: if not, the crash came before the commit (or a later change superseded it).
+   */
+  private committed(check: StoredNotify['check']): boolean {
+    if (!check) return true;
+    if ('value' in check) { try { return this.dm.value(check.path) === check.value; } catch { return false; } }
+    return Boolean(this.dm.node(check.path)) === check.exists;
   }
 
   /** A controller acknowledged a Notify sent with send_resp. */
@@ -94,8 +109,9 @@ export class Subscriptions {
     for (const row of this.rows()) {
       if (row.stored('Enable') !== 'true') continue;
       const notification = this.match(row, c);
-      if (notification) this.notify(row, notification);
+      if (notification) this.notify(row, notification, this.prepared.get(c)?.get(row.path));
     }
+    this.prepared.delete(c);
   }
 
   private maintain(c: Change): void {
@@ -173,34 +189,78 @@ export class Subscriptions {
     return JSON.stringify(map);
   }
 
-  private notify(row: ObjectNode, notification: Record<string, unknown>): void {
+  /** The controller a notification goes to, if it is enabled and its role lets it see the path. */
+  private recipient(row: ObjectNode, notification: Record<string, unknown>): { ctl: ObjectNode; to: string } | undefined {
     const ctl = this.dm.node(`${row.stored('Recipient')}.`);
     const to = ctl?.stored('EndpointID');
-    if (!ctl || !to || ctl.stored('Enable') !== 'true') return;
+    if (!ctl || !to || ctl.stored('Enable') !== 'true') return undefined;
     const path = Object.values(notification)[0] as { param_path?: string; obj_path?: string; event_name?: string };
-    if (!this.access.of(to).allows(path.event_name ? 'CommandEvent' : 'Param', 'n', path.param_path ?? `${path.obj_path}${path.event_name ?? ''}`)) return;
-    const retry = row.stored('NotifRetry') === 'true';
-    const msg: PlainMsg = {
-      header: { msg_id: randomUUID(), msg_type: 'NOTIFY' },
-      body: { request: { notify: { subscription_id: row.stored('ID'), send_resp: retry, ...notification } } },
-    };
+    return this.access.of(to).allows(path.event_name ? 'CommandEvent' : 'Param', 'n', path.param_path ?? `${path.obj_path}${path.event_name ?? ''}`) ? { ctl, to } : undefined;
+  }
+
+  /** Whether the subscription's notifications must outlive a restart (see notify-outbox.ts). */
+  private durable(row: ObjectNode): boolean {
+    return Boolean(this.outbox && row.stored('NotifRetry') === 'true' && Number(row.stored('NotifExpiration') ?? 0) > 0 && row.stored('Persistent') === 'true');
+  }
+
+  private message(row: ObjectNode, notification: Record<string, unknown>): { msg: PlainMsg; expires: number; key: string } {
     const expiration = Number(row.stored('NotifExpiration') ?? 0);
-    const expires = expiration ? Date.now() + expiration * 1000 : Infinity;
+    return {
+      msg: { header: { msg_id: randomUUID(), msg_type: 'NOTIFY' }, body: { request: { notify: { subscription_id: row.stored('ID'), send_resp: row.stored('NotifRetry') === 'true', ...notification } } } },
+      expires: expiration ? Date.now() + expiration * 1000 : Infinity,
+      key: `${row.stored('ID')}|${JSON.stringify(notification, (k, v: unknown) => (k === 'CompleteTime' ? undefined : v))}`,
+    };
+  }
+
+  /**
+   * Before a transaction reaches the journal: the notifications of durable subscriptions are written
+   * first, each with what must hold if the transaction did commit (checked after a crash).
+   */
+  private prepare(changes: readonly Change[]): () => void {
+    const written: string[] = [];
+    for (const c of changes) {
+      if (c.kind !== 'value' && c.kind !== 'add' && c.kind !== 'delete') continue;
+      for (const row of this.rows()) {
+        if (row.stored('Enable') !== 'true' || !this.durable(row)) continue;
+        const notification = this.match(row, c);
+        const r = notification && this.recipient(row, notification);
+        if (!notification || !r) continue;
+        const m = this.message(row, notification);
+        const check = c.kind === 'value' ? { path: c.path, value: c.value } : { path: c.path, exists: c.kind === 'add' };
+        this.outbox!.put({ msg: m.msg, to: r.to, expires: m.expires, key: m.key, check });
+        written.push(m.msg.header.msg_id);
+        const byRow = this.prepared.get(c) ?? new Map<string, PlainMsg>();
+        this.prepared.set(c, byRow.set(row.path, m.msg));
+      }
+    }
+    return () => {
+      for (const id of written) this.outbox!.drop(id);
+      for (const c of changes) this.prepared.delete(c);
+    };
+  }
+
+  /** prepared: the message written before the commit, if there was one. */
+  private notify(row: ObjectNode, notification: Record<string, unknown>, prepared?: PlainMsg): void {
+    const r = this.recipient(row, notification);
+    if (!r) return;
+    const { to, ctl } = r;
+    const retry = row.stored('NotifRetry') === 'true';
+    const m = this.message(row, notification);
+    const msg = prepared ?? m.msg;
     // On disk before it is sent: a crash right after the change that caused it loses nothing.
-    const durable = Boolean(retry && expiration && this.outbox && row.stored('Persistent') === 'true');
-    if (durable) {
+    const durable = this.durable(row);
+    if (durable && !prepared) {
       // A crash after this write but before the engine forgot the operation has the restart report it
       // again: the copy still waiting here already says it (CompleteTime aside), so it is not sent twice.
-      const key = `${row.stored('ID')}|${JSON.stringify(notification, (k, v: unknown) => (k === 'CompleteTime' ? undefined : v))}`;
-      if ((notification.oper_complete || notification.event) && this.outbox!.waiting(key)) return;
-      this.outbox!.put({ msg, to, expires, key });
+      if ((notification.oper_complete || notification.event) && this.outbox!.waiting(m.key)) return;
+      this.outbox!.put({ msg, to, expires: m.expires, key: m.key });
     }
     const sent = this.send(to, msg);
     if (!retry) {
       if (!sent) this.log.warn({ to, subscription: row.path }, 'notification dropped: no MTP reaches the controller');
       return;
     }
-    const p: Pending = { msg, to, attempt: 0, expires, timer: undefined, durable };
+    const p: Pending = { msg, to, attempt: 0, expires: m.expires, timer: undefined, durable };
     this.pending.set(msg.header.msg_id, p);
     this.scheduleRetry(p, ctl);
   }

@@ -1,11 +1,19 @@
 // Crash-safe file replacement: write a temporary file, fsync it, rename it over the target and
 // fsync the directory, so that after a kill -9 or power cut the file is either old or new.
-import { closeSync, fsyncSync, openSync, renameSync, writeSync, unlinkSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, renameSync, writeSync, unlinkSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 
+const tempOf = (path: string) => join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+const TEMP = /^\..+\.\d+\.tmp$/;
+
+/** Removes the temporary files of replacements a crash cut short (the old file is still in place). */
+export function removeStaleTemps(dir: string): void {
+  for (const f of readdirSync(dir)) if (TEMP.test(f)) { try { unlinkSync(join(dir, f)); } catch { /* already gone */ } }
+}
+
 export function writeFileAtomic(path: string, data: string | Uint8Array, sync = true): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  const tmp = tempOf(path);
   const fd = openSync(tmp, 'w', 0o600);
   try {
     writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);

@@ -2,6 +2,7 @@
 // cookies, the RPCs, notifications, retries, and every envelope checked against the CWMP schema.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { Agent } from '../../src/agent.js';
 import { silentLogger } from '../../src/util/logger.js';
@@ -216,6 +217,31 @@ test('Connection Requests: many at once start one session; over 30 a minute are 
   const more: number[] = [];
   for (let i = 0; i < 30; i++) more.push(await TestAcs.connectionRequest(url, 'acs', 'cr-secret'));
   assert.equal(more.filter((s) => s === 503).length, 5, 'the 31st to 35th in a minute');
+});
+
+test('Connection Requests: wrong, missing and replayed credentials start nothing; the 11th wrong answer in a minute meets a locked door, right password or not', async (t) => {
+  const { agent, acs } = await setup(t);
+  await acs.until(() => acs.sessionsEnded >= 1);
+  const url = agent.dm.value(`${MS}ConnectionRequestURL`);
+  const path = new URL(url).pathname;
+  const get = (authorization?: string) => fetch(url, { headers: authorization ? { authorization } : {} }).then(async (r) => ({ status: r.status, challenge: r.headers.get('www-authenticate') ?? '' }));
+  const answer = (challenge: string, password: string, nc = '00000001') => {
+    const nonce = /nonce="([^"]+)"/.exec(challenge)![1]!;
+    const md5 = (x: string) => createHash('md5').update(x).digest('hex');
+    const response = md5(`${md5(`acs:cpe-agent:${password}`)}:${nonce}:${nc}:c0ffee:auth:${md5(`GET:${path}`)}`);
+    return `Digest username="acs", realm="cpe-agent", nonce="${nonce}", uri="${path}", qop=auth, nc=${nc}, cnonce="c0ffee", response="${response}"`;
+  };
+  const sessions = acs.sessionsEnded;
+  assert.equal((await get()).status, 401, 'missing credentials');
+  // A good answer once; the same answer replayed (same nonce count) is refused.
+  const good = answer((await get()).challenge, 'cr-secret');
+  assert.equal((await get(good)).status, 200);
+  assert.equal((await get(good)).status, 401, 'a replayed answer is refused');
+  await acs.until(() => acs.sessionsEnded > sessions);
+  // Guessing: with the replay, ten wrong answers are 401s, then even the right one waits out the minute.
+  for (let i = 0; i < 9; i++) assert.equal((await get(answer((await get()).challenge, `guess-${i}`))).status, 401, `guess ${i}`);
+  assert.equal(await TestAcs.connectionRequest(url, 'acs', 'cr-secret'), 503, 'locked out after 10 failures');
+  assert.equal((await get()).status, 503, 'no challenge either while locked out');
 });
 
 test('CWMP off: the client is not even loaded; setting the URL turns it on and the first Inform is a BOOTSTRAP', async (t) => {

@@ -31,7 +31,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** A throw-away CA with a server certificate for 127.0.0.1 and a client certificate, made with openssl. */
+/** A real mosquitto on 127.0.0.1:port, anonymous access, no persistence. */
 export class Mosquitto {
   private proc: ChildProcess | undefined;
   /** tls: serve TLS only, and require client certificates signed by the CA. */
