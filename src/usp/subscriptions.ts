@@ -203,13 +203,18 @@ export class Subscriptions {
     return Boolean(this.outbox && row.stored('NotifRetry') === 'true' && Number(row.stored('NotifExpiration') ?? 0) > 0 && row.stored('Persistent') === 'true');
   }
 
-  private message(row: ObjectNode, notification: Record<string, unknown>): { msg: PlainMsg; expires: number; key: string } {
+  private message(row: ObjectNode, notification: Record<string, unknown>): PlainMsg {
+    return { header: { msg_id: randomUUID(), msg_type: 'NOTIFY' }, body: { request: { notify: { subscription_id: row.stored('ID'), send_resp: row.stored('NotifRetry') === 'true', ...notification } } } };
+  }
+
+  private expiresOf(row: ObjectNode): number {
     const expiration = Number(row.stored('NotifExpiration') ?? 0);
-    return {
-      msg: { header: { msg_id: randomUUID(), msg_type: 'NOTIFY' }, body: { request: { notify: { subscription_id: row.stored('ID'), send_resp: row.stored('NotifRetry') === 'true', ...notification } } } },
-      expires: expiration ? Date.now() + expiration * 1000 : Infinity,
-      key: `${row.stored('ID')}|${JSON.stringify(notification, (k, v: unknown) => (k === 'CompleteTime' ? undefined : v))}`,
-    };
+    return expiration ? Date.now() + expiration * 1000 : Infinity;
+  }
+
+  /** What a durable notification reports, CompleteTime aside (see notify()). */
+  private keyOf(row: ObjectNode, notification: Record<string, unknown>): string {
+    return `${row.stored('ID')}|${JSON.stringify(notification, (k, v: unknown) => (k === 'CompleteTime' ? undefined : v))}`;
   }
 
   /**
@@ -225,12 +230,12 @@ export class Subscriptions {
         const notification = this.match(row, c);
         const r = notification && this.recipient(row, notification);
         if (!notification || !r) continue;
-        const m = this.message(row, notification);
+        const msg = this.message(row, notification);
         const check = c.kind === 'value' ? { path: c.path, value: c.value } : { path: c.path, exists: c.kind === 'add' };
-        this.outbox!.put({ msg: m.msg, to: r.to, expires: m.expires, key: m.key, check });
-        written.push(m.msg.header.msg_id);
+        this.outbox!.put({ msg, to: r.to, expires: this.expiresOf(row), key: this.keyOf(row, notification), check });
+        written.push(msg.header.msg_id);
         const byRow = this.prepared.get(c) ?? new Map<string, PlainMsg>();
-        this.prepared.set(c, byRow.set(row.path, m.msg));
+        this.prepared.set(c, byRow.set(row.path, msg));
       }
     }
     return () => {
@@ -245,22 +250,23 @@ export class Subscriptions {
     if (!r) return;
     const { to, ctl } = r;
     const retry = row.stored('NotifRetry') === 'true';
-    const m = this.message(row, notification);
-    const msg = prepared ?? m.msg;
+    const msg = prepared ?? this.message(row, notification);
+    const expires = this.expiresOf(row);
     // On disk before it is sent: a crash right after the change that caused it loses nothing.
     const durable = this.durable(row);
     if (durable && !prepared) {
       // A crash after this write but before the engine forgot the operation has the restart report it
       // again: the copy still waiting here already says it (CompleteTime aside), so it is not sent twice.
-      if ((notification.oper_complete || notification.event) && this.outbox!.waiting(m.key)) return;
-      this.outbox!.put({ msg, to, expires: m.expires, key: m.key });
+      const key = this.keyOf(row, notification);
+      if ((notification.oper_complete || notification.event) && this.outbox!.waiting(key)) return;
+      this.outbox!.put({ msg, to, expires, key });
     }
     const sent = this.send(to, msg);
     if (!retry) {
       if (!sent) this.log.warn({ to, subscription: row.path }, 'notification dropped: no MTP reaches the controller');
       return;
     }
-    const p: Pending = { msg, to, attempt: 0, expires: m.expires, timer: undefined, durable };
+    const p: Pending = { msg, to, attempt: 0, expires, timer: undefined, durable };
     this.pending.set(msg.header.msg_id, p);
     this.scheduleRetry(p, ctl);
   }

@@ -92,12 +92,14 @@ test(`kill -9 at random points of install/update/uninstall/set/add (${TRIALS} tr
   const installed: string[] = [];          // DU names, as installed by the trials so far
   const duTrials: DuTrial[] = [];
   const log: string[] = [];
-  t.after(() => { if (process.env.KILL_VERBOSE) console.error(log.join('\n'), JSON.stringify(ctl.notifications.map((n) => [n.subscriptionId, n.msg.header.msg_id.slice(0, 8), n.body.value_change?.param_value]))); });
+  let current = '';
+  // On a failure, what was going on: the trial, and every notification the controller received.
+  t.after(() => t.diagnostic(`at ${current}; ${log.join(', ')}; notifications: ${JSON.stringify(ctl.notifications.map((n) => [n.subscriptionId, n.msg.header.msg_id.slice(0, 8), n.body.value_change?.param_value ?? n.body.oper_complete?.command_key ?? n.body.obj_creation?.obj_path ?? n.body.event?.params?.OperationPerformed]))}`));
   for (let trial = 0; trial < TRIALS; trial++) {
     const kinds: ('Set' | 'Add' | DuKind)[] = ['Install', 'Set', 'Add', ...(installed.length ? ['Update', 'Uninstall'] as const : [])];
     const kind: 'Set' | 'Add' | DuKind = installed.length >= 6 ? kinds.filter((k) => k !== 'Install')[Math.floor(rnd() * 4)]! : kinds[Math.floor(rnd() * kinds.length)]!;
     const key = `${kind.toLowerCase()}-${trial}`;
-    if (process.env.KILL_VERBOSE) console.error(`trial ${key}`);
+    current = key;
     if (kind === 'Set' || kind === 'Add') {
       const old = (await get(CODE)).resolved_path_results[0].result_params.PeriodicInformInterval as string;
       const value = String(1000 + trial);
@@ -157,7 +159,7 @@ test(`kill -9 at random points of install/update/uninstall/set/add (${TRIALS} tr
     if (kind === 'Install') installed.push(name);
     if (kind === 'Update') assert.equal(rows[0]!.result_params.Version, ok ? `2.${trial}` : versionBefore, `${key}: the version matches the reported outcome`);
   }
-  t.diagnostic(log.join(', '));
+  current = 'the final checks';
 
   // USP: exactly one OperationComplete per operation, one DUStateChange! per DU operation.
   for (const d of duTrials) assert.equal(uspReports('oc', (b) => b.oper_complete.command_key === d.key), 1, `one OperationComplete for ${d.key}`);

@@ -18,8 +18,10 @@ test('LXC EE: install tar.gz and SquashFS DUs, services run inside the container
   const { dir, cleanup } = tempDir('cpe-lxc-');
   const service = '#!/bin/sh\necho "in $(hostname)" > "$CPE_DU_DATA/where"\ntrap "exit 0" TERM\nwhile true; do sleep 0.2; done\n';
   const hog = '#!/bin/sh\nx=$(head -c 200000000 /dev/zero | tr "\\\\0" a)\necho survived\n';
-  const tgz = tarGz([{ name: 'manifest.json', data: manifest({ name: 'webapp', services: [{ name: 'web', command: 'bin/run.sh' }, { name: 'hog', command: 'bin/hog.sh', autostart: false, restart: 'never' }] }) },
-    { name: 'bin/run.sh', data: service, mode: 0o755 }, { name: 'bin/hog.sh', data: hog, mode: 0o755 }]);
+  const fill = '#!/bin/sh\ndd if=/dev/zero of=/fill bs=1M count=200 2>&1\n';
+  const tgz = tarGz([{ name: 'manifest.json', data: manifest({ name: 'webapp', services: [{ name: 'web', command: 'bin/run.sh' }, { name: 'hog', command: 'bin/hog.sh', autostart: false, restart: 'never' },
+    { name: 'filler', command: 'bin/fill.sh', autostart: false, restart: 'never' }] }) },
+    { name: 'bin/run.sh', data: service, mode: 0o755 }, { name: 'bin/hog.sh', data: hog, mode: 0o755 }, { name: 'bin/fill.sh', data: fill, mode: 0o755 }]);
   const sq = join(dir, 'app');
   mkdirSync(join(sq, 'bin'), { recursive: true });
   writeFileSync(join(sq, 'manifest.json'), manifest({ name: 'sqapp', services: [{ name: 'svc', command: 'bin/run.sh' }] }));
@@ -61,6 +63,22 @@ test('LXC EE: install tar.gz and SquashFS DUs, services run inside the container
   assert.equal(engine.unitState(hogEu)?.fault, 'FailureWhileActive');
   assert.ok(!engine.unitLog(hogEu).includes('survived'));
   assert.ok(await engine.eeMemoryKiB(ee.id) <= 64 * 1024);
+  assert.equal(engine.unitState(webEu)?.status, 'Active', 'the other service lives on');
+
+  // A service filling the disk fills its EE's 64 MiB writable layer, not the device: it fails with a
+  // clear fault and its message, the other service and the engine carry on, and the space comes back.
+  const fillEu = web.euids.find((e) => e.endsWith('-filler'))!;
+  await engine.setRequestedState(fillEu, 'Active');
+  await waitFor(() => engine.unitState(fillEu)?.status === 'Idle', 30_000);
+  assert.equal(engine.unitState(fillEu)?.fault, 'FailureWhileActive');
+  assert.match(engine.unitLog(fillEu), /No space left on device/);
+  assert.ok(engine.lxc.freeKiB(ee.container!) < 2 * 1024, `the layer is full (${engine.lxc.freeKiB(ee.container!)} KiB free)`);
+  assert.equal(engine.unitState(webEu)?.status, 'Active', 'the other service lives on');
+  const small = await engine.install({ url: url('app.sqfs'), ee: 'native', requestTag: 'while-full' });
+  assert.equal(small.fault, undefined, 'the engine still installs');
+  await engine.uninstall(small.duid!, 'rm');
+  await attach('rm', '-f', '/fill');
+  assert.ok(engine.lxc.freeKiB(ee.container!) > 32 * 1024, 'the space is back');
 
   // Disk admission: the EE has 64 MiB of allocations for DUs.
   const big = tarGz([{ name: 'manifest.json', data: manifest({ name: 'big' }) }, { name: 'blob', data: Buffer.alloc(70 * 1024 * 1024, 1) }]);
