@@ -59,7 +59,8 @@ test(`kill -9 at random points of install/update/uninstall/set/add (${TRIALS} tr
   await acs.start();
   writeFileSync(join(dir, 'defaults.json'), JSON.stringify({
     ...mqttDeploymentDefaults({ brokerPort: port, version: '5.0', agentTopic: 'k/agent', controllerId: 'proto::k', controllerTopic: 'k/ctl', device: { oui: '00D0F1', productClass: 'K', serialNumber: '9' } }),
-    'Device.LocalAgent.Controller.1.USPNotifRetryMinimumWaitInterval': '1',
+    // Notifications a kill cut off are retried every second (no back-off growing over the trials).
+    'Device.LocalAgent.Controller.1.USPNotifRetryMinimumWaitInterval': '1', 'Device.LocalAgent.Controller.1.USPNotifRetryIntervalMultiplier': '1000',
     [`${MS}URL`]: acs.url, [`${MS}Username`]: 'cpe', [`${MS}Password`]: 'acs-secret', [`${MS}EnableCWMP`]: 'true', [`${MS}PeriodicInformEnable`]: 'false',
     [`${MS}CWMPRetryMinimumWaitInterval`]: '1', [`${MS}CWMPRetryIntervalMultiplier`]: '1000',
     [`${MS}DUStateChangeComplPolicy.Enable`]: 'true', [`${MS}DUStateChangeComplPolicy.OperationTypeFilter`]: 'Install,Update,Uninstall', [`${MS}DUStateChangeComplPolicy.ResultTypeFilter`]: 'Both',
@@ -117,7 +118,7 @@ test(`kill -9 at random points of install/update/uninstall/set/add (${TRIALS} tr
         assert.ok(now === old || now === value, `${key}: the interval is the old or the new value, not ${now}`);
         if (acked) assert.equal(now, value, `${key}: an answered Set is durable`);
         if (now === value) {
-          await ctl.waitForNotification((n) => n.subscriptionId === 'vc' && n.body.value_change.param_value === value, 15_000);
+          await ctl.waitForNotification((n) => n.subscriptionId === 'vc' && n.body.value_change.param_value === value, 30_000);
           await acs.until(() => acs.informs.some((i) => i.params[CODE] === value && i.events.some((e) => e.code === '4 VALUE CHANGE')), 20_000);
         }
         log.push(`${key}:${now === value ? 'set' : 'not set'}${acked ? '' : ' (no answer)'}`);
@@ -126,7 +127,7 @@ test(`kill -9 at random points of install/update/uninstall/set/add (${TRIALS} tr
         if (acked) assert.equal(rows.length, 1, `${key}: an answered Add is durable`);
         if (rows.length) {
           assert.deepEqual([rows[0]!.result_params.ParameterName, rows[0]!.result_params.EventList], [`Device.DeviceInfo.VendorConfigFile.${trial}.Name`, '1 BOOT'], `${key}: the row is whole`);
-          await ctl.waitForNotification((n) => n.subscriptionId === 'add' && n.body.obj_creation.obj_path === rows[0]!.resolved_path, 15_000);
+          await ctl.waitForNotification((n) => n.subscriptionId === 'add' && n.body.obj_creation.obj_path === rows[0]!.resolved_path, 30_000);
         }
         log.push(`${key}:${rows.length ? 'added' : 'not added'}${acked ? '' : ' (no answer)'}`);
       }
@@ -146,7 +147,7 @@ test(`kill -9 at random points of install/update/uninstall/set/add (${TRIALS} tr
     await sleep(rnd() * 700);
     await kill();
     startAgent();
-    const done = await ctl.waitForNotification((n) => n.body.oper_complete?.command_key === key, 20_000);
+    const done = await ctl.waitForNotification((n) => n.body.oper_complete?.command_key === key, 60_000);
     const ok = !done.body.oper_complete.cmd_failure;
     duTrials.push({ kind, key, name, ok });
     log.push(`${key}:${ok ? 'done' : `failed ${done.body.oper_complete.cmd_failure.err_code}`}`);
