@@ -32,7 +32,9 @@ export class ConnectionRequestServer {
   private readonly failures = new Map<string, number[]>();
 
   constructor(private readonly opts: ConnectionRequestOptions) {
-    this.server = createServer((req, res) => {
+    // A client that sends its request slowly (or never finishes it) holds a socket for 10 s at most:
+    // Node checks those timeouts every connectionsCheckingInterval, 30 s unless told otherwise.
+    this.server = createServer({ headersTimeout: 10_000, requestTimeout: 10_000, connectionsCheckingInterval: 1000 }, (req, res) => {
       req.resume();
       const url = req.url ?? '';
       if (url.split('?')[0] !== opts.path) { res.writeHead(404).end(); return; }
@@ -52,8 +54,6 @@ export class ConnectionRequestServer {
       res.writeHead(200, { 'content-length': '0' }).end();
       opts.onRequest();
     });
-    this.server.headersTimeout = 10_000;
-    this.server.requestTimeout = 10_000;
   }
 
   private lockedOut(from: string, now: number): boolean {

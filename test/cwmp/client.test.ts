@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Agent } from '../../src/agent.js';
 import { silentLogger } from '../../src/util/logger.js';
@@ -242,6 +243,21 @@ test('Connection Requests: wrong, missing and replayed credentials start nothing
   for (let i = 0; i < 9; i++) assert.equal((await get(answer((await get()).challenge, `guess-${i}`))).status, 401, `guess ${i}`);
   assert.equal(await TestAcs.connectionRequest(url, 'acs', 'cr-secret'), 503, 'locked out after 10 failures');
   assert.equal((await get()).status, 503, 'no challenge either while locked out');
+});
+
+test('Connection Requests: a client that never finishes its request is cut off after 10 s', async (t) => {
+  const { agent, acs } = await setup(t);
+  await acs.until(() => acs.sessionsEnded >= 1);
+  const url = new URL(agent.dm.value(`${MS}ConnectionRequestURL`));
+  const t0 = Date.now();
+  const closed = await new Promise<number>((resolve, reject) => {
+    const s = connect(Number(url.port), url.hostname, () => s.write(`GET ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nX-Slow: `));
+    s.on('error', reject);
+    s.on('data', () => undefined);
+    s.on('close', () => resolve(Date.now() - t0));
+    setTimeout(() => { s.destroy(); reject(new Error('still open after 20 s')); }, 20_000);
+  });
+  assert.ok(closed >= 9_000 && closed <= 13_000, `closed after ${closed} ms`);
 });
 
 test('CWMP off: the client is not even loaded; setting the URL turns it on and the first Inform is a BOOTSTRAP', async (t) => {
