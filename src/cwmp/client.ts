@@ -101,7 +101,8 @@ export class CwmpClient {
 
   /**
    * Watched parameters whose value is no longer the one the ACS last learnt: changed while the client
-   * was down, or committed just before a crash that came before the change could be noted.
+   * was down, or committed just before a crash that came before the change could be noted. (An ACS's
+   * own write cut off the same way is reported too: a needless notice rather than a lost one.)
    */
   private catchUpChanges(): void {
     for (const [path, v] of Object.entries(this.state.data.reported)) {
