@@ -3,8 +3,7 @@
 // and with 1,000 DUs: a USP Get of Device.SoftwareModules. (request -> response) and the time from
 // starting the agent again to every one of the 1,000 services reported Active over USP.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UspController } from '../src/usp/controller-client.js';
 import { mqttDeploymentDefaults } from '../src/usp/mqtt/deployment.js';
@@ -12,8 +11,7 @@ import { packageRoot } from '../src/util/package-info.js';
 import { TestAcs } from '../test/cwmp/acs.js';
 import { manifest, tarGz } from '../test/engine/tar-builder.js';
 import type { Figure } from './figures.js';
-import { rssMB, sleep } from './processes.js';
-import { freePort, Mosquitto, mosquittoPath } from '../test/system/mosquitto.js';
+import { benchBroker, rssMB, sleep } from './processes.js';
 
 const AGENT = 'os::00D0F1-Foot-1';
 const MS = 'Device.ManagementServer.';
@@ -32,12 +30,9 @@ async function bareNodeRss(): Promise<number> {
 }
 
 export async function footprintFigures(): Promise<Figure[]> {
-  const bin = mosquittoPath();
-  if (!bin) { console.log('footprint benchmark skipped: mosquitto is not installed'); return []; }
-  const dir = mkdtempSync(join(tmpdir(), 'cpe-bench-foot-'));
-  const port = await freePort();
-  const broker = new Mosquitto(bin, dir, port);
-  await broker.start();
+  const world = await benchBroker('footprint');
+  if (!world) return [];
+  const { dir, port, broker } = world;
   const acs = new TestAcs({ username: 'cpe', password: 'acs-secret' });
   await acs.start();
   writeFileSync(join(dir, 'defaults.json'), JSON.stringify({

@@ -1,8 +1,23 @@
 // What the process-level benchmarks share beyond the test fixtures they reuse (a mosquitto of their
-// own, free ports: test/system/mosquitto.ts): a process's RSS.
-import { readFileSync } from 'node:fs';
+// own, free ports: test/system/mosquitto.ts): a broker in a working directory, a process's RSS.
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, Mosquitto, mosquittoPath } from '../test/system/mosquitto.js';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Resident set size of a process in MB (VmRSS, as `ps` and `top` show it). */
 export const rssMB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+
+/** A working directory with a mosquitto of its own listening on a free port; undefined (and said so)
+ *  when mosquitto is not installed. */
+export async function benchBroker(name: string): Promise<{ dir: string; port: number; broker: Mosquitto } | undefined> {
+  const bin = mosquittoPath();
+  if (!bin) { console.log(`${name} benchmark skipped: mosquitto is not installed`); return undefined; }
+  const dir = mkdtempSync(join(tmpdir(), `cpe-bench-${name}-`));
+  const port = await freePort();
+  const broker = new Mosquitto(bin, dir, port);
+  await broker.start();
+  return { dir, port, broker };
+}

@@ -2,15 +2,13 @@
 // flight with the agent's CPU time per request, and ValueChange latency from Set to Notify. The
 // agent runs as its own process, as on a device.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UspController } from '../src/usp/controller-client.js';
 import { mqttDeploymentDefaults } from '../src/usp/mqtt/deployment.js';
 import { packageRoot } from '../src/util/package-info.js';
 import type { Figure } from './figures.js';
-import { sleep } from './processes.js';
-import { freePort, Mosquitto, mosquittoPath } from '../test/system/mosquitto.js';
+import { benchBroker, sleep } from './processes.js';
 
 const AGENT = 'os::00D0F1-Bench-1';
 
@@ -21,12 +19,9 @@ function cpuSeconds(pid: number): number {
 }
 
 export async function uspFigures(): Promise<Figure[]> {
-  const bin = mosquittoPath();
-  if (!bin) { console.log('usp benchmark skipped: mosquitto is not installed'); return []; }
-  const dir = mkdtempSync(join(tmpdir(), 'cpe-bench-'));
-  const port = await freePort();
-  const broker = new Mosquitto(bin, dir, port);
-  await broker.start();
+  const world = await benchBroker('usp');
+  if (!world) return [];
+  const { dir, port, broker } = world;
   let agent: ChildProcess | undefined;
   try {
     writeFileSync(join(dir, 'defaults.json'), JSON.stringify(mqttDeploymentDefaults({

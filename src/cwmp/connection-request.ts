@@ -68,7 +68,8 @@ export class ConnectionRequestServer {
 
   private failed(from: string, now: number): void {
     if (!this.failures.has(from) && this.failures.size >= ADDRESSES) this.failures.delete(this.failures.keys().next().value!);
-    this.failures.set(from, [...(this.failures.get(from) ?? []), now]);
+    const times = this.failures.get(from);
+    if (times) times.push(now); else this.failures.set(from, [now]);
   }
 
   async listen(): Promise<string> {

@@ -23,8 +23,9 @@ export interface StoredNotify {
 }
 
 export class NotifyOutbox {
-  /** key -> msg_id of what is stored. */
+  /** key -> msg_id of what is stored, and back. */
   private readonly keys = new Map<string, string>();
+  private readonly keyOf = new Map<string, string>();
 
   constructor(private readonly dir: string) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -33,12 +34,14 @@ export class NotifyOutbox {
 
   put(n: StoredNotify): void {
     writeFileAtomic(this.file(n.msg.header.msg_id), JSON.stringify(n));
-    this.keys.set(n.key, n.msg.header.msg_id);
+    this.remember(n);
   }
 
   drop(msgId: string): void {
     rmSync(this.file(msgId), { force: true });
-    for (const [k, id] of this.keys) if (id === msgId) this.keys.delete(k);
+    const key = this.keyOf.get(msgId);
+    this.keyOf.delete(msgId);
+    if (key !== undefined && this.keys.get(key) === msgId) this.keys.delete(key);
   }
 
   /** Whether a notification saying this is stored and not yet acknowledged. */
@@ -53,7 +56,7 @@ export class NotifyOutbox {
           const n = JSON.parse(readFileSync(join(this.dir, f), 'utf8')) as StoredNotify;
           if (typeof n.to === 'string' && typeof n.expires === 'number' && typeof n.key === 'string' && n.msg?.header?.msg_id) {
             out.push(n);
-            this.keys.set(n.key, n.msg.header.msg_id);
+            this.remember(n);
             continue;
           }
         } catch { /* removed below */ }
@@ -61,6 +64,11 @@ export class NotifyOutbox {
       rmSync(join(this.dir, f), { force: true });
     }
     return out;
+  }
+
+  private remember(n: StoredNotify): void {
+    this.keys.set(n.key, n.msg.header.msg_id);
+    this.keyOf.set(n.msg.header.msg_id, n.key);
   }
 
   // msg_ids are ours (UUIDs), never a controller's: safe as file names.

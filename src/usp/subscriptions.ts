@@ -23,11 +23,12 @@ const AGENT = { kind: 'agent', component: 'subscriptions' } as const;
 export type Send = (endpointId: string, msg: PlainMsg) => boolean;
 
 interface Pending { msg: PlainMsg; to: string; attempt: number; expires: number; timer: NodeJS.Timeout | undefined; durable: boolean }
+interface Prepared { notification: Record<string, unknown>; msg: PlainMsg }
 
 export class Subscriptions {
   private readonly pending = new Map<string, Pending>();
-  /** Messages written before their transaction's commit, by change and subscription row. */
-  private readonly prepared = new Map<Change, Map<string, PlainMsg>>();
+  /** Notifications written before their transaction's commit, by change and subscription row. */
+  private readonly prepared = new Map<Change, Map<string, Prepared>>();
   private offBeforeCommit: (() => void) | undefined;
   private readonly ttlTimers = new Map<string, NodeJS.Timeout>();
   private unsubscribe: (() => void) | undefined;
@@ -108,8 +109,10 @@ export class Subscriptions {
     if (c.kind === 'delete' && /^Device\.LocalAgent\.Controller\.\d+\.$/.test(c.path)) this.dropSubscriptionsOf(c.path);
     for (const row of this.rows()) {
       if (row.stored('Enable') !== 'true') continue;
-      const notification = this.match(row, c);
-      if (notification) this.notify(row, notification, this.prepared.get(c)?.get(row.path));
+      // A notification prepared before the commit is already matched (and on disk).
+      const prepared = this.prepared.get(c)?.get(row.path);
+      const notification = prepared?.notification ?? this.match(row, c);
+      if (notification) this.notify(row, notification, prepared?.msg);
     }
     this.prepared.delete(c);
   }
@@ -234,8 +237,8 @@ export class Subscriptions {
         const check = c.kind === 'value' ? { path: c.path, value: c.value } : { path: c.path, exists: c.kind === 'add' };
         this.outbox!.put({ msg, to: r.to, expires: this.expiresOf(row), key: this.keyOf(row, notification), check });
         written.push(msg.header.msg_id);
-        const byRow = this.prepared.get(c) ?? new Map<string, PlainMsg>();
-        this.prepared.set(c, byRow.set(row.path, msg));
+        const byRow = this.prepared.get(c) ?? new Map<string, Prepared>();
+        this.prepared.set(c, byRow.set(row.path, { notification, msg }));
       }
     }
     return () => {
