@@ -78,7 +78,9 @@ export class CwmpState {
     this.save();
   }
 
+  /** The same request twice (an outcome reported again after a crash) is kept once. */
   addPending(method: string, body: string, events: EventStruct[]): void {
+    if (this.data.pending.some((p) => p.method === method && p.body === body)) return;
     this.data.pending.push({ id: randomBytes(6).toString('hex'), method, body, events });
     this.save();
   }

@@ -131,7 +131,12 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.vols = this.records.loadVolumes();
     for (const v of this.vols) await this.images.mount(v, this.volumeDir(v)).catch((e) => this.log.error({ err: e, volume: v.name }, 'application data volume could not be mounted'));
     for (const du of this.dus) for (const eu of du.eus) this.supervisor.add(eu.euid, this.launchOf(du, eu), this.policyOf(eu));
-    for (const op of this.records.loadOps()) await this.recover(op);
+    for (const op of this.records.loadOps()) {
+      await this.recover(op);
+      // Undone or not, an outcome already reached (and perhaps heard) is reported as it was.
+      const last = this.recovered.at(-1);
+      if (op.outcome && last?.opId === op.id) last.result = op.outcome;
+    }
     this.images.sweep(new Set(this.vols.map((v) => v.id)));
     rmSync(this.records.path('tmp'), { recursive: true, force: true });
     mkdirSync(this.records.path('tmp'), { recursive: true, mode: 0o700 });
@@ -773,9 +778,15 @@ export class Engine extends EventEmitter<EngineEvents> {
     return { operation, requestTag, uuid: d.uuid, version: d.manifest.version, ee: d.ee, du: fault ? d : du, duid: d.duid, euids: d.eus.map((e) => e.euid), fault, startTime, completeTime: iso() };
   }
 
-  /** Reports an operation, then forgets its journal entry: reported once, even across a crash. */
+  /**
+   * Reports an operation, then forgets its journal entry. The outcome is journalled first, and the entry
+   * goes only after the requester's own completion (an OperationComplete made when the promise it awaits
+   * settles) has had its turn: a crash in between reports the same outcome again, which the protocols
+   * recognise as a repeat, instead of reporting nothing or something else.
+   */
   private finish(opId: string, result: DuResult): void {
-    try { this.emit('result', result); } finally { this.records.dropOp(opId); }
+    if (!result.recovered) this.records.recordOutcome(opId, result);
+    try { this.emit('result', result); } finally { setImmediate(() => this.records.dropOp(opId)); }
   }
 
   /**

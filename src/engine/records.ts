@@ -3,6 +3,7 @@
 // kill -9 at any instant leaves the old or the new state.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import type { DuResult } from './engine.js';
 import { removeStaleTemps, writeFileAtomic, writeFileAtomicSoon } from '../util/atomic-file.js';
 import type { Manifest, ServiceSpec } from './package/manifest.js';
 import type { VolumeRecord } from './volumes.js';
@@ -68,6 +69,8 @@ export interface OpRecord {
   readonly volumes?: readonly string[]; // application data volumes it created (removed if it never commits)
   committed: boolean;                  // the engine state already reflects the operation
   fault?: { code: number; message: string };
+  /** The outcome, journalled before anyone hears it: a restart that finds it reports exactly this. */
+  outcome?: DuResult;
 }
 
 export class EngineRecords {
@@ -95,6 +98,10 @@ export class EngineRecords {
   saveOp(op: OpRecord): void { writeFileAtomic(this.path('ops', `${op.id}.json`), JSON.stringify(op)); }
   /** The journal entry an operation starts with: durable by the time the promise settles (before its commit). */
   saveOpSoon(op: OpRecord): Promise<void> { return writeFileAtomicSoon(this.path('ops', `${op.id}.json`), JSON.stringify(op)); }
+  recordOutcome(id: string, outcome: DuResult): void {
+    const op = this.read<OpRecord>(join('ops', `${id}.json`));
+    if (op) this.saveOp({ ...op, outcome });
+  }
   dropOp(id: string): void { rmSync(this.path('ops', `${id}.json`), { force: true }); }
 
   private read<T>(rel: string): T | undefined {

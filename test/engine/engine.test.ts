@@ -1,7 +1,7 @@
 // The engine on the native backend, with packages served by a real HTTP server on loopback.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Engine, type DuResult } from '../../src/engine/engine.js';
 import { silentLogger } from '../../src/util/logger.js';
@@ -127,4 +127,31 @@ test("an operator's AutoRestart settings govern restarts: count, wait, and givin
   await engine.setRequestedState(euid, 'Active');
   await waitFor(() => engine.unitState(euid)!.retryCount === 2 && engine.unitState(euid)!.status === 'Idle' && engine.unitState(euid)!.nextRestart.startsWith('9999'), 8000);
   assert.equal(engine.unitPolicy(euid)!.maxRetries, 2);
+});
+
+test('a crash after an outcome was reported but before it was forgotten reports the same outcome again, not a new one', async (t) => {
+  const { dir, cleanup } = tempDir('cpe-engine-');
+  const copy = tempDir('cpe-engine-copy-');
+  const http = await serve({ 'v1.tgz': pkg('1.0'), 'bad.tgz': Buffer.from('garbage') });
+  const engine = new Engine({ stateDir: dir, logger: silentLogger, shutdownGraceMs: 2000 });
+  let again: Engine | undefined;
+  t.after(async () => { await engine.stopAll(); await again?.stopAll(); await http.close(); cleanup(); copy.cleanup(); });
+  await engine.start();
+  for (const [url, tag] of [[http.url('v1.tgz'), 'good'], [http.url('bad.tgz'), 'bad']] as const) {
+    const r = await engine.install({ url, ee: 'native', requestTag: tag });
+    // The state as a kill -9 right now would leave it: reported, not yet forgotten.
+    cpSync(dir, join(copy.dir, tag), { recursive: true });
+    assert.equal(readdirSync(join(copy.dir, tag, 'engine/ops')).length, 1, 'the journal entry is still there');
+    again = new Engine({ stateDir: join(copy.dir, tag), logger: silentLogger, shutdownGraceMs: 2000 });
+    await again.start();
+    const seen: DuResult[] = [];
+    again.on('result', (x) => seen.push(x));
+    again.reportRecovered();
+    const plain = (x: unknown) => JSON.parse(JSON.stringify(x)) as unknown;   // as journalled
+    assert.deepEqual(plain(seen), plain([{ ...r, recovered: true }]), `${tag}: the same outcome, times included`);
+    again.detach();
+    again = undefined;
+  }
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(readdirSync(join(dir, 'engine/ops')), [], 'forgotten right after');
 });
