@@ -553,7 +553,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     const ee = this.requireEE(eeId, false);
     if (ee.backend !== 'lxc') throw new EngineError(EngineCode.InvalidValue, 'the native execution environment has no writable layer to reset');
     for (const du of this.dus.filter((d) => d.ee === eeId)) for (const eu of du.eus) await this.supervisor.stop(eu.euid, this.grace);
-    await this.lxc.reset(ee.container!, ee.allocatedDiskKiB);
+    await this.lxc.reset(ee.container!);
     ee.currentRunLevel = ee.initialRunLevel;
     this.records.saveEEs(this.ees);
     this.emit('ee', ee);
@@ -730,7 +730,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (!this.ees.includes(ee)) throw new EngineError(EngineCode.UnknownExecEnv, `execution environment ${ee.name} was removed meanwhile`);
   }
 
-  /** A DU's data directory on the host (inside the container's rootfs for LXC EEs). */
+  /** A DU's data directory on the host (for LXC EEs inside the EE's disk image, within its allowance). */
   dataDir(uuid: string, eeId: string): string {
     const ee = this.ees.find((e) => e.id === eeId);
     return ee?.backend === 'lxc' ? join(this.lxc.dataDir(ee.container!), uuid) : this.records.path('data', `${eeId}-${uuid}`);

@@ -3,9 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { IN_CONTAINER } from '../../src/engine/backends/lxc.js';
 import { Engine } from '../../src/engine/engine.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { tempDir, waitFor } from '../helpers.js';
@@ -19,9 +20,11 @@ test('LXC EE: install tar.gz and SquashFS DUs, services run inside the container
   const service = '#!/bin/sh\necho "in $(hostname)" > "$CPE_DU_DATA/where"\ntrap "exit 0" TERM\nwhile true; do sleep 0.2; done\n';
   const hog = '#!/bin/sh\nx=$(head -c 200000000 /dev/zero | tr "\\\\0" a)\necho survived\n';
   const fill = '#!/bin/sh\ndd if=/dev/zero of=/fill bs=1M count=200 2>&1\n';
+  const dataFill = '#!/bin/sh\ndd if=/dev/zero of="$CPE_DU_DATA/fill" bs=1M count=200 2>&1\n';
   const tgz = tarGz([{ name: 'manifest.json', data: manifest({ name: 'webapp', services: [{ name: 'web', command: 'bin/run.sh' }, { name: 'hog', command: 'bin/hog.sh', autostart: false, restart: 'never' },
-    { name: 'filler', command: 'bin/fill.sh', autostart: false, restart: 'never' }] }) },
-    { name: 'bin/run.sh', data: service, mode: 0o755 }, { name: 'bin/hog.sh', data: hog, mode: 0o755 }, { name: 'bin/fill.sh', data: fill, mode: 0o755 }]);
+    { name: 'filler', command: 'bin/fill.sh', autostart: false, restart: 'never' }, { name: 'datafiller', command: 'bin/datafill.sh', autostart: false, restart: 'never' }] }) },
+    { name: 'bin/run.sh', data: service, mode: 0o755 }, { name: 'bin/hog.sh', data: hog, mode: 0o755 }, { name: 'bin/fill.sh', data: fill, mode: 0o755 },
+    { name: 'bin/datafill.sh', data: dataFill, mode: 0o755 }]);
   const sq = join(dir, 'app');
   mkdirSync(join(sq, 'bin'), { recursive: true });
   writeFileSync(join(sq, 'manifest.json'), manifest({ name: 'sqapp', services: [{ name: 'svc', command: 'bin/run.sh' }] }));
@@ -79,6 +82,20 @@ test('LXC EE: install tar.gz and SquashFS DUs, services run inside the container
   await engine.uninstall(small.duid!, 'rm');
   await attach('rm', '-f', '/fill');
   assert.ok(engine.lxc.freeKiB(ee.container!) > 32 * 1024, 'the space is back');
+  // The DU's data directory is inside the same allowance: filling it fills the EE, not the host.
+  const dataFillEu = web.euids.find((e) => e.endsWith('-datafiller'))!;
+  await engine.setRequestedState(dataFillEu, 'Active');
+  await waitFor(() => engine.unitState(dataFillEu)?.status === 'Idle', 30_000);
+  assert.equal(engine.unitState(dataFillEu)?.fault, 'FailureWhileActive');
+  assert.match(engine.unitLog(dataFillEu), /No space left on device/);
+  assert.ok(engine.lxc.freeKiB(ee.container!) < 2 * 1024, `the EE's space is used up (${engine.lxc.freeKiB(ee.container!)} KiB free)`);
+  assert.ok(statSync(join(engine.dataDir(web.uuid, ee.id), 'fill')).size < 64 * 1024 * 1024);
+  rmSync(join(engine.dataDir(web.uuid, ee.id), 'fill'));
+  assert.ok(engine.lxc.freeKiB(ee.container!) > 32 * 1024, 'the space is back');
+  // Installed packages are read-only to the services (they are the agent's, outside the allowance).
+  const write = await attach('/bin/sh', '-c', `echo x > ${IN_CONTAINER.du}/${web.duid}/bin/x`);
+  assert.notEqual(write.exitCode, 0);
+  assert.match(write.stderr, /Read-only file system/);
 
   // Disk admission: the EE has 64 MiB of allocations for DUs.
   const big = tarGz([{ name: 'manifest.json', data: manifest({ name: 'big' }) }, { name: 'blob', data: Buffer.alloc(70 * 1024 * 1024, 1) }]);

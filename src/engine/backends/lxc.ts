@@ -2,7 +2,7 @@
 // network device unless configured, memory and CPU limits through cgroups), driven through the
 // lxc-* tools with execa; services run inside it through lxc-attach, in their own session.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineCode, EngineError } from '../errors.js';
 import type { Launch, ProcessLauncher } from '../supervisor.js';
@@ -17,9 +17,11 @@ export const IN_CONTAINER = { du: '/opt/cpe/du', data: '/var/lib/cpe/data' } as 
 
 /**
  * Layout of an EE container under lxcpath/<name>/: its config; upper.img, an ext4 image of the EE's
- * AllocatedDiskSpace mounted on upper/, holding the writable layer of an overlay over the shared
- * busybox base rootfs (so Reset() is: make the image afresh); du/ and data/ on the host, bind-mounted
- * at /opt/cpe/du and /var/lib/cpe/data, so installed DUs and their data survive a Reset.
+ * AllocatedDiskSpace mounted on upper/, holding everything its services can write: delta/, the
+ * writable layer of an overlay over the shared base rootfs, and data/, its DUs' data directories
+ * bound at /var/lib/cpe/data (so no app can fill the host's disk, and Reset() is: empty delta/);
+ * du/ on the host, the installed packages, bound read-only at /opt/cpe/du (the agent writes there,
+ * services do not). DUs and their data survive a Reset.
  */
 /** One lxc-* (or other) tool run, its exit code returned, not thrown. execa and what it loads (~5 MB
  *  resident) come in with the first call: an agent on a device without LXC never pays for them. */
@@ -38,9 +40,9 @@ export class LxcHost {
     return (await ok('lxc-create', ['--version'])) && (await ok('busybox', ['true'])) && (await ok('mkfs.ext4', ['-V']));
   }
 
-  /** Host directories of an EE: installed DUs and their data. */
+  /** Host directories of an EE: installed DUs, and their data (inside the EE's disk image). */
   duDir(name: string): string { return join(this.lxcpath, name, 'du'); }
-  dataDir(name: string): string { return join(this.lxcpath, name, 'data'); }
+  dataDir(name: string): string { return join(this.upper(name), 'data'); }
   private upper(name: string): string { return join(this.lxcpath, name, 'upper'); }
   private image(name: string): string { return join(this.lxcpath, name, 'upper.img'); }
 
@@ -83,7 +85,7 @@ export class LxcHost {
   async create(name: string, limits: LxcLimits, diskKiB: number): Promise<void> {
     const base = await this.base();
     const dir = join(this.lxcpath, name);
-    for (const d of [dir, this.duDir(name), this.dataDir(name), this.upper(name)]) mkdirSync(d, { recursive: true, mode: 0o700 });
+    for (const d of [dir, this.duDir(name), this.upper(name)]) mkdirSync(d, { recursive: true, mode: 0o700 });
     await this.freshImage(name, diskKiB > 0 ? diskKiB : DEFAULT_DISK_KIB);
     const inherited = readFileSync(join(base, 'config'), 'utf8').split('\n')
       .filter((l) => l.trim() && !l.startsWith('#') && !/^lxc\.(rootfs\.path|uts\.name)\b/.test(l));
@@ -93,7 +95,7 @@ export class LxcHost {
       `lxc.uts.name = ${name}`,
       'lxc.net.0.type = empty',
       'lxc.apparmor.profile = unconfined',
-      `lxc.mount.entry = ${this.duDir(name)} ${IN_CONTAINER.du.slice(1)} none rbind,rslave,create=dir 0 0`,
+      `lxc.mount.entry = ${this.duDir(name)} ${IN_CONTAINER.du.slice(1)} none rbind,rslave,ro,create=dir 0 0`,
       `lxc.mount.entry = ${this.dataDir(name)} ${IN_CONTAINER.data.slice(1)} none bind,create=dir 0 0`,
       ...limitLines(limits),
       '',
@@ -115,6 +117,7 @@ export class LxcHost {
     if (isMounted(this.upper(name))) return;
     await run('mount', ['-o', 'loop,nodev,nosuid', this.image(name), this.upper(name)]);
     mkdirSync(join(this.upper(name), 'delta'), { recursive: true });
+    mkdirSync(this.dataDir(name), { recursive: true, mode: 0o700 });
   }
 
   private async unmount(name: string): Promise<void> {
@@ -151,11 +154,14 @@ export class LxcHost {
     await lxcTool('lxc-stop', ['-P', this.lxcpath, '-n', name, '-t', '5']);
   }
 
-  /** Reset(): the writable layer is made afresh; DUs and their data, outside it, stay. */
-  async reset(name: string, diskKiB: number): Promise<void> {
+  /** Reset(): everything the services changed in the rootfs goes; DUs and their data stay. */
+  async reset(name: string): Promise<void> {
     const running = (await this.state(name)) === 'RUNNING';
     await lxcTool('lxc-stop', ['-P', this.lxcpath, '-n', name, '-k']);
-    await this.freshImage(name, diskKiB > 0 ? diskKiB : DEFAULT_DISK_KIB);
+    await this.mount(name);
+    // delta/ and the overlay's work directory; data/ and ext4's lost+found stay.
+    for (const f of readdirSync(this.upper(name))) if (f !== 'data' && f !== 'lost+found') rmSync(join(this.upper(name), f), { recursive: true, force: true });
+    mkdirSync(join(this.upper(name), 'delta'));
     if (running) await this.start(name);
   }
 
