@@ -108,8 +108,11 @@ export class Agent {
           .finally(() => { this.cwmpStarting = undefined; });
       }, ['value']);
     }
-    // DU operations a crash interrupted are reported now that the protocols listen.
+    // DU operations a crash interrupted are reported now that the protocols listen; then USP resends
+    // what it had stored (the OperationCompletes of those reports a moment later included).
     this.engine.reportRecovered();
+    const usp = this.usp;
+    setImmediate(() => { if (this.usp === usp) usp.resumeNotifications(); });
     this.cwmp?.resumeJobs();
     const boot = this.takeBootInfo();
     this.log.info({ stateDir: this.opts.stateDir, fresh, endpointId: dm.value('Device.LocalAgent.EndpointID'), cause: boot.cause }, 'agent started');

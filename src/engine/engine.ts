@@ -786,6 +786,7 @@ export class Engine extends EventEmitter<EngineEvents> {
    */
   private finish(opId: string, result: DuResult): void {
     if (!result.recovered) this.records.recordOutcome(opId, result);
+    this.log.debug({ opId, operation: result.operation, requestTag: result.requestTag, recovered: result.recovered === true, fault: result.fault?.code }, 'DU operation reported');
     try { this.emit('result', result); } finally { setImmediate(() => this.records.dropOp(opId)); }
   }
 

@@ -27,6 +27,8 @@ interface Prepared { notification: Record<string, unknown>; msg: PlainMsg }
 
 export class Subscriptions {
   private readonly pending = new Map<string, Pending>();
+  /** What an earlier run left in the outbox, held back until resumeStored(). */
+  private stored: StoredNotify[] = [];
   /** Notifications written before their transaction's commit, by change and subscription row. */
   private readonly prepared = new Map<Change, Map<string, Prepared>>();
   private offBeforeCommit: (() => void) | undefined;
@@ -55,17 +57,29 @@ export class Subscriptions {
     for (const row of this.rows()) this.armTtl(row);
     this.unsubscribe = this.dm.feed.subscribe('Device.', (c) => this.onChange(c));
     this.offBeforeCommit = this.dm.feed.onBeforeCommit((changes) => this.prepare(changes));
-    this.resumeStored();
+    this.stored = (this.outbox?.load() ?? []).filter((n) => {
+      const keep = controllerByEndpoint(this.dm, n.to) && n.expires > Date.now() && this.committed(n.check);
+      if (!keep) this.outbox!.drop(n.msg.header.msg_id);
+      return keep;
+    });
   }
 
-  /** Notifications an earlier run left undelivered go out again, same msg_id, until acknowledged or expired. */
-  private resumeStored(): void {
-    for (const n of this.outbox?.load() ?? []) {
+  /**
+   * Notifications an earlier run left undelivered go out again, same msg_id, until acknowledged or
+   * expired. Called once the engine has reported what the crash interrupted: until then a stored
+   * OperationComplete or DUStateChange! must stay unacknowledged, so that the engine's repeat of it is
+   * recognised (an acknowledgement forgets it) and not sent as a new notification.
+   */
+  resumeStored(): void {
+    const stored = this.stored;
+    this.stored = [];
+    for (const n of stored) {
       const ctl = controllerByEndpoint(this.dm, n.to);
-      if (!ctl || n.expires <= Date.now() || !this.committed(n.check)) { this.outbox!.drop(n.msg.header.msg_id); continue; }
+      if (!ctl) { this.outbox!.drop(n.msg.header.msg_id); continue; }
       const p: Pending = { msg: n.msg, to: n.to, attempt: 0, expires: n.expires, timer: undefined, durable: true };
       this.pending.set(n.msg.header.msg_id, p);
       this.send(n.to, n.msg);
+      this.log.debug({ to: n.to, msgId: n.msg.header.msg_id }, 'notification of an earlier run sent again');
       this.scheduleRetry(p, ctl);
     }
   }
@@ -261,10 +275,14 @@ export class Subscriptions {
       // A crash after this write but before the engine forgot the operation has the restart report it
       // again: the copy still waiting here already says it (CompleteTime aside), so it is not sent twice.
       const key = this.keyOf(row, notification);
-      if ((notification.oper_complete || notification.event) && this.outbox!.waiting(key)) return;
+      if ((notification.oper_complete || notification.event) && this.outbox!.waiting(key)) {
+        this.log.debug({ to, subscription: row.stored('ID') }, 'notification not sent: the same one is waiting for its NotifyResp');
+        return;
+      }
       this.outbox!.put({ msg, to, expires, key });
     }
     const sent = this.send(to, msg);
+    this.log.debug({ to, subscription: row.stored('ID'), msgId: msg.header.msg_id }, 'notification sent');
     if (!retry) {
       if (!sent) this.log.warn({ to, subscription: row.path }, 'notification dropped: no MTP reaches the controller');
       return;

@@ -53,6 +53,9 @@ export class UspAgent {
     this.periodic.start();
   }
 
+  /** Resends what an earlier run left undelivered; see Subscriptions.resumeStored. */
+  resumeNotifications(): void { this.subscriptions.resumeStored(); }
+
   async stop(): Promise<void> {
     this.periodic.stop();
     this.subscriptions.stop();

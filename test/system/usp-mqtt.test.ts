@@ -2,17 +2,20 @@
 // TP-469 case ids they cover.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent } from '../../src/agent.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { UspController } from '../../src/usp/controller-client.js';
 import { mqttDeploymentDefaults } from '../../src/usp/mqtt/deployment.js';
 import type { Plain } from '../../src/usp/codec.js';
-import { tempDir, waitFor } from '../helpers.js';
+import { repoRoot, sleep, tempDir, waitFor } from '../helpers.js';
 import { makeCertificates } from '../certs.js';
 import { freePort, Mosquitto, requireMosquitto } from './mosquitto.js';
 import { ControllerSim } from '../usp/controller-sim.js';
+import { serveFiles } from '../http-files.js';
+import { manifest, tarGz } from '../engine/tar-builder.js';
 
 const AGENT_ID = 'os::00D0F1-Test-SN1';
 const CTL_ID = 'proto::test-controller';
@@ -40,7 +43,7 @@ async function world(t: TestContext, version: '3.1.1' | '5.0') {
   await agent.start();
   await waitFor(() => ctl.records.some((r) => r.mqtt_connect), 5000);
   t.after(async () => { await ctl.close(); await agent.stop(); await broker.stop(); cleanup(); });
-  return { agent, ctl, broker };
+  return { agent, ctl, broker, stateDir: join(dir, 'state'), defaultsFile: join(dir, 'defaults.json') };
 }
 
 const subscribe = (ctl: UspController, id: string, type: string, ref: string, retry = false) => ctl.request('add', 'ADD', { allow_partial: false, create_objs: [{ obj_path: 'Device.LocalAgent.Subscription.', param_settings: [
@@ -149,6 +152,38 @@ test('NotifRetry across an agent restart: a persistent subscription with NotifEx
   await new Promise((r) => setTimeout(r, 2500));    // beyond the first retry interval (1-2 s)
   assert.ok(!w.ctl.notifications.slice(before).some((n) => n.subscriptionId === 'volatile'), 'NotifExpiration 0: retries end with the restart');
   assert.equal(w.ctl.notifications.slice(before).filter((n) => n.subscriptionId === 'durable').length, 1, 'acknowledged: not sent again');
+});
+
+test('a DU operation reported just before a crash is reported once after it, though the controller acknowledges the stored copy at once', async (t) => {
+  const w = await world(t, '5.0');
+  if (!w) return;
+  const files = await serveFiles({ 'once.tgz': tarGz([{ name: 'manifest.json', data: manifest({ name: 'once', services: [] }) }]) });
+  const copy = tempDir('cpe-usp-copy-');
+  t.after(async () => { await files.close(); copy.cleanup(); });
+  for (const [id, type, ref] of [['du', 'Event', 'Device.SoftwareModules.DUStateChange!'], ['oc', 'OperationComplete', 'Device.SoftwareModules.']] as const) {
+    await subscribe(w.ctl, id, type, ref, true);
+    await w.ctl.request('set', 'SET', { update_objs: [{ obj_path: `Device.LocalAgent.Subscription.[ID=="${id}"].`, param_settings: [{ param: 'Persistent', value: 'true', required: true }, { param: 'NotifExpiration', value: '600', required: true }] }] });
+  }
+  // CWMP on (its ACS unreachable): the agent's start then loads the CWMP client before it reports what
+  // the crash interrupted, time enough for a stored notification sent at once to be acknowledged.
+  w.agent.dm.update('Device.ManagementServer.', { URL: 'http://127.0.0.1:9/acs', EnableCWMP: 'true', PeriodicInformEnable: 'false' }, 'test');
+  // The state as a kill -9 would leave it right after the DUStateChange! was stored and sent: the
+  // engine's outcome still journalled, the OperationComplete not made yet.
+  const stateDir = join(copy.dir, 'state');
+  w.agent.containerEngine!.once('result', () => cpSync(w.stateDir, stateDir, { recursive: true }));
+  await w.ctl.request('operate', 'OPERATE', { command: 'Device.SoftwareModules.InstallDU()', command_key: 'once', send_resp: true, input_args: { URL: files.url('once.tgz') } });
+  await w.ctl.waitForNotification((n) => n.subscriptionId === 'oc', 10_000);
+  const first = w.ctl.notifications.find((n) => n.subscriptionId === 'du')!;
+  await w.agent.stop();
+  const before = w.ctl.notifications.length;
+  // Restarted as on a device: a process of its own, which has the CWMP client still to load.
+  const again = spawn(process.execPath, [join(repoRoot, 'dist/src/cli/main.js'), 'run', '--state-dir', stateDir, '--defaults', w.defaultsFile, '--log-level', 'error'], { stdio: 'ignore' });
+  t.after(() => { again.kill('SIGKILL'); });
+  await w.ctl.waitForNotification((n) => w.ctl.notifications.indexOf(n) >= before && n.subscriptionId === 'oc', 10_000);
+  await sleep(1500);   // beyond the first retry interval: anything still unacknowledged would show
+  const after = w.ctl.notifications.slice(before);
+  assert.deepEqual(after.filter((n) => n.subscriptionId === 'du').map((n) => n.msg.header.msg_id), [first.msg.header.msg_id], 'DUStateChange!: only the stored copy, resent');
+  assert.equal(after.filter((n) => n.subscriptionId === 'oc').length, 1, 'one OperationComplete');
 });
 
 test('1.61 Reboot() answers, restarts the agent and a Boot! event follows with its cause', async (t) => {
