@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { Agent } from '../src/agent.js';
 import { silentLogger } from '../src/util/logger.js';
 import { packageVersion } from '../src/util/package-info.js';
@@ -33,6 +34,24 @@ test('the agent starts on its defaults, fills identity and live values, and anno
     assert.notEqual(dm.value('Device.DeviceInfo.FirstUseDate'), '0001-01-01T00:00:00Z');
     assert.equal(boots.length, 1);
     assert.equal(boots[0]!.kind === 'event' && boots[0]!.args.Cause, 'LocalReboot');
+    await agent.stop();
+  } finally { cleanup(); }
+});
+
+test('DeviceInfo CPUUsage measures the CPUs over the last second at least, read at most once a second', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const { agent } = startAgent(dir, {});
+    await agent.start();
+    const usage = () => Number(agent.dm.value('Device.DeviceInfo.ProcessStatus.CPUUsage'));
+    const spin = (ms: number) => { const end = performance.now() + ms; while (performance.now() < end); };
+    assert.ok(usage() >= 0 && usage() <= 100);
+    spin(1100);
+    // One CPU of this machine's kept busy for the whole second (the others may be idle).
+    const busy = usage();
+    assert.ok(busy >= Math.floor(100 / availableParallelism() / 2), `CPUUsage ${busy} with one CPU busy`);
+    await new Promise((r) => setTimeout(r, 300));   // idle
+    assert.equal(usage(), busy, 'asked again within the second: the same reading');
     await agent.stop();
   } finally { cleanup(); }
 });
