@@ -11,7 +11,7 @@ import { packageRoot } from '../src/util/package-info.js';
 import { TestAcs } from '../test/cwmp/acs.js';
 import { manifest, tarGz } from '../test/engine/tar-builder.js';
 import type { Figure } from './figures.js';
-import { benchBroker, rssMB, sleep } from './processes.js';
+import { benchBroker, rssMB, rssPartsMB, sleep } from './processes.js';
 
 const AGENT = 'os::00D0F1-Foot-1';
 const MS = 'Device.ManagementServer.';
@@ -76,6 +76,7 @@ export async function footprintFigures(): Promise<Figure[]> {
 
     await install(0, 20);
     const rss20 = await idleRss();
+    const parts20 = rssPartsMB(agent.pid!);
     await install(20, 1000);
     const rss1000 = await idleRss();
     const gets: number[] = [];
@@ -95,6 +96,8 @@ export async function footprintFigures(): Promise<Figure[]> {
     return [
       { name: 'bare Node idle RSS (the floor under the agent)', value: await bareNodeRss(), unit: 'MB', target: 0, better: 'higher' },
       { name: 'agent idle RSS, USP + CWMP on, 20 DUs', value: rss20, unit: 'MB', target: 50, better: 'lower' },
+      { name: '  of which file pages (Node binary and libraries)', value: parts20.file, unit: 'MB', target: 0, better: 'higher' },
+      { name: '  of which anonymous (heap, code, buffers, malloc)', value: parts20.anon, unit: 'MB', target: 0, better: 'higher' },
       { name: 'RSS growth per installed DU (20 -> 1,000 DUs)', value: ((rss1000 - rss20) * 1024) / 980, unit: 'KB', target: 100, better: 'lower' },
       { name: `USP Get Device.SoftwareModules. (1,000 DUs, ${params} params)`, value: median(gets.slice(2)), unit: 'ms', target: 1000, better: 'lower' },
       { name: 'agent start to 1,000 DUs Active over USP', value: restartMs, unit: 'ms', target: 10_000, better: 'lower' },

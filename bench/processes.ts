@@ -7,8 +7,12 @@ import { freePort, Mosquitto, mosquittoPath } from '../test/system/mosquitto.js'
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+const statusMB = (pid: number, field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 /** Resident set size of a process in MB (VmRSS, as `ps` and `top` show it). */
-export const rssMB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+export const rssMB = (pid: number) => statusMB(pid, 'VmRSS');
+/** The two parts of it: pages of files (Node's own binary above all, shared with every other Node
+ *  process) and anonymous memory (the JavaScript heap, compiled code, buffers, malloc). */
+export const rssPartsMB = (pid: number) => ({ file: statusMB(pid, 'RssFile'), anon: statusMB(pid, 'RssAnon') });
 
 /** A working directory with a mosquitto of its own listening on a free port; undefined (and said so)
  *  when mosquitto is not installed. */
