@@ -2,6 +2,7 @@
 import { networkInterfaces } from 'node:os';
 import { resolve, join } from 'node:path';
 import { Agent } from '../agent.js';
+import { startIdleGc } from '../util/idle-gc.js';
 import { createLogger } from '../util/logger.js';
 import { datamodelDir } from '../util/package-info.js';
 import type { EmbeddedBroker } from '../usp/mqtt/embedded-broker.js';
@@ -73,6 +74,7 @@ Options:
     const settings: Record<string, string> = broker && !values.defaults ? { 'Device.MQTT.Client.1.BrokerPort': String(broker.port) } : {};
     const agent = new Agent({ stateDir, logger, tls, settings, cwmp, ...(defaultsFile ? { defaultsFile: resolve(defaultsFile) } : {}), ...(values['lxc-rootfs'] ? { lxcRootfs: resolve(values['lxc-rootfs']) } : {}) });
     await agent.start();
+    const stopIdleGc = startIdleGc({}, (freed) => logger.debug({ freedKiB: Math.round(freed / 1024) }, 'heap collected after a burst of work'));
     if (values.embedded) {
       const port = broker ? ` --url mqtt://127.0.0.1:${broker.port}` : '';
       console.log(`cpe-agent is running on the embedded default.
@@ -89,6 +91,7 @@ Options:
       const stop = (sig: string) => {
         logger.info({ signal: sig }, 'stopping');
         clearInterval(alive);
+        stopIdleGc();
         void agent.stop().then(() => broker?.close()).then(done);
       };
       process.once('SIGINT', () => stop('SIGINT'));
