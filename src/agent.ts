@@ -112,7 +112,7 @@ export class Agent {
     // what it had stored (the OperationCompletes of those reports a moment later included).
     this.engine.reportRecovered();
     const usp = this.usp;
-    setImmediate(() => { if (this.usp === usp) usp.resumeNotifications(); });
+    setImmediate(() => usp.resumeNotifications());
     this.cwmp?.resumeJobs();
     const boot = this.takeBootInfo();
     this.log.info({ stateDir: this.opts.stateDir, fresh, endpointId: dm.value('Device.LocalAgent.EndpointID'), cause: boot.cause }, 'agent started');

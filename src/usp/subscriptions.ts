@@ -89,6 +89,7 @@ export class Subscriptions {
     this.offBeforeCommit?.();
     for (const p of this.pending.values()) clearTimeout(p.timer);
     for (const t of this.ttlTimers.values()) clearTimeout(t);
+    this.stored = [];      // stopped before resumeStored(): they stay in the outbox for the next run
     this.pending.clear();
     this.ttlTimers.clear();
   }

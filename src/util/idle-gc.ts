@@ -1,6 +1,6 @@
 // Gives memory back once a burst of work is over. V8 shrinks its heap by itself only after a full
 // collection, and a burst served by young-generation scavenges alone (installing a few DUs, a CWMP
-// session) can leave the old generation tens of MB above what it holds, for as long as the agent then
+// session) can leave the heap tens of MB above what it holds, for as long as the agent then
 // sits idle, which is most of its life on a device. So: every few seconds, if the heap stopped growing
 // but stands well above its size after the last full collection, collect once.
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
