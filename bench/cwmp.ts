@@ -2,11 +2,11 @@
 // run` with CWMP on): GetParameterValues of Device. with 10,000 parameters (ms from the ACS's request
 // written to the CPE's answer arriving: the agent's whole turn, parse -> read -> write, plus loopback)
 // and a session of 200 RPCs (RPCs/s).
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { packageRoot } from '../src/util/package-info.js';
+import { spawnAgent } from '../test/helpers.js';
 import { list, TestAcs, txt, type Message, type Node } from '../test/cwmp/acs.js';
 import { MS, writeDefaults } from '../test/cwmp/harness.js';
 import type { Figure } from './figures.js';
@@ -27,7 +27,7 @@ export async function cwmpFigures(): Promise<Figure[]> {
   writeDefaults(dir, acs, rows);
   let agent: ChildProcess | undefined;
   try {
-    agent = spawn(process.execPath, [join(packageRoot, 'dist/src/cli/main.js'), 'run', '--state-dir', join(dir, 'state'), '--defaults', join(dir, 'defaults.json'), '--cr-host', '127.0.0.1', '--cr-port', '0', '--log-level', 'warn'], { stdio: 'ignore' });
+    agent = spawnAgent({ stateDir: join(dir, 'state'), defaultsFile: join(dir, 'defaults.json'), logLevel: 'warn', crPort0: true });
     await acs.until(() => acs.sessionsEnded >= 1, 60_000);
     const crUrl = acs.informs[0]!.params[`${MS}ConnectionRequestURL`]!;
     /** One session running the given RPCs; resolves with their answers and the session's wall time. */

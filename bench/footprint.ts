@@ -7,7 +7,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UspController } from '../src/usp/controller-client.js';
 import { mqttDeploymentDefaults } from '../src/usp/mqtt/deployment.js';
-import { packageRoot } from '../src/util/package-info.js';
+import { spawnAgent } from '../test/helpers.js';
 import { TestAcs } from '../test/cwmp/acs.js';
 import { manifest, tarGz } from '../test/engine/tar-builder.js';
 import type { Figure } from './figures.js';
@@ -40,7 +40,7 @@ export async function footprintFigures(): Promise<Figure[]> {
     [`${MS}URL`]: acs.url, [`${MS}Username`]: 'cpe', [`${MS}Password`]: 'acs-secret', [`${MS}EnableCWMP`]: 'true', [`${MS}PeriodicInformEnable`]: 'false',
     [`${MS}ConnectionRequestUsername`]: 'acs', [`${MS}ConnectionRequestPassword`]: 'cr-secret',
   }));
-  const run = () => spawn(process.execPath, [join(packageRoot, 'dist/src/cli/main.js'), 'run', '--state-dir', join(dir, 'state'), '--defaults', join(dir, 'defaults.json'), '--log-level', process.env.BENCH_LOG ?? 'warn', '--cr-host', '127.0.0.1', '--cr-port', '0'], { stdio: process.env.BENCH_VERBOSE ? 'inherit' : 'ignore' });
+  const run = () => spawnAgent({ stateDir: join(dir, 'state'), defaultsFile: join(dir, 'defaults.json'), logLevel: process.env.BENCH_LOG ?? 'warn', crPort0: true, stdio: process.env.BENCH_VERBOSE ? 'inherit' : 'ignore' });
   const ctl = new UspController({ url: `mqtt://127.0.0.1:${port}`, version: '5.0', endpointId: 'proto::foot', topic: 'foot/ctl', agentId: AGENT, agentTopic: 'foot/agent', timeoutMs: 30_000 });
   await ctl.connect();
   let agent: ChildProcess | undefined;

@@ -1,12 +1,12 @@
 // USP figures through a real mosquitto: Get Device.DeviceInfo. round trips one at a time and 32 in
 // flight with the agent's CPU time per request, and ValueChange latency from Set to Notify. The
 // agent runs as its own process, as on a device.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UspController } from '../src/usp/controller-client.js';
 import { mqttDeploymentDefaults } from '../src/usp/mqtt/deployment.js';
-import { packageRoot } from '../src/util/package-info.js';
+import { spawnAgent } from '../test/helpers.js';
 import type { Figure } from './figures.js';
 import { benchBroker, sleep } from './processes.js';
 
@@ -28,7 +28,7 @@ export async function uspFigures(): Promise<Figure[]> {
       brokerPort: port, version: '5.0', agentTopic: 'bench/agent', controllerId: 'proto::bench', controllerTopic: 'bench/ctl',
       device: { oui: '00D0F1', productClass: 'Bench', serialNumber: '1' },
     })));
-    agent = spawn(process.execPath, [join(packageRoot, 'dist/src/cli/main.js'), 'run', '--state-dir', join(dir, 'state'), '--defaults', join(dir, 'defaults.json'), '--log-level', 'warn'], { stdio: 'ignore' });
+    agent = spawnAgent({ stateDir: join(dir, 'state'), defaultsFile: join(dir, 'defaults.json'), logLevel: 'warn' });
     const ctl = new UspController({ url: `mqtt://127.0.0.1:${port}`, version: '5.0', endpointId: 'proto::bench', topic: 'bench/ctl', agentId: AGENT, agentTopic: 'bench/agent', timeoutMs: 10_000 });
     await ctl.connect();
     const get = () => ctl.request('get', 'GET', { param_paths: ['Device.DeviceInfo.'] });

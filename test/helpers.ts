@@ -1,4 +1,6 @@
-// Shared test fixtures: the real definitions from datamodel/, a fresh model, a temporary state dir.
+// Shared test fixtures: the real definitions from datamodel/, a fresh model, a temporary state dir,
+// the agent as a process of its own.
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -35,4 +37,11 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, ms = 15_00
     if (Date.now() > end) throw new Error(`timed out after ${ms} ms`);
     await sleep(20);
   }
+}
+
+/** The agent as a device runs it: `cpe-agent run` (from dist/) in a process of its own. crPort0: a
+ *  Connection Request server on a free loopback port (CWMP). Output is ignored unless stdio says. */
+export function spawnAgent(o: { stateDir: string; defaultsFile: string; logLevel: string; crPort0?: boolean; stdio?: StdioOptions }): ChildProcess {
+  return spawn(process.execPath, [join(repoRoot, 'dist/src/cli/main.js'), 'run', '--state-dir', o.stateDir, '--defaults', o.defaultsFile, '--log-level', o.logLevel,
+    ...(o.crPort0 ? ['--cr-host', '127.0.0.1', '--cr-port', '0'] : [])], { stdio: o.stdio ?? 'ignore' });
 }

@@ -131,12 +131,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.vols = this.records.loadVolumes();
     for (const v of this.vols) await this.images.mount(v, this.volumeDir(v)).catch((e) => this.log.error({ err: e, volume: v.name }, 'application data volume could not be mounted'));
     for (const du of this.dus) for (const eu of du.eus) this.supervisor.add(eu.euid, this.launchOf(du, eu), this.policyOf(eu));
-    for (const op of this.records.loadOps()) {
-      await this.recover(op);
-      // Undone or not, an outcome already reached (and perhaps heard) is reported as it was.
-      const last = this.recovered.at(-1);
-      if (op.outcome && last?.opId === op.id) last.result = op.outcome;
-    }
+    for (const op of this.records.loadOps()) await this.recover(op);
     this.images.sweep(new Set(this.vols.map((v) => v.id)));
     rmSync(this.records.path('tmp'), { recursive: true, force: true });
     mkdirSync(this.records.path('tmp'), { recursive: true, mode: 0o700 });
@@ -801,7 +796,10 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   /** After a crash: a committed operation is reported as done; anything else is undone and failed. */
-  private defer(opId: string, result: DuResult): void { this.recovered.push({ opId, result }); }
+  private defer(op: OpRecord, result: DuResult): void {
+    // Undone or not, an outcome already reached (and perhaps heard) is reported as it was.
+    this.recovered.push({ opId: op.id, result: op.outcome ?? result });
+  }
 
   private async recover(op: OpRecord): Promise<void> {
     const du = op.duid ? this.du(op.duid) : undefined;
@@ -810,26 +808,26 @@ export class Engine extends EventEmitter<EngineEvents> {
     const own = this.vols.filter((v) => op.volumes?.includes(v.id));
     if (op.kind === 'install') {
       // An install is committed exactly when its DU is in the records.
-      if (du) return this.defer(op.id, this.result('Install', op.requestTag, du, undefined, op.startTime));
+      if (du) return this.defer(op, this.result('Install', op.requestTag, du, undefined, op.startTime));
       await this.dropVolumes(own);
       if (op.root && !du) await removeRoot(op.root);
       rmSync(op.staging, { recursive: true, force: true });
-      return this.defer(op.id, { ...base, operation: 'Install', version: '', ee: '', du: undefined, duid: undefined, euids: [], fault: interrupted });
+      return this.defer(op, { ...base, operation: 'Install', version: '', ee: '', du: undefined, duid: undefined, euids: [], fault: interrupted });
     }
     if (op.kind === 'update') {
       if (!op.committed && du && (existsSync(join(op.staging, 'old')) || existsSync(join(op.staging, 'old.sqfs')))) await this.restoreRoot(du, op.staging);
       if (!op.committed) await this.dropVolumes(own);
       rmSync(op.staging, { recursive: true, force: true });
-      return this.defer(op.id, du ? this.result('Update', op.requestTag, du, op.committed ? undefined : interrupted, op.startTime) : { ...base, operation: 'Update', version: '', ee: '', du: undefined, duid: op.duid, euids: [], fault: interrupted });
+      return this.defer(op, du ? this.result('Update', op.requestTag, du, op.committed ? undefined : interrupted, op.startTime) : { ...base, operation: 'Update', version: '', ee: '', du: undefined, duid: op.duid, euids: [], fault: interrupted });
     }
     // uninstall: committed means the record is gone; finish the removal. Whether the caller asked to
     // retain data is not journalled: Forever volumes stay (ApplicationData.Remove() takes them).
     if (!du) {
       await removeRoot(op.staging);
       await this.dropVolumes(this.vols.filter((v) => v.appUuid === op.uuid && v.retain === 'UntilStopped' && !this.dus.some((d) => d.uuid === v.appUuid && d.ee === v.ee)));
-      return this.defer(op.id, { ...base, operation: 'Uninstall', version: '', ee: '', du: undefined, duid: op.duid, euids: [], fault: undefined });
+      return this.defer(op, { ...base, operation: 'Uninstall', version: '', ee: '', du: undefined, duid: op.duid, euids: [], fault: undefined });
     }
-    return this.defer(op.id, this.result('Uninstall', op.requestTag, du, interrupted, op.startTime));
+    return this.defer(op, this.result('Uninstall', op.requestTag, du, interrupted, op.startTime));
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {

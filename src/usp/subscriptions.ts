@@ -58,7 +58,7 @@ export class Subscriptions {
     this.unsubscribe = this.dm.feed.subscribe('Device.', (c) => this.onChange(c));
     this.offBeforeCommit = this.dm.feed.onBeforeCommit((changes) => this.prepare(changes));
     this.stored = (this.outbox?.load() ?? []).filter((n) => {
-      const keep = controllerByEndpoint(this.dm, n.to) && n.expires > Date.now() && this.committed(n.check);
+      const keep = n.expires > Date.now() && this.committed(n.check);   // the controller: at resend
       if (!keep) this.outbox!.drop(n.msg.header.msg_id);
       return keep;
     });

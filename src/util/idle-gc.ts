@@ -27,8 +27,9 @@ function fullGc(): () => void {
 export function startIdleGc(opts: Partial<IdleGcOptions> = {}, onCollect?: (freedBytes: number) => void): () => void {
   const o = { ...DEFAULTS, ...opts };
   const gc = fullGc();
-  let base = getHeapStatistics().total_heap_size;
-  let lastUsed = getHeapStatistics().used_heap_size;
+  const start = getHeapStatistics();
+  let base = start.total_heap_size;
+  let lastUsed = start.used_heap_size;
   const timer = setInterval(() => {
     const h = getHeapStatistics();
     const quiet = Math.abs(h.used_heap_size - lastUsed) < o.quietBytes;

@@ -4,10 +4,10 @@
 // DUStateChangeComplete with every result in order — also after a further kill once it was delivered.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { repoRoot, sleep, tempDir } from '../helpers.js';
+import { sleep, spawnAgent, tempDir } from '../helpers.js';
 import { serveFiles } from '../http-files.js';
 import { manifest, tarGz } from '../engine/tar-builder.js';
 import { list, TestAcs, txt, type Node } from './acs.js';
@@ -24,7 +24,7 @@ test('kill -9 during a ChangeDUState job: resumed after the restart, the cut ope
   await acs.start();
   writeDefaults(dir, acs);
   let agent: ChildProcess | undefined;
-  const start = () => { agent = spawn(process.execPath, [join(repoRoot, 'dist/src/cli/main.js'), 'run', '--state-dir', join(dir, 'state'), '--defaults', join(dir, 'defaults.json'), '--cr-host', '127.0.0.1', '--cr-port', '0', '--log-level', 'error'], { stdio: 'ignore' }); };
+  const start = () => { agent = spawnAgent({ stateDir: join(dir, 'state'), defaultsFile: join(dir, 'defaults.json'), logLevel: 'error', crPort0: true }); };
   const kill = async () => { agent!.kill('SIGKILL'); await new Promise((r) => agent!.once('exit', r)); };
   t.after(async () => { agent?.kill('SIGKILL'); await acs.stop(); await http.close(); cleanup(); });
   start();

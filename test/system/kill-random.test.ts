@@ -6,14 +6,14 @@
 // cut off by the kill), never as a second report.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UspController } from '../../src/usp/controller-client.js';
 import { mqttDeploymentDefaults } from '../../src/usp/mqtt/deployment.js';
 import type { Plain } from '../../src/usp/codec.js';
-import { repoRoot, tempDir, sleep } from '../helpers.js';
+import { sleep, spawnAgent, tempDir } from '../helpers.js';
 import { serveFiles } from '../http-files.js';
 import { freePort, Mosquitto, requireMosquitto } from './mosquitto.js';
 import { manifest, tarGz } from '../engine/tar-builder.js';
@@ -69,7 +69,7 @@ test(`kill -9 at random points of install/update/uninstall/set/add (${TRIALS} tr
   const spa = acs.rpc(`<cwmp:SetParameterAttributes><ParameterList soapenc:arrayType="cwmp:SetParameterAttributesStruct[1]"><SetParameterAttributesStruct><Name>${CODE}</Name><NotificationChange>1</NotificationChange><Notification>2</Notification><AccessListChange>0</AccessListChange><AccessList soapenc:arrayType="xsd:string[0]"></AccessList></SetParameterAttributesStruct></ParameterList></cwmp:SetParameterAttributes>`);
   const stateDir = join(dir, 'state');
   let agent: ChildProcess | undefined;
-  const startAgent = () => { agent = spawn(process.execPath, [join(repoRoot, 'dist/src/cli/main.js'), 'run', '--state-dir', stateDir, '--defaults', join(dir, 'defaults.json'), '--log-level', process.env.KILL_LOG ? 'debug' : 'error', '--cr-host', '127.0.0.1', '--cr-port', '0'], { stdio: process.env.KILL_LOG ? ['ignore', openSync(process.env.KILL_LOG, 'a'), 'inherit'] : 'ignore' }); };
+  const startAgent = () => { agent = spawnAgent({ stateDir, defaultsFile: join(dir, 'defaults.json'), logLevel: process.env.KILL_LOG ? 'debug' : 'error', crPort0: true, stdio: process.env.KILL_LOG ? ['ignore', openSync(process.env.KILL_LOG, 'a'), 'inherit'] : 'ignore' }); };
   const kill = async () => { agent!.kill('SIGKILL'); await new Promise((r) => agent!.once('exit', r)); };
   const ctl = new UspController({ url: `mqtt://127.0.0.1:${port}`, version: '5.0', endpointId: 'proto::k', topic: 'k/ctl', agentId: 'os::00D0F1-K-9', agentTopic: 'k/agent', timeoutMs: 3000 });
   await ctl.connect();

@@ -2,7 +2,6 @@
 // TP-469 case ids they cover.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent } from '../../src/agent.js';
@@ -10,7 +9,7 @@ import { silentLogger } from '../../src/util/logger.js';
 import { UspController } from '../../src/usp/controller-client.js';
 import { mqttDeploymentDefaults } from '../../src/usp/mqtt/deployment.js';
 import type { Plain } from '../../src/usp/codec.js';
-import { repoRoot, sleep, tempDir, waitFor } from '../helpers.js';
+import { sleep, spawnAgent, tempDir, waitFor } from '../helpers.js';
 import { makeCertificates } from '../certs.js';
 import { freePort, Mosquitto, requireMosquitto } from './mosquitto.js';
 import { ControllerSim } from '../usp/controller-sim.js';
@@ -177,7 +176,7 @@ test('a DU operation reported just before a crash is reported once after it, tho
   await w.agent.stop();
   const before = w.ctl.notifications.length;
   // Restarted as on a device: a process of its own, which has the CWMP client still to load.
-  const again = spawn(process.execPath, [join(repoRoot, 'dist/src/cli/main.js'), 'run', '--state-dir', stateDir, '--defaults', w.defaultsFile, '--log-level', 'error'], { stdio: 'ignore' });
+  const again = spawnAgent({ stateDir, defaultsFile: w.defaultsFile, logLevel: 'error' });
   t.after(() => { again.kill('SIGKILL'); });
   await w.ctl.waitForNotification((n) => w.ctl.notifications.indexOf(n) >= before && n.subscriptionId === 'oc', 10_000);
   await sleep(1500);   // beyond the first retry interval: anything still unacknowledged would show
