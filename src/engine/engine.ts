@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statfsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Logger } from '../util/logger.js';
 import { EngineCode, EngineError, type TransferFailure } from './errors.js';
 import { fetchPackage } from './fetch.js';
@@ -20,6 +20,11 @@ import { type DURecord, type EERecord, EngineRecords, type EURecord, type OpReco
 import { type Launch, memoryKiB, Supervisor, type UnitState } from './supervisor.js';
 import { nativeLauncher } from './backends/native.js';
 import { IN_CONTAINER, LxcHost } from './backends/lxc.js';
+import { appArmorEnabled } from './backends/lxc-policy.js';
+import { allocateRange, allocateUser, checkPool, DEFAULT_POOL, delegatePool, type IdPool } from './ids/pool.js';
+import { hostId, makePassable, shiftTree } from './ids/ownership.js';
+import { lookupUser, type UserIds } from './ids/users.js';
+import { chownSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { checkVolumeSpec, type VolumeRecord, type VolumeSpec, VolumeImages, volumeEnvName } from './volumes.js';
 
@@ -70,6 +75,8 @@ export interface InstallRequest {
   readonly progress?: (percent: number) => void;
   /** Application data volumes (absent: those the manifest declares). */
   readonly appData?: readonly VolumeSpec[];
+  /** TR-181 Privileged: allowed only into an EE whose policy allows it. */
+  readonly privileged?: boolean;
 }
 
 export interface EngineOptions {
@@ -82,10 +89,20 @@ export interface EngineOptions {
   readonly shutdownGraceMs?: number;
   /** The operator's base root file system for LXC EEs (tar.gz); LXC's busybox one when absent. */
   readonly lxcRootfs?: string;
+  /** Host ids handed to EEs (a block each) and to native DUs (a user each). */
+  readonly idPool?: IdPool;
+  /** Processes one LXC EE may hold at once (cgroup pids.max). */
+  readonly pidsMax?: number;
 }
 
 /** Under an LXC EE's du/ (a shared mount), where its volumes are mounted, so containers see them. */
 const VOLUME_DIR = '.appdata';
+const DEFAULT_PIDS_MAX = 1024;
+const HOST_PASSWD = '/etc/passwd';
+const NOBODY: UserIds = { uid: 65534, gid: 65534 };
+
+/** A DU whose files are a mounted SquashFS image (records older than `layout` say so by format). */
+const isImage = (du: DURecord): boolean => (du.layout ?? (du.format === 'squashfs' ? 'image' : 'tree')) === 'image';
 
 export class Engine extends EventEmitter<EngineEvents> {
   readonly records: EngineRecords;
@@ -116,7 +133,13 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   /** Loads the records, finishes what a crash interrupted, adopts services, autostarts by run level. */
   async start(): Promise<void> {
-    if (await LxcHost.available()) this.backends = ['native', 'lxc'];
+    if (await LxcHost.available()) {
+      this.backends = ['native', 'lxc'];
+      checkPool(this.pool);
+      for (const f of delegatePool(this.pool)) this.log.info({ file: f, start: this.pool.start, size: this.pool.size }, 'id pool delegated to root for unprivileged containers');
+      this.log.info({ appArmor: appArmorEnabled() }, appArmorEnabled() ? 'LXC EEs: user namespaces, AppArmor, seccomp, capability allow-list; package owners shifted at install'
+        : 'LXC EEs: user namespaces, seccomp, capability allow-list; AppArmor is not enabled on this kernel; package owners shifted at install (no idmapped mounts)');
+    }
     this.ees = this.records.loadEEs();
     if (!this.ees.some((e) => e.backend === 'native')) {
       this.ees.push({ id: 'native', name: 'native', backend: 'native', enabled: true, initialRunLevel: 0, currentRunLevel: 0, allocatedDiskKiB: -1, allocatedMemoryKiB: -1, allocatedCpuPercent: -1, createdAt: iso(), restartCount: 0, lastRestarted: UNKNOWN, restartReason: '' });
@@ -126,7 +149,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     // After a device reboot nothing is mounted: containers' layers and shared du/ first, then the DU images.
     for (const ee of this.ees.filter((e) => e.backend === 'lxc')) await this.lxc.prepare(ee.container!).catch((e) => this.log.error({ err: e, ee: ee.name }, 'container storage could not be prepared'));
     for (const du of this.dus) {
-      if (du.format === 'squashfs' && !isMounted(du.root)) await mountImage(`${du.root}.sqfs`, du.root).catch((e) => this.log.error({ err: e, duid: du.duid }, 'DU image could not be mounted'));
+      if (isImage(du) && !isMounted(du.root)) await mountImage(`${du.root}.sqfs`, du.root).catch((e) => this.log.error({ err: e, duid: du.duid }, 'DU image could not be mounted'));
     }
     this.vols = this.records.loadVolumes();
     for (const v of this.vols) await this.images.mount(v, this.volumeDir(v)).catch((e) => this.log.error({ err: e, volume: v.name }, 'application data volume could not be mounted'));
@@ -141,7 +164,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     }
     for (const ee of this.ees) {
       if (!ee.enabled) continue;
-      if (ee.backend === 'lxc') await this.lxc.start(ee.container!).catch((e) => this.log.error({ err: e, ee: ee.name }, 'container did not start'));
+      if (ee.backend === 'lxc') await this.startContainer(ee).catch((e) => this.log.error({ err: e, ee: ee.name }, 'container did not start'));
       this.autostart(ee);
     }
   }
@@ -163,6 +186,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   private get grace(): number { return this.opts.shutdownGraceMs ?? 10_000; }
+  private get pool(): IdPool { return this.opts.idPool ?? DEFAULT_POOL; }
 
   // ---- queries --------------------------------------------------------------------------------
 
@@ -198,6 +222,9 @@ export class Engine extends EventEmitter<EngineEvents> {
     let created: VolumeRecord[] = [];
     try {
       const ee = this.requireEE(req.ee);
+      if (req.privileged && !ee.allowPrivileged) {
+        throw new EngineError(EngineCode.InvalidArguments, `privileged deployment units are not allowed in ${ee.name}: the operator has not enabled them for it (AllowPrivileged policy)`);
+      }
       mkdirSync(staging, { recursive: true, mode: 0o700 });
       // The journal entry is on disk before anything is placed where it would outlive a crash (the
       // staging directory does not: start() clears it); its fsync runs while the package downloads.
@@ -213,19 +240,20 @@ export class Engine extends EventEmitter<EngineEvents> {
       if (this.dus.some((d) => d.uuid === uuid && d.manifest.version === manifest!.version && d.ee === ee.id)) {
         throw new EngineError(EngineCode.DuplicateDU, `${manifest.name} ${manifest.version} (${uuid}) is already installed in ${ee.name}`);
       }
+      const user = this.checkUsers(ee, manifest, req.privileged === true);
       const specs = this.volumeSpecs(req.appData ?? manifest.data);
       this.admitDisk(ee, placed.bytes + this.newVolumeBytes(ee, uuid, specs));
-      if (placed.format === 'tar.gz') {
+      if (placed.layout === 'tree') {
         this.records.saveOp({ ...op, uuid, duid, root: finalRoot });   // recovery must know what the rename creates
         renameSync(placed.root, finalRoot);
       }
       created = await this.createVolumes(ee, uuid, specs, { ...op, uuid, duid, root: finalRoot });
-      mkdirSync(this.dataDir(uuid, ee.id), { recursive: true, mode: 0o700 });
       const du: DURecord = {
-        duid, uuid, ee: ee.id, manifest, url: req.url, username: req.username ?? '', password: req.password ?? '', format: placed.format,
-        root: finalRoot, installedAt: iso(), diskKiB: Math.ceil(placed.bytes / 1024),
+        duid, uuid, ee: ee.id, manifest, url: req.url, username: req.username ?? '', password: req.password ?? '', format: placed.format, layout: placed.layout,
+        root: finalRoot, installedAt: iso(), diskKiB: Math.ceil(placed.bytes / 1024), privileged: req.privileged === true, ...(user ? { user } : {}),
         eus: manifest.services.map((s) => ({ euid: `${duid}-${s.name}`, service: s, requested: s.autostart ? 'Active' : 'Idle', autoStart: s.autostart, runLevel: s.runLevel })),
       };
+      this.makeDataDir(du);
       this.dus = [...this.dus, du];
       this.records.saveDUs(this.dus);           // the commit point: recovery finds the DU in the records
       for (const eu of du.eus) this.supervisor.add(eu.euid, this.launchOf(du, eu), this.policyOf(eu));
@@ -272,13 +300,13 @@ export class Engine extends EventEmitter<EngineEvents> {
       await this.fetch({ ...req, ...creds, url, ee: ee.id }, pkg, ee);
       // The new package is checked before the old one is touched.
       const format = await packageFormat(pkg);
+      const layout = this.layoutFor(ee, format);
       let manifest: Manifest | undefined;
       let bytes: number;
       const unpacked = join(staging, 'root');
-      if (format === 'squashfs') bytes = await checkSquashfs(pkg, this.limits(ee));
+      if (layout === 'image') bytes = await checkSquashfs(pkg, this.limits(ee));
       else {
-        mkdirSync(unpacked);
-        ({ manifest, bytes } = await unpackPackage(pkg, unpacked, this.limits(ee)));
+        ({ manifest, bytes } = await this.unpackTree(pkg, unpacked, ee));
         this.assertSameDU(old, manifest, req.uuid);
       }
       // Volumes: those named (by the caller, else the new manifest, else the ones it has) must exist.
@@ -288,7 +316,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       for (const eu of old.eus) await this.supervisor.stop(eu.euid, this.grace);
       await this.detachRoot(old, staging);
       swapped = true;
-      if (format === 'squashfs') {
+      if (layout === 'image') {
         renameSync(pkg, `${old.root}.sqfs`);
         mkdirSync(old.root, { recursive: true });
         await mountImage(`${old.root}.sqfs`, old.root);
@@ -298,15 +326,17 @@ export class Engine extends EventEmitter<EngineEvents> {
         rmSync(old.root, { recursive: true, force: true });
         renameSync(unpacked, old.root);
       }
-      if (!req.retainData) { rmSync(this.dataDir(old.uuid, old.ee), { recursive: true, force: true }); mkdirSync(this.dataDir(old.uuid, old.ee), { recursive: true, mode: 0o700 }); }
+      const user = this.checkUsers(ee, manifest!, old.privileged === true);
+      if (!req.retainData) rmSync(this.dataDir(old.uuid, old.ee), { recursive: true, force: true });
       const had = this.volumesOf(old);
       specs = this.volumeSpecs(req.appData ?? (manifest!.data.length ? manifest!.data : had));
       created = await this.createVolumes(ee, old.uuid, specs, op);
       const keep = new Map(old.eus.map((e) => [e.service.name, e]));
       const du: DURecord = {
-        ...old, manifest: manifest!, url, username: creds.username, password: creds.password, format, installedAt: iso(), diskKiB: Math.ceil(bytes / 1024),
+        ...old, manifest: manifest!, url, username: creds.username, password: creds.password, format, layout, installedAt: iso(), diskKiB: Math.ceil(bytes / 1024), ...(user ? { user } : {}),
         eus: manifest!.services.map((s) => ({ euid: `${duid}-${s.name}`, service: s, requested: keep.get(s.name)?.requested ?? (s.autostart ? 'Active' : 'Idle'), autoStart: s.autostart, runLevel: s.runLevel })),
       };
+      this.makeDataDir(du);
       this.dus = this.dus.map((d) => (d.duid === duid ? du : d));
       this.records.saveDUs(this.dus);                // the commit point
       this.records.saveOp({ ...op, committed: true });
@@ -378,7 +408,7 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   /** Takes an installed DU's files out of the way (into staging) during an update. */
   private async detachRoot(du: DURecord, staging: string): Promise<void> {
-    if (du.format === 'squashfs') {
+    if (isImage(du)) {
       await unmount(du.root);
       renameSync(`${du.root}.sqfs`, join(staging, 'old.sqfs'));
     } else renameSync(du.root, join(staging, 'old'));
@@ -395,12 +425,14 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   /**
-   * Puts a fetched package where it will run. A SquashFS image is checked, then mounted read-only
-   * at the final root (its image beside it); a tar.gz is unpacked into staging, renamed at commit.
-   * The journal learns the final root before anything is mounted there, so recovery can undo it.
+   * Puts a fetched package where it will run. In the native EE a SquashFS image is checked, then
+   * mounted read-only at the final root (its image beside it); everything else is unpacked into
+   * staging (and, for an unprivileged EE, given to its ids), renamed at commit. The journal learns
+   * the final root before anything is mounted there, so recovery can undo it.
    */
-  private async place(pkg: string, finalRoot: string, ee: EERecord, op: OpRecord, staging: string): Promise<{ manifest: Manifest; bytes: number; format: 'tar.gz' | 'squashfs'; root: string }> {
-    if ((await packageFormat(pkg)) === 'squashfs') {
+  private async place(pkg: string, finalRoot: string, ee: EERecord, op: OpRecord, staging: string): Promise<{ manifest: Manifest; bytes: number; format: 'tar.gz' | 'squashfs'; layout: 'image' | 'tree'; root: string }> {
+    const format = await packageFormat(pkg);
+    if (this.layoutFor(ee, format) === 'image') {
       if (op.root !== finalRoot) this.records.saveOp({ ...op, root: finalRoot });
       renameSync(pkg, `${finalRoot}.sqfs`);
       mkdirSync(finalRoot, { recursive: true });
@@ -411,12 +443,67 @@ export class Engine extends EventEmitter<EngineEvents> {
       const bytes = await checkSquashfs(img, this.limits(ee)).finally(() => mountError);
       const failed = await mountError;
       if (failed) throw failed;
-      return { manifest: await readManifest(finalRoot), bytes, format: 'squashfs', root: finalRoot };
+      return { manifest: await readManifest(finalRoot), bytes, format, layout: 'image', root: finalRoot };
     }
     const root = join(staging, 'root');
+    return { ...(await this.unpackTree(pkg, root, ee)), layout: 'tree', root };
+  }
+
+  /**
+   * A SquashFS image is mounted as it is only in the native EE: in an unprivileged EE its owners
+   * would be host ids the container does not map (its files unreadable there), and SquashFS has no
+   * idmapped mounts, so it is unpacked and shifted like a tar.gz.
+   */
+  private layoutFor(ee: EERecord, format: 'tar.gz' | 'squashfs'): 'image' | 'tree' {
+    return format === 'squashfs' && !ee.ids ? 'image' : 'tree';
+  }
+
+  private async unpackTree(pkg: string, root: string, ee: EERecord): Promise<{ manifest: Manifest; bytes: number; format: 'tar.gz' | 'squashfs' }> {
     mkdirSync(root);
     const unpacked = await unpackPackage(pkg, root, this.limits(ee));
-    return { ...unpacked, root };
+    if (ee.ids) shiftTree(root, ee.ids);
+    return unpacked;
+  }
+
+  /**
+   * The host user a native DU's services run as unless one names its own, and a check of every
+   * user the manifest names: it must exist (in the host's or the EE's passwd), and root on the
+   * host only for a privileged DU. Returns the DU's own user (native EE only).
+   */
+  private checkUsers(ee: EERecord, manifest: Manifest, privileged: boolean): UserIds | undefined {
+    for (const s of manifest.services) {
+      if (s.user === undefined) continue;
+      if (ee.backend === 'lxc') { this.lxc.userIn(ee.container!, s.user); continue; }
+      const u = lookupUser(HOST_PASSWD, s.user);
+      if (!u) throw new EngineError(EngineCode.InvalidArguments, `service ${s.name} asks for user '${s.user}', who does not exist on this device`);
+      if ((u.uid === 0 || u.gid === 0) && !privileged) throw new EngineError(EngineCode.InvalidArguments, `service ${s.name} asks to run as root, which only a privileged deployment unit may, where its EE's policy allows it`);
+    }
+    if (ee.backend === 'lxc') return undefined;
+    const taken = this.dus.flatMap((d) => (d.user ? [d.user.uid] : []));
+    const existing = this.dus.find((d) => d.ee === ee.id && d.uuid === duUuid(manifest.name, manifest.vendor))?.user;
+    const uid = existing?.uid ?? allocateUser(this.pool, taken);
+    return { uid, gid: uid };
+  }
+
+  /** A DU's data directory: private to the user its services run as (the first service's). */
+  private makeDataDir(du: DURecord): void {
+    const dir = this.dataDir(du.uuid, du.ee);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const owner = this.hostUserOf(du, du.eus[0]);
+    chownSync(dir, owner.uid, owner.gid);
+    if (!this.ees.find((e) => e.id === du.ee)?.ids) { makePassable(dirname(dir)); makePassable(dirname(du.root)); }
+  }
+
+  /** The host ids a unit's process runs with. */
+  private hostUserOf(du: DURecord, eu: EURecord | undefined): UserIds {
+    const ee = this.ees.find((e) => e.id === du.ee);
+    const name = eu?.service.user;
+    if (ee?.ids) {
+      const inside = name === undefined ? { uid: 0, gid: 0 } : this.lxc.userIn(ee.container!, name);
+      return { uid: hostId(ee.ids, inside.uid), gid: hostId(ee.ids, inside.gid) };
+    }
+    if (name !== undefined) return lookupUser(HOST_PASSWD, name) ?? du.user ?? NOBODY;
+    return du.user ?? { uid: 0, gid: 0 };
   }
 
   // ---- execution units ------------------------------------------------------------------------
@@ -472,7 +559,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       for (const du of this.dus.filter((d) => d.ee === eeId)) for (const eu of du.eus) await this.supervisor.stop(eu.euid, this.grace);
       if (ee.backend === 'lxc') await this.lxc.stop(ee.container!);
     } else {
-      if (ee.backend === 'lxc') await this.lxc.start(ee.container!);
+      if (ee.backend === 'lxc') await this.startContainer(ee);
       this.autostart(ee);
     }
   }
@@ -493,7 +580,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   async restartEE(eeId: string, reason: string): Promise<void> {
     const ee = this.requireEE(eeId, false);
     for (const du of this.dus.filter((d) => d.ee === eeId)) for (const eu of du.eus) await this.supervisor.stop(eu.euid, this.grace);
-    if (ee.backend === 'lxc') { await this.lxc.stop(ee.container!); if (ee.enabled) await this.lxc.start(ee.container!); }
+    if (ee.backend === 'lxc') { await this.lxc.stop(ee.container!); if (ee.enabled) await this.startContainer(ee); }
     ee.restartCount++;
     ee.lastRestarted = iso();
     ee.restartReason = reason;
@@ -507,7 +594,7 @@ export class Engine extends EventEmitter<EngineEvents> {
    * AddExecEnv(): a new LXC system container with its limits. Admission control refuses an EE whose
    * memory would overcommit the device with the EEs already there (7227).
    */
-  createEE(req: { name: string; enabled: boolean; memoryKiB: number; cpuPercent: number; diskKiB: number; initialRunLevel?: number }): Promise<EERecord> {
+  createEE(req: { name: string; enabled: boolean; memoryKiB: number; cpuPercent: number; diskKiB: number; initialRunLevel?: number; allowPrivileged?: boolean }): Promise<EERecord> {
     return this.serial(async () => {
       if (!this.backends.includes('lxc')) throw new EngineError(EngineCode.InvalidValue, 'LXC is not available on this device');
       if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/.test(req.name)) throw new EngineError(EngineCode.InvalidValue, `'${req.name}' is not a valid EE name (letters, digits, . _ -, at most 32)`);
@@ -517,12 +604,14 @@ export class Engine extends EventEmitter<EngineEvents> {
         throw new EngineError(EngineCode.ResourcesExceeded, `${req.memoryKiB} KiB more would overcommit the device's ${Math.floor(totalmem() / 1024)} KiB (${committed} KiB allocated already)`);
       }
       const id = `lxc-${randomBytes(4).toString('hex')}`;
+      const ids = allocateRange(this.pool, this.ees.flatMap((e) => (e.ids ? [e.ids] : [])));
       const ee: EERecord = { id, name: req.name, backend: 'lxc', container: `cpe-${id}`, enabled: req.enabled, initialRunLevel: req.initialRunLevel ?? 0, currentRunLevel: req.initialRunLevel ?? 0,
-        allocatedDiskKiB: req.diskKiB, allocatedMemoryKiB: req.memoryKiB, allocatedCpuPercent: req.cpuPercent, createdAt: iso(), restartCount: 0, lastRestarted: UNKNOWN, restartReason: '' };
-      await this.lxc.create(ee.container!, { memoryKiB: req.memoryKiB, cpuPercent: req.cpuPercent }, req.diskKiB);
+        allocatedDiskKiB: req.diskKiB, allocatedMemoryKiB: req.memoryKiB, allocatedCpuPercent: req.cpuPercent, createdAt: iso(), restartCount: 0, lastRestarted: UNKNOWN, restartReason: '',
+        ids, allowPrivileged: req.allowPrivileged === true };
+      await this.lxc.create(ee.container!, { memoryKiB: req.memoryKiB, cpuPercent: req.cpuPercent }, req.diskKiB, { ids, pidsMax: this.opts.pidsMax ?? DEFAULT_PIDS_MAX, netAdmin: false });
       this.ees = [...this.ees, ee];
       this.records.saveEEs(this.ees);
-      if (ee.enabled) await this.lxc.start(ee.container!);
+      if (ee.enabled) await this.startContainer(ee);
       this.emit('ee', ee);
       return ee;
     });
@@ -549,6 +638,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (ee.backend !== 'lxc') throw new EngineError(EngineCode.InvalidValue, 'the native execution environment has no writable layer to reset');
     for (const du of this.dus.filter((d) => d.ee === eeId)) for (const eu of du.eus) await this.supervisor.stop(eu.euid, this.grace);
     await this.lxc.reset(ee.container!);
+    if (ee.enabled) await this.startContainer(ee);
     ee.currentRunLevel = ee.initialRunLevel;
     this.records.saveEEs(this.ees);
     this.emit('ee', ee);
@@ -614,6 +704,25 @@ export class Engine extends EventEmitter<EngineEvents> {
     });
   }
 
+  /** Starts an EE's container, then gives its volumes their AccessPath (a Reset() took the links). */
+  private async startContainer(ee: EERecord): Promise<void> {
+    await this.lxc.start(ee.container!);
+    for (const v of this.vols.filter((x) => x.ee === ee.id)) {
+      await this.lxc.link(ee.container!, join(VOLUME_DIR, v.id), v.accessPath).catch((e) => this.log.error({ err: e, volume: v.name, ee: ee.name }, 'application data volume has no AccessPath'));
+    }
+  }
+
+  /**
+   * The operator's policy for an EE: whether privileged DUs may be installed there (TR-181
+   * Privileged; on the native EE that allows services to run as root).
+   */
+  setPolicy(eeId: string, policy: { allowPrivileged: boolean }): void {
+    const ee = this.requireEE(eeId, false);
+    if (ee.allowPrivileged === policy.allowPrivileged) return;
+    ee.allowPrivileged = policy.allowPrivileged;
+    this.records.saveEEs(this.ees);
+  }
+
   private eeOfVolume(v: VolumeRecord): EERecord | undefined { return this.ees.find((e) => e.id === v.ee); }
 
   private volumeDir(v: VolumeRecord): string {
@@ -650,7 +759,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       for (const v of fresh) {
         await this.images.create(v);
         await this.images.mount(v, this.volumeDir(v));
-        if (ee.backend === 'lxc') await this.lxc.addBind(ee.container!, join(VOLUME_DIR, v.id), v.accessPath);
+        if (ee.backend === 'lxc' && (await this.lxc.state(ee.container!)) === 'RUNNING') await this.lxc.link(ee.container!, join(VOLUME_DIR, v.id), v.accessPath);
       }
     } catch (e) {
       await this.dropVolumes(fresh);
@@ -665,7 +774,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (!list.length) return;
     for (const v of list) {
       const ee = this.eeOfVolume(v);
-      if (ee?.backend === 'lxc') await this.lxc.removeBind(ee.container!, join(VOLUME_DIR, v.id), v.accessPath).catch((e) => this.log.warn({ err: e }, 'volume bind not removed'));
+      if (ee?.backend === 'lxc') await this.lxc.unlink(ee.container!, v.accessPath).catch((e) => this.log.warn({ err: e }, 'volume link not removed'));
       await this.images.destroy(v, this.volumeDir(v));
     }
     const ids = new Set(list.map((v) => v.id));
@@ -749,10 +858,11 @@ export class Engine extends EventEmitter<EngineEvents> {
     const env: Record<string, string> = { ...eu.service.env, CPE_EUID: eu.euid };
     for (const v of this.volumesOf(du)) env[volumeEnvName(v.name)] = this.volumePath(v);
     if (ee?.backend === 'lxc') {
-      return { command: eu.service.command, args: eu.service.args, cwd: `${IN_CONTAINER.du}/${du.duid}`, user: eu.service.user,
+      return { command: eu.service.command, args: eu.service.args, cwd: `${IN_CONTAINER.du}/${du.duid}`, user: eu.service.user, privileged: du.privileged === true,
         env: { ...env, CPE_DU_DATA: `${IN_CONTAINER.data}/${du.uuid}` }, launcher: this.lxc.launcher(ee.container!) };
     }
-    return { command: eu.service.command, args: eu.service.args, cwd: du.root, env: { ...env, CPE_DU_DATA: this.dataDir(du.uuid, du.ee) }, launcher: nativeLauncher };
+    return { command: eu.service.command, args: eu.service.args, cwd: du.root, env: { ...env, CPE_DU_DATA: this.dataDir(du.uuid, du.ee) }, launcher: nativeLauncher,
+      ...this.hostUserOf(du, eu) };
   }
 
   /** The restart policy in force for a unit (what the model shows in AutoRestart). */

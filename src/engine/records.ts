@@ -7,6 +7,8 @@ import type { DuResult } from './engine.js';
 import { removeStaleTemps, writeFileAtomic, writeFileAtomicSoon } from '../util/atomic-file.js';
 import type { Manifest, ServiceSpec } from './package/manifest.js';
 import type { VolumeRecord } from './volumes.js';
+import type { IdRange } from './backends/lxc-policy.js';
+import type { UserIds } from './ids/users.js';
 
 export type BackendKind = 'native' | 'lxc';
 
@@ -26,6 +28,10 @@ export interface EERecord {
   restartCount: number;
   lastRestarted: string;
   restartReason: string;
+  /** The host ids an unprivileged container's ids map onto (absent: the native EE). */
+  readonly ids?: IdRange;
+  /** The operator allows privileged DUs here (TR-181 Privileged). */
+  allowPrivileged?: boolean;
 }
 
 /** The TR-181 AutoRestart settings an operator gave (absent: the manifest's policy, default timing). */
@@ -50,7 +56,13 @@ export interface DURecord {
   readonly username: string;
   readonly password: string;           // kept for Update without a URL (the file is 0600)
   readonly format: 'tar.gz' | 'squashfs';
+  /** A mounted SquashFS image, or files unpacked (absent in older records: a SquashFS was mounted). */
+  readonly layout?: 'image' | 'tree';
   readonly root: string;               // unpacked package
+  /** Installed with TR-181 Privileged (only where its EE's policy allowed it). */
+  readonly privileged?: boolean;
+  /** A native DU's own host user (its services run as it unless one names another). */
+  readonly user?: UserIds;
   readonly installedAt: string;
   readonly diskKiB: number;
   eus: EURecord[];

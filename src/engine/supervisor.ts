@@ -16,6 +16,11 @@ export interface Launch {
   readonly env: Readonly<Record<string, string>>;
   readonly cwd: string;
   readonly user?: string | undefined;
+  /** Host ids of a native service's process. */
+  readonly uid?: number;
+  readonly gid?: number;
+  /** Keeps every capability of the EE's user namespace (a privileged DU in an LXC EE). */
+  readonly privileged?: boolean;
   /** The backend that starts it (native host process, or inside a container). */
   readonly launcher: ProcessLauncher;
 }

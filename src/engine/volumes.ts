@@ -3,7 +3,8 @@
 // LXC EE the volume is mounted under the EE's shared du/ tree and bound at its AccessPath inside the
 // container; in the native EE services find it at its host mount point (CPE_APPDATA_<NAME>).
 import { existsSync, mkdirSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
-import { join, posix } from 'node:path';
+import { dirname, join, posix } from 'node:path';
+import { makePassable } from './ids/ownership.js';
 import { EngineCode, EngineError } from './errors.js';
 import { isMounted, unmount } from './mounts.js';
 import { runTool as run } from './tool.js';
@@ -65,6 +66,7 @@ export class VolumeImages {
     await run('mount', ['-o', 'loop,nodev,nosuid', this.image(v.id), at]);
     // Services may run as any user of the EE: the volume is theirs (the image is still 0600 on the host).
     await run('chmod', ['1777', at]);
+    makePassable(dirname(at));
   }
 
   /** Unmounts and deletes the volume with everything in it. */

@@ -2,11 +2,14 @@
 // network device unless configured, memory and CPU limits through cgroups), driven through the
 // lxc-* tools with execa; services run inside it through lxc-attach, in their own session.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineCode, EngineError } from '../errors.js';
 import type { Launch, ProcessLauncher } from '../supervisor.js';
 import { isMounted, makeShared, unmount } from '../mounts.js';
+import { makePassable, shiftTree } from '../ids/ownership.js';
+import { lookupUser } from '../ids/users.js';
+import { appArmorEnabled, confinementLines, type ContainerPolicy, type IdRange, seccompProfile } from './lxc-policy.js';
 import { extractTarGz } from '../package/tar-extract.js';
 import { lastLine, runTool as run } from '../tool.js';
 
@@ -46,26 +49,26 @@ export class LxcHost {
   private upper(name: string): string { return join(this.lxcpath, name, 'upper'); }
   private image(name: string): string { return join(this.lxcpath, name, 'upper.img'); }
 
-  /** The shared read-only base rootfs, built once from LXC's busybox template. */
-  private async base(): Promise<string> {
+  /**
+   * The base root file system every EE starts from: LXC's busybox template (static busybox, no host
+   * library binds) or the operator's tarball, built once and never given to a container as it is:
+   * each EE runs on its own copy, owned by its id range.
+   */
+  private async baseRootfs(): Promise<string> {
     if (this.rootfsTarball) return this.customBase(this.rootfsTarball);
     const rootfs = join(this.lxcpath, BASE, 'rootfs');
-    if (existsSync(join(rootfs, 'bin', 'busybox'))) return join(this.lxcpath, BASE);
+    if (existsSync(join(rootfs, 'bin', 'busybox'))) return rootfs;
     await lxcTool('lxc-destroy', ['-P', this.lxcpath, '-n', BASE, '-f']);
     const r = await lxcTool('lxc-create', ['-P', this.lxcpath, '-n', BASE, '-t', 'busybox', '-f', '/dev/null']);
     if (r.exitCode !== 0) throw new EngineError(EngineCode.InternalError, `building the base rootfs failed: ${lastLine(r.stderr)}`);
-    for (const d of [IN_CONTAINER.du, IN_CONTAINER.data]) mkdirSync(join(rootfs, d), { recursive: true, mode: 0o755 });
-    return join(this.lxcpath, BASE);
+    return rootfs;
   }
 
-  /**
-   * The operator's rootfs, unpacked once with the safe extractor (links may be absolute inside it,
-   * devices are LXC's business) and given a config of its own that binds nothing from the host.
-   */
+  /** The operator's rootfs, unpacked once with the safe extractor (links may be absolute inside it, devices are LXC's business). */
   private async customBase(tarball: string): Promise<string> {
     const dir = join(this.lxcpath, CUSTOM_BASE);
     const rootfs = join(dir, 'rootfs');
-    if (existsSync(join(dir, 'config'))) return dir;
+    if (existsSync(join(dir, 'complete'))) return rootfs;
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(rootfs, { recursive: true, mode: 0o755 });
     try {
@@ -74,33 +77,52 @@ export class LxcHost {
       rmSync(dir, { recursive: true, force: true });
       throw new EngineError(EngineCode.CorruptData, `the EE root file system ${tarball} can not be used: ${(e as Error).message}`);
     }
-    for (const d of [IN_CONTAINER.du, IN_CONTAINER.data]) mkdirSync(join(rootfs, d), { recursive: true, mode: 0o755 });
-    writeFileSync(join(dir, 'config'), [
-      'lxc.autodev = 1', 'lxc.tty.max = 1', 'lxc.pty.max = 1', 'lxc.cap.drop = sys_module mac_admin mac_override sys_time',
-      'lxc.mount.auto = cgroup:mixed proc:mixed sys:ro', 'lxc.mount.entry = shm dev/shm tmpfs defaults,create=dir 0 0', '',
-    ].join('\n'));
-    return dir;
+    writeFileSync(join(dir, 'complete'), '');
+    return rootfs;
   }
 
-  async create(name: string, limits: LxcLimits, diskKiB: number): Promise<void> {
-    const base = await this.base();
+  /**
+   * A new unprivileged container: its own copy of the base rootfs shifted into its id range, an ext4
+   * image of its disk allowance for everything it can write, and a config that confines it
+   * (lxc-policy.ts). Nothing of the host is bound in except its packages, read-only.
+   */
+  async create(name: string, limits: LxcLimits, diskKiB: number, policy: ContainerPolicy): Promise<void> {
+    const base = await this.baseRootfs();
     const dir = join(this.lxcpath, name);
-    for (const d of [dir, this.duDir(name), this.upper(name)]) mkdirSync(d, { recursive: true, mode: 0o700 });
-    await this.freshImage(name, diskKiB > 0 ? diskKiB : DEFAULT_DISK_KIB);
-    const inherited = readFileSync(join(base, 'config'), 'utf8').split('\n')
-      .filter((l) => l.trim() && !l.startsWith('#') && !/^lxc\.(rootfs\.path|uts\.name)\b/.test(l));
+    // The container's root (a host id of its range) opens its layers itself: it must be able to pass
+    // through these directories, and it can read nothing in them but what is its own.
+    for (const d of [dir, this.upper(name)]) mkdirSync(d, { recursive: true, mode: 0o711 });
+    makePassable(this.lxcpath);
+    mkdirSync(this.duDir(name), { recursive: true, mode: 0o755 });
+    const rootfs = join(dir, 'rootfs');
+    rmSync(rootfs, { recursive: true, force: true });
+    await run('cp', ['-a', base, rootfs]);
+    for (const d of [IN_CONTAINER.du, IN_CONTAINER.data]) mkdirSync(join(rootfs, d), { recursive: true, mode: 0o755 });
+    shiftTree(rootfs, policy.ids);
+    writeFileSync(join(dir, SECCOMP), seccompProfile(), { mode: 0o644 });
     writeFileSync(join(dir, 'config'), [
-      ...inherited,
-      `lxc.rootfs.path = overlay:${join(base, 'rootfs')}:${join(this.upper(name), 'delta')}`,
+      `lxc.rootfs.path = overlay:${rootfs}:${join(this.upper(name), 'delta')}`,
       `lxc.uts.name = ${name}`,
+      'lxc.signal.halt = SIGUSR1',
+      'lxc.autodev = 1', 'lxc.tty.max = 1', 'lxc.pty.max = 16',
       'lxc.net.0.type = empty',
-      'lxc.apparmor.profile = unconfined',
-      `lxc.mount.entry = ${this.duDir(name)} ${IN_CONTAINER.du.slice(1)} none rbind,rslave,ro,create=dir 0 0`,
-      `lxc.mount.entry = ${this.dataDir(name)} ${IN_CONTAINER.data.slice(1)} none bind,create=dir 0 0`,
+      'lxc.mount.auto = cgroup:mixed proc:mixed sys:ro',
+      'lxc.mount.entry = shm dev/shm tmpfs nosuid,nodev,noexec,create=dir 0 0',
+      `lxc.mount.entry = ${this.duDir(name)} ${IN_CONTAINER.du.slice(1)} none rbind,rslave,ro,nosuid,nodev,create=dir 0 0`,
+      `lxc.mount.entry = ${this.dataDir(name)} ${IN_CONTAINER.data.slice(1)} none bind,nosuid,nodev,create=dir 0 0`,
+      ...confinementLines(policy, join(dir, SECCOMP), { cgroupV1: CGROUP_V1, appArmor: appArmorEnabled() }),
       ...limitLines(limits),
       '',
     ].join('\n'));
+    await this.freshImage(name, diskKiB > 0 ? diskKiB : DEFAULT_DISK_KIB);
     await this.prepare(name);
+  }
+
+  /** The id range a container's config maps (the agent wrote it; the container can't touch it). */
+  ids(name: string): IdRange {
+    const m = /^lxc\.idmap = u 0 (\d+) (\d+)$/m.exec(readFileSync(join(this.lxcpath, name, 'config'), 'utf8'));
+    if (!m) throw new EngineError(EngineCode.InternalError, `container ${name} has no id map: it was made by an older agent and runs privileged; remove and add it again`);
+    return { base: Number(m[1]), size: Number(m[2]) };
   }
 
   /** A new, empty writable layer: an ext4 image of the EE's disk allocation, mounted. */
@@ -109,15 +131,28 @@ export class LxcHost {
     const img = this.image(name);
     writeFileSync(img, '');
     await run('truncate', ['-s', `${diskKiB}K`, img]);
-    await run('mkfs.ext4', ['-q', '-F', '-m', '0', img]);
+    await run('mkfs.ext4', ['-q', '-F', '-m', '0', '-E', 'root_owner=0:0', img]);
     await this.mount(name);
   }
 
   private async mount(name: string): Promise<void> {
-    if (isMounted(this.upper(name))) return;
-    await run('mount', ['-o', 'loop,nodev,nosuid', this.image(name), this.upper(name)]);
-    mkdirSync(join(this.upper(name), 'delta'), { recursive: true });
-    mkdirSync(this.dataDir(name), { recursive: true, mode: 0o700 });
+    if (!isMounted(this.upper(name))) await run('mount', ['-o', 'loop,nodev,nosuid', this.image(name), this.upper(name)]);
+    this.layers(name);
+  }
+
+  /**
+   * The overlay's writable layer and work directory, and the DUs' data directories: owned by the
+   * container's root, inside the image root that stays the host's (0711: passable, not listable).
+   */
+  private layers(name: string): void {
+    const root = this.ids(name).base;
+    chmodSync(this.upper(name), 0o711);
+    for (const d of ['delta', 'work', 'data']) {
+      const p = join(this.upper(name), d);
+      if (existsSync(p)) continue;
+      mkdirSync(p, { mode: 0o755 });
+      chownSync(p, root, root);
+    }
   }
 
   private async unmount(name: string): Promise<void> {
@@ -130,6 +165,7 @@ export class LxcHost {
    * SquashFS DUs mounted there later reach inside the running container.
    */
   async prepare(name: string): Promise<void> {
+    makePassable(this.lxcpath);
     await this.mount(name);
     await makeShared(this.duDir(name));
   }
@@ -154,15 +190,13 @@ export class LxcHost {
     await lxcTool('lxc-stop', ['-P', this.lxcpath, '-n', name, '-t', '5']);
   }
 
-  /** Reset(): everything the services changed in the rootfs goes; DUs and their data stay. */
+  /** Reset(): everything the services changed in the rootfs goes; DUs and their data stay. The container is left stopped. */
   async reset(name: string): Promise<void> {
-    const running = (await this.state(name)) === 'RUNNING';
     await lxcTool('lxc-stop', ['-P', this.lxcpath, '-n', name, '-k']);
     await this.mount(name);
     // delta/ and the overlay's work directory; data/ and ext4's lost+found stay.
     for (const f of readdirSync(this.upper(name))) if (f !== 'data' && f !== 'lost+found') rmSync(join(this.upper(name), f), { recursive: true, force: true });
-    mkdirSync(join(this.upper(name), 'delta'));
-    if (running) await this.start(name);
+    this.layers(name);
   }
 
   async destroy(name: string): Promise<void> {
@@ -213,35 +247,37 @@ export class LxcHost {
   }
 
   /**
-   * Makes a host directory under the EE's du/ appear at `target` inside the container: a mount entry
-   * for every later start, and, when the container runs, a bind made now inside its mount namespace
-   * (the directory is already visible there through the shared du/ mount).
+   * Makes `target` inside a running container lead to du/<rel> (a volume mounted there on the host
+   * reaches the container through du/'s shared propagation): a symbolic link made by a process of
+   * the container itself (lxc-attach with its namespaces, ids, capabilities and seccomp), so no
+   * file of the container is ever run, opened or followed with host privileges. An existing file
+   * or directory at target is left alone (the link is not made, and the caller hears why).
    */
-  async addBind(name: string, rel: string, target: string): Promise<void> {
-    this.mountEntry(name, bindLine(this.duDir(name), rel, target), true);
-    const pid = await this.initPid(name);
-    if (pid) await run('nsenter', ['-t', String(pid), '-m', '--', '/bin/sh', '-c', 'mkdir -p "$1" && mount --bind "$0" "$1"', `${IN_CONTAINER.du}/${rel}`, target]);
+  async link(name: string, rel: string, target: string): Promise<void> {
+    const r = await lxcTool('lxc-attach', [...this.attachArgs(name), '--', '/bin/sh', '-c',
+      'mkdir -p "${1%/*}" && { [ ! -e "$1" ] || [ -L "$1" ]; } && ln -sfn "$0" "$1"', `${IN_CONTAINER.du}/${rel}`, target]);
+    if (r.exitCode !== 0) throw new EngineError(EngineCode.CommandFailure, `${target} could not be made in the execution environment (it exists, or the container refused)`);
   }
 
-  async removeBind(name: string, rel: string, target: string): Promise<void> {
-    this.mountEntry(name, bindLine(this.duDir(name), rel, target), false);
-    const pid = await this.initPid(name);
-    if (pid) await lxcTool('nsenter', ['-t', String(pid), '-m', '--', '/bin/umount', '-l', target]);
+  async unlink(name: string, target: string): Promise<void> {
+    if ((await this.state(name)) !== 'RUNNING') return;
+    await lxcTool('lxc-attach', [...this.attachArgs(name), '--', '/bin/sh', '-c', '[ ! -L "$0" ] || rm -f "$0"', target]);
   }
 
-  /** Puts a mount entry into the container's config, or takes it out (once, wherever it was). */
-  private mountEntry(name: string, line: string, present: boolean): void {
-    const cfg = join(this.lxcpath, name, 'config');
-    if (!present && !existsSync(cfg)) return;     // a removed container has nothing to take out
-    const lines = readFileSync(cfg, 'utf8').split('\n').filter((l) => l !== '' && l !== line);
-    writeFileSync(cfg, [...lines, ...(present ? [line] : []), ''].join('\n'));
+  private attachArgs(name: string): string[] {
+    return ['-P', this.lxcpath, '-n', name, '--clear-env', '--set-var', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin'];
   }
 
-  private async initPid(name: string): Promise<number | undefined> {
-    if ((await this.state(name)) !== 'RUNNING') return undefined;
-    const r = await lxcTool('lxc-info', ['-P', this.lxcpath, '-n', name, '-p', '-H']);
-    const pid = Number(r.stdout.trim());
-    return r.exitCode === 0 && pid > 0 ? pid : undefined;
+  /**
+   * A user of the EE's base rootfs (its /etc/passwd as the agent installed it, read without
+   * following links; users a service adds at run time are not looked up), or a numeric id.
+   */
+  userIn(name: string, user: string): { uid: number; gid: number } {
+    const found = lookupUser(join(this.lxcpath, name, 'rootfs', 'etc/passwd'), user);
+    if (!found) throw new EngineError(EngineCode.InvalidArguments, `user '${user}' does not exist in the execution environment`);
+    const { size } = this.ids(name);
+    if (found.uid >= size || found.gid >= size) throw new EngineError(EngineCode.InvalidArguments, `user '${user}' is outside the execution environment's ${size} ids`);
+    return found;
   }
 
   /** Memory the container uses now, from its cgroup. */
@@ -255,10 +291,13 @@ export class LxcHost {
     const host = this;
     return {
       spawn(_euid: string, launch: Launch, logFd: number) {
-        const args = ['-P', host.lxcpath, '-n', name, '--clear-env', '--set-var', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin'];
+        const args = host.attachArgs(name);
         for (const [k, v] of Object.entries(launch.env)) args.push('--set-var', `${k}=${v}`);
-        const uid = launch.user === undefined ? undefined : uidIn(join(host.lxcpath, host.rootfsTarball ? CUSTOM_BASE : BASE, 'rootfs'), launch.user);
+        const uid = launch.user === undefined ? undefined : host.userIn(name, launch.user);
         if (uid !== undefined) args.push('-u', String(uid.uid), '-g', String(uid.gid));
+        // A privileged DU (allowed by its EE's policy) keeps every capability of the container's user
+        // namespace: still no host privilege, but mounts and network administration inside the EE.
+        if (launch.privileged) args.push('--elevated-privileges=CAP');
         args.push('--', '/bin/sh', '-c', 'cd "$0" && exec "$@"', launch.cwd, launch.command, ...launch.args);
         const child = spawn('lxc-attach', args, { stdio: ['ignore', logFd, logFd], detached: true });
         const exited = new Promise<number | null>((resolve) => {
@@ -275,7 +314,7 @@ export class LxcHost {
 
 /** cgroup v1 (this machine) or v2 keys for a memory limit in KiB and a CPU share of one core in percent. */
 function limitLines(l: LxcLimits): string[] {
-  const v1 = existsSync('/sys/fs/cgroup/memory');
+  const v1 = CGROUP_V1;
   const out: string[] = [];
   if (l.memoryKiB > 0) out.push(v1 ? `lxc.cgroup.memory.limit_in_bytes = ${l.memoryKiB * 1024}` : `lxc.cgroup2.memory.max = ${l.memoryKiB * 1024}`);
   if (l.memoryKiB > 0 && v1) out.push(`lxc.cgroup.memory.memsw.limit_in_bytes = ${l.memoryKiB * 1024}`);
@@ -286,20 +325,9 @@ function limitLines(l: LxcLimits): string[] {
   return out;
 }
 
-/** The container config line that binds du/<rel> at target (relative to the rootfs, as LXC wants). */
-const bindLine = (duDir: string, rel: string, target: string) => `lxc.mount.entry = ${join(duDir, rel)} ${target.slice(1)} none bind,create=dir 0 0`;
-
-function uidIn(rootfs: string, user: string): { uid: number; gid: number } | undefined {
-  if (/^\d+$/.test(user)) return { uid: Number(user), gid: Number(user) };
-  try {
-    for (const line of readFileSync(join(rootfs, 'etc/passwd'), 'utf8').split('\n')) {
-      const f = line.split(':');
-      if (f[0] === user) return { uid: Number(f[2]), gid: Number(f[3]) };
-    }
-  } catch { /* no passwd: the user can't be resolved */ }
-  throw new Error(`user '${user}' does not exist in the container`);
-}
 
 const BASE = 'cpe-base';
+const SECCOMP = 'seccomp';
+const CGROUP_V1 = existsSync('/sys/fs/cgroup/memory');
 const CUSTOM_BASE = 'cpe-base-custom';
 const DEFAULT_DISK_KIB = 256 * 1024;

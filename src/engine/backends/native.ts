@@ -13,6 +13,8 @@ export const nativeLauncher: ProcessLauncher = {
       env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...launch.env },
       stdio: ['ignore', logFd, logFd],
       detached: true,
+      // As the DU's user (libuv drops supplementary groups with it); root only for a privileged DU.
+      ...(launch.uid !== undefined ? { uid: launch.uid } : {}), ...(launch.gid !== undefined ? { gid: launch.gid } : {}),
     });
     const exited = new Promise<number | null>((resolve) => {
       child.once('exit', (code) => resolve(code));
