@@ -38,6 +38,7 @@ export interface AgentOptions {
 
 const BOOT_FILE = 'boot.json';
 const MS = 'Device.ManagementServer.';
+const SM = 'Device.SoftwareModules.';
 
 export class Agent {
   private current: DataModel | undefined;
@@ -90,7 +91,8 @@ export class Agent {
     }
     this.current = dm;
     // The engine before the protocols: rows for installed DUs exist when the first controller asks.
-    this.engine = new Engine({ stateDir: this.opts.stateDir, logger: this.opts.logger.child({ component: 'engine' }), ...(this.opts.lxcRootfs ? { lxcRootfs: this.opts.lxcRootfs } : {}) });
+    const idPool = { start: Number(dm.value(`${SM}X_CPE-AGENT_IdPoolStart`)), size: Number(dm.value(`${SM}X_CPE-AGENT_IdPoolSize`)) };
+    this.engine = new Engine({ stateDir: this.opts.stateDir, logger: this.opts.logger.child({ component: 'engine' }), idPool, ...(this.opts.lxcRootfs ? { lxcRootfs: this.opts.lxcRootfs } : {}) });
     await this.engine.start();
     this.sm = new SoftwareModules(dm, this.engine, this.opts.logger.child({ component: 'software-modules' }));
     await this.sm.sync();

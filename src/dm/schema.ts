@@ -48,6 +48,9 @@ export class Schema {
     this.root = this.make(rootSpec, undefined);
     for (const s of specs) {
       if (s.path === 'Device.') continue;
+      // A vendor file adds parameters, commands and events to a standard object (TR-106 X_ names).
+      const known = this.byPath.get(s.path);
+      if (known) { this.extend(known, s); continue; }
       const parentPath = parentDefPath(s.path);
       const parent = this.byPath.get(parentPath) ?? this.implicitParent(parentPath);
       const def = this.make(s, parent);
@@ -85,12 +88,18 @@ export class Schema {
       creatable: spec.path.endsWith('.{i}.') && spec.access === 'readWrite' && !spec.fixed,
       counters: new Map(),
     };
-    for (const p of spec.params) {
-      const pd: ParamDef = { ...p, owner: def, zero: zeroValue(p), writable: p.access === 'readWrite' || p.access === 'writeOnceReadOnly' };
-      def.params.set(p.name, pd);
-    }
+    for (const p of spec.params) def.params.set(p.name, paramDef(p, def));
     this.byPath.set(spec.path, def);
     return def;
+  }
+
+  private extend(def: ObjectDef, spec: ObjectSpec): void {
+    for (const p of spec.params) {
+      if (def.params.has(p.name)) throw new Error(`${def.path}${p.name} is defined twice`);
+      def.params.set(p.name, paramDef(p, def));
+    }
+    for (const c of spec.commands) def.commands.set(c.name, c);
+    for (const e of spec.events) def.events.set(e.name, e);
   }
 
   private linkCounters(def: ObjectDef): void {
@@ -107,6 +116,8 @@ export class Schema {
     return this.byPath.get(toSupportedPath(path));
   }
 }
+
+const paramDef = (p: ParamSpec, owner: ObjectDef): ParamDef => ({ ...p, owner, zero: zeroValue(p), writable: p.access === 'readWrite' || p.access === 'writeOnceReadOnly' });
 
 export function parentDefPath(path: string): string {
   const parts = path.split('.').filter(Boolean);

@@ -147,6 +147,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     }
     this.dus = this.records.loadDUs();
     // After a device reboot nothing is mounted: containers' layers and shared du/ first, then the DU images.
+    for (const ee of this.ees.filter((e) => e.backend === 'lxc' && !e.ids)) this.log.warn({ ee: ee.name }, 'this EE was made by an older agent and runs privileged: remove it and add it again');
     for (const ee of this.ees.filter((e) => e.backend === 'lxc')) await this.lxc.prepare(ee.container!).catch((e) => this.log.error({ err: e, ee: ee.name }, 'container storage could not be prepared'));
     for (const du of this.dus) {
       if (isImage(du) && !isMounted(du.root)) await mountImage(`${du.root}.sqfs`, du.root).catch((e) => this.log.error({ err: e, duid: du.duid }, 'DU image could not be mounted'));
@@ -222,6 +223,9 @@ export class Engine extends EventEmitter<EngineEvents> {
     let created: VolumeRecord[] = [];
     try {
       const ee = this.requireEE(req.ee);
+      if (ee.backend === 'lxc' && !ee.ids) {
+        throw new EngineError(EngineCode.InvalidDUState, `${ee.name} was made by an older agent and runs privileged; nothing more is installed there: remove it and add it again`);
+      }
       if (req.privileged && !ee.allowPrivileged) {
         throw new EngineError(EngineCode.InvalidArguments, `privileged deployment units are not allowed in ${ee.name}: the operator has not enabled them for it (AllowPrivileged policy)`);
       }
@@ -492,6 +496,17 @@ export class Engine extends EventEmitter<EngineEvents> {
     const owner = this.hostUserOf(du, du.eus[0]);
     chownSync(dir, owner.uid, owner.gid);
     if (!this.ees.find((e) => e.id === du.ee)?.ids) { makePassable(dirname(dir)); makePassable(dirname(du.root)); }
+  }
+
+  /** Who a unit runs as, inside its EE and on the host; undefined when it is unknown or its user is gone. */
+  unitUser(euid: string): { inside: UserIds; host: UserIds } | undefined {
+    const found = this.unitOf(euid);
+    if (!found) return undefined;
+    try {
+      const host = this.hostUserOf(found.du, found.eu);
+      const ids = this.ees.find((e) => e.id === found.du.ee)?.ids;
+      return { inside: ids ? { uid: host.uid - ids.base, gid: host.gid - ids.base } : host, host };
+    } catch { return undefined; }
   }
 
   /** The host ids a unit's process runs with. */

@@ -21,6 +21,8 @@ const SM = 'Device.SoftwareModules.';
 const DI = 'Device.DeviceInfo.';
 const ME = 'software-modules';
 const ref = (row: string) => row.slice(0, -1);
+/** The operator's policy: privileged DUs may be installed into this EE (docs/security.md). */
+const ALLOW_PRIVILEGED = 'X_CPE-AGENT_AllowPrivileged';
 
 /**
  * A finished DU operation as TR-181 reports it (the arguments of DUStateChange!): the USP event and
@@ -80,7 +82,7 @@ export class SoftwareModules {
     // Writes by an operator that are commands in disguise (TR-181 "command parameters" of CWMP, and
     // Enable for both protocols) act on the engine.
     this.offFeed = dm.feed.subscribe([`${SM}ExecEnv.*.Enable`, `${SM}ExecEnv.*.Reset`, `${SM}ExecEnv.*.RequestedRunLevel`, `${SM}ExecutionUnit.*.RequestedState`,
-      `${SM}ExecutionUnit.*.AutoStart`, `${SM}ExecutionUnit.*.RunLevel`, `${SM}ExecutionUnit.*.AutoRestart.`], (c) => {
+      `${SM}ExecutionUnit.*.AutoStart`, `${SM}ExecutionUnit.*.RunLevel`, `${SM}ExecutionUnit.*.AutoRestart.`, `${SM}ExecEnv.*.${ALLOW_PRIVILEGED}`], (c) => {
       if (c.kind !== 'value' || c.cause.kind === 'agent') return;
       const row = c.path.slice(0, c.path.lastIndexOf('.') + 1);
       const param = c.path.slice(row.length);
@@ -96,7 +98,8 @@ export class SoftwareModules {
       }
       const ee = this.eeOfRow(row);
       if (!ee) return;
-      if (param === 'Enable') void this.engine.setEnabled(ee.id, c.value === 'true').catch(fail);
+      if (param === ALLOW_PRIVILEGED) { try { this.engine.setPolicy(ee.id, { allowPrivileged: c.value === 'true' }); } catch (e) { fail(e); } }
+      else if (param === 'Enable') void this.engine.setEnabled(ee.id, c.value === 'true').catch(fail);
       else if (param === 'Reset' && c.value === 'true') void this.engine.resetEE(ee.id).catch(fail).finally(() => this.dm.update(row, { Reset: 'false' }, ME));
       else if (param === 'RequestedRunLevel') void this.engine.setRunLevel(ee.id, Number(c.value)).catch(fail);
     }, ['value']);
@@ -112,12 +115,13 @@ export class SoftwareModules {
     // our packages are none of them (docs/package-format.md).
     this.ensureRow(`${SM}ExecEnvClass.`, 'Name', 'Native', { Vendor: 'cpe-agent', Version: packageVersion });
     if (this.engine.backends.includes('lxc')) this.ensureRow(`${SM}ExecEnvClass.`, 'Name', 'LXC', { Vendor: 'linuxcontainers.org', Version: '5' });
-    const known = new Set(this.engine.execEnvs().map((e) => e.name));
     for (const row of this.rows('ExecEnv')) {
-      if (known.has(row.stored('Name') ?? '')) continue;
+      const allowPrivileged = row.stored(ALLOW_PRIVILEGED) === 'true';
+      const ee = this.engine.execEnvs().find((e) => e.name === row.stored('Name'));
+      if (ee) { this.engine.setPolicy(ee.id, { allowPrivileged }); continue; }
       const n = (p: string) => Number(row.stored(p) ?? -1) || -1;
       try {
-        await this.engine.createEE({ name: row.stored('Name') || `lxc-${row.instance}`, enabled: row.stored('Enable') !== 'false',
+        await this.engine.createEE({ name: row.stored('Name') || `lxc-${row.instance}`, enabled: row.stored('Enable') !== 'false', allowPrivileged,
           memoryKiB: n('AllocatedMemory'), cpuPercent: n('AllocatedCPUPercent'), diskKiB: n('AllocatedDiskSpace'), initialRunLevel: Number(row.stored('InitialRunLevel') ?? 0) });
       } catch (e) {
         this.log.error({ err: e, row: row.path }, 'the execution environment from the defaults could not be created; its row is dropped');
@@ -159,7 +163,7 @@ export class SoftwareModules {
     const appData = volumeArgs(input);
     const r = await this.engine.install({
       url: input.URL!, ...(input.UUID ? { uuid: input.UUID } : {}), ...(input.Username ? { username: input.Username } : {}), ...(input.Password ? { password: input.Password } : {}),
-      ee: ee.id, requestTag: commandKey, signal, progress, ...(appData ? { appData } : {}),
+      ee: ee.id, requestTag: commandKey, signal, progress, ...(appData ? { appData } : {}), privileged: input.Privileged === 'true',
     });
     if (r.fault) throw new DmError(r.fault.code, r.fault.message);
     return { UUID: r.uuid, Version: r.version, ExecEnvRef: eeRef };
@@ -420,6 +424,7 @@ export class SoftwareModules {
       InitialRunLevel: String(ee.initialRunLevel), CurrentRunLevel: String(ee.currentRunLevel),
       AllocatedDiskSpace: String(ee.allocatedDiskKiB), AllocatedMemory: String(ee.allocatedMemoryKiB), AllocatedCPUPercent: String(ee.allocatedCpuPercent),
       CreatedAt: ee.createdAt, ExecEnvClassRef: cls ? ref(cls.path) : '', RestartReason: ee.restartReason, RestartCount: String(ee.restartCount), LastRestarted: ee.lastRestarted,
+      [ALLOW_PRIVILEGED]: String(ee.allowPrivileged === true),
     });
   }
 
@@ -447,13 +452,19 @@ export class SoftwareModules {
     return this.dm.node(path);
   }
 
+  /** Who a unit runs as, inside its EE and on the host (TR-181 2.19 Allocated*UID/GID). */
+  private unitIds(euid: string): Record<string, string> {
+    const u = this.engine.unitUser(euid);
+    return u ? { AllocatedEUUID: String(u.inside.uid), AllocatedEUGID: String(u.inside.gid), AllocatedHostUID: String(u.host.uid), AllocatedHostGID: String(u.host.gid) } : {};
+  }
+
   private syncEU(du: DURecord, eu: EURecord, eeRow: string | undefined): string {
     const s = this.engine.unitState(eu.euid);
     const path = this.ensureRow(`${SM}ExecutionUnit.`, 'EUID', eu.euid, {
       Name: eu.service.name, ExecEnvLabel: eu.euid.slice(0, 64), Status: s?.status ?? 'Idle', ExecutionFaultCode: s?.fault ?? 'NoFault',
       ExecutionFaultMessage: s && s.fault !== 'NoFault' ? s.faultMessage.slice(0, 256) : '', AutoStart: String(eu.autoStart), RunLevel: String(eu.runLevel),
       Vendor: du.manifest.vendor, Version: du.manifest.version, Description: eu.service.description, DiskSpaceInUse: String(du.diskKiB),
-      CreationTime: du.installedAt, ExecutionEnvRef: eeRow ? ref(eeRow) : '',
+      CreationTime: du.installedAt, ExecutionEnvRef: eeRow ? ref(eeRow) : '', ...this.unitIds(eu.euid), Privileged: String(du.privileged === true),
     });
     const policy = this.engine.unitPolicy(eu.euid)!;
     this.dm.update(`${path}AutoRestart.`, {

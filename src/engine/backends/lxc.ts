@@ -98,7 +98,7 @@ export class LxcHost {
     rmSync(rootfs, { recursive: true, force: true });
     await run('cp', ['-a', base, rootfs]);
     for (const d of [IN_CONTAINER.du, IN_CONTAINER.data]) mkdirSync(join(rootfs, d), { recursive: true, mode: 0o755 });
-    shiftTree(rootfs, policy.ids);
+    shiftTree(rootfs, policy.ids, true);
     writeFileSync(join(dir, SECCOMP), seccompProfile(), { mode: 0o644 });
     writeFileSync(join(dir, 'config'), [
       `lxc.rootfs.path = overlay:${rootfs}:${join(this.upper(name), 'delta')}`,
@@ -118,11 +118,13 @@ export class LxcHost {
     await this.prepare(name);
   }
 
-  /** The id range a container's config maps (the agent wrote it; the container can't touch it). */
-  ids(name: string): IdRange {
+  /**
+   * The id range a container's config maps (the agent wrote it; the container can't touch it);
+   * undefined for a container an agent made before EEs were unprivileged.
+   */
+  ids(name: string): IdRange | undefined {
     const m = /^lxc\.idmap = u 0 (\d+) (\d+)$/m.exec(readFileSync(join(this.lxcpath, name, 'config'), 'utf8'));
-    if (!m) throw new EngineError(EngineCode.InternalError, `container ${name} has no id map: it was made by an older agent and runs privileged; remove and add it again`);
-    return { base: Number(m[1]), size: Number(m[2]) };
+    return m ? { base: Number(m[1]), size: Number(m[2]) } : undefined;
   }
 
   /** A new, empty writable layer: an ext4 image of the EE's disk allocation, mounted. */
@@ -145,7 +147,7 @@ export class LxcHost {
    * container's root, inside the image root that stays the host's (0711: passable, not listable).
    */
   private layers(name: string): void {
-    const root = this.ids(name).base;
+    const root = this.ids(name)?.base ?? 0;
     chmodSync(this.upper(name), 0o711);
     for (const d of ['delta', 'work', 'data']) {
       const p = join(this.upper(name), d);
@@ -275,7 +277,7 @@ export class LxcHost {
   userIn(name: string, user: string): { uid: number; gid: number } {
     const found = lookupUser(join(this.lxcpath, name, 'rootfs', 'etc/passwd'), user);
     if (!found) throw new EngineError(EngineCode.InvalidArguments, `user '${user}' does not exist in the execution environment`);
-    const { size } = this.ids(name);
+    const size = this.ids(name)?.size ?? 2 ** 32;
     if (found.uid >= size || found.gid >= size) throw new EngineError(EngineCode.InvalidArguments, `user '${user}' is outside the execution environment's ${size} ids`);
     return found;
   }

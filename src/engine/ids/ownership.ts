@@ -12,16 +12,18 @@ import type { IdRange } from '../backends/lxc-policy.js';
 /** Host id of a container id; ids outside the range's size (none in sane packages) become its root. */
 export const hostId = (ids: IdRange, id: number): number => ids.base + (id >= 0 && id < ids.size ? id : 0);
 
-export function shiftTree(root: string, ids: IdRange): number {
+/**
+ * keepSetId: a base root file system keeps its set-id programs as its maker built them (no_new_privs
+ * and nosuid make them inert in an EE anyway); a package loses them (chown clears them, as it should).
+ */
+export function shiftTree(root: string, ids: IdRange, keepSetId = false): number {
   let entries = 0;
   const walk = (path: string): void => {
     const st = lstatSync(path);
     lchownSync(path, hostId(ids, st.uid), hostId(ids, st.gid));
     entries++;
     if (st.isSymbolicLink()) return;
-    // chown clears set-id bits of files; put the mode back as it was (no_new_privs and nosuid make
-    // set-id inert in an EE anyway, but a base root file system should look as its maker built it).
-    if ((st.mode & 0o6000) !== 0 && !st.isDirectory()) chmodSync(path, st.mode & 0o7777);
+    if (keepSetId && (st.mode & 0o6000) !== 0 && !st.isDirectory()) chmodSync(path, st.mode & 0o7777);
     if (st.isDirectory()) for (const name of readdirSync(path)) walk(join(path, name));
   };
   walk(root);

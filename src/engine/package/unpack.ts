@@ -1,7 +1,8 @@
 // Unpacks a DU package (tar.gz or SquashFS, told apart by their magic bytes) into a directory and
 // reads its manifest. SquashFS images are listed first, so that device nodes, links leaving the
 // image and oversized contents are refused before anything is written.
-import { open, readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { EngineCode, EngineError } from '../errors.js';
 import { MANIFEST_FILE, type Manifest, parseManifest } from './manifest.js';
@@ -27,13 +28,23 @@ export async function unpackPackage(file: string, target: string, limits: Extrac
   return { manifest: await readManifest(target), format, bytes };
 }
 
+/** The package's manifest: a regular file at its root, opened without following a link (a package's link could lead to any host file). */
 export async function readManifest(dir: string): Promise<Manifest> {
   let text: string;
-  try { text = await readFile(join(dir, MANIFEST_FILE), 'utf8'); } catch {
-    throw new EngineError(EngineCode.CorruptData, `the package has no ${MANIFEST_FILE} at its root`);
+  try {
+    const fh = await open(join(dir, MANIFEST_FILE), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    try {
+      const st = await fh.stat();
+      if (!st.isFile() || st.size > MAX_MANIFEST) throw new Error('not a regular file of a sane size');
+      text = await fh.readFile('utf8');
+    } finally { await fh.close(); }
+  } catch {
+    throw new EngineError(EngineCode.CorruptData, `the package has no ${MANIFEST_FILE} (a regular file of at most ${MAX_MANIFEST} bytes) at its root`);
   }
   return parseManifest(text);
 }
+
+const MAX_MANIFEST = 256 * 1024;
 
 /**
  * Checks a SquashFS image without unpacking it: `unsquashfs -lls` lines look like
