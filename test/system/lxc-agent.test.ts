@@ -36,6 +36,20 @@ test('an LXC EE from the defaults file runs DUs, and FactoryReset() makes it afr
   assert.equal(op!.kind, 'async');
   if (op?.kind === 'async') assert.equal(((await op.done) as { ok: boolean }).ok, true);
   await waitFor(() => agent.dm.get('Device.SoftwareModules.ExecutionUnit.1.Status', usp)[0]?.params.Status === 'Active');
+  // The EU runs as the EE's root, which is a host id of the EE's own range, and is not privileged.
+  const eu = agent.dm.get('Device.SoftwareModules.ExecutionUnit.1.', usp)[0]!.params;
+  assert.deepEqual([eu.AllocatedEUUID, eu.AllocatedHostUID, eu.AllocatedHostGID, eu.Privileged], ['0', String(ee.ids!.base), String(ee.ids!.base), 'false']);
+
+  // A privileged install is refused while the EE's policy (from the defaults file: off) forbids it,
+  // with the policy named; the operator turning it on is kept with the EE.
+  const privileged = { URL: `file://${join(dir, 'app.tgz')}`, ExecutionEnvRef: 'Device.SoftwareModules.ExecEnv.1', Privileged: 'true' };
+  const [refused] = await agent.dm.operate('Device.SoftwareModules.InstallDU()', privileged, usp, 'p');
+  const outcome = refused?.kind === 'async' ? ((await refused.done) as { ok: boolean; code?: number; message?: string }) : undefined;
+  assert.equal(outcome?.ok, false);
+  assert.match(JSON.stringify(outcome), /7004.*AllowPrivileged|AllowPrivileged.*7004/);
+  assert.equal(agent.containerEngine!.deploymentUnits().length, 1);
+  agent.dm.set([{ objPath: 'Device.SoftwareModules.ExecEnv.1.', params: [{ name: 'X_CPE-AGENT_AllowPrivileged', value: 'true' }] }], usp);
+  assert.equal(agent.containerEngine!.execEnvs().find((e) => e.name === 'apps')!.allowPrivileged, true);
 
   const oldContainer = ee.container!;
   await agent.dm.operate('Device.FactoryReset()', {}, usp);
