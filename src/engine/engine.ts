@@ -24,7 +24,7 @@ import { appArmorEnabled } from './backends/lxc-policy.js';
 import { allocateRange, allocateUser, checkPool, DEFAULT_POOL, delegatePool, type IdPool } from './ids/pool.js';
 import { hostId, makePassable, shiftTree } from './ids/ownership.js';
 import { lookupUser, type UserIds } from './ids/users.js';
-import { chownSync } from 'node:fs';
+import { emptyTree, type Owner, ownDir, removeTree } from './ids/as-owner.js';
 import { totalmem } from 'node:os';
 import { checkVolumeSpec, type VolumeRecord, type VolumeSpec, VolumeImages, volumeEnvName } from './volumes.js';
 
@@ -112,6 +112,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   private readonly images: VolumeImages;
   private readonly supervisor: Supervisor;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Volumes being emptied after their application stopped. */
+  private readonly wipes = new Set<Promise<void>>();
   private readonly log: Logger;
   readonly lxc: LxcHost;
   /** Operations a crash interrupted, reported by reportRecovered() once everyone listens. */
@@ -331,7 +333,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         renameSync(unpacked, old.root);
       }
       const user = this.checkUsers(ee, manifest!, old.privileged === true);
-      if (!req.retainData) rmSync(this.dataDir(old.uuid, old.ee), { recursive: true, force: true });
+      if (!req.retainData) await this.removeData(old);
       const had = this.volumesOf(old);
       specs = this.volumeSpecs(req.appData ?? (manifest!.data.length ? manifest!.data : had));
       created = await this.createVolumes(ee, old.uuid, specs, op);
@@ -347,7 +349,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       // Without RetainData the old volumes' data goes: the ones still named start empty, the others go.
       if (!req.retainData) {
         const named = new Set(specs.map((v) => v.name));
-        for (const v of had) if (named.has(v.name)) this.images.wipe(this.volumeDir(v));
+        for (const v of had) if (named.has(v.name)) await this.wipeVolume(v, du);
         await this.dropVolumes(had.filter((v) => !named.has(v.name)));
       }
       for (const eu of old.eus) if (!du.eus.some((n) => n.euid === eu.euid)) this.supervisor.remove(eu.euid);
@@ -389,9 +391,12 @@ export class Engine extends EventEmitter<EngineEvents> {
       this.records.saveDUs(this.dus);                // the commit point
       this.records.saveOp({ ...op, committed: true });
       for (const eu of du.eus) this.supervisor.remove(eu.euid);
-      await removeRoot(du.root);
-      if (!retainData) rmSync(this.dataDir(du.uuid, du.ee), { recursive: true, force: true });
-      await this.dropVolumes(this.volumesOf(du).filter((v) => !(retainData && v.retain === 'Forever')));
+      // Committed: the DU is gone whatever the cleanup meets (a restart's recovery finishes it too).
+      try {
+        await removeRoot(du.root);
+        if (!retainData) await this.removeData(du);
+        await this.dropVolumes(this.volumesOf(du).filter((v) => !(retainData && v.retain === 'Forever')));
+      } catch (e) { this.log.error({ err: e, duid }, 'cleanup after an uninstall failed'); }
       const result = this.result('Uninstall', requestTag, undefined, undefined, startTime, du);
       this.finish(id, result);
       return result;
@@ -489,13 +494,31 @@ export class Engine extends EventEmitter<EngineEvents> {
     return { uid, gid: uid };
   }
 
-  /** A DU's data directory: private to the user its services run as (the first service's). */
+  /**
+   * A DU's data directory: private to the user its services run as (the first service's). Its
+   * parent is the agent's; the entry itself may have been planted by the EE (a link to a host
+   * directory): it is taken only if it is a real directory.
+   */
   private makeDataDir(du: DURecord): void {
     const dir = this.dataDir(du.uuid, du.ee);
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const owner = this.hostUserOf(du, du.eus[0]);
-    chownSync(dir, owner.uid, owner.gid);
+    try { ownDir(dir, this.hostUserOf(du, du.eus[0]), 0o700); } catch {
+      throw new EngineError(EngineCode.CommandFailure, `the data directory of ${du.manifest.name} in its execution environment is not a directory; remove what is there`);
+    }
     if (!this.ees.find((e) => e.id === du.ee)?.ids) { makePassable(dirname(dir)); makePassable(dirname(du.root)); }
+  }
+
+  /** Who may write a DU's data and volumes: its EE's id range, or a native DU's own user. */
+  private ownerOf(du: DURecord): Owner {
+    const ids = this.ees.find((e) => e.id === du.ee)?.ids;
+    return ids ? { range: ids } : { user: du.user ?? { uid: 0, gid: 0 } };
+  }
+
+  private async removeData(du: DURecord): Promise<void> {
+    if (!(await removeTree(this.dataDir(du.uuid, du.ee), this.ownerOf(du)))) this.log.warn({ duid: du.duid }, 'part of the DU\'s data directory resisted removal');
+  }
+
+  private wipeVolume(v: VolumeRecord, du: DURecord): Promise<void> {
+    return emptyTree(this.volumeDir(v), this.ownerOf(du));
   }
 
   /** Who a unit runs as, inside its EE and on the host; undefined when it is unknown or its user is gone. */
@@ -537,6 +560,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       this.supervisor.start(euid);
     } else {
       await this.supervisor.stop(euid, this.grace);
+      await Promise.all(this.wipes);   // an UntilStopped volume is empty once the stop is answered
     }
   }
 
@@ -802,7 +826,12 @@ export class Engine extends EventEmitter<EngineEvents> {
   private wipeIfStopped(euid: string): void {
     const found = this.unitOf(euid);
     if (!found || found.du.eus.some((e) => this.supervisor.isRunning(e.euid))) return;
-    for (const v of this.volumesOf(found.du)) if (v.retain === 'UntilStopped') this.images.wipe(this.volumeDir(v));
+    for (const v of this.volumesOf(found.du)) {
+      if (v.retain !== 'UntilStopped') continue;
+      const wiping = this.wipeVolume(v, found.du).catch((e: unknown) => this.log.error({ err: e, volume: v.name }, 'volume could not be emptied'));
+      this.wipes.add(wiping);
+      void wiping.finally(() => this.wipes.delete(wiping));
+    }
   }
 
   // ---- internals ------------------------------------------------------------------------------

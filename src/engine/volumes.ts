@@ -76,12 +76,6 @@ export class VolumeImages {
     rmSync(this.image(v.id), { force: true });
   }
 
-  /** Empties a mounted volume (Retain UntilStopped once its application stopped). */
-  wipe(at: string): void {
-    if (!isMounted(at)) return;
-    for (const f of readdirSync(at)) if (f !== 'lost+found') rmSync(join(at, f), { recursive: true, force: true });
-  }
-
   /** Removes image files no record knows of (a crash between creating one and recording it). */
   sweep(known: ReadonlySet<string>): void {
     for (const f of readdirSync(this.dir)) if (f.endsWith('.img') && !known.has(f.slice(0, -4))) rmSync(join(this.dir, f), { force: true });

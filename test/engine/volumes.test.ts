@@ -1,7 +1,7 @@
 // Application data volumes on the native backend: real ext4 images, loop-mounted (root only).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { chownSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { Engine } from '../../src/engine/engine.js';
@@ -51,10 +51,14 @@ test('volumes: created with the install, capacity enforced, Forever kept by Reta
   assert.throws(() => execFileSync('dd', ['if=/dev/zero', `of=${join(cacheDir, 'big')}`, 'bs=1M', 'count=8'], { stdio: 'pipe' }));
   execFileSync('rm', ['-f', join(cacheDir, 'big')]);
   execFileSync('dd', ['if=/dev/zero', `of=${join(stateDir, 'blob')}`, 'bs=1M', 'count=2'], { stdio: 'pipe' });
+  // Files in volumes are the application's: emptying them runs as the DU's own user.
+  const owner = engine.unitUser(r.euids[0]!)!.host;
+  chownSync(join(stateDir, 'blob'), owner.uid, owner.gid);
   assert.ok(engine.volumeUsedMiB(vState) >= 2, `Utilization ${engine.volumeUsedMiB(vState)} MiB`);
 
   // UntilStopped: empty again once the application stopped; Forever is not.
   execFileSync('sh', ['-c', `echo x > ${join(cacheDir, 'tmp')}`]);
+  chownSync(join(cacheDir, 'tmp'), owner.uid, owner.gid);
   await engine.setRequestedState(r.euids[0]!, 'Idle');
   assert.ok(!existsSync(join(cacheDir, 'tmp')), 'UntilStopped volume wiped when the application stopped');
   assert.ok(existsSync(join(stateDir, 'blob')), 'Forever volume kept');

@@ -298,7 +298,8 @@ export class LxcHost {
         const uid = launch.user === undefined ? undefined : host.userIn(name, launch.user);
         if (uid !== undefined) args.push('-u', String(uid.uid), '-g', String(uid.gid));
         // A privileged DU (allowed by its EE's policy) keeps every capability of the container's user
-        // namespace: still no host privilege, but mounts and network administration inside the EE.
+        // namespace (network administration, tracing ... inside the EE): still no host privilege, and
+        // the seccomp list (mounts included) still holds.
         if (launch.privileged) args.push('--elevated-privileges=CAP');
         args.push('--', '/bin/sh', '-c', 'cd "$0" && exec "$@"', launch.cwd, launch.command, ...launch.args);
         const child = spawn('lxc-attach', args, { stdio: ['ignore', logFd, logFd], detached: true });
