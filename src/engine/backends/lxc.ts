@@ -8,6 +8,7 @@ import { EngineCode, EngineError } from '../errors.js';
 import type { Launch, ProcessLauncher } from '../supervisor.js';
 import { isMounted, makeShared, unmount } from '../mounts.js';
 import { makePassable, shiftTree } from '../ids/ownership.js';
+import { removeTree } from '../ids/as-owner.js';
 import { lookupUser } from '../ids/users.js';
 import { appArmorEnabled, confinementLines, type ContainerPolicy, type IdRange, seccompProfile } from './lxc-policy.js';
 import { extractTarGz } from '../package/tar-extract.js';
@@ -196,8 +197,15 @@ export class LxcHost {
   async reset(name: string): Promise<void> {
     await lxcTool('lxc-stop', ['-P', this.lxcpath, '-n', name, '-k']);
     await this.mount(name);
-    // delta/ and the overlay's work directory; data/ and ext4's lost+found stay.
-    for (const f of readdirSync(this.upper(name))) if (f !== 'data' && f !== 'lost+found') rmSync(join(this.upper(name), f), { recursive: true, force: true });
+    // delta/ and the overlay's work directory; data/ and ext4's lost+found stay. The container is
+    // stopped, but what it wrote is still its own: removed with its ids, not host root's.
+    const ids = this.ids(name);
+    for (const f of readdirSync(this.upper(name))) {
+      if (f === 'data' || f === 'lost+found') continue;
+      const p = join(this.upper(name), f);
+      if (ids) await removeTree(p, { range: ids });
+      else rmSync(p, { recursive: true, force: true });
+    }
     this.layers(name);
   }
 
