@@ -14,20 +14,40 @@ export function removeStaleTemps(dir: string): void {
 
 export function writeFileAtomic(path: string, data: string | Uint8Array, sync = true): void {
   const tmp = tempOf(path);
-  const fd = openSync(tmp, 'w', 0o600);
   try {
-    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-    if (sync) fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  try {
+    const fd = openSync(tmp, 'w', 0o600);
+    try {
+      writeFully(fd, typeof data === 'string' ? Buffer.from(data) : data, 0);
+      if (sync) fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(tmp, path);
   } catch (e) {
+    // A full disk must not also keep the space the half-written copy took.
     try { unlinkSync(tmp); } catch { /* already gone */ }
     throw e;
   }
   if (sync) fsyncDir(dirname(path));
+}
+
+/**
+ * Writes all of data at position, or throws. A write to a nearly full file system can write part of
+ * what it was given and return without an error: taken as done, that would be a truncated file (or
+ * journal line) reported as written. The next attempt then meets the error (ENOSPC).
+ */
+export function writeFully(fd: number, data: Uint8Array, position: number): void {
+  for (let done = 0; done < data.length;) {
+    const n = writeSync(fd, data, done, data.length - done, position + done);
+    if (n <= 0) throw new Error(`write returned ${n} with ${data.length - done} bytes left`);
+    done += n;
+  }
+}
+
+/** The file system is full (or the agent's quota is used up): a resource limit, not a fault. */
+export function isDiskFull(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
 }
 
 /**
