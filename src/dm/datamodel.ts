@@ -15,7 +15,9 @@ import { type ObjectDef, type ParamDef, Schema, toSupportedPath, visibleIn, type
 import { emptySnapshot, type PersistOp, type Snapshot, StateStore } from './state-store.js';
 import { ObjectNode, Table, nodeAt } from './tree.js';
 import { canonicalValue } from './types.js';
+import { isDiskFull } from '../util/atomic-file.js';
 import { silentLogger, type Logger } from '../util/logger.js';
+import { Quarantine } from '../util/quarantine.js';
 
 export interface ResolvedObject { readonly path: string; readonly params: Record<string, string> }
 export interface ParamSetting { readonly name: string; readonly value: string; readonly required?: boolean }
@@ -46,6 +48,8 @@ export interface DataModelOptions {
   /** Applied on first start and on factory reset: full parameter path -> value. */
   readonly defaults?: Readonly<Record<string, string>>;
   readonly logger?: Logger;
+  /** Where corrupt state files are reported (the agent's, for all its state); else the model's own. */
+  readonly quarantine?: Quarantine;
 }
 
 interface Reader { p: ParamDef; live: ((node: ObjectNode) => string) | undefined; counted: string | undefined }
@@ -72,7 +76,7 @@ export class DataModel {
     this.schema = opts.schema;
     this.log = opts.logger ?? silentLogger;
     this.defaults = opts.defaults ?? {};
-    this.store = opts.stateDir ? new StateStore(opts.stateDir) : undefined;
+    this.store = opts.stateDir ? new StateStore(opts.stateDir, opts.quarantine ?? new Quarantine(opts.stateDir, this.log)) : undefined;
     this.root = new ObjectNode(this.schema.root, `${this.schema.root.name}.`, undefined, undefined);
     this.resolver = new Resolver(this.root, (n, p) => this.read(n, p));
     this.operations = new Operations((c) => this.feed.publish(c));
@@ -108,7 +112,7 @@ export class DataModel {
     if (droppedTail) this.log.warn('dropped a torn last transaction from the journal (the agent stopped mid-write)');
     this.restore(snapshot);
     if (fresh) this.applyDefaults();
-    this.store.compact(this.snapshot());
+    this.compact('start');
     return { fresh };
   }
 
@@ -212,10 +216,17 @@ export class DataModel {
     return !h?.volatile && !h?.get && !this.isVolatile(node);
   }
 
-  /** Writes a committed transaction to the journal; compacts when the journal has grown. */
+  /** Writes a committed transaction to the journal (throws if it can't); compacts when the journal has grown. */
   persist(ops: PersistOp[]): void {
     if (!this.store || !ops.length) return;
-    if (this.store.commit(ops)) this.store.compact(this.snapshot());
+    if (this.store.commit(ops)) this.compact('journal');
+  }
+
+  /** Compaction only shortens the journal: on a disk without room for a snapshot the journal goes on. */
+  private compact(when: 'start' | 'journal'): void {
+    try { this.store?.compact(this.snapshot()); } catch (e) {
+      this.log.warn({ err: e, when }, 'could not write a data model snapshot; the journal is kept and grows until one can be written');
+    }
   }
 
   // ---- reading ------------------------------------------------------------------------------
@@ -722,7 +733,9 @@ class Tx {
     const old = this.dm.read(node, p);
     node.values.set(p.name, v);
     const opsLen = this.ops.length, chLen = this.changes.length;
-    if (this.dm.persists(node, p.name)) this.ops.push(['s', `${node.path}${p.name}`, v]);
+    // A value stored and unchanged is on disk already: the agent's syncs at start write nothing (and
+    // work on a full disk).
+    if (this.dm.persists(node, p.name) && !(had && prev === v)) this.ops.push(['s', `${node.path}${p.name}`, v]);
     // A new row's initial values are part of its creation, not value changes.
     if (old !== v && !this.created.has(node)) this.changes.push({ kind: 'value', path: `${node.path}${p.name}`, value: v, old, cause: this.caller });
     this.undo.push(() => {
@@ -760,7 +773,11 @@ class Tx {
     if (!this.dm.isVolatile(node)) this.ops.push(['d', node.path]);
     for (const gone of node.walk()) if (gone.instance !== undefined) this.changes.push({ kind: 'delete', path: gone.path, cause: this.caller });
     this.undo.push(() => {
+      // Back in its place, not at the end: rows are listed in instance order.
+      const later = [...table.rows].filter(([k]) => k > n);
+      for (const [k] of later) table.rows.delete(k);
       table.rows.set(n, node);
+      for (const [k, row] of later) table.rows.set(k, row);
       this.ops.length = opsLen; this.changes.length = chLen;
     });
   }
@@ -774,7 +791,10 @@ class Tx {
     } catch (e) {
       for (const undo of undos) undo();
       this.rollback(0);
-      throw new DmError(UspError.InternalError, `could not persist the change: ${(e as Error).message}`);
+      // Refused, not acknowledged and lost later: a full disk is a resource limit (7005, CWMP 9004),
+      // a read-only or failing one an internal error (7003, CWMP 9002).
+      this.dm.logger().error({ err: e, by: this.caller.kind }, 'a change could not be written to the state directory; refused and undone');
+      throw new DmError(isDiskFull(e) ? UspError.ResourcesExceeded : UspError.InternalError, `could not persist the change: ${(e as Error).message}`);
     }
     this.undo.length = 0;
     this.created.clear();

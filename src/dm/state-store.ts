@@ -1,9 +1,14 @@
 // Persistence of the data model in the state directory: a snapshot written atomically plus a
 // journal of committed transactions, one JSON line each, fsynced before the caller is answered.
-// A torn last line (kill -9 mid-write) is a transaction that never committed and is dropped.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, writeSync, ftruncateSync } from 'node:fs';
+// A torn last line (kill -9 mid-write: no newline yet) is a transaction that never committed and is
+// dropped. A transaction that can't be written whole (a full, read-only or failing disk) is cut off
+// again and reported to the caller, so nothing follows a half line. Anything else that does not read
+// back is corruption: it is moved aside (util/quarantine) and the model starts on what came before it.
+import { closeSync, constants, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, ftruncateSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic, fsyncDir } from '../util/atomic-file.js';
+import { writeFileAtomic, fsyncDir, writeFully } from '../util/atomic-file.js';
+import type { Quarantine } from '../util/quarantine.js';
+import { isArrayOf, isObject, isString, isStringMap } from '../util/json-shape.js';
 
 export type PersistOp =
   | readonly ['a', string]            // row created at this instance path
@@ -44,52 +49,82 @@ export function applyOps(s: Snapshot, ops: readonly PersistOp[]): void {
 
 export class StateStore {
   private fd: number | undefined;
-  private journalBytes = 0;
+  /** Bytes of whole transactions in the journal: where the next one is written. */
+  private size = 0;
+  /** Bytes past `size` (a torn tail, a failed write) that must be cut off before the next write. */
+  private dirty = false;
 
-  constructor(readonly dir: string) {}
+  constructor(readonly dir: string, private readonly quarantine: Quarantine) {}
 
   /** Reads the snapshot and replays the journal; fresh is true when the directory held no model yet. */
   load(): { snapshot: Snapshot; fresh: boolean; droppedTail: boolean } {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const snapPath = join(this.dir, SNAPSHOT);
     const journalPath = join(this.dir, JOURNAL);
-    const fresh = !existsSync(snapPath) && !existsSync(journalPath);
-    const snapshot = existsSync(snapPath) ? parseSnapshot(readFileSync(snapPath, 'utf8'), snapPath) : emptySnapshot();
+    let fresh = !existsSync(snapPath) && !existsSync(journalPath);
+    let snapshot = emptySnapshot();
+    if (existsSync(snapPath)) {
+      const s = this.quarantine.readJson(snapPath, isSnapshot);
+      if (s) snapshot = s;
+      else {
+        // The journal holds changes to that snapshot: alone it would be a model nobody configured.
+        if (existsSync(journalPath)) this.quarantine.file(journalPath, 'its journal has no base without it');
+        fresh = true;
+      }
+    }
+    this.size = 0;
+    this.dirty = false;
     let droppedTail = false;
     if (existsSync(journalPath)) {
-      const text = readFileSync(journalPath, 'utf8');
-      for (const line of text.split('\n')) {
-        if (line === '') continue;
-        let ops: PersistOp[];
-        try { ops = JSON.parse(line) as PersistOp[]; } catch { droppedTail = true; break; }
-        if (!Array.isArray(ops)) { droppedTail = true; break; }
+      const text = readFileSync(journalPath);
+      let at = 0;
+      while (at < text.length) {
+        const end = text.indexOf(0x0a, at);
+        if (end < 0) { droppedTail = true; break; }
+        const ops = parseLine(text.toString('utf8', at, end));
+        if (!ops) { this.quarantine.tail(journalPath, at, 'a journal line that is not a transaction'); break; }
         applyOps(snapshot, ops);
+        at = end + 1;
       }
+      this.size = at;
+      this.dirty = at < text.length;
     }
     // A crash between writing a snapshot and emptying the journal replays rows already in it.
     snapshot.rows = [...new Set(snapshot.rows)];
     return { snapshot, fresh, droppedTail };
   }
 
-  /** Writes the whole state as the new snapshot and starts an empty journal. */
+  /**
+   * Writes the whole state as the new snapshot and starts an empty journal. If the snapshot can't be
+   * written, the journal stays as it was and goes on taking transactions.
+   */
   compact(snapshot: Snapshot): void {
-    this.close();
     writeFileAtomic(join(this.dir, SNAPSHOT), JSON.stringify(snapshot));
+    this.close();
     this.fd = openSync(join(this.dir, JOURNAL), 'w', 0o600);
+    this.size = 0;
+    this.dirty = false;
     fsyncSync(this.fd);
     fsyncDir(this.dir);
-    this.journalBytes = 0;
   }
 
-  /** Appends one transaction; returns true when the journal is due for compaction. */
+  /** Appends one transaction, or throws with nothing of it left; true when compaction is due. */
   commit(ops: readonly PersistOp[]): boolean {
     if (ops.length === 0) return false;
-    if (this.fd === undefined) this.fd = openSync(join(this.dir, JOURNAL), 'a', 0o600);
+    // Written at a known offset, not appended: after a failure the next line replaces the fragment.
+    this.fd ??= openSync(join(this.dir, JOURNAL), constants.O_WRONLY | constants.O_CREAT, 0o600);
+    if (this.dirty) { ftruncateSync(this.fd, this.size); this.dirty = false; }
     const line = Buffer.from(`${JSON.stringify(ops)}\n`);
-    writeSync(this.fd, line);
-    fsyncSync(this.fd);
-    this.journalBytes += line.length;
-    return this.journalBytes > COMPACT_BYTES;
+    try {
+      writeFully(this.fd, line, this.size);
+      fsyncSync(this.fd);
+    } catch (e) {
+      this.dirty = true;
+      try { ftruncateSync(this.fd, this.size); this.dirty = false; } catch { /* cut before the next write */ }
+      throw e;
+    }
+    this.size += line.length;
+    return this.size > COMPACT_BYTES;
   }
 
   /** Factory reset: forget everything the model persisted. */
@@ -97,6 +132,8 @@ export class StateStore {
     this.close();
     rmSync(join(this.dir, SNAPSHOT), { force: true });
     rmSync(join(this.dir, JOURNAL), { force: true });
+    this.size = 0;
+    this.dirty = false;
   }
 
   close(): void {
@@ -110,10 +147,23 @@ export class StateStore {
   }
 }
 
-function parseSnapshot(text: string, path: string): Snapshot {
-  const s = JSON.parse(text) as Partial<Snapshot>;
-  if (!s || typeof s !== 'object' || !Array.isArray(s.rows) || typeof s.values !== 'object' || typeof s.next !== 'object') {
-    throw new Error(`${path} is not a data model snapshot`);
+function isSnapshot(x: unknown): x is Snapshot {
+  return isObject(x) && isArrayOf(x.rows, isString) && isStringMap(x.values) && isObject(x.next) && Object.values(x.next).every(Number.isInteger);
+}
+
+function isOp(op: unknown): op is PersistOp {
+  if (!Array.isArray(op) || typeof op[1] !== 'string') return false;
+  switch (op[0]) {
+    case 'a': case 'd': return op.length === 2;
+    case 's': return op.length === 3 && typeof op[2] === 'string';
+    case 'n': return op.length === 3 && Number.isInteger(op[2]);
+    default: return false;
   }
-  return s as Snapshot;
+}
+
+/** One journal line's transaction, or undefined when the line is not one. */
+function parseLine(line: string): PersistOp[] | undefined {
+  let ops: unknown;
+  try { ops = JSON.parse(line); } catch { return undefined; }
+  return Array.isArray(ops) && ops.length > 0 && ops.every(isOp) ? ops : undefined;
 }
