@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statfsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from '../util/logger.js';
+import { Quarantine } from '../util/quarantine.js';
 import { EngineCode, EngineError, type TransferFailure } from './errors.js';
 import { fetchPackage } from './fetch.js';
 import { duUuid } from './package/uuid.js';
@@ -93,6 +94,8 @@ export interface EngineOptions {
   readonly idPool?: IdPool;
   /** Processes one LXC EE may hold at once (cgroup pids.max). */
   readonly pidsMax?: number;
+  /** Where corrupt record files are reported (the agent's, for all its state); else the engine's own. */
+  readonly quarantine?: Quarantine;
 }
 
 /** Under an LXC EE's du/ (a shared mount), where its volumes are mounted, so containers see them. */
@@ -124,7 +127,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   constructor(private readonly opts: EngineOptions) {
     super();
     this.log = opts.logger;
-    this.records = new EngineRecords(opts.stateDir);
+    this.records = new EngineRecords(opts.stateDir, opts.quarantine ?? new Quarantine(opts.stateDir, this.log));
     this.lxc = new LxcHost(this.records.path('lxc'), opts.lxcRootfs);
     this.supervisor = new Supervisor((euid, kind) => this.records.path('eu', `${euid}.${kind}`), this.log);
     this.images = new VolumeImages(this.records.path('appdata'));
@@ -158,7 +161,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     for (const v of this.vols) await this.images.mount(v, this.volumeDir(v)).catch((e) => this.log.error({ err: e, volume: v.name }, 'application data volume could not be mounted'));
     for (const du of this.dus) for (const eu of du.eus) this.supervisor.add(eu.euid, this.launchOf(du, eu), this.policyOf(eu));
     for (const op of this.records.loadOps()) await this.recover(op);
-    this.images.sweep(new Set(this.vols.map((v) => v.id)));
+    // Without a readable volume list, an image no record names may still be someone's data: kept.
+    if (!this.records.lost.has('appdata.json')) this.images.sweep(new Set(this.vols.map((v) => v.id)));
     rmSync(this.records.path('tmp'), { recursive: true, force: true });
     mkdirSync(this.records.path('tmp'), { recursive: true, mode: 0o700 });
     for (const ee of this.ees.filter((e) => e.backend === 'lxc')) {
@@ -223,6 +227,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     let manifest: Manifest | undefined;
     let uuid = req.uuid ?? '';
     let created: VolumeRecord[] = [];
+    /** The DU whose data directory this install made (one kept from before is not its to remove). */
+    let madeData: DURecord | undefined;
     try {
       const ee = this.requireEE(req.ee);
       if (ee.backend === 'lxc' && !ee.ids) {
@@ -259,9 +265,12 @@ export class Engine extends EventEmitter<EngineEvents> {
         root: finalRoot, installedAt: iso(), diskKiB: Math.ceil(placed.bytes / 1024), privileged: req.privileged === true, ...(user ? { user } : {}),
         eus: manifest.services.map((s) => ({ euid: `${duid}-${s.name}`, service: s, requested: s.autostart ? 'Active' : 'Idle', autoStart: s.autostart, runLevel: s.runLevel })),
       };
+      if (!existsSync(this.dataDir(du.uuid, du.ee))) madeData = du;
       this.makeDataDir(du);
-      this.dus = [...this.dus, du];
-      this.records.saveDUs(this.dus);           // the commit point: recovery finds the DU in the records
+      // The commit point: recovery finds the DU in the records. Known in memory only once it is there.
+      const next = [...this.dus, du];
+      this.records.saveDUs(next);
+      this.dus = next;
       for (const eu of du.eus) this.supervisor.add(eu.euid, this.launchOf(du, eu), this.policyOf(eu));
       rmSync(staging, { recursive: true, force: true });
       const result = this.result('Install', req.requestTag, du, undefined, startTime);
@@ -272,8 +281,14 @@ export class Engine extends EventEmitter<EngineEvents> {
       const err = asEngineError(e);
       const duid = `${req.ee}-${id}`;
       const ee = this.ees.find((x) => x.id === req.ee);
-      if (ee && !this.du(duid)) await removeRoot(this.duRoot(ee, duid));
-      await this.dropVolumes(created);
+      try {
+        if (ee && !this.du(duid)) await removeRoot(this.duRoot(ee, duid));
+        if (madeData) await this.removeData(madeData);
+        await this.dropVolumes(created);
+      } catch (c) {
+        // The failure is reported whatever the cleanup meets; the log says what it met.
+        this.log.error({ err: c, opId: id }, 'cleanup after a failed install failed');
+      }
       rmSync(staging, { recursive: true, force: true });
       const result: DuResult = { operation: 'Install', requestTag: req.requestTag, uuid, version: manifest?.version ?? '', ee: req.ee, du: undefined, duid: undefined, euids: [], fault: faultOf(err), startTime, completeTime: iso() };
       this.finish(id, result);
@@ -343,8 +358,9 @@ export class Engine extends EventEmitter<EngineEvents> {
         eus: manifest!.services.map((s) => ({ euid: `${duid}-${s.name}`, service: s, requested: keep.get(s.name)?.requested ?? (s.autostart ? 'Active' : 'Idle'), autoStart: s.autostart, runLevel: s.runLevel })),
       };
       this.makeDataDir(du);
-      this.dus = this.dus.map((d) => (d.duid === duid ? du : d));
-      this.records.saveDUs(this.dus);                // the commit point
+      const next = this.dus.map((d) => (d.duid === duid ? du : d));
+      this.records.saveDUs(next);                    // the commit point
+      this.dus = next;
       this.records.saveOp({ ...op, committed: true });
       // Without RetainData the old volumes' data goes: the ones still named start empty, the others go.
       if (!req.retainData) {
@@ -387,8 +403,9 @@ export class Engine extends EventEmitter<EngineEvents> {
     try {
       this.records.saveOp(op);
       for (const eu of du.eus) await this.supervisor.stop(eu.euid, this.grace);
-      this.dus = this.dus.filter((d) => d.duid !== duid);
-      this.records.saveDUs(this.dus);                // the commit point
+      const next = this.dus.filter((d) => d.duid !== duid);
+      this.records.saveDUs(next);                    // the commit point
+      this.dus = next;
       this.records.saveOp({ ...op, committed: true });
       for (const eu of du.eus) this.supervisor.remove(eu.euid);
       // Committed: the DU is gone whatever the cleanup meets (a restart's recovery finishes it too).
@@ -934,7 +951,11 @@ export class Engine extends EventEmitter<EngineEvents> {
    * recognise as a repeat, instead of reporting nothing or something else.
    */
   private finish(opId: string, result: DuResult): void {
-    if (!result.recovered) this.records.recordOutcome(opId, result);
+    // Reported even if the outcome can't be journalled (a full disk): a crash before the entry goes
+    // would then report it again (a failed install as interrupted), which is better than never.
+    if (!result.recovered) {
+      try { this.records.recordOutcome(opId, result); } catch (e) { this.log.error({ err: e, opId }, 'the outcome of a DU operation could not be journalled'); }
+    }
     this.log.debug({ opId, operation: result.operation, requestTag: result.requestTag, recovered: result.recovered === true, fault: result.fault?.code }, 'DU operation reported');
     try { this.emit('result', result); } finally { setImmediate(() => this.records.dropOp(opId)); }
   }
