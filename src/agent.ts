@@ -6,7 +6,7 @@ import { DataModel } from './dm/datamodel.js';
 import { Schema } from './dm/schema.js';
 import { parseValues } from './dm/values-file.js';
 import { type BootCause, type BootInfo, emitBoot, registerDevice } from './model/device.js';
-import { initDeviceInfo, registerDeviceInfo } from './model/device-info.js';
+import { initDeviceInfo, registerDeviceInfo, reportCorruptState } from './model/device-info.js';
 import { initEndpointId, registerLocalAgent } from './model/local-agent.js';
 import { registerManagementServer } from './model/management-server.js';
 import { registerMqtt } from './model/mqtt.js';
@@ -18,6 +18,7 @@ import { CwmpState } from './cwmp/state.js';
 import type { TlsFiles } from './usp/mqtt/mtp.js';
 import { writeFileAtomic } from './util/atomic-file.js';
 import type { Logger } from './util/logger.js';
+import { Quarantine } from './util/quarantine.js';
 import { datamodelDir } from './util/package-info.js';
 
 export interface AgentOptions {
@@ -71,7 +72,9 @@ export class Agent {
   async start(): Promise<void> {
     mkdirSync(this.opts.stateDir, { recursive: true, mode: 0o700 });
     const defaults = this.loadDefaults();
-    const dm = new DataModel({ schema: this.schema, stateDir: join(this.opts.stateDir, 'dm'), defaults, logger: this.opts.logger.child({ component: 'dm' }) });
+    // One for all the state this start reads: what it moved aside is reported together before Boot!.
+    const quarantine = new Quarantine(this.opts.stateDir, this.opts.logger.child({ component: 'state' }));
+    const dm = new DataModel({ schema: this.schema, stateDir: join(this.opts.stateDir, 'dm'), defaults, logger: this.opts.logger.child({ component: 'dm' }), quarantine });
     registerDevice(dm, {
       reboot: (cause, reason, commandKey) => void this.restart({ cause, reason, commandKey, firmwareUpdated: false }, false),
       factoryReset: (cause, commandKey) => void this.restart({ cause, reason: '', commandKey, firmwareUpdated: false }, true),
@@ -92,7 +95,7 @@ export class Agent {
     this.current = dm;
     // The engine before the protocols: rows for installed DUs exist when the first controller asks.
     const idPool = { start: Number(dm.value(`${SM}X_CPE-AGENT_IdPoolStart`)), size: Number(dm.value(`${SM}X_CPE-AGENT_IdPoolSize`)) };
-    this.engine = new Engine({ stateDir: this.opts.stateDir, logger: this.opts.logger.child({ component: 'engine' }), idPool, ...(this.opts.lxcRootfs ? { lxcRootfs: this.opts.lxcRootfs } : {}) });
+    this.engine = new Engine({ stateDir: this.opts.stateDir, logger: this.opts.logger.child({ component: 'engine' }), idPool, quarantine, ...(this.opts.lxcRootfs ? { lxcRootfs: this.opts.lxcRootfs } : {}) });
     await this.engine.start();
     this.sm = new SoftwareModules(dm, this.engine, this.opts.logger.child({ component: 'software-modules' }));
     await this.sm.sync();
@@ -101,7 +104,8 @@ export class Agent {
     // The CWMP client (with its XML parser) is loaded only where CWMP is used: at start when it is on
     // or has unfinished work from before, else the moment an operator turns it on.
     const cwmpWanted = () => dm.value(`${MS}URL`) !== '' && dm.value(`${MS}EnableCWMP`) === 'true';
-    if (cwmpWanted() || CwmpState.hasWork(this.opts.stateDir)) await this.startCwmp(dm);
+    // Read now whether CWMP is on or not: a corrupt file is moved aside and reported with the rest.
+    if (CwmpState.hasWork(this.opts.stateDir, quarantine) || cwmpWanted()) await this.startCwmp(dm);
     else {
       this.offCwmpSwitch = dm.feed.subscribe([`${MS}URL`, `${MS}EnableCWMP`], () => {
         if (!cwmpWanted() || this.cwmp || this.cwmpStarting) return;
@@ -117,8 +121,9 @@ export class Agent {
     setImmediate(() => usp.resumeNotifications());
     this.cwmp?.resumeJobs();
     const boot = this.takeBootInfo();
-    this.log.info({ stateDir: this.opts.stateDir, fresh, endpointId: dm.value('Device.LocalAgent.EndpointID'), cause: boot.cause }, 'agent started');
+    this.log.info({ stateDir: this.opts.stateDir, fresh, endpointId: dm.value('Device.LocalAgent.EndpointID'), cause: boot.cause, corruptStateFiles: quarantine.files() }, 'agent started');
     this.onStarted(dm);
+    reportCorruptState(dm, quarantine.files());
     emitBoot(dm, boot);
   }
 

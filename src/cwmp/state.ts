@@ -2,11 +2,15 @@
 // the ACS has not acknowledged (TransferComplete, DUStateChangeComplete ...), parameters whose
 // notification fired, notification attributes, ChangeDUState jobs in progress, scheduled informs,
 // the retry count, and whether the ACS at the current URL has seen our BOOTSTRAP. One JSON file,
-// replaced atomically at every change.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+// replaced atomically at every change. A file that is not what this writes is moved aside
+// (util/quarantine) and the client starts afresh: with a BOOTSTRAP, so the ACS provisions it again.
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { removeStaleTemps, writeFileAtomic } from '../util/atomic-file.js';
+import { silentLogger } from '../util/logger.js';
+import { Quarantine } from '../util/quarantine.js';
+import { isArrayOf, isNumber, isObject, isString, isStringMap } from '../util/json-shape.js';
 
 export interface EventStruct { readonly code: string; readonly key: string }
 
@@ -49,26 +53,27 @@ export class CwmpState {
   readonly data: CwmpStateData;
   private readonly file: string;
 
-  constructor(stateDir: string) {
+  /**
+   * quarantine: where a corrupt file is reported. The agent checks the file with its own at every
+   * start (hasWork) before a client is made; a client on its own still never overwrites a bad file.
+   */
+  constructor(stateDir: string, quarantine = new Quarantine(stateDir, silentLogger)) {
     const dir = join(stateDir, 'cwmp');
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     removeStaleTemps(dir);
     this.file = join(dir, 'state.json');
     const fresh: CwmpStateData = { bootstrappedUrl: '', events: [], pending: [], changed: [], reported: {}, attributes: {}, connectionRequestPath: `/cr/${randomBytes(12).toString('hex')}`, jobs: [], scheduled: [], retryCount: 0 };
-    let loaded: Partial<CwmpStateData> = {};
-    if (existsSync(this.file)) { try { loaded = JSON.parse(readFileSync(this.file, 'utf8')) as Partial<CwmpStateData>; } catch { loaded = {}; } }
-    this.data = { ...fresh, ...loaded };
-    this.save();
+    this.data = { ...fresh, ...quarantine.readJson(this.file, isStateData) };
+    // On a full disk the client still starts; the state is written with its first change.
+    try { this.save(); } catch { /* see above */ }
   }
 
   save(): void { writeFileAtomic(this.file, JSON.stringify(this.data)); }
 
   /** Whether an earlier run left ChangeDUState jobs or requests for the ACS unfinished. */
-  static hasWork(stateDir: string): boolean {
-    try {
-      const d = JSON.parse(readFileSync(join(stateDir, 'cwmp', 'state.json'), 'utf8')) as Partial<CwmpStateData>;
-      return (d.jobs?.length ?? 0) > 0 || (d.pending?.length ?? 0) > 0;
-    } catch { return false; }
+  static hasWork(stateDir: string, quarantine: Quarantine): boolean {
+    const d = quarantine.readJson(join(stateDir, 'cwmp', 'state.json'), isStateData);
+    return (d?.jobs?.length ?? 0) > 0 || (d?.pending?.length ?? 0) > 0;
   }
 
   addEvent(code: string, key = ''): void {
@@ -110,4 +115,25 @@ export class CwmpState {
     this.data.retryCount = 0;
     this.save();
   }
+}
+
+// ---- what a state file must look like (fields an older agent did not write may be absent) ---------
+
+const isEvent = (x: unknown): x is EventStruct => isObject(x) && isString(x.code) && isString(x.key);
+
+const FIELDS: { readonly [K in keyof CwmpStateData]: (x: unknown) => boolean } = {
+  bootstrappedUrl: isString,
+  events: (x) => isArrayOf(x, isEvent),
+  pending: (x) => isArrayOf(x, (p): p is PendingRequest => isObject(p) && isString(p.id) && isString(p.method) && isString(p.body) && isArrayOf(p.events, isEvent)),
+  changed: (x) => isArrayOf(x, isString),
+  reported: isStringMap,
+  attributes: (x) => isObject(x) && Object.values(x).every((a) => isObject(a) && (a.n === 0 || a.n === 1 || a.n === 2) && isArrayOf(a.access, isString)),
+  connectionRequestPath: isString,
+  jobs: (x) => isArrayOf(x, (j): j is CdsJob => isObject(j) && isString(j.id) && isString(j.commandKey) && isArrayOf(j.ops, isObject) && isArrayOf(j.results, isObject)),
+  scheduled: (x) => isArrayOf(x, (e): e is { due: number; key: string } => isObject(e) && isNumber(e.due) && isString(e.key)),
+  retryCount: (x) => Number.isInteger(x),
+};
+
+function isStateData(x: unknown): x is Partial<CwmpStateData> {
+  return isObject(x) && Object.entries(x).every(([k, v]) => !Object.hasOwn(FIELDS, k) || FIELDS[k as keyof CwmpStateData](v));
 }

@@ -1,4 +1,5 @@
-// Device.DeviceInfo: identity from the defaults file, live uptime, memory and CPU from the OS.
+// Device.DeviceInfo: identity from the defaults file, live uptime, memory and CPU from the OS, and
+// which state files this start found corrupt.
 import { hostname, uptime, totalmem, freemem, cpus } from 'node:os';
 import { readFileSync, statfsSync } from 'node:fs';
 import type { DataModel } from '../dm/datamodel.js';
@@ -6,6 +7,7 @@ import { packageVersion } from '../util/package-info.js';
 import { dateTime } from '../util/time.js';
 
 const DI = 'Device.DeviceInfo.';
+const CORRUPT = 'X_CPE-AGENT_CorruptStateFiles';
 
 export interface DeviceInfoOptions { stateDir: string | undefined }
 
@@ -22,6 +24,17 @@ export function registerDeviceInfo(dm: DataModel, opts: DeviceInfoOptions): void
   dm.param(`${DI}MemoryStatus.TotalPersistent`, { get: disk('total') });
   dm.param(`${DI}MemoryStatus.FreePersistent`, { get: disk('free') });
   dm.param(`${DI}ProcessStatus.CPUUsage`, { get: sampled(cpuUsage()) });
+  // What this start found, not what an earlier one did: the next start that finds nothing clears it.
+  dm.param(`${DI}${CORRUPT}`, { volatile: true });
+}
+
+/**
+ * The state files this start moved aside as corrupt (util/quarantine), set before Boot! once the
+ * protocols listen: a ValueChange to subscribed controllers, in Boot!'s ParameterMap for those that
+ * name it as a BootParameter, a VALUE CHANGE to an ACS that set notification on it.
+ */
+export function reportCorruptState(dm: DataModel, files: readonly string[]): void {
+  if (files.length) dm.update(DI, { [CORRUPT]: files.join(',') }, 'device-info');
 }
 
 /**
