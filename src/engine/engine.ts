@@ -150,12 +150,12 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.dus = this.records.loadDUs();
     // After a device reboot nothing is mounted: containers' layers and shared du/ first, then the DU images.
     for (const ee of this.ees.filter((e) => e.backend === 'lxc' && !e.ids)) this.log.warn({ ee: ee.name }, 'this EE was made by an older agent and runs privileged: remove it and add it again');
-    for (const ee of this.ees.filter((e) => e.backend === 'lxc')) await this.lxc.prepare(ee.container!).catch((e) => this.log.error({ err: e, ee: ee.name }, 'container storage could not be prepared'));
+    for (const ee of this.ees.filter((e) => e.backend === 'lxc')) await this.lxc.prepare(ee.container!).catch((e) => this.logError(e, { ee: ee.name }, 'container storage could not be prepared'));
     for (const du of this.dus) {
-      if (isImage(du) && !isMounted(du.root)) await mountImage(`${du.root}.sqfs`, du.root).catch((e) => this.log.error({ err: e, duid: du.duid }, 'DU image could not be mounted'));
+      if (isImage(du) && !isMounted(du.root)) await mountImage(`${du.root}.sqfs`, du.root).catch((e) => this.logError(e, { duid: du.duid }, 'DU image could not be mounted'));
     }
     this.vols = this.records.loadVolumes();
-    for (const v of this.vols) await this.images.mount(v, this.volumeDir(v)).catch((e) => this.log.error({ err: e, volume: v.name }, 'application data volume could not be mounted'));
+    for (const v of this.vols) await this.images.mount(v, this.volumeDir(v)).catch((e) => this.logError(e, { volume: v.name }, 'application data volume could not be mounted'));
     for (const du of this.dus) for (const eu of du.eus) this.supervisor.add(eu.euid, this.launchOf(du, eu), this.policyOf(eu));
     for (const op of this.records.loadOps()) await this.recover(op);
     this.images.sweep(new Set(this.vols.map((v) => v.id)));
@@ -270,6 +270,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       return result;
     } catch (e) {
       const err = asEngineError(e);
+      this.logDetail(err, { opId: id });
       const duid = `${req.ee}-${id}`;
       const ee = this.ees.find((x) => x.id === req.ee);
       if (ee && !this.du(duid)) await removeRoot(this.duRoot(ee, duid));
@@ -362,6 +363,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       return result;
     } catch (e) {
       const err = asEngineError(e);
+      this.logDetail(err, { opId: id });
       if (swapped) await this.restoreRoot(old, staging);
       rmSync(staging, { recursive: true, force: true });
       await this.dropVolumes(created);
@@ -396,12 +398,13 @@ export class Engine extends EventEmitter<EngineEvents> {
         await removeRoot(du.root);
         if (!retainData) await this.removeData(du);
         await this.dropVolumes(this.volumesOf(du).filter((v) => !(retainData && v.retain === 'Forever')));
-      } catch (e) { this.log.error({ err: e, duid }, 'cleanup after an uninstall failed'); }
+      } catch (e) { this.logError(e, { duid }, 'cleanup after an uninstall failed'); }
       const result = this.result('Uninstall', requestTag, undefined, undefined, startTime, du);
       this.finish(id, result);
       return result;
     } catch (e) {
       const err = asEngineError(e);
+      this.logDetail(err, { opId: id });
       this.emit('duStatus', duid, 'Installed');
       const result = this.result('Uninstall', requestTag, du, faultOf(err), startTime);
       this.finish(id, result);
@@ -636,7 +639,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   createEE(req: { name: string; enabled: boolean; memoryKiB: number; cpuPercent: number; diskKiB: number; initialRunLevel?: number; allowPrivileged?: boolean }): Promise<EERecord> {
     return this.serial(async () => {
       if (!this.backends.includes('lxc')) throw new EngineError(EngineCode.InvalidValue, 'LXC is not available on this device');
-      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/.test(req.name)) throw new EngineError(EngineCode.InvalidValue, `'${req.name}' is not a valid EE name (letters, digits, . _ -, at most 32)`);
+      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/.test(req.name)) throw new EngineError(EngineCode.InvalidValue, 'the EE name is not valid (letters, digits, . _ -, at most 32)');
       if (this.ees.some((e) => e.name === req.name)) throw new EngineError(EngineCode.InvalidValue, `an execution environment named ${req.name} exists`);
       const committed = this.ees.reduce((s, e) => s + Math.max(0, e.allocatedMemoryKiB), 0);
       if (req.memoryKiB > 0 && committed + req.memoryKiB > totalmem() / 1024) {
@@ -745,9 +748,10 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   /** Starts an EE's container, then gives its volumes their AccessPath (a Reset() took the links). */
   private async startContainer(ee: EERecord): Promise<void> {
-    await this.lxc.start(ee.container!);
+    // Callers outside the queue (Enable, Restart, Reset) pass the error on: its detail is logged here.
+    await this.lxc.start(ee.container!).catch((e: unknown) => { this.logDetail(e, { ee: ee.name }); throw e; });
     for (const v of this.vols.filter((x) => x.ee === ee.id)) {
-      await this.lxc.link(ee.container!, join(VOLUME_DIR, v.id), v.accessPath).catch((e) => this.log.error({ err: e, volume: v.name, ee: ee.name }, 'application data volume has no AccessPath'));
+      await this.lxc.link(ee.container!, join(VOLUME_DIR, v.id), v.accessPath).catch((e) => this.logError(e, { volume: v.name, ee: ee.name }, 'application data volume has no AccessPath'));
     }
   }
 
@@ -828,7 +832,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (!found || found.du.eus.some((e) => this.supervisor.isRunning(e.euid))) return;
     for (const v of this.volumesOf(found.du)) {
       if (v.retain !== 'UntilStopped') continue;
-      const wiping = this.wipeVolume(v, found.du).catch((e: unknown) => this.log.error({ err: e, volume: v.name }, 'volume could not be emptied'));
+      const wiping = this.wipeVolume(v, found.du).catch((e: unknown) => this.logError(e, { volume: v.name }, 'volume could not be emptied'));
       this.wipes.add(wiping);
       void wiping.finally(() => this.wipes.delete(wiping));
     }
@@ -984,8 +988,19 @@ export class Engine extends EventEmitter<EngineEvents> {
     return this.defer(op, this.result('Uninstall', op.requestTag, du, interrupted, op.startTime));
   }
 
+  /** An error for the log: its message at error level, its detail (host paths, a tool's output) at debug only. */
+  private logError(e: unknown, fields: Record<string, unknown>, msg: string): void {
+    this.log.error({ ...fields, err: e }, msg);
+    this.logDetail(e, fields);
+  }
+
+  private logDetail(e: unknown, fields: Record<string, unknown> = {}): void {
+    if (e instanceof EngineError && e.detail) this.log.debug({ ...fields, code: e.code, detail: e.detail }, `the detail of: ${e.message}`);
+  }
+
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const next = this.queue.then(fn, fn);
+    next.catch((e: unknown) => this.logDetail(e));
     this.queue = next.catch(() => undefined);
     return next;
   }
@@ -1002,7 +1017,10 @@ function faultOf(err: EngineError): NonNullable<DuResult['fault']> {
   return { code: err.code, message: err.message, ...(err.transfer ? { transfer: err.transfer } : {}) };
 }
 
+/** Any other error as a fault: its kind (an errno code) in the message; its text, which names host paths, as detail. */
 function asEngineError(e: unknown): EngineError {
   if (e instanceof EngineError) return e;
-  return new EngineError(EngineCode.InternalError, (e as Error)?.message ?? String(e));
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  const kind = typeof code === 'string' && /^[A-Z0-9_]{1,40}$/.test(code) ? ` (${code})` : '';
+  return new EngineError(EngineCode.InternalError, `internal error${kind}`, undefined, (e as Error | undefined)?.message ?? String(e));
 }
