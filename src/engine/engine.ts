@@ -13,7 +13,7 @@ import type { Logger } from '../util/logger.js';
 import { EngineCode, EngineError, type TransferFailure } from './errors.js';
 import { fetchPackage } from './fetch.js';
 import { duUuid } from './package/uuid.js';
-import { checkSquashfs, packageFormat, readManifest, unpackPackage } from './package/unpack.js';
+import { mountPackage, packageFormat, unpackPackage } from './package/unpack.js';
 import { isMounted, mountImage, unmount } from './mounts.js';
 import type { Manifest } from './package/manifest.js';
 import { type DURecord, type EERecord, EngineRecords, type EURecord, type OpRecord } from './records.js';
@@ -97,6 +97,8 @@ export interface EngineOptions {
 
 /** Under an LXC EE's du/ (a shared mount), where its volumes are mounted, so containers see them. */
 const VOLUME_DIR = '.appdata';
+/** Where an update mounts a new SquashFS image in its staging directory to check it. */
+const CHECK_MOUNT = 'image';
 const DEFAULT_PIDS_MAX = 1024;
 const HOST_PASSWD = '/etc/passwd';
 const NOBODY: UserIds = { uid: 65534, gid: 65534 };
@@ -308,16 +310,18 @@ export class Engine extends EventEmitter<EngineEvents> {
       // The new package is checked before the old one is touched.
       const format = await packageFormat(pkg);
       const layout = this.layoutFor(ee, format);
-      let manifest: Manifest | undefined;
+      let manifest: Manifest;
       let bytes: number;
       const unpacked = join(staging, 'root');
-      if (layout === 'image') bytes = await checkSquashfs(pkg, this.limits(ee));
-      else {
-        ({ manifest, bytes } = await this.unpackTree(pkg, unpacked, ee));
-        this.assertSameDU(old, manifest, req.uuid);
-      }
+      if (layout === 'image') {
+        // Checked where nothing uses it: mounted in staging, unmounted again before the swap.
+        const at = join(staging, CHECK_MOUNT);
+        mkdirSync(at);
+        try { ({ manifest, bytes } = await mountPackage(pkg, at, this.limits(ee))); } finally { await unmount(at); }
+      } else ({ manifest, bytes } = await this.unpackTree(pkg, unpacked, ee));
+      this.assertSameDU(old, manifest, req.uuid);
       // Volumes: those named (by the caller, else the new manifest, else the ones it has) must exist.
-      let specs = req.appData ?? manifest?.data;
+      let specs = req.appData ?? manifest.data;
       const extra = specs ? this.newVolumeBytes(ee, old.uuid, this.volumeSpecs(specs)) : 0;
       this.admitDisk(ee, bytes - old.diskKiB * 1024 + extra);
       for (const eu of old.eus) await this.supervisor.stop(eu.euid, this.grace);
@@ -327,21 +331,19 @@ export class Engine extends EventEmitter<EngineEvents> {
         renameSync(pkg, `${old.root}.sqfs`);
         mkdirSync(old.root, { recursive: true });
         await mountImage(`${old.root}.sqfs`, old.root);
-        manifest = await readManifest(old.root);
-        this.assertSameDU(old, manifest, req.uuid);
       } else {
         rmSync(old.root, { recursive: true, force: true });
         renameSync(unpacked, old.root);
       }
-      const user = this.checkUsers(ee, manifest!, old.privileged === true);
+      const user = this.checkUsers(ee, manifest, old.privileged === true);
       if (!req.retainData) await this.removeData(old);
       const had = this.volumesOf(old);
-      specs = this.volumeSpecs(req.appData ?? (manifest!.data.length ? manifest!.data : had));
+      specs = this.volumeSpecs(req.appData ?? (manifest.data.length ? manifest.data : had));
       created = await this.createVolumes(ee, old.uuid, specs, op);
       const keep = new Map(old.eus.map((e) => [e.service.name, e]));
       const du: DURecord = {
-        ...old, manifest: manifest!, url, username: creds.username, password: creds.password, format, layout, installedAt: iso(), diskKiB: Math.ceil(bytes / 1024), ...(user ? { user } : {}),
-        eus: manifest!.services.map((s) => ({ euid: `${duid}-${s.name}`, service: s, requested: keep.get(s.name)?.requested ?? (s.autostart ? 'Active' : 'Idle'), autoStart: s.autostart, runLevel: s.runLevel })),
+        ...old, manifest, url, username: creds.username, password: creds.password, format, layout, installedAt: iso(), diskKiB: Math.ceil(bytes / 1024), ...(user ? { user } : {}),
+        eus: manifest.services.map((s) => ({ euid: `${duid}-${s.name}`, service: s, requested: keep.get(s.name)?.requested ?? (s.autostart ? 'Active' : 'Idle'), autoStart: s.autostart, runLevel: s.runLevel })),
       };
       this.makeDataDir(du);
       this.dus = this.dus.map((d) => (d.duid === duid ? du : d));
@@ -448,14 +450,8 @@ export class Engine extends EventEmitter<EngineEvents> {
       if (op.root !== finalRoot) this.records.saveOp({ ...op, root: finalRoot });
       renameSync(pkg, `${finalRoot}.sqfs`);
       mkdirSync(finalRoot, { recursive: true });
-      // The listing check and the mount run side by side: the mount is read-only, nodev and nosuid,
-      // nothing in it runs before the check passes, and a refused image is unmounted by the caller.
-      const img = `${finalRoot}.sqfs`;
-      const mountError = mountImage(img, finalRoot).then(() => undefined, (e: unknown) => e);
-      const bytes = await checkSquashfs(img, this.limits(ee)).finally(() => mountError);
-      const failed = await mountError;
-      if (failed) throw failed;
-      return { manifest: await readManifest(finalRoot), bytes, format, layout: 'image', root: finalRoot };
+      // Nothing in it runs before the check passes; a refused image is unmounted by the caller.
+      return { ...(await mountPackage(`${finalRoot}.sqfs`, finalRoot, this.limits(ee))), format, layout: 'image', root: finalRoot };
     }
     const root = join(staging, 'root');
     return { ...(await this.unpackTree(pkg, root, ee)), layout: 'tree', root };
@@ -975,6 +971,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (op.kind === 'update') {
       if (!op.committed && du && (existsSync(join(op.staging, 'old')) || existsSync(join(op.staging, 'old.sqfs')))) await this.restoreRoot(du, op.staging);
       if (!op.committed) await this.dropVolumes(own);
+      await unmount(join(op.staging, CHECK_MOUNT));
       rmSync(op.staging, { recursive: true, force: true });
       return this.defer(op, du ? this.result('Update', op.requestTag, du, op.committed ? undefined : interrupted, op.startTime) : { ...base, operation: 'Update', version: '', ee: '', du: undefined, duid: op.duid, euids: [], fault: interrupted });
     }
