@@ -7,6 +7,7 @@ import { execa } from 'execa';
 import { MANIFEST_FILE, parseManifest } from '../engine/package/manifest.js';
 import { unpackPackage } from '../engine/package/unpack.js';
 import { duUuid } from '../engine/package/uuid.js';
+import { EngineError } from '../engine/errors.js';
 import { type Command, CliError, parseOptions } from './command.js';
 
 export const duCommand: Command = {
@@ -62,7 +63,9 @@ async function inspect(file: string | undefined, json: boolean): Promise<number>
     for (const s of manifest.services) console.log(`service     ${s.name}: ${[s.command, ...s.args].join(' ')} (autostart ${s.autostart}, run level ${s.runLevel}, restart ${s.restart})`);
     return 0;
   } catch (e) {
-    console.error(`${file}: ${(e as Error).message}`);
+    // The developer's own package on their own machine: the detail (which entry, what a tool said) helps.
+    const detail = e instanceof EngineError && e.detail ? ` (${e.detail})` : '';
+    console.error(`${file}: ${(e as Error).message}${detail}`);
     return 1;
   } finally {
     rmSync(tmp, { recursive: true, force: true });

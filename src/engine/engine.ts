@@ -14,7 +14,7 @@ import { Quarantine } from '../util/quarantine.js';
 import { EngineCode, EngineError, type TransferFailure } from './errors.js';
 import { fetchPackage } from './fetch.js';
 import { duUuid } from './package/uuid.js';
-import { checkSquashfs, packageFormat, readManifest, unpackPackage } from './package/unpack.js';
+import { mountPackage, packageFormat, unpackPackage } from './package/unpack.js';
 import { isMounted, mountImage, unmount } from './mounts.js';
 import type { Manifest } from './package/manifest.js';
 import { type DURecord, type EERecord, EngineRecords, type EURecord, type OpRecord } from './records.js';
@@ -100,6 +100,8 @@ export interface EngineOptions {
 
 /** Under an LXC EE's du/ (a shared mount), where its volumes are mounted, so containers see them. */
 const VOLUME_DIR = '.appdata';
+/** Where an update mounts a new SquashFS image in its staging directory to check it. */
+const CHECK_MOUNT = 'image';
 const DEFAULT_PIDS_MAX = 1024;
 const HOST_PASSWD = '/etc/passwd';
 const NOBODY: UserIds = { uid: 65534, gid: 65534 };
@@ -153,12 +155,12 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.dus = this.records.loadDUs();
     // After a device reboot nothing is mounted: containers' layers and shared du/ first, then the DU images.
     for (const ee of this.ees.filter((e) => e.backend === 'lxc' && !e.ids)) this.log.warn({ ee: ee.name }, 'this EE was made by an older agent and runs privileged: remove it and add it again');
-    for (const ee of this.ees.filter((e) => e.backend === 'lxc')) await this.lxc.prepare(ee.container!).catch((e) => this.log.error({ err: e, ee: ee.name }, 'container storage could not be prepared'));
+    for (const ee of this.ees.filter((e) => e.backend === 'lxc')) await this.lxc.prepare(ee.container!).catch((e) => this.logError(e, { ee: ee.name }, 'container storage could not be prepared'));
     for (const du of this.dus) {
-      if (isImage(du) && !isMounted(du.root)) await mountImage(`${du.root}.sqfs`, du.root).catch((e) => this.log.error({ err: e, duid: du.duid }, 'DU image could not be mounted'));
+      if (isImage(du) && !isMounted(du.root)) await mountImage(`${du.root}.sqfs`, du.root).catch((e) => this.logError(e, { duid: du.duid }, 'DU image could not be mounted'));
     }
     this.vols = this.records.loadVolumes();
-    for (const v of this.vols) await this.images.mount(v, this.volumeDir(v)).catch((e) => this.log.error({ err: e, volume: v.name }, 'application data volume could not be mounted'));
+    for (const v of this.vols) await this.images.mount(v, this.volumeDir(v)).catch((e) => this.logError(e, { volume: v.name }, 'application data volume could not be mounted'));
     for (const du of this.dus) for (const eu of du.eus) this.supervisor.add(eu.euid, this.launchOf(du, eu), this.policyOf(eu));
     for (const op of this.records.loadOps()) await this.recover(op);
     // Without a readable volume list, an image no record names may still be someone's data: kept.
@@ -279,6 +281,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       return result;
     } catch (e) {
       const err = asEngineError(e);
+      this.logDetail(err, { opId: id });
       const duid = `${req.ee}-${id}`;
       const ee = this.ees.find((x) => x.id === req.ee);
       try {
@@ -322,16 +325,18 @@ export class Engine extends EventEmitter<EngineEvents> {
       // The new package is checked before the old one is touched.
       const format = await packageFormat(pkg);
       const layout = this.layoutFor(ee, format);
-      let manifest: Manifest | undefined;
+      let manifest: Manifest;
       let bytes: number;
       const unpacked = join(staging, 'root');
-      if (layout === 'image') bytes = await checkSquashfs(pkg, this.limits(ee));
-      else {
-        ({ manifest, bytes } = await this.unpackTree(pkg, unpacked, ee));
-        this.assertSameDU(old, manifest, req.uuid);
-      }
+      if (layout === 'image') {
+        // Checked where nothing uses it: mounted in staging, unmounted again before the swap.
+        const at = join(staging, CHECK_MOUNT);
+        mkdirSync(at);
+        try { ({ manifest, bytes } = await mountPackage(pkg, at, this.limits(ee))); } finally { await unmount(at); }
+      } else ({ manifest, bytes } = await this.unpackTree(pkg, unpacked, ee));
+      this.assertSameDU(old, manifest, req.uuid);
       // Volumes: those named (by the caller, else the new manifest, else the ones it has) must exist.
-      let specs = req.appData ?? manifest?.data;
+      let specs = req.appData ?? manifest.data;
       const extra = specs ? this.newVolumeBytes(ee, old.uuid, this.volumeSpecs(specs)) : 0;
       this.admitDisk(ee, bytes - old.diskKiB * 1024 + extra);
       for (const eu of old.eus) await this.supervisor.stop(eu.euid, this.grace);
@@ -341,21 +346,19 @@ export class Engine extends EventEmitter<EngineEvents> {
         renameSync(pkg, `${old.root}.sqfs`);
         mkdirSync(old.root, { recursive: true });
         await mountImage(`${old.root}.sqfs`, old.root);
-        manifest = await readManifest(old.root);
-        this.assertSameDU(old, manifest, req.uuid);
       } else {
         rmSync(old.root, { recursive: true, force: true });
         renameSync(unpacked, old.root);
       }
-      const user = this.checkUsers(ee, manifest!, old.privileged === true);
+      const user = this.checkUsers(ee, manifest, old.privileged === true);
       if (!req.retainData) await this.removeData(old);
       const had = this.volumesOf(old);
-      specs = this.volumeSpecs(req.appData ?? (manifest!.data.length ? manifest!.data : had));
+      specs = this.volumeSpecs(req.appData ?? (manifest.data.length ? manifest.data : had));
       created = await this.createVolumes(ee, old.uuid, specs, op);
       const keep = new Map(old.eus.map((e) => [e.service.name, e]));
       const du: DURecord = {
-        ...old, manifest: manifest!, url, username: creds.username, password: creds.password, format, layout, installedAt: iso(), diskKiB: Math.ceil(bytes / 1024), ...(user ? { user } : {}),
-        eus: manifest!.services.map((s) => ({ euid: `${duid}-${s.name}`, service: s, requested: keep.get(s.name)?.requested ?? (s.autostart ? 'Active' : 'Idle'), autoStart: s.autostart, runLevel: s.runLevel })),
+        ...old, manifest, url, username: creds.username, password: creds.password, format, layout, installedAt: iso(), diskKiB: Math.ceil(bytes / 1024), ...(user ? { user } : {}),
+        eus: manifest.services.map((s) => ({ euid: `${duid}-${s.name}`, service: s, requested: keep.get(s.name)?.requested ?? (s.autostart ? 'Active' : 'Idle'), autoStart: s.autostart, runLevel: s.runLevel })),
       };
       this.makeDataDir(du);
       const next = this.dus.map((d) => (d.duid === duid ? du : d));
@@ -378,6 +381,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       return result;
     } catch (e) {
       const err = asEngineError(e);
+      this.logDetail(err, { opId: id });
       if (swapped) await this.restoreRoot(old, staging);
       rmSync(staging, { recursive: true, force: true });
       await this.dropVolumes(created);
@@ -413,12 +417,13 @@ export class Engine extends EventEmitter<EngineEvents> {
         await removeRoot(du.root);
         if (!retainData) await this.removeData(du);
         await this.dropVolumes(this.volumesOf(du).filter((v) => !(retainData && v.retain === 'Forever')));
-      } catch (e) { this.log.error({ err: e, duid }, 'cleanup after an uninstall failed'); }
+      } catch (e) { this.logError(e, { duid }, 'cleanup after an uninstall failed'); }
       const result = this.result('Uninstall', requestTag, undefined, undefined, startTime, du);
       this.finish(id, result);
       return result;
     } catch (e) {
       const err = asEngineError(e);
+      this.logDetail(err, { opId: id });
       this.emit('duStatus', duid, 'Installed');
       const result = this.result('Uninstall', requestTag, du, faultOf(err), startTime);
       this.finish(id, result);
@@ -462,14 +467,8 @@ export class Engine extends EventEmitter<EngineEvents> {
       if (op.root !== finalRoot) this.records.saveOp({ ...op, root: finalRoot });
       renameSync(pkg, `${finalRoot}.sqfs`);
       mkdirSync(finalRoot, { recursive: true });
-      // The listing check and the mount run side by side: the mount is read-only, nodev and nosuid,
-      // nothing in it runs before the check passes, and a refused image is unmounted by the caller.
-      const img = `${finalRoot}.sqfs`;
-      const mountError = mountImage(img, finalRoot).then(() => undefined, (e: unknown) => e);
-      const bytes = await checkSquashfs(img, this.limits(ee)).finally(() => mountError);
-      const failed = await mountError;
-      if (failed) throw failed;
-      return { manifest: await readManifest(finalRoot), bytes, format, layout: 'image', root: finalRoot };
+      // Nothing in it runs before the check passes; a refused image is unmounted by the caller.
+      return { ...(await mountPackage(`${finalRoot}.sqfs`, finalRoot, this.limits(ee))), format, layout: 'image', root: finalRoot };
     }
     const root = join(staging, 'root');
     return { ...(await this.unpackTree(pkg, root, ee)), layout: 'tree', root };
@@ -653,7 +652,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   createEE(req: { name: string; enabled: boolean; memoryKiB: number; cpuPercent: number; diskKiB: number; initialRunLevel?: number; allowPrivileged?: boolean }): Promise<EERecord> {
     return this.serial(async () => {
       if (!this.backends.includes('lxc')) throw new EngineError(EngineCode.InvalidValue, 'LXC is not available on this device');
-      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/.test(req.name)) throw new EngineError(EngineCode.InvalidValue, `'${req.name}' is not a valid EE name (letters, digits, . _ -, at most 32)`);
+      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/.test(req.name)) throw new EngineError(EngineCode.InvalidValue, 'the EE name is not valid (letters, digits, . _ -, at most 32)');
       if (this.ees.some((e) => e.name === req.name)) throw new EngineError(EngineCode.InvalidValue, `an execution environment named ${req.name} exists`);
       const committed = this.ees.reduce((s, e) => s + Math.max(0, e.allocatedMemoryKiB), 0);
       if (req.memoryKiB > 0 && committed + req.memoryKiB > totalmem() / 1024) {
@@ -762,9 +761,10 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   /** Starts an EE's container, then gives its volumes their AccessPath (a Reset() took the links). */
   private async startContainer(ee: EERecord): Promise<void> {
-    await this.lxc.start(ee.container!);
+    // Callers outside the queue (Enable, Restart, Reset) pass the error on: its detail is logged here.
+    await this.lxc.start(ee.container!).catch((e: unknown) => { this.logDetail(e, { ee: ee.name }); throw e; });
     for (const v of this.vols.filter((x) => x.ee === ee.id)) {
-      await this.lxc.link(ee.container!, join(VOLUME_DIR, v.id), v.accessPath).catch((e) => this.log.error({ err: e, volume: v.name, ee: ee.name }, 'application data volume has no AccessPath'));
+      await this.lxc.link(ee.container!, join(VOLUME_DIR, v.id), v.accessPath).catch((e) => this.logError(e, { volume: v.name, ee: ee.name }, 'application data volume has no AccessPath'));
     }
   }
 
@@ -845,7 +845,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (!found || found.du.eus.some((e) => this.supervisor.isRunning(e.euid))) return;
     for (const v of this.volumesOf(found.du)) {
       if (v.retain !== 'UntilStopped') continue;
-      const wiping = this.wipeVolume(v, found.du).catch((e: unknown) => this.log.error({ err: e, volume: v.name }, 'volume could not be emptied'));
+      const wiping = this.wipeVolume(v, found.du).catch((e: unknown) => this.logError(e, { volume: v.name }, 'volume could not be emptied'));
       this.wipes.add(wiping);
       void wiping.finally(() => this.wipes.delete(wiping));
     }
@@ -992,6 +992,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (op.kind === 'update') {
       if (!op.committed && du && (existsSync(join(op.staging, 'old')) || existsSync(join(op.staging, 'old.sqfs')))) await this.restoreRoot(du, op.staging);
       if (!op.committed) await this.dropVolumes(own);
+      await unmount(join(op.staging, CHECK_MOUNT));
       rmSync(op.staging, { recursive: true, force: true });
       return this.defer(op, du ? this.result('Update', op.requestTag, du, op.committed ? undefined : interrupted, op.startTime) : { ...base, operation: 'Update', version: '', ee: '', du: undefined, duid: op.duid, euids: [], fault: interrupted });
     }
@@ -1005,8 +1006,19 @@ export class Engine extends EventEmitter<EngineEvents> {
     return this.defer(op, this.result('Uninstall', op.requestTag, du, interrupted, op.startTime));
   }
 
+  /** An error for the log: its message at error level, its detail (host paths, a tool's output) at debug only. */
+  private logError(e: unknown, fields: Record<string, unknown>, msg: string): void {
+    this.log.error({ ...fields, err: e }, msg);
+    this.logDetail(e, fields);
+  }
+
+  private logDetail(e: unknown, fields: Record<string, unknown> = {}): void {
+    if (e instanceof EngineError && e.detail) this.log.debug({ ...fields, code: e.code, detail: e.detail }, `the detail of: ${e.message}`);
+  }
+
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const next = this.queue.then(fn, fn);
+    next.catch((e: unknown) => this.logDetail(e));
     this.queue = next.catch(() => undefined);
     return next;
   }
@@ -1023,7 +1035,10 @@ function faultOf(err: EngineError): NonNullable<DuResult['fault']> {
   return { code: err.code, message: err.message, ...(err.transfer ? { transfer: err.transfer } : {}) };
 }
 
+/** Any other error as a fault: its kind (an errno code) in the message; its text, which names host paths, as detail. */
 function asEngineError(e: unknown): EngineError {
   if (e instanceof EngineError) return e;
-  return new EngineError(EngineCode.InternalError, (e as Error)?.message ?? String(e));
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  const kind = typeof code === 'string' && /^[A-Z0-9_]{1,40}$/.test(code) ? ` (${code})` : '';
+  return new EngineError(EngineCode.InternalError, `internal error${kind}`, undefined, (e as Error | undefined)?.message ?? String(e));
 }

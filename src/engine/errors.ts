@@ -21,9 +21,22 @@ export const EngineCode = {
  */
 export type TransferFailure = 'auth' | 'protocol' | 'unreachable' | 'not-found' | 'incomplete';
 
+/**
+ * The longest message an engine error carries. Messages become faults that controllers, ACSes and
+ * their logs keep (FaultString, DUStateChange! Fault.FaultString, err_msg): short, and in our words.
+ */
+export const MAX_MESSAGE = 256;
+
 export class EngineError extends Error {
-  constructor(readonly code: number, message: string, readonly transfer?: TransferFailure) {
-    super(message);
+  /**
+   * What only the debug log hears: host paths, a tool's command line and output, an entry's name.
+   * Not enumerable, so that an error logged whole (pino's `err`) at any other level leaves it out.
+   */
+  declare readonly detail: string | undefined;
+
+  constructor(readonly code: number, message: string, readonly transfer?: TransferFailure, detail?: string) {
+    super(message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 3)}...` : message);
     this.name = 'EngineError';
+    Object.defineProperty(this, 'detail', { value: detail, enumerable: false });
   }
 }

@@ -155,7 +155,9 @@ export class Supervisor extends EventEmitter<UnitEvents> {
       this.set(u, { status: 'Active', pid, fault: 'NoFault', faultMessage: '' });
       this.watch(u, pid, exited, gen);
     } catch (e) {
-      this.fail(u, faultIfFails, `could not start ${u.launch.command}: ${(e as Error).message}`);
+      // ExecutionFaultMessage is read by controllers: our words only, not the package's command.
+      this.log.debug({ euid: u.euid, err: e }, 'execution unit could not be started');
+      this.fail(u, faultIfFails, 'the service could not be started');
     } finally {
       if (fd !== undefined) closeSync(fd);
     }
@@ -180,7 +182,7 @@ export class Supervisor extends EventEmitter<UnitEvents> {
     if (asked) { this.set(u, { status: 'Idle' }); return; }
     const failed = code !== 0;
     const why = code === null ? 'ended by a signal or while the agent was down' : `exited with code ${code}`;
-    if (failed) this.set(u, { fault: 'FailureWhileActive', faultMessage: `${u.launch.command} ${why}` });
+    if (failed) this.set(u, { fault: 'FailureWhileActive', faultMessage: `the service ${why}` });
     const restart = u.policy.mode === 'always' || (u.policy.mode === 'on-failure' && failed);
     if (!restart || (u.policy.maxRetries > 0 && u.state.retryCount >= u.policy.maxRetries)) {
       u.wanted = 'Idle';

@@ -27,17 +27,23 @@ export interface VolumeRecord extends VolumeSpec {
 }
 
 /** Directories an application volume may not be placed over inside an EE. */
+const VOLUME_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const RESERVED = ['/proc', '/sys', '/dev', '/opt/cpe', '/var/lib/cpe', '/bin', '/sbin', '/lib', '/usr', '/etc'];
 
-/** Checks a request; a bad one is refused as invalid arguments, naming the field. */
+/**
+ * Checks a request; a bad one is refused as invalid arguments, naming the field. Values are not
+ * quoted back (a package's manifest may carry anything in them), except a name found valid.
+ */
 export function checkVolumeSpec(s: VolumeSpec): void {
-  const bad = (m: string): never => { throw new EngineError(EngineCode.InvalidArguments, `ApplicationData ${s.name || '(no name)'}: ${m}`); };
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(s.name)) bad('Name must be 1-64 letters, digits, . _ - (starting with a letter or digit)');
+  const named = VOLUME_NAME.test(s.name);
+  const bad = (m: string): never => { throw new EngineError(EngineCode.InvalidArguments, `ApplicationData${named ? ` ${s.name}` : ''}: ${m}`); };
+  if (!named) bad('Name must be 1-64 letters, digits, . _ - (starting with a letter or digit)');
   if (!Number.isInteger(s.capacityMiB) || s.capacityMiB < 1 || s.capacityMiB > 1024 * 1024) bad('Capacity must be 1 MiB or more');
   if (s.retain !== 'UntilStopped' && s.retain !== 'Forever') bad('Retain must be UntilStopped or Forever');
   const p = s.accessPath;
-  if (!p.startsWith('/') || p.length > 256 || posix.normalize(p) !== p || p.endsWith('/') || p.split('/').includes('..')) bad(`AccessPath '${p}' must be an absolute, normalized path`);
-  if (RESERVED.some((r) => p === r || p.startsWith(`${r}/`))) bad(`AccessPath '${p}' is inside ${RESERVED.find((r) => p === r || p.startsWith(`${r}/`))}, which the EE owns`);
+  if (!p.startsWith('/') || p.length > 256 || posix.normalize(p) !== p || p.endsWith('/') || p.split('/').includes('..')) bad('AccessPath must be an absolute, normalized path of at most 256 characters');
+  const reserved = RESERVED.find((r) => p === r || p.startsWith(`${r}/`));
+  if (reserved) bad(`AccessPath is inside ${reserved}, which the EE owns`);
 }
 
 /** The environment variable a service finds a volume's path in. */

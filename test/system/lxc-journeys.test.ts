@@ -59,7 +59,8 @@ test('unprivileged LXC EE: SquashFS and tar.gz DUs owned by its range, services 
     const euid = r.euids[0]!;
     await waitFor(() => engine.unitState(euid)?.status === 'Active');
     const data = engine.dataDir(r.uuid, ee.id);
-    await waitFor(() => existsSync(join(data, `uid.${euid}`)));
+    // The shell makes the file before `id -u` writes to it: wait for what it wrote.
+    await waitFor(() => existsSync(join(data, `uid.${euid}`)) && readFileSync(join(data, `uid.${euid}`), 'utf8').endsWith('\n'));
     assert.equal(readFileSync(join(data, `uid.${euid}`), 'utf8').trim(), '0', `${name}: root inside the container`);
     assert.equal(statSync(join(data, `uid.${euid}`)).uid, base, `${name}: ... which is host id ${base}`);
     const pid = engine.unitState(euid)!.pid!;

@@ -12,7 +12,7 @@ import { removeTree } from '../ids/as-owner.js';
 import { lookupUser } from '../ids/users.js';
 import { appArmorEnabled, confinementLines, type ContainerPolicy, type IdRange, seccompProfile } from './lxc-policy.js';
 import { extractTarGz } from '../package/tar-extract.js';
-import { lastLine, runTool as run } from '../tool.js';
+import { runTool as run, toolDetail } from '../tool.js';
 
 export interface LxcLimits { memoryKiB: number; cpuPercent: number }
 
@@ -60,8 +60,9 @@ export class LxcHost {
     const rootfs = join(this.lxcpath, BASE, 'rootfs');
     if (existsSync(join(rootfs, 'bin', 'busybox'))) return rootfs;
     await lxcTool('lxc-destroy', ['-P', this.lxcpath, '-n', BASE, '-f']);
-    const r = await lxcTool('lxc-create', ['-P', this.lxcpath, '-n', BASE, '-t', 'busybox', '-f', '/dev/null']);
-    if (r.exitCode !== 0) throw new EngineError(EngineCode.InternalError, `building the base rootfs failed: ${lastLine(r.stderr)}`);
+    const args = ['-P', this.lxcpath, '-n', BASE, '-t', 'busybox', '-f', '/dev/null'];
+    const r = await lxcTool('lxc-create', args);
+    if (r.exitCode !== 0) throw new EngineError(EngineCode.InternalError, 'building the base root file system for EEs failed', undefined, toolDetail('lxc-create', args, r));
     return rootfs;
   }
 
@@ -76,7 +77,9 @@ export class LxcHost {
       await extractTarGz(tarball, rootfs, { maxBytes: 8 * 1024 ** 3, maxEntries: 1_000_000, kind: 'rootfs' });
     } catch (e) {
       rmSync(dir, { recursive: true, force: true });
-      throw new EngineError(EngineCode.CorruptData, `the EE root file system ${tarball} can not be used: ${(e as Error).message}`);
+      // The tarball's path is the host's: in the detail only, with the extractor's own.
+      const [why, detail] = e instanceof EngineError ? [e.message, e.detail] : ['it could not be unpacked', (e as Error).message];
+      throw new EngineError(EngineCode.CorruptData, `the operator's EE root file system can not be used: ${why}`, undefined, `${tarball}: ${detail ?? ''}`);
     }
     writeFileSync(join(dir, 'complete'), '');
     return rootfs;
@@ -182,8 +185,9 @@ export class LxcHost {
   async start(name: string): Promise<void> {
     if ((await this.state(name)) === 'RUNNING') return;
     await this.prepare(name);
-    const r = await lxcTool('lxc-start', ['-P', this.lxcpath, '-n', name, '-d']);
-    if (r.exitCode !== 0) throw new EngineError(EngineCode.InternalError, `lxc-start ${name} failed: ${lastLine(r.stderr)}`);
+    const args = ['-P', this.lxcpath, '-n', name, '-d'];
+    const r = await lxcTool('lxc-start', args);
+    if (r.exitCode !== 0) throw new EngineError(EngineCode.InternalError, `container ${name} did not start`, undefined, toolDetail('lxc-start', args, r));
     const w = await lxcTool('lxc-wait', ['-P', this.lxcpath, '-n', name, '-s', 'RUNNING', '-t', '10']);
     if (w.exitCode !== 0) throw new EngineError(EngineCode.InternalError, `container ${name} did not reach RUNNING`);
   }
@@ -266,7 +270,7 @@ export class LxcHost {
   async link(name: string, rel: string, target: string): Promise<void> {
     const r = await lxcTool('lxc-attach', [...this.attachArgs(name), '--', '/bin/sh', '-c',
       'mkdir -p "${1%/*}" && { [ ! -e "$1" ] || [ -L "$1" ]; } && ln -sfn "$0" "$1"', `${IN_CONTAINER.du}/${rel}`, target]);
-    if (r.exitCode !== 0) throw new EngineError(EngineCode.CommandFailure, `${target} could not be made in the execution environment (it exists, or the container refused)`);
+    if (r.exitCode !== 0) throw new EngineError(EngineCode.CommandFailure, 'an AccessPath could not be made in the execution environment (it exists, or the container refused)', undefined, `${target}: ${r.stderr}`);
   }
 
   async unlink(name: string, target: string): Promise<void> {

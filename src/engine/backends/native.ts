@@ -20,7 +20,8 @@ export const nativeLauncher: ProcessLauncher = {
       child.once('exit', (code) => resolve(code));
       child.once('error', () => resolve(127));
     });
-    if (child.pid === undefined) throw new Error(`${command} could not be executed`);
+    // Not naming the command: it is the package's text, and the unit's record has it.
+    if (child.pid === undefined) throw new Error('the service\'s command could not be executed');
     child.unref();
     return { pid: child.pid, exited };
   },

@@ -1,7 +1,10 @@
 // A tar.gz reader that can't be made to write outside its target: entries with absolute paths,
-// "..", device nodes or FIFOs are refused, links may only point inside, nothing is written through
-// a symlink, set-id bits are dropped, and the uncompressed size and entry count are bounded (a
-// decompression bomb stops at the limit). A truncated or corrupt archive is a clear error.
+// "..", device nodes or FIFOs are refused, links may only point inside (by name here; through
+// other links too in checkTree, once the whole tree is there), nothing is written through a
+// symlink, hard links only join files extracted before them, set-id bits are dropped, and the
+// uncompressed size and entry count are bounded (a decompression bomb stops at the limit). A
+// truncated or corrupt archive is a clear error. Refusals say what was wrong in our words; the
+// entry's name, package content, is their detail (debug log only).
 import { createReadStream } from 'node:fs';
 import { lstat, mkdir, open, symlink, link, chmod } from 'node:fs/promises';
 import { posix, join, dirname } from 'node:path';
@@ -19,8 +22,8 @@ export interface ExtractLimits {
   kind?: 'package' | 'rootfs';
 }
 
-const corrupt = (msg: string): never => { throw new EngineError(EngineCode.CorruptData, msg); };
-const refused = (msg: string): never => { throw new EngineError(EngineCode.CorruptData, `package refused: ${msg}`); };
+const corrupt = (msg: string, detail?: string): never => { throw new EngineError(EngineCode.CorruptData, msg, undefined, detail); };
+const refused = (msg: string, entry: string): never => { throw new EngineError(EngineCode.CorruptData, `package refused: ${msg}`, undefined, entry); };
 
 /** Parses a numeric header field (octal, or GNU base-256). */
 function num(buf: Buffer, off: number, len: number): number {
@@ -31,7 +34,7 @@ function num(buf: Buffer, off: number, len: number): number {
   }
   const s = buf.toString('ascii', off, off + len).replace(/\0.*$/s, '').trim();
   if (s === '') return 0;
-  if (!/^[0-7]+$/.test(s)) return corrupt(`tar header has a bad number '${s}'`);
+  if (!/^[0-7]+$/.test(s)) return corrupt('a tar header has a bad number field', s);
   return parseInt(s, 8);
 }
 
@@ -44,14 +47,16 @@ function checksumOk(h: Buffer): boolean {
   return /^[0-7]+$/.test(field) && sum === parseInt(field, 8);
 }
 
-/** A safe relative path inside the target, or a refusal naming the entry. */
-export function safeRelative(name: string): string {
-  if (name.includes('\0')) refused(`entry name with a NUL byte`);
-  if (name.startsWith('/')) refused(`absolute path '${name}'`);
+/** A safe relative path inside the target, or a refusal (`what` says which kind of entry or link). */
+function safeRelative(name: string, what = "an entry's path"): string {
+  if (name.includes('\0')) refused(`${what} holds a NUL byte`, name);
+  if (name.startsWith('/')) refused(`${what} is an absolute path`, name);
   const norm = posix.normalize(name).replace(/\/+$/, '');
-  if (norm === '..' || norm.startsWith('../') || norm.split('/').includes('..')) refused(`path '${name}' leaves the package`);
+  if (!inside(norm)) refused(`${what} leaves the package`, name);
   return norm === '.' ? '' : norm;
 }
+
+const inside = (norm: string): boolean => norm !== '..' && !norm.startsWith('../') && !norm.split('/').includes('..');
 
 /** Reads whole records from a gunzip stream, as asked. */
 class Reader {
@@ -102,7 +107,7 @@ export async function extractTarGz(file: string, target: string, limits: Extract
         continue;
       }
       longName = undefined; longLink = undefined; pax = {};
-      if (++entries > limits.maxEntries) refused(`more than ${limits.maxEntries} entries`);
+      if (++entries > limits.maxEntries) refused(`more than ${limits.maxEntries} entries`, name);
       const rel = safeRelative(name);
       const dest = join(target, rel);
       if (rel !== '') await assertNoSymlinkParent(target, rel);
@@ -110,7 +115,7 @@ export async function extractTarGz(file: string, target: string, limits: Extract
       switch (type) {
         case '0': case '\0': case '7': {
           bytes += size;
-          if (bytes > limits.maxBytes) refused(`unpacks to more than ${limits.maxBytes} bytes`);
+          if (bytes > limits.maxBytes) refused(`unpacks to more than ${limits.maxBytes} bytes`, name);
           await mkdir(dirname(dest), { recursive: true });
           const fh = await open(dest, 'wx', mode || 0o644);
           try {
@@ -129,30 +134,36 @@ export async function extractTarGz(file: string, target: string, limits: Extract
         }
         case '5': await mkdir(dest, { recursive: true, mode: (mode || 0o755) | 0o700 }); await r.read(padded); break;
         case '2': {
-          if (!linkName) refused(`symlink '${name}' has no target`);
-          if (linkName.startsWith('/')) { if (limits.kind !== 'rootfs') refused(`symlink '${name}' points to an absolute path '${linkName}'`); }
-          else safeRelative(posix.join(posix.dirname(rel), linkName));
+          const what = `${name} -> ${linkName}`;
+          if (!linkName) refused('a symbolic link has no target', what);
+          if (linkName.includes('\0')) refused('a symbolic link holds a NUL byte', what);
+          if (linkName.startsWith('/')) { if (limits.kind !== 'rootfs') refused('a symbolic link points to an absolute path', what); }
+          else if (!inside(posix.join(posix.dirname(rel), linkName))) refused('a symbolic link leaves the package', what);
           await mkdir(dirname(dest), { recursive: true });
           await symlink(linkName, dest);
           break;
         }
         case '1': {
-          const targetRel = safeRelative(linkName);
+          const what = `${name} => ${linkName}`;
+          const targetRel = safeRelative(linkName, 'a hard link');
           await assertNoSymlinkParent(target, targetRel);
-          await link(join(target, targetRel), dest).catch(() => refused(`hard link '${name}' to '${linkName}', which is not a file extracted before it`));
+          // A hard link to a symbolic link would move the link's target to another directory.
+          const source = await lstat(join(target, targetRel)).catch(() => undefined);
+          if (!source?.isFile()) refused('a hard link does not lead to a file extracted before it', what);
+          await link(join(target, targetRel), dest);
           break;
         }
-        case '3': case '4': if (limits.kind === 'rootfs') { await r.read(padded); break; } refused(`device node '${name}'`); break;
-        case '6': if (limits.kind === 'rootfs') { await r.read(padded); break; } refused(`FIFO '${name}'`); break;
-        default: refused(`entry '${name}' of unsupported type '${type}'`);
+        case '3': case '4': if (limits.kind === 'rootfs') { await r.read(padded); break; } refused('the package holds a device node', name); break;
+        case '6': if (limits.kind === 'rootfs') { await r.read(padded); break; } refused('the package holds a FIFO', name); break;
+        default: refused('an entry is of an unsupported type', `${name} (type ${JSON.stringify(type)})`);
       }
     }
     return { bytes, entries };
   } catch (e) {
     if (e instanceof EngineError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR' || code === 'ERR_ZLIB_INITIALIZATION_FAILED') corrupt(`not a valid gzip file (${(e as Error).message})`);
-    if (code === 'EEXIST') refused(`an entry is written twice: ${(e as Error).message}`);
+    if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR' || code === 'ERR_ZLIB_INITIALIZATION_FAILED') corrupt('not a valid gzip file', (e as Error).message);
+    if (code === 'EEXIST') refused('an entry is written twice', (e as Error).message);
     throw e;
   } finally {
     src.destroy();
@@ -166,7 +177,7 @@ function parsePax(data: Buffer): Record<string, string> {
     const sp = data.indexOf(0x20, i);
     if (sp < 0) break;
     const len = Number(data.toString('ascii', i, sp));
-    if (!Number.isInteger(len) || len <= 0 || i + len > data.length) corrupt('bad pax header');
+    if (!Number.isInteger(len) || len <= 0 || i + len > data.length) corrupt('a tar archive has a bad pax header');
     const rec = data.toString('utf8', sp + 1, i + len - 1);
     const eq = rec.indexOf('=');
     if (eq > 0) out[rec.slice(0, eq)] = rec.slice(eq + 1);
@@ -183,6 +194,6 @@ async function assertNoSymlinkParent(root: string, rel: string): Promise<void> {
     p = join(p, part);
     const st = await lstat(p).catch(() => undefined);
     if (!st) return;
-    if (st.isSymbolicLink()) refused(`'${rel}' would be written through the symlink '${part}'`);
+    if (st.isSymbolicLink()) refused('an entry would be written through a symbolic link', rel);
   }
 }
