@@ -86,7 +86,8 @@ async function installFigure(dir: string): Promise<Figure[]> {
 async function restartFigure(dir: string): Promise<Figure[]> {
   const file = squashfsApp(dir, 'tiny', 0);
   const stateDir = join(dir, 'agent-state');
-  let agent = new Agent({ stateDir, logger: silentLogger });
+  // The packages are file: URLs from this directory, which the operator allows.
+  let agent = new Agent({ stateDir, logger: silentLogger, settings: { 'Device.SoftwareModules.X_CPE-AGENT_FileURLDirectory': dir } });
   await agent.start();
   const n = 200;
   for (let i = 0; i < n; i++) {
