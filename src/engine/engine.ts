@@ -5,6 +5,9 @@
 // Every install, update and uninstall is journalled before it starts and committed by one atomic
 // write of the DU records; after a kill -9 at any step a restart finishes the cleanup, reports the
 // operation exactly once (committed: success, otherwise failed), and adopts running services.
+// Operations take turns in one queue, except for what touches only their own staging directory: a
+// package's download and unpacking run before the install's or update's turn, so that a stalled
+// download server never holds the others (operations on one DU still keep their order).
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statfsSync } from 'node:fs';
