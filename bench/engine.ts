@@ -135,7 +135,8 @@ async function installFigure(dir: string): Promise<Figure[]> {
 function benchAgent(dir: string, lxc: boolean) {
   const defaults = join(dir, 'defaults.json');
   writeFileSync(defaults, JSON.stringify(lxc ? { 'Device.SoftwareModules.ExecEnv.1.Name': 'apps', 'Device.SoftwareModules.ExecEnv.1.Enable': 'true' } : {}));
-  const make = () => new Agent({ stateDir: join(dir, 'agent-state'), defaultsFile: defaults, logger: silentLogger });
+  // The packages are file: URLs from this directory, which the operator allows.
+  const make = () => new Agent({ stateDir: join(dir, 'agent-state'), defaultsFile: defaults, logger: silentLogger, settings: { 'Device.SoftwareModules.X_CPE-AGENT_FileURLDirectory': dir } });
   return { make, eeRef: lxc ? 'Device.SoftwareModules.ExecEnv.1' : '' };
 }
 

@@ -39,6 +39,8 @@ export async function footprintFigures(): Promise<Figure[]> {
     ...mqttDeploymentDefaults({ brokerPort: port, version: '5.0', agentTopic: 'foot/agent', controllerId: 'proto::foot', controllerTopic: 'foot/ctl', device: { oui: '00D0F1', productClass: 'Foot', serialNumber: '1' } }),
     [`${MS}URL`]: acs.url, [`${MS}Username`]: 'cpe', [`${MS}Password`]: 'acs-secret', [`${MS}EnableCWMP`]: 'true', [`${MS}PeriodicInformEnable`]: 'false',
     [`${MS}ConnectionRequestUsername`]: 'acs', [`${MS}ConnectionRequestPassword`]: 'cr-secret',
+    // The packages are file: URLs from this directory, which the operator allows.
+    'Device.SoftwareModules.X_CPE-AGENT_FileURLDirectory': dir,
   }));
   const run = () => spawnAgent({ stateDir: join(dir, 'state'), defaultsFile: join(dir, 'defaults.json'), logLevel: process.env.BENCH_LOG ?? 'warn', crPort0: true, stdio: process.env.BENCH_VERBOSE ? 'inherit' : 'ignore' });
   const ctl = new UspController({ url: `mqtt://127.0.0.1:${port}`, version: '5.0', endpointId: 'proto::foot', topic: 'foot/ctl', agentId: AGENT, agentTopic: 'foot/agent', timeoutMs: 30_000 });

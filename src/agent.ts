@@ -11,7 +11,7 @@ import { initEndpointId, registerLocalAgent } from './model/local-agent.js';
 import { registerManagementServer } from './model/management-server.js';
 import { registerMqtt } from './model/mqtt.js';
 import { UspAgent } from './usp/usp-agent.js';
-import { Engine } from './engine/engine.js';
+import { Engine, type EngineOptions } from './engine/engine.js';
 import { registerSoftwareModules, SoftwareModules } from './model/software-modules.js';
 import type { CwmpClient, CwmpClientOptions } from './cwmp/client.js';
 import { CwmpState } from './cwmp/state.js';
@@ -33,6 +33,8 @@ export interface AgentOptions {
   readonly lxcRootfs?: string;
   /** CA and client certificate files for TLS connections to MQTT brokers and the ACS. */
   readonly tls?: TlsFiles;
+  /** Bounds of package downloads (connect, idle, whole download, redirects); the engine's defaults where absent. */
+  readonly download?: EngineOptions['download'];
   /** CWMP: where the Connection Request server listens, the firmware installer, the ACS timeout. */
   readonly cwmp?: Pick<CwmpClientOptions, 'connectionRequest' | 'firmwareCommand' | 'timeoutMs'>;
 }
@@ -95,7 +97,8 @@ export class Agent {
     this.current = dm;
     // The engine before the protocols: rows for installed DUs exist when the first controller asks.
     const idPool = { start: Number(dm.value(`${SM}X_CPE-AGENT_IdPoolStart`)), size: Number(dm.value(`${SM}X_CPE-AGENT_IdPoolSize`)) };
-    this.engine = new Engine({ stateDir: this.opts.stateDir, logger: this.opts.logger.child({ component: 'engine' }), idPool, quarantine, ...(this.opts.lxcRootfs ? { lxcRootfs: this.opts.lxcRootfs } : {}) });
+    this.engine = new Engine({ stateDir: this.opts.stateDir, logger: this.opts.logger.child({ component: 'engine' }), idPool, quarantine, ...(this.opts.lxcRootfs ? { lxcRootfs: this.opts.lxcRootfs } : {}),
+      ...(this.opts.tls?.caFile ? { caFile: this.opts.tls.caFile } : {}), ...(this.opts.download ? { download: this.opts.download } : {}) });
     await this.engine.start();
     this.sm = new SoftwareModules(dm, this.engine, this.opts.logger.child({ component: 'software-modules' }));
     await this.sm.sync();

@@ -3,6 +3,7 @@
 import { type Plain, type PlainMsg } from '../usp/codec.js';
 import { UspController, type ControllerOptions } from '../usp/controller-client.js';
 import { type Command, CliError, parseOptions } from './command.js';
+import { localPathOf, type ServedFile, serveLocalFile } from './local-file-server.js';
 
 const HELP = `Usage: cpe-agent ctl <action> [arguments] [options]
 
@@ -13,7 +14,11 @@ Actions:
   set OBJ.PARAM=VALUE...            write parameters, atomically unless --allow-partial
   add TABLE. [PARAM=VALUE...]       create an object instance
   delete PATH...                    delete object instances
-  operate CMD() [ARG=VALUE...]      run a command; --wait waits for an async command to finish
+  operate CMD() [ARG=VALUE...]      run a command; --wait waits for an async command to finish.
+                                    An argument URL=file:PATH (InstallDU, Update) is served by ctl
+                                    itself on a 127.0.0.1 port until the command finishes (implies
+                                    --wait; the agent must run on this machine): the agent reads no
+                                    file: URLs from controllers
   instances PATH...                 list object instances and their unique keys
   supported PATH...                 show the supported data model below a path
   protocol                          show the USP versions the agent supports
@@ -30,7 +35,7 @@ Options:
   --username U, --password P   broker credentials
   --depth N            get: max depth          --first-level   instances/supported: one level
   --allow-partial      set/add/delete           --key K         operate: command key
-  --wait               operate: wait for OperationComplete
+  --wait               operate: wait for OperationComplete (subscribed to while waiting)
   --timeout MS         how long to wait for an answer (default 10000)
   --json               print the USP response as JSON
   -h, --help           this help`;
@@ -116,13 +121,43 @@ async function operate(ctl: UspController, args: string[], v: Values): Promise<n
   const [command, ...rest] = args;
   if (!command?.endsWith('()')) throw new CliError("operate needs a command path ending in '()'");
   const key = String(v.key || `ctl-${Date.now()}`);
-  const msg = await ctl.request('operate', 'OPERATE', { command, command_key: key, send_resp: true, input_args: Object.fromEntries(rest.map(pair)) });
-  const code = print(msg, Boolean(v.json));
-  const pending = (msg.body.response?.operate_resp?.operation_results ?? []).filter((r: Plain) => r.operation_resp === 'req_obj_path');
-  if (!v.wait || !pending.length || code !== 0) return code;
-  const n = await ctl.waitForNotification((x) => x.body.oper_complete?.command_key === key, 24 * 3600 * 1000);
-  console.log(v.json ? JSON.stringify(n.body) : formatNotify(n.body));
-  return n.body.oper_complete?.cmd_failure ? 1 : 0;
+  const served: ServedFile[] = [];
+  let subscription: string | undefined;
+  try {
+    const input: Record<string, string> = {};
+    for (const [name, value] of rest.map(pair)) {
+      if (name !== 'URL' || !value.startsWith('file:')) { input[name] = value; continue; }
+      const path = localPathOf(value);
+      const file = await serveLocalFile(path);
+      served.push(file);
+      input[name] = file.url;
+      console.error(`serving ${path} to the agent at ${file.url} until the command finishes`);
+    }
+    // A file served here must stay reachable until the agent has it: until the command is over. Its
+    // OperationComplete reaches only a subscriber: one for this command, for as long as ctl waits.
+    const wait = Boolean(v.wait) || served.length > 0;
+    const id = `ctl-operate-${process.pid}`;
+    if (wait && !(subscription = await subscribe(ctl, id, 'OperationComplete', [command], Boolean(v.json)))) return 1;
+    const msg = await ctl.request('operate', 'OPERATE', { command, command_key: key, send_resp: true, input_args: input });
+    const code = print(msg, Boolean(v.json));
+    const pending = (msg.body.response?.operate_resp?.operation_results ?? []).filter((r: Plain) => r.operation_resp === 'req_obj_path');
+    if (!wait || !pending.length || code !== 0) return code;
+    const n = await ctl.waitForNotification((x) => x.subscriptionId === id && x.body.oper_complete?.command_key === key, 24 * 3600 * 1000);
+    console.log(v.json ? JSON.stringify(n.body) : formatNotify(n.body));
+    return n.body.oper_complete?.cmd_failure ? 1 : 0;
+  } finally {
+    if (subscription) await ctl.request('delete', 'DELETE', { allow_partial: true, obj_paths: [subscription] }).catch(() => undefined);
+    for (const f of served) await f.close();
+  }
+}
+
+/** Adds an enabled subscription; returns its path, or undefined when the agent refused it (printed). */
+async function subscribe(ctl: UspController, id: string, type: string, paths: string[], json: boolean): Promise<string | undefined> {
+  const add = await ctl.request('add', 'ADD', { allow_partial: false, create_objs: [{ obj_path: 'Device.LocalAgent.Subscription.', param_settings: [
+    { param: 'ID', value: id, required: true }, { param: 'NotifType', value: type, required: true },
+    { param: 'ReferenceList', value: paths.join(','), required: true }, { param: 'Enable', value: 'true', required: true }] }] });
+  if (print(add, json, true) !== 0) return undefined;
+  return add.body.response.add_resp.created_obj_results[0].oper_status.oper_success.instantiated_path as string;
 }
 
 async function watch(ctl: UspController, args: string[], v: Values): Promise<number> {
@@ -130,11 +165,8 @@ async function watch(ctl: UspController, args: string[], v: Values): Promise<num
   const types = ['ValueChange', 'ObjectCreation', 'ObjectDeletion', 'Event', 'OperationComplete'];
   if (!type || !types.includes(type) || !paths.length) throw new CliError(`watch needs a type (${types.join(', ')}) and paths`);
   const id = `ctl-watch-${process.pid}`;
-  const add = await ctl.request('add', 'ADD', { allow_partial: false, create_objs: [{ obj_path: 'Device.LocalAgent.Subscription.', param_settings: [
-    { param: 'ID', value: id, required: true }, { param: 'NotifType', value: type, required: true },
-    { param: 'ReferenceList', value: paths.join(','), required: true }, { param: 'Enable', value: 'true', required: true }] }] });
-  if (print(add, Boolean(v.json), true) !== 0) return 1;
-  const path = add.body.response.add_resp.created_obj_results[0].oper_status.oper_success.instantiated_path as string;
+  const path = await subscribe(ctl, id, type, paths, Boolean(v.json));
+  if (!path) return 1;
   ctl.onNotify = (n) => { if (n.subscriptionId === id) console.log(v.json ? JSON.stringify(n.body) : formatNotify(n.body)); };
   console.error(`watching ${type} on ${paths.join(', ')} (subscription ${path}); Ctrl-C to stop`);
   await new Promise<void>((r) => { process.once('SIGINT', r); process.once('SIGTERM', r); });

@@ -24,7 +24,8 @@ Options:
   --embedded          self-contained default: an MQTT broker on 127.0.0.1, embedded defaults (a controller
                       entry for 'cpe-agent ctl'), state in ./.state
   --broker-port N     port of the embedded broker (default 1883)
-  --ca FILE, --cert FILE, --key FILE   TLS files for MQTT brokers with TransportProtocol TLS
+  --ca FILE, --cert FILE, --key FILE   TLS files for MQTT brokers with TransportProtocol TLS and the
+                      ACS; the CA is also trusted for https package downloads, besides the system's
   --lxc-rootfs FILE   the base root file system (tar.gz) of LXC execution environments, instead of
                       LXC's busybox one
   CWMP (on when Device.ManagementServer.URL is set):

@@ -273,7 +273,8 @@ export class CwmpClient {
     let fault = { code: 0, message: '' };
     try {
       const file = join(dir, 'file');
-      await fetchPackage(req.url, file, { ...(req.username ? { username: req.username, password: req.password } : {}), maxBytes: 256 * 1024 * 1024, timeoutMs: 300_000 });
+      // The engine's download bounds; no file: URLs (an ACS must not make the agent read host files).
+      await fetchPackage(req.url, file, { ...(req.username ? { username: req.username, password: req.password } : {}), maxBytes: 256 * 1024 * 1024, caFile: this.opts.tls?.ca });
       if (req.fileType.startsWith('3 ')) this.applyConfig(readFileSync(file, 'utf8'));
       else await this.installFirmware(file);
     } catch (e) {

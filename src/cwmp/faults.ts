@@ -15,11 +15,11 @@ export class CwmpFault extends Error {
 
 /** Engine and SoftwareModules codes -> ChangeDUState / Download faults (TR-069 Table 61). */
 const DU_FAULTS: Record<number, number> = {
-  7004: 9003, 7012: 9003, 7022: 9002, 7003: 9002, 7033: 9015, 7034: 9016, 7035: 9018, 7036: 9018,
+  7004: 9003, 7012: 9003, 7022: 9002, 7003: 9002, 7033: 9015, 7034: 9012, 7035: 9018, 7036: 9018,
   7223: 9023, 7224: 9024, 7225: 9025, 7226: 9026, 7227: 9027, 7228: 9028, 7229: 9029, 7230: 9029,
 };
 
-const TRANSFER_FAULTS: Record<TransferFailure, number> = { auth: 9012, protocol: 9013, unreachable: 9015, 'not-found': 9016, incomplete: 9017 };
+const TRANSFER_FAULTS: Record<TransferFailure, number> = { auth: 9012, insecure: 9012, protocol: 9013, unreachable: 9015, 'not-found': 9016, incomplete: 9017 };
 
 /** An engine failure as the 9xxx code of a DU operation or a Download: the transfer detail first. */
 export function duFaultOf(fault: { code: number; transfer?: TransferFailure | undefined }): number {

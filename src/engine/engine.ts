@@ -5,6 +5,9 @@
 // Every install, update and uninstall is journalled before it starts and committed by one atomic
 // write of the DU records; after a kill -9 at any step a restart finishes the cleanup, reports the
 // operation exactly once (committed: success, otherwise failed), and adopts running services.
+// Operations take turns in one queue, except for what touches only their own staging directory: a
+// package's download and unpacking run before the install's or update's turn, so that a stalled
+// download server never holds the others (operations on one DU still keep their order).
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statfsSync } from 'node:fs';
@@ -12,7 +15,7 @@ import { dirname, join } from 'node:path';
 import type { Logger } from '../util/logger.js';
 import { Quarantine } from '../util/quarantine.js';
 import { EngineCode, EngineError, type TransferFailure } from './errors.js';
-import { fetchPackage } from './fetch.js';
+import { type DownloadLimits, fetchPackage } from './fetch.js';
 import { duUuid } from './package/uuid.js';
 import { mountPackage, packageFormat, unpackPackage } from './package/unpack.js';
 import { isMounted, mountImage, unmount } from './mounts.js';
@@ -80,12 +83,20 @@ export interface InstallRequest {
   readonly privileged?: boolean;
 }
 
+export type UpdateRequest = Omit<InstallRequest, 'ee' | 'url'> & { url?: string; retainData?: boolean };
+
 export interface EngineOptions {
   readonly stateDir: string;
   readonly logger: Logger;
   readonly maxPackageBytes?: number;
   readonly maxUnpackedBytes?: number;
-  readonly fetchTimeoutMs?: number;
+  /**
+   * Bounds of every package download: connect (TCP and TLS), idle (no byte from the server),
+   * the whole download, redirects followed; DEFAULT_DOWNLOAD_LIMITS where absent (docs/security.md, Downloads).
+   */
+  readonly download?: Partial<DownloadLimits>;
+  /** The operator's CA (PEM file, the agent's --ca), trusted for https downloads besides the system's. */
+  readonly caFile?: string;
   /** Grace period before a stopping service is killed (TR-181 ShutdownDelay). */
   readonly shutdownGraceMs?: number;
   /** The operator's base root file system for LXC EEs (tar.gz); LXC's busybox one when absent. */
@@ -106,6 +117,18 @@ const DEFAULT_PIDS_MAX = 1024;
 const HOST_PASSWD = '/etc/passwd';
 const NOBODY: UserIds = { uid: 65534, gid: 65534 };
 
+/** A package unpacked, or an image checked: what it holds. */
+type Unpacked = { manifest: Manifest; bytes: number; format: 'tar.gz' | 'squashfs' };
+/** An install's package, downloaded (and unpacked unless it is an image to mount) before its turn. */
+type Fetched = { ee: EERecord; pkg: string; tree: Unpacked | undefined };
+/** An install under way: what its failure must undo and report. */
+/** madeData: the DU whose data directory this install made (one kept from before is not its to remove). */
+type InstallJob = { op: OpRecord; uuid: string; manifest: Manifest | undefined; created: VolumeRecord[]; madeData?: DURecord };
+/** An update's new package, downloaded and checked before its turn. */
+type FetchedUpdate = { ee: EERecord; url: string; creds: { username: string; password: string }; pkg: string; format: 'tar.gz' | 'squashfs'; layout: 'image' | 'tree'; manifest: Manifest; bytes: number };
+/** An update under way: what its failure must put back. */
+type UpdateJob = { op: OpRecord; old: DURecord; swapped: boolean; created: VolumeRecord[]; wasActive: string[] };
+
 /** A DU whose files are a mounted SquashFS image (records older than `layout` say so by format). */
 const isImage = (du: DURecord): boolean => (du.layout ?? (du.format === 'squashfs' ? 'image' : 'tree')) === 'image';
 
@@ -117,6 +140,10 @@ export class Engine extends EventEmitter<EngineEvents> {
   private readonly images: VolumeImages;
   private readonly supervisor: Supervisor;
   private queue: Promise<unknown> = Promise.resolve();
+  /** The last operation asked for on each DU (update, uninstall): the next one waits for it. */
+  private readonly duQueues = new Map<string, Promise<unknown>>();
+  /** Where file: URLs may lead (the operator's setting; '' refuses them all). */
+  private fileUrlDirectory = '';
   /** Volumes being emptied after their application stopped. */
   private readonly wipes = new Set<Promise<void>>();
   private readonly log: Logger;
@@ -215,43 +242,64 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   // ---- deployment units -----------------------------------------------------------------------
 
-  install(req: InstallRequest): Promise<DuResult> {
-    return this.serial(() => this.doInstall(req));
+  /**
+   * The package is fetched, and a tar.gz unpacked into the operation's staging directory, outside the
+   * engine's queue: a stalled download server holds its own install, for at most the download
+   * limits, never the operations on other DUs and EEs. The journal entry is written before the
+   * download as it always was; everything from placing the DU to the commit is one turn of the queue.
+   */
+  async install(req: InstallRequest): Promise<DuResult> {
+    const job = this.installJob(req);
+    let fetched: Fetched;
+    try {
+      fetched = await this.fetchForInstall(req, job);
+    } catch (e) {
+      return this.failInstall(req, job, e);
+    }
+    return this.serial(() => this.commitInstall(req, job, fetched));
   }
 
-  private async doInstall(req: InstallRequest): Promise<DuResult> {
-    const startTime = iso();
+  private installJob(req: InstallRequest): InstallJob {
     const id = randomBytes(6).toString('hex');
-    const staging = this.stagingDir(req.ee, id);
     const eeNow = this.ees.find((e) => e.id === req.ee);
     // The DU's final root is known before anything is fetched: journalled now, recovery can always undo it.
-    const op: OpRecord = { id, kind: 'install', startTime, uuid: req.uuid ?? '', duid: undefined, staging, ...(eeNow ? { root: this.duRoot(eeNow, `${eeNow.id}-${id}`) } : {}), requestTag: req.requestTag, committed: false };
-    let manifest: Manifest | undefined;
-    let uuid = req.uuid ?? '';
-    let created: VolumeRecord[] = [];
-    /** The DU whose data directory this install made (one kept from before is not its to remove). */
-    let madeData: DURecord | undefined;
+    const op: OpRecord = { id, kind: 'install', startTime: iso(), uuid: req.uuid ?? '', duid: undefined, staging: this.stagingDir(req.ee, id),
+      ...(eeNow ? { root: this.duRoot(eeNow, `${eeNow.id}-${id}`) } : {}), requestTag: req.requestTag, committed: false };
+    return { op, uuid: req.uuid ?? '', manifest: undefined, created: [] };
+  }
+
+  /** What an install does before it takes its turn: checks, the journal entry, the download, the unpacking. */
+  private async fetchForInstall(req: InstallRequest, job: InstallJob): Promise<Fetched> {
+    const { op } = job;
+    const ee = this.requireEE(req.ee);
+    if (ee.backend === 'lxc' && !ee.ids) {
+      throw new EngineError(EngineCode.InvalidDUState, `${ee.name} was made by an older agent and runs privileged; nothing more is installed there: remove it and add it again`);
+    }
+    if (req.privileged && !ee.allowPrivileged) {
+      throw new EngineError(EngineCode.InvalidArguments, `privileged deployment units are not allowed in ${ee.name}: the operator has not enabled them for it (AllowPrivileged policy)`);
+    }
+    mkdirSync(op.staging, { recursive: true, mode: 0o700 });
+    // The journal entry is on disk before anything is placed where it would outlive a crash (the
+    // staging directory does not: start() clears it); its fsync runs while the package downloads.
+    const journalled = this.records.saveOpSoon(op);
+    journalled.catch(() => undefined);   // awaited below; a failed fetch must not leave it unhandled
+    const pkg = join(op.staging, 'package');
+    await this.fetch(req, pkg);
+    await journalled;
+    return { ee, pkg, tree: await this.unpackIfTree(pkg, op.staging, ee) };
+  }
+
+  private async commitInstall(req: InstallRequest, job: InstallJob, fetched: Fetched): Promise<DuResult> {
+    const { op } = job;
     try {
       const ee = this.requireEE(req.ee);
-      if (ee.backend === 'lxc' && !ee.ids) {
-        throw new EngineError(EngineCode.InvalidDUState, `${ee.name} was made by an older agent and runs privileged; nothing more is installed there: remove it and add it again`);
-      }
-      if (req.privileged && !ee.allowPrivileged) {
-        throw new EngineError(EngineCode.InvalidArguments, `privileged deployment units are not allowed in ${ee.name}: the operator has not enabled them for it (AllowPrivileged policy)`);
-      }
-      mkdirSync(staging, { recursive: true, mode: 0o700 });
-      // The journal entry is on disk before anything is placed where it would outlive a crash (the
-      // staging directory does not: start() clears it); its fsync runs while the package downloads.
-      const journalled = this.records.saveOpSoon(op);
-      journalled.catch(() => undefined);   // awaited below; a failed fetch must not leave it unhandled
-      await this.fetch(req, join(staging, 'package'), ee);
-      await journalled;
-      const duid = `${ee.id}-${id}`;
+      if (ee !== fetched.ee) throw new EngineError(EngineCode.UnknownExecEnv, `execution environment ${fetched.ee.name} was removed meanwhile`);
+      const duid = `${ee.id}-${op.id}`;
       const finalRoot = this.duRoot(ee, duid);
-      const placed = await this.place(join(staging, 'package'), finalRoot, ee, { ...op, duid }, staging);
-      manifest = placed.manifest;
-      uuid = req.uuid || duUuid(manifest.name, manifest.vendor);
-      if (this.dus.some((d) => d.uuid === uuid && d.manifest.version === manifest!.version && d.ee === ee.id)) {
+      const placed = fetched.tree ? { ...fetched.tree, layout: 'tree' as const, root: join(op.staging, 'root') } : await this.placeImage(fetched.pkg, finalRoot, ee, { ...op, duid });
+      const manifest = job.manifest = placed.manifest;
+      const uuid = job.uuid = req.uuid || duUuid(manifest.name, manifest.vendor);
+      if (this.dus.some((d) => d.uuid === uuid && d.manifest.version === manifest.version && d.ee === ee.id)) {
         throw new EngineError(EngineCode.DuplicateDU, `${manifest.name} ${manifest.version} (${uuid}) is already installed in ${ee.name}`);
       }
       const user = this.checkUsers(ee, manifest, req.privileged === true);
@@ -261,87 +309,119 @@ export class Engine extends EventEmitter<EngineEvents> {
         this.records.saveOp({ ...op, uuid, duid, root: finalRoot });   // recovery must know what the rename creates
         renameSync(placed.root, finalRoot);
       }
-      created = await this.createVolumes(ee, uuid, specs, { ...op, uuid, duid, root: finalRoot });
+      job.created = await this.createVolumes(ee, uuid, specs, { ...op, uuid, duid, root: finalRoot });
       const du: DURecord = {
         duid, uuid, ee: ee.id, manifest, url: req.url, username: req.username ?? '', password: req.password ?? '', format: placed.format, layout: placed.layout,
         root: finalRoot, installedAt: iso(), diskKiB: Math.ceil(placed.bytes / 1024), privileged: req.privileged === true, ...(user ? { user } : {}),
         eus: manifest.services.map((s) => ({ euid: `${duid}-${s.name}`, service: s, requested: s.autostart ? 'Active' : 'Idle', autoStart: s.autostart, runLevel: s.runLevel })),
       };
-      if (!existsSync(this.dataDir(du.uuid, du.ee))) madeData = du;
+      if (!existsSync(this.dataDir(du.uuid, du.ee))) job.madeData = du;
       this.makeDataDir(du);
       // The commit point: recovery finds the DU in the records. Known in memory only once it is there.
       const next = [...this.dus, du];
       this.records.saveDUs(next);
       this.dus = next;
       for (const eu of du.eus) this.supervisor.add(eu.euid, this.launchOf(du, eu), this.policyOf(eu));
-      rmSync(staging, { recursive: true, force: true });
-      const result = this.result('Install', req.requestTag, du, undefined, startTime);
-      this.finish(id, result);
+      rmSync(op.staging, { recursive: true, force: true });
+      const result = this.result('Install', req.requestTag, du, undefined, op.startTime);
+      this.finish(op.id, result);
       if (ee.enabled) for (const eu of du.eus) if (eu.autoStart && eu.runLevel <= ee.currentRunLevel) this.supervisor.start(eu.euid, true);
       return result;
     } catch (e) {
-      const err = asEngineError(e);
-      this.logDetail(err, { opId: id });
-      const duid = `${req.ee}-${id}`;
-      const ee = this.ees.find((x) => x.id === req.ee);
-      try {
-        if (ee && !this.du(duid)) await removeRoot(this.duRoot(ee, duid));
-        if (madeData) await this.removeData(madeData);
-        await this.dropVolumes(created);
-      } catch (c) {
-        // The failure is reported whatever the cleanup meets; the log says what it met.
-        this.log.error({ err: c, opId: id }, 'cleanup after a failed install failed');
-      }
-      rmSync(staging, { recursive: true, force: true });
-      const result: DuResult = { operation: 'Install', requestTag: req.requestTag, uuid, version: manifest?.version ?? '', ee: req.ee, du: undefined, duid: undefined, euids: [], fault: faultOf(err), startTime, completeTime: iso() };
-      this.finish(id, result);
-      return result;
+      return this.failInstall(req, job, e);
     }
   }
 
-  update(duid: string, req: Omit<InstallRequest, 'ee' | 'url'> & { url?: string; retainData?: boolean }): Promise<DuResult> {
-    return this.serial(() => this.doUpdate(duid, req));
+  /**
+   * Undoes what a failed install made and reports it. Before the install's turn it made only its
+   * staging directory, so this needs the queue only when called from the commit.
+   */
+  private async failInstall(req: InstallRequest, job: InstallJob, e: unknown): Promise<DuResult> {
+    const { op } = job;
+    const err = asEngineError(e);
+    const duid = `${req.ee}-${op.id}`;
+    const ee = this.ees.find((x) => x.id === req.ee);
+    this.logDetail(err, { opId: op.id });
+    try {
+      if (ee && !this.du(duid)) await removeRoot(this.duRoot(ee, duid));
+      if (job.madeData) await this.removeData(job.madeData);
+      await this.dropVolumes(job.created);
+    } catch (c) {
+      // The failure is reported whatever the cleanup meets; the log says what it met.
+      this.logError(c, { opId: op.id }, 'cleanup after a failed install failed');
+    }
+    rmSync(op.staging, { recursive: true, force: true });
+    const result: DuResult = { operation: 'Install', requestTag: req.requestTag, uuid: job.uuid, version: job.manifest?.version ?? '', ee: req.ee, du: undefined, duid: undefined, euids: [], fault: faultOf(err), startTime: op.startTime, completeTime: iso() };
+    this.finish(op.id, result);
+    return result;
   }
 
-  private async doUpdate(duid: string, req: Omit<InstallRequest, 'ee' | 'url'> & { url?: string; retainData?: boolean }): Promise<DuResult> {
-    const startTime = iso();
-    const old = this.du(duid);
-    if (!old) throw new EngineError(EngineCode.InvalidDUState, `deployment unit ${duid} is not installed`);
+  /** Operations on one DU run in the order they were asked for, each download included. */
+  update(duid: string, req: UpdateRequest): Promise<DuResult> {
+    return this.inOrder(duid, () => this.doUpdate(duid, req));
+  }
+
+  /** Like an install, the new package is fetched and checked before the update takes its turn in the queue. */
+  private async doUpdate(duid: string, req: UpdateRequest): Promise<DuResult> {
+    const before = this.du(duid);
+    if (!before) throw new EngineError(EngineCode.InvalidDUState, `deployment unit ${duid} is not installed`);
     const id = randomBytes(6).toString('hex');
-    const staging = this.stagingDir(old.ee, id);
-    const op: OpRecord = { id, kind: 'update', startTime, uuid: old.uuid, duid, staging, requestTag: req.requestTag, committed: false };
-    const wasActive = old.eus.filter((e) => this.supervisor.isRunning(e.euid)).map((e) => e.service.name);
+    const op: OpRecord = { id, kind: 'update', startTime: iso(), uuid: before.uuid, duid, staging: this.stagingDir(before.ee, id), requestTag: req.requestTag, committed: false };
+    const job: UpdateJob = { op, old: before, swapped: false, created: [], wasActive: [] };
     this.emit('duStatus', duid, 'Updating');
-    let swapped = false;
-    let created: VolumeRecord[] = [];
+    let fetched: FetchedUpdate;
     try {
+      fetched = await this.fetchForUpdate(req, job);
+    } catch (e) {
+      return this.failUpdate(req, job, e);
+    }
+    return this.serial(() => this.commitUpdate(req, job, fetched));
+  }
+
+  private async fetchForUpdate(req: UpdateRequest, job: UpdateJob): Promise<FetchedUpdate> {
+    const { op, old } = job;
+    const ee = this.requireEE(old.ee);
+    this.records.saveOp(op);
+    mkdirSync(op.staging, { recursive: true, mode: 0o700 });
+    const url = req.url || old.url;
+    const creds = req.url ? { username: req.username ?? '', password: req.password ?? '' } : { username: old.username, password: old.password };
+    const pkg = join(op.staging, 'package');
+    await this.fetch({ ...req, ...creds, url, ee: ee.id }, pkg);
+    // The new package is checked before the old one is touched.
+    const format = await packageFormat(pkg);
+    const layout = this.layoutFor(ee, format);
+    let checked: Unpacked;
+    if (layout === 'image') {
+      // Checked where nothing uses it: mounted in staging, unmounted again before the swap.
+      const at = join(op.staging, CHECK_MOUNT);
+      mkdirSync(at);
+      try { checked = { ...(await mountPackage(pkg, at, this.limits(ee))), format }; } finally { await unmount(at); }
+    } else checked = await this.unpackTree(pkg, join(op.staging, 'root'), ee);
+    this.assertSameDU(old, checked.manifest, req.uuid);
+    return { ee, url, creds, pkg, format, layout, manifest: checked.manifest, bytes: checked.bytes };
+  }
+
+  private async commitUpdate(req: UpdateRequest, job: UpdateJob, fetched: FetchedUpdate): Promise<DuResult> {
+    const { op } = job;
+    const duid = op.duid!;
+    try {
+      // The record as it is now (its units' settings may have changed during the download).
+      const current = this.du(duid);
+      if (!current) throw new EngineError(EngineCode.InvalidDUState, `deployment unit ${duid} was uninstalled meanwhile`);
+      const old = job.old = current;
       const ee = this.requireEE(old.ee);
-      this.records.saveOp(op);
-      mkdirSync(staging, { recursive: true, mode: 0o700 });
-      const url = req.url || old.url;
-      const creds = req.url ? { username: req.username ?? '', password: req.password ?? '' } : { username: old.username, password: old.password };
-      const pkg = join(staging, 'package');
-      await this.fetch({ ...req, ...creds, url, ee: ee.id }, pkg, ee);
-      // The new package is checked before the old one is touched.
-      const format = await packageFormat(pkg);
-      const layout = this.layoutFor(ee, format);
-      let manifest: Manifest;
-      let bytes: number;
-      const unpacked = join(staging, 'root');
-      if (layout === 'image') {
-        // Checked where nothing uses it: mounted in staging, unmounted again before the swap.
-        const at = join(staging, CHECK_MOUNT);
-        mkdirSync(at);
-        try { ({ manifest, bytes } = await mountPackage(pkg, at, this.limits(ee))); } finally { await unmount(at); }
-      } else ({ manifest, bytes } = await this.unpackTree(pkg, unpacked, ee));
-      this.assertSameDU(old, manifest, req.uuid);
+      if (ee !== fetched.ee) throw new EngineError(EngineCode.UnknownExecEnv, `execution environment ${fetched.ee.name} was removed meanwhile`);
+      const { url, creds, pkg, format, layout, bytes } = fetched;
+      const manifest = fetched.manifest;
+      const unpacked = join(op.staging, 'root');
       // Volumes: those named (by the caller, else the new manifest, else the ones it has) must exist.
       let specs = req.appData ?? manifest.data;
       const extra = specs ? this.newVolumeBytes(ee, old.uuid, this.volumeSpecs(specs)) : 0;
       this.admitDisk(ee, bytes - old.diskKiB * 1024 + extra);
+      job.wasActive = old.eus.filter((e) => this.supervisor.isRunning(e.euid)).map((e) => e.service.name);
       for (const eu of old.eus) await this.supervisor.stop(eu.euid, this.grace);
-      await this.detachRoot(old, staging);
-      swapped = true;
+      await this.detachRoot(old, op.staging);
+      job.swapped = true;
       if (layout === 'image') {
         renameSync(pkg, `${old.root}.sqfs`);
         mkdirSync(old.root, { recursive: true });
@@ -354,10 +434,10 @@ export class Engine extends EventEmitter<EngineEvents> {
       if (!req.retainData) await this.removeData(old);
       const had = this.volumesOf(old);
       specs = this.volumeSpecs(req.appData ?? (manifest.data.length ? manifest.data : had));
-      created = await this.createVolumes(ee, old.uuid, specs, op);
+      job.created = await this.createVolumes(ee, old.uuid, specs, op);
       const keep = new Map(old.eus.map((e) => [e.service.name, e]));
       const du: DURecord = {
-        ...old, manifest, url, username: creds.username, password: creds.password, format, layout, installedAt: iso(), diskKiB: Math.ceil(bytes / 1024), ...(user ? { user } : {}),
+        ...old, manifest: manifest, url, username: creds.username, password: creds.password, format, layout, installedAt: iso(), diskKiB: Math.ceil(bytes / 1024), ...(user ? { user } : {}),
         eus: manifest.services.map((s) => ({ euid: `${duid}-${s.name}`, service: s, requested: keep.get(s.name)?.requested ?? (s.autostart ? 'Active' : 'Idle'), autoStart: s.autostart, runLevel: s.runLevel })),
       };
       this.makeDataDir(du);
@@ -373,28 +453,34 @@ export class Engine extends EventEmitter<EngineEvents> {
       }
       for (const eu of old.eus) if (!du.eus.some((n) => n.euid === eu.euid)) this.supervisor.remove(eu.euid);
       for (const eu of du.eus) { this.supervisor.remove(eu.euid); this.supervisor.add(eu.euid, this.launchOf(du, eu), this.policyOf(eu)); }
-      rmSync(staging, { recursive: true, force: true });
-      const result = this.result('Update', req.requestTag, du, undefined, startTime);
+      rmSync(op.staging, { recursive: true, force: true });
+      const result = this.result('Update', req.requestTag, du, undefined, op.startTime);
       this.emit('duStatus', duid, 'Installed');
-      this.finish(id, result);
-      for (const eu of du.eus) if (wasActive.includes(eu.service.name) || (eu.autoStart && eu.runLevel <= ee.currentRunLevel)) this.supervisor.start(eu.euid);
+      this.finish(op.id, result);
+      for (const eu of du.eus) if (job.wasActive.includes(eu.service.name) || (eu.autoStart && eu.runLevel <= ee.currentRunLevel)) this.supervisor.start(eu.euid);
       return result;
     } catch (e) {
-      const err = asEngineError(e);
-      this.logDetail(err, { opId: id });
-      if (swapped) await this.restoreRoot(old, staging);
-      rmSync(staging, { recursive: true, force: true });
-      await this.dropVolumes(created);
-      for (const eu of old.eus) if (wasActive.includes(eu.service.name)) this.supervisor.start(eu.euid);
-      this.emit('duStatus', duid, 'Installed');
-      const result = this.result('Update', req.requestTag, old, faultOf(err), startTime);
-      this.finish(id, result);
-      return result;
+      return this.failUpdate(req, job, e);
     }
   }
 
+  /** Puts the old DU back as it was and reports the failure; before the update's turn only staging exists. */
+  private async failUpdate(req: UpdateRequest, job: UpdateJob, e: unknown): Promise<DuResult> {
+    const { op, old } = job;
+    const err = asEngineError(e);
+    this.logDetail(err, { opId: op.id });
+    if (job.swapped) await this.restoreRoot(old, op.staging);
+    rmSync(op.staging, { recursive: true, force: true });
+    await this.dropVolumes(job.created);
+    for (const eu of old.eus) if (job.wasActive.includes(eu.service.name)) this.supervisor.start(eu.euid);
+    if (this.du(old.duid)) this.emit('duStatus', old.duid, 'Installed');
+    const result = this.result('Update', req.requestTag, old, faultOf(err), op.startTime);
+    this.finish(op.id, result);
+    return result;
+  }
+
   uninstall(duid: string, requestTag: string, retainData = false): Promise<DuResult> {
-    return this.serial(() => this.doUninstall(duid, requestTag, retainData));
+    return this.inOrder(duid, () => this.serial(() => this.doUninstall(duid, requestTag, retainData)));
   }
 
   private async doUninstall(duid: string, requestTag: string, retainData: boolean): Promise<DuResult> {
@@ -456,22 +542,26 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   /**
-   * Puts a fetched package where it will run. In the native EE a SquashFS image is checked, then
-   * mounted read-only at the final root (its image beside it); everything else is unpacked into
-   * staging (and, for an unprivileged EE, given to its ids), renamed at commit. The journal learns
-   * the final root before anything is mounted there, so recovery can undo it.
+   * A tar.gz (or a SquashFS an LXC EE needs as files) is unpacked into the operation's staging
+   * directory, and for an unprivileged EE given to its ids, before the operation's turn: it touches
+   * nothing else, and the commit renames it. Undefined for an image that is mounted as it is.
    */
-  private async place(pkg: string, finalRoot: string, ee: EERecord, op: OpRecord, staging: string): Promise<{ manifest: Manifest; bytes: number; format: 'tar.gz' | 'squashfs'; layout: 'image' | 'tree'; root: string }> {
+  private async unpackIfTree(pkg: string, staging: string, ee: EERecord): Promise<Unpacked | undefined> {
     const format = await packageFormat(pkg);
-    if (this.layoutFor(ee, format) === 'image') {
-      if (op.root !== finalRoot) this.records.saveOp({ ...op, root: finalRoot });
-      renameSync(pkg, `${finalRoot}.sqfs`);
-      mkdirSync(finalRoot, { recursive: true });
-      // Nothing in it runs before the check passes; a refused image is unmounted by the caller.
-      return { ...(await mountPackage(`${finalRoot}.sqfs`, finalRoot, this.limits(ee))), format, layout: 'image', root: finalRoot };
-    }
-    const root = join(staging, 'root');
-    return { ...(await this.unpackTree(pkg, root, ee)), layout: 'tree', root };
+    return this.layoutFor(ee, format) === 'tree' ? this.unpackTree(pkg, join(staging, 'root'), ee) : undefined;
+  }
+
+  /**
+   * Puts a SquashFS image where it will run (the native EE): checked, then mounted read-only at the
+   * final root, its image beside it. The journal learns the final root before anything is mounted
+   * there, so recovery can undo it.
+   */
+  private async placeImage(pkg: string, finalRoot: string, ee: EERecord, op: OpRecord): Promise<Unpacked & { layout: 'image'; root: string }> {
+    if (op.root !== finalRoot) this.records.saveOp({ ...op, root: finalRoot });
+    renameSync(pkg, `${finalRoot}.sqfs`);
+    mkdirSync(finalRoot, { recursive: true });
+    // Nothing in it runs before the check passes; a refused image is unmounted by the caller.
+    return { ...(await mountPackage(`${finalRoot}.sqfs`, finalRoot, this.limits(ee))), format: 'squashfs', layout: 'image', root: finalRoot };
   }
 
   /**
@@ -483,7 +573,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     return format === 'squashfs' && !ee.ids ? 'image' : 'tree';
   }
 
-  private async unpackTree(pkg: string, root: string, ee: EERecord): Promise<{ manifest: Manifest; bytes: number; format: 'tar.gz' | 'squashfs' }> {
+  private async unpackTree(pkg: string, root: string, ee: EERecord): Promise<Unpacked> {
     mkdirSync(root);
     const unpacked = await unpackPackage(pkg, root, this.limits(ee));
     if (ee.ids) shiftTree(root, ee.ids);
@@ -885,15 +975,19 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (bytes > fs.bavail * fs.bsize) throw new EngineError(EngineCode.ResourcesExceeded, `the device has ${fs.bavail * fs.bsize} bytes free and the package needs ${bytes}`);
   }
 
-  private async fetch(req: InstallRequest, dest: string, ee: EERecord): Promise<void> {
+  private async fetch(req: InstallRequest, dest: string): Promise<void> {
     await fetchPackage(req.url, dest, {
-      ...(req.username ? { username: req.username } : {}), ...(req.password ? { password: req.password } : {}),
-      maxBytes: this.opts.maxPackageBytes ?? 512 * 1024 * 1024, timeoutMs: this.opts.fetchTimeoutMs ?? 300_000,
-      ...(req.signal ? { signal: req.signal } : {}),
+      username: req.username, password: req.password, maxBytes: this.opts.maxPackageBytes ?? 512 * 1024 * 1024,
+      limits: this.opts.download, fileDirectory: this.fileUrlDirectory, caFile: this.opts.caFile, signal: req.signal,
       progress: (got, total) => { if (total) req.progress?.(Math.floor((got / total) * 80)); },
     });
-    if (!this.ees.includes(ee)) throw new EngineError(EngineCode.UnknownExecEnv, `execution environment ${ee.name} was removed meanwhile`);
   }
+
+  /**
+   * The one directory file: URLs of packages may lead to (after links are resolved), whoever asks;
+   * '' (the default) refuses them: a controller or an ACS must not make the agent read host files.
+   */
+  setFileUrlDirectory(dir: string): void { this.fileUrlDirectory = dir; }
 
   /** A DU's data directory on the host (for LXC EEs inside the EE's disk image, within its allowance). */
   dataDir(uuid: string, eeId: string): string {
@@ -1004,6 +1098,14 @@ export class Engine extends EventEmitter<EngineEvents> {
       return this.defer(op, { ...base, operation: 'Uninstall', version: '', ee: '', du: undefined, duid: op.duid, euids: [], fault: undefined });
     }
     return this.defer(op, this.result('Uninstall', op.requestTag, du, interrupted, op.startTime));
+  }
+
+  private inOrder<T>(duid: string, fn: () => Promise<T>): Promise<T> {
+    const next = (this.duQueues.get(duid) ?? Promise.resolve()).then(fn, fn);
+    const settled = next.catch(() => undefined);
+    this.duQueues.set(duid, settled);
+    void settled.then(() => { if (this.duQueues.get(duid) === settled) this.duQueues.delete(duid); });
+    return next;
   }
 
   /** An error for the log: its message at error level, its detail (host paths, a tool's output) at debug only. */

@@ -1,5 +1,6 @@
 // Engine failures carry the TR-181 / USP code that describes them (7223 unknown EE, 7226 duplicate
-// DU, 7227 resources exceeded, 7229 invalid DU state, 7033 server unreachable, 7035 corrupt data ...);
+// DU, 7227 resources exceeded, 7229 invalid DU state, 7033 server unreachable, 7034 server insecure,
+// 7035 corrupt data ...);
 // the model passes them to DUStateChange! and Operate results unchanged.
 export const EngineCode = {
   InvalidArguments: 7004,
@@ -11,15 +12,18 @@ export const EngineCode = {
   ResourcesExceeded: 7227,
   InvalidDUState: 7229,
   ServerUnreachable: 7033,
+  /** TR-181: the server "fails security checks (e.g. by not presenting a valid certificate)". */
+  ServerInsecure: 7034,
   CorruptData: 7035,
   InternalError: 7003,
 } as const;
 
 /**
- * What went wrong in a file transfer, beyond USP's one code for it (7033): CWMP tells these apart
- * (9012 authentication, 9013 protocol, 9015 unreachable, 9016 file not accessible, 9017 incomplete).
+ * What went wrong in a file transfer, beyond USP's codes for it (7033, 7034): CWMP tells these apart
+ * (9012 server authentication, either way: our credentials refused or the server's certificate; 9013
+ * protocol, 9015 unreachable, 9016 file not accessible, 9017 incomplete).
  */
-export type TransferFailure = 'auth' | 'protocol' | 'unreachable' | 'not-found' | 'incomplete';
+export type TransferFailure = 'auth' | 'insecure' | 'protocol' | 'unreachable' | 'not-found' | 'incomplete';
 
 /**
  * The longest message an engine error carries. Messages become faults that controllers, ACSes and

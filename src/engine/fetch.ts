@@ -1,65 +1,115 @@
-// Downloads a DU package with undici: http, https (certificates verified) and file URLs, optional
-// credentials (Basic, sent only over https or to loopback), redirects, a time limit, a size limit
-// checked while the bytes arrive, and progress.
+// Downloads a package with undici: http, https (verified against the system's CAs and the
+// operator's), and file URLs from the one directory the operator named (src/engine/file-url.ts).
+// Optional credentials (Basic, sent only over https or to loopback, and only to the origin they were
+// given for: a redirect elsewhere goes without them), a bounded number of redirects, a size limit
+// checked while the bytes arrive, progress, and three time bounds that fire whatever the server does:
+// connecting (TCP and TLS), silence (no byte for a while) and the whole download.
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { copyFile, stat } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
-import { EngineCode, EngineError } from './errors.js';
+import type { Dispatcher } from 'undici';
+import { trustedCAs } from './ca-store.js';
+import { EngineCode, EngineError, type TransferFailure } from './errors.js';
+import { copyFileUrl } from './file-url.js';
 
-export interface FetchOptions {
-  readonly username?: string;
-  readonly password?: string;
-  readonly maxBytes: number;
-  readonly timeoutMs: number;
-  readonly signal?: AbortSignal;
-  readonly progress?: (received: number, total: number | undefined) => void;
+export interface DownloadLimits {
+  /** TCP connect and TLS handshake, per server (each redirect connects anew). */
+  readonly connectTimeoutMs: number;
+  /** How long a server may send nothing: before its answer's headers, or between two parts of its body. */
+  readonly idleTimeoutMs: number;
+  /** The whole download, redirects included. */
+  readonly deadlineMs: number;
+  readonly maxRedirects: number;
 }
 
-const MAX_REDIRECTS = 5;
+/** For a device: a server across a slow uplink connects in 30 s, never stays silent for a minute,
+ *  and a package large enough to need more than 30 minutes is not one a device should take. */
+export const DEFAULT_DOWNLOAD_LIMITS: DownloadLimits = { connectTimeoutMs: 30_000, idleTimeoutMs: 60_000, deadlineMs: 30 * 60_000, maxRedirects: 5 };
+
+export interface FetchOptions {
+  readonly username?: string | undefined;
+  readonly password?: string | undefined;
+  readonly maxBytes: number;
+  readonly limits?: Partial<DownloadLimits> | undefined;
+  /** Where file: URLs may lead (links resolved); absent or '': file: URLs are refused. */
+  readonly fileDirectory?: string | undefined;
+  /** A CA (PEM file) trusted for https besides the system's: the operator's. */
+  readonly caFile?: string | undefined;
+  readonly signal?: AbortSignal | undefined;
+  readonly progress?: ((received: number, total: number | undefined) => void) | undefined;
+}
+
+const LOOPBACK = ['127.0.0.1', 'localhost', '[::1]'];
+/** OpenSSL's and Node's names for a certificate that does not verify. */
+const CERTIFICATE_ERROR = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY|DECRYPT)|HOSTNAME_MISMATCH|INVALID_CA|PATH_LENGTH_EXCEEDED|INVALID_PURPOSE/;
 
 export async function fetchPackage(url: string, dest: string, opts: FetchOptions): Promise<number> {
   let u: URL;
   try { u = new URL(url); } catch { throw new EngineError(EngineCode.InvalidArguments, `'${url}' is not a URL`); }
   if (u.username || u.password) throw new EngineError(EngineCode.InvalidArguments, 'the URL must not carry credentials (use Username and Password)');
-  if (u.protocol === 'file:') {
-    const path = fileURLToPath(u);
-    const st = await stat(path).catch(() => { throw new EngineError(EngineCode.ServerUnreachable, `${path} does not exist`, 'not-found'); });
-    if (!st.isFile()) throw new EngineError(EngineCode.ServerUnreachable, `${path} is not a file`, 'not-found');
-    if (st.size > opts.maxBytes) throw new EngineError(EngineCode.ResourcesExceeded, `package of ${st.size} bytes exceeds the ${opts.maxBytes} byte limit`);
-    await copyFile(path, dest);
-    opts.progress?.(st.size, st.size);
-    return st.size;
-  }
+  if (u.protocol === 'file:') return copyFileUrl(u, dest, { directory: opts.fileDirectory, maxBytes: opts.maxBytes, progress: opts.progress });
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new EngineError(EngineCode.InvalidArguments, `unsupported URL scheme ${u.protocol} (http, https and file are)`, 'protocol');
+  const limits = { ...DEFAULT_DOWNLOAD_LIMITS, ...opts.limits };
   // undici (~8 MB resident) only from the first download on: an idle agent need not carry it.
-  const { request } = await import('undici');
-  const signal = AbortSignal.any([AbortSignal.timeout(opts.timeoutMs), ...(opts.signal ? [opts.signal] : [])]);
-  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-    const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname);
+  const { Agent, request } = await import('undici');
+  // A dispatcher of its own: its timeouts are this download's, and closing it leaves no socket behind.
+  const dispatcher = new Agent({
+    connect: { timeout: limits.connectTimeoutMs, ca: trustedCAs(opts.caFile), rejectUnauthorized: true },
+    headersTimeout: limits.idleTimeoutMs, bodyTimeout: limits.idleTimeoutMs,
+  });
+  // The deadline is a timer held here until the download ends: a signal made by AbortSignal.timeout()
+  // or .any() can be garbage-collected on Node 20 while undici still waits on it, and then never fires.
+  const stop = new AbortController();
+  const deadline = setTimeout(() => stop.abort(new Deadline()), limits.deadlineMs);
+  const cancel = () => stop.abort(new Canceled());
+  opts.signal?.addEventListener('abort', cancel, { once: true });
+  if (opts.signal?.aborted) cancel();
+  try {
+    return await download(u, dest, opts, limits, (at, headers) => request(at, { method: 'GET', headers, dispatcher, signal: stop.signal }));
+  } catch (e) {
+    throw asTransferError(e, stop.signal, limits);
+  } finally {
+    clearTimeout(deadline);
+    opts.signal?.removeEventListener('abort', cancel);
+    void dispatcher.destroy().catch(() => undefined);
+  }
+}
+
+class Deadline extends Error {}
+class Canceled extends Error {}
+/** Where a download failed: before the server's answer, or while its body arrived. */
+class Failed extends Error {
+  constructor(readonly stage: 'answer' | 'body', readonly href: string, readonly error: unknown) { super((error as Error)?.message ?? String(error)); }
+}
+
+type Get = (url: URL, headers: Record<string, string>) => Promise<Dispatcher.ResponseData>;
+
+async function download(first: URL, dest: string, opts: FetchOptions, limits: DownloadLimits, get: Get): Promise<number> {
+  const credentials = opts.username ? `Basic ${Buffer.from(`${opts.username}:${opts.password ?? ''}`).toString('base64')}` : undefined;
+  let u = first;
+  for (let hop = 0; ; hop++) {
     const headers: Record<string, string> = {};
-    if (opts.username !== undefined && opts.username !== '') {
-      if (u.protocol !== 'https:' && !loopback) throw new EngineError(EngineCode.InvalidArguments, 'credentials are sent only over https');
-      headers.authorization = `Basic ${Buffer.from(`${opts.username}:${opts.password ?? ''}`).toString('base64')}`;
+    // Credentials are for the server they were given with: a redirect to another origin (scheme, host, port) goes without.
+    if (credentials && u.origin === first.origin) {
+      if (u.protocol !== 'https:' && !LOOPBACK.includes(u.hostname)) throw new EngineError(EngineCode.InvalidArguments, 'credentials are sent only over https');
+      headers.authorization = credentials;
     }
     let res;
     try {
-      res = await request(u, { method: 'GET', headers, signal, headersTimeout: opts.timeoutMs, bodyTimeout: opts.timeoutMs });
-    } catch (e) {
-      if (opts.signal?.aborted) throw new EngineError(7023, 'download canceled');
-      throw new EngineError(EngineCode.ServerUnreachable, `${u.origin} could not be reached: ${(e as Error).message}`, 'unreachable');
-    }
+      res = await get(u, headers);
+    } catch (e) { throw new Failed('answer', u.href, e); }
     if (res.statusCode >= 300 && res.statusCode < 400 && res.headers.location) {
-      await res.body.dump();
+      await res.body.dump().catch(() => undefined);
       const next = new URL(String(res.headers.location), u);
+      if (next.protocol !== 'http:' && next.protocol !== 'https:') throw new EngineError(EngineCode.ServerUnreachable, `${u.href} redirects to a ${next.protocol} URL; only http and https are followed`, 'protocol');
       if (u.protocol === 'https:' && next.protocol !== 'https:') throw new EngineError(EngineCode.ServerUnreachable, 'a redirect from https to http is refused', 'protocol');
+      if (hop === limits.maxRedirects) throw new EngineError(EngineCode.ServerUnreachable, `${first.href}: more than ${limits.maxRedirects} redirects (the limit); the last led to ${next.href}`, 'not-found');
       u = next;
       continue;
     }
-    if (res.statusCode === 401 || res.statusCode === 403) { await res.body.dump(); throw new EngineError(EngineCode.ServerUnreachable, `${u.href}: authentication failed (HTTP ${res.statusCode})`, 'auth'); }
-    if (res.statusCode !== 200) { await res.body.dump(); throw new EngineError(EngineCode.ServerUnreachable, `${u.href}: HTTP ${res.statusCode}`, 'not-found'); }
+    if (res.statusCode === 401 || res.statusCode === 403) { await res.body.dump().catch(() => undefined); throw new EngineError(EngineCode.ServerUnreachable, `${u.href}: authentication failed (HTTP ${res.statusCode})`, 'auth'); }
+    if (res.statusCode !== 200) { await res.body.dump().catch(() => undefined); throw new EngineError(EngineCode.ServerUnreachable, `${u.href}: HTTP ${res.statusCode}`, 'not-found'); }
     const lenHeader = Number(res.headers['content-length']);
     const total = Number.isFinite(lenHeader) ? lenHeader : undefined;
-    if (total !== undefined && total > opts.maxBytes) { await res.body.dump(); throw new EngineError(EngineCode.ResourcesExceeded, `package of ${total} bytes exceeds the ${opts.maxBytes} byte limit`); }
+    if (total !== undefined && total > opts.maxBytes) { res.body.destroy(); throw new EngineError(EngineCode.ResourcesExceeded, `package of ${total} bytes exceeds the ${opts.maxBytes} byte limit`); }
     // Chunks go straight to the file with writeSync (page cache, 64 KiB at a time): a third faster
     // than a stream pipeline, which the install benchmark measures against curl.
     let received = 0;
@@ -73,13 +123,28 @@ export async function fetchPackage(url: string, dest: string, opts: FetchOptions
       }
     } catch (e) {
       if (e instanceof EngineError) throw e;
-      if (opts.signal?.aborted) throw new EngineError(7023, 'download canceled');
-      throw new EngineError(EngineCode.ServerUnreachable, `download of ${u.href} failed: ${(e as Error).message}`, 'incomplete');
+      throw new Failed('body', u.href, e);
     } finally {
       closeSync(fd);
     }
     if (total !== undefined && received !== total) throw new EngineError(EngineCode.CorruptData, `download of ${u.href} ended after ${received} of ${total} bytes`, 'incomplete');
     return received;
   }
-  throw new EngineError(EngineCode.ServerUnreachable, `more than ${MAX_REDIRECTS} redirects`, 'not-found');
+}
+
+/** A failure as the engine reports it: each time bound, a certificate refused and a cancel by name. */
+function asTransferError(e: unknown, signal: AbortSignal, limits: DownloadLimits): EngineError {
+  if (e instanceof EngineError) return e;
+  if (signal.reason instanceof Canceled) return new EngineError(7023, 'download canceled');
+  if (!(e instanceof Failed)) return new EngineError(EngineCode.ServerUnreachable, (e as Error)?.message ?? String(e), 'unreachable');
+  const seconds = (ms: number) => `${ms / 1000} s`;
+  const stage: TransferFailure = e.stage === 'body' ? 'incomplete' : 'unreachable';
+  if (signal.reason instanceof Deadline) return new EngineError(EngineCode.ServerUnreachable, `download of ${e.href} did not finish within ${seconds(limits.deadlineMs)} (the limit)`, stage);
+  const code = String((e.error as { code?: unknown })?.code ?? '');
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') return new EngineError(EngineCode.ServerUnreachable, `${new URL(e.href).host} could not be connected to within ${seconds(limits.connectTimeoutMs)} (the limit)`, 'unreachable');
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') return new EngineError(EngineCode.ServerUnreachable, `${e.href} sent no answer for ${seconds(limits.idleTimeoutMs)} (the limit)`, 'unreachable');
+  if (code === 'UND_ERR_BODY_TIMEOUT') return new EngineError(EngineCode.ServerUnreachable, `${e.href} sent nothing for ${seconds(limits.idleTimeoutMs)} (the limit) in the middle of the download`, 'incomplete');
+  if (CERTIFICATE_ERROR.test(code)) return new EngineError(EngineCode.ServerInsecure, `${new URL(e.href).host} presented a certificate that does not verify (${code}): ${e.message}`, 'insecure');
+  if (e.stage === 'body') return new EngineError(EngineCode.ServerUnreachable, `download of ${e.href} failed: ${e.message}`, 'incomplete');
+  return new EngineError(EngineCode.ServerUnreachable, `${new URL(e.href).origin} could not be reached: ${e.message}`, 'unreachable');
 }

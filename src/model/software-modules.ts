@@ -4,7 +4,7 @@
 // the engine; every finished install, update and uninstall becomes a DUStateChange! event, whoever
 // asked for it, and every EU state change a value change.
 import { statfsSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, isAbsolute } from 'node:path';
 import type { DataModel } from '../dm/datamodel.js';
 import { DmError, UspError } from '../dm/errors.js';
 import type { ObjectNode } from '../dm/tree.js';
@@ -23,6 +23,8 @@ const ME = 'software-modules';
 const ref = (row: string) => row.slice(0, -1);
 /** The operator's policy: privileged DUs may be installed into this EE (docs/security.md). */
 const ALLOW_PRIVILEGED = 'X_CPE-AGENT_AllowPrivileged';
+/** The operator's one directory package URLs of the file: scheme may lead to; '' refuses them (docs/security.md). */
+const FILE_URL_DIRECTORY = `${SM}X_CPE-AGENT_FileURLDirectory`;
 
 /**
  * A finished DU operation as TR-181 reports it (the arguments of DUStateChange!): the USP event and
@@ -67,10 +69,12 @@ export function registerSoftwareModules(dm: DataModel, model: () => SoftwareModu
   dm.param(`${SM}ExecEnv.{i}.AvailableDiskSpace`, { get: () => String(model()?.freeDiskKiB() ?? -1) });
   dm.param(`${SM}ExecEnv.{i}.AvailableMemory`, { get: () => '-1' });
   dm.param(`${SM}ExecEnv.{i}.AvailableCPUPercent`, { get: () => '-1' });
+  dm.param(FILE_URL_DIRECTORY, { validate: (v) => { if (v !== '' && !isAbsolute(v)) throw new DmError(UspError.InvalidValue, `'${v}' is not an absolute path`, FILE_URL_DIRECTORY); } });
 }
 
 export class SoftwareModules {
   private readonly offFeed: () => void;
+  private readonly offFileUrlDirectory: () => void;
   private readonly agent = { kind: 'agent', component: ME } as const;
 
   constructor(private readonly dm: DataModel, private readonly engine: Engine, private readonly log: Logger) {
@@ -79,6 +83,9 @@ export class SoftwareModules {
     engine.on('ee', this.onEE);
     engine.on('duStatus', this.onDuStatus);
     engine.on('volumes', this.syncVolumes);
+    // Whoever sets it (defaults, an operator), every install and update from then on obeys it.
+    engine.setFileUrlDirectory(dm.value(FILE_URL_DIRECTORY));
+    this.offFileUrlDirectory = dm.feed.subscribe(FILE_URL_DIRECTORY, (c) => { if (c.kind === 'value') engine.setFileUrlDirectory(c.value); }, ['value']);
     // Writes by an operator that are commands in disguise (TR-181 "command parameters" of CWMP, and
     // Enable for both protocols) act on the engine.
     this.offFeed = dm.feed.subscribe([`${SM}ExecEnv.*.Enable`, `${SM}ExecEnv.*.Reset`, `${SM}ExecEnv.*.RequestedRunLevel`, `${SM}ExecutionUnit.*.RequestedState`,
@@ -139,6 +146,7 @@ export class SoftwareModules {
 
   close(): void {
     this.offFeed();
+    this.offFileUrlDirectory();
     this.engine.off('result', this.onResult);
     this.engine.off('eu', this.onUnit);
     this.engine.off('ee', this.onEE);

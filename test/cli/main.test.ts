@@ -85,3 +85,37 @@ test('du pack builds tar.gz and SquashFS packages that du inspect accepts; a hos
     assert.match(evil.stderr, /leaves the package/);
   } finally { cleanup(); }
 });
+
+test('ctl operate InstallDU URL=file:PATH serves the file itself over loopback HTTP until the install is done: the agent reads no file: URL', { timeout: 60_000 }, async () => {
+  const { dir, cleanup } = tempDir();
+  const { writeFileSync } = await import('node:fs');
+  const { manifest, tarGz } = await import('../engine/tar-builder.js');
+  writeFileSync(join(dir, 'app.tgz'), tarGz([{ name: 'manifest.json', data: manifest({ name: 'local-app', services: [{ name: 'svc', command: 'bin/run.sh', autostart: false }] }) }, { name: 'bin/run.sh', data: '#!/bin/sh\nsleep 100\n', mode: 0o755 }]));
+  const agent = spawn(process.execPath, [bin, 'run', '--embedded', '--state-dir', join(dir, 'state'), '--broker-port', '0'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  try {
+    let out = '';
+    agent.stdout.on('data', (d) => { out += d; });
+    const end = Date.now() + 10_000;
+    while (!out.includes('USP MQTT MTP up') && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    const url = /MQTT broker\s+: (mqtt:\/\/127\.0\.0\.1:\d+)/.exec(out)![1]!;
+    const ctl = (...args: string[]) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const c = spawn(process.execPath, [bin, 'ctl', '--url', url, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir });
+      let so = '', se = '';
+      c.stdout.on('data', (d) => { so += d; });
+      c.stderr.on('data', (d) => { se += d; });
+      c.once('exit', (code) => resolve({ code, stdout: so, stderr: se }));
+    });
+    // A relative file: URL, from ctl's own directory; ctl waits for the install without --wait.
+    const install = await ctl('operate', 'Device.SoftwareModules.InstallDU()', 'URL=file:app.tgz');
+    assert.equal(install.code, 0, install.stderr);
+    assert.match(install.stderr, new RegExp(`serving ${join(dir, 'app.tgz').replace(/[.]/g, '\\.')} to the agent at http://127\\.0\\.0\\.1:\\d+/[0-9a-f]{32}/app\\.tgz`));
+    assert.match(install.stdout, /completed Device\.SoftwareModules\.InstallDU\(\) .*"UUID":/);
+    const du = await ctl('get', 'Device.SoftwareModules.DeploymentUnit.1.URL', 'Device.SoftwareModules.DeploymentUnit.1.Name');
+    assert.match(du.stdout, /DeploymentUnit\.1\.URL = http:\/\/127\.0\.0\.1:\d+\//);
+    assert.match(du.stdout, /DeploymentUnit\.1\.Name = local-app/);
+  } finally {
+    agent.kill('SIGTERM');
+    await new Promise((r) => agent.once('exit', r));
+    cleanup();
+  }
+});

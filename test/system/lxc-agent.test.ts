@@ -19,6 +19,8 @@ test('an LXC EE from the defaults file runs DUs, and FactoryReset() makes it afr
   writeFileSync(join(dir, 'defaults.json'), JSON.stringify({
     'Device.SoftwareModules.ExecEnv.1.Name': 'apps', 'Device.SoftwareModules.ExecEnv.1.Enable': 'true',
     'Device.SoftwareModules.ExecEnv.1.AllocatedMemory': '65536', 'Device.SoftwareModules.ExecEnv.1.AllocatedDiskSpace': '65536',
+    // The packages below are file: URLs from this test's directory, which the operator allows.
+    'Device.SoftwareModules.X_CPE-AGENT_FileURLDirectory': dir,
   }));
   const agent = new Agent({ stateDir: join(dir, 'state'), defaultsFile: join(dir, 'defaults.json'), logger: silentLogger });
   const boots: Change[] = [];

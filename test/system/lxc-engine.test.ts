@@ -141,6 +141,7 @@ test('after a device reboot (nothing mounted, container down) the engine brings 
   await engine.start();
   const ee = await engine.createEE({ name: 'rb', enabled: true, memoryKiB: -1, cpuPercent: -1, diskKiB: 32 * 1024 });
   t.after(async () => { await engine.factoryReset(); cleanup(); });
+  engine.setFileUrlDirectory(dir);
   const r = await engine.install({ url: `file://${join(dir, 'app.sqfs')}`, ee: ee.id, requestTag: 'rb', appData: [{ name: 'db', capacityMiB: 4, retain: 'Forever', accessPath: '/srv/db' }] });
   assert.equal(r.fault, undefined, r.fault?.message);
   await waitFor(() => engine.unitState(r.euids[0]!)?.status === 'Active');

@@ -1,0 +1,15 @@
+// The certificates https downloads are verified against: the system's CA bundle (the one the
+// device's own tools trust, which an operator may have extended), else the list built into Node,
+// plus the operator's CA file when the agent was given one (--ca).
+import { existsSync, readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
+
+const SYSTEM_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
+
+let system: readonly string[] | undefined;
+
+export function trustedCAs(operatorCaFile?: string): string[] {
+  // Read once: some 200 KiB, parsed by OpenSSL on every TLS handshake that gets it anyway.
+  system ??= existsSync(SYSTEM_BUNDLE) ? [readFileSync(SYSTEM_BUNDLE, 'utf8')] : rootCertificates;
+  return operatorCaFile ? [...system, readFileSync(operatorCaFile, 'utf8')] : [...system];
+}
