@@ -249,6 +249,17 @@ export class DataModel {
 
   /** Get of one requested path: one entry per object, parameters relative to it. */
   get(path: string, caller: Caller, maxDepth = 0): ResolvedObject[] {
+    const out: ResolvedObject[] = [];
+    this.getEach(path, caller, maxDepth, (o) => { out.push(o); });
+    return out;
+  }
+
+  /**
+   * Get, one object at a time, each read only when its turn comes: a reader that stops (by throwing,
+   * say for an answer grown past what its transport carries) never builds the rest. The path is
+   * resolved before the first call, so a path that names nothing throws without any.
+   */
+  getEach(path: string, caller: Caller, maxDepth: number, each: (o: ResolvedObject) => void): void {
     const parsed = parsePath(path);
     if (parsed.leaf.kind === 'command' || parsed.leaf.kind === 'event') {
       throw new DmError(UspError.InvalidPath, `'${path}' is a ${parsed.leaf.kind}, not an object or parameter`, path);
@@ -257,13 +268,13 @@ export class DataModel {
     const { targets } = this.resolver.resolve(parsed, view);
     const leaf = parsed.leaf;
     if (leaf.kind === 'param') {
-      return targets.map((t) => {
+      for (const t of targets) {
         const node = (t as { node: ObjectNode }).node;
         const p = node.def.params.get(leaf.name)!;
-        return { path: node.path, params: { [leaf.name]: p.secured ? '' : this.read(node, p) } };
-      });
+        each({ path: node.path, params: { [leaf.name]: p.secured ? '' : this.read(node, p) } });
+      }
+      return;
     }
-    const out: ResolvedObject[] = [];
     for (const t of targets) {
       const start = t.kind === 'node' ? [t.node] : [...t.table.rows.values()];
       const base = t.kind === 'node' ? t.node : t.table.parent;
@@ -271,11 +282,10 @@ export class DataModel {
         for (const node of s.walk()) {
           if (maxDepth > 0 && node.depthBelow(base) + (t.kind === 'node' ? 1 : 0) > maxDepth) continue;
           if (!visibleIn(node.def.spec.only, view)) continue;
-          out.push({ path: node.path, params: this.paramsOf(node, view) });
+          each({ path: node.path, params: this.paramsOf(node, view) });
         }
       }
     }
-    return out;
   }
 
   private paramsOf(node: ObjectNode, view: View): Record<string, string> {
