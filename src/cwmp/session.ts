@@ -113,7 +113,7 @@ export class CwmpSession {
     let out: string;
     try {
       if (!handler) throw new CwmpFault(9000, `method ${req.method} is not supported`);
-      out = envelope(this.ns, req.id, await handler(this.ctx, req.body, new ByteBudget(max - ENVELOPE_OVERHEAD)));
+      out = envelope(this.ns, req.id, await handler(this.ctx, req.body, new ByteBudget(max - ENVELOPE_OVERHEAD, max)));
     } catch (e) {
       return fault(e);
     }

@@ -98,7 +98,7 @@ export class UspEndpoint {
     }
     this.busy.set(from, count + 1);
     try {
-      const budget = new ByteBudget(maxRecord - RECORD_OVERHEAD - me.length - from.length - msg.header.msg_id.length);
+      const budget = new ByteBudget(maxRecord - RECORD_OVERHEAD - me.length - from.length - msg.header.msg_id.length, maxRecord);
       const answer = await this.handleRequest(from, msg, budget);
       if (!answer) return { fromId: from, reply: undefined };
       reply = wrap(answer);

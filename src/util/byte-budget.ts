@@ -13,11 +13,12 @@ export class BudgetExceeded extends Error {
 export class ByteBudget {
   private used = 0;
 
-  constructor(readonly limit: number) {}
+  /** limit: what the pieces may take; whole: the transport's limit the error names (the pieces' plus their framing). */
+  constructor(readonly limit: number, private readonly whole = limit) {}
 
   /** Adds n bytes; throws BudgetExceeded once the total passes the limit. */
   charge(n: number): void {
     this.used += n;
-    if (this.used > this.limit) throw new BudgetExceeded(this.limit);
+    if (this.used > this.limit) throw new BudgetExceeded(this.whole);
   }
 }
