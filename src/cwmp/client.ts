@@ -271,6 +271,9 @@ export class CwmpClient {
   }
 
   private arm(ms: number, fn: () => void): void {
+    // A session that ends while the client stops runs its after-session work then: a timer armed
+    // now would outlive stop() (and keep the process up for a Download's DelaySeconds).
+    if (this.stopped) return;
     const t = setTimeout(() => { this.timers.delete(t); fn(); }, Math.min(ms, 2 ** 31 - 1));
     this.timers.add(t);
   }
