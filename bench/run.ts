@@ -10,11 +10,12 @@ import { uspFigures } from './usp.js';
 import { engineFigures } from './engine.js';
 import { cwmpFigures } from './cwmp.js';
 import { footprintFigures } from './footprint.js';
+import { boundsFigures } from './bounds.js';
 import type { Figure } from './figures.js';
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 if (!(globalThis as { gc?: unknown }).gc) console.log('note: run with --expose-gc for exact heap figures (npm run bench does)');
-const groups: Record<string, () => Figure[] | Promise<Figure[]>> = { dm: dmFigures, usp: uspFigures, cwmp: cwmpFigures, engine: engineFigures, footprint: footprintFigures };
+const groups: Record<string, () => Figure[] | Promise<Figure[]>> = { dm: dmFigures, usp: uspFigures, cwmp: cwmpFigures, engine: engineFigures, footprint: footprintFigures, bounds: boundsFigures };
 // `npm run bench -- usp footprint` runs only those groups and leaves docs/benchmarks.md alone.
 const only = process.argv.slice(2);
 const unknown = only.filter((g) => !(g in groups));

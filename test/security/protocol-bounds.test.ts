@@ -10,17 +10,14 @@ import assert from 'node:assert/strict';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { DataModel } from '../../src/dm/datamodel.js';
-import { ensureRoles } from '../../src/usp/access.js';
-import { decodeMsg, decodeRecord, type Plain, type PlainMsg } from '../../src/usp/codec.js';
-import { UspEndpoint } from '../../src/usp/endpoint.js';
-import { Subscriptions } from '../../src/usp/subscriptions.js';
+import type { Plain, PlainMsg } from '../../src/usp/codec.js';
 import { CwmpSession } from '../../src/cwmp/session.js';
 import { CwmpState } from '../../src/cwmp/state.js';
 import { CWMP_CALLER, type CwmpActions } from '../../src/cwmp/rpc/context.js';
 import type { AcsConnection } from '../../src/cwmp/transport.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { loadSchema, tempDir } from '../helpers.js';
-import { ControllerSim } from '../usp/controller-sim.js';
+import { answerOf, setProvisioningCode, subscription, unrelatedSubscription, uspInProcess } from '../fixtures/usp-in-process.js';
 import { list, TestAcs, txt, type Node } from '../cwmp/acs.js';
 import { faultOf, MS, setup } from '../cwmp/harness.js';
 import { Parser, processors } from 'xml2js';
@@ -30,9 +27,6 @@ const gc = vm.runInNewContext('gc') as () => void;
 
 const LA = 'Device.LocalAgent.';
 const ATTACK = 20_000;
-
-/** The message of a reply record, however large (the agent's limit for requests is not ours here). */
-const answerOf = (record: Uint8Array): PlainMsg => decodeMsg(decodeRecord(record, 2 ** 30).no_session_context!.payload);
 
 /**
  * MB by which the old generation (old and large-object spaces, as committed) grew while fn ran:
@@ -46,40 +40,13 @@ async function heapGrowthMB(fn: () => Promise<unknown>): Promise<{ mb: number; r
   return { mb: (old() - before) / 2 ** 20, result };
 }
 
-/** A model with two controllers (full access), the USP endpoint, and running subscriptions. */
-function usp(extra: Record<string, string> = {}) {
-  const dm = new DataModel({ schema: loadSchema(), defaults: {
-    [`${LA}EndpointID`]: 'os::agent', [`${LA}Controller.1.EndpointID`]: 'proto::ctl', [`${LA}Controller.1.Enable`]: 'true',
-    [`${LA}Controller.2.EndpointID`]: 'proto::other', [`${LA}Controller.2.Enable`]: 'true', ...extra,
-  } });
-  Subscriptions.register(dm);
-  dm.open();
-  const roles = ensureRoles(dm);
-  for (const c of [1, 2]) dm.update(`${LA}Controller.${c}.`, { AssignedRole: roles.full.slice(0, -1) });
-  const ep = new UspEndpoint(dm, silentLogger);
-  const sent: PlainMsg[] = [];
-  const subs = new Subscriptions(dm, (_to, msg) => { sent.push(msg); return true; }, ep.access, silentLogger);
-  subs.start();
-  const sims = { ctl: new ControllerSim('proto::ctl', 'os::agent'), other: new ControllerSim('proto::other', 'os::agent') };
-  const call = async (kind: string, type: string, body: Plain, sim = sims.ctl): Promise<PlainMsg> => {
-    const out = await ep.receive(sim.request(kind, type, body).bytes);
-    assert.ok(out?.reply, `no answer to ${kind}`);
-    return answerOf(out.reply);
-  };
-  return { dm, ep, sims, call, sent, close: () => { subs.stop(); dm.close(); } };
-}
-
-const subscription = (id: string, type: string, ref: string) => ({ obj_path: `${LA}Subscription.`, param_settings: [
-  { param: 'ID', value: id, required: true }, { param: 'NotifType', value: type, required: true },
-  { param: 'ReferenceList', value: ref, required: true }, { param: 'Enable', value: 'true', required: true }] });
-
 /** Rows that make Get Device. large: BootParameter rows of controller 1, added as the agent. */
 function grow(dm: DataModel, rows: number): void {
   dm.addAll(Array.from({ length: rows }, (_, i) => ({ objPath: `${LA}Controller.1.BootParameter.`, params: [{ name: 'ParameterName', value: `Device.DeviceInfo.X_${i}` }] })), { kind: 'agent', component: 'test' });
 }
 
 test(`USP Get naming Device. ${ATTACK} times: one result, the heap grows by less than 20 MB`, async () => {
-  const w = usp();
+  const w = uspInProcess();
   await w.call('get', 'GET', { param_paths: Array(10).fill('Device.') });    // code paths warm
   const { mb, result } = await heapGrowthMB(() => w.call('get', 'GET', { param_paths: Array(ATTACK).fill('Device.') }));
   assert.ok(mb < 20, `the heap grew by ${mb.toFixed(1)} MB`);
@@ -92,7 +59,7 @@ test(`USP Get naming Device. ${ATTACK} times: one result, the heap grows by less
 });
 
 test('USP: an answer larger than the MTP carries is Error 7005, and stops being built at the limit', async () => {
-  const w = usp();
+  const w = uspInProcess();
   grow(w.dm, 500);
   const paths = Array.from({ length: 500 }, (_, i) => `${LA}Controller.1.BootParameter.[ParameterName!="x${i}"].`);
   await w.call('get', 'GET', { param_paths: paths.slice(0, 3) });
@@ -125,7 +92,7 @@ test('USP: an answer larger than the MTP carries is Error 7005, and stops being 
 });
 
 test('USP: GetInstances and GetSupportedDM answer a path named many times once', async () => {
-  const w = usp();
+  const w = uspInProcess();
   const gi = await w.call('get_instances', 'GET_INSTANCES', { obj_paths: Array(ATTACK).fill(`${LA}Controller.`) });
   assert.equal(gi.body.response.get_instances_resp.req_path_results.length, 1);
   const gsdm = await w.call('get_supported_dm', 'GET_SUPPORTED_DM', { obj_paths: Array(ATTACK).fill(`${LA}`), return_params: true });
@@ -134,7 +101,7 @@ test('USP: GetInstances and GetSupportedDM answer a path named many times once',
 });
 
 test('USP: subscriptions are limited per controller and in all; SupportedNumberOfSubscriptions reports the limit', async () => {
-  const w = usp();
+  const w = uspInProcess();
   const read = async (p: string) => (await w.call('get', 'GET', { param_paths: [`${LA}${p}`] })).body.response.get_resp.req_path_results[0].resolved_path_results[0].result_params[p];
   assert.equal(await read('SupportedNumberOfSubscriptions'), '2000', 'TR-181: the most the agent supports (it read 0)');
   w.dm.update(LA, { 'X_CPE-AGENT_MaxSubscriptionsPerController': '3', 'X_CPE-AGENT_MaxSubscriptions': '5' });
@@ -175,37 +142,22 @@ async function medianMs(fn: () => Promise<unknown>, rounds: number, n: number): 
   return t.sort((a, b) => a - b)[Math.floor(t.length / 2)]!;
 }
 
-/** ReferenceList entries of every kind, none covering Controller.1.ProvisioningCode. */
-function unrelated(i: number): [string, string] {
-  switch (i % 6) {
-    case 0: return ['ValueChange', `${LA}Controller.1.BootParameter.${i}.ParameterName`];
-    case 1: return ['ValueChange', `${LA}MTP.*.Enable`];
-    case 2: return ['ValueChange', `Device.DeviceInfo.X_${i}.`];
-    case 3: return ['ValueChange', `${LA}Subscription.[ID=="x${i}"].Enable`];
-    case 4: return ['ObjectCreation', `${LA}Controller.1.BootParameter.`];
-    default: return ['Event', 'Device.Boot!'];
-  }
-}
-
 test('USP: a Set costs the same with 10,000 subscriptions as with 10, and adding the 10,000th what adding the 10th did', async () => {
   const limits = { [`${LA}X_CPE-AGENT_MaxSubscriptions`]: '0', [`${LA}X_CPE-AGENT_MaxSubscriptionsPerController`]: '0' };
   let n = 0;
-  let w = usp(limits);
+  let w = uspInProcess(limits);
   const add = async () => {
-    const [type, ref] = unrelated(n);
+    const [type, ref] = unrelatedSubscription(n);
     const m = await w.call('add', 'ADD', { create_objs: [subscription(`u${n++}`, type, ref)] });
     assert.equal(m.header.msg_type, 'ADD_RESP');
   };
   // The code that adds is warm before the 10th is timed (a model of its own, thrown away).
   while (n < 500) await add();
   w.close();
-  w = usp(limits);
+  w = uspInProcess(limits);
   n = 0;
   let v = 0;
-  const set = async () => {
-    const m = await w.call('set', 'SET', { update_objs: [{ obj_path: `${LA}Controller.1.`, param_settings: [{ param: 'ProvisioningCode', value: `v${v++}`, required: true }] }] });
-    assert.equal(m.header.msg_type, 'SET_RESP');
-  };
+  const set = () => setProvisioningCode(w.call, `v${v++}`);
   // One subscription sees the Set, with 10 as with 10,000: the work that must be done is the same.
   await w.call('add', 'ADD', { create_objs: [subscription('seen', 'ValueChange', `${LA}Controller.1.ProvisioningCode`)] });
   for (let i = 0; i < 2000; i++) await set();      // warm
@@ -223,7 +175,7 @@ test('USP: a Set costs the same with 10,000 subscriptions as with 10, and adding
 });
 
 test('USP: at most X_CPE-AGENT_MaxRequestsInFlight requests per controller are handled or being answered; more get 7005', async () => {
-  const w = usp();
+  const w = uspInProcess();
   w.dm.update(LA, { 'X_CPE-AGENT_MaxRequestsInFlight': '4' });
   // A broker that takes the answers slowly: each holds its request's place until it is sent.
   let release!: () => void;
