@@ -1,8 +1,8 @@
 // USP GetInstances: the instances (with unique keys) at and below each path, a path named more than
 // once answered once. Each path's result is charged to the response budget (7005 past it).
 import { DmError } from '../../dm/errors.js';
+import { encodedSize } from '../codec.js';
 import type { RequestHandler } from '../context.js';
-import { wireSize } from './wire-size.js';
 
 export const handleGetInstances: RequestHandler = (req, ctx) => ({
   response: {
@@ -21,7 +21,7 @@ export const handleGetInstances: RequestHandler = (req, ctx) => ({
           const err = e instanceof DmError ? e : new DmError(7003, String(e));
           result = { requested_path: path, err_code: err.code, err_msg: err.message, curr_insts: [] };
         }
-        ctx.budget.charge(wireSize(result));
+        ctx.budget.charge(encodedSize('GetInstancesResp.RequestedPathResult', result));
         return result;
       }),
     },

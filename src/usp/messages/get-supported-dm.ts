@@ -5,9 +5,8 @@ import type { ArgsSpec } from '../../dm/definition-format.js';
 import { DmError } from '../../dm/errors.js';
 import type { ObjectDef } from '../../dm/schema.js';
 import { visibleIn } from '../../dm/schema.js';
-import type { Plain } from '../codec.js';
+import { encodedSize, type Plain } from '../codec.js';
 import type { RequestHandler, UspContext } from '../context.js';
-import { wireSize } from './wire-size.js';
 
 const VALUE_TYPE: Record<string, string> = {
   string: 'PARAM_STRING', boolean: 'PARAM_BOOLEAN', int: 'PARAM_INT', unsignedInt: 'PARAM_UNSIGNED_INT', long: 'PARAM_LONG',
@@ -27,7 +26,7 @@ export const handleGetSupportedDM: RequestHandler = (req, ctx) => ({
           const err = e instanceof DmError ? e : new DmError(7003, String(e));
           result = { req_obj_path: path, err_code: err.code, err_msg: err.message, supported_objs: [] };
         }
-        ctx.budget.charge(wireSize(result));
+        ctx.budget.charge(encodedSize('GetSupportedDMResp.RequestedObjectResult', result));
         return result;
       }),
     },

@@ -5,7 +5,14 @@ import { DmError } from '../../dm/errors.js';
 import { BudgetExceeded } from '../../util/byte-budget.js';
 import type { Plain } from '../codec.js';
 import type { RequestHandler } from '../context.js';
-import { ENTRY_BYTES, FIELD_BYTES } from './wire-size.js';
+
+// What each piece takes once encoded, near enough for the budget without encoding it twice: its
+// strings plus protobuf framing. Lengths count UTF-16 units, so text outside ASCII is undercounted;
+// the endpoint measures the encoded record as well.
+/** Tag and length of a string or embedded message field of up to 16 KiB. */
+const FIELD_BYTES = 3;
+/** A map<string, string> entry of short strings: the tags and lengths of the entry, its key and its value. */
+const ENTRY_BYTES = 7;
 
 export const handleGet: RequestHandler = (req, ctx) => {
   const maxDepth = Number(req.max_depth ?? 0);
