@@ -11,11 +11,12 @@ import { engineFigures } from './engine.js';
 import { cwmpFigures } from './cwmp.js';
 import { footprintFigures } from './footprint.js';
 import { downloadFigures } from './downloads.js';
+import { boundsFigures } from './bounds.js';
 import type { Figure } from './figures.js';
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 if (!(globalThis as { gc?: unknown }).gc) console.log('note: run with --expose-gc for exact heap figures (npm run bench does)');
-const groups: Record<string, () => Figure[] | Promise<Figure[]>> = { dm: dmFigures, usp: uspFigures, cwmp: cwmpFigures, engine: engineFigures, downloads: downloadFigures, footprint: footprintFigures };
+const groups: Record<string, () => Figure[] | Promise<Figure[]>> = { dm: dmFigures, usp: uspFigures, cwmp: cwmpFigures, engine: engineFigures, downloads: downloadFigures, bounds: boundsFigures, footprint: footprintFigures };
 // `npm run bench -- usp footprint` runs only those groups and leaves docs/benchmarks.md alone.
 const only = process.argv.slice(2);
 const unknown = only.filter((g) => !(g in groups));

@@ -2,6 +2,8 @@
 // when a session runs (boot, bootstrap, periodic, scheduled, value change, connection request,
 // pending results), runs one at a time, retries failed ones with the TR-069 back-off, and performs
 // what the ACS asked for that outlives a session (Reboot, FactoryReset, Download, ChangeDUState).
+// Of the last kind at most ManagementServer.X_CPE-AGENT_MaxRequestsInFlight are in progress at once
+// (downloads not yet reported, DU jobs, scheduled informs); more are refused with 9004.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +19,7 @@ import { notificationOf } from './rpc/attributes.js';
 import { ConnectionRequestServer } from './connection-request.js';
 import { DuStateRunner } from './du-state.js';
 import { el } from './envelope.js';
-import { duFaultOf } from './faults.js';
+import { CwmpFault, duFaultOf } from './faults.js';
 import { CWMP_CALLER, type CwmpActions, type DownloadRequest, type RpcContext } from './rpc/context.js';
 import { CwmpSession } from './session.js';
 import { CwmpState, type EventStruct } from './state.js';
@@ -61,6 +63,9 @@ export class CwmpClient {
   private throttled = false;
   /** Sessions completed since start (tests and benchmarks wait on it). */
   sessions = 0;
+  /** Downloads accepted and not yet reported, ChangeDUState requests accepted and not yet started. */
+  private transfers = 0;
+  private jobsToStart = 0;
 
   constructor(private readonly dm: DataModel, engine: Engine, sm: SoftwareModules, private readonly opts: CwmpClientOptions) {
     this.log = opts.logger.child({ component: 'cwmp' });
@@ -228,16 +233,32 @@ export class CwmpClient {
       reboot: (key) => { this.state.addEvent('M Reboot', key); this.afterSession.push(() => { this.stopped = true; this.opts.reboot(key); }); },
       factoryReset: () => { this.afterSession.push(() => { this.stopped = true; this.opts.factoryReset(); }); },
       scheduleInform: (delay, key) => {
+        this.admit('ScheduleInform');
         const s = { due: Date.now() + delay * 1000, key };
         this.state.data.scheduled.push(s);
         this.state.save();
         this.armScheduled(s);
       },
-      download: (req) => { this.afterSession.push(() => this.arm(req.delaySeconds * 1000, () => void this.download(req))); },
-      changeDUState: (ops, key) => { this.afterSession.push(() => this.du.start(ops, key)); },
+      download: (req) => {
+        this.admit('Download');
+        this.transfers++;
+        this.afterSession.push(() => this.arm(req.delaySeconds * 1000, () => void this.download(req).finally(() => { this.transfers--; })));
+      },
+      changeDUState: (ops, key) => {
+        this.admit('ChangeDUState');
+        this.jobsToStart++;
+        this.afterSession.push(() => { this.jobsToStart--; this.du.start(ops, key); });
+      },
       setParameterKey: (key) => this.dm.update(MS, { ParameterKey: key }, 'cwmp'),
     };
     return { dm: this.dm, caller: CWMP_CALLER, state: this.state, actions };
+  }
+
+  /** 9004 when the ACS already has X_CPE-AGENT_MaxRequestsInFlight requests whose work goes on. */
+  private admit(method: string): void {
+    const limit = Number(this.dm.value(`${MS}X_CPE-AGENT_MaxRequestsInFlight`));
+    const inProgress = this.transfers + this.jobsToStart + this.state.data.jobs.length + this.state.data.scheduled.length;
+    if (inProgress >= limit) throw new CwmpFault(9004, `resources exceeded: ${inProgress} requests (downloads, DU changes, scheduled informs) are in progress, the most this device takes; ${method} refused`);
   }
 
   private armScheduled(s: { due: number; key: string }): void {
@@ -250,6 +271,9 @@ export class CwmpClient {
   }
 
   private arm(ms: number, fn: () => void): void {
+    // A session that ends while the client stops runs its after-session work then: a timer armed
+    // now would outlive stop() (and keep the process up for a Download's DelaySeconds).
+    if (this.stopped) return;
     const t = setTimeout(() => { this.timers.delete(t); fn(); }, Math.min(ms, 2 ** 31 - 1));
     this.timers.add(t);
   }

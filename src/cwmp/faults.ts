@@ -3,6 +3,7 @@
 import { cwmpFaultOf, DmError } from '../dm/errors.js';
 import { DmRequestError } from '../dm/datamodel.js';
 import type { TransferFailure } from '../engine/errors.js';
+import { BudgetExceeded } from '../util/byte-budget.js';
 
 export interface SetFault { readonly name: string; readonly code: number; readonly message: string }
 
@@ -31,6 +32,7 @@ export function duFaultOf(fault: { code: number; transfer?: TransferFailure | un
 /** Anything a handler throws, as the fault to answer with. */
 export function asCwmpFault(e: unknown): CwmpFault {
   if (e instanceof CwmpFault) return e;
+  if (e instanceof BudgetExceeded) return new CwmpFault(9004, `resources exceeded: ${e.message}`);
   if (e instanceof DmError) {
     const failures = e instanceof DmRequestError ? e.failures : [];
     return new CwmpFault(e.cwmp, e.message, failures.map((f) => ({ name: f.path, code: cwmpFaultOf(f.code), message: f.message })));

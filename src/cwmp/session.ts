@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from '../util/logger.js';
 import { type CwmpNamespace, el, envelope, faultBody, HIGHEST_NS, parseEnvelope, type ParsedEnvelope, soapArray, text$, type Xml } from './envelope.js';
 import { asCwmpFault, CwmpFault } from './faults.js';
+import { BudgetExceeded, ByteBudget } from '../util/byte-budget.js';
 import type { RpcContext } from './rpc/context.js';
 import { paramDef, valueStruct } from './rpc/context.js';
 import { RPCS } from './rpc/index.js';
@@ -33,6 +34,9 @@ export class SessionFailed extends Error {}
 
 /** A session that goes on longer than this is an ACS in a loop: it ends (and is not retried at once). */
 const MAX_EXCHANGES = 100_000;
+/** The envelope around an answer's body: declarations, header and ID. */
+const ENVELOPE_OVERHEAD = 1024;
+const MAX_ENVELOPE = 'Device.ManagementServer.X_CPE-AGENT_MaxEnvelopeSize';
 const DEVICE_ID = [['Manufacturer', 'Manufacturer'], ['OUI', 'ManufacturerOUI'], ['ProductClass', 'ProductClass'], ['SerialNumber', 'SerialNumber']] as const;
 
 export class CwmpSession {
@@ -92,21 +96,29 @@ export class CwmpSession {
     return reply;   // an ACS request instead of the answer: served, our request is sent again later
   }
 
-  /** Answers one ACS request: the handler's response, or a SOAP fault. */
+  /**
+   * Answers one ACS request: the handler's response, or a SOAP fault; 9004 for an answer larger than
+   * X_CPE-AGENT_MaxEnvelopeSize, which the handler stops building at the limit.
+   */
   private async answer(req: ParsedEnvelope): Promise<string> {
     this.served++;
     this.log.debug({ method: req.method }, 'ACS request');
     const handler = RPCS[req.method];
-    let body: string;
-    try {
-      if (!handler) throw new CwmpFault(9000, `method ${req.method} is not supported`);
-      body = await handler(this.ctx, req.body);
-    } catch (e) {
+    const max = Number(this.ctx.dm.value(MAX_ENVELOPE));
+    const fault = (e: unknown) => {
       const f = asCwmpFault(e);
       this.log.info({ method: req.method, code: f.code, fault: f.message }, 'ACS request failed');
-      body = faultBody(f);
+      return envelope(this.ns, req.id, faultBody(f));
+    };
+    let out: string;
+    try {
+      if (!handler) throw new CwmpFault(9000, `method ${req.method} is not supported`);
+      out = envelope(this.ns, req.id, await handler(this.ctx, req.body, new ByteBudget(max - ENVELOPE_OVERHEAD, max)));
+    } catch (e) {
+      return fault(e);
     }
-    return envelope(this.ns, req.id, body);
+    // The budget counts characters; a body outside ASCII takes more bytes than that.
+    return Buffer.byteLength(out) > max ? fault(new BudgetExceeded(max)) : out;
   }
 
   /** POSTs (an envelope or nothing); returns the ACS's envelope, or undefined for an empty answer. */

@@ -260,6 +260,17 @@ export class DataModel {
 
   /** Get of one requested path: one entry per object, parameters relative to it. */
   get(path: string, caller: Caller, maxDepth = 0): ResolvedObject[] {
+    const out: ResolvedObject[] = [];
+    this.getEach(path, caller, maxDepth, (o) => { out.push(o); });
+    return out;
+  }
+
+  /**
+   * Get, one object at a time, each read only when its turn comes: a reader that stops (by throwing,
+   * say for an answer grown past what its transport carries) never builds the rest. The path is
+   * resolved before the first call, so a path that names nothing throws without any.
+   */
+  getEach(path: string, caller: Caller, maxDepth: number, each: (o: ResolvedObject) => void): void {
     const parsed = parsePath(path);
     if (parsed.leaf.kind === 'command' || parsed.leaf.kind === 'event') {
       throw new DmError(UspError.InvalidPath, `'${path}' is a ${parsed.leaf.kind}, not an object or parameter`, path);
@@ -268,13 +279,13 @@ export class DataModel {
     const { targets } = this.resolver.resolve(parsed, view);
     const leaf = parsed.leaf;
     if (leaf.kind === 'param') {
-      return targets.map((t) => {
+      for (const t of targets) {
         const node = (t as { node: ObjectNode }).node;
         const p = node.def.params.get(leaf.name)!;
-        return { path: node.path, params: { [leaf.name]: p.secured ? '' : this.read(node, p) } };
-      });
+        each({ path: node.path, params: { [leaf.name]: p.secured ? '' : this.read(node, p) } });
+      }
+      return;
     }
-    const out: ResolvedObject[] = [];
     for (const t of targets) {
       const start = t.kind === 'node' ? [t.node] : [...t.table.rows.values()];
       const base = t.kind === 'node' ? t.node : t.table.parent;
@@ -282,11 +293,10 @@ export class DataModel {
         for (const node of s.walk()) {
           if (maxDepth > 0 && node.depthBelow(base) + (t.kind === 'node' ? 1 : 0) > maxDepth) continue;
           if (!visibleIn(node.def.spec.only, view)) continue;
-          out.push({ path: node.path, params: this.paramsOf(node, view) });
+          each({ path: node.path, params: this.paramsOf(node, view) });
         }
       }
     }
-    return out;
   }
 
   private paramsOf(node: ObjectNode, view: View): Record<string, string> {
@@ -426,9 +436,12 @@ export class DataModel {
     if (!table || !node.def.keys.length) return;
     for (const key of node.def.keys) {
       if (!key.some((k) => pending.has(k))) continue;
-      const mine = key.map((k) => pending.get(k) ?? node.stored(k));
+      const mine = key.map((k) => pending.get(k) ?? node.stored(k) ?? '');
       if (mine.every((v, i) => v === node.def.params.get(key[i]!)?.zero)) continue; // not yet given by the device
-      for (const row of table.rows.values()) {
+      // The rows sharing the rarest of the key's values are the only ones that can share all of them.
+      let fewest = table.keys.rowsWith(key[0]!, mine[0]!);
+      key.forEach((k, i) => { const rows = table.keys.rowsWith(k, mine[i]!); if (rows.size < fewest.size) fewest = rows; });
+      for (const row of fewest) {
         if (row === node) continue;
         if (key.every((k, i) => row.stored(k) === mine[i])) {
           throw new DmError(UspError.DuplicateKey, `${row.path} already has ${key.map((k, i) => `${k}=${mine[i]}`).join(', ')}`, `${node.path}${key[0]}`);
@@ -509,16 +522,16 @@ export class DataModel {
     for (const name of new Set(node.def.keys.flat())) {
       const p = node.def.params.get(name);
       if (!p || given.has(name) || !p.writable) continue;
-      const taken = new Set([...table.rows.values()].filter((r) => r !== node).map((r) => r.stored(name)));
+      const taken = (v: string) => [...table.keys.rowsWith(name, v)].some((r) => r !== node);
       if (p.type === 'string' && !p.enum && !p.patterns?.length) {
         // Alias takes the TR-181 "cpe-" form; other keys their own name, so no two keys look alike.
         const base = name === 'Alias' ? `cpe-${node.instance}` : `${name.toLowerCase()}-${node.instance}`;
         let v = base;
-        for (let i = 2; taken.has(v); i++) v = `${base}-${i}`;
+        for (let i = 2; taken(v); i++) v = `${base}-${i}`;
         out.push({ name, value: v });
       } else if (p.type === 'unsignedInt' || p.type === 'int') {
         let n = 1;
-        for (const t of taken) n = Math.max(n, Number(t) + 1);
+        for (const r of table.rows.values()) if (r !== node) n = Math.max(n, Number(r.stored(name)) + 1);
         out.push({ name, value: String(n) });
       }
     }

@@ -1,19 +1,30 @@
 // The instantiated data model: object nodes holding the values written to them (canonical strings),
 // their single sub-objects and their tables. A value never written reads as the definition's default.
+// A table files its rows by unique-key values (key-index.ts) once first asked to, and from then on
+// keeps them filed through its rows map and its rows' values maps, so nothing that writes them has to
+// remember it.
+import { KeyIndex } from './key-index.js';
 import type { ObjectDef } from './schema.js';
 
 export class Table {
-  readonly rows = new Map<number, ObjectNode>();
+  readonly rows: Map<number, ObjectNode> = new TableRows(this);
   /** The next instance number to hand out; numbers are never reused, even after deletion. */
   next = 1;
+  private index: KeyIndex | undefined;
   constructor(readonly def: ObjectDef, readonly parent: ObjectNode) {}
+
+  /** The rows by unique-key values. Built at the first call: most tables are never asked. */
+  get keys(): KeyIndex { return (this.index ??= new KeyIndex(this.def.keys.flat(), this.rows.values())); }
+
+  /** The index if it was built: what entering, leaving and written rows keep in step. */
+  get builtKeys(): KeyIndex | undefined { return this.index; }
 
   /** Path of the table itself: "Device.MQTT.Client." */
   get path(): string { return `${this.parent.path}${this.def.name}.`; }
 }
 
 export class ObjectNode {
-  readonly values = new Map<string, string>();
+  readonly values: Map<string, string>;
   readonly singles = new Map<string, ObjectNode>();
   readonly tables = new Map<string, Table>();
 
@@ -23,6 +34,7 @@ export class ObjectNode {
     readonly parent: ObjectNode | undefined,
     readonly instance: number | undefined,  // set for table rows
   ) {
+    this.values = instance === undefined || !def.keys.length ? new Map() : new RowValues(this);
     for (const child of def.children.values()) {
       if (child.multi) this.tables.set(child.name, new Table(child, this));
       else this.singles.set(child.name, new ObjectNode(child, `${path}${child.name}.`, this, undefined));
@@ -58,6 +70,54 @@ export class ObjectNode {
     let d = 0;
     for (let n: ObjectNode | undefined = this; n && n !== ancestor; n = n.parent) d++;
     return d;
+  }
+}
+
+/** A table's rows: entering and leaving files and unfiles them in the table's key index. */
+class TableRows extends Map<number, ObjectNode> {
+  constructor(private readonly table: Table) { super(); }
+
+  override set(n: number, row: ObjectNode): this {
+    const index = this.table.builtKeys;
+    const old = this.get(n);
+    if (old) index?.remove(old);
+    super.set(n, row);
+    index?.add(row);
+    return this;
+  }
+
+  override delete(n: number): boolean {
+    const row = this.get(n);
+    if (row) this.table.builtKeys?.remove(row);
+    return super.delete(n);
+  }
+}
+
+/** A row's values: a key parameter written while the row is in its table is refiled. */
+class RowValues extends Map<string, string> {
+  constructor(private readonly row: ObjectNode) { super(); }
+
+  override set(name: string, value: string): this {
+    const index = this.filedIn();
+    if (!index?.has(name)) return super.set(name, value);
+    const from = this.row.stored(name) ?? '';
+    super.set(name, value);
+    index.move(this.row, name, from, value);
+    return this;
+  }
+
+  override delete(name: string): boolean {
+    const index = this.filedIn();
+    if (!index?.has(name)) return super.delete(name);
+    const from = this.row.stored(name) ?? '';
+    const had = super.delete(name);
+    index.move(this.row, name, from, this.row.stored(name) ?? '');
+    return had;
+  }
+
+  private filedIn(): KeyIndex | undefined {
+    const table = this.row.table;
+    return table?.rows.get(this.row.instance!) === this.row ? table.builtKeys : undefined;
   }
 }
 

@@ -58,6 +58,15 @@ export function decodeMsg(buf: Uint8Array): PlainMsg {
   return m as PlainMsg;
 }
 
+/**
+ * The bytes a part of a message takes as a field of its parent, by its type in usp-msg.proto
+ * ("GetInstancesResp.RequestedPathResult"): its encoding, and a tag and length of up to 4 bytes.
+ */
+export function encodedSize(type: string, part: Plain): number {
+  const t = root.lookupType(`usp.${type}`);
+  return t.encode(t.fromObject(part)).finish().length + 4;
+}
+
 export function encodeMsg(msg: PlainMsg): Uint8Array {
   return MsgType.encode(MsgType.fromObject(msg)).finish();
 }

@@ -2,11 +2,16 @@
 // subscription's Recipient, as the changes happen (no polling). Handles NotifRetry with the
 // controller's back-off until the NotifyResp or NotifExpiration (across restarts for persistent
 // subscriptions with an expiration), TimeToLive, non-persistent
-// subscriptions at boot, subscriptions of deleted controllers, and the Boot! ParameterMap.
+// subscriptions at boot, subscriptions of deleted controllers, and the Boot! ParameterMap. A change
+// is matched against the subscriptions the index offers for its path, not against every one; a
+// controller may hold X_CPE-AGENT_MaxSubscriptionsPerController of them, and the agent in all
+// X_CPE-AGENT_MaxSubscriptions (reported as SupportedNumberOfSubscriptions), more is 7005.
 import { randomUUID } from 'node:crypto';
+import type { Caller } from '../dm/caller.js';
 import type { Change } from '../dm/change-feed.js';
 import { compilePattern } from '../dm/change-feed.js';
 import type { DataModel } from '../dm/datamodel.js';
+import { DmError, UspError } from '../dm/errors.js';
 import { listItems } from '../dm/types.js';
 import type { ObjectNode } from '../dm/tree.js';
 import type { Logger } from '../util/logger.js';
@@ -14,9 +19,11 @@ import type { AccessCache } from './access.js';
 import type { PlainMsg } from './codec.js';
 import { controllerByEndpoint } from './controllers.js';
 import type { NotifyOutbox, StoredNotify } from './notify-outbox.js';
+import { SubscriptionIndex } from './subscription-index.js';
 import { dateTime } from '../util/time.js';
 
-const SUB = 'Device.LocalAgent.Subscription.';
+const LA = 'Device.LocalAgent.';
+const SUB = `${LA}Subscription.`;
 const AGENT = { kind: 'agent', component: 'subscriptions' } as const;
 
 /** Sends a message to a controller over whatever MTP reaches it; false when none does now. */
@@ -24,6 +31,9 @@ export type Send = (endpointId: string, msg: PlainMsg) => boolean;
 
 interface Pending { msg: PlainMsg; to: string; attempt: number; expires: number; timer: NodeJS.Timeout | undefined; durable: boolean }
 interface Prepared { notification: Record<string, unknown>; msg: PlainMsg }
+
+/** The NotifType that reports each kind of change. */
+const NOTIF_TYPE: Record<Change['kind'], string> = { value: 'ValueChange', add: 'ObjectCreation', delete: 'ObjectDeletion', event: 'Event', operation: 'OperationComplete' };
 
 export class Subscriptions {
   private readonly pending = new Map<string, Pending>();
@@ -34,8 +44,12 @@ export class Subscriptions {
   private offBeforeCommit: (() => void) | undefined;
   private readonly ttlTimers = new Map<string, NodeJS.Timeout>();
   private unsubscribe: (() => void) | undefined;
+  private readonly index: SubscriptionIndex;
 
-  constructor(private readonly dm: DataModel, private readonly send: Send, private readonly access: AccessCache, private readonly log: Logger, private readonly outbox?: NotifyOutbox) {}
+  /** After the model is opened. */
+  constructor(private readonly dm: DataModel, private readonly send: Send, private readonly access: AccessCache, private readonly log: Logger, private readonly outbox?: NotifyOutbox) {
+    this.index = SubscriptionIndex.of(dm);
+  }
 
   /** Registration with the data model; before the model is opened. */
   static register(dm: DataModel): void {
@@ -46,7 +60,9 @@ export class Subscriptions {
         const ctl = controllerByEndpoint(dm, caller.endpointId);
         return ctl ? { Recipient: ctl.path.slice(0, -1), CreationDate: now } : { CreationDate: now };
       },
+      canAdd: (table, caller) => checkLimits(dm, table, caller),
     });
+    dm.param(`${LA}SupportedNumberOfSubscriptions`, { get: () => String(limitOf(dm, 'X_CPE-AGENT_MaxSubscriptions') ?? -1) });
   }
 
   /** At boot: drop non-persistent subscriptions, arm TimeToLive timers, start listening. */
@@ -122,7 +138,7 @@ export class Subscriptions {
   private onChange(c: Change): void {
     if (c.path.startsWith(SUB)) this.maintain(c);
     if (c.kind === 'delete' && /^Device\.LocalAgent\.Controller\.\d+\.$/.test(c.path)) this.dropSubscriptionsOf(c.path);
-    for (const row of this.rows()) {
+    for (const row of this.index.candidates(NOTIF_TYPE[c.kind], c.path)) {
       if (row.stored('Enable') !== 'true') continue;
       // A notification prepared before the commit is already matched (and on disk).
       const prepared = this.prepared.get(c)?.get(row.path);
@@ -139,7 +155,7 @@ export class Subscriptions {
 
   private dropSubscriptionsOf(ctlPath: string): void {
     const ref = ctlPath.slice(0, -1);
-    const gone = this.rows().filter((r) => r.stored('Recipient') === ref).map((r) => r.path);
+    const gone = this.index.ofRecipient(ref).map((r) => r.path);
     if (gone.length) this.dm.delete(gone, AGENT);
   }
 
@@ -243,7 +259,7 @@ export class Subscriptions {
     const written: string[] = [];
     for (const c of changes) {
       if (c.kind !== 'value' && c.kind !== 'add' && c.kind !== 'delete') continue;
-      for (const row of this.rows()) {
+      for (const row of this.index.candidates(NOTIF_TYPE[c.kind], c.path)) {
         if (row.stored('Enable') !== 'true' || !this.durable(row)) continue;
         const notification = this.match(row, c);
         const r = notification && this.recipient(row, notification);
@@ -315,6 +331,25 @@ export class Subscriptions {
   }
 }
 
+/** A limit of LocalAgent's; 0 stands for none. */
+function limitOf(dm: DataModel, name: string): number | undefined {
+  return Number(dm.value(`${LA}${name}`)) || undefined;
+}
+
+/** 7005 for an Add past the agent's or the controller's number of subscriptions (the agent's own adds are not asked). */
+function checkLimits(dm: DataModel, table: string, caller: Caller): void {
+  const all = limitOf(dm, 'X_CPE-AGENT_MaxSubscriptions');
+  if (all !== undefined && (dm.node(LA)?.tables.get('Subscription')?.rows.size ?? 0) >= all) {
+    throw new DmError(UspError.ResourcesExceeded, `resources exceeded: the agent holds ${all} subscriptions, the most it supports (SupportedNumberOfSubscriptions)`, table);
+  }
+  const mine = limitOf(dm, 'X_CPE-AGENT_MaxSubscriptionsPerController');
+  if (mine === undefined || caller.kind !== 'usp') return;
+  const ctl = controllerByEndpoint(dm, caller.endpointId);
+  if (ctl && SubscriptionIndex.of(dm).countFor(ctl.path.slice(0, -1)) >= mine) {
+    throw new DmError(UspError.ResourcesExceeded, `resources exceeded: ${caller.endpointId} holds ${mine} subscriptions, the most a controller may (X_CPE-AGENT_MaxSubscriptionsPerController)`, table);
+  }
+}
+
 const patternCache = new Map<string, (p: string) => boolean>();
 
 /**
@@ -335,6 +370,8 @@ function refMatches(dm: DataModel, ref: string, path: string, table: boolean): b
   let m = patternCache.get(key);
   if (!m) {
     m = table ? compilePattern(`${ref}*`) : compilePattern(ref);
+    // Subscriptions come and go with references of the controllers' choosing: the cache must not grow with them.
+    if (patternCache.size >= 10_000) patternCache.clear();
     patternCache.set(key, m);
   }
   return table ? m(path.replace(/\.$/, '')) || m(path) : m(path);

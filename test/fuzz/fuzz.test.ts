@@ -19,6 +19,7 @@ import { RPCS } from '../../src/cwmp/rpc/index.js';
 import { CWMP_CALLER, type RpcContext } from '../../src/cwmp/rpc/context.js';
 import { CwmpState } from '../../src/cwmp/state.js';
 import { silentLogger } from '../../src/util/logger.js';
+import { ByteBudget } from '../../src/util/byte-budget.js';
 import { loadSchema, tempDir } from '../helpers.js';
 
 const TOTAL = Number(process.env.FUZZ_INPUTS ?? 100_000);
@@ -151,7 +152,7 @@ test(`CWMP: ${Math.round(TOTAL * 0.4)} mutated envelopes through the parser and 
       const handler = RPCS[env.method];
       if (!handler) continue;
       handled++;
-      const out = await handler(ctx, env.body);
+      const out = await handler(ctx, env.body, new ByteBudget(5 * 2 ** 20));
       assert.equal(typeof out, 'string');
     } catch (e) {
       if (e instanceof CwmpFault || e instanceof DmError) continue;

@@ -34,13 +34,13 @@ export async function freePort(): Promise<number> {
 /** A real mosquitto on 127.0.0.1:port, anonymous access, no persistence. */
 export class Mosquitto {
   private proc: ChildProcess | undefined;
-  /** tls: serve TLS only, and require client certificates signed by the CA. */
-  constructor(readonly bin: string, readonly dir: string, readonly port: number, readonly tls?: { ca: string; cert: string; key: string }) {}
+  /** tls: serve TLS only, and require client certificates signed by the CA; conf: more lines for mosquitto.conf. */
+  constructor(readonly bin: string, readonly dir: string, readonly port: number, readonly tls?: { ca: string; cert: string; key: string }, readonly conf = '') {}
 
   async start(): Promise<void> {
     const conf = join(this.dir, 'mosquitto.conf');
     const tls = this.tls ? `cafile ${this.tls.ca}\ncertfile ${this.tls.cert}\nkeyfile ${this.tls.key}\nrequire_certificate true\n` : '';
-    writeFileSync(conf, `listener ${this.port} 127.0.0.1\n${tls}allow_anonymous true\nset_tcp_nodelay true\npersistence false\n`);
+    writeFileSync(conf, `listener ${this.port} 127.0.0.1\n${tls}allow_anonymous true\nset_tcp_nodelay true\npersistence false\n${this.conf}`);
     this.proc = spawn(this.bin, ['-c', conf], { stdio: 'ignore' });
     const end = Date.now() + 5000;
     while (Date.now() < end) {

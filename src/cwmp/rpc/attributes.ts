@@ -1,11 +1,14 @@
 // GetParameterAttributes and SetParameterAttributes: notification (0 off, 1 passive, 2 active) and the
 // access list of each parameter, kept in the client's state. Parameters the definitions force active
-// can not be turned off; forced-inform and "canDeny" ones refuse active notification (9009).
+// can not be turned off; forced-inform and "canDeny" ones refuse active notification (9009). A name
+// given more than once is answered once, and the answer is charged to the envelope's budget.
 import type { DataModel } from '../../dm/datamodel.js';
+import type { ByteBudget } from '../../util/byte-budget.js';
 import { arg, arrayItems, el, esc, soapArray, text$, type Xml } from '../envelope.js';
 import { CwmpFault } from '../faults.js';
 import type { CwmpState, Notification } from '../state.js';
 import { paramDef, type RpcContext } from './context.js';
+import { namesOf } from './parameters.js';
 
 /** The notification in force for a parameter: the ACS's setting, else what its definition asks. */
 export function notificationOf(state: CwmpState, dm: DataModel, path: string): Notification {
@@ -20,12 +23,14 @@ function paramsNamed(dm: DataModel, ctx: RpcContext, name: string): string[] {
   return dm.get(name === '' ? 'Device.' : name, ctx.caller).flatMap((o) => Object.keys(o.params).map((k) => o.path + k));
 }
 
-export function getParameterAttributes(ctx: RpcContext, args: Xml): string {
+export function getParameterAttributes(ctx: RpcContext, args: Xml, budget: ByteBudget): string {
   const items: string[] = [];
-  for (const name of arrayItems(args, 'ParameterNames', 'string').map((x) => text$(x))) {
+  for (const name of namesOf(args)) {
     for (const path of paramsNamed(ctx.dm, ctx, name)) {
       const access = ctx.state.data.attributes[path]?.access ?? [];
-      items.push(`<ParameterAttributeStruct><Name>${esc(path)}</Name>${el('Notification', notificationOf(ctx.state, ctx.dm, path))}${soapArray('AccessList', 'xsd:string', access.map((a) => el('string', a)))}</ParameterAttributeStruct>`);
+      const item = `<ParameterAttributeStruct><Name>${esc(path)}</Name>${el('Notification', notificationOf(ctx.state, ctx.dm, path))}${soapArray('AccessList', 'xsd:string', access.map((a) => el('string', a)))}</ParameterAttributeStruct>`;
+      budget.charge(item.length);
+      items.push(item);
     }
   }
   return `<cwmp:GetParameterAttributesResponse>${soapArray('ParameterList', 'cwmp:ParameterAttributeStruct', items)}</cwmp:GetParameterAttributesResponse>`;

@@ -4,6 +4,7 @@
 import type { DataModel } from '../../dm/datamodel.js';
 import type { Caller } from '../../dm/caller.js';
 import type { ParamDef } from '../../dm/schema.js';
+import type { ByteBudget } from '../../util/byte-budget.js';
 import { esc, type Xml } from '../envelope.js';
 import type { CwmpState, DuOp } from '../state.js';
 
@@ -28,8 +29,11 @@ export interface RpcContext {
   readonly actions: CwmpActions;
 }
 
-/** Answers one ACS request: the response element (cwmp: prefixed), or throws a fault. */
-export type RpcHandler = (ctx: RpcContext, args: Xml) => string | Promise<string>;
+/**
+ * Answers one ACS request: the response element (cwmp: prefixed), or throws a fault. A handler whose
+ * answer grows with the request or the model charges what it adds to the budget (9004 past it).
+ */
+export type RpcHandler = (ctx: RpcContext, args: Xml, budget: ByteBudget) => string | Promise<string>;
 
 export const CWMP_CALLER: Caller = { kind: 'cwmp' };
 

@@ -1,5 +1,7 @@
-// GetParameterNames, GetParameterValues and SetParameterValues.
+// GetParameterNames, GetParameterValues and SetParameterValues. A name given more than once is
+// answered once, and what the answers hold is charged to the envelope's budget as it is built.
 import type { ObjectNode } from '../../dm/tree.js';
+import type { ByteBudget } from '../../util/byte-budget.js';
 import { visibleIn } from '../../dm/schema.js';
 import { cwmpFaultOf } from '../../dm/errors.js';
 import { arg, arrayItems, el, soapArray, text$, type Xml } from '../envelope.js';
@@ -10,53 +12,59 @@ import { setRequestsOf } from '../../dm/values-file.js';
 const ROOT = 'Device.';
 
 /** Every parameter at or below the given names, with its value and type, in model order. */
-function collectValues(ctx: RpcContext, names: readonly string[]): string[] {
+function collectValues(ctx: RpcContext, names: readonly string[], budget: ByteBudget): string[] {
   const items: string[] = [];
-  for (const raw of names) {
-    const name = raw === '' ? ROOT : raw;
-    for (const o of ctx.dm.get(name, ctx.caller)) {
+  for (const name of names) {
+    ctx.dm.getEach(name, ctx.caller, 0, (o) => {
       const node = ctx.dm.node(o.path);
       for (const [k, v] of Object.entries(o.params)) {
-        items.push(valueStruct(o.path + k, v, node?.def.params.get(k)));
+        const item = valueStruct(o.path + k, v, node?.def.params.get(k));
+        budget.charge(item.length);
+        items.push(item);
       }
-    }
+    });
   }
   return items;
 }
 
-export function getParameterValues(ctx: RpcContext, args: Xml): string {
-  const names = arrayItems(args, 'ParameterNames', 'string').map((x) => text$(x));
-  return `<cwmp:GetParameterValuesResponse>${soapArray('ParameterList', 'cwmp:ParameterValueStruct', collectValues(ctx, names))}</cwmp:GetParameterValuesResponse>`;
+/** The names of a ParameterNames argument, each once ("" is Device.). */
+export function namesOf(args: Xml): string[] {
+  return [...new Set(arrayItems(args, 'ParameterNames', 'string').map((x) => text$(x) || ROOT))];
 }
 
-export function getParameterNames(ctx: RpcContext, args: Xml): string {
+export function getParameterValues(ctx: RpcContext, args: Xml, budget: ByteBudget): string {
+  return `<cwmp:GetParameterValuesResponse>${soapArray('ParameterList', 'cwmp:ParameterValueStruct', collectValues(ctx, namesOf(args), budget))}</cwmp:GetParameterValuesResponse>`;
+}
+
+export function getParameterNames(ctx: RpcContext, args: Xml, budget: ByteBudget): string {
   const path = arg(args, 'ParameterPath', false);
   const next = /^(1|true)$/.test(arg(args, 'NextLevel'));
   const view = 'cwmp' as const;
   const info = (name: string, writable: boolean) => `<ParameterInfoStruct>${el('Name', name)}${el('Writable', writable ? '1' : '0')}</ParameterInfoStruct>`;
   const out: string[] = [];
+  const add = (items: readonly string[]) => { for (const i of items) { budget.charge(i.length); out.push(i); } };
   if (path === '') {
-    out.push(info(ROOT, false));
-    if (!next) for (const n of ctx.dm.get(ROOT, ctx.caller).map((o) => ctx.dm.node(o.path)!)) out.push(...describe(n, false));
+    add([info(ROOT, false)]);
+    if (!next) for (const t of ctx.dm.resolve(ROOT, ctx.caller)) if (t.kind === 'node') for (const n of t.node.walk()) add(describe(n, false));
     return respond(out);
   }
   if (!path.endsWith('.')) {
     if (next) throw new CwmpFault(9003, 'NextLevel must be false for a parameter name');
     ctx.dm.get(path, ctx.caller);   // throws 9005 for a name that does not exist
-    out.push(info(path, paramDef(ctx.dm, path)?.writable ?? false));
+    add([info(path, paramDef(ctx.dm, path)?.writable ?? false)]);
     return respond(out);
   }
   for (const t of ctx.dm.resolve(path, ctx.caller)) {
     if (t.kind === 'table') {
-      if (!next) out.push(info(t.table.path, t.table.def.creatable));
+      if (!next) add([info(t.table.path, t.table.def.creatable)]);
       for (const row of t.table.rows.values()) {
-        if (next) out.push(info(row.path, t.table.def.creatable));
-        else for (const n of row.walk()) out.push(...describe(n, true));
+        if (next) add([info(row.path, t.table.def.creatable)]);
+        else for (const n of row.walk()) add(describe(n, true));
       }
     } else if (next) {
-      out.push(...describe(t.node, false).slice(1), ...children(t.node));
+      add([...describe(t.node, false).slice(1), ...children(t.node)]);
     } else {
-      for (const n of t.node.walk()) out.push(...describe(n, true));
+      for (const n of t.node.walk()) add(describe(n, true));
     }
   }
   return respond(out);

@@ -1,10 +1,11 @@
-// USP GetSupportedDM: the supported definitions at and below each path, with the parts asked for.
-// A path naming one parameter, command or event returns its object with that item only.
+// USP GetSupportedDM: the supported definitions at and below each path, with the parts asked for; a
+// path named more than once is answered once. A path naming one parameter, command or event returns
+// its object with that item only. Each path's result is charged to the response budget (7005 past it).
 import type { ArgsSpec } from '../../dm/definition-format.js';
 import { DmError } from '../../dm/errors.js';
 import type { ObjectDef } from '../../dm/schema.js';
 import { visibleIn } from '../../dm/schema.js';
-import type { Plain } from '../codec.js';
+import { encodedSize, type Plain } from '../codec.js';
 import type { RequestHandler, UspContext } from '../context.js';
 
 const VALUE_TYPE: Record<string, string> = {
@@ -17,13 +18,16 @@ const argNames = (a: ArgsSpec): string[] => [...a.params.map((p) => p.name), ...
 export const handleGetSupportedDM: RequestHandler = (req, ctx) => ({
   response: {
     get_supported_dm_resp: {
-      req_obj_results: (req.obj_paths as string[]).map((path) => {
+      req_obj_results: [...new Set(req.obj_paths as string[])].map((path) => {
+        let result;
         try {
-          return { req_obj_path: path, err_code: 0, err_msg: '', data_model_inst_uri: 'urn:broadband-forum-org:tr-181-2-19-0-usp', supported_objs: supported(path, req, ctx) };
+          result = { req_obj_path: path, err_code: 0, err_msg: '', data_model_inst_uri: 'urn:broadband-forum-org:tr-181-2-19-0-usp', supported_objs: supported(path, req, ctx) };
         } catch (e) {
           const err = e instanceof DmError ? e : new DmError(7003, String(e));
-          return { req_obj_path: path, err_code: err.code, err_msg: err.message, supported_objs: [] };
+          result = { req_obj_path: path, err_code: err.code, err_msg: err.message, supported_objs: [] };
         }
+        ctx.budget.charge(encodedSize('GetSupportedDMResp.RequestedObjectResult', result));
+        return result;
       }),
     },
   },

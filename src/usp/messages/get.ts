@@ -1,22 +1,44 @@
-// USP Get: one RequestedPathResult per path; an error for one path does not fail the others.
+// USP Get: one RequestedPathResult per path, a path named more than once answered once; an error for
+// one path does not fail the others. Each object is charged to the response budget as it is read, so
+// an answer too large for the MTP stops at the limit (the endpoint answers 7005).
 import { DmError } from '../../dm/errors.js';
+import { BudgetExceeded } from '../../util/byte-budget.js';
+import type { Plain } from '../codec.js';
 import type { RequestHandler } from '../context.js';
+
+// What each piece takes once encoded, near enough for the budget without encoding it twice: its
+// strings plus protobuf framing. Lengths count UTF-16 units, so text outside ASCII is undercounted;
+// the endpoint measures the encoded record as well.
+/** Tag and length of a string or embedded message field of up to 16 KiB. */
+const FIELD_BYTES = 3;
+/** A map<string, string> entry of short strings: the tags and lengths of the entry, its key and its value. */
+const ENTRY_BYTES = 7;
 
 export const handleGet: RequestHandler = (req, ctx) => {
   const maxDepth = Number(req.max_depth ?? 0);
-  const results = (req.param_paths as string[]).map((path) => {
+  const results = [...new Set(req.param_paths as string[])].map((path) => {
+    ctx.budget.charge(path.length + 3 * FIELD_BYTES);
     try {
-      const resolved = ctx.dm.get(path, ctx.caller, maxDepth).map((o) => {
+      const resolved: Plain[] = [];
+      ctx.dm.getEach(path, ctx.caller, maxDepth, (o) => {
         const params: Record<string, string> = {};
-        for (const [k, v] of Object.entries(o.params)) if (ctx.access.allows('Param', 'r', `${o.path}${k}`)) params[k] = v;
-        return { resolved_path: o.path, result_params: params };
+        let size = o.path.length + 2 * FIELD_BYTES;
+        for (const [k, v] of Object.entries(o.params)) {
+          if (!ctx.access.allows('Param', 'r', `${o.path}${k}`)) continue;
+          params[k] = v;
+          size += k.length + v.length + ENTRY_BYTES;
+        }
+        ctx.budget.charge(size);
+        resolved.push({ resolved_path: o.path, result_params: params });
       });
       // R-GET.1: an object the controller may not read at all is as if it were not there.
       const visible = resolved.filter((r) => Object.keys(r.result_params).length || ctx.access.allows('Param', 'r', r.resolved_path));
       if (resolved.length && !visible.length && !path.includes('*') && !path.includes('[')) throw new DmError(7026, `path '${path}' is not readable`);
       return { requested_path: path, err_code: 0, err_msg: '', resolved_path_results: visible };
     } catch (e) {
+      if (e instanceof BudgetExceeded) throw e;
       const err = e instanceof DmError ? e : new DmError(7003, String(e));
+      ctx.budget.charge(err.message.length);
       return { requested_path: path, err_code: err.code, err_msg: err.message, resolved_path_results: [] };
     }
   });

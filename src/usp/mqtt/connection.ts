@@ -1,7 +1,9 @@
 // One MQTT connection, configured by a Device.MQTT.Client.{i} row: MQTT 5.0 or 3.1.1, TCP or TLS,
 // the USP rules for the client id, the usp-endpoint-id user property, Request Response Information,
-// subscribe topics from the CONNACK and the Subscription table, and reconnection with the
-// ConnectRetryTime back-off (our own timer, so the TR-181 parameters govern it).
+// subscribe topics from the CONNACK and the Subscription table, reconnection with the
+// ConnectRetryTime back-off (our own timer, so the TR-181 parameters govern it), and the broker's
+// Maximum Packet Size (MQTT 5 CONNACK): a PUBLISH above it would make the broker drop the connection,
+// so none is sent, and the endpoint is told how large an answer may be.
 import mqtt, { type IClientOptions, type MqttClient, type IPublishPacket } from 'mqtt';
 import { readFileSync } from 'node:fs';
 import type { Logger } from '../../util/logger.js';
@@ -48,6 +50,8 @@ export class Connection {
   private stopped = false;
   private replyTo = '';
   private clientId: string;
+  /** The broker's Maximum Packet Size from the last CONNACK (MQTT 5); none: no limit stated. */
+  private maxPacket: number | undefined;
 
   constructor(private cfg: ConnectionConfig, private readonly ev: ConnectionEvents, private readonly log: Logger) {
     this.clientId = cfg.clientId;
@@ -103,6 +107,7 @@ export class Connection {
       this.retries = 0;
       noDelay(client);
       const props = connack.properties ?? {};
+      this.maxPacket = c.version === '5.0' ? props.maximumPacketSize : undefined;
       if (c.version === '5.0' && props.assignedClientIdentifier && !this.clientId) {
         this.clientId = props.assignedClientIdentifier;
         this.ev.assignedClientId(this.clientId);
@@ -167,11 +172,26 @@ export class Connection {
     this.timer = setTimeout(() => this.connect(), wait);
   }
 
+  /**
+   * The largest record a PUBLISH to this topic can carry under the broker's Maximum Packet Size; none
+   * when the broker stated no limit. A topic not known yet is allowed 1 KiB.
+   */
+  maxRecordBytes(topic?: string): number | undefined {
+    if (this.maxPacket === undefined) return undefined;
+    return this.maxPacket - PUBLISH_OVERHEAD - (topic === undefined ? 1024 : Buffer.byteLength(topic)) - Buffer.byteLength(this.replyTo);
+  }
+
   /** Publishes a record to a controller's topic, with our reply-to topic attached. */
   async publish(topic: string, record: Uint8Array, qos: 0 | 1 = 1): Promise<boolean> {
     const client = this.client;
     if (!client || !this.connected) return false;
     const own = this.replyTo;
+    const max = this.maxRecordBytes(topic);
+    if (max !== undefined && record.length > max) {
+      this.ev.stat('PublishErrors');
+      this.log.warn({ client: this.cfg.name, topic, bytes: record.length, max }, "not published: larger than the broker's Maximum Packet Size");
+      return false;
+    }
     try {
       if (this.cfg.version === '5.0') {
         await client.publishAsync(topic, Buffer.from(record), { qos, properties: { contentType: 'usp.msg', responseTopic: own } });
@@ -202,6 +222,13 @@ export class Connection {
     this.ev.status('Disabled');
   }
 }
+
+/**
+ * Bytes of an MQTT 5 PUBLISH around its payload besides the topic and response topic themselves: fixed
+ * header (5 at most), topic length (2), packet id (2), properties (4 for their length, content type
+ * "usp.msg" 10, response topic 3).
+ */
+const PUBLISH_OVERHEAD = 26;
 
 /** USP exchanges are small request/answer pairs: Nagle's delay would add tens of ms to each. */
 export function noDelay(client: MqttClient): void {

@@ -110,11 +110,14 @@ export class MqttMtp {
   }
 
   private async onRecord(conn: Connection, payload: Buffer, replyTo: string | undefined): Promise<void> {
-    const out = await this.endpoint.receive(payload);
-    if (!out?.reply) return;
-    const topic = replyTo ?? this.controllerTopic(out.fromId)?.topic;
-    if (!topic) { this.log.warn({ to: out.fromId }, 'no reply-to topic and no configured topic for the controller; answer dropped'); return; }
-    await conn.publish(topic, out.reply);
+    await this.endpoint.receive(payload, {
+      maxRecordBytes: conn.maxRecordBytes(replyTo),
+      send: async (reply, to) => {
+        const topic = replyTo ?? this.controllerTopic(to)?.topic;
+        if (!topic) { this.log.warn({ to }, 'no reply-to topic and no configured topic for the controller; answer dropped'); return; }
+        await conn.publish(topic, reply);
+      },
+    });
   }
 
   /** The topic a controller is reached on, and the connection to use. */
