@@ -144,7 +144,7 @@ export class Agent {
     this.sm?.close();
     this.sm = undefined;
     // Services keep running: the next start adopts them (a restart of the agent is not of the device).
-    this.engine?.detach();
+    await this.engine?.detach();
     this.engine = undefined;
     for (const op of dm.operations.list()) dm.operations.cancel(op.id);
     dm.close();

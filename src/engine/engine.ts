@@ -140,6 +140,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   private readonly images: VolumeImages;
   private readonly supervisor: Supervisor;
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly detached = new AbortController();
   /** The last operation asked for on each DU (update, uninstall): the next one waits for it. */
   private readonly duQueues = new Map<string, Promise<unknown>>();
   /** Where file: URLs may lead (the operator's setting; '' refuses them all). */
@@ -206,7 +207,17 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   /** Leaves services running for the next start to adopt. */
-  detach(): void { this.supervisor.detach(); }
+  /**
+   * Leaves services running for the next start to adopt. Downloads in flight are cancelled and
+   * nothing more is committed or reported: what this engine had not finished is the next one's to
+   * recover from the journal, exactly as after a crash (it must not write behind the next one's back).
+   * Settles once the operation that held the queue is done.
+   */
+  detach(): Promise<void> {
+    this.detached.abort();
+    this.supervisor.detach();
+    return this.queue.then(() => undefined);
+  }
 
   /** Factory reset: every DU uninstalled, every container destroyed, nothing mounted any more. */
   async factoryReset(): Promise<void> {
@@ -976,11 +987,19 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   private async fetch(req: InstallRequest, dest: string): Promise<void> {
-    await fetchPackage(req.url, dest, {
-      username: req.username, password: req.password, maxBytes: this.opts.maxPackageBytes ?? 512 * 1024 * 1024,
-      limits: this.opts.download, fileDirectory: this.fileUrlDirectory, caFile: this.opts.caFile, signal: req.signal,
-      progress: (got, total) => { if (total) req.progress?.(Math.floor((got / total) * 80)); },
-    });
+    // Cancelled by the requester, or by the engine detaching (an agent stop or restart).
+    const stop = new AbortController();
+    const cancel = () => stop.abort();
+    for (const s of [req.signal, this.detached.signal]) { s?.addEventListener('abort', cancel, { once: true }); if (s?.aborted) cancel(); }
+    try {
+      await fetchPackage(req.url, dest, {
+        username: req.username, password: req.password, maxBytes: this.opts.maxPackageBytes ?? 512 * 1024 * 1024,
+        limits: this.opts.download, fileDirectory: this.fileUrlDirectory, caFile: this.opts.caFile, signal: stop.signal,
+        progress: (got, total) => { if (total) req.progress?.(Math.floor((got / total) * 80)); },
+      });
+    } finally {
+      for (const s of [req.signal, this.detached.signal]) s?.removeEventListener('abort', cancel);
+    }
   }
 
   /**
@@ -1045,6 +1064,7 @@ export class Engine extends EventEmitter<EngineEvents> {
    * recognise as a repeat, instead of reporting nothing or something else.
    */
   private finish(opId: string, result: DuResult): void {
+    if (this.detached.signal.aborted) return;   // the journal entry stays for the next engine to recover
     // Reported even if the outcome can't be journalled (a full disk): a crash before the entry goes
     // would then report it again (a failed install as interrupted), which is better than never.
     if (!result.recovered) {
@@ -1119,7 +1139,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(fn, fn);
+    const turn = () => (this.detached.signal.aborted ? Promise.reject(new EngineError(EngineCode.InternalError, 'the agent is stopping')) : fn());
+    const next = this.queue.then(turn, turn);
     next.catch((e: unknown) => this.logDetail(e));
     this.queue = next.catch(() => undefined);
     return next;

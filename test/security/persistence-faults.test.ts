@@ -228,7 +228,7 @@ test('InstallDU whose commit can not be written: 7227 (CWMP 9027), nothing half-
   writeFileSync(join(pkgs.dir, 'big.tgz'), pkg('big', services));
   writeFileSync(join(pkgs.dir, 'small.tgz'), pkg('small', [{ name: 'svc', command: 'bin/run.sh', autostart: false }]));
   const boot = async () => {
-    const a = new Agent({ stateDir, logger: silentLogger });
+    const a = new Agent({ stateDir, logger: silentLogger, settings: { [`${SM}X_CPE-AGENT_FileURLDirectory`]: pkgs.dir } });
     const events: Change[] = [];
     a.onStarted = (dm) => { dm.feed.subscribe(`${SM}DUStateChange!`, (c) => events.push(c), ['event']); };
     agents.push(a);
@@ -286,7 +286,7 @@ async function goldenState(): Promise<{ dir: string; cleanup: () => void; defaul
   writeFileSync(defaults, JSON.stringify(DEFAULTS));
   writeFileSync(join(dir, 'app.tgz'), tarGz([{ name: 'manifest.json', data: manifest({ name: 'app', services: [{ name: 'svc', command: 'bin/run.sh', autostart: false }] }) },
     { name: 'bin/run.sh', data: '#!/bin/sh\nexec sleep 1000\n', mode: 0o755 }]));
-  const a = new Agent({ stateDir: join(dir, 'state'), defaultsFile: defaults, logger: silentLogger });
+  const a = new Agent({ stateDir: join(dir, 'state'), defaultsFile: defaults, logger: silentLogger, settings: { [`${SM}X_CPE-AGENT_FileURLDirectory`]: dir } });
   await a.start();
   const [o] = await a.dm.operate(`${SM}InstallDU()`, { URL: `file://${join(dir, 'app.tgz')}` }, agentCaller, 'golden');
   assert.equal(((await (o as { done: Promise<unknown> }).done) as { ok: boolean }).ok, true);
