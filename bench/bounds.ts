@@ -10,7 +10,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UspController } from '../src/usp/controller-client.js';
 import { mqttDeploymentDefaults } from '../src/usp/mqtt/deployment.js';
-import { spawnAgent } from '../test/helpers.js';
+import { medianMs, spawnAgent } from '../test/helpers.js';
 import { TestAcs } from '../test/cwmp/acs.js';
 import { setProvisioningCode, subscription, unrelatedSubscription, uspInProcess } from '../test/fixtures/usp-in-process.js';
 import type { Figure } from './figures.js';
@@ -88,17 +88,6 @@ async function peakUnder(attack: Attack, dir: string, port: number): Promise<{ b
 
 /** The target of a cost that must not grow with the number of subscriptions: twice the small case's, to 3 digits. */
 const twice = (ms: number) => Number((2 * ms).toPrecision(3));
-
-/** Median ms per call of fn over rounds of n calls. */
-async function medianMs(fn: () => Promise<unknown>, rounds: number, n: number): Promise<number> {
-  const t: number[] = [];
-  for (let r = 0; r < rounds; r++) {
-    const start = performance.now();
-    for (let i = 0; i < n; i++) await fn();
-    t.push((performance.now() - start) / n);
-  }
-  return t.sort((a, b) => a - b)[Math.floor(t.length / 2)]!;
-}
 
 /** Set latency at 0, 1,000 and 10,000 subscriptions; an Add as the 10th and the 10,000th. */
 async function subscriptionFigures(): Promise<Figure[]> {

@@ -45,3 +45,14 @@ export function spawnAgent(o: { stateDir: string; defaultsFile: string; logLevel
   return spawn(process.execPath, [join(repoRoot, 'dist/src/cli/main.js'), 'run', '--state-dir', o.stateDir, '--defaults', o.defaultsFile, '--log-level', o.logLevel,
     ...(o.crPort0 ? ['--cr-host', '127.0.0.1', '--cr-port', '0'] : [])], { stdio: o.stdio ?? 'ignore' });
 }
+
+/** Median ms per call of fn over rounds of n calls. */
+export async function medianMs(fn: () => Promise<unknown>, rounds: number, n: number): Promise<number> {
+  const t: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const start = performance.now();
+    for (let i = 0; i < n; i++) await fn();
+    t.push((performance.now() - start) / n);
+  }
+  return t.sort((a, b) => a - b)[Math.floor(t.length / 2)]!;
+}

@@ -16,7 +16,7 @@ import { CwmpState } from '../../src/cwmp/state.js';
 import { CWMP_CALLER, type CwmpActions } from '../../src/cwmp/rpc/context.js';
 import type { AcsConnection } from '../../src/cwmp/transport.js';
 import { silentLogger } from '../../src/util/logger.js';
-import { loadSchema, tempDir } from '../helpers.js';
+import { loadSchema, medianMs, tempDir } from '../helpers.js';
 import { answerOf, setProvisioningCode, subscription, unrelatedSubscription, uspInProcess } from '../fixtures/usp-in-process.js';
 import { list, TestAcs, txt, type Node } from '../cwmp/acs.js';
 import { faultOf, MS, setup } from '../cwmp/harness.js';
@@ -133,17 +133,6 @@ test('USP: subscriptions are limited per controller and in all; SupportedNumberO
   assert.equal(await read('SupportedNumberOfSubscriptions'), '-1', 'no hard limit');
   w.close();
 });
-
-/** Median ms per call of fn over rounds of n calls. */
-async function medianMs(fn: () => Promise<unknown>, rounds: number, n: number): Promise<number> {
-  const t: number[] = [];
-  for (let r = 0; r < rounds; r++) {
-    const start = performance.now();
-    for (let i = 0; i < n; i++) await fn();
-    t.push((performance.now() - start) / n);
-  }
-  return t.sort((a, b) => a - b)[Math.floor(t.length / 2)]!;
-}
 
 test('USP: a Set costs the same with 10,000 subscriptions as with 10, and adding the 10,000th what adding the 10th did', async () => {
   const limits = { [`${LA}X_CPE-AGENT_MaxSubscriptions`]: '0', [`${LA}X_CPE-AGENT_MaxSubscriptionsPerController`]: '0' };
