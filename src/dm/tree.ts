@@ -10,14 +10,14 @@ export class Table {
   readonly rows: Map<number, ObjectNode> = new TableRows(this);
   /** The next instance number to hand out; numbers are never reused, even after deletion. */
   next = 1;
-  private index: KeyIndex | undefined;
+  private index: KeyIndex<ObjectNode> | undefined;
   constructor(readonly def: ObjectDef, readonly parent: ObjectNode) {}
 
   /** The rows by unique-key values. Built at the first call: most tables are never asked. */
-  get keys(): KeyIndex { return (this.index ??= new KeyIndex(this.def.keys.flat(), this.rows.values())); }
+  get keys(): KeyIndex<ObjectNode> { return (this.index ??= new KeyIndex(this.def.keys.flat(), this.rows.values())); }
 
   /** The index if it was built: what entering, leaving and written rows keep in step. */
-  get builtKeys(): KeyIndex | undefined { return this.index; }
+  get builtKeys(): KeyIndex<ObjectNode> | undefined { return this.index; }
 
   /** Path of the table itself: "Device.MQTT.Client." */
   get path(): string { return `${this.parent.path}${this.def.name}.`; }
@@ -115,7 +115,7 @@ class RowValues extends Map<string, string> {
     return had;
   }
 
-  private filedIn(): KeyIndex | undefined {
+  private filedIn(): KeyIndex<ObjectNode> | undefined {
     const table = this.row.table;
     return table?.rows.get(this.row.instance!) === this.row ? table.builtKeys : undefined;
   }

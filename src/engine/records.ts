@@ -6,8 +6,7 @@
 // starts without it.
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DuResult } from './engine.js';
-import { EngineCode, EngineError } from './errors.js';
+import { EngineCode, EngineError, type TransferFailure } from './errors.js';
 import { isDiskFull, removeStaleTemps, writeFileAtomic, writeFileAtomicSoon } from '../util/atomic-file.js';
 import { isArrayOf, isBoolean, isNumber, isObject, isString, isStringMap, oneOf, optional } from '../util/json-shape.js';
 import type { Quarantine } from '../util/quarantine.js';
@@ -15,6 +14,25 @@ import type { Manifest, ServiceSpec } from './package/manifest.js';
 import type { VolumeRecord } from './volumes.js';
 import type { IdRange } from './backends/lxc-policy.js';
 import type { UserIds } from './ids/users.js';
+
+export type DuOperation = 'Install' | 'Update' | 'Uninstall';
+
+/** A finished install, update or uninstall, as the engine reports it (and keeps it in its journal). */
+export interface DuResult {
+  readonly operation: DuOperation;
+  readonly requestTag: string;
+  readonly uuid: string;
+  readonly version: string;
+  readonly ee: string;
+  readonly du: DURecord | undefined;        // the DU after the operation (undefined once uninstalled or when install failed)
+  readonly duid: string | undefined;
+  readonly euids: readonly string[];
+  readonly fault: { code: number; message: string; transfer?: TransferFailure } | undefined;
+  readonly startTime: string;
+  readonly completeTime: string;
+  /** Found finished (or interrupted) after a restart: whoever asked lost its request meanwhile. */
+  readonly recovered?: boolean;
+}
 
 export type BackendKind = 'native' | 'lxc';
 
