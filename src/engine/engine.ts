@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statfsSync } fr
 import { dirname, join } from 'node:path';
 import type { Logger } from '../util/logger.js';
 import { Quarantine } from '../util/quarantine.js';
-import { EngineCode, EngineError, type TransferFailure } from './errors.js';
+import { EngineCode, EngineError } from './errors.js';
 import { type DownloadLimits, fetchPackage } from './fetch.js';
 import { duUuid } from './package/uuid.js';
 import { mountPackage, packageFormat, unpackPackage } from './package/unpack.js';
@@ -32,28 +32,9 @@ import { emptyTree, type Owner, ownDir, removeTree } from './ids/as-owner.js';
 import { totalmem } from 'node:os';
 import { checkVolumeSpec, type VolumeRecord, type VolumeSpec, VolumeImages, volumeEnvName } from './volumes.js';
 
-export type DuOperation = 'Install' | 'Update' | 'Uninstall';
-export type { UnitRestart } from './records.js';
-import type { UnitRestart } from './records.js';
+import type { DuOperation, DuResult, DuStatus, UnitRestart } from './types.js';
+export type { DuOperation, DuResult, DuStatus, UnitRestart } from './types.js';
 import { dateTime as iso, UNKNOWN_TIME as UNKNOWN } from '../util/time.js';
-
-export interface DuResult {
-  readonly operation: DuOperation;
-  readonly requestTag: string;
-  readonly uuid: string;
-  readonly version: string;
-  readonly ee: string;
-  readonly du: DURecord | undefined;        // the DU after the operation (undefined once uninstalled or when install failed)
-  readonly duid: string | undefined;
-  readonly euids: readonly string[];
-  readonly fault: { code: number; message: string; transfer?: TransferFailure } | undefined;
-  readonly startTime: string;
-  readonly completeTime: string;
-  /** Found finished (or interrupted) after a restart: whoever asked lost its request meanwhile. */
-  readonly recovered?: boolean;
-}
-
-export type DuStatus = 'Installing' | 'Installed' | 'Updating' | 'Uninstalling';
 
 export interface EngineEvents {
   /** An install, update or uninstall finished (or was found finished after a restart). */
