@@ -10,7 +10,7 @@
 // download server never holds the others (operations on one DU still keep their order).
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statfsSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, statfsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from '../util/logger.js';
 import { Quarantine } from '../util/quarantine.js';
@@ -22,10 +22,11 @@ import { isMounted, mountImage, unmount } from './mounts.js';
 import type { Manifest } from './package/manifest.js';
 import { type DURecord, type EERecord, EngineRecords, type EURecord, type OpRecord } from './records.js';
 import { type Launch, memoryKiB, Supervisor, type UnitState } from './supervisor.js';
-import { nativeLauncher } from './backends/native.js';
-import { IN_CONTAINER, LxcHost } from './backends/lxc.js';
-import { appArmorEnabled } from './backends/lxc-policy.js';
-import { allocateRange, allocateUser, checkPool, DEFAULT_POOL, delegatePool, type IdPool } from './ids/pool.js';
+import { HOST_PASSWD, NativeBackend } from './backends/native.js';
+import { LxcBackend, LxcHost } from './backends/lxc.js';
+import type { Backend } from './backends/backend.js';
+import type { BackendKind } from './types.js';
+import { allocateRange, allocateUser, DEFAULT_POOL, type IdPool } from './ids/pool.js';
 import { hostId, makePassable, shiftTree } from './ids/ownership.js';
 import { lookupUser, type UserIds } from './ids/users.js';
 import { emptyTree, type Owner, ownDir, removeTree } from './ids/as-owner.js';
@@ -90,12 +91,9 @@ export interface EngineOptions {
   readonly quarantine?: Quarantine;
 }
 
-/** Under an LXC EE's du/ (a shared mount), where its volumes are mounted, so containers see them. */
-const VOLUME_DIR = '.appdata';
 /** Where an update mounts a new SquashFS image in its staging directory to check it. */
 const CHECK_MOUNT = 'image';
 const DEFAULT_PIDS_MAX = 1024;
-const HOST_PASSWD = '/etc/passwd';
 const NOBODY: UserIds = { uid: 65534, gid: 65534 };
 
 /** A package unpacked, or an image checked: what it holds. */
@@ -133,13 +131,18 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** Operations a crash interrupted, reported by reportRecovered() once everyone listens. */
   private recovered: { opId: string; result: DuResult }[] = [];
   /** Which backends work on this machine, found at start. */
-  backends: ('native' | 'lxc')[] = ['native'];
+  backends: BackendKind[] = ['native'];
+  /** The backends this engine knows, by kind; the host's (native) also answers for places without an EE. */
+  private readonly host: NativeBackend;
+  private readonly byKind: Record<BackendKind, Backend>;
 
   constructor(private readonly opts: EngineOptions) {
     super();
     this.log = opts.logger;
     this.records = new EngineRecords(opts.stateDir, opts.quarantine ?? new Quarantine(opts.stateDir, this.log));
     this.lxc = new LxcHost(this.records.path('lxc'), opts.lxcRootfs);
+    this.host = new NativeBackend((...parts) => this.records.path(...parts));
+    this.byKind = { native: this.host, lxc: new LxcBackend(this.lxc, { pool: () => this.pool, pidsMax: opts.pidsMax ?? DEFAULT_PIDS_MAX, log: this.log }) };
     this.supervisor = new Supervisor((euid, kind) => this.records.path('eu', `${euid}.${kind}`), this.log);
     this.images = new VolumeImages(this.records.path('appdata'));
     this.supervisor.on('change', (euid, state) => { this.emit('eu', euid, state); if (state.status === 'Idle') this.wipeIfStopped(euid); });
@@ -149,22 +152,21 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   /** Loads the records, finishes what a crash interrupted, adopts services, autostarts by run level. */
   async start(): Promise<void> {
-    if (await LxcHost.available()) {
-      this.backends = ['native', 'lxc'];
-      checkPool(this.pool);
-      for (const f of delegatePool(this.pool)) this.log.info({ file: f, start: this.pool.start, size: this.pool.size }, 'id pool delegated to root for unprivileged containers');
-      this.log.info({ appArmor: appArmorEnabled() }, appArmorEnabled() ? 'LXC EEs: user namespaces, AppArmor, seccomp, capability allow-list; package owners shifted at install'
-        : 'LXC EEs: user namespaces, seccomp, capability allow-list; AppArmor is not enabled on this kernel; package owners shifted at install (no idmapped mounts)');
-    }
+    const found: BackendKind[] = [];
+    for (const b of Object.values(this.byKind)) if (await b.available()) found.push(b.kind);
+    this.backends = found;
     this.ees = this.records.loadEEs();
-    if (!this.ees.some((e) => e.backend === 'native')) {
-      this.ees.push({ id: 'native', name: 'native', backend: 'native', enabled: true, initialRunLevel: 0, currentRunLevel: 0, allocatedDiskKiB: -1, allocatedMemoryKiB: -1, allocatedCpuPercent: -1, createdAt: iso(), restartCount: 0, lastRestarted: UNKNOWN, restartReason: '' });
-      this.records.saveEEs(this.ees);
+    for (const kind of this.backends) {
+      const d = this.byKind[kind].defaultEE();
+      if (d && !this.ees.some((e) => e.backend === d.backend)) {
+        this.ees.push(d);
+        this.records.saveEEs(this.ees);
+      }
     }
     this.dus = this.records.loadDUs();
     // After a device reboot nothing is mounted: containers' layers and shared du/ first, then the DU images.
-    for (const ee of this.ees.filter((e) => e.backend === 'lxc' && !e.ids)) this.log.warn({ ee: ee.name }, 'this EE was made by an older agent and runs privileged: remove it and add it again');
-    for (const ee of this.ees.filter((e) => e.backend === 'lxc')) await this.lxc.prepare(ee.container!).catch((e) => this.logError(e, { ee: ee.name }, 'container storage could not be prepared'));
+    for (const ee of this.ees.filter((e) => this.backendOf(e).caps.idRange && !e.ids)) this.log.warn({ ee: ee.name }, 'this EE was made by an older agent and runs privileged: remove it and add it again');
+    for (const ee of this.ees) await this.backendOf(ee).prepare(ee).catch((e) => this.logError(e, { ee: ee.name }, 'container storage could not be prepared'));
     for (const du of this.dus) {
       if (isImage(du) && !isMounted(du.root)) await mountImage(`${du.root}.sqfs`, du.root).catch((e) => this.logError(e, { duid: du.duid }, 'DU image could not be mounted'));
     }
@@ -176,13 +178,10 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (!this.records.lost.has('appdata.json')) this.images.sweep(new Set(this.vols.map((v) => v.id)));
     rmSync(this.records.path('tmp'), { recursive: true, force: true });
     mkdirSync(this.records.path('tmp'), { recursive: true, mode: 0o700 });
-    for (const ee of this.ees.filter((e) => e.backend === 'lxc')) {
-      const dir = this.lxc.duDir(ee.container!);
-      for (const f of existsSync(dir) ? readdirSync(dir) : []) if (f.startsWith('.staging-')) rmSync(join(dir, f), { recursive: true, force: true });
-    }
+    for (const ee of this.ees) this.backendOf(ee).sweepStaging(ee);
     for (const ee of this.ees) {
       if (!ee.enabled) continue;
-      if (ee.backend === 'lxc') await this.startContainer(ee).catch((e) => this.log.error({ err: e, ee: ee.name }, 'container did not start'));
+      await this.startEE(ee).catch((e) => this.log.error({ err: e, ee: ee.name }, 'container did not start'));
       this.autostart(ee);
     }
   }
@@ -204,7 +203,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   async factoryReset(): Promise<void> {
     for (const du of [...this.dus]) await this.uninstall(du.duid, 'factory-reset');
     await this.serial(() => this.dropVolumes(this.vols));
-    for (const ee of this.ees.filter((e) => e.backend === 'lxc')) await this.lxc.destroy(ee.container!);
+    for (const ee of this.ees) await this.backendOf(ee).destroy(ee);
     await this.serial(async () => { this.ees = []; this.records.saveEEs(this.ees); });
   }
 
@@ -264,7 +263,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   private async fetchForInstall(req: InstallRequest, job: InstallJob): Promise<Fetched> {
     const { op } = job;
     const ee = this.requireEE(req.ee);
-    if (ee.backend === 'lxc' && !ee.ids) {
+    if (this.backendOf(ee).caps.idRange && !ee.ids) {
       throw new EngineError(EngineCode.InvalidDUState, `${ee.name} was made by an older agent and runs privileged; nothing more is installed there: remove it and add it again`);
     }
     if (req.privileged && !ee.allowPrivileged) {
@@ -580,12 +579,12 @@ export class Engine extends EventEmitter<EngineEvents> {
   private checkUsers(ee: EERecord, manifest: Manifest, privileged: boolean): UserIds | undefined {
     for (const s of manifest.services) {
       if (s.user === undefined) continue;
-      if (ee.backend === 'lxc') { this.lxc.userIn(ee.container!, s.user); continue; }
+      if (!this.backendOf(ee).caps.hostUsers) { this.backendOf(ee).userIn(ee, s.user); continue; }
       const u = lookupUser(HOST_PASSWD, s.user);
       if (!u) throw new EngineError(EngineCode.InvalidArguments, `service ${s.name} asks for user '${s.user}', who does not exist on this device`);
       if ((u.uid === 0 || u.gid === 0) && !privileged) throw new EngineError(EngineCode.InvalidArguments, `service ${s.name} asks to run as root, which only a privileged deployment unit may, where its EE's policy allows it`);
     }
-    if (ee.backend === 'lxc') return undefined;
+    if (!this.backendOf(ee).caps.hostUsers) return undefined;
     const taken = this.dus.flatMap((d) => (d.user ? [d.user.uid] : []));
     const existing = this.dus.find((d) => d.ee === ee.id && d.uuid === duUuid(manifest.name, manifest.vendor))?.user;
     const uid = existing?.uid ?? allocateUser(this.pool, taken);
@@ -635,7 +634,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     const ee = this.ees.find((e) => e.id === du.ee);
     const name = eu?.service.user;
     if (ee?.ids) {
-      const inside = name === undefined ? { uid: 0, gid: 0 } : this.lxc.userIn(ee.container!, name);
+      const inside = name === undefined ? { uid: 0, gid: 0 } : this.backendOf(ee).userIn(ee, name);
       return { uid: hostId(ee.ids, inside.uid), gid: hostId(ee.ids, inside.gid) };
     }
     if (name !== undefined) return lookupUser(HOST_PASSWD, name) ?? du.user ?? NOBODY;
@@ -694,9 +693,9 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.emit('ee', ee);
     if (!enabled) {
       for (const du of this.dus.filter((d) => d.ee === eeId)) for (const eu of du.eus) await this.supervisor.stop(eu.euid, this.grace);
-      if (ee.backend === 'lxc') await this.lxc.stop(ee.container!);
+      await this.backendOf(ee).stop(ee);
     } else {
-      if (ee.backend === 'lxc') await this.startContainer(ee);
+      await this.startEE(ee);
       this.autostart(ee);
     }
   }
@@ -717,7 +716,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   async restartEE(eeId: string, reason: string): Promise<void> {
     const ee = this.requireEE(eeId, false);
     for (const du of this.dus.filter((d) => d.ee === eeId)) for (const eu of du.eus) await this.supervisor.stop(eu.euid, this.grace);
-    if (ee.backend === 'lxc') { await this.lxc.stop(ee.container!); if (ee.enabled) await this.startContainer(ee); }
+    await this.backendOf(ee).stop(ee);
+    if (ee.enabled) await this.startEE(ee);
     ee.restartCount++;
     ee.lastRestarted = iso();
     ee.restartReason = reason;
@@ -733,22 +733,24 @@ export class Engine extends EventEmitter<EngineEvents> {
    */
   createEE(req: { name: string; enabled: boolean; memoryKiB: number; cpuPercent: number; diskKiB: number; initialRunLevel?: number; allowPrivileged?: boolean }): Promise<EERecord> {
     return this.serial(async () => {
-      if (!this.backends.includes('lxc')) throw new EngineError(EngineCode.InvalidValue, 'LXC is not available on this device');
+      const b = this.backends.map((k) => this.byKind[k]).find((x) => x.caps.addable);
+      if (!b) throw new EngineError(EngineCode.InvalidValue, 'LXC is not available on this device');
       if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/.test(req.name)) throw new EngineError(EngineCode.InvalidValue, 'the EE name is not valid (letters, digits, . _ -, at most 32)');
       if (this.ees.some((e) => e.name === req.name)) throw new EngineError(EngineCode.InvalidValue, `an execution environment named ${req.name} exists`);
       const committed = this.ees.reduce((s, e) => s + Math.max(0, e.allocatedMemoryKiB), 0);
       if (req.memoryKiB > 0 && committed + req.memoryKiB > totalmem() / 1024) {
         throw new EngineError(EngineCode.ResourcesExceeded, `${req.memoryKiB} KiB more would overcommit the device's ${Math.floor(totalmem() / 1024)} KiB (${committed} KiB allocated already)`);
       }
-      const id = `lxc-${randomBytes(4).toString('hex')}`;
+      const id = `${b.kind}-${randomBytes(4).toString('hex')}`;
       const ids = allocateRange(this.pool, this.ees.flatMap((e) => (e.ids ? [e.ids] : [])));
-      const ee: EERecord = { id, name: req.name, backend: 'lxc', container: `cpe-${id}`, enabled: req.enabled, initialRunLevel: req.initialRunLevel ?? 0, currentRunLevel: req.initialRunLevel ?? 0,
+      const container = b.containerOf(id);
+      const ee: EERecord = { id, name: req.name, backend: b.kind, ...(container ? { container } : {}), enabled: req.enabled, initialRunLevel: req.initialRunLevel ?? 0, currentRunLevel: req.initialRunLevel ?? 0,
         allocatedDiskKiB: req.diskKiB, allocatedMemoryKiB: req.memoryKiB, allocatedCpuPercent: req.cpuPercent, createdAt: iso(), restartCount: 0, lastRestarted: UNKNOWN, restartReason: '',
         ids, allowPrivileged: req.allowPrivileged === true };
-      await this.lxc.create(ee.container!, { memoryKiB: req.memoryKiB, cpuPercent: req.cpuPercent }, req.diskKiB, { ids, pidsMax: this.opts.pidsMax ?? DEFAULT_PIDS_MAX, netAdmin: false });
+      await b.create(ee);
       this.ees = [...this.ees, ee];
       this.records.saveEEs(this.ees);
-      if (ee.enabled) await this.startContainer(ee);
+      if (ee.enabled) await this.startEE(ee);
       this.emit('ee', ee);
       return ee;
     });
@@ -757,13 +759,14 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** Remove(): refused while DUs are installed unless forced, which uninstalls them first. */
   async removeEE(eeId: string, force: boolean): Promise<void> {
     const ee = this.requireEE(eeId, false);
-    if (ee.backend !== 'lxc') throw new EngineError(EngineCode.InvalidValue, 'the native execution environment can not be removed');
+    const b = this.backendOf(ee);
+    if (!b.caps.addable) throw new EngineError(EngineCode.InvalidValue, `the ${ee.name} execution environment can not be removed`);
     const dus = this.dus.filter((d) => d.ee === eeId);
     if (dus.length && !force) throw new EngineError(EngineCode.InvalidDUState, `${ee.name} still has ${dus.length} deployment unit(s); use Force`);
     for (const du of dus) await this.uninstall(du.duid, 'ee-remove');
     await this.serial(async () => {
       await this.dropVolumes(this.vols.filter((v) => v.ee === eeId));
-      await this.lxc.destroy(ee.container!);
+      await b.destroy(ee);
       this.ees = this.ees.filter((e) => e.id !== eeId);
       this.records.saveEEs(this.ees);
     });
@@ -772,10 +775,11 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** Reset(): the EE's writable layer is wiped; installed DUs stay and their services start again. */
   async resetEE(eeId: string): Promise<void> {
     const ee = this.requireEE(eeId, false);
-    if (ee.backend !== 'lxc') throw new EngineError(EngineCode.InvalidValue, 'the native execution environment has no writable layer to reset');
+    const b = this.backendOf(ee);
+    if (!b.caps.writableLayer) throw new EngineError(EngineCode.InvalidValue, `the ${ee.name} execution environment has no writable layer to reset`);
     for (const du of this.dus.filter((d) => d.ee === eeId)) for (const eu of du.eus) await this.supervisor.stop(eu.euid, this.grace);
-    await this.lxc.reset(ee.container!);
-    if (ee.enabled) await this.startContainer(ee);
+    await b.reset(ee);
+    if (ee.enabled) await this.startEE(ee);
     ee.currentRunLevel = ee.initialRunLevel;
     this.records.saveEEs(this.ees);
     this.emit('ee', ee);
@@ -789,10 +793,11 @@ export class Engine extends EventEmitter<EngineEvents> {
    */
   async modifyConstraints(eeId: string, c: { diskKiB?: number | undefined; memoryKiB?: number | undefined; cpuPercent?: number | undefined; force: boolean }): Promise<void> {
     const ee = this.requireEE(eeId, false);
-    if (ee.backend !== 'lxc') throw new EngineError(EngineCode.InvalidValue, 'the native execution environment has no constraints to modify');
+    const b = this.backendOf(ee);
+    if (!b.caps.constraints) throw new EngineError(EngineCode.InvalidValue, `the ${ee.name} execution environment has no constraints to modify`);
     await this.serial(async () => {
       if (c.memoryKiB !== undefined && c.memoryKiB > 0 && !c.force) {
-        const used = await this.lxc.memoryKiB(ee.container!);
+        const used = await b.memoryKiB(ee);
         if (used > c.memoryKiB) throw new EngineError(EngineCode.CommandFailure, `${ee.name} uses ${used} KiB of memory, more than ${c.memoryKiB}; use Force`);
       }
       if (c.memoryKiB !== undefined && c.memoryKiB > 0) {
@@ -804,13 +809,13 @@ export class Engine extends EventEmitter<EngineEvents> {
         if (c.diskKiB < cur) throw new EngineError(EngineCode.CommandFailure, `shrinking ${ee.name}'s disk from ${cur} to ${c.diskKiB} KiB is not possible while it runs; Reset() after changing it, or grow it`);
         const running = this.dus.filter((d) => d.ee === eeId).flatMap((d) => d.eus).filter((e) => this.supervisor.isRunning(e.euid));
         for (const eu of running) await this.supervisor.stop(eu.euid, this.grace);
-        await this.lxc.growDisk(ee.container!, c.diskKiB);
+        await b.growDisk(ee, c.diskKiB);
         ee.allocatedDiskKiB = c.diskKiB;
         for (const eu of running) this.supervisor.start(eu.euid);
       }
       if (c.memoryKiB !== undefined) ee.allocatedMemoryKiB = c.memoryKiB;
       if (c.cpuPercent !== undefined) ee.allocatedCpuPercent = c.cpuPercent;
-      await this.lxc.setLimits(ee.container!, { memoryKiB: ee.allocatedMemoryKiB, cpuPercent: ee.allocatedCpuPercent });
+      await b.setLimits(ee, { memoryKiB: ee.allocatedMemoryKiB, cpuPercent: ee.allocatedCpuPercent });
       this.records.saveEEs(this.ees);
       this.emit('ee', ee);
     });
@@ -819,14 +824,14 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** The memory an EE uses now (its container's cgroup), in KiB; -1 for the native EE. */
   async eeMemoryKiB(eeId: string): Promise<number> {
     const ee = this.ees.find((e) => e.id === eeId);
-    return ee?.backend === 'lxc' ? this.lxc.memoryKiB(ee.container!) : -1;
+    return ee ? this.backendOf(ee).memoryKiB(ee) : -1;
   }
 
   // ---- application data volumes ---------------------------------------------------------------
 
   volumes(): readonly VolumeRecord[] { return this.vols; }
   /** Where the EE's services reach a volume (its AccessPath in a container, the mount point natively). */
-  volumePath(v: VolumeRecord): string { return this.eeOfVolume(v)?.backend === 'lxc' ? v.accessPath : this.volumeDir(v); }
+  volumePath(v: VolumeRecord): string { return this.backendOf(this.eeOfVolume(v)).caps.volumeLinks ? v.accessPath : this.volumeDir(v); }
   volumeUsedMiB(v: VolumeRecord): number { return VolumeImages.usedMiB(this.volumeDir(v)); }
   volumesOf(du: DURecord): VolumeRecord[] { return this.vols.filter((v) => v.ee === du.ee && v.appUuid === du.uuid); }
 
@@ -841,12 +846,14 @@ export class Engine extends EventEmitter<EngineEvents> {
     });
   }
 
-  /** Starts an EE's container, then gives its volumes their AccessPath (a Reset() took the links). */
-  private async startContainer(ee: EERecord): Promise<void> {
+  /** Starts an EE (its container), then gives its volumes their AccessPath (a Reset() took the links). */
+  private async startEE(ee: EERecord): Promise<void> {
+    const b = this.backendOf(ee);
     // Callers outside the queue (Enable, Restart, Reset) pass the error on: its detail is logged here.
-    await this.lxc.start(ee.container!).catch((e: unknown) => { this.logDetail(e, { ee: ee.name }); throw e; });
+    await b.start(ee).catch((e: unknown) => { this.logDetail(e, { ee: ee.name }); throw e; });
+    if (!b.caps.volumeLinks) return;
     for (const v of this.vols.filter((x) => x.ee === ee.id)) {
-      await this.lxc.link(ee.container!, join(VOLUME_DIR, v.id), v.accessPath).catch((e) => this.logError(e, { volume: v.name, ee: ee.name }, 'application data volume has no AccessPath'));
+      await b.link(ee, v.id, v.accessPath).catch((e) => this.logError(e, { volume: v.name, ee: ee.name }, 'application data volume has no AccessPath'));
     }
   }
 
@@ -865,8 +872,11 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   private volumeDir(v: VolumeRecord): string {
     const ee = this.eeOfVolume(v);
-    return ee?.backend === 'lxc' ? join(this.lxc.duDir(ee.container!), VOLUME_DIR, v.id) : this.records.path('appdata', v.id);
+    return this.backendOf(ee).volumeDir(ee ?? { id: v.ee }, v.id);
   }
+
+  /** The backend of an EE (by the kind its record keeps); the host's for a place that has none. */
+  private backendOf(ee: EERecord | undefined): Backend { return ee ? this.byKind[ee.backend] : this.host; }
 
   private volumeSpecs(specs: readonly VolumeSpec[]): VolumeSpec[] {
     const names = new Set<string>();
@@ -897,7 +907,8 @@ export class Engine extends EventEmitter<EngineEvents> {
       for (const v of fresh) {
         await this.images.create(v);
         await this.images.mount(v, this.volumeDir(v));
-        if (ee.backend === 'lxc' && (await this.lxc.state(ee.container!)) === 'RUNNING') await this.lxc.link(ee.container!, join(VOLUME_DIR, v.id), v.accessPath);
+        const b = this.backendOf(ee);
+        if (b.caps.volumeLinks && (await b.running(ee))) await b.link(ee, v.id, v.accessPath);
       }
     } catch (e) {
       await this.dropVolumes(fresh);
@@ -912,7 +923,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (!list.length) return;
     for (const v of list) {
       const ee = this.eeOfVolume(v);
-      if (ee?.backend === 'lxc') await this.lxc.unlink(ee.container!, v.accessPath).catch((e) => this.log.warn({ err: e }, 'volume link not removed'));
+      if (ee && this.backendOf(ee).caps.volumeLinks) await this.backendOf(ee).unlink(ee, v.accessPath).catch((e) => this.log.warn({ err: e }, 'volume link not removed'));
       await this.images.destroy(v, this.volumeDir(v));
     }
     const ids = new Set(list.map((v) => v.id));
@@ -992,7 +1003,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** A DU's data directory on the host (for LXC EEs inside the EE's disk image, within its allowance). */
   dataDir(uuid: string, eeId: string): string {
     const ee = this.ees.find((e) => e.id === eeId);
-    return ee?.backend === 'lxc' ? join(this.lxc.dataDir(ee.container!), uuid) : this.records.path('data', `${eeId}-${uuid}`);
+    return this.backendOf(ee).dataDir(ee ?? { id: eeId }, uuid);
   }
 
   /**
@@ -1001,23 +1012,18 @@ export class Engine extends EventEmitter<EngineEvents> {
    */
   private stagingDir(eeId: string, id: string): string {
     const ee = this.ees.find((e) => e.id === eeId);
-    return ee?.backend === 'lxc' ? join(this.lxc.duDir(ee.container!), `.staging-${id}`) : this.records.path('tmp', id);
+    return this.backendOf(ee).stagingDir(ee ?? { id: eeId }, id);
   }
 
   private duRoot(ee: EERecord, duid: string): string {
-    return ee.backend === 'lxc' ? join(this.lxc.duDir(ee.container!), duid) : this.records.path('du', duid);
+    return this.backendOf(ee).duRoot(ee, duid);
   }
 
   private launchOf(du: DURecord, eu: EURecord): Launch {
     const ee = this.ees.find((e) => e.id === du.ee);
     const env: Record<string, string> = { ...eu.service.env, CPE_EUID: eu.euid };
     for (const v of this.volumesOf(du)) env[volumeEnvName(v.name)] = this.volumePath(v);
-    if (ee?.backend === 'lxc') {
-      return { command: eu.service.command, args: eu.service.args, cwd: `${IN_CONTAINER.du}/${du.duid}`, user: eu.service.user, privileged: du.privileged === true,
-        env: { ...env, CPE_DU_DATA: `${IN_CONTAINER.data}/${du.uuid}` }, launcher: this.lxc.launcher(ee.container!) };
-    }
-    return { command: eu.service.command, args: eu.service.args, cwd: du.root, env: { ...env, CPE_DU_DATA: this.dataDir(du.uuid, du.ee) }, launcher: nativeLauncher,
-      ...this.hostUserOf(du, eu) };
+    return this.backendOf(ee).launch(ee ?? ({ id: du.ee } as EERecord), du, eu, env, () => this.hostUserOf(du, eu));
   }
 
   /** The restart policy in force for a unit (what the model shows in AutoRestart). */
