@@ -11,7 +11,7 @@
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync, statfsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Logger } from '../util/logger.js';
 import { Quarantine } from '../util/quarantine.js';
 import { EngineCode, EngineError } from './errors.js';
@@ -22,14 +22,15 @@ import { isMounted, mountImage, unmount } from './mounts.js';
 import type { Manifest } from './package/manifest.js';
 import { type DURecord, type EERecord, EngineRecords, type EURecord, type OpRecord } from './records.js';
 import { type Launch, memoryKiB, Supervisor, type UnitState } from './supervisor.js';
-import { HOST_PASSWD, NativeBackend } from './backends/native.js';
+import { NativeBackend } from './backends/native.js';
+import { Identities } from './identity.js';
 import { LxcBackend, LxcHost } from './backends/lxc.js';
 import type { Backend } from './backends/backend.js';
 import type { BackendKind } from './types.js';
-import { allocateRange, allocateUser, DEFAULT_POOL, type IdPool } from './ids/pool.js';
-import { hostId, makePassable, shiftTree } from './ids/ownership.js';
-import { lookupUser, type UserIds } from './ids/users.js';
-import { emptyTree, type Owner, ownDir, removeTree } from './ids/as-owner.js';
+import { allocateRange, DEFAULT_POOL, type IdPool } from './ids/pool.js';
+import { shiftTree } from './ids/ownership.js';
+import type { UserIds } from './ids/users.js';
+import { emptyTree, removeTree } from './ids/as-owner.js';
 import { totalmem } from 'node:os';
 import { checkVolumeSpec, type VolumeRecord, type VolumeSpec, VolumeImages, volumeEnvName } from './volumes.js';
 
@@ -94,7 +95,6 @@ export interface EngineOptions {
 /** Where an update mounts a new SquashFS image in its staging directory to check it. */
 const CHECK_MOUNT = 'image';
 const DEFAULT_PIDS_MAX = 1024;
-const NOBODY: UserIds = { uid: 65534, gid: 65534 };
 
 /** A package unpacked, or an image checked: what it holds. */
 type Unpacked = { manifest: Manifest; bytes: number; format: 'tar.gz' | 'squashfs' };
@@ -135,6 +135,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** The backends this engine knows, by kind; the host's (native) also answers for places without an EE. */
   private readonly host: NativeBackend;
   private readonly byKind: Record<BackendKind, Backend>;
+  /** Who DUs' services run as, and who owns their data. */
+  private readonly identity: Identities;
 
   constructor(private readonly opts: EngineOptions) {
     super();
@@ -142,6 +144,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.records = new EngineRecords(opts.stateDir, opts.quarantine ?? new Quarantine(opts.stateDir, this.log));
     this.lxc = new LxcHost(this.records.path('lxc'), opts.lxcRootfs);
     this.host = new NativeBackend((...parts) => this.records.path(...parts));
+    this.identity = new Identities({ ees: () => this.ees, dus: () => this.dus, backendOf: (ee) => this.backendOf(ee), pool: () => this.pool, dataDir: (uuid, eeId) => this.dataDir(uuid, eeId) });
     this.byKind = { native: this.host, lxc: new LxcBackend(this.lxc, { pool: () => this.pool, pidsMax: opts.pidsMax ?? DEFAULT_PIDS_MAX, log: this.log }) };
     this.supervisor = new Supervisor((euid, kind) => this.records.path('eu', `${euid}.${kind}`), this.log);
     this.images = new VolumeImages(this.records.path('appdata'));
@@ -293,7 +296,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       if (this.dus.some((d) => d.uuid === uuid && d.manifest.version === manifest.version && d.ee === ee.id)) {
         throw new EngineError(EngineCode.DuplicateDU, `${manifest.name} ${manifest.version} (${uuid}) is already installed in ${ee.name}`);
       }
-      const user = this.checkUsers(ee, manifest, req.privileged === true);
+      const user = this.identity.checkUsers(ee, manifest, req.privileged === true);
       const specs = this.volumeSpecs(req.appData ?? manifest.data);
       this.admitDisk(ee, placed.bytes + this.newVolumeBytes(ee, uuid, specs));
       if (placed.layout === 'tree') {
@@ -307,7 +310,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         eus: manifest.services.map((s) => ({ euid: `${duid}-${s.name}`, service: s, requested: s.autostart ? 'Active' : 'Idle', autoStart: s.autostart, runLevel: s.runLevel })),
       };
       if (!existsSync(this.dataDir(du.uuid, du.ee))) job.madeData = du;
-      this.makeDataDir(du);
+      this.identity.makeDataDir(du);
       // The commit point: recovery finds the DU in the records. Known in memory only once it is there.
       const next = [...this.dus, du];
       this.records.saveDUs(next);
@@ -421,7 +424,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         rmSync(old.root, { recursive: true, force: true });
         renameSync(unpacked, old.root);
       }
-      const user = this.checkUsers(ee, manifest, old.privileged === true);
+      const user = this.identity.checkUsers(ee, manifest, old.privileged === true);
       if (!req.retainData) await this.removeData(old);
       const had = this.volumesOf(old);
       specs = this.volumeSpecs(req.appData ?? (manifest.data.length ? manifest.data : had));
@@ -431,7 +434,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         ...old, manifest: manifest, url, username: creds.username, password: creds.password, format, layout, installedAt: iso(), diskKiB: Math.ceil(bytes / 1024), ...(user ? { user } : {}),
         eus: manifest.services.map((s) => ({ euid: `${duid}-${s.name}`, service: s, requested: keep.get(s.name)?.requested ?? (s.autostart ? 'Active' : 'Idle'), autoStart: s.autostart, runLevel: s.runLevel })),
       };
-      this.makeDataDir(du);
+      this.identity.makeDataDir(du);
       const next = this.dus.map((d) => (d.duid === duid ? du : d));
       this.records.saveDUs(next);                    // the commit point
       this.dus = next;
@@ -571,51 +574,12 @@ export class Engine extends EventEmitter<EngineEvents> {
     return unpacked;
   }
 
-  /**
-   * The host user a native DU's services run as unless one names its own, and a check of every
-   * user the manifest names: it must exist (in the host's or the EE's passwd), and root on the
-   * host only for a privileged DU. Returns the DU's own user (native EE only).
-   */
-  private checkUsers(ee: EERecord, manifest: Manifest, privileged: boolean): UserIds | undefined {
-    for (const s of manifest.services) {
-      if (s.user === undefined) continue;
-      if (!this.backendOf(ee).caps.hostUsers) { this.backendOf(ee).userIn(ee, s.user); continue; }
-      const u = lookupUser(HOST_PASSWD, s.user);
-      if (!u) throw new EngineError(EngineCode.InvalidArguments, `service ${s.name} asks for user '${s.user}', who does not exist on this device`);
-      if ((u.uid === 0 || u.gid === 0) && !privileged) throw new EngineError(EngineCode.InvalidArguments, `service ${s.name} asks to run as root, which only a privileged deployment unit may, where its EE's policy allows it`);
-    }
-    if (!this.backendOf(ee).caps.hostUsers) return undefined;
-    const taken = this.dus.flatMap((d) => (d.user ? [d.user.uid] : []));
-    const existing = this.dus.find((d) => d.ee === ee.id && d.uuid === duUuid(manifest.name, manifest.vendor))?.user;
-    const uid = existing?.uid ?? allocateUser(this.pool, taken);
-    return { uid, gid: uid };
-  }
-
-  /**
-   * A DU's data directory: private to the user its services run as (the first service's). Its
-   * parent is the agent's; the entry itself may have been planted by the EE (a link to a host
-   * directory): it is taken only if it is a real directory.
-   */
-  private makeDataDir(du: DURecord): void {
-    const dir = this.dataDir(du.uuid, du.ee);
-    try { ownDir(dir, this.hostUserOf(du, du.eus[0]), 0o700); } catch {
-      throw new EngineError(EngineCode.CommandFailure, `the data directory of ${du.manifest.name} in its execution environment is not a directory; remove what is there`);
-    }
-    if (!this.ees.find((e) => e.id === du.ee)?.ids) { makePassable(dirname(dir)); makePassable(dirname(du.root)); }
-  }
-
-  /** Who may write a DU's data and volumes: its EE's id range, or a native DU's own user. */
-  private ownerOf(du: DURecord): Owner {
-    const ids = this.ees.find((e) => e.id === du.ee)?.ids;
-    return ids ? { range: ids } : { user: du.user ?? { uid: 0, gid: 0 } };
-  }
-
   private async removeData(du: DURecord): Promise<void> {
-    if (!(await removeTree(this.dataDir(du.uuid, du.ee), this.ownerOf(du)))) this.log.warn({ duid: du.duid }, 'part of the DU\'s data directory resisted removal');
+    if (!(await removeTree(this.dataDir(du.uuid, du.ee), this.identity.ownerOf(du)))) this.log.warn({ duid: du.duid }, 'part of the DU\'s data directory resisted removal');
   }
 
   private wipeVolume(v: VolumeRecord, du: DURecord): Promise<void> {
-    return emptyTree(this.volumeDir(v), this.ownerOf(du));
+    return emptyTree(this.volumeDir(v), this.identity.ownerOf(du));
   }
 
   /** Who a unit runs as, inside its EE and on the host; undefined when it is unknown or its user is gone. */
@@ -623,22 +587,10 @@ export class Engine extends EventEmitter<EngineEvents> {
     const found = this.unitOf(euid);
     if (!found) return undefined;
     try {
-      const host = this.hostUserOf(found.du, found.eu);
+      const host = this.identity.hostUserOf(found.du, found.eu);
       const ids = this.ees.find((e) => e.id === found.du.ee)?.ids;
       return { inside: ids ? { uid: host.uid - ids.base, gid: host.gid - ids.base } : host, host };
     } catch { return undefined; }
-  }
-
-  /** The host ids a unit's process runs with. */
-  private hostUserOf(du: DURecord, eu: EURecord | undefined): UserIds {
-    const ee = this.ees.find((e) => e.id === du.ee);
-    const name = eu?.service.user;
-    if (ee?.ids) {
-      const inside = name === undefined ? { uid: 0, gid: 0 } : this.backendOf(ee).userIn(ee, name);
-      return { uid: hostId(ee.ids, inside.uid), gid: hostId(ee.ids, inside.gid) };
-    }
-    if (name !== undefined) return lookupUser(HOST_PASSWD, name) ?? du.user ?? NOBODY;
-    return du.user ?? { uid: 0, gid: 0 };
   }
 
   // ---- execution units ------------------------------------------------------------------------
@@ -1023,7 +975,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     const ee = this.ees.find((e) => e.id === du.ee);
     const env: Record<string, string> = { ...eu.service.env, CPE_EUID: eu.euid };
     for (const v of this.volumesOf(du)) env[volumeEnvName(v.name)] = this.volumePath(v);
-    return this.backendOf(ee).launch(ee ?? ({ id: du.ee } as EERecord), du, eu, env, () => this.hostUserOf(du, eu));
+    return this.backendOf(ee).launch(ee ?? ({ id: du.ee } as EERecord), du, eu, env, () => this.identity.hostUserOf(du, eu));
   }
 
   /** The restart policy in force for a unit (what the model shows in AutoRestart). */
