@@ -15,10 +15,11 @@ import { join } from 'node:path';
 import type { Logger } from '../util/logger.js';
 import { Quarantine } from '../util/quarantine.js';
 import { EngineCode, EngineError } from './errors.js';
-import { type DownloadLimits, fetchPackage } from './fetch.js';
+import { fetchPackage } from './fetch.js';
 import { duUuid } from './package/uuid.js';
 import { mountPackage, packageFormat, unpackPackage } from './package/unpack.js';
 import { isMounted, mountImage, unmount } from './mounts.js';
+import { asEngineError, faultOf, removeRoot } from './du-files.js';
 import type { Manifest } from './package/manifest.js';
 import { type DURecord, type EERecord, EngineRecords, type EURecord, type OpRecord } from './records.js';
 import { type Launch, memoryKiB, Supervisor, type UnitState } from './supervisor.js';
@@ -34,63 +35,12 @@ import { emptyTree, removeTree } from './ids/as-owner.js';
 import { totalmem } from 'node:os';
 import { checkVolumeSpec, type VolumeRecord, type VolumeSpec, VolumeImages, volumeEnvName } from './volumes.js';
 
-import type { DuOperation, DuResult, DuStatus, UnitRestart } from './types.js';
+import type { DuOperation, DuResult, UnitRestart } from './types.js';
 export type { DuOperation, DuResult, DuStatus, UnitRestart } from './types.js';
 import { dateTime as iso, UNKNOWN_TIME as UNKNOWN } from '../util/time.js';
 
-export interface EngineEvents {
-  /** An install, update or uninstall finished (or was found finished after a restart). */
-  result: [DuResult];
-  /** A DU's transitional status changed. */
-  duStatus: [duid: string, status: DuStatus];
-  /** An execution unit's state changed (start, stop, crash, restart ...). */
-  eu: [euid: string, state: Readonly<UnitState>];
-  /** An execution environment's configuration or state changed. */
-  ee: [EERecord];
-  /** Application data volumes were created or removed. */
-  volumes: [];
-}
-
-export interface InstallRequest {
-  readonly url: string;
-  readonly uuid?: string;
-  readonly username?: string;
-  readonly password?: string;
-  readonly ee: string;
-  readonly requestTag: string;
-  readonly signal?: AbortSignal;
-  readonly progress?: (percent: number) => void;
-  /** Application data volumes (absent: those the manifest declares). */
-  readonly appData?: readonly VolumeSpec[];
-  /** TR-181 Privileged: allowed only into an EE whose policy allows it. */
-  readonly privileged?: boolean;
-}
-
-export type UpdateRequest = Omit<InstallRequest, 'ee' | 'url'> & { url?: string; retainData?: boolean };
-
-export interface EngineOptions {
-  readonly stateDir: string;
-  readonly logger: Logger;
-  readonly maxPackageBytes?: number;
-  readonly maxUnpackedBytes?: number;
-  /**
-   * Bounds of every package download: connect (TCP and TLS), idle (no byte from the server),
-   * the whole download, redirects followed; DEFAULT_DOWNLOAD_LIMITS where absent (docs/security.md, Downloads).
-   */
-  readonly download?: Partial<DownloadLimits>;
-  /** The operator's CA (PEM file, the agent's --ca), trusted for https downloads besides the system's. */
-  readonly caFile?: string;
-  /** Grace period before a stopping service is killed (TR-181 ShutdownDelay). */
-  readonly shutdownGraceMs?: number;
-  /** The operator's base root file system for LXC EEs (tar.gz); LXC's busybox one when absent. */
-  readonly lxcRootfs?: string;
-  /** Host ids handed to EEs (a block each) and to native DUs (a user each). */
-  readonly idPool?: IdPool;
-  /** Processes one LXC EE may hold at once (cgroup pids.max). */
-  readonly pidsMax?: number;
-  /** Where corrupt record files are reported (the agent's, for all its state); else the engine's own. */
-  readonly quarantine?: Quarantine;
-}
+import type { EngineEvents, EngineOptions, InstallRequest, UpdateRequest } from './types.js';
+export type { EngineEvents, EngineOptions, InstallRequest, UpdateRequest } from './types.js';
 
 /** Where an update mounts a new SquashFS image in its staging directory to check it. */
 const CHECK_MOUNT = 'image';
@@ -1084,23 +1034,4 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.queue = next.catch(() => undefined);
     return next;
   }
-}
-
-/** Removes a DU's root, unmounting it first when it is a mounted image, and the image itself. */
-async function removeRoot(root: string): Promise<void> {
-  await unmount(root);
-  rmSync(root, { recursive: true, force: true });
-  rmSync(`${root}.sqfs`, { force: true });
-}
-
-function faultOf(err: EngineError): NonNullable<DuResult['fault']> {
-  return { code: err.code, message: err.message, ...(err.transfer ? { transfer: err.transfer } : {}) };
-}
-
-/** Any other error as a fault: its kind (an errno code) in the message; its text, which names host paths, as detail. */
-function asEngineError(e: unknown): EngineError {
-  if (e instanceof EngineError) return e;
-  const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  const kind = typeof code === 'string' && /^[A-Z0-9_]{1,40}$/.test(code) ? ` (${code})` : '';
-  return new EngineError(EngineCode.InternalError, `internal error${kind}`, undefined, (e as Error | undefined)?.message ?? String(e));
 }

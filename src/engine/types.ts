@@ -4,6 +4,12 @@ import type { TransferFailure } from './errors.js';
 import type { Manifest, ServiceSpec } from './package/manifest.js';
 import type { IdRange } from './backends/lxc-policy.js';
 import type { UserIds } from './ids/users.js';
+import type { Logger } from '../util/logger.js';
+import type { Quarantine } from '../util/quarantine.js';
+import type { DownloadLimits } from './fetch.js';
+import type { IdPool } from './ids/pool.js';
+import type { UnitState } from './supervisor.js';
+import type { VolumeSpec } from './volumes.js';
 
 export type BackendKind = 'native' | 'lxc';
 
@@ -100,3 +106,56 @@ export interface DuResult {
 
 export type DuStatus = 'Installing' | 'Installed' | 'Updating' | 'Uninstalling';
 
+export interface EngineEvents {
+  /** An install, update or uninstall finished (or was found finished after a restart). */
+  result: [DuResult];
+  /** A DU's transitional status changed. */
+  duStatus: [duid: string, status: DuStatus];
+  /** An execution unit's state changed (start, stop, crash, restart ...). */
+  eu: [euid: string, state: Readonly<UnitState>];
+  /** An execution environment's configuration or state changed. */
+  ee: [EERecord];
+  /** Application data volumes were created or removed. */
+  volumes: [];
+}
+
+export interface InstallRequest {
+  readonly url: string;
+  readonly uuid?: string;
+  readonly username?: string;
+  readonly password?: string;
+  readonly ee: string;
+  readonly requestTag: string;
+  readonly signal?: AbortSignal;
+  readonly progress?: (percent: number) => void;
+  /** Application data volumes (absent: those the manifest declares). */
+  readonly appData?: readonly VolumeSpec[];
+  /** TR-181 Privileged: allowed only into an EE whose policy allows it. */
+  readonly privileged?: boolean;
+}
+
+export type UpdateRequest = Omit<InstallRequest, 'ee' | 'url'> & { url?: string; retainData?: boolean };
+
+export interface EngineOptions {
+  readonly stateDir: string;
+  readonly logger: Logger;
+  readonly maxPackageBytes?: number;
+  readonly maxUnpackedBytes?: number;
+  /**
+   * Bounds of every package download: connect (TCP and TLS), idle (no byte from the server),
+   * the whole download, redirects followed; DEFAULT_DOWNLOAD_LIMITS where absent (docs/security.md, Downloads).
+   */
+  readonly download?: Partial<DownloadLimits>;
+  /** The operator's CA (PEM file, the agent's --ca), trusted for https downloads besides the system's. */
+  readonly caFile?: string;
+  /** Grace period before a stopping service is killed (TR-181 ShutdownDelay). */
+  readonly shutdownGraceMs?: number;
+  /** The operator's base root file system for LXC EEs (tar.gz); LXC's busybox one when absent. */
+  readonly lxcRootfs?: string;
+  /** Host ids handed to EEs (a block each) and to native DUs (a user each). */
+  readonly idPool?: IdPool;
+  /** Processes one LXC EE may hold at once (cgroup pids.max). */
+  readonly pidsMax?: number;
+  /** Where corrupt record files are reported (the agent's, for all its state); else the engine's own. */
+  readonly quarantine?: Quarantine;
+}
