@@ -17,9 +17,9 @@ import { Quarantine } from '../util/quarantine.js';
 import { EngineCode, EngineError } from './errors.js';
 import { fetchPackage } from './fetch.js';
 import { duUuid } from './package/uuid.js';
-import { mountPackage, packageFormat, unpackPackage } from './package/unpack.js';
+import { mountPackage, packageFormat } from './package/unpack.js';
 import { isMounted, mountImage, unmount } from './mounts.js';
-import { asEngineError, faultOf, removeRoot } from './du-files.js';
+import { asEngineError, assertSameDU, isImage, type Unpacked, detachRoot, faultOf, layoutFor, removeRoot, restoreRoot, unpackIfTree, unpackTree } from './du-files.js';
 import type { Manifest } from './package/manifest.js';
 import { type DURecord, type EERecord, EngineRecords, type EURecord, type OpRecord } from './records.js';
 import { type Launch, memoryKiB, Supervisor, type UnitState } from './supervisor.js';
@@ -29,7 +29,6 @@ import { LxcBackend, LxcHost } from './backends/lxc.js';
 import type { Backend } from './backends/backend.js';
 import type { BackendKind } from './types.js';
 import { allocateRange, DEFAULT_POOL, type IdPool } from './ids/pool.js';
-import { shiftTree } from './ids/ownership.js';
 import type { UserIds } from './ids/users.js';
 import { emptyTree, removeTree } from './ids/as-owner.js';
 import { totalmem } from 'node:os';
@@ -46,8 +45,6 @@ export type { EngineEvents, EngineOptions, InstallRequest, UpdateRequest } from 
 const CHECK_MOUNT = 'image';
 const DEFAULT_PIDS_MAX = 1024;
 
-/** A package unpacked, or an image checked: what it holds. */
-type Unpacked = { manifest: Manifest; bytes: number; format: 'tar.gz' | 'squashfs' };
 /** An install's package, downloaded (and unpacked unless it is an image to mount) before its turn. */
 type Fetched = { ee: EERecord; pkg: string; tree: Unpacked | undefined };
 /** An install under way: what its failure must undo and report. */
@@ -58,8 +55,6 @@ type FetchedUpdate = { ee: EERecord; url: string; creds: { username: string; pas
 /** An update under way: what its failure must put back. */
 type UpdateJob = { op: OpRecord; old: DURecord; swapped: boolean; created: VolumeRecord[]; wasActive: string[] };
 
-/** A DU whose files are a mounted SquashFS image (records older than `layout` say so by format). */
-const isImage = (du: DURecord): boolean => (du.layout ?? (du.format === 'squashfs' ? 'image' : 'tree')) === 'image';
 
 export class Engine extends EventEmitter<EngineEvents> {
   readonly records: EngineRecords;
@@ -230,7 +225,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     const pkg = join(op.staging, 'package');
     await this.fetch(req, pkg);
     await journalled;
-    return { ee, pkg, tree: await this.unpackIfTree(pkg, op.staging, ee) };
+    return { ee, pkg, tree: await unpackIfTree(pkg, op.staging, ee, this.limits(ee)) };
   }
 
   private async commitInstall(req: InstallRequest, job: InstallJob, fetched: Fetched): Promise<DuResult> {
@@ -333,15 +328,15 @@ export class Engine extends EventEmitter<EngineEvents> {
     await this.fetch({ ...req, ...creds, url, ee: ee.id }, pkg);
     // The new package is checked before the old one is touched.
     const format = await packageFormat(pkg);
-    const layout = this.layoutFor(ee, format);
+    const layout = layoutFor(ee, format);
     let checked: Unpacked;
     if (layout === 'image') {
       // Checked where nothing uses it: mounted in staging, unmounted again before the swap.
       const at = join(op.staging, CHECK_MOUNT);
       mkdirSync(at);
       try { checked = { ...(await mountPackage(pkg, at, this.limits(ee))), format }; } finally { await unmount(at); }
-    } else checked = await this.unpackTree(pkg, join(op.staging, 'root'), ee);
-    this.assertSameDU(old, checked.manifest, req.uuid);
+    } else checked = await unpackTree(pkg, join(op.staging, 'root'), ee, this.limits(ee));
+    assertSameDU(old, checked.manifest, req.uuid);
     return { ee, url, creds, pkg, format, layout, manifest: checked.manifest, bytes: checked.bytes };
   }
 
@@ -364,7 +359,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       this.admitDisk(ee, bytes - old.diskKiB * 1024 + extra);
       job.wasActive = old.eus.filter((e) => this.supervisor.isRunning(e.euid)).map((e) => e.service.name);
       for (const eu of old.eus) await this.supervisor.stop(eu.euid, this.grace);
-      await this.detachRoot(old, op.staging);
+      await detachRoot(old, op.staging);
       job.swapped = true;
       if (layout === 'image') {
         renameSync(pkg, `${old.root}.sqfs`);
@@ -413,7 +408,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     const { op, old } = job;
     const err = asEngineError(e);
     this.logDetail(err, { opId: op.id });
-    if (job.swapped) await this.restoreRoot(old, op.staging);
+    if (job.swapped) await restoreRoot(old, op.staging);
     rmSync(op.staging, { recursive: true, force: true });
     await this.dropVolumes(job.created);
     for (const eu of old.eus) if (job.wasActive.includes(eu.service.name)) this.supervisor.start(eu.euid);
@@ -461,40 +456,6 @@ export class Engine extends EventEmitter<EngineEvents> {
     }
   }
 
-  private assertSameDU(old: DURecord, manifest: Manifest, uuid: string | undefined): void {
-    if (duUuid(manifest.name, manifest.vendor) !== old.uuid && !uuid) {
-      throw new EngineError(EngineCode.ExecEnvMismatch, `the package is ${manifest.name} from ${manifest.vendor}, not an update of ${old.manifest.name} from ${old.manifest.vendor}`);
-    }
-  }
-
-  /** Takes an installed DU's files out of the way (into staging) during an update. */
-  private async detachRoot(du: DURecord, staging: string): Promise<void> {
-    if (isImage(du)) {
-      await unmount(du.root);
-      renameSync(`${du.root}.sqfs`, join(staging, 'old.sqfs'));
-    } else renameSync(du.root, join(staging, 'old'));
-  }
-
-  /** Puts them back after a failed or interrupted update. */
-  private async restoreRoot(du: DURecord, staging: string): Promise<void> {
-    await removeRoot(du.root);
-    if (existsSync(join(staging, 'old.sqfs'))) {
-      renameSync(join(staging, 'old.sqfs'), `${du.root}.sqfs`);
-      mkdirSync(du.root, { recursive: true });
-      await mountImage(`${du.root}.sqfs`, du.root);
-    } else if (existsSync(join(staging, 'old'))) renameSync(join(staging, 'old'), du.root);
-  }
-
-  /**
-   * A tar.gz (or a SquashFS an LXC EE needs as files) is unpacked into the operation's staging
-   * directory, and for an unprivileged EE given to its ids, before the operation's turn: it touches
-   * nothing else, and the commit renames it. Undefined for an image that is mounted as it is.
-   */
-  private async unpackIfTree(pkg: string, staging: string, ee: EERecord): Promise<Unpacked | undefined> {
-    const format = await packageFormat(pkg);
-    return this.layoutFor(ee, format) === 'tree' ? this.unpackTree(pkg, join(staging, 'root'), ee) : undefined;
-  }
-
   /**
    * Puts a SquashFS image where it will run (the native EE): checked, then mounted read-only at the
    * final root, its image beside it. The journal learns the final root before anything is mounted
@@ -506,22 +467,6 @@ export class Engine extends EventEmitter<EngineEvents> {
     mkdirSync(finalRoot, { recursive: true });
     // Nothing in it runs before the check passes; a refused image is unmounted by the caller.
     return { ...(await mountPackage(`${finalRoot}.sqfs`, finalRoot, this.limits(ee))), format: 'squashfs', layout: 'image', root: finalRoot };
-  }
-
-  /**
-   * A SquashFS image is mounted as it is only in the native EE: in an unprivileged EE its owners
-   * would be host ids the container does not map (its files unreadable there), and SquashFS has no
-   * idmapped mounts, so it is unpacked and shifted like a tar.gz.
-   */
-  private layoutFor(ee: EERecord, format: 'tar.gz' | 'squashfs'): 'image' | 'tree' {
-    return format === 'squashfs' && !ee.ids ? 'image' : 'tree';
-  }
-
-  private async unpackTree(pkg: string, root: string, ee: EERecord): Promise<Unpacked> {
-    mkdirSync(root);
-    const unpacked = await unpackPackage(pkg, root, this.limits(ee));
-    if (ee.ids) shiftTree(root, ee.ids);
-    return unpacked;
   }
 
   private async removeData(du: DURecord): Promise<void> {
@@ -993,7 +938,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       return this.defer(op, { ...base, operation: 'Install', version: '', ee: '', du: undefined, duid: undefined, euids: [], fault: interrupted });
     }
     if (op.kind === 'update') {
-      if (!op.committed && du && (existsSync(join(op.staging, 'old')) || existsSync(join(op.staging, 'old.sqfs')))) await this.restoreRoot(du, op.staging);
+      if (!op.committed && du && (existsSync(join(op.staging, 'old')) || existsSync(join(op.staging, 'old.sqfs')))) await restoreRoot(du, op.staging);
       if (!op.committed) await this.dropVolumes(own);
       await unmount(join(op.staging, CHECK_MOUNT));
       rmSync(op.staging, { recursive: true, force: true });
