@@ -10,100 +10,41 @@
 // download server never holds the others (operations on one DU still keep their order).
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statfsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, renameSync, rmSync, statfsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from '../util/logger.js';
 import { Quarantine } from '../util/quarantine.js';
 import { EngineCode, EngineError } from './errors.js';
-import { type DownloadLimits, fetchPackage } from './fetch.js';
+import { fetchPackage } from './fetch.js';
 import { duUuid } from './package/uuid.js';
-import { mountPackage, packageFormat, unpackPackage } from './package/unpack.js';
+import { mountPackage, packageFormat } from './package/unpack.js';
 import { isMounted, mountImage, unmount } from './mounts.js';
+import { asEngineError, assertSameDU, isImage, type Unpacked, detachRoot, faultOf, layoutFor, removeRoot, restoreRoot, unpackIfTree, unpackTree } from './du-files.js';
 import type { Manifest } from './package/manifest.js';
-import { type DuOperation, type DuResult, type DURecord, type EERecord, EngineRecords, type EURecord, type OpRecord } from './records.js';
+import { type DURecord, type EERecord, EngineRecords, type EURecord, type OpRecord } from './records.js';
 import { type Launch, memoryKiB, Supervisor, type UnitState } from './supervisor.js';
-import { nativeLauncher } from './backends/native.js';
-import { IN_CONTAINER, LxcHost } from './backends/lxc.js';
-import { appArmorEnabled } from './backends/lxc-policy.js';
-import { allocateRange, allocateUser, checkPool, DEFAULT_POOL, delegatePool, type IdPool } from './ids/pool.js';
-import { hostId, makePassable, shiftTree } from './ids/ownership.js';
-import { lookupUser, type UserIds } from './ids/users.js';
-import { emptyTree, type Owner, ownDir, removeTree } from './ids/as-owner.js';
+import { NativeBackend } from './backends/native.js';
+import { Identities } from './identity.js';
+import { LxcBackend, LxcHost } from './backends/lxc.js';
+import type { Backend } from './backends/backend.js';
+import type { BackendKind } from './types.js';
+import { allocateRange, DEFAULT_POOL, type IdPool } from './ids/pool.js';
+import type { UserIds } from './ids/users.js';
+import { emptyTree, removeTree } from './ids/as-owner.js';
 import { totalmem } from 'node:os';
 import { checkVolumeSpec, type VolumeRecord, type VolumeSpec, VolumeImages, volumeEnvName } from './volumes.js';
 
-export type { DuOperation, DuResult } from './records.js';
-export type { UnitRestart } from './records.js';
-import type { UnitRestart } from './records.js';
+import type { DuOperation, DuResult, UnitRestart } from './types.js';
+export type { DuOperation, DuResult, DuStatus, UnitRestart } from './types.js';
 import { dateTime as iso, UNKNOWN_TIME as UNKNOWN } from '../util/time.js';
 
+import type { EngineEvents, EngineOptions, InstallRequest, UpdateRequest } from './types.js';
+export type { EngineEvents, EngineOptions, InstallRequest, UpdateRequest } from './types.js';
 
-export type DuStatus = 'Installing' | 'Installed' | 'Updating' | 'Uninstalling';
-
-export interface EngineEvents {
-  /** An install, update or uninstall finished (or was found finished after a restart). */
-  result: [DuResult];
-  /** A DU's transitional status changed. */
-  duStatus: [duid: string, status: DuStatus];
-  /** An execution unit's state changed (start, stop, crash, restart ...). */
-  eu: [euid: string, state: Readonly<UnitState>];
-  /** An execution environment's configuration or state changed. */
-  ee: [EERecord];
-  /** Application data volumes were created or removed. */
-  volumes: [];
-}
-
-export interface InstallRequest {
-  readonly url: string;
-  readonly uuid?: string;
-  readonly username?: string;
-  readonly password?: string;
-  readonly ee: string;
-  readonly requestTag: string;
-  readonly signal?: AbortSignal;
-  readonly progress?: (percent: number) => void;
-  /** Application data volumes (absent: those the manifest declares). */
-  readonly appData?: readonly VolumeSpec[];
-  /** TR-181 Privileged: allowed only into an EE whose policy allows it. */
-  readonly privileged?: boolean;
-}
-
-export type UpdateRequest = Omit<InstallRequest, 'ee' | 'url'> & { url?: string; retainData?: boolean };
-
-export interface EngineOptions {
-  readonly stateDir: string;
-  readonly logger: Logger;
-  readonly maxPackageBytes?: number;
-  readonly maxUnpackedBytes?: number;
-  /**
-   * Bounds of every package download: connect (TCP and TLS), idle (no byte from the server),
-   * the whole download, redirects followed; DEFAULT_DOWNLOAD_LIMITS where absent (docs/security.md, Downloads).
-   */
-  readonly download?: Partial<DownloadLimits>;
-  /** The operator's CA (PEM file, the agent's --ca), trusted for https downloads besides the system's. */
-  readonly caFile?: string;
-  /** Grace period before a stopping service is killed (TR-181 ShutdownDelay). */
-  readonly shutdownGraceMs?: number;
-  /** The operator's base root file system for LXC EEs (tar.gz); LXC's busybox one when absent. */
-  readonly lxcRootfs?: string;
-  /** Host ids handed to EEs (a block each) and to native DUs (a user each). */
-  readonly idPool?: IdPool;
-  /** Processes one LXC EE may hold at once (cgroup pids.max). */
-  readonly pidsMax?: number;
-  /** Where corrupt record files are reported (the agent's, for all its state); else the engine's own. */
-  readonly quarantine?: Quarantine;
-}
-
-/** Under an LXC EE's du/ (a shared mount), where its volumes are mounted, so containers see them. */
-const VOLUME_DIR = '.appdata';
 /** Where an update mounts a new SquashFS image in its staging directory to check it. */
 const CHECK_MOUNT = 'image';
 const DEFAULT_PIDS_MAX = 1024;
-const HOST_PASSWD = '/etc/passwd';
-const NOBODY: UserIds = { uid: 65534, gid: 65534 };
 
-/** A package unpacked, or an image checked: what it holds. */
-type Unpacked = { manifest: Manifest; bytes: number; format: 'tar.gz' | 'squashfs' };
 /** An install's package, downloaded (and unpacked unless it is an image to mount) before its turn. */
 type Fetched = { ee: EERecord; pkg: string; tree: Unpacked | undefined };
 /** An install under way: what its failure must undo and report. */
@@ -114,8 +55,6 @@ type FetchedUpdate = { ee: EERecord; url: string; creds: { username: string; pas
 /** An update under way: what its failure must put back. */
 type UpdateJob = { op: OpRecord; old: DURecord; swapped: boolean; created: VolumeRecord[]; wasActive: string[] };
 
-/** A DU whose files are a mounted SquashFS image (records older than `layout` say so by format). */
-const isImage = (du: DURecord): boolean => (du.layout ?? (du.format === 'squashfs' ? 'image' : 'tree')) === 'image';
 
 export class Engine extends EventEmitter<EngineEvents> {
   readonly records: EngineRecords;
@@ -137,13 +76,21 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** Operations a crash interrupted, reported by reportRecovered() once everyone listens. */
   private recovered: { opId: string; result: DuResult }[] = [];
   /** Which backends work on this machine, found at start. */
-  backends: ('native' | 'lxc')[] = ['native'];
+  backends: BackendKind[] = ['native'];
+  /** The backends this engine knows, by kind; the host's (native) also answers for places without an EE. */
+  private readonly host: NativeBackend;
+  private readonly byKind: Record<BackendKind, Backend>;
+  /** Who DUs' services run as, and who owns their data. */
+  private readonly identity: Identities;
 
   constructor(private readonly opts: EngineOptions) {
     super();
     this.log = opts.logger;
     this.records = new EngineRecords(opts.stateDir, opts.quarantine ?? new Quarantine(opts.stateDir, this.log));
     this.lxc = new LxcHost(this.records.path('lxc'), opts.lxcRootfs);
+    this.host = new NativeBackend((...parts) => this.records.path(...parts));
+    this.identity = new Identities({ ees: () => this.ees, dus: () => this.dus, backendOf: (ee) => this.backendOf(ee), pool: () => this.pool, dataDir: (uuid, eeId) => this.dataDir(uuid, eeId) });
+    this.byKind = { native: this.host, lxc: new LxcBackend(this.lxc, { pool: () => this.pool, pidsMax: opts.pidsMax ?? DEFAULT_PIDS_MAX, log: this.log }) };
     this.supervisor = new Supervisor((euid, kind) => this.records.path('eu', `${euid}.${kind}`), this.log);
     this.images = new VolumeImages(this.records.path('appdata'));
     this.supervisor.on('change', (euid, state) => { this.emit('eu', euid, state); if (state.status === 'Idle') this.wipeIfStopped(euid); });
@@ -153,22 +100,21 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   /** Loads the records, finishes what a crash interrupted, adopts services, autostarts by run level. */
   async start(): Promise<void> {
-    if (await LxcHost.available()) {
-      this.backends = ['native', 'lxc'];
-      checkPool(this.pool);
-      for (const f of delegatePool(this.pool)) this.log.info({ file: f, start: this.pool.start, size: this.pool.size }, 'id pool delegated to root for unprivileged containers');
-      this.log.info({ appArmor: appArmorEnabled() }, appArmorEnabled() ? 'LXC EEs: user namespaces, AppArmor, seccomp, capability allow-list; package owners shifted at install'
-        : 'LXC EEs: user namespaces, seccomp, capability allow-list; AppArmor is not enabled on this kernel; package owners shifted at install (no idmapped mounts)');
-    }
+    const found: BackendKind[] = [];
+    for (const b of Object.values(this.byKind)) if (await b.available()) found.push(b.kind);
+    this.backends = found;
     this.ees = this.records.loadEEs();
-    if (!this.ees.some((e) => e.backend === 'native')) {
-      this.ees.push({ id: 'native', name: 'native', backend: 'native', enabled: true, initialRunLevel: 0, currentRunLevel: 0, allocatedDiskKiB: -1, allocatedMemoryKiB: -1, allocatedCpuPercent: -1, createdAt: iso(), restartCount: 0, lastRestarted: UNKNOWN, restartReason: '' });
-      this.records.saveEEs(this.ees);
+    for (const kind of this.backends) {
+      const d = this.byKind[kind].defaultEE();
+      if (d && !this.ees.some((e) => e.backend === d.backend)) {
+        this.ees.push(d);
+        this.records.saveEEs(this.ees);
+      }
     }
     this.dus = this.records.loadDUs();
     // After a device reboot nothing is mounted: containers' layers and shared du/ first, then the DU images.
-    for (const ee of this.ees.filter((e) => e.backend === 'lxc' && !e.ids)) this.log.warn({ ee: ee.name }, 'this EE was made by an older agent and runs privileged: remove it and add it again');
-    for (const ee of this.ees.filter((e) => e.backend === 'lxc')) await this.lxc.prepare(ee.container!).catch((e) => this.logError(e, { ee: ee.name }, 'container storage could not be prepared'));
+    for (const ee of this.ees.filter((e) => this.backendOf(e).caps.idRange && !e.ids)) this.log.warn({ ee: ee.name }, 'this EE was made by an older agent and runs privileged: remove it and add it again');
+    for (const ee of this.ees) await this.backendOf(ee).prepare(ee).catch((e) => this.logError(e, { ee: ee.name }, 'container storage could not be prepared'));
     for (const du of this.dus) {
       if (isImage(du) && !isMounted(du.root)) await mountImage(`${du.root}.sqfs`, du.root).catch((e) => this.logError(e, { duid: du.duid }, 'DU image could not be mounted'));
     }
@@ -180,13 +126,10 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (!this.records.lost.has('appdata.json')) this.images.sweep(new Set(this.vols.map((v) => v.id)));
     rmSync(this.records.path('tmp'), { recursive: true, force: true });
     mkdirSync(this.records.path('tmp'), { recursive: true, mode: 0o700 });
-    for (const ee of this.ees.filter((e) => e.backend === 'lxc')) {
-      const dir = this.lxc.duDir(ee.container!);
-      for (const f of existsSync(dir) ? readdirSync(dir) : []) if (f.startsWith('.staging-')) rmSync(join(dir, f), { recursive: true, force: true });
-    }
+    for (const ee of this.ees) this.backendOf(ee).sweepStaging(ee);
     for (const ee of this.ees) {
       if (!ee.enabled) continue;
-      if (ee.backend === 'lxc') await this.startContainer(ee).catch((e) => this.log.error({ err: e, ee: ee.name }, 'container did not start'));
+      await this.startEE(ee).catch((e) => this.log.error({ err: e, ee: ee.name }, 'container did not start'));
       this.autostart(ee);
     }
   }
@@ -208,7 +151,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   async factoryReset(): Promise<void> {
     for (const du of [...this.dus]) await this.uninstall(du.duid, 'factory-reset');
     await this.serial(() => this.dropVolumes(this.vols));
-    for (const ee of this.ees.filter((e) => e.backend === 'lxc')) await this.lxc.destroy(ee.container!);
+    for (const ee of this.ees) await this.backendOf(ee).destroy(ee);
     await this.serial(async () => { this.ees = []; this.records.saveEEs(this.ees); });
   }
 
@@ -268,7 +211,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   private async fetchForInstall(req: InstallRequest, job: InstallJob): Promise<Fetched> {
     const { op } = job;
     const ee = this.requireEE(req.ee);
-    if (ee.backend === 'lxc' && !ee.ids) {
+    if (this.backendOf(ee).caps.idRange && !ee.ids) {
       throw new EngineError(EngineCode.InvalidDUState, `${ee.name} was made by an older agent and runs privileged; nothing more is installed there: remove it and add it again`);
     }
     if (req.privileged && !ee.allowPrivileged) {
@@ -282,7 +225,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     const pkg = join(op.staging, 'package');
     await this.fetch(req, pkg);
     await journalled;
-    return { ee, pkg, tree: await this.unpackIfTree(pkg, op.staging, ee) };
+    return { ee, pkg, tree: await unpackIfTree(pkg, op.staging, ee, this.limits(ee)) };
   }
 
   private async commitInstall(req: InstallRequest, job: InstallJob, fetched: Fetched): Promise<DuResult> {
@@ -298,7 +241,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       if (this.dus.some((d) => d.uuid === uuid && d.manifest.version === manifest.version && d.ee === ee.id)) {
         throw new EngineError(EngineCode.DuplicateDU, `${manifest.name} ${manifest.version} (${uuid}) is already installed in ${ee.name}`);
       }
-      const user = this.checkUsers(ee, manifest, req.privileged === true);
+      const user = this.identity.checkUsers(ee, manifest, req.privileged === true);
       const specs = this.volumeSpecs(req.appData ?? manifest.data);
       this.admitDisk(ee, placed.bytes + this.newVolumeBytes(ee, uuid, specs));
       if (placed.layout === 'tree') {
@@ -312,7 +255,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         eus: manifest.services.map((s) => ({ euid: `${duid}-${s.name}`, service: s, requested: s.autostart ? 'Active' : 'Idle', autoStart: s.autostart, runLevel: s.runLevel })),
       };
       if (!existsSync(this.dataDir(du.uuid, du.ee))) job.madeData = du;
-      this.makeDataDir(du);
+      this.identity.makeDataDir(du);
       // The commit point: recovery finds the DU in the records. Known in memory only once it is there.
       const next = [...this.dus, du];
       this.records.saveDUs(next);
@@ -385,15 +328,15 @@ export class Engine extends EventEmitter<EngineEvents> {
     await this.fetch({ ...req, ...creds, url, ee: ee.id }, pkg);
     // The new package is checked before the old one is touched.
     const format = await packageFormat(pkg);
-    const layout = this.layoutFor(ee, format);
+    const layout = layoutFor(ee, format);
     let checked: Unpacked;
     if (layout === 'image') {
       // Checked where nothing uses it: mounted in staging, unmounted again before the swap.
       const at = join(op.staging, CHECK_MOUNT);
       mkdirSync(at);
       try { checked = { ...(await mountPackage(pkg, at, this.limits(ee))), format }; } finally { await unmount(at); }
-    } else checked = await this.unpackTree(pkg, join(op.staging, 'root'), ee);
-    this.assertSameDU(old, checked.manifest, req.uuid);
+    } else checked = await unpackTree(pkg, join(op.staging, 'root'), ee, this.limits(ee));
+    assertSameDU(old, checked.manifest, req.uuid);
     return { ee, url, creds, pkg, format, layout, manifest: checked.manifest, bytes: checked.bytes };
   }
 
@@ -416,7 +359,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       this.admitDisk(ee, bytes - old.diskKiB * 1024 + extra);
       job.wasActive = old.eus.filter((e) => this.supervisor.isRunning(e.euid)).map((e) => e.service.name);
       for (const eu of old.eus) await this.supervisor.stop(eu.euid, this.grace);
-      await this.detachRoot(old, op.staging);
+      await detachRoot(old, op.staging);
       job.swapped = true;
       if (layout === 'image') {
         renameSync(pkg, `${old.root}.sqfs`);
@@ -426,7 +369,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         rmSync(old.root, { recursive: true, force: true });
         renameSync(unpacked, old.root);
       }
-      const user = this.checkUsers(ee, manifest, old.privileged === true);
+      const user = this.identity.checkUsers(ee, manifest, old.privileged === true);
       if (!req.retainData) await this.removeData(old);
       const had = this.volumesOf(old);
       specs = this.volumeSpecs(req.appData ?? (manifest.data.length ? manifest.data : had));
@@ -436,7 +379,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         ...old, manifest: manifest, url, username: creds.username, password: creds.password, format, layout, installedAt: iso(), diskKiB: Math.ceil(bytes / 1024), ...(user ? { user } : {}),
         eus: manifest.services.map((s) => ({ euid: `${duid}-${s.name}`, service: s, requested: keep.get(s.name)?.requested ?? (s.autostart ? 'Active' : 'Idle'), autoStart: s.autostart, runLevel: s.runLevel })),
       };
-      this.makeDataDir(du);
+      this.identity.makeDataDir(du);
       const next = this.dus.map((d) => (d.duid === duid ? du : d));
       this.records.saveDUs(next);                    // the commit point
       this.dus = next;
@@ -465,7 +408,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     const { op, old } = job;
     const err = asEngineError(e);
     this.logDetail(err, { opId: op.id });
-    if (job.swapped) await this.restoreRoot(old, op.staging);
+    if (job.swapped) await restoreRoot(old, op.staging);
     rmSync(op.staging, { recursive: true, force: true });
     await this.dropVolumes(job.created);
     for (const eu of old.eus) if (job.wasActive.includes(eu.service.name)) this.supervisor.start(eu.euid);
@@ -513,40 +456,6 @@ export class Engine extends EventEmitter<EngineEvents> {
     }
   }
 
-  private assertSameDU(old: DURecord, manifest: Manifest, uuid: string | undefined): void {
-    if (duUuid(manifest.name, manifest.vendor) !== old.uuid && !uuid) {
-      throw new EngineError(EngineCode.ExecEnvMismatch, `the package is ${manifest.name} from ${manifest.vendor}, not an update of ${old.manifest.name} from ${old.manifest.vendor}`);
-    }
-  }
-
-  /** Takes an installed DU's files out of the way (into staging) during an update. */
-  private async detachRoot(du: DURecord, staging: string): Promise<void> {
-    if (isImage(du)) {
-      await unmount(du.root);
-      renameSync(`${du.root}.sqfs`, join(staging, 'old.sqfs'));
-    } else renameSync(du.root, join(staging, 'old'));
-  }
-
-  /** Puts them back after a failed or interrupted update. */
-  private async restoreRoot(du: DURecord, staging: string): Promise<void> {
-    await removeRoot(du.root);
-    if (existsSync(join(staging, 'old.sqfs'))) {
-      renameSync(join(staging, 'old.sqfs'), `${du.root}.sqfs`);
-      mkdirSync(du.root, { recursive: true });
-      await mountImage(`${du.root}.sqfs`, du.root);
-    } else if (existsSync(join(staging, 'old'))) renameSync(join(staging, 'old'), du.root);
-  }
-
-  /**
-   * A tar.gz (or a SquashFS an LXC EE needs as files) is unpacked into the operation's staging
-   * directory, and for an unprivileged EE given to its ids, before the operation's turn: it touches
-   * nothing else, and the commit renames it. Undefined for an image that is mounted as it is.
-   */
-  private async unpackIfTree(pkg: string, staging: string, ee: EERecord): Promise<Unpacked | undefined> {
-    const format = await packageFormat(pkg);
-    return this.layoutFor(ee, format) === 'tree' ? this.unpackTree(pkg, join(staging, 'root'), ee) : undefined;
-  }
-
   /**
    * Puts a SquashFS image where it will run (the native EE): checked, then mounted read-only at the
    * final root, its image beside it. The journal learns the final root before anything is mounted
@@ -560,67 +469,12 @@ export class Engine extends EventEmitter<EngineEvents> {
     return { ...(await mountPackage(`${finalRoot}.sqfs`, finalRoot, this.limits(ee))), format: 'squashfs', layout: 'image', root: finalRoot };
   }
 
-  /**
-   * A SquashFS image is mounted as it is only in the native EE: in an unprivileged EE its owners
-   * would be host ids the container does not map (its files unreadable there), and SquashFS has no
-   * idmapped mounts, so it is unpacked and shifted like a tar.gz.
-   */
-  private layoutFor(ee: EERecord, format: 'tar.gz' | 'squashfs'): 'image' | 'tree' {
-    return format === 'squashfs' && !ee.ids ? 'image' : 'tree';
-  }
-
-  private async unpackTree(pkg: string, root: string, ee: EERecord): Promise<Unpacked> {
-    mkdirSync(root);
-    const unpacked = await unpackPackage(pkg, root, this.limits(ee));
-    if (ee.ids) shiftTree(root, ee.ids);
-    return unpacked;
-  }
-
-  /**
-   * The host user a native DU's services run as unless one names its own, and a check of every
-   * user the manifest names: it must exist (in the host's or the EE's passwd), and root on the
-   * host only for a privileged DU. Returns the DU's own user (native EE only).
-   */
-  private checkUsers(ee: EERecord, manifest: Manifest, privileged: boolean): UserIds | undefined {
-    for (const s of manifest.services) {
-      if (s.user === undefined) continue;
-      if (ee.backend === 'lxc') { this.lxc.userIn(ee.container!, s.user); continue; }
-      const u = lookupUser(HOST_PASSWD, s.user);
-      if (!u) throw new EngineError(EngineCode.InvalidArguments, `service ${s.name} asks for user '${s.user}', who does not exist on this device`);
-      if ((u.uid === 0 || u.gid === 0) && !privileged) throw new EngineError(EngineCode.InvalidArguments, `service ${s.name} asks to run as root, which only a privileged deployment unit may, where its EE's policy allows it`);
-    }
-    if (ee.backend === 'lxc') return undefined;
-    const taken = this.dus.flatMap((d) => (d.user ? [d.user.uid] : []));
-    const existing = this.dus.find((d) => d.ee === ee.id && d.uuid === duUuid(manifest.name, manifest.vendor))?.user;
-    const uid = existing?.uid ?? allocateUser(this.pool, taken);
-    return { uid, gid: uid };
-  }
-
-  /**
-   * A DU's data directory: private to the user its services run as (the first service's). Its
-   * parent is the agent's; the entry itself may have been planted by the EE (a link to a host
-   * directory): it is taken only if it is a real directory.
-   */
-  private makeDataDir(du: DURecord): void {
-    const dir = this.dataDir(du.uuid, du.ee);
-    try { ownDir(dir, this.hostUserOf(du, du.eus[0]), 0o700); } catch {
-      throw new EngineError(EngineCode.CommandFailure, `the data directory of ${du.manifest.name} in its execution environment is not a directory; remove what is there`);
-    }
-    if (!this.ees.find((e) => e.id === du.ee)?.ids) { makePassable(dirname(dir)); makePassable(dirname(du.root)); }
-  }
-
-  /** Who may write a DU's data and volumes: its EE's id range, or a native DU's own user. */
-  private ownerOf(du: DURecord): Owner {
-    const ids = this.ees.find((e) => e.id === du.ee)?.ids;
-    return ids ? { range: ids } : { user: du.user ?? { uid: 0, gid: 0 } };
-  }
-
   private async removeData(du: DURecord): Promise<void> {
-    if (!(await removeTree(this.dataDir(du.uuid, du.ee), this.ownerOf(du)))) this.log.warn({ duid: du.duid }, 'part of the DU\'s data directory resisted removal');
+    if (!(await removeTree(this.dataDir(du.uuid, du.ee), this.identity.ownerOf(du)))) this.log.warn({ duid: du.duid }, 'part of the DU\'s data directory resisted removal');
   }
 
   private wipeVolume(v: VolumeRecord, du: DURecord): Promise<void> {
-    return emptyTree(this.volumeDir(v), this.ownerOf(du));
+    return emptyTree(this.volumeDir(v), this.identity.ownerOf(du));
   }
 
   /** Who a unit runs as, inside its EE and on the host; undefined when it is unknown or its user is gone. */
@@ -628,22 +482,10 @@ export class Engine extends EventEmitter<EngineEvents> {
     const found = this.unitOf(euid);
     if (!found) return undefined;
     try {
-      const host = this.hostUserOf(found.du, found.eu);
+      const host = this.identity.hostUserOf(found.du, found.eu);
       const ids = this.ees.find((e) => e.id === found.du.ee)?.ids;
       return { inside: ids ? { uid: host.uid - ids.base, gid: host.gid - ids.base } : host, host };
     } catch { return undefined; }
-  }
-
-  /** The host ids a unit's process runs with. */
-  private hostUserOf(du: DURecord, eu: EURecord | undefined): UserIds {
-    const ee = this.ees.find((e) => e.id === du.ee);
-    const name = eu?.service.user;
-    if (ee?.ids) {
-      const inside = name === undefined ? { uid: 0, gid: 0 } : this.lxc.userIn(ee.container!, name);
-      return { uid: hostId(ee.ids, inside.uid), gid: hostId(ee.ids, inside.gid) };
-    }
-    if (name !== undefined) return lookupUser(HOST_PASSWD, name) ?? du.user ?? NOBODY;
-    return du.user ?? { uid: 0, gid: 0 };
   }
 
   // ---- execution units ------------------------------------------------------------------------
@@ -698,9 +540,9 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.emit('ee', ee);
     if (!enabled) {
       for (const du of this.dus.filter((d) => d.ee === eeId)) for (const eu of du.eus) await this.supervisor.stop(eu.euid, this.grace);
-      if (ee.backend === 'lxc') await this.lxc.stop(ee.container!);
+      await this.backendOf(ee).stop(ee);
     } else {
-      if (ee.backend === 'lxc') await this.startContainer(ee);
+      await this.startEE(ee);
       this.autostart(ee);
     }
   }
@@ -721,7 +563,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   async restartEE(eeId: string, reason: string): Promise<void> {
     const ee = this.requireEE(eeId, false);
     for (const du of this.dus.filter((d) => d.ee === eeId)) for (const eu of du.eus) await this.supervisor.stop(eu.euid, this.grace);
-    if (ee.backend === 'lxc') { await this.lxc.stop(ee.container!); if (ee.enabled) await this.startContainer(ee); }
+    await this.backendOf(ee).stop(ee);
+    if (ee.enabled) await this.startEE(ee);
     ee.restartCount++;
     ee.lastRestarted = iso();
     ee.restartReason = reason;
@@ -737,22 +580,24 @@ export class Engine extends EventEmitter<EngineEvents> {
    */
   createEE(req: { name: string; enabled: boolean; memoryKiB: number; cpuPercent: number; diskKiB: number; initialRunLevel?: number; allowPrivileged?: boolean }): Promise<EERecord> {
     return this.serial(async () => {
-      if (!this.backends.includes('lxc')) throw new EngineError(EngineCode.InvalidValue, 'LXC is not available on this device');
+      const b = this.backends.map((k) => this.byKind[k]).find((x) => x.caps.addable);
+      if (!b) throw new EngineError(EngineCode.InvalidValue, 'LXC is not available on this device');
       if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/.test(req.name)) throw new EngineError(EngineCode.InvalidValue, 'the EE name is not valid (letters, digits, . _ -, at most 32)');
       if (this.ees.some((e) => e.name === req.name)) throw new EngineError(EngineCode.InvalidValue, `an execution environment named ${req.name} exists`);
       const committed = this.ees.reduce((s, e) => s + Math.max(0, e.allocatedMemoryKiB), 0);
       if (req.memoryKiB > 0 && committed + req.memoryKiB > totalmem() / 1024) {
         throw new EngineError(EngineCode.ResourcesExceeded, `${req.memoryKiB} KiB more would overcommit the device's ${Math.floor(totalmem() / 1024)} KiB (${committed} KiB allocated already)`);
       }
-      const id = `lxc-${randomBytes(4).toString('hex')}`;
+      const id = `${b.kind}-${randomBytes(4).toString('hex')}`;
       const ids = allocateRange(this.pool, this.ees.flatMap((e) => (e.ids ? [e.ids] : [])));
-      const ee: EERecord = { id, name: req.name, backend: 'lxc', container: `cpe-${id}`, enabled: req.enabled, initialRunLevel: req.initialRunLevel ?? 0, currentRunLevel: req.initialRunLevel ?? 0,
+      const container = b.containerOf(id);
+      const ee: EERecord = { id, name: req.name, backend: b.kind, ...(container ? { container } : {}), enabled: req.enabled, initialRunLevel: req.initialRunLevel ?? 0, currentRunLevel: req.initialRunLevel ?? 0,
         allocatedDiskKiB: req.diskKiB, allocatedMemoryKiB: req.memoryKiB, allocatedCpuPercent: req.cpuPercent, createdAt: iso(), restartCount: 0, lastRestarted: UNKNOWN, restartReason: '',
         ids, allowPrivileged: req.allowPrivileged === true };
-      await this.lxc.create(ee.container!, { memoryKiB: req.memoryKiB, cpuPercent: req.cpuPercent }, req.diskKiB, { ids, pidsMax: this.opts.pidsMax ?? DEFAULT_PIDS_MAX, netAdmin: false });
+      await b.create(ee);
       this.ees = [...this.ees, ee];
       this.records.saveEEs(this.ees);
-      if (ee.enabled) await this.startContainer(ee);
+      if (ee.enabled) await this.startEE(ee);
       this.emit('ee', ee);
       return ee;
     });
@@ -761,13 +606,14 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** Remove(): refused while DUs are installed unless forced, which uninstalls them first. */
   async removeEE(eeId: string, force: boolean): Promise<void> {
     const ee = this.requireEE(eeId, false);
-    if (ee.backend !== 'lxc') throw new EngineError(EngineCode.InvalidValue, 'the native execution environment can not be removed');
+    const b = this.backendOf(ee);
+    if (!b.caps.addable) throw new EngineError(EngineCode.InvalidValue, `the ${ee.name} execution environment can not be removed`);
     const dus = this.dus.filter((d) => d.ee === eeId);
     if (dus.length && !force) throw new EngineError(EngineCode.InvalidDUState, `${ee.name} still has ${dus.length} deployment unit(s); use Force`);
     for (const du of dus) await this.uninstall(du.duid, 'ee-remove');
     await this.serial(async () => {
       await this.dropVolumes(this.vols.filter((v) => v.ee === eeId));
-      await this.lxc.destroy(ee.container!);
+      await b.destroy(ee);
       this.ees = this.ees.filter((e) => e.id !== eeId);
       this.records.saveEEs(this.ees);
     });
@@ -776,10 +622,11 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** Reset(): the EE's writable layer is wiped; installed DUs stay and their services start again. */
   async resetEE(eeId: string): Promise<void> {
     const ee = this.requireEE(eeId, false);
-    if (ee.backend !== 'lxc') throw new EngineError(EngineCode.InvalidValue, 'the native execution environment has no writable layer to reset');
+    const b = this.backendOf(ee);
+    if (!b.caps.writableLayer) throw new EngineError(EngineCode.InvalidValue, `the ${ee.name} execution environment has no writable layer to reset`);
     for (const du of this.dus.filter((d) => d.ee === eeId)) for (const eu of du.eus) await this.supervisor.stop(eu.euid, this.grace);
-    await this.lxc.reset(ee.container!);
-    if (ee.enabled) await this.startContainer(ee);
+    await b.reset(ee);
+    if (ee.enabled) await this.startEE(ee);
     ee.currentRunLevel = ee.initialRunLevel;
     this.records.saveEEs(this.ees);
     this.emit('ee', ee);
@@ -793,10 +640,11 @@ export class Engine extends EventEmitter<EngineEvents> {
    */
   async modifyConstraints(eeId: string, c: { diskKiB?: number | undefined; memoryKiB?: number | undefined; cpuPercent?: number | undefined; force: boolean }): Promise<void> {
     const ee = this.requireEE(eeId, false);
-    if (ee.backend !== 'lxc') throw new EngineError(EngineCode.InvalidValue, 'the native execution environment has no constraints to modify');
+    const b = this.backendOf(ee);
+    if (!b.caps.constraints) throw new EngineError(EngineCode.InvalidValue, `the ${ee.name} execution environment has no constraints to modify`);
     await this.serial(async () => {
       if (c.memoryKiB !== undefined && c.memoryKiB > 0 && !c.force) {
-        const used = await this.lxc.memoryKiB(ee.container!);
+        const used = await b.memoryKiB(ee);
         if (used > c.memoryKiB) throw new EngineError(EngineCode.CommandFailure, `${ee.name} uses ${used} KiB of memory, more than ${c.memoryKiB}; use Force`);
       }
       if (c.memoryKiB !== undefined && c.memoryKiB > 0) {
@@ -808,13 +656,13 @@ export class Engine extends EventEmitter<EngineEvents> {
         if (c.diskKiB < cur) throw new EngineError(EngineCode.CommandFailure, `shrinking ${ee.name}'s disk from ${cur} to ${c.diskKiB} KiB is not possible while it runs; Reset() after changing it, or grow it`);
         const running = this.dus.filter((d) => d.ee === eeId).flatMap((d) => d.eus).filter((e) => this.supervisor.isRunning(e.euid));
         for (const eu of running) await this.supervisor.stop(eu.euid, this.grace);
-        await this.lxc.growDisk(ee.container!, c.diskKiB);
+        await b.growDisk(ee, c.diskKiB);
         ee.allocatedDiskKiB = c.diskKiB;
         for (const eu of running) this.supervisor.start(eu.euid);
       }
       if (c.memoryKiB !== undefined) ee.allocatedMemoryKiB = c.memoryKiB;
       if (c.cpuPercent !== undefined) ee.allocatedCpuPercent = c.cpuPercent;
-      await this.lxc.setLimits(ee.container!, { memoryKiB: ee.allocatedMemoryKiB, cpuPercent: ee.allocatedCpuPercent });
+      await b.setLimits(ee, { memoryKiB: ee.allocatedMemoryKiB, cpuPercent: ee.allocatedCpuPercent });
       this.records.saveEEs(this.ees);
       this.emit('ee', ee);
     });
@@ -823,14 +671,14 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** The memory an EE uses now (its container's cgroup), in KiB; -1 for the native EE. */
   async eeMemoryKiB(eeId: string): Promise<number> {
     const ee = this.ees.find((e) => e.id === eeId);
-    return ee?.backend === 'lxc' ? this.lxc.memoryKiB(ee.container!) : -1;
+    return ee ? this.backendOf(ee).memoryKiB(ee) : -1;
   }
 
   // ---- application data volumes ---------------------------------------------------------------
 
   volumes(): readonly VolumeRecord[] { return this.vols; }
   /** Where the EE's services reach a volume (its AccessPath in a container, the mount point natively). */
-  volumePath(v: VolumeRecord): string { return this.eeOfVolume(v)?.backend === 'lxc' ? v.accessPath : this.volumeDir(v); }
+  volumePath(v: VolumeRecord): string { return this.backendOf(this.eeOfVolume(v)).caps.volumeLinks ? v.accessPath : this.volumeDir(v); }
   volumeUsedMiB(v: VolumeRecord): number { return VolumeImages.usedMiB(this.volumeDir(v)); }
   volumesOf(du: DURecord): VolumeRecord[] { return this.vols.filter((v) => v.ee === du.ee && v.appUuid === du.uuid); }
 
@@ -845,12 +693,14 @@ export class Engine extends EventEmitter<EngineEvents> {
     });
   }
 
-  /** Starts an EE's container, then gives its volumes their AccessPath (a Reset() took the links). */
-  private async startContainer(ee: EERecord): Promise<void> {
+  /** Starts an EE (its container), then gives its volumes their AccessPath (a Reset() took the links). */
+  private async startEE(ee: EERecord): Promise<void> {
+    const b = this.backendOf(ee);
     // Callers outside the queue (Enable, Restart, Reset) pass the error on: its detail is logged here.
-    await this.lxc.start(ee.container!).catch((e: unknown) => { this.logDetail(e, { ee: ee.name }); throw e; });
+    await b.start(ee).catch((e: unknown) => { this.logDetail(e, { ee: ee.name }); throw e; });
+    if (!b.caps.volumeLinks) return;
     for (const v of this.vols.filter((x) => x.ee === ee.id)) {
-      await this.lxc.link(ee.container!, join(VOLUME_DIR, v.id), v.accessPath).catch((e) => this.logError(e, { volume: v.name, ee: ee.name }, 'application data volume has no AccessPath'));
+      await b.link(ee, v.id, v.accessPath).catch((e) => this.logError(e, { volume: v.name, ee: ee.name }, 'application data volume has no AccessPath'));
     }
   }
 
@@ -869,8 +719,11 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   private volumeDir(v: VolumeRecord): string {
     const ee = this.eeOfVolume(v);
-    return ee?.backend === 'lxc' ? join(this.lxc.duDir(ee.container!), VOLUME_DIR, v.id) : this.records.path('appdata', v.id);
+    return this.backendOf(ee).volumeDir(ee ?? { id: v.ee }, v.id);
   }
+
+  /** The backend of an EE (by the kind its record keeps); the host's for a place that has none. */
+  private backendOf(ee: EERecord | undefined): Backend { return ee ? this.byKind[ee.backend] : this.host; }
 
   private volumeSpecs(specs: readonly VolumeSpec[]): VolumeSpec[] {
     const names = new Set<string>();
@@ -901,7 +754,8 @@ export class Engine extends EventEmitter<EngineEvents> {
       for (const v of fresh) {
         await this.images.create(v);
         await this.images.mount(v, this.volumeDir(v));
-        if (ee.backend === 'lxc' && (await this.lxc.state(ee.container!)) === 'RUNNING') await this.lxc.link(ee.container!, join(VOLUME_DIR, v.id), v.accessPath);
+        const b = this.backendOf(ee);
+        if (b.caps.volumeLinks && (await b.running(ee))) await b.link(ee, v.id, v.accessPath);
       }
     } catch (e) {
       await this.dropVolumes(fresh);
@@ -916,7 +770,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (!list.length) return;
     for (const v of list) {
       const ee = this.eeOfVolume(v);
-      if (ee?.backend === 'lxc') await this.lxc.unlink(ee.container!, v.accessPath).catch((e) => this.log.warn({ err: e }, 'volume link not removed'));
+      if (ee && this.backendOf(ee).caps.volumeLinks) await this.backendOf(ee).unlink(ee, v.accessPath).catch((e) => this.log.warn({ err: e }, 'volume link not removed'));
       await this.images.destroy(v, this.volumeDir(v));
     }
     const ids = new Set(list.map((v) => v.id));
@@ -996,7 +850,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** A DU's data directory on the host (for LXC EEs inside the EE's disk image, within its allowance). */
   dataDir(uuid: string, eeId: string): string {
     const ee = this.ees.find((e) => e.id === eeId);
-    return ee?.backend === 'lxc' ? join(this.lxc.dataDir(ee.container!), uuid) : this.records.path('data', `${eeId}-${uuid}`);
+    return this.backendOf(ee).dataDir(ee ?? { id: eeId }, uuid);
   }
 
   /**
@@ -1005,23 +859,18 @@ export class Engine extends EventEmitter<EngineEvents> {
    */
   private stagingDir(eeId: string, id: string): string {
     const ee = this.ees.find((e) => e.id === eeId);
-    return ee?.backend === 'lxc' ? join(this.lxc.duDir(ee.container!), `.staging-${id}`) : this.records.path('tmp', id);
+    return this.backendOf(ee).stagingDir(ee ?? { id: eeId }, id);
   }
 
   private duRoot(ee: EERecord, duid: string): string {
-    return ee.backend === 'lxc' ? join(this.lxc.duDir(ee.container!), duid) : this.records.path('du', duid);
+    return this.backendOf(ee).duRoot(ee, duid);
   }
 
   private launchOf(du: DURecord, eu: EURecord): Launch {
     const ee = this.ees.find((e) => e.id === du.ee);
     const env: Record<string, string> = { ...eu.service.env, CPE_EUID: eu.euid };
     for (const v of this.volumesOf(du)) env[volumeEnvName(v.name)] = this.volumePath(v);
-    if (ee?.backend === 'lxc') {
-      return { command: eu.service.command, args: eu.service.args, cwd: `${IN_CONTAINER.du}/${du.duid}`, user: eu.service.user, privileged: du.privileged === true,
-        env: { ...env, CPE_DU_DATA: `${IN_CONTAINER.data}/${du.uuid}` }, launcher: this.lxc.launcher(ee.container!) };
-    }
-    return { command: eu.service.command, args: eu.service.args, cwd: du.root, env: { ...env, CPE_DU_DATA: this.dataDir(du.uuid, du.ee) }, launcher: nativeLauncher,
-      ...this.hostUserOf(du, eu) };
+    return this.backendOf(ee).launch(ee ?? ({ id: du.ee } as EERecord), du, eu, env, () => this.identity.hostUserOf(du, eu));
   }
 
   /** The restart policy in force for a unit (what the model shows in AutoRestart). */
@@ -1089,7 +938,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       return this.defer(op, { ...base, operation: 'Install', version: '', ee: '', du: undefined, duid: undefined, euids: [], fault: interrupted });
     }
     if (op.kind === 'update') {
-      if (!op.committed && du && (existsSync(join(op.staging, 'old')) || existsSync(join(op.staging, 'old.sqfs')))) await this.restoreRoot(du, op.staging);
+      if (!op.committed && du && (existsSync(join(op.staging, 'old')) || existsSync(join(op.staging, 'old.sqfs')))) await restoreRoot(du, op.staging);
       if (!op.committed) await this.dropVolumes(own);
       await unmount(join(op.staging, CHECK_MOUNT));
       rmSync(op.staging, { recursive: true, force: true });
@@ -1130,23 +979,4 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.queue = next.catch(() => undefined);
     return next;
   }
-}
-
-/** Removes a DU's root, unmounting it first when it is a mounted image, and the image itself. */
-async function removeRoot(root: string): Promise<void> {
-  await unmount(root);
-  rmSync(root, { recursive: true, force: true });
-  rmSync(`${root}.sqfs`, { force: true });
-}
-
-function faultOf(err: EngineError): NonNullable<DuResult['fault']> {
-  return { code: err.code, message: err.message, ...(err.transfer ? { transfer: err.transfer } : {}) };
-}
-
-/** Any other error as a fault: its kind (an errno code) in the message; its text, which names host paths, as detail. */
-function asEngineError(e: unknown): EngineError {
-  if (e instanceof EngineError) return e;
-  const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  const kind = typeof code === 'string' && /^[A-Z0-9_]{1,40}$/.test(code) ? ` (${code})` : '';
-  return new EngineError(EngineCode.InternalError, `internal error${kind}`, undefined, (e as Error | undefined)?.message ?? String(e));
 }

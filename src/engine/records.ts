@@ -6,108 +6,14 @@
 // starts without it.
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { EngineCode, EngineError, type TransferFailure } from './errors.js';
+import type { DURecord, DuResult, EERecord, EURecord, OpRecord } from './types.js';
+import { EngineCode, EngineError } from './errors.js';
 import { isDiskFull, removeStaleTemps, writeFileAtomic, writeFileAtomicSoon } from '../util/atomic-file.js';
 import { isArrayOf, isBoolean, isNumber, isObject, isString, isStringMap, oneOf, optional } from '../util/json-shape.js';
 import type { Quarantine } from '../util/quarantine.js';
-import type { Manifest, ServiceSpec } from './package/manifest.js';
 import type { VolumeRecord } from './volumes.js';
-import type { IdRange } from './backends/lxc-policy.js';
-import type { UserIds } from './ids/users.js';
 
-export type DuOperation = 'Install' | 'Update' | 'Uninstall';
-
-/** A finished install, update or uninstall, as the engine reports it (and keeps it in its journal). */
-export interface DuResult {
-  readonly operation: DuOperation;
-  readonly requestTag: string;
-  readonly uuid: string;
-  readonly version: string;
-  readonly ee: string;
-  readonly du: DURecord | undefined;        // the DU after the operation (undefined once uninstalled or when install failed)
-  readonly duid: string | undefined;
-  readonly euids: readonly string[];
-  readonly fault: { code: number; message: string; transfer?: TransferFailure } | undefined;
-  readonly startTime: string;
-  readonly completeTime: string;
-  /** Found finished (or interrupted) after a restart: whoever asked lost its request meanwhile. */
-  readonly recovered?: boolean;
-}
-
-export type BackendKind = 'native' | 'lxc';
-
-export interface EERecord {
-  readonly id: string;                 // stable name of the EE ("native", "lxc-1" ...)
-  name: string;
-  readonly backend: BackendKind;
-  /** The LXC container of an lxc EE. */
-  readonly container?: string;
-  enabled: boolean;
-  initialRunLevel: number;
-  currentRunLevel: number;
-  allocatedDiskKiB: number;            // -1: no limit
-  allocatedMemoryKiB: number;
-  allocatedCpuPercent: number;
-  readonly createdAt: string;
-  restartCount: number;
-  lastRestarted: string;
-  restartReason: string;
-  /** The host ids an unprivileged container's ids map onto (absent: the native EE). */
-  readonly ids?: IdRange;
-  /** The operator allows privileged DUs here (TR-181 Privileged). */
-  allowPrivileged?: boolean;
-}
-
-/** The TR-181 AutoRestart settings an operator gave (absent: the manifest's policy, default timing). */
-export interface UnitRestart { enabled: boolean; minWait: number; maxWait: number; multiplier: number; maxRetries: number }
-
-export interface EURecord {
-  readonly euid: string;
-  readonly service: ServiceSpec;
-  restart?: UnitRestart;
-  /** What the EU should be: AutoStart decides at boot, SetRequestedState afterwards. */
-  requested: 'Active' | 'Idle';
-  autoStart: boolean;
-  runLevel: number;
-}
-
-export interface DURecord {
-  readonly duid: string;
-  readonly uuid: string;
-  readonly ee: string;
-  readonly manifest: Manifest;
-  readonly url: string;
-  readonly username: string;
-  readonly password: string;           // kept for Update without a URL (the file is 0600)
-  readonly format: 'tar.gz' | 'squashfs';
-  /** A mounted SquashFS image, or files unpacked (absent in older records: a SquashFS was mounted). */
-  readonly layout?: 'image' | 'tree';
-  readonly root: string;               // unpacked package
-  /** Installed with TR-181 Privileged (only where its EE's policy allowed it). */
-  readonly privileged?: boolean;
-  /** A native DU's own host user (its services run as it unless one names another). */
-  readonly user?: UserIds;
-  readonly installedAt: string;
-  readonly diskKiB: number;
-  eus: EURecord[];
-}
-
-/** An install, update or uninstall that has started and not yet been reported. */
-export interface OpRecord {
-  readonly id: string;
-  readonly kind: 'install' | 'update' | 'uninstall';
-  readonly startTime: string;
-  readonly uuid: string;               // may be empty until the manifest is read
-  readonly duid: string | undefined;   // the DU it concerns (update, uninstall, and install once known)
-  readonly staging: string;            // what to remove if it never completed
-  readonly root?: string;              // the DU's final root once known (a mount point for SquashFS)
-  readonly requestTag: string;         // who asked (opaque to the engine: the model's key)
-  readonly volumes?: readonly string[]; // application data volumes it created (removed if it never commits)
-  committed: boolean;                  // the engine state already reflects the operation
-  fault?: { code: number; message: string };
-  /** The outcome, journalled before anyone hears it: a restart that finds it reports exactly this. */
-  outcome?: DuResult;
-}
+export type { BackendKind, DURecord, EERecord, EURecord, OpRecord, UnitRestart } from './types.js';
 
 export class EngineRecords {
   readonly dir: string;

@@ -1,0 +1,161 @@
+// The engine's shared types: the records it keeps (EEs, DUs, EUs, operations in flight) and the
+// outcome of a DU operation. Imported by the core, the records store and the protocols' model.
+import type { TransferFailure } from './errors.js';
+import type { Manifest, ServiceSpec } from './package/manifest.js';
+import type { IdRange } from './backends/lxc-policy.js';
+import type { UserIds } from './ids/users.js';
+import type { Logger } from '../util/logger.js';
+import type { Quarantine } from '../util/quarantine.js';
+import type { DownloadLimits } from './fetch.js';
+import type { IdPool } from './ids/pool.js';
+import type { UnitState } from './supervisor.js';
+import type { VolumeSpec } from './volumes.js';
+
+export type BackendKind = 'native' | 'lxc';
+
+export interface EERecord {
+  readonly id: string;                 // stable name of the EE ("native", "lxc-1" ...)
+  name: string;
+  readonly backend: BackendKind;
+  /** The LXC container of an lxc EE. */
+  readonly container?: string;
+  enabled: boolean;
+  initialRunLevel: number;
+  currentRunLevel: number;
+  allocatedDiskKiB: number;            // -1: no limit
+  allocatedMemoryKiB: number;
+  allocatedCpuPercent: number;
+  readonly createdAt: string;
+  restartCount: number;
+  lastRestarted: string;
+  restartReason: string;
+  /** The host ids an unprivileged container's ids map onto (absent: the native EE). */
+  readonly ids?: IdRange;
+  /** The operator allows privileged DUs here (TR-181 Privileged). */
+  allowPrivileged?: boolean;
+}
+
+/** The TR-181 AutoRestart settings an operator gave (absent: the manifest's policy, default timing). */
+export interface UnitRestart { enabled: boolean; minWait: number; maxWait: number; multiplier: number; maxRetries: number }
+
+export interface EURecord {
+  readonly euid: string;
+  readonly service: ServiceSpec;
+  restart?: UnitRestart;
+  /** What the EU should be: AutoStart decides at boot, SetRequestedState afterwards. */
+  requested: 'Active' | 'Idle';
+  autoStart: boolean;
+  runLevel: number;
+}
+
+export interface DURecord {
+  readonly duid: string;
+  readonly uuid: string;
+  readonly ee: string;
+  readonly manifest: Manifest;
+  readonly url: string;
+  readonly username: string;
+  readonly password: string;           // kept for Update without a URL (the file is 0600)
+  readonly format: 'tar.gz' | 'squashfs';
+  /** A mounted SquashFS image, or files unpacked (absent in older records: a SquashFS was mounted). */
+  readonly layout?: 'image' | 'tree';
+  readonly root: string;               // unpacked package
+  /** Installed with TR-181 Privileged (only where its EE's policy allowed it). */
+  readonly privileged?: boolean;
+  /** A native DU's own host user (its services run as it unless one names another). */
+  readonly user?: UserIds;
+  readonly installedAt: string;
+  readonly diskKiB: number;
+  eus: EURecord[];
+}
+
+/** An install, update or uninstall that has started and not yet been reported. */
+export interface OpRecord {
+  readonly id: string;
+  readonly kind: 'install' | 'update' | 'uninstall';
+  readonly startTime: string;
+  readonly uuid: string;               // may be empty until the manifest is read
+  readonly duid: string | undefined;   // the DU it concerns (update, uninstall, and install once known)
+  readonly staging: string;            // what to remove if it never completed
+  readonly root?: string;              // the DU's final root once known (a mount point for SquashFS)
+  readonly requestTag: string;         // who asked (opaque to the engine: the model's key)
+  readonly volumes?: readonly string[]; // application data volumes it created (removed if it never commits)
+  committed: boolean;                  // the engine state already reflects the operation
+  fault?: { code: number; message: string };
+  /** The outcome, journalled before anyone hears it: a restart that finds it reports exactly this. */
+  outcome?: DuResult;
+}
+
+export type DuOperation = 'Install' | 'Update' | 'Uninstall';
+
+export interface DuResult {
+  readonly operation: DuOperation;
+  readonly requestTag: string;
+  readonly uuid: string;
+  readonly version: string;
+  readonly ee: string;
+  readonly du: DURecord | undefined;        // the DU after the operation (undefined once uninstalled or when install failed)
+  readonly duid: string | undefined;
+  readonly euids: readonly string[];
+  readonly fault: { code: number; message: string; transfer?: TransferFailure } | undefined;
+  readonly startTime: string;
+  readonly completeTime: string;
+  /** Found finished (or interrupted) after a restart: whoever asked lost its request meanwhile. */
+  readonly recovered?: boolean;
+}
+
+export type DuStatus = 'Installing' | 'Installed' | 'Updating' | 'Uninstalling';
+
+export interface EngineEvents {
+  /** An install, update or uninstall finished (or was found finished after a restart). */
+  result: [DuResult];
+  /** A DU's transitional status changed. */
+  duStatus: [duid: string, status: DuStatus];
+  /** An execution unit's state changed (start, stop, crash, restart ...). */
+  eu: [euid: string, state: Readonly<UnitState>];
+  /** An execution environment's configuration or state changed. */
+  ee: [EERecord];
+  /** Application data volumes were created or removed. */
+  volumes: [];
+}
+
+export interface InstallRequest {
+  readonly url: string;
+  readonly uuid?: string;
+  readonly username?: string;
+  readonly password?: string;
+  readonly ee: string;
+  readonly requestTag: string;
+  readonly signal?: AbortSignal;
+  readonly progress?: (percent: number) => void;
+  /** Application data volumes (absent: those the manifest declares). */
+  readonly appData?: readonly VolumeSpec[];
+  /** TR-181 Privileged: allowed only into an EE whose policy allows it. */
+  readonly privileged?: boolean;
+}
+
+export type UpdateRequest = Omit<InstallRequest, 'ee' | 'url'> & { url?: string; retainData?: boolean };
+
+export interface EngineOptions {
+  readonly stateDir: string;
+  readonly logger: Logger;
+  readonly maxPackageBytes?: number;
+  readonly maxUnpackedBytes?: number;
+  /**
+   * Bounds of every package download: connect (TCP and TLS), idle (no byte from the server),
+   * the whole download, redirects followed; DEFAULT_DOWNLOAD_LIMITS where absent (docs/security.md, Downloads).
+   */
+  readonly download?: Partial<DownloadLimits>;
+  /** The operator's CA (PEM file, the agent's --ca), trusted for https downloads besides the system's. */
+  readonly caFile?: string;
+  /** Grace period before a stopping service is killed (TR-181 ShutdownDelay). */
+  readonly shutdownGraceMs?: number;
+  /** The operator's base root file system for LXC EEs (tar.gz); LXC's busybox one when absent. */
+  readonly lxcRootfs?: string;
+  /** Host ids handed to EEs (a block each) and to native DUs (a user each). */
+  readonly idPool?: IdPool;
+  /** Processes one LXC EE may hold at once (cgroup pids.max). */
+  readonly pidsMax?: number;
+  /** Where corrupt record files are reported (the agent's, for all its state); else the engine's own. */
+  readonly quarantine?: Quarantine;
+}
