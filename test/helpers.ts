@@ -1,7 +1,7 @@
 // Shared test fixtures: the real definitions from datamodel/, a fresh model, a temporary state dir,
 // the agent as a process of its own.
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,18 @@ import { Schema } from '../src/dm/schema.js';
 import type { Caller } from '../src/dm/caller.js';
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** The standards (../shared beside the clone); CPE_SHARED_DIR points elsewhere (an empty dir shows the skips). */
+export const sharedPath = (...parts: string[]): string => join(process.env.CPE_SHARED_DIR ?? join(repoRoot, '..', 'shared'), ...parts);
+
+/** A file of the standards, or undefined after one loud skip line; with CI set its absence fails the test. */
+export function requireShared(t: { skip(msg: string): void }, ...parts: string[]): string | undefined {
+  const p = sharedPath(...parts);
+  if (existsSync(p)) return p;
+  if (process.env.CI) throw new Error(`${p} is missing; CI runs with ../shared beside the clone (or CPE_SHARED_DIR)`);
+  t.skip(`SKIPPED LOUDLY: ${p} is absent (../shared beside the clone, or set CPE_SHARED_DIR)`);
+  return undefined;
+}
 let schema: Schema | undefined;
 export function loadSchema(): Schema { return (schema ??= Schema.load(join(repoRoot, 'datamodel'))); }
 

@@ -13,6 +13,7 @@ import { decodeMsg, decodeRecord, encodeRecord, type Plain, type PlainMsg, UspDe
 import type { UspContext } from './context.js';
 import { dispatch } from './dispatch.js';
 import { controllerByEndpoint } from './controllers.js';
+import { asWork } from '../util/work.js';
 
 export interface Inbound {
   /** The controller's endpoint id, from the record. */
@@ -99,7 +100,7 @@ export class UspEndpoint {
     this.busy.set(from, count + 1);
     try {
       const budget = new ByteBudget(maxRecord - RECORD_OVERHEAD - me.length - from.length - msg.header.msg_id.length, maxRecord);
-      const answer = await this.handleRequest(from, msg, budget);
+      const answer = await asWork(() => this.handleRequest(from, msg, budget));
       if (!answer) return { fromId: from, reply: undefined };
       reply = wrap(answer);
       // The budget counts what a response holds as it is built; this catches what it could not foresee.

@@ -1,18 +1,30 @@
 // Gives memory back once a burst of work is over. V8 shrinks its heap by itself only after a full
 // collection, and a burst served by young-generation scavenges alone (installing a few DUs, a CWMP
 // session) can leave the heap tens of MB above what it holds, for as long as the agent then
-// sits idle, which is most of its life on a device. So: every few seconds, if the heap stopped growing
-// but stands well above its size after the last full collection, collect once.
+// sits idle, which is most of its life on a device. So: every few seconds, when no work is in
+// progress (the explicit signal of util/work.ts), the heap stopped growing and it stands well above
+// its size after the last full collection, collect once. A heuristic alone (heap quiet) fired in the
+// middle of work that happened to allocate little in one period; the busy signal is what rules that out.
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { working } from './work.js';
 
 export interface IdleGcOptions {
   /** How often the heap is looked at. */
   readonly periodMs: number;
   /** Growth since the last full collection that is worth one. */
   readonly slackBytes: number;
-  /** Allocation within one period below which the agent counts as idle. */
+  /** Allocation within one period below which the heap counts as quiet. */
   readonly quietBytes: number;
+}
+
+/** What the collector reads and does; tests inject their own to be deterministic. */
+export interface IdleGcHooks {
+  readonly heap: () => { total: number; used: number };
+  readonly gc: () => void;
+  readonly busy: () => boolean;
+  /** Calls `tick` every `ms`; returns the stop. */
+  readonly every: (ms: number, tick: () => void) => () => void;
 }
 
 const DEFAULTS: IdleGcOptions = { periodMs: 5000, slackBytes: 8 * 2 ** 20, quietBytes: 2 ** 20 };
@@ -23,24 +35,32 @@ function fullGc(): () => void {
   return runInNewContext('gc') as () => void;
 }
 
-/** Starts the watch; the returned function stops it. The timer never keeps the process alive. */
-export function startIdleGc(opts: Partial<IdleGcOptions> = {}, onCollect?: (freedBytes: number) => void): () => void {
+function realHooks(): IdleGcHooks {
+  return {
+    heap: () => { const h = getHeapStatistics(); return { total: h.total_heap_size, used: h.used_heap_size }; },
+    gc: fullGc(),
+    busy: working,
+    // The timer never keeps the process alive.
+    every: (ms, tick) => { const t = setInterval(tick, ms); t.unref(); return () => clearInterval(t); },
+  };
+}
+
+/** Starts the watch; the returned function stops it. */
+export function startIdleGc(opts: Partial<IdleGcOptions> = {}, onCollect?: (freedBytes: number) => void, hooks: Partial<IdleGcHooks> = {}): () => void {
   const o = { ...DEFAULTS, ...opts };
-  const gc = fullGc();
-  const start = getHeapStatistics();
-  let base = start.total_heap_size;
-  let lastUsed = start.used_heap_size;
-  const timer = setInterval(() => {
-    const h = getHeapStatistics();
-    const quiet = Math.abs(h.used_heap_size - lastUsed) < o.quietBytes;
-    lastUsed = h.used_heap_size;
-    if (!quiet || h.total_heap_size - base < o.slackBytes) return;
-    gc();
-    const after = getHeapStatistics();
-    base = after.total_heap_size;
-    lastUsed = after.used_heap_size;
-    onCollect?.(h.total_heap_size - after.total_heap_size);
-  }, o.periodMs);
-  timer.unref();
-  return () => clearInterval(timer);
+  const h = { ...(hooks.heap && hooks.gc && hooks.busy && hooks.every ? {} : realHooks()), ...hooks } as IdleGcHooks;
+  const start = h.heap();
+  let base = start.total;
+  let lastUsed = start.used;
+  return h.every(o.periodMs, () => {
+    const now = h.heap();
+    const quiet = Math.abs(now.used - lastUsed) < o.quietBytes;
+    lastUsed = now.used;
+    if (h.busy() || !quiet || now.total - base < o.slackBytes) return;
+    h.gc();
+    const after = h.heap();
+    base = after.total;
+    lastUsed = after.used;
+    onCollect?.(now.total - after.total);
+  });
 }

@@ -11,6 +11,7 @@ import { createServer as createTlsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Parser, processors } from 'xml2js';
+import { sharedPath } from '../helpers.js';
 
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 
@@ -204,8 +205,11 @@ export class TestAcs {
 
   /** Every envelope the CPE sent, checked against the official CWMP schema with xmllint. */
   validateAll(): { ok: boolean; output: string; skipped?: string } {
-    const script = join(process.cwd(), '..', 'shared', 'spec', 'cwmp', 'xsd', 'validate.sh');
-    if (!existsSync(script)) return { ok: false, output: `${script} is missing` };
+    const script = sharedPath('spec', 'cwmp', 'xsd', 'validate.sh');
+    if (!existsSync(script)) {
+      if (process.env.CI) return { ok: false, output: `${script} is missing; CI runs with ../shared beside the clone (or CPE_SHARED_DIR)` };
+      return { ok: true, output: '', skipped: `SKIPPED LOUDLY: envelopes not validated against the CWMP schema: ${script} is absent (../shared beside the clone, or set CPE_SHARED_DIR)` };
+    }
     const dir = mkdtempSync(join(tmpdir(), 'cpe-acs-'));
     try {
       const files = this.received.map((r, i) => { const f = join(dir, `m${i}.xml`); writeFileSync(f, r); return f; });

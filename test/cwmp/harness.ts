@@ -29,7 +29,7 @@ export interface SetupOptions {
   readonly destroyContainers?: boolean;
 }
 
-export async function setup(t: { after: (fn: () => Promise<void>) => void }, extra: Record<string, string> = {}, opts: SetupOptions = {}) {
+export async function setup(t: { after: (fn: () => Promise<void>) => void; diagnostic?: (message: string) => void }, extra: Record<string, string> = {}, opts: SetupOptions = {}) {
   const { dir, cleanup } = tempDir('cpe-cwmp-');
   const acs = new TestAcs({ username: 'cpe', password: 'acs-secret', ...opts.acs });
   await acs.start();
@@ -45,6 +45,7 @@ export async function setup(t: { after: (fn: () => Promise<void>) => void }, ext
   const agent = await boot();
   t.after(async () => {
     const v = acs.validateAll();
+    if (v.skipped) t.diagnostic?.(v.skipped);
     for (const a of agents) { await (opts.destroyContainers ? a.containerEngine?.factoryReset() : a.containerEngine?.stopAll()); await a.stop(); }
     await acs.stop(); cleanup();
     assert.ok(v.ok, `every envelope the CPE sent validates against the CWMP schema:\n${v.output}`);

@@ -1,42 +1,81 @@
-// The idle collector: memory a burst left behind is given back once the agent is quiet, and not while
-// it works.
+// The idle collector: memory a burst left behind is given back once the agent is idle, and never
+// while it works. Deterministic: the heap, the collection, the busy signal and the clock are injected.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { getHeapStatistics } from 'node:v8';
-import { startIdleGc } from '../../src/util/idle-gc.js';
-import { sleep } from '../helpers.js';
+import { startIdleGc, type IdleGcHooks } from '../../src/util/idle-gc.js';
+import { asWork, working } from '../../src/util/work.js';
 
 const MB = 2 ** 20;
 
-test('after a burst that grew the heap, a quiet period brings one full collection and a smaller heap', async (t) => {
+/** A heap the test moves by hand, a clock it ticks by hand. */
+function world(busy = false) {
+  const heap = { total: 20 * MB, used: 10 * MB };
+  const w = { heap, busy, collections: 0, tick: () => {}, stopped: false };
+  const hooks: IdleGcHooks = {
+    heap: () => ({ ...heap }),
+    gc: () => { w.collections++; heap.total = 20 * MB; heap.used = 10 * MB; },
+    busy: () => w.busy,
+    every: (_ms, tick) => { w.tick = tick; return () => { w.stopped = true; }; },
+  };
+  return { w, hooks };
+}
+const opts = { periodMs: 5000, slackBytes: 8 * MB, quietBytes: MB };
+
+test('after a burst that grew the heap, the first quiet idle period brings one full collection', () => {
+  const { w, hooks } = world();
   const freed: number[] = [];
-  const stop = startIdleGc({ periodMs: 100, slackBytes: 8 * MB, quietBytes: MB }, (bytes) => freed.push(bytes));
-  t.after(stop);
-  // A burst: some 40 MB of short-lived objects that outlive a few scavenges (as rows and messages of
-  // a burst of installs do), then dropped.
-  let burst: { id: string; row: number[] }[] | undefined = [];
-  for (let i = 0; i < 300_000; i++) burst.push({ id: `row-${i}`, row: [i, i * 2, i * 3] });
-  const grown = getHeapStatistics().total_heap_size;
-  burst = undefined;
-  assert.equal(burst, undefined);
-  await sleep(600);
-  assert.equal(freed.length, 1, 'one collection once quiet');
-  assert.ok(freed[0]! > 8 * MB, `it gave back ${Math.round(freed[0]! / MB)} MB`);
-  assert.ok(getHeapStatistics().total_heap_size < grown - 8 * MB);
-  await sleep(400);
-  assert.equal(freed.length, 1, 'nothing more to do while nothing grows');
+  const stop = startIdleGc(opts, (b) => freed.push(b), hooks);
+  w.heap.total = 60 * MB; w.heap.used = 45 * MB;   // the burst
+  w.tick();
+  assert.equal(w.collections, 0, 'the heap was still growing in that period');
+  w.tick();
+  assert.equal(w.collections, 1, 'one collection once quiet');
+  assert.deepEqual(freed, [40 * MB]);
+  w.tick(); w.tick();
+  assert.equal(w.collections, 1, 'nothing more to do while nothing grows');
+  stop();
+  assert.ok(w.stopped);
 });
 
-test('while the agent keeps allocating, the collector leaves the work to V8', async (t) => {
-  const freed: number[] = [];
-  const stop = startIdleGc({ periodMs: 100, slackBytes: 2 * MB, quietBytes: MB }, (bytes) => freed.push(bytes));
-  t.after(stop);
-  const kept: string[][] = [];
-  const end = Date.now() + 700;
-  while (Date.now() < end) {
-    kept.push(Array.from({ length: 20_000 }, (_, i) => `busy-${kept.length}-${i}`));   // ~1.5 MB held per round
-    await sleep(20);
-  }
-  assert.ok(kept.length > 10);
-  assert.deepEqual(freed, [], 'no collection forced in the middle of work');
+test('growth below the slack is left to V8', () => {
+  const { w, hooks } = world();
+  startIdleGc(opts, undefined, hooks);
+  w.heap.total += 7 * MB;
+  for (let i = 0; i < 5; i++) w.tick();
+  assert.equal(w.collections, 0);
+});
+
+test('never in the middle of work: a quiet heap while work is in progress brings no collection', () => {
+  const { w, hooks } = world(true);
+  startIdleGc(opts, undefined, hooks);
+  w.heap.total = 60 * MB;   // grown, and then quiet: the old heuristic alone would have collected
+  for (let i = 0; i < 5; i++) w.tick();
+  assert.equal(w.collections, 0, 'no collection forced in the middle of work');
+  w.busy = false;
+  w.tick();
+  assert.equal(w.collections, 1, 'collected at the first idle period');
+});
+
+test('while the heap keeps changing, the collector leaves the work to V8', () => {
+  const { w, hooks } = world();
+  startIdleGc(opts, undefined, hooks);
+  for (let i = 0; i < 10; i++) { w.heap.total += 2 * MB; w.heap.used += 1.5 * MB; w.tick(); }
+  assert.equal(w.collections, 0);
+});
+
+test('the busy signal: held for the duration of work, released after it, also when it throws', async () => {
+  assert.equal(working(), false);
+  let release!: () => void;
+  const job = asWork(() => new Promise<void>((r) => { release = r; }));
+  assert.equal(working(), true);
+  release();
+  await job;
+  assert.equal(working(), false);
+  await assert.rejects(asWork(() => { throw new Error('boom'); }));
+  assert.equal(working(), false);
+});
+
+test('with the real heap, collection and timer it starts and stops without keeping the process alive', () => {
+  const stop = startIdleGc({ periodMs: 60_000 });
+  stop();
 });

@@ -43,11 +43,11 @@ export class MqttMtp {
       const ref = n.singles.get('MQTT')?.stored('Reference');
       return n.stored('Enable') !== 'true' ? 'Down' : MqttMtp.live.get(`${ref}.`)?.status === 'Connected' ? 'Up' : 'Error';
     } });
-    dm.command('Device.MQTT.Client.{i}.ForceReconnect()', () => { forceReconnect.forEach((f) => f()); return {}; });
+    dm.command('Device.MQTT.Client.{i}.ForceReconnect()', (req) => { forceReconnect.forEach((f) => f(req.node)); return {}; });
   }
 
   start(): void {
-    forceReconnect.add(this.reconnectAll);
+    forceReconnect.add(this.reconnectClient);
     for (const mtp of this.mtpRows()) this.open(mtp);
     // Configuration changes to clients or MTPs reconnect, a little later, once for a burst of sets.
     this.unsubscribe = this.dm.feed.subscribe(['Device.MQTT.Client.', `${LA}MTP.`], (c: Change) => {
@@ -58,6 +58,15 @@ export class MqttMtp {
   }
 
   private readonly reconnectAll = (): void => { void this.stopConnections().then(() => { for (const mtp of this.mtpRows()) this.open(mtp); }); };
+
+  /** ForceReconnect() on one client: its connection only; the others keep theirs. */
+  private readonly reconnectClient = (client: ObjectNode): void => {
+    if (this.dm.node(client.path) !== client) return; // another agent's data model in this process
+    const clientPath = client.path;
+    void this.stopConnections(clientPath).then(() => {
+      for (const mtp of this.mtpRows()) if (`${mtp.singles.get('MQTT')!.stored('Reference') ?? ''}.` === clientPath) this.open(mtp);
+    });
+  };
 
   private mtpRows(): ObjectNode[] {
     return [...(this.dm.node(LA)?.tables.get('MTP')?.rows.values() ?? [])].filter((r) => r.stored('Enable') === 'true' && r.stored('Protocol') === 'MQTT');
@@ -174,8 +183,9 @@ export class MqttMtp {
     this.log.info({ client: clientPath, replyTo: conn.replyTopic }, 'USP MQTT MTP up');
   }
 
-  private async stopConnections(): Promise<void> {
-    const all = [...this.conns.values()];
+  /** Stops one client's connection, or all of them. */
+  private async stopConnections(clientPath?: string): Promise<void> {
+    const all = [...this.conns].filter(([path]) => clientPath === undefined || path === clientPath).map(([, c]) => c);
     for (const { conn } of all) {
       for (const ctl of controllers(this.dm)) {
         const route = ctl.stored('Enable') === 'true' ? this.controllerTopic(ctl.stored('EndpointID')!) : undefined;
@@ -184,12 +194,12 @@ export class MqttMtp {
         }
       }
     }
-    this.conns.clear();
+    for (const [path, c] of this.conns) if (all.includes(c)) this.conns.delete(path);
     for (const { conn } of all) await conn.stop();
   }
 
   async stop(): Promise<void> {
-    forceReconnect.delete(this.reconnectAll);
+    forceReconnect.delete(this.reconnectClient);
     this.unsubscribe?.();
     clearTimeout(this.restartTimer);
     await this.stopConnections();
@@ -198,5 +208,5 @@ export class MqttMtp {
 
 const OUTBOX_LIMIT = 1000;
 
-/** ForceReconnect() reaches whichever MTP is running. */
-const forceReconnect = new Set<() => void>();
+/** ForceReconnect() reaches whichever MTP is running; the one whose data model holds the client acts. */
+const forceReconnect = new Set<(client: ObjectNode) => void>();
