@@ -4,17 +4,9 @@
 // LocalAgent.X_CPE-AGENT_MaxRecordSize is the limit.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Agent } from '../../src/agent.js';
-import { silentLogger } from '../../src/util/logger.js';
-import { UspController } from '../../src/usp/controller-client.js';
-import { mqttDeploymentDefaults } from '../../src/usp/mqtt/deployment.js';
-import { tempDir, waitFor } from '../helpers.js';
+import { tempDir } from '../helpers.js';
 import { freePort, Mosquitto, requireMosquitto } from './mosquitto.js';
-
-const AGENT_ID = 'os::00D0F1-Test-SN1';
-const CTL_ID = 'proto::test-controller';
+import { agentAndController, deployment } from './usp-world.js';
 const MAX_PACKET = 20_000;
 
 async function world(t: TestContext, version: '3.1.1' | '5.0', extra: Record<string, string>) {
@@ -27,16 +19,7 @@ async function world(t: TestContext, version: '3.1.1' | '5.0', extra: Record<str
   // BootParameter rows make Get Device. several times the broker's limit.
   const rows: Record<string, string> = {};
   for (let i = 1; i <= 300; i++) rows[`Device.LocalAgent.Controller.1.BootParameter.${i}.ParameterName`] = `Device.DeviceInfo.X_${i}`;
-  writeFileSync(join(dir, 'defaults.json'), JSON.stringify({
-    ...mqttDeploymentDefaults({ brokerPort: port, version, agentTopic: 'usp/agent/test', controllerId: CTL_ID, controllerTopic: 'usp/controller/test', device: { oui: '00D0F1', productClass: 'Test', serialNumber: 'SN1' } }),
-    'Device.MQTT.Client.1.ConnectRetryTime': '1', ...rows, ...extra,
-  }));
-  const agent = new Agent({ stateDir: join(dir, 'state'), defaultsFile: join(dir, 'defaults.json'), logger: silentLogger });
-  const ctl = new UspController({ url: `mqtt://127.0.0.1:${port}`, version, endpointId: CTL_ID, topic: 'usp/controller/test', agentId: AGENT_ID, agentTopic: 'usp/agent/test', timeoutMs: 5000 });
-  await ctl.connect();
-  await agent.start();
-  await waitFor(() => ctl.records.some((r) => r.mqtt_connect), 5000);
-  t.after(async () => { await ctl.close(); await agent.stop(); await broker.stop(); cleanup(); });
+  const { agent, ctl } = await agentAndController(t, { dir, cleanup, port, broker, version, defaults: { ...deployment(port, version), 'Device.MQTT.Client.1.ConnectRetryTime': '1', ...rows, ...extra } });
   return { agent, ctl };
 }
 

@@ -7,21 +7,18 @@ import { join } from 'node:path';
 import { Agent } from '../../src/agent.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { UspController } from '../../src/usp/controller-client.js';
-import { mqttDeploymentDefaults } from '../../src/usp/mqtt/deployment.js';
 import type { Plain } from '../../src/usp/codec.js';
 import { sleep, spawnAgent, tempDir, waitFor } from '../helpers.js';
 import { makeCertificates } from '../certs.js';
 import { freePort, Mosquitto, requireMosquitto } from './mosquitto.js';
 import { ControllerSim } from '../usp/controller-sim.js';
+import { AGENT_ID, agentAndController, CTL_ID, deployment } from './usp-world.js';
 import { serveFiles } from '../http-files.js';
 import { manifest, tarGz } from '../engine/tar-builder.js';
 
-const AGENT_ID = 'os::00D0F1-Test-SN1';
-const CTL_ID = 'proto::test-controller';
-
 function defaults(port: number, version: '3.1.1' | '5.0'): Record<string, string> {
   return {
-    ...mqttDeploymentDefaults({ brokerPort: port, version, agentTopic: 'usp/agent/test', controllerId: CTL_ID, controllerTopic: 'usp/controller/test', device: { oui: '00D0F1', productClass: 'Test', serialNumber: 'SN1' } }),
+    ...deployment(port, version),
     'Device.DeviceInfo.ModelName': 'system-test',
     'Device.MQTT.Client.1.ConnectRetryTime': '1', 'Device.MQTT.Client.1.ConnectRetryMaxInterval': '2',
     'Device.LocalAgent.Controller.1.USPNotifRetryMinimumWaitInterval': '1',
@@ -35,14 +32,7 @@ async function world(t: TestContext, version: '3.1.1' | '5.0') {
   const port = await freePort();
   const broker = new Mosquitto(bin, dir, port);
   await broker.start();
-  writeFileSync(join(dir, 'defaults.json'), JSON.stringify(defaults(port, version)));
-  const agent = new Agent({ stateDir: join(dir, 'state'), defaultsFile: join(dir, 'defaults.json'), logger: silentLogger });
-  const ctl = new UspController({ url: `mqtt://127.0.0.1:${port}`, version, endpointId: CTL_ID, topic: 'usp/controller/test', agentId: AGENT_ID, agentTopic: 'usp/agent/test', timeoutMs: 5000 });
-  await ctl.connect();
-  await agent.start();
-  await waitFor(() => ctl.records.some((r) => r.mqtt_connect), 5000);
-  t.after(async () => { await ctl.close(); await agent.stop(); await broker.stop(); cleanup(); });
-  return { agent, ctl, broker, stateDir: join(dir, 'state'), defaultsFile: join(dir, 'defaults.json') };
+  return { ...(await agentAndController(t, { dir, cleanup, port, broker, version, defaults: defaults(port, version) })), broker };
 }
 
 const subscribe = (ctl: UspController, id: string, type: string, ref: string, retry = false) => ctl.request('add', 'ADD', { allow_partial: false, create_objs: [{ obj_path: 'Device.LocalAgent.Subscription.', param_settings: [
