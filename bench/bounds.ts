@@ -10,9 +10,14 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UspController } from '../src/usp/controller-client.js';
 import { mqttDeploymentDefaults } from '../src/usp/mqtt/deployment.js';
-import { medianMs, spawnAgent } from '../test/helpers.js';
 import { TestAcs } from '../test/cwmp/acs.js';
-import { setProvisioningCode, subscription, unrelatedSubscription, uspInProcess } from '../test/fixtures/usp-in-process.js';
+import {
+  setProvisioningCode,
+  subscription,
+  unrelatedSubscription,
+  uspInProcess,
+} from '../test/fixtures/usp-in-process.js';
+import { medianMs, spawnAgent } from '../test/helpers.js';
 import type { Figure } from './figures.js';
 import { benchBroker, sleep } from './processes.js';
 
@@ -26,25 +31,43 @@ const ROWS = 500;
 const peakMB = (pid: number) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 
 /** rows: BootParameter rows the agent's defaults hold for it. */
-interface Attack { readonly name: string; readonly rows: number; run(ctl: UspController, acs: TestAcs, crUrl: string): Promise<void> }
+interface Attack {
+  readonly name: string;
+  readonly rows: number;
+  run(ctl: UspController, acs: TestAcs, crUrl: string): Promise<void>;
+}
 
 const ATTACKS: Attack[] = [
   {
     name: `USP Get naming Device. ${ATTACK.toLocaleString('en')} times`,
     rows: 0,
-    run: async (ctl) => { await ctl.request('get', 'GET', { param_paths: Array(ATTACK).fill('Device.') }); },
+    run: async (ctl) => {
+      await ctl.request('get', 'GET', { param_paths: Array(ATTACK).fill('Device.') });
+    },
   },
   {
     name: `USP Get of ${ROWS} search paths over ${ROWS} rows (a 30 MB answer)`,
     rows: ROWS,
-    run: async (ctl) => { await ctl.request('get', 'GET', { param_paths: Array.from({ length: ROWS }, (_, i) => `${LA}Controller.1.BootParameter.[ParameterName!="x${i}"].`) }); },
+    run: async (ctl) => {
+      await ctl.request('get', 'GET', {
+        param_paths: Array.from(
+          { length: ROWS },
+          (_, i) => `${LA}Controller.1.BootParameter.[ParameterName!="x${i}"].`,
+        ),
+      });
+    },
   },
   {
     name: `CWMP GetParameterValues naming Device. ${ATTACK.toLocaleString('en')} times`,
     rows: 0,
     run: async (_ctl, acs, crUrl) => {
-      const answer = acs.rpc(`<cwmp:GetParameterValues><ParameterNames soapenc:arrayType="xsd:string[${ATTACK}]">${'<string>Device.</string>'.repeat(ATTACK)}</ParameterNames></cwmp:GetParameterValues>`);
-      if (await TestAcs.connectionRequest(crUrl, 'acs', 'cr-secret') !== 200) throw new Error('connection request refused');
+      const answer = acs.rpc(
+        `<cwmp:GetParameterValues><ParameterNames ` +
+          `soapenc:arrayType="xsd:string[${ATTACK}]">${'<string>Device.</string>'.repeat(ATTACK)}</ParameterNames>` +
+          `</cwmp:GetParameterValues>`,
+      );
+      if ((await TestAcs.connectionRequest(crUrl, 'acs', 'cr-secret')) !== 200)
+        throw new Error('connection request refused');
       await answer;
     },
   },
@@ -55,28 +78,62 @@ async function peakUnder(attack: Attack, dir: string, port: number): Promise<{ b
   const acs = new TestAcs({ username: 'cpe', password: 'acs-secret' });
   await acs.start();
   const rows: Record<string, string> = {};
-  for (let i = 1; i <= attack.rows; i++) rows[`${LA}Controller.1.BootParameter.${i}.ParameterName`] = `Device.DeviceInfo.X_${i}`;
-  writeFileSync(join(dir, 'defaults.json'), JSON.stringify({
-    ...mqttDeploymentDefaults({ brokerPort: port, version: '5.0', agentTopic: 'bounds/agent', controllerId: 'proto::bounds', controllerTopic: 'bounds/ctl', device: { oui: '00D0F1', productClass: 'Bounds', serialNumber: '1' } }),
-    [`${MS}URL`]: acs.url, [`${MS}Username`]: 'cpe', [`${MS}Password`]: 'acs-secret', [`${MS}EnableCWMP`]: 'true', [`${MS}PeriodicInformEnable`]: 'false',
-    [`${MS}ConnectionRequestUsername`]: 'acs', [`${MS}ConnectionRequestPassword`]: 'cr-secret', ...rows,
-  }));
+  for (let i = 1; i <= attack.rows; i++)
+    rows[`${LA}Controller.1.BootParameter.${i}.ParameterName`] = `Device.DeviceInfo.X_${i}`;
+  writeFileSync(
+    join(dir, 'defaults.json'),
+    JSON.stringify({
+      ...mqttDeploymentDefaults({
+        brokerPort: port,
+        version: '5.0',
+        agentTopic: 'bounds/agent',
+        controllerId: 'proto::bounds',
+        controllerTopic: 'bounds/ctl',
+        device: { oui: '00D0F1', productClass: 'Bounds', serialNumber: '1' },
+      }),
+      [`${MS}URL`]: acs.url,
+      [`${MS}Username`]: 'cpe',
+      [`${MS}Password`]: 'acs-secret',
+      [`${MS}EnableCWMP`]: 'true',
+      [`${MS}PeriodicInformEnable`]: 'false',
+      [`${MS}ConnectionRequestUsername`]: 'acs',
+      [`${MS}ConnectionRequestPassword`]: 'cr-secret',
+      ...rows,
+    }),
+  );
   const stateDir = join(dir, 'state');
   rmSync(stateDir, { recursive: true, force: true });
-  const ctl = new UspController({ url: `mqtt://127.0.0.1:${port}`, version: '5.0', endpointId: 'proto::bounds', topic: 'bounds/ctl', agentId: AGENT, agentTopic: 'bounds/agent', timeoutMs: 120_000 });
+  const ctl = new UspController({
+    url: `mqtt://127.0.0.1:${port}`,
+    version: '5.0',
+    endpointId: 'proto::bounds',
+    topic: 'bounds/ctl',
+    agentId: AGENT,
+    agentTopic: 'bounds/agent',
+    timeoutMs: 120_000,
+  });
   await ctl.connect();
   let agent: ChildProcess | undefined;
   try {
     agent = spawnAgent({ stateDir, defaultsFile: join(dir, 'defaults.json'), logLevel: 'warn', crPort0: true });
     const probe = new UspController({ ...ctl.opts, timeoutMs: 2000 });
     await probe.connect();
-    for (;;) { try { await probe.request('get', 'GET', { param_paths: ['Device.DeviceInfo.'] }); break; } catch { await sleep(50); } }
+    for (;;) {
+      try {
+        await probe.request('get', 'GET', { param_paths: ['Device.DeviceInfo.'] });
+        break;
+      } catch {
+        await sleep(50);
+      }
+    }
     await probe.close();
     await acs.until(() => acs.sessionsEnded >= 1, 60_000);
     await sleep(1000);
     const before = peakMB(agent.pid!);
     // An agent that fails under the attack (no answer, or gone) still has its figure, or says why not.
-    await attack.run(ctl, acs, acs.informs[0]!.params[`${MS}ConnectionRequestURL`]!).catch((e: unknown) => console.log(`${attack.name}: ${(e as Error).message}`));
+    await attack
+      .run(ctl, acs, acs.informs[0]!.params[`${MS}ConnectionRequestURL`]!)
+      .catch((e: unknown) => console.log(`${attack.name}: ${(e as Error).message}`));
     return { before, after: peakMB(agent.pid!) };
   } finally {
     agent?.kill('SIGTERM');
@@ -91,14 +148,18 @@ const twice = (ms: number) => Number((2 * ms).toPrecision(3));
 
 /** Set latency at 0, 1,000 and 10,000 subscriptions; an Add as the 10th and the 10,000th. */
 async function subscriptionFigures(): Promise<Figure[]> {
-  const w = uspInProcess({ [`${LA}X_CPE-AGENT_MaxSubscriptions`]: '0', [`${LA}X_CPE-AGENT_MaxSubscriptionsPerController`]: '0' });
-  let n = 0, v = 0;
+  const w = uspInProcess({
+    [`${LA}X_CPE-AGENT_MaxSubscriptions`]: '0',
+    [`${LA}X_CPE-AGENT_MaxSubscriptionsPerController`]: '0',
+  });
+  let n = 0,
+    v = 0;
   const add = async () => {
     const [type, ref] = unrelatedSubscription(n);
     await w.call('add', 'ADD', { create_objs: [subscription(`u${n++}`, type, ref)] });
   };
   const set = () => setProvisioningCode(w.call, `v${v++}`);
-  for (let i = 0; i < 10_000; i++) await set();     // warm
+  for (let i = 0; i < 10_000; i++) await set(); // warm
   const set0 = await medianMs(set, 21, 50);
   // The Add path warm, then the table back to empty (instance numbers go on: no matter).
   while (n < 500) await add();
@@ -131,7 +192,13 @@ export async function boundsFigures(): Promise<Figure[]> {
       const { before, after } = await peakUnder(attack, dir, port);
       figures.push(
         { name: `agent peak RSS before: ${attack.name}`, value: before, unit: 'MB', target: 0, better: 'higher' },
-        { name: `agent peak RSS under: ${attack.name}`, value: after, unit: 'MB', target: Math.round(before + 20), better: 'lower' },
+        {
+          name: `agent peak RSS under: ${attack.name}`,
+          value: after,
+          unit: 'MB',
+          target: Math.round(before + 20),
+          better: 'lower',
+        },
       );
     }
     return figures;

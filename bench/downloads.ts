@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Engine } from '../src/engine/engine.js';
 import { silentLogger } from '../src/util/logger.js';
-import { serveFiles } from '../test/http-files.js';
-import { headersThenStall, type Hostile, oneBytePerSecond, silentServer } from '../test/hostile-servers.js';
 import { manifest, tarGz } from '../test/engine/tar-builder.js';
+import { type Hostile, headersThenStall, oneBytePerSecond, silentServer } from '../test/hostile-servers.js';
+import { serveFiles } from '../test/http-files.js';
 import type { Figure } from './figures.js';
 
 const LIMITS = { connectTimeoutMs: 1000, idleTimeoutMs: 2000, deadlineMs: 4000 };
@@ -36,7 +36,12 @@ export async function downloadFigures(): Promise<Figure[]> {
       const runs: number[] = [];
       for (let i = 0; i < RUNS; i++) {
         const t0 = performance.now();
-        const stalled = engine.install({ url: server.url('app.tgz'), ee: 'native', requestTag: 'stalled' }).then((r) => { if (!r.fault) throw new Error('a stalled download succeeded'); return performance.now() - t0; });
+        const stalled = engine
+          .install({ url: server.url('app.tgz'), ee: 'native', requestTag: 'stalled' })
+          .then((r) => {
+            if (!r.fault) throw new Error('a stalled download succeeded');
+            return performance.now() - t0;
+          });
         const t1 = performance.now();
         const other = await engine.install({ url: good.url('other.tgz'), ee: 'native', requestTag: 'other' });
         if (other.fault) throw new Error(other.fault.message);
@@ -45,9 +50,21 @@ export async function downloadFigures(): Promise<Figure[]> {
         runs.push(await stalled);
       }
       await server.close();
-      figures.push({ name: `stalled download fails: ${name} (bound ${bound / 1000} s)`, value: median(runs), unit: 'ms', target: bound + 1000, better: 'lower' });
+      figures.push({
+        name: `stalled download fails: ${name} (bound ${bound / 1000} s)`,
+        value: median(runs),
+        unit: 'ms',
+        target: bound + 1000,
+        better: 'lower',
+      });
     }
-    figures.push({ name: 'another install while a download is stalled', value: median(others), unit: 'ms', target: 1000, better: 'lower' });
+    figures.push({
+      name: 'another install while a download is stalled',
+      value: median(others),
+      unit: 'ms',
+      target: 1000,
+      better: 'lower',
+    });
     return figures;
   } finally {
     await good.close();

@@ -7,7 +7,8 @@ import { freePort, Mosquitto, mosquittoPath } from '../test/system/mosquitto.js'
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const statusMB = (pid: number, field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+const statusMB = (pid: number, field: string) =>
+  Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 /** Resident set size of a process in MB (VmRSS, as `ps` and `top` show it). */
 export const rssMB = (pid: number) => statusMB(pid, 'VmRSS');
 /** The two parts of it: pages of files (Node's own binary above all, shared with every other Node
@@ -18,7 +19,10 @@ export const rssPartsMB = (pid: number) => ({ file: statusMB(pid, 'RssFile'), an
  *  when mosquitto is not installed. */
 export async function benchBroker(name: string): Promise<{ dir: string; port: number; broker: Mosquitto } | undefined> {
   const bin = mosquittoPath();
-  if (!bin) { console.log(`${name} benchmark skipped: mosquitto is not installed`); return undefined; }
+  if (!bin) {
+    console.log(`${name} benchmark skipped: mosquitto is not installed`);
+    return undefined;
+  }
   const dir = mkdtempSync(join(tmpdir(), `cpe-bench-${name}-`));
   const port = await freePort();
   const broker = new Mosquitto(bin, dir, port);

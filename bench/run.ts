@@ -4,29 +4,46 @@ import { writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../src/util/package-info.js';
-import { figuresTable, printFigures } from './figures.js';
-import { dmFigures } from './dm.js';
-import { uspFigures } from './usp.js';
-import { engineFigures } from './engine.js';
-import { cwmpFigures } from './cwmp.js';
-import { footprintFigures } from './footprint.js';
-import { downloadFigures } from './downloads.js';
 import { boundsFigures } from './bounds.js';
+import { cwmpFigures } from './cwmp.js';
+import { dmFigures } from './dm.js';
+import { downloadFigures } from './downloads.js';
+import { engineFigures } from './engine.js';
 import type { Figure } from './figures.js';
+import { figuresTable, printFigures } from './figures.js';
+import { footprintFigures } from './footprint.js';
+import { uspFigures } from './usp.js';
 
-const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
-if (!(globalThis as { gc?: unknown }).gc) console.log('note: run with --expose-gc for exact heap figures (npm run bench does)');
-const groups: Record<string, () => Figure[] | Promise<Figure[]>> = { dm: dmFigures, usp: uspFigures, cwmp: cwmpFigures, engine: engineFigures, downloads: downloadFigures, bounds: boundsFigures, footprint: footprintFigures };
+const machine =
+  `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ` +
+  `${process.version}`;
+if (!(globalThis as { gc?: unknown }).gc)
+  console.log('note: run with --expose-gc for exact heap figures (npm run bench does)');
+const groups: Record<string, () => Figure[] | Promise<Figure[]>> = {
+  dm: dmFigures,
+  usp: uspFigures,
+  cwmp: cwmpFigures,
+  engine: engineFigures,
+  downloads: downloadFigures,
+  bounds: boundsFigures,
+  footprint: footprintFigures,
+};
 // `npm run bench -- usp footprint` runs only those groups and leaves docs/benchmarks.md alone.
 const only = process.argv.slice(2);
 const unknown = only.filter((g) => !(g in groups));
-if (unknown.length) { console.error(`unknown benchmark group(s) ${unknown.join(', ')}; there are ${Object.keys(groups).join(', ')}`); process.exit(2); }
+if (unknown.length) {
+  console.error(`unknown benchmark group(s) ${unknown.join(', ')}; there are ${Object.keys(groups).join(', ')}`);
+  process.exit(2);
+}
 const figures: Figure[] = [];
-for (const [name, run] of Object.entries(groups)) if (!only.length || only.includes(name)) figures.push(...(await run()));
+for (const [name, run] of Object.entries(groups))
+  if (!only.length || only.includes(name)) figures.push(...(await run()));
 printFigures(`cpe-agent benchmarks on ${machine}`, figures);
 if (only.length) process.exit(0);
 const doc = join(packageRoot, 'docs', 'benchmarks.md');
-writeFileSync(doc, `# Benchmarks
+writeFileSync(
+  doc,
+  `# Benchmarks
 
 Written by \`npm run bench\` (bench/run.ts); each figure's method is described in the bench/ file that
 measures it. Targets come from the issues; a FAIL row is a target not met yet.
@@ -34,5 +51,6 @@ measures it. Targets come from the issues; a FAIL row is a target not met yet.
 Machine: ${machine}, Linux ${release()}. Run: ${new Date().toISOString().slice(0, 16)}Z.
 
 ${figuresTable(figures)}
-`);
+`,
+);
 console.log(`\nwritten to ${doc}`);

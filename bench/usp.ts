@@ -2,7 +2,7 @@
 // flight with the agent's CPU time per request, and ValueChange latency from Set to Notify. The
 // agent runs as its own process, as on a device.
 import type { ChildProcess } from 'node:child_process';
-import { rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UspController } from '../src/usp/controller-client.js';
 import { mqttDeploymentDefaults } from '../src/usp/mqtt/deployment.js';
@@ -24,40 +24,87 @@ export async function uspFigures(): Promise<Figure[]> {
   const { dir, port, broker } = world;
   let agent: ChildProcess | undefined;
   try {
-    writeFileSync(join(dir, 'defaults.json'), JSON.stringify(mqttDeploymentDefaults({
-      brokerPort: port, version: '5.0', agentTopic: 'bench/agent', controllerId: 'proto::bench', controllerTopic: 'bench/ctl',
-      device: { oui: '00D0F1', productClass: 'Bench', serialNumber: '1' },
-    })));
+    writeFileSync(
+      join(dir, 'defaults.json'),
+      JSON.stringify(
+        mqttDeploymentDefaults({
+          brokerPort: port,
+          version: '5.0',
+          agentTopic: 'bench/agent',
+          controllerId: 'proto::bench',
+          controllerTopic: 'bench/ctl',
+          device: { oui: '00D0F1', productClass: 'Bench', serialNumber: '1' },
+        }),
+      ),
+    );
     agent = spawnAgent({ stateDir: join(dir, 'state'), defaultsFile: join(dir, 'defaults.json'), logLevel: 'warn' });
-    const ctl = new UspController({ url: `mqtt://127.0.0.1:${port}`, version: '5.0', endpointId: 'proto::bench', topic: 'bench/ctl', agentId: AGENT, agentTopic: 'bench/agent', timeoutMs: 10_000 });
+    const ctl = new UspController({
+      url: `mqtt://127.0.0.1:${port}`,
+      version: '5.0',
+      endpointId: 'proto::bench',
+      topic: 'bench/ctl',
+      agentId: AGENT,
+      agentTopic: 'bench/agent',
+      timeoutMs: 10_000,
+    });
     await ctl.connect();
     const get = () => ctl.request('get', 'GET', { param_paths: ['Device.DeviceInfo.'] });
-    for (let i = 0; ; i++) { try { await get(); break; } catch (e) { if (i > 50) throw e; } }
+    for (let i = 0; ; i++) {
+      try {
+        await get();
+        break;
+      } catch (e) {
+        if (i > 50) throw e;
+      }
+    }
     // Warm-up to the steady state a device's agent spends its life in: V8 is still optimising the hot
     // paths over the first thousand or so requests (a C agent has nothing to warm up).
     for (let i = 0; i < 2000; i++) await get();
 
     const serialN = 1000;
-    let cpu0 = cpuSeconds(agent.pid!), t0 = performance.now();
+    let cpu0 = cpuSeconds(agent.pid!),
+      t0 = performance.now();
     for (let i = 0; i < serialN; i++) await get();
     const serialRps = serialN / ((performance.now() - t0) / 1000);
     const serialCpuMs = ((cpuSeconds(agent.pid!) - cpu0) * 1000) / serialN;
 
     const parallelN = 4000;
-    cpu0 = cpuSeconds(agent.pid!); t0 = performance.now();
+    cpu0 = cpuSeconds(agent.pid!);
+    t0 = performance.now();
     let next = 0;
-    await Promise.all(Array.from({ length: 32 }, async () => { while (next++ < parallelN) await get(); }));
+    await Promise.all(
+      Array.from({ length: 32 }, async () => {
+        while (next++ < parallelN) await get();
+      }),
+    );
     const parallelRps = parallelN / ((performance.now() - t0) / 1000);
     const parallelCpuMs = ((cpuSeconds(agent.pid!) - cpu0) * 1000) / parallelN;
 
-    await ctl.request('add', 'ADD', { create_objs: [{ obj_path: 'Device.LocalAgent.Subscription.', param_settings: [
-      { param: 'ID', value: 'lat', required: true }, { param: 'NotifType', value: 'ValueChange', required: true },
-      { param: 'ReferenceList', value: 'Device.LocalAgent.Controller.1.ProvisioningCode', required: true }, { param: 'Enable', value: 'true', required: true }] }] });
+    await ctl.request('add', 'ADD', {
+      create_objs: [
+        {
+          obj_path: 'Device.LocalAgent.Subscription.',
+          param_settings: [
+            { param: 'ID', value: 'lat', required: true },
+            { param: 'NotifType', value: 'ValueChange', required: true },
+            { param: 'ReferenceList', value: 'Device.LocalAgent.Controller.1.ProvisioningCode', required: true },
+            { param: 'Enable', value: 'true', required: true },
+          ],
+        },
+      ],
+    });
     const lat: number[] = [];
     for (let i = 0; i < 300; i++) {
       const start = performance.now();
       const seen = ctl.waitForNotification((n) => n.body.value_change?.param_value === `v${i}`, 5000);
-      const answered = ctl.request('set', 'SET', { update_objs: [{ obj_path: 'Device.LocalAgent.Controller.1.', param_settings: [{ param: 'ProvisioningCode', value: `v${i}`, required: true }] }] });
+      const answered = ctl.request('set', 'SET', {
+        update_objs: [
+          {
+            obj_path: 'Device.LocalAgent.Controller.1.',
+            param_settings: [{ param: 'ProvisioningCode', value: `v${i}`, required: true }],
+          },
+        ],
+      });
       await seen;
       lat.push(performance.now() - start);
       await answered;
@@ -66,9 +113,21 @@ export async function uspFigures(): Promise<Figure[]> {
     const p99 = lat[Math.floor(lat.length * 0.99)]!;
     await ctl.close();
     return [
-      { name: 'USP Get Device.DeviceInfo. one at a time', value: serialRps, unit: 'req/s', target: 0, better: 'higher' },
+      {
+        name: 'USP Get Device.DeviceInfo. one at a time',
+        value: serialRps,
+        unit: 'req/s',
+        target: 0,
+        better: 'higher',
+      },
       { name: 'agent CPU per Get, one at a time', value: serialCpuMs, unit: 'ms', target: 0.17, better: 'lower' },
-      { name: 'USP Get Device.DeviceInfo. 32 in flight', value: parallelRps, unit: 'req/s', target: 0, better: 'higher' },
+      {
+        name: 'USP Get Device.DeviceInfo. 32 in flight',
+        value: parallelRps,
+        unit: 'req/s',
+        target: 0,
+        better: 'higher',
+      },
       { name: 'agent CPU per Get, 32 in flight', value: parallelCpuMs, unit: 'ms', target: 0.17, better: 'lower' },
       { name: 'ValueChange latency Set -> Notify, p99', value: p99, unit: 'ms', target: 50, better: 'lower' },
     ];

@@ -2,24 +2,24 @@
 // them in order, stops them in reverse, and restarts in-process for Reboot() and FactoryReset().
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import type { CwmpClient, CwmpClientOptions } from './cwmp/client.js';
+import { CwmpState } from './cwmp/state.js';
 import { DataModel } from './dm/datamodel.js';
 import { Schema } from './dm/schema.js';
 import { parseValues } from './dm/values-file.js';
+import { Engine, type EngineOptions } from './engine/engine.js';
 import { type BootCause, type BootInfo, emitBoot, registerDevice } from './model/device.js';
 import { initDeviceInfo, registerDeviceInfo, reportCorruptState } from './model/device-info.js';
 import { initEndpointId, registerLocalAgent } from './model/local-agent.js';
 import { registerManagementServer } from './model/management-server.js';
 import { registerMqtt } from './model/mqtt.js';
-import { UspAgent } from './usp/usp-agent.js';
-import { Engine, type EngineOptions } from './engine/engine.js';
 import { registerSoftwareModules, SoftwareModules } from './model/software-modules.js';
-import type { CwmpClient, CwmpClientOptions } from './cwmp/client.js';
-import { CwmpState } from './cwmp/state.js';
 import type { TlsFiles } from './usp/mqtt/mtp.js';
+import { UspAgent } from './usp/usp-agent.js';
 import { writeFileAtomic } from './util/atomic-file.js';
 import type { Logger } from './util/logger.js';
-import { Quarantine } from './util/quarantine.js';
 import { datamodelDir } from './util/package-info.js';
+import { Quarantine } from './util/quarantine.js';
 
 export interface AgentOptions {
   readonly stateDir: string;
@@ -62,9 +62,15 @@ export class Agent {
     this.schema = Schema.load(opts.datamodelDir ?? datamodelDir);
   }
 
-  get uspAgent(): UspAgent | undefined { return this.usp; }
-  get containerEngine(): Engine | undefined { return this.engine; }
-  get cwmpClient(): CwmpClient | undefined { return this.cwmp; }
+  get uspAgent(): UspAgent | undefined {
+    return this.usp;
+  }
+  get containerEngine(): Engine | undefined {
+    return this.engine;
+  }
+  get cwmpClient(): CwmpClient | undefined {
+    return this.cwmp;
+  }
 
   get dm(): DataModel {
     if (!this.current) throw new Error('agent is not running');
@@ -76,10 +82,18 @@ export class Agent {
     const defaults = this.loadDefaults();
     // One for all the state this start reads: what it moved aside is reported together before Boot!.
     const quarantine = new Quarantine(this.opts.stateDir, this.opts.logger.child({ component: 'state' }));
-    const dm = new DataModel({ schema: this.schema, stateDir: join(this.opts.stateDir, 'dm'), defaults, logger: this.opts.logger.child({ component: 'dm' }), quarantine });
+    const dm = new DataModel({
+      schema: this.schema,
+      stateDir: join(this.opts.stateDir, 'dm'),
+      defaults,
+      logger: this.opts.logger.child({ component: 'dm' }),
+      quarantine,
+    });
     registerDevice(dm, {
-      reboot: (cause, reason, commandKey) => void this.restart({ cause, reason, commandKey, firmwareUpdated: false }, false),
-      factoryReset: (cause, commandKey) => void this.restart({ cause, reason: '', commandKey, firmwareUpdated: false }, true),
+      reboot: (cause, reason, commandKey) =>
+        void this.restart({ cause, reason, commandKey, firmwareUpdated: false }, false),
+      factoryReset: (cause, commandKey) =>
+        void this.restart({ cause, reason: '', commandKey, firmwareUpdated: false }, true),
     });
     registerDeviceInfo(dm, { stateDir: this.opts.stateDir });
     registerManagementServer(dm);
@@ -96,9 +110,19 @@ export class Agent {
     }
     this.current = dm;
     // The engine before the protocols: rows for installed DUs exist when the first controller asks.
-    const idPool = { start: Number(dm.value(`${SM}X_CPE-AGENT_IdPoolStart`)), size: Number(dm.value(`${SM}X_CPE-AGENT_IdPoolSize`)) };
-    this.engine = new Engine({ stateDir: this.opts.stateDir, logger: this.opts.logger.child({ component: 'engine' }), idPool, quarantine, ...(this.opts.lxcRootfs ? { lxcRootfs: this.opts.lxcRootfs } : {}),
-      ...(this.opts.tls?.caFile ? { caFile: this.opts.tls.caFile } : {}), ...(this.opts.download ? { download: this.opts.download } : {}) });
+    const idPool = {
+      start: Number(dm.value(`${SM}X_CPE-AGENT_IdPoolStart`)),
+      size: Number(dm.value(`${SM}X_CPE-AGENT_IdPoolSize`)),
+    };
+    this.engine = new Engine({
+      stateDir: this.opts.stateDir,
+      logger: this.opts.logger.child({ component: 'engine' }),
+      idPool,
+      quarantine,
+      ...(this.opts.lxcRootfs ? { lxcRootfs: this.opts.lxcRootfs } : {}),
+      ...(this.opts.tls?.caFile ? { caFile: this.opts.tls.caFile } : {}),
+      ...(this.opts.download ? { download: this.opts.download } : {}),
+    });
     await this.engine.start();
     this.sm = new SoftwareModules(dm, this.engine, this.opts.logger.child({ component: 'software-modules' }));
     await this.sm.sync();
@@ -112,9 +136,12 @@ export class Agent {
     else {
       this.offCwmpSwitch = dm.feed.subscribe([`${MS}URL`, `${MS}EnableCWMP`], () => {
         if (!cwmpWanted() || this.cwmp || this.cwmpStarting) return;
-        this.cwmpStarting = this.startCwmp(dm).then(() => this.cwmp?.resumeJobs())
+        this.cwmpStarting = this.startCwmp(dm)
+          .then(() => this.cwmp?.resumeJobs())
           .catch((e: unknown) => this.log.error({ err: e }, 'the CWMP client could not start'))
-          .finally(() => { this.cwmpStarting = undefined; });
+          .finally(() => {
+            this.cwmpStarting = undefined;
+          });
       }, ['value']);
     }
     // DU operations a crash interrupted are reported now that the protocols listen; then USP resends
@@ -124,7 +151,16 @@ export class Agent {
     setImmediate(() => usp.resumeNotifications());
     this.cwmp?.resumeJobs();
     const boot = this.takeBootInfo();
-    this.log.info({ stateDir: this.opts.stateDir, fresh, endpointId: dm.value('Device.LocalAgent.EndpointID'), cause: boot.cause, corruptStateFiles: quarantine.files() }, 'agent started');
+    this.log.info(
+      {
+        stateDir: this.opts.stateDir,
+        fresh,
+        endpointId: dm.value('Device.LocalAgent.EndpointID'),
+        cause: boot.cause,
+        corruptStateFiles: quarantine.files(),
+      },
+      'agent started',
+    );
     this.onStarted(dm);
     reportCorruptState(dm, quarantine.files());
     emitBoot(dm, boot);
@@ -153,11 +189,18 @@ export class Agent {
 
   private async startCwmp(dm: DataModel): Promise<void> {
     const { CwmpClient } = await import('./cwmp/client.js');
-    if (this.current !== dm || !this.engine || !this.sm) return;     // stopped meanwhile
+    if (this.current !== dm || !this.engine || !this.sm) return; // stopped meanwhile
     const client = new CwmpClient(dm, this.engine, this.sm, {
-      stateDir: this.opts.stateDir, logger: this.opts.logger, ...this.opts.cwmp, ...(this.opts.tls ? { tls: { ca: this.opts.tls.caFile, cert: this.opts.tls.certFile, key: this.opts.tls.keyFile } } : {}),
-      reboot: (commandKey) => void this.restart({ cause: 'RemoteReboot', reason: 'CWMP Reboot', commandKey, firmwareUpdated: false }, false),
-      factoryReset: () => void this.restart({ cause: 'RemoteFactoryReset', reason: '', commandKey: '', firmwareUpdated: false }, true),
+      stateDir: this.opts.stateDir,
+      logger: this.opts.logger,
+      ...this.opts.cwmp,
+      ...(this.opts.tls
+        ? { tls: { ca: this.opts.tls.caFile, cert: this.opts.tls.certFile, key: this.opts.tls.keyFile } }
+        : {}),
+      reboot: (commandKey) =>
+        void this.restart({ cause: 'RemoteReboot', reason: 'CWMP Reboot', commandKey, firmwareUpdated: false }, false),
+      factoryReset: () =>
+        void this.restart({ cause: 'RemoteFactoryReset', reason: '', commandKey: '', firmwareUpdated: false }, true),
     });
     this.cwmp = client;
     await client.start();
@@ -176,7 +219,9 @@ export class Agent {
         rmSync(join(this.opts.stateDir, 'usp'), { recursive: true, force: true });
       }
       await this.start();
-    })().finally(() => { this.restarting = undefined; });
+    })().finally(() => {
+      this.restarting = undefined;
+    });
     return this.restarting;
   }
 
@@ -189,7 +234,6 @@ export class Agent {
       throw new Error(`defaults file ${file}: ${(e as Error).message}`);
     }
   }
-
 
   private takeBootInfo(): BootInfo {
     const file = join(this.opts.stateDir, BOOT_FILE);

@@ -1,18 +1,19 @@
 // Shared test fixtures: the real definitions from datamodel/, a fresh model, a temporary state dir,
 // the agent as a process of its own.
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { type ChildProcess, type StdioOptions, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Caller } from '../src/dm/caller.js';
 import { DataModel, type DataModelOptions } from '../src/dm/datamodel.js';
 import { Schema } from '../src/dm/schema.js';
-import type { Caller } from '../src/dm/caller.js';
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** The standards (../shared beside the clone); CPE_SHARED_DIR points elsewhere (an empty dir shows the skips). */
-export const sharedPath = (...parts: string[]): string => join(process.env.CPE_SHARED_DIR ?? join(repoRoot, '..', 'shared'), ...parts);
+export const sharedPath = (...parts: string[]): string =>
+  join(process.env.CPE_SHARED_DIR ?? join(repoRoot, '..', 'shared'), ...parts);
 
 /** A file of the standards, or undefined after one loud skip line; with CI set its absence fails the test. */
 export function requireShared(t: { skip(msg: string): void }, ...parts: string[]): string | undefined {
@@ -23,7 +24,9 @@ export function requireShared(t: { skip(msg: string): void }, ...parts: string[]
   return undefined;
 }
 let schema: Schema | undefined;
-export function loadSchema(): Schema { return (schema ??= Schema.load(join(repoRoot, 'datamodel'))); }
+export function loadSchema(): Schema {
+  return (schema ??= Schema.load(join(repoRoot, 'datamodel')));
+}
 
 export function newModel(opts: Partial<DataModelOptions> = {}): DataModel {
   const dm = new DataModel({ schema: loadSchema(), ...opts });
@@ -53,9 +56,28 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, ms = 15_00
 
 /** The agent as a device runs it: `cpe-agent run` (from dist/) in a process of its own. crPort0: a
  *  Connection Request server on a free loopback port (CWMP). Output is ignored unless stdio says. */
-export function spawnAgent(o: { stateDir: string; defaultsFile: string; logLevel: string; crPort0?: boolean; stdio?: StdioOptions }): ChildProcess {
-  return spawn(process.execPath, [join(repoRoot, 'dist/src/cli/main.js'), 'run', '--state-dir', o.stateDir, '--defaults', o.defaultsFile, '--log-level', o.logLevel,
-    ...(o.crPort0 ? ['--cr-host', '127.0.0.1', '--cr-port', '0'] : [])], { stdio: o.stdio ?? 'ignore' });
+export function spawnAgent(o: {
+  stateDir: string;
+  defaultsFile: string;
+  logLevel: string;
+  crPort0?: boolean;
+  stdio?: StdioOptions;
+}): ChildProcess {
+  return spawn(
+    process.execPath,
+    [
+      join(repoRoot, 'dist/src/cli/main.js'),
+      'run',
+      '--state-dir',
+      o.stateDir,
+      '--defaults',
+      o.defaultsFile,
+      '--log-level',
+      o.logLevel,
+      ...(o.crPort0 ? ['--cr-host', '127.0.0.1', '--cr-port', '0'] : []),
+    ],
+    { stdio: o.stdio ?? 'ignore' },
+  );
 }
 
 /** Median ms per call of fn over rounds of n calls. */

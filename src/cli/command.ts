@@ -1,5 +1,5 @@
 // What a subcommand is, and the option parsing every subcommand shares.
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 
 export interface Command {
   readonly name: string;
@@ -12,7 +12,11 @@ export interface Command {
 /** A usage error: printed with the command's name, exit code 2. */
 export class CliError extends Error {}
 
-export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, allowPositionals = false) {
+export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(
+  argv: string[],
+  options: T,
+  allowPositionals = false,
+) {
   try {
     return parseArgs({ args: argv, options, allowPositionals, strict: true });
   } catch (e) {

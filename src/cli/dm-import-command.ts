@@ -1,5 +1,5 @@
 // `cpe-agent dm-import`: regenerates datamodel/*.json from Broadband Forum TR-181 XML files.
-import { type Command, CliError, parseOptions } from './command.js';
+import { CliError, type Command, parseOptions } from './command.js';
 
 export const dmImportCommand: Command = {
   name: 'dm-import',

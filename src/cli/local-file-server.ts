@@ -9,11 +9,18 @@ import { basename } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CliError } from './command.js';
 
-export interface ServedFile { readonly url: string; close(): Promise<void> }
+export interface ServedFile {
+  readonly url: string;
+  close(): Promise<void>;
+}
 
 /** file:///abs/path, or file:relative/path from the current directory. */
 export function localPathOf(fileUrl: string): string {
-  try { return fileURLToPath(new URL(fileUrl, pathToFileURL(`${process.cwd()}/`))); } catch (e) { throw new CliError(`${fileUrl}: ${(e as Error).message}`); }
+  try {
+    return fileURLToPath(new URL(fileUrl, pathToFileURL(`${process.cwd()}/`)));
+  } catch (e) {
+    throw new CliError(`${fileUrl}: ${(e as Error).message}`);
+  }
 }
 
 export async function serveLocalFile(path: string): Promise<ServedFile> {
@@ -22,18 +29,32 @@ export async function serveLocalFile(path: string): Promise<ServedFile> {
     const st = statSync(path);
     if (!st.isFile()) throw new Error('not a file');
     size = st.size;
-  } catch (e) { throw new CliError(`${path}: ${(e as Error).message}`); }
+  } catch (e) {
+    throw new CliError(`${path}: ${(e as Error).message}`);
+  }
   // A path nobody guesses: other local programs can reach the port too.
   const name = `/${randomBytes(16).toString('hex')}/${encodeURIComponent(basename(path))}`;
   const server = createServer((req, res) => {
-    if (req.method !== 'GET' || req.url !== name) { res.writeHead(404).end(); return; }
+    if (req.method !== 'GET' || req.url !== name) {
+      res.writeHead(404).end();
+      return;
+    }
     res.writeHead(200, { 'content-length': size, 'content-type': 'application/octet-stream' });
-    createReadStream(path).on('error', () => res.destroy()).pipe(res);
+    createReadStream(path)
+      .on('error', () => res.destroy())
+      .pipe(res);
   });
-  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(0, '127.0.0.1', resolve); });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
   const { port } = server.address() as { port: number };
   return {
     url: `http://127.0.0.1:${port}${name}`,
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

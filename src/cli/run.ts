@@ -1,12 +1,12 @@
 // `cpe-agent run`: the agent itself, in the foreground, until SIGINT or SIGTERM.
 import { networkInterfaces } from 'node:os';
-import { resolve, join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Agent } from '../agent.js';
+import type { EmbeddedBroker } from '../usp/mqtt/embedded-broker.js';
 import { startIdleGc } from '../util/idle-gc.js';
 import { createLogger } from '../util/logger.js';
 import { datamodelDir } from '../util/package-info.js';
-import type { EmbeddedBroker } from '../usp/mqtt/embedded-broker.js';
-import { type Command, CliError, parseOptions } from './command.js';
+import { CliError, type Command, parseOptions } from './command.js';
 
 export const runCommand: Command = {
   name: 'run',
@@ -43,23 +43,32 @@ Options:
       'log-level': { type: 'string' },
       embedded: { type: 'boolean', default: false },
       'broker-port': { type: 'string', default: '1883' },
-      ca: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' }, 'lxc-rootfs': { type: 'string' },
-      'cr-host': { type: 'string', default: '0.0.0.0' }, 'cr-port': { type: 'string', default: '7547' }, 'cr-advertise': { type: 'string' },
+      ca: { type: 'string' },
+      cert: { type: 'string' },
+      key: { type: 'string' },
+      'lxc-rootfs': { type: 'string' },
+      'cr-host': { type: 'string', default: '0.0.0.0' },
+      'cr-port': { type: 'string', default: '7547' },
+      'cr-advertise': { type: 'string' },
       'firmware-command': { type: 'string' },
     });
     const crPort = Number(values['cr-port']);
-    if (!Number.isInteger(crPort) || crPort < 0 || crPort > 65535) throw new CliError(`--cr-port must be a port number, not '${values['cr-port']}'`);
+    if (!Number.isInteger(crPort) || crPort < 0 || crPort > 65535)
+      throw new CliError(`--cr-port must be a port number, not '${values['cr-port']}'`);
     const crHost = values['cr-host'];
     const cwmp = {
       connectionRequest: { host: crHost, port: crPort, advertise: values['cr-advertise'] ?? advertisedHost(crHost) },
       ...(values['firmware-command'] ? { firmwareCommand: resolve(values['firmware-command']) } : {}),
     };
     const brokerPort = Number(values['broker-port']);
-    if (!Number.isInteger(brokerPort) || brokerPort < 0 || brokerPort > 65535) throw new CliError(`--broker-port must be a port number, not '${values['broker-port']}'`);
+    if (!Number.isInteger(brokerPort) || brokerPort < 0 || brokerPort > 65535)
+      throw new CliError(`--broker-port must be a port number, not '${values['broker-port']}'`);
     const level = values['log-level'] ?? process.env.CPE_LOG_LEVEL ?? 'info';
-    if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(level)) throw new CliError(`unknown log level '${level}'`);
+    if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(level))
+      throw new CliError(`unknown log level '${level}'`);
     const stateDir = resolve(values['state-dir'] ?? (values.embedded ? '.state' : '/var/lib/cpe-agent'));
-    const defaultsFile = values.defaults ?? (values.embedded ? join(datamodelDir, 'defaults', 'embedded.json') : undefined);
+    const defaultsFile =
+      values.defaults ?? (values.embedded ? join(datamodelDir, 'defaults', 'embedded.json') : undefined);
     const logger = createLogger(level);
     let broker: EmbeddedBroker | undefined;
     if (values.embedded) {
@@ -67,15 +76,33 @@ Options:
         const { startEmbeddedBroker } = await import('../usp/mqtt/embedded-broker.js');
         broker = await startEmbeddedBroker(brokerPort);
       } catch (e) {
-        throw new Error(`the embedded MQTT broker can't listen on 127.0.0.1:${brokerPort} (${(e as Error).message}); choose another with --broker-port`);
+        throw new Error(
+          `the embedded MQTT broker can't listen on 127.0.0.1:${brokerPort} (${(e as Error).message}); choose ` +
+            `another with --broker-port`,
+        );
       }
     }
-    const tls = { ...(values.ca ? { caFile: resolve(values.ca) } : {}), ...(values.cert ? { certFile: resolve(values.cert) } : {}), ...(values.key ? { keyFile: resolve(values.key) } : {}) };
+    const tls = {
+      ...(values.ca ? { caFile: resolve(values.ca) } : {}),
+      ...(values.cert ? { certFile: resolve(values.cert) } : {}),
+      ...(values.key ? { keyFile: resolve(values.key) } : {}),
+    };
     // The embedded defaults point MQTT client 1 at the embedded broker, wherever it listens.
-    const settings: Record<string, string> = broker && !values.defaults ? { 'Device.MQTT.Client.1.BrokerPort': String(broker.port) } : {};
-    const agent = new Agent({ stateDir, logger, tls, settings, cwmp, ...(defaultsFile ? { defaultsFile: resolve(defaultsFile) } : {}), ...(values['lxc-rootfs'] ? { lxcRootfs: resolve(values['lxc-rootfs']) } : {}) });
+    const settings: Record<string, string> =
+      broker && !values.defaults ? { 'Device.MQTT.Client.1.BrokerPort': String(broker.port) } : {};
+    const agent = new Agent({
+      stateDir,
+      logger,
+      tls,
+      settings,
+      cwmp,
+      ...(defaultsFile ? { defaultsFile: resolve(defaultsFile) } : {}),
+      ...(values['lxc-rootfs'] ? { lxcRootfs: resolve(values['lxc-rootfs']) } : {}),
+    });
     await agent.start();
-    const stopIdleGc = startIdleGc({}, (freed) => logger.debug({ freedKiB: Math.round(freed / 1024) }, 'heap collected after a burst of work'));
+    const stopIdleGc = startIdleGc({}, (freed) =>
+      logger.debug({ freedKiB: Math.round(freed / 1024) }, 'heap collected after a burst of work'),
+    );
     if (values.embedded) {
       const port = broker ? ` --url mqtt://127.0.0.1:${broker.port}` : '';
       console.log(`cpe-agent is running on the embedded default.
@@ -93,7 +120,10 @@ Options:
         logger.info({ signal: sig }, 'stopping');
         clearInterval(alive);
         stopIdleGc();
-        void agent.stop().then(() => broker?.close()).then(done);
+        void agent
+          .stop()
+          .then(() => broker?.close())
+          .then(done);
       };
       process.once('SIGINT', () => stop('SIGINT'));
       process.once('SIGTERM', () => stop('SIGTERM'));

@@ -11,20 +11,20 @@ import { join } from 'node:path';
 import type { DataModel } from '../dm/datamodel.js';
 import { parseValues, setRequestsOf } from '../dm/values-file.js';
 import type { Engine } from '../engine/engine.js';
-import type { SoftwareModules } from '../model/software-modules.js';
 import type { TransferFailure } from '../engine/errors.js';
 import { fetchPackage } from '../engine/fetch.js';
+import type { SoftwareModules } from '../model/software-modules.js';
 import type { Logger } from '../util/logger.js';
-import { notificationOf } from './rpc/attributes.js';
+import { dateTime as now, UNKNOWN_TIME } from '../util/time.js';
 import { ConnectionRequestServer } from './connection-request.js';
 import { DuStateRunner } from './du-state.js';
 import { el } from './envelope.js';
 import { CwmpFault, duFaultOf } from './faults.js';
+import { notificationOf } from './rpc/attributes.js';
 import { CWMP_CALLER, type CwmpActions, type DownloadRequest, type RpcContext } from './rpc/context.js';
 import { CwmpSession } from './session.js';
 import { CwmpState, type EventStruct } from './state.js';
 import { AcsConnection } from './transport.js';
-import { dateTime as now, UNKNOWN_TIME } from '../util/time.js';
 
 const MS = 'Device.ManagementServer.';
 
@@ -33,9 +33,16 @@ export interface CwmpClientOptions {
   readonly logger: Logger;
   /** Where the Connection Request server listens (port 0: any free port), and the host the ACS reaches it at. */
   readonly connectionRequest?: { readonly host: string; readonly port: number; readonly advertise?: string };
-  /** A program given a downloaded firmware image (its path as the only argument); none: firmware downloads fail with 9010. */
+  /**
+   * A program given a downloaded firmware image (its path as the only argument); none: firmware downloads fail with
+   * 9010.
+   */
   readonly firmwareCommand?: string;
-  readonly tls?: { readonly ca?: string | undefined; readonly cert?: string | undefined; readonly key?: string | undefined };
+  readonly tls?: {
+    readonly ca?: string | undefined;
+    readonly cert?: string | undefined;
+    readonly key?: string | undefined;
+  };
   readonly timeoutMs?: number;
   /** The agent restarts for Reboot (after the session) and resets for FactoryReset. */
   readonly reboot: (commandKey: string) => void;
@@ -67,38 +74,72 @@ export class CwmpClient {
   private transfers = 0;
   private jobsToStart = 0;
 
-  constructor(private readonly dm: DataModel, engine: Engine, sm: SoftwareModules, private readonly opts: CwmpClientOptions) {
+  constructor(
+    private readonly dm: DataModel,
+    engine: Engine,
+    sm: SoftwareModules,
+    private readonly opts: CwmpClientOptions,
+  ) {
     this.log = opts.logger.child({ component: 'cwmp' });
     this.state = new CwmpState(opts.stateDir);
     this.du = new DuStateRunner(dm, engine, sm, this.state, this.log, () => this.kick());
     this.forced = forcedInformParams(dm);
   }
 
-  get enabled(): boolean { return this.dm.value(`${MS}URL`) !== '' && this.dm.value(`${MS}EnableCWMP`) === 'true'; }
+  get enabled(): boolean {
+    return this.dm.value(`${MS}URL`) !== '' && this.dm.value(`${MS}EnableCWMP`) === 'true';
+  }
 
   async start(): Promise<void> {
     this.state.addEvent('1 BOOT');
     this.catchUpChanges();
     // Notifications: a change by anyone but the ACS, on a parameter it watches.
-    this.offFeed.push(this.dm.feed.subscribe('Device.', (c) => {
-      if (c.kind !== 'value') return;
-      if (c.cause.kind === 'cwmp') {
-        // The ACS set it: it knows the new value, no notice to give.
-        if (c.path in this.state.data.reported) { this.state.data.reported[c.path] = c.value; this.state.save(); }
-        return;
-      }
-      const n = notificationOf(this.state, this.dm, c.path);
-      if (n === 0) return;
-      if (!this.state.data.changed.includes(c.path)) { this.state.data.changed.push(c.path); this.state.save(); }
-      if (n === 2) { this.state.addEvent('4 VALUE CHANGE'); this.kickThrottled(); }
-    }, ['value']));
-    this.offFeed.push(this.dm.feed.subscribe([`${MS}URL`, `${MS}EnableCWMP`, `${MS}PeriodicInformEnable`, `${MS}PeriodicInformInterval`, `${MS}PeriodicInformTime`], (c) => {
-      if (c.kind !== 'value') return;
-      this.schedulePeriodic();
-      // A new ACS (BOOTSTRAP) or CWMP turned on: talk now; periodic settings only move the timer.
-      if (c.path === `${MS}URL`) this.state.data.retryCount = 0;
-      if (c.path === `${MS}URL` || c.path === `${MS}EnableCWMP`) this.kick();
-    }, ['value']));
+    this.offFeed.push(
+      this.dm.feed.subscribe(
+        'Device.',
+        (c) => {
+          if (c.kind !== 'value') return;
+          if (c.cause.kind === 'cwmp') {
+            // The ACS set it: it knows the new value, no notice to give.
+            if (c.path in this.state.data.reported) {
+              this.state.data.reported[c.path] = c.value;
+              this.state.save();
+            }
+            return;
+          }
+          const n = notificationOf(this.state, this.dm, c.path);
+          if (n === 0) return;
+          if (!this.state.data.changed.includes(c.path)) {
+            this.state.data.changed.push(c.path);
+            this.state.save();
+          }
+          if (n === 2) {
+            this.state.addEvent('4 VALUE CHANGE');
+            this.kickThrottled();
+          }
+        },
+        ['value'],
+      ),
+    );
+    this.offFeed.push(
+      this.dm.feed.subscribe(
+        [
+          `${MS}URL`,
+          `${MS}EnableCWMP`,
+          `${MS}PeriodicInformEnable`,
+          `${MS}PeriodicInformInterval`,
+          `${MS}PeriodicInformTime`,
+        ],
+        (c) => {
+          if (c.kind !== 'value') return;
+          this.schedulePeriodic();
+          // A new ACS (BOOTSTRAP) or CWMP turned on: talk now; periodic settings only move the timer.
+          if (c.path === `${MS}URL`) this.state.data.retryCount = 0;
+          if (c.path === `${MS}URL` || c.path === `${MS}EnableCWMP`) this.kick();
+        },
+        ['value'],
+      ),
+    );
     for (const s of this.state.data.scheduled) this.armScheduled(s);
     this.schedulePeriodic();
     this.kick();
@@ -112,7 +153,10 @@ export class CwmpClient {
   private catchUpChanges(): void {
     for (const [path, v] of Object.entries(this.state.data.reported)) {
       const now = this.valueOrUndefined(path);
-      if (now === undefined) { delete this.state.data.reported[path]; continue; }     // its object is gone
+      if (now === undefined) {
+        delete this.state.data.reported[path];
+        continue;
+      } // its object is gone
       const n = notificationOf(this.state, this.dm, path);
       if (n === 0 || now === v) continue;
       if (!this.state.data.changed.includes(path)) this.state.data.changed.push(path);
@@ -122,14 +166,20 @@ export class CwmpClient {
   }
 
   private valueOrUndefined(path: string): string | undefined {
-    try { return this.dm.value(path); } catch { return undefined; }
+    try {
+      return this.dm.value(path);
+    } catch {
+      return undefined;
+    }
   }
 
   /**
    * ChangeDUState jobs a restart interrupted go on. Called after the engine reported what it
    * recovered, so that an operation the restart cut short fills its slot instead of running twice.
    */
-  resumeJobs(): void { this.du.resume(); }
+  resumeJobs(): void {
+    this.du.resume();
+  }
 
   async stop(): Promise<void> {
     this.stopped = true;
@@ -143,21 +193,29 @@ export class CwmpClient {
   /** Asks for a session: now, or after the running one; a pending retry keeps its back-off. */
   kick(): void {
     if (this.stopped || !this.enabled) return;
-    if (this.running) { this.again = true; return; }
+    if (this.running) {
+      this.again = true;
+      return;
+    }
     if (this.retryTimer) return;
     this.running = this.session().finally(() => {
       this.running = undefined;
       for (const a of this.afterSession.splice(0)) a();
       // Only what is still undelivered calls for another session (not, say, a kick for an event the
       // Inform that just ended already carried).
-      if (this.again && !this.retryTimer) { this.again = false; if (this.undelivered()) this.kick(); }
+      if (this.again && !this.retryTimer) {
+        this.again = false;
+        if (this.undelivered()) this.kick();
+      }
     });
   }
 
   /** Something waits for a session now: events (but a throttled VALUE CHANGE), requests not put off. */
   private undelivered(): boolean {
-    return this.state.data.events.some((e) => !(this.throttled && e.code === '4 VALUE CHANGE'))
-      || (this.state.data.pending.length > 0 && !this.pendingDeferred);
+    return (
+      this.state.data.events.some((e) => !(this.throttled && e.code === '4 VALUE CHANGE')) ||
+      (this.state.data.pending.length > 0 && !this.pendingDeferred)
+    );
   }
 
   /**
@@ -165,24 +223,44 @@ export class CwmpClient {
    * DefaultActiveNotificationThrottle seconds ago; then when that time is up (the changes gather).
    */
   private kickThrottled(): void {
-    const wait = this.lastActiveSession + (Number(this.dm.value(`${MS}DefaultActiveNotificationThrottle`)) || 0) * 1000 - Date.now();
-    if (wait <= 0) { this.kick(); return; }
+    const wait =
+      this.lastActiveSession +
+      (Number(this.dm.value(`${MS}DefaultActiveNotificationThrottle`)) || 0) * 1000 -
+      Date.now();
+    if (wait <= 0) {
+      this.kick();
+      return;
+    }
     if (this.throttled) return;
     this.throttled = true;
-    this.arm(wait, () => { this.throttled = false; this.kick(); });
+    this.arm(wait, () => {
+      this.throttled = false;
+      this.kick();
+    });
   }
 
   /** Waits until no session runs or is due (tests). */
-  async idle(): Promise<void> { while (this.running) await this.running; }
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
 
   /** The Connection Request server starts with the first session (CWMP may be off until then). */
   private async ensureConnectionRequest(): Promise<void> {
-    if (this.cr || !this.opts.connectionRequest || this.dm.value(`${MS}HTTPConnectionRequestEnable`) === 'false') return;
+    if (this.cr || !this.opts.connectionRequest || this.dm.value(`${MS}HTTPConnectionRequestEnable`) === 'false')
+      return;
     const { host, port, advertise } = this.opts.connectionRequest;
     const cr = new ConnectionRequestServer({
-      host, port, path: this.state.data.connectionRequestPath,
-      credentials: () => ({ username: this.dm.value(`${MS}ConnectionRequestUsername`), password: this.dm.value(`${MS}ConnectionRequestPassword`) }),
-      onRequest: () => { this.state.addEvent('6 CONNECTION REQUEST'); this.kick(); },
+      host,
+      port,
+      path: this.state.data.connectionRequestPath,
+      credentials: () => ({
+        username: this.dm.value(`${MS}ConnectionRequestUsername`),
+        password: this.dm.value(`${MS}ConnectionRequestPassword`),
+      }),
+      onRequest: () => {
+        this.state.addEvent('6 CONNECTION REQUEST');
+        this.kick();
+      },
     });
     let url = await cr.listen();
     this.cr = cr;
@@ -192,46 +270,94 @@ export class CwmpClient {
 
   private async session(): Promise<void> {
     const url = this.dm.value(`${MS}URL`);
-    try { await this.ensureConnectionRequest(); } catch (e) { this.log.error({ err: e }, 'the Connection Request server could not listen'); }
+    try {
+      await this.ensureConnectionRequest();
+    } catch (e) {
+      this.log.error({ err: e }, 'the Connection Request server could not listen');
+    }
     if (this.state.data.bootstrappedUrl !== url) this.state.addEvent('0 BOOTSTRAP');
     const events = this.state.informEvents();
     if (events.some((e) => e.code === '4 VALUE CHANGE')) this.lastActiveSession = Date.now();
     const pending = this.state.data.pending.map((p) => p.id);
     const changed = [...this.state.data.changed];
-    const conn = new AcsConnection({ url, username: this.dm.value(`${MS}Username`), password: this.dm.value(`${MS}Password`), timeoutMs: this.opts.timeoutMs ?? 30_000, ...this.opts.tls });
+    const conn = new AcsConnection({
+      url,
+      username: this.dm.value(`${MS}Username`),
+      password: this.dm.value(`${MS}Password`),
+      timeoutMs: this.opts.timeoutMs ?? 30_000,
+      ...this.opts.tls,
+    });
     const session = new CwmpSession(conn, this.context(), this.log, (sent) => {
       if (events.some((e) => e.code === '0 BOOTSTRAP')) this.state.data.bootstrappedUrl = url;
-      this.state.delivered(events.filter((e) => !e.code.startsWith('7 ') && !e.code.startsWith('11 ') && !e.code.startsWith('12 ')), sent, (p) => this.valueOrUndefined(p), (p) => notificationOf(this.state, this.dm, p) > 0);
+      this.state.delivered(
+        events.filter((e) => !e.code.startsWith('7 ') && !e.code.startsWith('11 ') && !e.code.startsWith('12 ')),
+        sent,
+        (p) => this.valueOrUndefined(p),
+        (p) => notificationOf(this.state, this.dm, p) > 0,
+      );
     });
     try {
-      const out = await session.run({ events, parameters: this.forced, changed, pending, retryCount: this.state.data.retryCount });
+      const out = await session.run({
+        events,
+        parameters: this.forced,
+        changed,
+        pending,
+        retryCount: this.state.data.retryCount,
+      });
       this.sessions++;
       this.log.info({ events: events.map((e) => e.code), served: out.requestsServed }, 'CWMP session done');
       // Events that arrived during the session, and requests of ours that came up meanwhile, need
       // another one; requests the ACS held or asked to retry wait a little (no session loop with it).
-      if (out.deferred && !this.pendingDeferred) {     // one timer, however many sessions put them off
+      if (out.deferred && !this.pendingDeferred) {
+        // one timer, however many sessions put them off
         this.pendingDeferred = true;
-        this.arm(retryWaitMs(1, this.retryMinimum(), 2000), () => { this.pendingDeferred = false; this.kick(); });
+        this.arm(retryWaitMs(1, this.retryMinimum(), 2000), () => {
+          this.pendingDeferred = false;
+          this.kick();
+        });
       } else if (!out.deferred) this.pendingDeferred = false;
       if (this.undelivered()) this.again = true;
     } catch (e) {
       this.state.data.retryCount++;
       this.state.save();
-      const wait = retryWaitMs(this.state.data.retryCount, this.retryMinimum(), Number(this.dm.value(`${MS}CWMPRetryIntervalMultiplier`)) || 2000);
-      this.log.warn({ err: (e as Error).message, retry: this.state.data.retryCount, waitMs: wait }, 'CWMP session failed; retrying');
-      this.retryTimer = setTimeout(() => { this.retryTimer = undefined; this.kick(); }, wait);
+      const wait = retryWaitMs(
+        this.state.data.retryCount,
+        this.retryMinimum(),
+        Number(this.dm.value(`${MS}CWMPRetryIntervalMultiplier`)) || 2000,
+      );
+      this.log.warn(
+        { err: (e as Error).message, retry: this.state.data.retryCount, waitMs: wait },
+        'CWMP session failed; retrying',
+      );
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        this.kick();
+      }, wait);
     } finally {
       await conn.close();
     }
   }
 
-  private retryMinimum(): number { return Number(this.dm.value(`${MS}CWMPRetryMinimumWaitInterval`)) || 5; }
+  private retryMinimum(): number {
+    return Number(this.dm.value(`${MS}CWMPRetryMinimumWaitInterval`)) || 5;
+  }
 
   private context(): RpcContext {
     const actions: CwmpActions = {
       // A device going down starts no further session: "M Reboot" goes out after the restart, with "1 BOOT".
-      reboot: (key) => { this.state.addEvent('M Reboot', key); this.afterSession.push(() => { this.stopped = true; this.opts.reboot(key); }); },
-      factoryReset: () => { this.afterSession.push(() => { this.stopped = true; this.opts.factoryReset(); }); },
+      reboot: (key) => {
+        this.state.addEvent('M Reboot', key);
+        this.afterSession.push(() => {
+          this.stopped = true;
+          this.opts.reboot(key);
+        });
+      },
+      factoryReset: () => {
+        this.afterSession.push(() => {
+          this.stopped = true;
+          this.opts.factoryReset();
+        });
+      },
       scheduleInform: (delay, key) => {
         this.admit('ScheduleInform');
         const s = { due: Date.now() + delay * 1000, key };
@@ -242,12 +368,23 @@ export class CwmpClient {
       download: (req) => {
         this.admit('Download');
         this.transfers++;
-        this.afterSession.push(() => this.arm(req.delaySeconds * 1000, () => void this.download(req).finally(() => { this.transfers--; })));
+        this.afterSession.push(() =>
+          this.arm(
+            req.delaySeconds * 1000,
+            () =>
+              void this.download(req).finally(() => {
+                this.transfers--;
+              }),
+          ),
+        );
       },
       changeDUState: (ops, key) => {
         this.admit('ChangeDUState');
         this.jobsToStart++;
-        this.afterSession.push(() => { this.jobsToStart--; this.du.start(ops, key); });
+        this.afterSession.push(() => {
+          this.jobsToStart--;
+          this.du.start(ops, key);
+        });
       },
       setParameterKey: (key) => this.dm.update(MS, { ParameterKey: key }, 'cwmp'),
     };
@@ -257,13 +394,21 @@ export class CwmpClient {
   /** 9004 when the ACS already has X_CPE-AGENT_MaxRequestsInFlight requests whose work goes on. */
   private admit(method: string): void {
     const limit = Number(this.dm.value(`${MS}X_CPE-AGENT_MaxRequestsInFlight`));
-    const inProgress = this.transfers + this.jobsToStart + this.state.data.jobs.length + this.state.data.scheduled.length;
-    if (inProgress >= limit) throw new CwmpFault(9004, `resources exceeded: ${inProgress} requests (downloads, DU changes, scheduled informs) are in progress, the most this device takes; ${method} refused`);
+    const inProgress =
+      this.transfers + this.jobsToStart + this.state.data.jobs.length + this.state.data.scheduled.length;
+    if (inProgress >= limit)
+      throw new CwmpFault(
+        9004,
+        `resources exceeded: ${inProgress} requests (downloads, DU changes, scheduled informs) are in progress, ` +
+          `the most this device takes; ${method} refused`,
+      );
   }
 
   private armScheduled(s: { due: number; key: string }): void {
     this.arm(Math.max(0, s.due - Date.now()), () => {
-      this.state.data.scheduled = this.state.data.scheduled.filter((x) => x !== s && !(x.due === s.due && x.key === s.key));
+      this.state.data.scheduled = this.state.data.scheduled.filter(
+        (x) => x !== s && !(x.due === s.due && x.key === s.key),
+      );
       this.state.addEvent('3 SCHEDULED');
       this.state.addEvent('M ScheduleInform', s.key);
       this.kick();
@@ -274,7 +419,13 @@ export class CwmpClient {
     // A session that ends while the client stops runs its after-session work then: a timer armed
     // now would outlive stop() (and keep the process up for a Download's DelaySeconds).
     if (this.stopped) return;
-    const t = setTimeout(() => { this.timers.delete(t); fn(); }, Math.min(ms, 2 ** 31 - 1));
+    const t = setTimeout(
+      () => {
+        this.timers.delete(t);
+        fn();
+      },
+      Math.min(ms, 2 ** 31 - 1),
+    );
     this.timers.add(t);
   }
 
@@ -286,8 +437,15 @@ export class CwmpClient {
     const interval = (Number(this.dm.value(`${MS}PeriodicInformInterval`)) || 86400) * 1000;
     const phase = this.dm.value(`${MS}PeriodicInformTime`);
     const t0 = phase && phase !== UNKNOWN_TIME ? Date.parse(phase) : Date.now();
-    const elapsed = ((Date.now() - t0) % interval + interval) % interval;
-    this.periodicTimer = setTimeout(() => { this.state.addEvent('2 PERIODIC'); this.kick(); this.schedulePeriodic(); }, Math.min(interval - elapsed || interval, 2 ** 31 - 1));
+    const elapsed = (((Date.now() - t0) % interval) + interval) % interval;
+    this.periodicTimer = setTimeout(
+      () => {
+        this.state.addEvent('2 PERIODIC');
+        this.kick();
+        this.schedulePeriodic();
+      },
+      Math.min(interval - elapsed || interval, 2 ** 31 - 1),
+    );
   }
 
   /** Download: fetch, apply (vendor configuration) or hand over (firmware), then TransferComplete. */
@@ -298,7 +456,11 @@ export class CwmpClient {
     try {
       const file = join(dir, 'file');
       // The engine's download bounds; no file: URLs (an ACS must not make the agent read host files).
-      await fetchPackage(req.url, file, { ...(req.username ? { username: req.username, password: req.password } : {}), maxBytes: 256 * 1024 * 1024, caFile: this.opts.tls?.ca });
+      await fetchPackage(req.url, file, {
+        ...(req.username ? { username: req.username, password: req.password } : {}),
+        maxBytes: 256 * 1024 * 1024,
+        caFile: this.opts.tls?.ca,
+      });
       if (req.fileType.startsWith('3 ')) this.applyConfig(readFileSync(file, 'utf8'));
       else await this.installFirmware(file);
     } catch (e) {
@@ -308,24 +470,50 @@ export class CwmpClient {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-    this.state.addPending('TransferComplete', `<cwmp:TransferComplete>${el('CommandKey', req.commandKey)}<FaultStruct>${el('FaultCode', fault.code)}${el('FaultString', fault.message)}</FaultStruct>${el('StartTime', start)}${el('CompleteTime', now())}</cwmp:TransferComplete>`,
-      [{ code: '7 TRANSFER COMPLETE', key: '' }, { code: 'M Download', key: req.commandKey } as EventStruct]);
+    this.state.addPending(
+      'TransferComplete',
+      `<cwmp:TransferComplete>${el('CommandKey', req.commandKey)}<FaultStruct>${el('FaultCode', fault.code)}` +
+        `${el('FaultString', fault.message)}</FaultStruct>${el('StartTime', start)}` +
+        `${el('CompleteTime', now())}</cwmp:TransferComplete>`,
+      [{ code: '7 TRANSFER COMPLETE', key: '' }, { code: 'M Download', key: req.commandKey } as EventStruct],
+    );
     this.kick();
   }
 
   /** A vendor configuration file: the defaults format (JSON path -> value), applied as one atomic set. */
   private applyConfig(text: string): void {
     let values: Record<string, string>;
-    try { values = parseValues(text); } catch (e) { throw Object.assign(new Error(`the configuration file: ${(e as Error).message}`), { code: 9018 }); }
-    try { this.dm.set(setRequestsOf(Object.entries(values)), CWMP_CALLER); } catch (e) {
+    try {
+      values = parseValues(text);
+    } catch (e) {
+      throw Object.assign(new Error(`the configuration file: ${(e as Error).message}`), { code: 9018 });
+    }
+    try {
+      this.dm.set(setRequestsOf(Object.entries(values)), CWMP_CALLER);
+    } catch (e) {
       throw Object.assign(new Error(`the configuration was not applied: ${(e as Error).message}`), { code: 9018 });
     }
   }
 
   private installFirmware(file: string): Promise<void> {
     const cmd = this.opts.firmwareCommand;
-    if (!cmd) return Promise.reject(Object.assign(new Error('this device has no firmware installer configured (run --firmware-command)'), { code: 9010 }));
-    return new Promise((resolve, reject) => execFile(cmd, [file], { timeout: 600_000 }, (err, _o, stderr) => (err ? reject(Object.assign(new Error(`${cmd} failed: ${stderr.trim().split('\n').pop() ?? err.message}`), { code: 9010 })) : resolve())));
+    if (!cmd)
+      return Promise.reject(
+        Object.assign(new Error('this device has no firmware installer configured (run --firmware-command)'), {
+          code: 9010,
+        }),
+      );
+    return new Promise((resolve, reject) =>
+      execFile(cmd, [file], { timeout: 600_000 }, (err, _o, stderr) =>
+        err
+          ? reject(
+              Object.assign(new Error(`${cmd} failed: ${stderr.trim().split('\n').pop() ?? err.message}`), {
+                code: 9010,
+              }),
+            )
+          : resolve(),
+      ),
+    );
   }
 }
 
@@ -333,7 +521,8 @@ export class CwmpClient {
 export function retryWaitMs(n: number, m: number, k: number): number {
   const r = k / 1000;
   const c = Math.min(Math.max(n, 1), 10);
-  const lo = m * r ** (c - 1), hi = m * r ** c;
+  const lo = m * r ** (c - 1),
+    hi = m * r ** c;
   return Math.round((lo + Math.random() * (hi - lo)) * 1000);
 }
 

@@ -5,7 +5,11 @@
 import { Parser, processors } from 'xml2js';
 import { CwmpFault } from './faults.js';
 
-export const CWMP_NAMESPACES = ['urn:dslforum-org:cwmp-1-0', 'urn:dslforum-org:cwmp-1-1', 'urn:dslforum-org:cwmp-1-2'] as const;
+export const CWMP_NAMESPACES = [
+  'urn:dslforum-org:cwmp-1-0',
+  'urn:dslforum-org:cwmp-1-1',
+  'urn:dslforum-org:cwmp-1-2',
+] as const;
 export type CwmpNamespace = (typeof CWMP_NAMESPACES)[number];
 /** cwmp-1-3 and 1-4 reuse the 1-2 namespace; 1-2 is where ChangeDUState lives. */
 export const HIGHEST_NS: CwmpNamespace = 'urn:dslforum-org:cwmp-1-2';
@@ -15,7 +19,6 @@ export const MAX_ENVELOPE_BYTES = 4 * 1024 * 1024;
 const ESC: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
 /** XML text and attribute escaping; characters XML 1.0 can't carry are dropped. */
 export function esc(s: string): string {
-  // eslint-disable-next-line no-control-regex
   return s.replace(/[&<>"']/g, (c) => ESC[c]!).replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, '');
 }
 
@@ -23,23 +26,45 @@ export function esc(s: string): string {
 export const el = (name: string, text: string | number | boolean) => `<${name}>${esc(String(text))}</${name}>`;
 
 /** A SOAP-encoded array: <Name soap-enc:arrayType="type[n]">items</Name>. */
-export const soapArray = (name: string, type: string, items: readonly string[]) => `<${name} soap-enc:arrayType="${type}[${items.length}]">${items.join('')}</${name}>`;
+export const soapArray = (name: string, type: string, items: readonly string[]) =>
+  `<${name} soap-enc:arrayType="${type}[${items.length}]">${items.join('')}</${name}>`;
 
 export function envelope(ns: CwmpNamespace, id: string, body: string, opts: { holdRequests?: boolean } = {}): string {
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<soap-env:Envelope xmlns:soap-env="http://schemas.xmlsoap.org/soap/envelope/" xmlns:soap-enc="http://schemas.xmlsoap.org/soap/encoding/" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:cwmp="${ns}">`
-    + `<soap-env:Header><cwmp:ID soap-env:mustUnderstand="1">${esc(id)}</cwmp:ID>${opts.holdRequests ? '<cwmp:HoldRequests soap-env:mustUnderstand="1">1</cwmp:HoldRequests>' : ''}</soap-env:Header>`
-    + `<soap-env:Body>${body}</soap-env:Body></soap-env:Envelope>`;
+  return (
+    `<?xml version="1.0" encoding="UTF-8"?>\n<soap-env:Envelope ` +
+    `xmlns:soap-env="http://schemas.xmlsoap.org/soap/envelope/" ` +
+    `xmlns:soap-enc="http://schemas.xmlsoap.org/soap/encoding/" xmlns:xsd="http://www.w3.org/2001/XMLSchema" ` +
+    `xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:cwmp="${ns}">` +
+    `<soap-env:Header><cwmp:ID ` +
+    `soap-env:mustUnderstand="1">${esc(id)}</cwmp:ID>` +
+    (opts.holdRequests ? '<cwmp:HoldRequests soap-env:mustUnderstand="1">1</cwmp:HoldRequests>' : '') +
+    `</soap-env:Header>` +
+    `<soap-env:Body>${body}</soap-env:Body></soap-env:Envelope>`
+  );
 }
 
 /** The SOAP Fault a CPE answers a failed ACS request with (TR-069 A.3.2.1 shape). */
 export function faultBody(f: CwmpFault): string {
   const client = f.code === 9003 || (f.code >= 9005 && f.code <= 9009);
-  const spv = f.setFaults.map((s) => `<SetParameterValuesFault>${el('ParameterName', s.name)}${el('FaultCode', s.code)}${el('FaultString', s.message)}</SetParameterValuesFault>`).join('');
-  return `<soap-env:Fault><faultcode>${client ? 'Client' : 'Server'}</faultcode><faultstring>CWMP fault</faultstring><detail><cwmp:Fault>${el('FaultCode', f.code)}${el('FaultString', f.message)}${spv}</cwmp:Fault></detail></soap-env:Fault>`;
+  const spv = f.setFaults
+    .map(
+      (s) =>
+        `<SetParameterValuesFault>${el('ParameterName', s.name)}${el('FaultCode', s.code)}` +
+        `${el('FaultString', s.message)}</SetParameterValuesFault>`,
+    )
+    .join('');
+  return (
+    `<soap-env:Fault><faultcode>${client ? 'Client' : 'Server'}</faultcode><faultstring>CWMP ` +
+    `fault</faultstring><detail><cwmp:Fault>${el('FaultCode', f.code)}${el('FaultString', f.message)}` +
+    `${spv}</cwmp:Fault></detail></soap-env:Fault>`
+  );
 }
 
 /** A parsed element: text, attributes ($) and children by local name (repeated ones as arrays). */
-export type Xml = { readonly [name: string]: Xml | Xml[] | string | undefined } & { readonly _?: string; readonly $?: Readonly<Record<string, string>> };
+export type Xml = { readonly [name: string]: Xml | Xml[] | string | undefined } & {
+  readonly _?: string;
+  readonly $?: Readonly<Record<string, string>>;
+};
 
 export interface ParsedEnvelope {
   readonly ns: CwmpNamespace;
@@ -50,18 +75,32 @@ export interface ParsedEnvelope {
   readonly body: Xml;
 }
 
-const parser = () => new Parser({ explicitArray: false, tagNameProcessors: [processors.stripPrefix], attrNameProcessors: [processors.stripPrefix], xmlns: false, explicitRoot: true, strict: true });
+const parser = () =>
+  new Parser({
+    explicitArray: false,
+    tagNameProcessors: [processors.stripPrefix],
+    attrNameProcessors: [processors.stripPrefix],
+    xmlns: false,
+    explicitRoot: true,
+    strict: true,
+  });
 
 /** Parses an ACS envelope; anything malformed is a 9003 fault naming the problem. */
 export async function parseEnvelope(text: string): Promise<ParsedEnvelope> {
-  if (Buffer.byteLength(text) > MAX_ENVELOPE_BYTES) throw new CwmpFault(9004, `envelope larger than ${MAX_ENVELOPE_BYTES} bytes`);
+  if (Buffer.byteLength(text) > MAX_ENVELOPE_BYTES)
+    throw new CwmpFault(9004, `envelope larger than ${MAX_ENVELOPE_BYTES} bytes`);
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw new CwmpFault(9003, 'document type declarations are not accepted');
   let doc: Record<string, unknown> | null;
-  try { doc = await parser().parseStringPromise(text) as Record<string, unknown> | null; } catch (e) { throw new CwmpFault(9003, `not well-formed XML: ${(e as Error).message.split('\n')[0]}`); }
-  const env = doc?.Envelope as Xml | undefined;      // an empty document parses to null
+  try {
+    doc = (await parser().parseStringPromise(text)) as Record<string, unknown> | null;
+  } catch (e) {
+    throw new CwmpFault(9003, `not well-formed XML: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const env = doc?.Envelope as Xml | undefined; // an empty document parses to null
   if (!env || typeof env !== 'object') throw new CwmpFault(9003, 'not a SOAP envelope');
   const attrs = env.$ ?? {};
-  const ns = (Object.values(attrs).find((v) => (CWMP_NAMESPACES as readonly string[]).includes(v)) ?? nsOfChildren(env)) as CwmpNamespace | undefined;
+  const ns = (Object.values(attrs).find((v) => (CWMP_NAMESPACES as readonly string[]).includes(v)) ??
+    nsOfChildren(env)) as CwmpNamespace | undefined;
   if (!ns) throw new CwmpFault(9003, 'the envelope names no CWMP namespace this agent speaks (cwmp-1-0 to cwmp-1-2)');
   const header = one(env.Header);
   const body = one(env.Body);
@@ -70,7 +109,13 @@ export async function parseEnvelope(text: string): Promise<ParsedEnvelope> {
   if (methods.length !== 1) throw new CwmpFault(9003, `the Body holds ${methods.length} elements; one is expected`);
   const method = methods[0]!;
   const hold = header ? text$(one(header.HoldRequests)) : '';
-  return { ns, id: header ? text$(one(header.ID)) : '', holdRequests: hold === '1' || hold === 'true', method, body: (one(body[method]) ?? {}) as Xml };
+  return {
+    ns,
+    id: header ? text$(one(header.ID)) : '',
+    holdRequests: hold === '1' || hold === 'true',
+    method,
+    body: (one(body[method]) ?? {}) as Xml,
+  };
 }
 
 /** Namespaces may also be declared on inner elements. */
@@ -78,7 +123,9 @@ function nsOfChildren(x: Xml): string | undefined {
   for (const [k, v] of Object.entries(x)) {
     if (k === '$' || k === '_' || v === undefined || typeof v === 'string') continue;
     for (const item of Array.isArray(v) ? v : [v]) {
-      const found = Object.values(item.$ ?? {}).find((a) => (CWMP_NAMESPACES as readonly string[]).includes(a)) ?? nsOfChildren(item);
+      const found =
+        Object.values(item.$ ?? {}).find((a) => (CWMP_NAMESPACES as readonly string[]).includes(a)) ??
+        nsOfChildren(item);
       if (found) return found;
     }
   }
@@ -107,7 +154,10 @@ export function text$(x: Xml | Xml[] | string | undefined): string {
 /** A child's text, or a 9003 fault naming it when it is missing and required. */
 export function arg(x: Xml, name: string, required = true): string {
   const v = x[name];
-  if (v === undefined) { if (required) throw new CwmpFault(9003, `argument ${name} is missing`); return ''; }
+  if (v === undefined) {
+    if (required) throw new CwmpFault(9003, `argument ${name} is missing`);
+    return '';
+  }
   return text$(v as Xml);
 }
 

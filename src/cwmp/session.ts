@@ -2,16 +2,27 @@
 // them), then the empty POST, then the ACS's requests answered one by one until it sends nothing.
 // An ACS fault to one of our requests costs that request, never the session.
 import { randomBytes } from 'node:crypto';
-import type { Logger } from '../util/logger.js';
-import { type CwmpNamespace, el, envelope, faultBody, HIGHEST_NS, parseEnvelope, type ParsedEnvelope, soapArray, text$, type Xml } from './envelope.js';
-import { asCwmpFault, CwmpFault } from './faults.js';
 import { BudgetExceeded, ByteBudget } from '../util/byte-budget.js';
+import type { Logger } from '../util/logger.js';
+import { dateTime } from '../util/time.js';
+import {
+  type CwmpNamespace,
+  el,
+  envelope,
+  faultBody,
+  HIGHEST_NS,
+  type ParsedEnvelope,
+  parseEnvelope,
+  soapArray,
+  text$,
+  type Xml,
+} from './envelope.js';
+import { asCwmpFault, CwmpFault } from './faults.js';
 import type { RpcContext } from './rpc/context.js';
 import { paramDef, valueStruct } from './rpc/context.js';
 import { RPCS } from './rpc/index.js';
 import type { EventStruct, PendingRequest } from './state.js';
 import type { AcsConnection } from './transport.js';
-import { dateTime } from '../util/time.js';
 
 export interface SessionInput {
   readonly events: readonly EventStruct[];
@@ -37,7 +48,12 @@ const MAX_EXCHANGES = 100_000;
 /** The envelope around an answer's body: declarations, header and ID. */
 const ENVELOPE_OVERHEAD = 1024;
 const MAX_ENVELOPE = 'Device.ManagementServer.X_CPE-AGENT_MaxEnvelopeSize';
-const DEVICE_ID = [['Manufacturer', 'Manufacturer'], ['OUI', 'ManufacturerOUI'], ['ProductClass', 'ProductClass'], ['SerialNumber', 'SerialNumber']] as const;
+const DEVICE_ID = [
+  ['Manufacturer', 'Manufacturer'],
+  ['OUI', 'ManufacturerOUI'],
+  ['ProductClass', 'ProductClass'],
+  ['SerialNumber', 'SerialNumber'],
+] as const;
 
 export class CwmpSession {
   private ns: CwmpNamespace = HIGHEST_NS;
@@ -49,7 +65,12 @@ export class CwmpSession {
   /** The parameters' values as this session's Inform carried them. */
   private readonly sent: Record<string, string> = {};
 
-  constructor(private readonly conn: AcsConnection, private readonly ctx: RpcContext, private readonly log: Logger, private readonly onInformed: (sent: Readonly<Record<string, string>>) => void) {}
+  constructor(
+    private readonly conn: AcsConnection,
+    private readonly ctx: RpcContext,
+    private readonly log: Logger,
+    private readonly onInformed: (sent: Readonly<Record<string, string>>) => void,
+  ) {}
 
   async run(input: SessionInput): Promise<SessionOutcome> {
     // 1. Inform; anything but an InformResponse fails the session (and is retried with back-off).
@@ -62,15 +83,19 @@ export class CwmpSession {
 
     // 2. Our requests, then the empty POST; 3. the ACS's requests until it sends nothing.
     // A request that turned up after the Inform waits for a session whose Inform announces it.
-    const announced = () => this.ctx.state.data.pending.filter((p) => input.pending.includes(p.id) && !this.retryLater.has(p.id));
+    const announced = () =>
+      this.ctx.state.data.pending.filter((p) => input.pending.includes(p.id) && !this.retryLater.has(p.id));
     const next = () => (this.hold ? undefined : announced()[0]);
     for (let rounds = 0; rounds < MAX_EXCHANGES; rounds++) {
       const pending = next();
       let reply = pending ? await this.sendRequest(pending) : await this.exchange('');
-      if (!pending && !reply) break;                 // empty answer to our empty POST: done
+      if (!pending && !reply) break; // empty answer to our empty POST: done
       // Nothing to serve right after the ACS answered our request: on to the next one or the empty POST.
       let served = false;
-      while (reply && reply.method !== 'Fault' && !reply.method.endsWith('Response')) { reply = await this.exchange(await this.answer(reply)); served = true; }
+      while (reply && reply.method !== 'Fault' && !reply.method.endsWith('Response')) {
+        reply = await this.exchange(await this.answer(reply));
+        served = true;
+      }
       // The ACS fell silent after an answer of ours: done, unless requests of ours wait to go out.
       if (served && !reply && !next()) break;
     }
@@ -92,8 +117,11 @@ export class CwmpSession {
       this.ctx.state.dropPending(p.id);
       return undefined;
     }
-    if (reply.method === `${p.method}Response`) { this.ctx.state.dropPending(p.id); return undefined; }
-    return reply;   // an ACS request instead of the answer: served, our request is sent again later
+    if (reply.method === `${p.method}Response`) {
+      this.ctx.state.dropPending(p.id);
+      return undefined;
+    }
+    return reply; // an ACS request instead of the answer: served, our request is sent again later
   }
 
   /**
@@ -126,28 +154,42 @@ export class CwmpSession {
     const reply = await this.conn.post(out);
     if (!reply.body.trim()) return undefined;
     let parsed: ParsedEnvelope;
-    try { parsed = await parseEnvelope(reply.body); } catch (e) {
+    try {
+      parsed = await parseEnvelope(reply.body);
+    } catch (e) {
       throw new SessionFailed(`the ACS sent a broken envelope: ${(e as Error).message}`);
     }
     if (parsed.holdRequests !== this.hold) this.hold = parsed.holdRequests;
     return parsed;
   }
 
-  private envelopeOf(body: string): string { return envelope(this.ns, randomBytes(6).toString('hex'), body); }
+  private envelopeOf(body: string): string {
+    return envelope(this.ns, randomBytes(6).toString('hex'), body);
+  }
 
   private inform(input: SessionInput): string {
     const dm = this.ctx.dm;
     const id = DEVICE_ID.map(([tag, p]) => el(tag, dm.value(`Device.DeviceInfo.${p}`))).join('');
-    const events = input.events.map((e) => `<EventStruct>${el('EventCode', e.code)}${el('CommandKey', e.key)}</EventStruct>`);
+    const events = input.events.map(
+      (e) => `<EventStruct>${el('EventCode', e.code)}${el('CommandKey', e.key)}</EventStruct>`,
+    );
     const names = [...new Set([...input.parameters, ...input.changed])];
     const params = names.flatMap((p) => {
       let v: string;
-      try { v = dm.value(p); } catch { return []; }        // a changed parameter whose object is gone
+      try {
+        v = dm.value(p);
+      } catch {
+        return [];
+      } // a changed parameter whose object is gone
       this.sent[p] = v;
       return [valueStruct(p, v, paramDef(dm, p))];
     });
-    return `<cwmp:Inform><DeviceId>${id}</DeviceId>${soapArray('Event', 'cwmp:EventStruct', events)}${el('MaxEnvelopes', 1)}`
-      + `${el('CurrentTime', dateTime())}${el('RetryCount', input.retryCount)}${soapArray('ParameterList', 'cwmp:ParameterValueStruct', params)}</cwmp:Inform>`;
+    return (
+      `<cwmp:Inform><DeviceId>${id}</DeviceId>${soapArray('Event', 'cwmp:EventStruct', events)}` +
+      `${el('MaxEnvelopes', 1)}` +
+      `${el('CurrentTime', dateTime())}${el('RetryCount', input.retryCount)}` +
+      `${soapArray('ParameterList', 'cwmp:ParameterValueStruct', params)}</cwmp:Inform>`
+    );
   }
 }
 

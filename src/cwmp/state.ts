@@ -4,32 +4,60 @@
 // the retry count, and whether the ACS at the current URL has seen our BOOTSTRAP. One JSON file,
 // replaced atomically at every change. A file that is not what this writes is moved aside
 // (util/quarantine) and the client starts afresh: with a BOOTSTRAP, so the ACS provisions it again.
+
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { removeStaleTemps, writeFileAtomic } from '../util/atomic-file.js';
+import { isArrayOf, isNumber, isObject, isString, isStringMap } from '../util/json-shape.js';
 import { silentLogger } from '../util/logger.js';
 import { Quarantine } from '../util/quarantine.js';
-import { isArrayOf, isNumber, isObject, isString, isStringMap } from '../util/json-shape.js';
 
-export interface EventStruct { readonly code: string; readonly key: string }
+export interface EventStruct {
+  readonly code: string;
+  readonly key: string;
+}
 
 /** A request of ours (the body's method element, cwmp: prefixed) and the events that announce it. */
-export interface PendingRequest { readonly id: string; readonly method: string; readonly body: string; readonly events: readonly EventStruct[] }
+export interface PendingRequest {
+  readonly id: string;
+  readonly method: string;
+  readonly body: string;
+  readonly events: readonly EventStruct[];
+}
 
 export type Notification = 0 | 1 | 2;
-export interface Attribute { readonly n: Notification; readonly access: readonly string[] }
+export interface Attribute {
+  readonly n: Notification;
+  readonly access: readonly string[];
+}
 
 export interface DuOp {
   readonly kind: 'Install' | 'Update' | 'Uninstall';
-  readonly url: string; readonly uuid: string; readonly version: string;
-  readonly username: string; readonly password: string; readonly eeRef: string;
+  readonly url: string;
+  readonly uuid: string;
+  readonly version: string;
+  readonly username: string;
+  readonly password: string;
+  readonly eeRef: string;
 }
 export interface OpResult {
-  readonly uuid: string; readonly duRef: string; readonly version: string; readonly state: 'Installed' | 'Uninstalled' | 'Failed';
-  readonly resolved: boolean; readonly euRefs: string; readonly start: string; readonly complete: string; readonly fault: { code: number; message: string };
+  readonly uuid: string;
+  readonly duRef: string;
+  readonly version: string;
+  readonly state: 'Installed' | 'Uninstalled' | 'Failed';
+  readonly resolved: boolean;
+  readonly euRefs: string;
+  readonly start: string;
+  readonly complete: string;
+  readonly fault: { code: number; message: string };
 }
-export interface CdsJob { readonly id: string; readonly commandKey: string; readonly ops: readonly DuOp[]; results: OpResult[] }
+export interface CdsJob {
+  readonly id: string;
+  readonly commandKey: string;
+  readonly ops: readonly DuOp[];
+  results: OpResult[];
+}
 
 export interface CwmpStateData {
   bootstrappedUrl: string;
@@ -62,13 +90,30 @@ export class CwmpState {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     removeStaleTemps(dir);
     this.file = join(dir, 'state.json');
-    const fresh: CwmpStateData = { bootstrappedUrl: '', events: [], pending: [], changed: [], reported: {}, attributes: {}, connectionRequestPath: `/cr/${randomBytes(12).toString('hex')}`, jobs: [], scheduled: [], retryCount: 0 };
+    const fresh: CwmpStateData = {
+      bootstrappedUrl: '',
+      events: [],
+      pending: [],
+      changed: [],
+      reported: {},
+      attributes: {},
+      connectionRequestPath: `/cr/${randomBytes(12).toString('hex')}`,
+      jobs: [],
+      scheduled: [],
+      retryCount: 0,
+    };
     this.data = { ...fresh, ...quarantine.readJson(this.file, isStateData) };
     // On a full disk the client still starts; the state is written with its first change.
-    try { this.save(); } catch { /* see above */ }
+    try {
+      this.save();
+    } catch {
+      /* see above */
+    }
   }
 
-  save(): void { writeFileAtomic(this.file, JSON.stringify(this.data)); }
+  save(): void {
+    writeFileAtomic(this.file, JSON.stringify(this.data));
+  }
 
   /** Whether an earlier run left ChangeDUState jobs or requests for the ACS unfinished. */
   static hasWork(stateDir: string, quarantine: Quarantine): boolean {
@@ -99,7 +144,12 @@ export class CwmpState {
   informEvents(): EventStruct[] {
     const out: EventStruct[] = [];
     for (const e of [...this.data.events, ...this.data.pending.flatMap((p) => p.events)]) {
-      if (SINGLE.test(e.code) ? !out.some((o) => o.code === e.code) : !out.some((o) => o.code === e.code && o.key === e.key)) out.push(e);
+      if (
+        SINGLE.test(e.code)
+          ? !out.some((o) => o.code === e.code)
+          : !out.some((o) => o.code === e.code && o.key === e.key)
+      )
+        out.push(e);
     }
     return out;
   }
@@ -108,7 +158,12 @@ export class CwmpState {
    * After an InformResponse: what it carried is delivered. sent: the parameter values in the Inform,
    * recorded for those watched; a changed one that has changed again since stays for the next Inform.
    */
-  delivered(events: readonly EventStruct[], sent: Readonly<Record<string, string>>, current: (path: string) => string | undefined, watched: (path: string) => boolean): void {
+  delivered(
+    events: readonly EventStruct[],
+    sent: Readonly<Record<string, string>>,
+    current: (path: string) => string | undefined,
+    watched: (path: string) => boolean,
+  ): void {
     this.data.events = this.data.events.filter((e) => !events.some((d) => d.code === e.code && d.key === e.key));
     for (const [p, v] of Object.entries(sent)) if (watched(p)) this.data.reported[p] = v;
     this.data.changed = this.data.changed.filter((p) => !(p in sent) || current(p) !== sent[p]);
@@ -124,16 +179,37 @@ const isEvent = (x: unknown): x is EventStruct => isObject(x) && isString(x.code
 const FIELDS: { readonly [K in keyof CwmpStateData]: (x: unknown) => boolean } = {
   bootstrappedUrl: isString,
   events: (x) => isArrayOf(x, isEvent),
-  pending: (x) => isArrayOf(x, (p): p is PendingRequest => isObject(p) && isString(p.id) && isString(p.method) && isString(p.body) && isArrayOf(p.events, isEvent)),
+  pending: (x) =>
+    isArrayOf(
+      x,
+      (p): p is PendingRequest =>
+        isObject(p) && isString(p.id) && isString(p.method) && isString(p.body) && isArrayOf(p.events, isEvent),
+    ),
   changed: (x) => isArrayOf(x, isString),
   reported: isStringMap,
-  attributes: (x) => isObject(x) && Object.values(x).every((a) => isObject(a) && (a.n === 0 || a.n === 1 || a.n === 2) && isArrayOf(a.access, isString)),
+  attributes: (x) =>
+    isObject(x) &&
+    Object.values(x).every(
+      (a) => isObject(a) && (a.n === 0 || a.n === 1 || a.n === 2) && isArrayOf(a.access, isString),
+    ),
   connectionRequestPath: isString,
-  jobs: (x) => isArrayOf(x, (j): j is CdsJob => isObject(j) && isString(j.id) && isString(j.commandKey) && isArrayOf(j.ops, isObject) && isArrayOf(j.results, isObject)),
-  scheduled: (x) => isArrayOf(x, (e): e is { due: number; key: string } => isObject(e) && isNumber(e.due) && isString(e.key)),
+  jobs: (x) =>
+    isArrayOf(
+      x,
+      (j): j is CdsJob =>
+        isObject(j) &&
+        isString(j.id) &&
+        isString(j.commandKey) &&
+        isArrayOf(j.ops, isObject) &&
+        isArrayOf(j.results, isObject),
+    ),
+  scheduled: (x) =>
+    isArrayOf(x, (e): e is { due: number; key: string } => isObject(e) && isNumber(e.due) && isString(e.key)),
   retryCount: (x) => Number.isInteger(x),
 };
 
 function isStateData(x: unknown): x is Partial<CwmpStateData> {
-  return isObject(x) && Object.entries(x).every(([k, v]) => !Object.hasOwn(FIELDS, k) || FIELDS[k as keyof CwmpStateData](v));
+  return (
+    isObject(x) && Object.entries(x).every(([k, v]) => !Object.hasOwn(FIELDS, k) || FIELDS[k as keyof CwmpStateData](v))
+  );
 }

@@ -5,8 +5,8 @@ import type { View } from './schema.js';
 export type Caller =
   | { readonly kind: 'usp'; readonly endpointId: string }
   | { readonly kind: 'cwmp' }
-  | { readonly kind: 'agent'; readonly component: string }   // the agent itself: engine events, handlers, defaults
-  | { readonly kind: 'local'; readonly user: string };        // a person on the device (CLI, local socket)
+  | { readonly kind: 'agent'; readonly component: string } // the agent itself: engine events, handlers, defaults
+  | { readonly kind: 'local'; readonly user: string }; // a person on the device (CLI, local socket)
 
 export const agentCaller = (component: string): Caller => ({ kind: 'agent', component });
 
@@ -17,9 +17,13 @@ export function viewOf(c: Caller): View {
 
 export function describeCaller(c: Caller): string {
   switch (c.kind) {
-    case 'usp': return `usp:${c.endpointId}`;
-    case 'cwmp': return 'cwmp';
-    case 'agent': return `agent:${c.component}`;
-    case 'local': return `local:${c.user}`;
+    case 'usp':
+      return `usp:${c.endpointId}`;
+    case 'cwmp':
+      return 'cwmp';
+    case 'agent':
+      return `agent:${c.component}`;
+    case 'local':
+      return `local:${c.user}`;
   }
 }

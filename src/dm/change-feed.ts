@@ -4,18 +4,51 @@
 import type { Caller } from './caller.js';
 
 export type Change =
-  | { readonly kind: 'value'; readonly path: string; readonly value: string; readonly old: string; readonly cause: Caller }
-  | { readonly kind: 'add'; readonly path: string; readonly keys: Readonly<Record<string, string>>; readonly cause: Caller }
+  | {
+      readonly kind: 'value';
+      readonly path: string;
+      readonly value: string;
+      readonly old: string;
+      readonly cause: Caller;
+    }
+  | {
+      readonly kind: 'add';
+      readonly path: string;
+      readonly keys: Readonly<Record<string, string>>;
+      readonly cause: Caller;
+    }
   | { readonly kind: 'delete'; readonly path: string; readonly cause: Caller }
-  | { readonly kind: 'event'; readonly path: string; readonly args: Readonly<Record<string, string>>; readonly cause: Caller }
+  | {
+      readonly kind: 'event';
+      readonly path: string;
+      readonly args: Readonly<Record<string, string>>;
+      readonly cause: Caller;
+    }
   | { readonly kind: 'operation'; readonly path: string; readonly operation: OperationChange; readonly cause: Caller };
 
 /** Life of an operation, for the Request table and OperationComplete notifications. */
 export type OperationChange =
   | { readonly state: 'started'; readonly id: number; readonly commandKey: string }
-  | { readonly state: 'progress'; readonly id: number; readonly commandKey: string; readonly percent: number; readonly message: string }
-  | { readonly state: 'complete'; readonly id: number; readonly commandKey: string; readonly output: Readonly<Record<string, string>> }
-  | { readonly state: 'failed'; readonly id: number; readonly commandKey: string; readonly code: number; readonly message: string };
+  | {
+      readonly state: 'progress';
+      readonly id: number;
+      readonly commandKey: string;
+      readonly percent: number;
+      readonly message: string;
+    }
+  | {
+      readonly state: 'complete';
+      readonly id: number;
+      readonly commandKey: string;
+      readonly output: Readonly<Record<string, string>>;
+    }
+  | {
+      readonly state: 'failed';
+      readonly id: number;
+      readonly commandKey: string;
+      readonly code: number;
+      readonly message: string;
+    };
 
 export type ChangeListener = (change: Change) => void;
 
@@ -39,7 +72,11 @@ export function compilePattern(pattern: string): (path: string) => boolean {
   };
 }
 
-interface Subscription { match: (path: string) => boolean; kinds: ReadonlySet<Change['kind']> | undefined; listener: ChangeListener }
+interface Subscription {
+  match: (path: string) => boolean;
+  kinds: ReadonlySet<Change['kind']> | undefined;
+  listener: ChangeListener;
+}
 
 /**
  * Called with a transaction's changes after they are applied in memory and before they are written to
@@ -55,26 +92,36 @@ export class ChangeFeed {
 
   onBeforeCommit(fn: BeforeCommit): () => void {
     this.beforeCommits.add(fn);
-    return () => { this.beforeCommits.delete(fn); };
+    return () => {
+      this.beforeCommits.delete(fn);
+    };
   }
 
   /** @internal the data model's commit: every before-commit hook, and their undos. */
   beforeCommit(changes: readonly Change[]): (() => void)[] {
     const undos: (() => void)[] = [];
     for (const fn of this.beforeCommits) {
-      try { undos.push(fn(changes)); } catch (e) { if (changes[0]) this.onError(e, changes[0]); }
+      try {
+        undos.push(fn(changes));
+      } catch (e) {
+        if (changes[0]) this.onError(e, changes[0]);
+      }
     }
     return undos;
   }
 
   /** Listener errors are reported here and never stop delivery to the others. */
-  setErrorHandler(h: (e: unknown, c: Change) => void): void { this.onError = h; }
+  setErrorHandler(h: (e: unknown, c: Change) => void): void {
+    this.onError = h;
+  }
 
   subscribe(patterns: string | string[], listener: ChangeListener, kinds?: Change['kind'][]): () => void {
     const matchers = (Array.isArray(patterns) ? patterns : [patterns]).map(compilePattern);
     const sub: Subscription = { match: (p) => matchers.some((m) => m(p)), kinds: kinds && new Set(kinds), listener };
     this.subs.add(sub);
-    return () => { this.subs.delete(sub); };
+    return () => {
+      this.subs.delete(sub);
+    };
   }
 
   publish(changes: readonly Change[]): void {
@@ -82,10 +129,16 @@ export class ChangeFeed {
       for (const s of this.subs) {
         if (s.kinds && !s.kinds.has(c.kind)) continue;
         if (!s.match(c.path)) continue;
-        try { s.listener(c); } catch (e) { this.onError(e, c); }
+        try {
+          s.listener(c);
+        } catch (e) {
+          this.onError(e, c);
+        }
       }
     }
   }
 
-  get size(): number { return this.subs.size; }
+  get size(): number {
+    return this.subs.size;
+  }
 }

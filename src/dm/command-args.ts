@@ -17,7 +17,11 @@ function findArg(spec: ArgsSpec, key: string): ParamSpec | undefined {
   return obj?.params.find((p) => p.name === name);
 }
 
-export function validateArgs(spec: ArgsSpec, input: Readonly<Record<string, string>>, command: string): Record<string, string> {
+export function validateArgs(
+  spec: ArgsSpec,
+  input: Readonly<Record<string, string>>,
+  command: string,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, raw] of Object.entries(input)) {
     const p = findArg(spec, key);
@@ -29,7 +33,8 @@ export function validateArgs(spec: ArgsSpec, input: Readonly<Record<string, stri
     }
   }
   for (const p of spec.params) {
-    if (p.mandatory && !(p.name in out)) throw new DmError(UspError.InvalidCommandArguments, `${command} needs the argument '${p.name}'`);
+    if (p.mandatory && !(p.name in out))
+      throw new DmError(UspError.InvalidCommandArguments, `${command} needs the argument '${p.name}'`);
   }
   return out;
 }

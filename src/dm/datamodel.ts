@@ -2,6 +2,10 @@
 // events and the change feed. Every failure is a DmError with a standard code naming the offending
 // part; a set, add or delete is applied whole or not at all, persisted before it returns, and
 // published on the change feed once, with its caller.
+
+import { isDiskFull } from '../util/atomic-file.js';
+import { type Logger, silentLogger } from '../util/logger.js';
+import { Quarantine } from '../util/quarantine.js';
 import type { Caller } from './caller.js';
 import { viewOf } from './caller.js';
 import { type Change, ChangeFeed } from './change-feed.js';
@@ -11,24 +15,46 @@ import type { CommandHandler, ObjectHandler, ParamHandler } from './handlers.js'
 import { type Operation, Operations } from './operations.js';
 import { parsePath } from './path.js';
 import { Resolver, type Target } from './resolve.js';
-import { type ObjectDef, type ParamDef, Schema, toSupportedPath, visibleIn, type View } from './schema.js';
+import { type ObjectDef, type ParamDef, type Schema, toSupportedPath, type View, visibleIn } from './schema.js';
 import { emptySnapshot, type PersistOp, type Snapshot, StateStore } from './state-store.js';
-import { ObjectNode, Table, nodeAt } from './tree.js';
+import { nodeAt, ObjectNode, type Table } from './tree.js';
 import { canonicalValue } from './types.js';
-import { isDiskFull } from '../util/atomic-file.js';
-import { silentLogger, type Logger } from '../util/logger.js';
-import { Quarantine } from '../util/quarantine.js';
 
-export interface ResolvedObject { readonly path: string; readonly params: Record<string, string> }
-export interface ParamSetting { readonly name: string; readonly value: string; readonly required?: boolean }
-export interface ParamFailure { readonly path: string; readonly code: number; readonly message: string }
-export interface SetRequest { readonly objPath: string; readonly params: readonly ParamSetting[] }
-export interface UpdatedObject { readonly path: string; readonly updated: Record<string, string>; readonly failures: ParamFailure[] }
+export interface ResolvedObject {
+  readonly path: string;
+  readonly params: Record<string, string>;
+}
+export interface ParamSetting {
+  readonly name: string;
+  readonly value: string;
+  readonly required?: boolean;
+}
+export interface ParamFailure {
+  readonly path: string;
+  readonly code: number;
+  readonly message: string;
+}
+export interface SetRequest {
+  readonly objPath: string;
+  readonly params: readonly ParamSetting[];
+}
+export interface UpdatedObject {
+  readonly path: string;
+  readonly updated: Record<string, string>;
+  readonly failures: ParamFailure[];
+}
 export type SetOutcome =
   | { readonly objPath: string; readonly ok: true; readonly objects: UpdatedObject[] }
   | { readonly objPath: string; readonly ok: false; readonly error: DmError };
-export interface AddResult { readonly path: string; readonly keys: Record<string, string>; readonly failures: ParamFailure[] }
-export interface InstanceInfo { readonly path: string; readonly keys: Record<string, string> }
+export interface AddResult {
+  readonly path: string;
+  readonly keys: Record<string, string>;
+  readonly failures: ParamFailure[];
+}
+export interface InstanceInfo {
+  readonly path: string;
+  readonly keys: Record<string, string>;
+}
 export type OperateOutcome =
   | { readonly path: string; readonly kind: 'sync'; readonly output: Record<string, string> }
   | { readonly path: string; readonly kind: 'async'; readonly operation: Operation; readonly done: Promise<unknown> }
@@ -36,7 +62,12 @@ export type OperateOutcome =
 
 /** A DmError for a whole request, with the per-parameter failures that caused it. */
 export class DmRequestError extends DmError {
-  constructor(code: number, message: string, readonly failures: ParamFailure[], path?: string) {
+  constructor(
+    code: number,
+    message: string,
+    readonly failures: ParamFailure[],
+    path?: string,
+  ) {
     super(code, message, path);
   }
 }
@@ -52,8 +83,15 @@ export interface DataModelOptions {
   readonly quarantine?: Quarantine;
 }
 
-interface Reader { p: ParamDef; live: ((node: ObjectNode) => string) | undefined; counted: string | undefined }
-interface Readers { list: Reader[]; byName: Map<string, Reader> }
+interface Reader {
+  p: ParamDef;
+  live: ((node: ObjectNode) => string) | undefined;
+  counted: string | undefined;
+}
+interface Readers {
+  list: Reader[];
+  byName: Map<string, Reader>;
+}
 
 export class DataModel {
   readonly schema: Schema;
@@ -76,19 +114,31 @@ export class DataModel {
     this.schema = opts.schema;
     this.log = opts.logger ?? silentLogger;
     this.defaults = opts.defaults ?? {};
-    this.store = opts.stateDir ? new StateStore(opts.stateDir, opts.quarantine ?? new Quarantine(opts.stateDir, this.log)) : undefined;
+    this.store = opts.stateDir
+      ? new StateStore(opts.stateDir, opts.quarantine ?? new Quarantine(opts.stateDir, this.log))
+      : undefined;
     this.root = new ObjectNode(this.schema.root, `${this.schema.root.name}.`, undefined, undefined);
     this.resolver = new Resolver(this.root, (n, p) => this.read(n, p));
     this.operations = new Operations((c) => this.feed.publish(c));
-    this.feed.setErrorHandler((e, c) => this.log.error({ err: e, path: c.path, kind: c.kind }, 'change listener failed'));
+    this.feed.setErrorHandler((e, c) =>
+      this.log.error({ err: e, path: c.path, kind: c.kind }, 'change listener failed'),
+    );
   }
 
   // ---- registration -------------------------------------------------------------------------
 
-  param(path: string, h: ParamHandler): void { this.register(this.paramHandlers, path, h, 'param'); }
-  object(path: string, h: ObjectHandler): void { this.register(this.objectHandlers, path, h, 'object'); }
-  command(path: string, h: CommandHandler): void { this.register(this.commandHandlers, path, h, 'command'); }
-  trackRequests(tracker: (op: Operation) => string | undefined): void { this.requestTracker = tracker; }
+  param(path: string, h: ParamHandler): void {
+    this.register(this.paramHandlers, path, h, 'param');
+  }
+  object(path: string, h: ObjectHandler): void {
+    this.register(this.objectHandlers, path, h, 'object');
+  }
+  command(path: string, h: CommandHandler): void {
+    this.register(this.commandHandlers, path, h, 'command');
+  }
+  trackRequests(tracker: (op: Operation) => string | undefined): void {
+    this.requestTracker = tracker;
+  }
 
   private register<H>(map: Map<string, H>, path: string, h: H, kind: 'param' | 'object' | 'command'): void {
     this.readers = new WeakMap();
@@ -116,7 +166,9 @@ export class DataModel {
     return { fresh };
   }
 
-  close(): void { this.store?.close(); }
+  close(): void {
+    this.store?.close();
+  }
 
   /** Forgets every configured value and instance and applies the defaults again. */
   factoryReset(): void {
@@ -137,10 +189,24 @@ export class DataModel {
       const name = path.slice(objPath.length);
       const node = this.ensureObject(objPath, tx, path);
       const p = node.def.params.get(name);
-      if (!p) throw new DmError(UspError.UnsupportedParameter, `defaults: ${path} is not a parameter of the supported data model`, path);
-      if (this.paramHandlers.get(toSupportedPath(path))?.get) throw new DmError(UspError.NotWritable, `defaults: ${path} is a live value and can't be set`, path);
+      if (!p)
+        throw new DmError(
+          UspError.UnsupportedParameter,
+          `defaults: ${path} is not a parameter of the supported data model`,
+          path,
+        );
+      if (this.paramHandlers.get(toSupportedPath(path))?.get)
+        throw new DmError(UspError.NotWritable, `defaults: ${path} is a live value and can't be set`, path);
       let v: string;
-      try { v = canonicalValue(p, String(value)); } catch (e) { throw new DmError((e as DmError).code ?? UspError.InvalidValue, `defaults: ${path}: ${(e as Error).message}`, path); }
+      try {
+        v = canonicalValue(p, String(value));
+      } catch (e) {
+        throw new DmError(
+          (e as DmError).code ?? UspError.InvalidValue,
+          `defaults: ${path}: ${(e as Error).message}`,
+          path,
+        );
+      }
       tx.setValue(node, p, v);
     }
     tx.commit();
@@ -155,12 +221,18 @@ export class DataModel {
       const table = node.tables.get(part);
       if (table) {
         const n = Number(parts[++i]);
-        if (!Number.isInteger(n) || n < 1) throw new DmError(UspError.InvalidPath, `defaults: ${whole} lacks an instance number after ${part}`, whole);
+        if (!Number.isInteger(n) || n < 1)
+          throw new DmError(UspError.InvalidPath, `defaults: ${whole} lacks an instance number after ${part}`, whole);
         node = table.rows.get(n) ?? tx.addRow(table, n);
         continue;
       }
       const single = node.singles.get(part);
-      if (!single) throw new DmError(UspError.InvalidPath, `defaults: ${whole} names '${part}', which is not an object of ${node.def.path}`, whole);
+      if (!single)
+        throw new DmError(
+          UspError.InvalidPath,
+          `defaults: ${whole} names '${part}', which is not an object of ${node.def.path}`,
+          whole,
+        );
       node = single;
     }
     return node;
@@ -172,7 +244,10 @@ export class DataModel {
       const parent = nodeAt(this.root, parentPath);
       const m = /([^.]+)\.(\d+)\.$/.exec(rowPath);
       const table = m && parent?.tables.get(m[1]!);
-      if (!table || !m) { this.log.warn({ path: rowPath }, 'persisted row no longer in the data model; dropped'); continue; }
+      if (!table || !m) {
+        this.log.warn({ path: rowPath }, 'persisted row no longer in the data model; dropped');
+        continue;
+      }
       const n = Number(m[2]);
       table.rows.set(n, new ObjectNode(table.def, rowPath, parent, n));
       table.next = Math.max(table.next, n + 1);
@@ -198,7 +273,8 @@ export class DataModel {
         if (this.isVolatile(node)) continue;
         s.rows.push(node.path);
       }
-      for (const table of node.tables.values()) if (table.next > 1 && !this.objectHandlers.get(table.def.path)?.volatile) s.next[table.path] = table.next;
+      for (const table of node.tables.values())
+        if (table.next > 1 && !this.objectHandlers.get(table.def.path)?.volatile) s.next[table.path] = table.next;
       for (const [name, v] of node.values) if (this.persists(node, name)) s.values[`${node.path}${name}`] = v;
     }
     return s;
@@ -224,8 +300,13 @@ export class DataModel {
 
   /** Compaction only shortens the journal: on a disk without room for a snapshot the journal goes on. */
   private compact(when: 'start' | 'journal'): void {
-    try { this.store?.compact(this.snapshot()); } catch (e) {
-      this.log.warn({ err: e, when }, 'could not write a data model snapshot; the journal is kept and grows until one can be written');
+    try {
+      this.store?.compact(this.snapshot());
+    } catch (e) {
+      this.log.warn(
+        { err: e, when },
+        'could not write a data model snapshot; the journal is kept and grows until one can be written',
+      );
     }
   }
 
@@ -234,12 +315,14 @@ export class DataModel {
   /** The current value of a parameter of a node: live handler, table counter, or stored value. */
   read(node: ObjectNode, p: ParamDef): string {
     const r = this.readersOf(node.def).byName.get(p.name);
-    return r ? this.readWith(node, r) : node.values.get(p.name) ?? p.zero;
+    return r ? this.readWith(node, r) : (node.values.get(p.name) ?? p.zero);
   }
 
   private readWith(node: ObjectNode, r: Reader): string {
     if (r.live) {
-      try { return r.live(node); } catch (e) {
+      try {
+        return r.live(node);
+      } catch (e) {
         this.log.warn({ err: e, path: `${node.path}${r.p.name}` }, 'live value failed');
         return r.p.zero;
       }
@@ -251,7 +334,11 @@ export class DataModel {
   private readersOf(def: ObjectDef): Readers {
     let rs = this.readers.get(def);
     if (!rs) {
-      const list = [...def.params.values()].map((p) => ({ p, live: this.paramHandlers.get(`${def.path}${p.name}`)?.get, counted: def.counters.get(p.name) }));
+      const list = [...def.params.values()].map((p) => ({
+        p,
+        live: this.paramHandlers.get(`${def.path}${p.name}`)?.get,
+        counted: def.counters.get(p.name),
+      }));
       rs = { list, byName: new Map(list.map((r) => [r.p.name, r])) };
       this.readers.set(def, rs);
     }
@@ -261,7 +348,9 @@ export class DataModel {
   /** Get of one requested path: one entry per object, parameters relative to it. */
   get(path: string, caller: Caller, maxDepth = 0): ResolvedObject[] {
     const out: ResolvedObject[] = [];
-    this.getEach(path, caller, maxDepth, (o) => { out.push(o); });
+    this.getEach(path, caller, maxDepth, (o) => {
+      out.push(o);
+    });
     return out;
   }
 
@@ -319,7 +408,9 @@ export class DataModel {
   }
 
   /** The node at an instantiated object path, for model handlers. */
-  node(path: string): ObjectNode | undefined { return nodeAt(this.root, path); }
+  node(path: string): ObjectNode | undefined {
+    return nodeAt(this.root, path);
+  }
 
   /** Resolves any path (searches included) to its objects, for protocol layers and handlers. */
   resolve(path: string, caller: Caller): Target[] {
@@ -341,7 +432,10 @@ export class DataModel {
         outcomes.push({ objPath: req.objPath, ok: true, objects: this.setOne(req, tx, caller) });
       } catch (e) {
         const err = asDmError(e, req.objPath);
-        if (!allowPartial) { tx.rollback(0); throw err; }
+        if (!allowPartial) {
+          tx.rollback(0);
+          throw err;
+        }
         tx.rollback(mark);
         outcomes.push({ objPath: req.objPath, ok: false, error: err });
       }
@@ -359,10 +453,19 @@ export class DataModel {
     const failures: ParamFailure[] = [];
     for (const req of requests) {
       try {
-        for (const o of this.setOne({ objPath: req.objPath, params: req.params.map((p) => ({ ...p, required: false })) }, tx, caller)) failures.push(...o.failures);
+        for (const o of this.setOne(
+          { objPath: req.objPath, params: req.params.map((p) => ({ ...p, required: false })) },
+          tx,
+          caller,
+        ))
+          failures.push(...o.failures);
       } catch (e) {
         const err = asDmError(e, req.objPath);
-        failures.push(...(err instanceof DmRequestError ? err.failures : [{ path: err.path ?? req.objPath, code: err.code, message: err.message }]));
+        failures.push(
+          ...(err instanceof DmRequestError
+            ? err.failures
+            : [{ path: err.path ?? req.objPath, code: err.code, message: err.message }]),
+        );
       }
     }
     tx.rollback(0);
@@ -371,10 +474,17 @@ export class DataModel {
 
   private setOne(req: SetRequest, tx: Tx, caller: Caller): UpdatedObject[] {
     const parsed = parsePath(req.objPath);
-    if (parsed.leaf.kind !== 'object') throw new DmError(UspError.InvalidPath, `'${req.objPath}' is not an object path`, req.objPath);
+    if (parsed.leaf.kind !== 'object')
+      throw new DmError(UspError.InvalidPath, `'${req.objPath}' is not an object path`, req.objPath);
     const { targets } = this.resolver.resolve(parsed, viewOf(caller));
-    if (targets.some((t) => t.kind === 'table')) throw new DmError(UspError.ObjectNotUpdated, `'${req.objPath}' names a table, not an object instance`, req.objPath);
-    if (!req.params.length) throw new DmError(UspError.InvalidArguments, `set of '${req.objPath}' names no parameter`, req.objPath);
+    if (targets.some((t) => t.kind === 'table'))
+      throw new DmError(
+        UspError.ObjectNotUpdated,
+        `'${req.objPath}' names a table, not an object instance`,
+        req.objPath,
+      );
+    if (!req.params.length)
+      throw new DmError(UspError.InvalidArguments, `set of '${req.objPath}' names no parameter`, req.objPath);
     const results: UpdatedObject[] = [];
     for (const t of targets) {
       const node = (t as { node: ObjectNode }).node;
@@ -384,7 +494,13 @@ export class DataModel {
   }
 
   /** Validates and stages params on one node; a required failure throws, others are reported. */
-  private writeParams(node: ObjectNode, params: readonly ParamSetting[], tx: Tx, caller: Caller, verb: 'set' | 'add'): UpdatedObject {
+  private writeParams(
+    node: ObjectNode,
+    params: readonly ParamSetting[],
+    tx: Tx,
+    caller: Caller,
+    verb: 'set' | 'add',
+  ): UpdatedObject {
     const view = viewOf(caller);
     const privileged = caller.kind === 'agent';
     const failures: ParamFailure[] = [];
@@ -393,24 +509,41 @@ export class DataModel {
       const path = `${node.path}${s.name}`;
       try {
         const p = node.def.params.get(s.name);
-        if (!p || !visibleIn(p.only, view)) throw new DmError(UspError.UnsupportedParameter, `${path} is not a parameter of ${node.def.path}`, path);
+        if (!p || !visibleIn(p.only, view))
+          throw new DmError(UspError.UnsupportedParameter, `${path} is not a parameter of ${node.def.path}`, path);
         const h = this.paramHandlers.get(`${node.def.path}${s.name}`);
         const writeOnceDone = p.access === 'writeOnceReadOnly' && verb === 'set' && node.values.has(p.name);
-        if (!privileged && (!p.writable || writeOnceDone)) throw new DmError(UspError.NotWritable, `${path} is not writable`, path);
-        if (h?.get || node.def.counters.has(p.name)) throw new DmError(UspError.NotWritable, `${path} is computed by the agent and can't be written`, path);
+        if (!privileged && (!p.writable || writeOnceDone))
+          throw new DmError(UspError.NotWritable, `${path} is not writable`, path);
+        if (h?.get || node.def.counters.has(p.name))
+          throw new DmError(UspError.NotWritable, `${path} is computed by the agent and can't be written`, path);
         if (!privileged && verb === 'set' && node.def.spec.table?.fixedKeys?.includes(p.name)) {
-          throw new DmError(UspError.NotWritable, `${path} is a unique key and can't change after the object is created`, path);
+          throw new DmError(
+            UspError.NotWritable,
+            `${path} is a unique key and can't change after the object is created`,
+            path,
+          );
         }
-        if (typeof s.value !== 'string') throw new DmError(UspError.InvalidType, `${path}: value must be a string`, path);
+        if (typeof s.value !== 'string')
+          throw new DmError(UspError.InvalidType, `${path}: value must be a string`, path);
         let v: string;
-        try { v = canonicalValue(p, s.value); } catch (e) { throw new DmError((e as DmError).code ?? UspError.InvalidValue, `${path}: ${(e as Error).message}`, path); }
+        try {
+          v = canonicalValue(p, s.value);
+        } catch (e) {
+          throw new DmError((e as DmError).code ?? UspError.InvalidValue, `${path}: ${(e as Error).message}`, path);
+        }
         h?.validate?.(v, node, caller);
         pending.set(p.name, v);
       } catch (e) {
         const err = asDmError(e, path);
         const failure = { path: err.path ?? path, code: err.code, message: err.message };
         if (s.required ?? true) {
-          throw new DmRequestError(verb === 'set' ? UspError.ObjectNotUpdated : UspError.ObjectNotCreated, `${verb} of ${node.path} failed: ${err.message}`, [failure], node.path);
+          throw new DmRequestError(
+            verb === 'set' ? UspError.ObjectNotUpdated : UspError.ObjectNotCreated,
+            `${verb} of ${node.path} failed: ${err.message}`,
+            [failure],
+            node.path,
+          );
         }
         failures.push(failure);
       }
@@ -420,7 +553,12 @@ export class DataModel {
       this.checkKeys(node, pending);
     } catch (e) {
       const err = asDmError(e, node.path);
-      throw new DmRequestError(err.code, err.message, [{ path: err.path ?? node.path, code: err.code, message: err.message }], node.path);
+      throw new DmRequestError(
+        err.code,
+        err.message,
+        [{ path: err.path ?? node.path, code: err.code, message: err.message }],
+        node.path,
+      );
     }
     const updated: Record<string, string> = {};
     for (const [name, v] of pending) {
@@ -440,11 +578,18 @@ export class DataModel {
       if (mine.every((v, i) => v === node.def.params.get(key[i]!)?.zero)) continue; // not yet given by the device
       // The rows sharing the rarest of the key's values are the only ones that can share all of them.
       let fewest = table.keys.rowsWith(key[0]!, mine[0]!);
-      key.forEach((k, i) => { const rows = table.keys.rowsWith(k, mine[i]!); if (rows.size < fewest.size) fewest = rows; });
+      key.forEach((k, i) => {
+        const rows = table.keys.rowsWith(k, mine[i]!);
+        if (rows.size < fewest.size) fewest = rows;
+      });
       for (const row of fewest) {
         if (row === node) continue;
         if (key.every((k, i) => row.stored(k) === mine[i])) {
-          throw new DmError(UspError.DuplicateKey, `${row.path} already has ${key.map((k, i) => `${k}=${mine[i]}`).join(', ')}`, `${node.path}${key[0]}`);
+          throw new DmError(
+            UspError.DuplicateKey,
+            `${row.path} already has ${key.map((k, i) => `${k}=${mine[i]}`).join(', ')}`,
+            `${node.path}${key[0]}`,
+          );
         }
       }
     }
@@ -463,26 +608,42 @@ export class DataModel {
    * Several adds in one transaction (USP Add with several create_objs): without allowPartial the
    * first failure throws and nothing is created; with it, each request stands alone.
    */
-  addAll(requests: readonly { objPath: string; params: readonly ParamSetting[] }[], caller: Caller, allowPartial = false):
-    ({ objPath: string; ok: true; results: AddResult[] } | { objPath: string; ok: false; error: DmError })[] {
+  addAll(
+    requests: readonly { objPath: string; params: readonly ParamSetting[] }[],
+    caller: Caller,
+    allowPartial = false,
+  ): ({ objPath: string; ok: true; results: AddResult[] } | { objPath: string; ok: false; error: DmError })[] {
     const tx = new Tx(this, caller);
-    const out: ({ objPath: string; ok: true; results: AddResult[] } | { objPath: string; ok: false; error: DmError })[] = [];
+    const out: (
+      | { objPath: string; ok: true; results: AddResult[] }
+      | { objPath: string; ok: false; error: DmError }
+    )[] = [];
     for (const { objPath, params } of requests) {
       const mark = tx.mark();
       try {
         const parsed = parsePath(objPath);
-        if (parsed.leaf.kind !== 'object') throw new DmError(UspError.InvalidPath, `'${objPath}' is not an object path`, objPath);
+        if (parsed.leaf.kind !== 'object')
+          throw new DmError(UspError.InvalidPath, `'${objPath}' is not an object path`, objPath);
         const { targets } = this.resolver.resolve(parsed, viewOf(caller));
-        if (!targets.length && !parsed.isSearch) throw new DmError(UspError.ObjectDoesNotExist, `${objPath} does not exist`, objPath);
+        if (!targets.length && !parsed.isSearch)
+          throw new DmError(UspError.ObjectDoesNotExist, `${objPath} does not exist`, objPath);
         const results: AddResult[] = [];
         for (const t of targets) {
-          if (t.kind !== 'table') throw new DmError(UspError.NotATable, `${objPath} is not a multi-instance object (ends with the table name and '.')`, objPath);
+          if (t.kind !== 'table')
+            throw new DmError(
+              UspError.NotATable,
+              `${objPath} is not a multi-instance object (ends with the table name and '.')`,
+              objPath,
+            );
           results.push(this.addRow(t.table, params, tx, caller));
         }
         out.push({ objPath, ok: true, results });
       } catch (e) {
         const err = asDmError(e, objPath);
-        if (!allowPartial) { tx.rollback(0); throw err; }
+        if (!allowPartial) {
+          tx.rollback(0);
+          throw err;
+        }
         tx.rollback(mark);
         out.push({ objPath, ok: false, error: err });
       }
@@ -494,7 +655,8 @@ export class DataModel {
   private addRow(table: Table, params: readonly ParamSetting[], tx: Tx, caller: Caller, instance?: number): AddResult {
     const def = table.def;
     if (caller.kind !== 'agent') {
-      if (!def.creatable) throw new DmError(UspError.NotCreatable, `${table.path} can't be added to by a controller`, table.path);
+      if (!def.creatable)
+        throw new DmError(UspError.NotCreatable, `${table.path} can't be added to by a controller`, table.path);
       this.objectHandlers.get(def.path)?.canAdd?.(table.path, caller);
     }
     const max = def.spec.table?.max;
@@ -504,7 +666,8 @@ export class DataModel {
     const node = tx.addRow(table, instance);
     const given = new Set(params.map((p) => p.name));
     const initial = Object.entries(this.objectHandlers.get(def.path)?.initial?.(caller) ?? {})
-      .filter(([name]) => !given.has(name)).map(([name, value]) => ({ name, value }));
+      .filter(([name]) => !given.has(name))
+      .map(([name, value]) => ({ name, value }));
     // Initial values are the agent's (a Recipient is read-only to the controller that gets it).
     if (initial.length) this.writeParams(node, initial, tx, { kind: 'agent', component: 'initial' }, 'add');
     const generated = this.generateKeys(node, [...initial, ...params]);
@@ -539,33 +702,48 @@ export class DataModel {
   }
 
   /** Deletes the rows the paths name. Without allowPartial one failure undoes all. */
-  delete(paths: readonly string[], caller: Caller, allowPartial = false): { requested: string; deleted: string[]; error?: DmError }[] {
+  delete(
+    paths: readonly string[],
+    caller: Caller,
+    allowPartial = false,
+  ): { requested: string; deleted: string[]; error?: DmError }[] {
     const tx = new Tx(this, caller);
     const out: { requested: string; deleted: string[]; error?: DmError }[] = [];
     for (const path of paths) {
       const mark = tx.mark();
       try {
         const parsed = parsePath(path);
-        if (parsed.leaf.kind !== 'object') throw new DmError(UspError.InvalidPath, `'${path}' is not an object instance path`, path);
+        if (parsed.leaf.kind !== 'object')
+          throw new DmError(UspError.InvalidPath, `'${path}' is not an object instance path`, path);
         // An instance that is already gone is a success with nothing deleted (USP R-DEL.2a).
         const { targets } = this.resolver.resolve(parsed, viewOf(caller), true);
         const deleted: string[] = [];
         for (const t of targets) {
-          if (t.kind !== 'node' || t.node.instance === undefined) throw new DmError(UspError.InvalidPath, `'${path}' is not an object instance`, path);
+          if (t.kind !== 'node' || t.node.instance === undefined)
+            throw new DmError(UspError.InvalidPath, `'${path}' is not an object instance`, path);
           const node = t.node;
           if (caller.kind !== 'agent') {
-            if (!node.def.creatable) throw new DmError(UspError.DeleteFailure, `${node.path} can't be deleted by a controller`, node.path);
+            if (!node.def.creatable)
+              throw new DmError(UspError.DeleteFailure, `${node.path} can't be deleted by a controller`, node.path);
             this.objectHandlers.get(node.def.path)?.canDelete?.(node, caller);
           }
           const min = node.def.spec.table?.min ?? 0;
-          if (caller.kind !== 'agent' && node.table!.rows.size <= min) throw new DmError(UspError.DeleteFailure, `${node.table!.path} must keep at least ${min} instances`, node.path);
+          if (caller.kind !== 'agent' && node.table!.rows.size <= min)
+            throw new DmError(
+              UspError.DeleteFailure,
+              `${node.table!.path} must keep at least ${min} instances`,
+              node.path,
+            );
           deleted.push(node.path);
           tx.deleteRow(node);
         }
         out.push({ requested: path, deleted });
       } catch (e) {
         const err = asDmError(e, path);
-        if (!allowPartial) { tx.rollback(0); throw err; }
+        if (!allowPartial) {
+          tx.rollback(0);
+          throw err;
+        }
         tx.rollback(mark);
         out.push({ requested: path, deleted: [], error: err });
       }
@@ -578,18 +756,33 @@ export class DataModel {
 
   /** Writes values as the agent (engine events, live state): no access checks, same validation. */
   update(objPath: string, values: Readonly<Record<string, string>>, component = 'model'): void {
-    this.set([{ objPath, params: Object.entries(values).map(([name, value]) => ({ name, value })) }], { kind: 'agent', component });
+    this.set([{ objPath, params: Object.entries(values).map(([name, value]) => ({ name, value })) }], {
+      kind: 'agent',
+      component,
+    });
   }
 
   /** Adds a row as the agent, optionally with a chosen instance number; returns its path. */
-  addInstance(tablePath: string, values: Readonly<Record<string, string>>, component = 'model', instance?: number): string {
+  addInstance(
+    tablePath: string,
+    values: Readonly<Record<string, string>>,
+    component = 'model',
+    instance?: number,
+  ): string {
     const caller: Caller = { kind: 'agent', component };
     const m = /^(.*\.)([^.]+)\.$/.exec(tablePath);
     const table = m && nodeAt(this.root, m[1]!)?.tables.get(m[2]!);
     if (!table) throw new DmError(UspError.ObjectDoesNotExist, `${tablePath} is not a table`, tablePath);
-    if (instance !== undefined && table.rows.has(instance)) throw new DmError(UspError.DuplicateKey, `${tablePath}${instance}. exists`, tablePath);
+    if (instance !== undefined && table.rows.has(instance))
+      throw new DmError(UspError.DuplicateKey, `${tablePath}${instance}. exists`, tablePath);
     const tx = new Tx(this, caller);
-    const res = this.addRow(table, Object.entries(values).map(([name, value]) => ({ name, value, required: true })), tx, caller, instance);
+    const res = this.addRow(
+      table,
+      Object.entries(values).map(([name, value]) => ({ name, value, required: true })),
+      tx,
+      caller,
+      instance,
+    );
     tx.commit();
     return res.path;
   }
@@ -604,7 +797,10 @@ export class DataModel {
     const out: InstanceInfo[] = [];
     const info = (n: ObjectNode): InstanceInfo => {
       const keys: Record<string, string> = {};
-      for (const k of n.def.keys.flat()) { const p = n.def.params.get(k); if (p && visibleIn(p.only, view)) keys[k] = this.read(n, p); }
+      for (const k of n.def.keys.flat()) {
+        const p = n.def.params.get(k);
+        if (p && visibleIn(p.only, view)) keys[k] = this.read(n, p);
+      }
       return { path: n.path, keys };
     };
     for (const t of targets) {
@@ -629,7 +825,8 @@ export class DataModel {
     const view = viewOf(caller);
     const norm = toSupportedPath(path.endsWith('.') ? path : `${path}.`);
     const def = this.schema.get(norm) ?? this.schema.get(norm.replace(/\.$/, '.{i}.'));
-    if (!def || !visibleIn(def.spec.only, view)) throw new DmError(UspError.InvalidPath, `${path} is not in the supported data model`, path);
+    if (!def || !visibleIn(def.spec.only, view))
+      throw new DmError(UspError.InvalidPath, `${path} is not in the supported data model`, path);
     const out: ObjectDef[] = [];
     const visit = (d: ObjectDef, depth: number): void => {
       if (!visibleIn(d.spec.only, view)) return;
@@ -648,27 +845,58 @@ export class DataModel {
    * with its output; an asynchronous one answers at once with its operation, whose end goes out on
    * the change feed.
    */
-  async operate(path: string, input: Readonly<Record<string, string>>, caller: Caller, commandKey = ''): Promise<OperateOutcome[]> {
+  async operate(
+    path: string,
+    input: Readonly<Record<string, string>>,
+    caller: Caller,
+    commandKey = '',
+  ): Promise<OperateOutcome[]> {
     const parsed = parsePath(path);
-    if (parsed.leaf.kind !== 'command') throw new DmError(UspError.InvalidPath, `'${path}' is not a command path (it ends with '()')`, path);
+    if (parsed.leaf.kind !== 'command')
+      throw new DmError(UspError.InvalidPath, `'${path}' is not a command path (it ends with '()')`, path);
     const name = parsed.leaf.name;
     const { targets } = this.resolver.resolve(parsed, viewOf(caller));
-    if (!targets.length && !parsed.isSearch) throw new DmError(UspError.ObjectDoesNotExist, `${path} does not exist`, path);
+    if (!targets.length && !parsed.isSearch)
+      throw new DmError(UspError.ObjectDoesNotExist, `${path} does not exist`, path);
     const out: OperateOutcome[] = [];
-    for (const t of targets) out.push(await this.operateOne((t as { node: ObjectNode }).node, name, input, caller, commandKey));
+    for (const t of targets)
+      out.push(await this.operateOne((t as { node: ObjectNode }).node, name, input, caller, commandKey));
     return out;
   }
 
-  private async operateOne(node: ObjectNode, name: string, input: Readonly<Record<string, string>>, caller: Caller, commandKey: string): Promise<OperateOutcome> {
+  private async operateOne(
+    node: ObjectNode,
+    name: string,
+    input: Readonly<Record<string, string>>,
+    caller: Caller,
+    commandKey: string,
+  ): Promise<OperateOutcome> {
     const path = `${node.path}${name}`;
     const spec = node.def.commands.get(name)!;
     const handler = this.commandHandlers.get(`${node.def.path}${name}`);
-    if (!handler) return { path, kind: 'error', error: new DmError(UspError.CommandFailure, `${path} is defined but this agent does not implement it`, path) };
+    if (!handler)
+      return {
+        path,
+        kind: 'error',
+        error: new DmError(UspError.CommandFailure, `${path} is defined but this agent does not implement it`, path),
+      };
     let args: Record<string, string>;
-    try { args = validateArgs(spec.input, input, path); } catch (e) { return { path, kind: 'error', error: asDmError(e, path) }; }
+    try {
+      args = validateArgs(spec.input, input, path);
+    } catch (e) {
+      return { path, kind: 'error', error: asDmError(e, path) };
+    }
     if (!spec.async) {
       try {
-        const output = await handler({ path, node, input: args, caller, commandKey, signal: new AbortController().signal, progress: () => {} });
+        const output = await handler({
+          path,
+          node,
+          input: args,
+          caller,
+          commandKey,
+          signal: new AbortController().signal,
+          progress: () => {},
+        });
         return { path, kind: 'sync', output };
       } catch (e) {
         return { path, kind: 'error', error: asDmError(e, path) };
@@ -676,10 +904,17 @@ export class DataModel {
     }
     const op = this.operations.start(path, commandKey, caller);
     op.requestPath = this.requestTracker?.(op);
-    const done = this.operations.run(op, async () => handler({
-      path, node, input: args, caller, commandKey, signal: op.abort.signal,
-      progress: (pct, msg) => this.operations.progress(op, pct, msg),
-    }));
+    const done = this.operations.run(op, async () =>
+      handler({
+        path,
+        node,
+        input: args,
+        caller,
+        commandKey,
+        signal: op.abort.signal,
+        progress: (pct, msg) => this.operations.progress(op, pct, msg),
+      }),
+    );
     return { path, kind: 'async', operation: op, done };
   }
 
@@ -694,13 +929,20 @@ export class DataModel {
 
   // ---- internals for Tx ---------------------------------------------------------------------
 
-  /** @internal */ rootNode(): ObjectNode { return this.root; }
+  /** @internal */ rootNode(): ObjectNode {
+    return this.root;
+  }
   /** @internal */ publish(changes: Change[]): void {
     // The audit trail at debug level: who changed what; a secured value is never written out.
     if (this.log.isLevelEnabled('debug')) {
       for (const c of changes) {
-        if (c.kind === 'value') this.log.debug({ path: c.path, value: this.isSecured(c.path) ? '***' : c.value, by: c.cause.kind }, 'changed');
-        else if (c.kind === 'add' || c.kind === 'delete') this.log.debug({ path: c.path, by: c.cause.kind }, c.kind === 'add' ? 'created' : 'deleted');
+        if (c.kind === 'value')
+          this.log.debug(
+            { path: c.path, value: this.isSecured(c.path) ? '***' : c.value, by: c.cause.kind },
+            'changed',
+          );
+        else if (c.kind === 'add' || c.kind === 'delete')
+          this.log.debug({ path: c.path, by: c.cause.kind }, c.kind === 'add' ? 'created' : 'deleted');
       }
     }
     this.feed.publish(changes);
@@ -710,7 +952,9 @@ export class DataModel {
     const dot = path.lastIndexOf('.') + 1;
     return Boolean(nodeAt(this.root, path.slice(0, dot))?.def.params.get(path.slice(dot))?.secured);
   }
-  /** @internal */ logger(): Logger { return this.log; }
+  /** @internal */ logger(): Logger {
+    return this.log;
+  }
 }
 
 /** Table rows on the way from n up to (not including) base. */
@@ -732,9 +976,14 @@ class Tx {
   private ops: PersistOp[] = [];
   private changes: Change[] = [];
 
-  constructor(private readonly dm: DataModel, private readonly caller: Caller) {}
+  constructor(
+    private readonly dm: DataModel,
+    private readonly caller: Caller,
+  ) {}
 
-  mark(): number { return this.undo.length; }
+  mark(): number {
+    return this.undo.length;
+  }
 
   rollback(mark: number): void {
     while (this.undo.length > mark) this.undo.pop()!();
@@ -745,15 +994,19 @@ class Tx {
     const prev = node.values.get(p.name);
     const old = this.dm.read(node, p);
     node.values.set(p.name, v);
-    const opsLen = this.ops.length, chLen = this.changes.length;
+    const opsLen = this.ops.length,
+      chLen = this.changes.length;
     // A value stored and unchanged is on disk already: the agent's syncs at start write nothing (and
     // work on a full disk).
     if (this.dm.persists(node, p.name) && !(had && prev === v)) this.ops.push(['s', `${node.path}${p.name}`, v]);
     // A new row's initial values are part of its creation, not value changes.
-    if (old !== v && !this.created.has(node)) this.changes.push({ kind: 'value', path: `${node.path}${p.name}`, value: v, old, cause: this.caller });
+    if (old !== v && !this.created.has(node))
+      this.changes.push({ kind: 'value', path: `${node.path}${p.name}`, value: v, old, cause: this.caller });
     this.undo.push(() => {
-      if (had) node.values.set(p.name, prev!); else node.values.delete(p.name);
-      this.ops.length = opsLen; this.changes.length = chLen;
+      if (had) node.values.set(p.name, prev!);
+      else node.values.delete(p.name);
+      this.ops.length = opsLen;
+      this.changes.length = chLen;
     });
   }
 
@@ -764,7 +1017,8 @@ class Tx {
     table.rows.set(n, node);
     table.next = Math.max(table.next, n + 1);
     this.created.add(node);
-    const opsLen = this.ops.length, chLen = this.changes.length;
+    const opsLen = this.ops.length,
+      chLen = this.changes.length;
     if (!this.dm.isVolatile(node)) {
       this.ops.push(['a', node.path], ['n', table.path, table.next]);
     }
@@ -773,7 +1027,8 @@ class Tx {
       table.rows.delete(n);
       table.next = prevNext;
       this.created.delete(node);
-      this.ops.length = opsLen; this.changes.length = chLen;
+      this.ops.length = opsLen;
+      this.changes.length = chLen;
     });
     return node;
   }
@@ -782,16 +1037,19 @@ class Tx {
     const table = node.table!;
     const n = node.instance!;
     table.rows.delete(n);
-    const opsLen = this.ops.length, chLen = this.changes.length;
+    const opsLen = this.ops.length,
+      chLen = this.changes.length;
     if (!this.dm.isVolatile(node)) this.ops.push(['d', node.path]);
-    for (const gone of node.walk()) if (gone.instance !== undefined) this.changes.push({ kind: 'delete', path: gone.path, cause: this.caller });
+    for (const gone of node.walk())
+      if (gone.instance !== undefined) this.changes.push({ kind: 'delete', path: gone.path, cause: this.caller });
     this.undo.push(() => {
       // Back in its place, not at the end: rows are listed in instance order.
       const later = [...table.rows].filter(([k]) => k > n);
       for (const [k] of later) table.rows.delete(k);
       table.rows.set(n, node);
       for (const [k, row] of later) table.rows.set(k, row);
-      this.ops.length = opsLen; this.changes.length = chLen;
+      this.ops.length = opsLen;
+      this.changes.length = chLen;
     });
   }
 
@@ -806,8 +1064,16 @@ class Tx {
       this.rollback(0);
       // Refused, not acknowledged and lost later: a full disk is a resource limit (7005, CWMP 9004),
       // a read-only or failing one an internal error (7003, CWMP 9002).
-      this.dm.logger().error({ err: e, by: this.caller.kind }, 'a change could not be written to the state directory; refused and undone');
-      throw new DmError(isDiskFull(e) ? UspError.ResourcesExceeded : UspError.InternalError, `could not persist the change: ${(e as Error).message}`);
+      this.dm
+        .logger()
+        .error(
+          { err: e, by: this.caller.kind },
+          'a change could not be written to the state directory; refused and undone',
+        );
+      throw new DmError(
+        isDiskFull(e) ? UspError.ResourcesExceeded : UspError.InternalError,
+        `could not persist the change: ${(e as Error).message}`,
+      );
     }
     this.undo.length = 0;
     this.created.clear();
@@ -820,8 +1086,10 @@ class Tx {
     const node = nodeAt(this.dm.rootNode(), path);
     const keys: Record<string, string> = {};
     if (!node) return keys;
-    for (const k of node.def.keys.flat()) { const p = node.def.params.get(k); if (p) keys[k] = this.dm.read(node, p); }
+    for (const k of node.def.keys.flat()) {
+      const p = node.def.params.get(k);
+      if (p) keys[k] = this.dm.read(node, p);
+    }
     return keys;
   }
 }
-

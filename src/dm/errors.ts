@@ -35,10 +35,34 @@ export type UspErrorCode = (typeof UspError)[keyof typeof UspError] | number;
 
 /** USP code -> CWMP fault code (TR-069 Table 61), for the faults the CWMP client returns. */
 const CWMP_OF: Record<number, number> = {
-  7000: 9002, 7001: 9000, 7002: 9001, 7003: 9002, 7004: 9003, 7005: 9004, 7006: 9001,
-  7007: 9003, 7008: 9005, 7009: 9002, 7010: 9005, 7011: 9006, 7012: 9007, 7013: 9008,
-  7014: 9007, 7015: 9002, 7016: 9005, 7017: 9004, 7018: 9005, 7019: 9005, 7020: 9002,
-  7021: 9003, 7022: 9002, 7023: 9002, 7024: 9001, 7025: 9007, 7026: 9005, 7027: 9003,
+  7000: 9002,
+  7001: 9000,
+  7002: 9001,
+  7003: 9002,
+  7004: 9003,
+  7005: 9004,
+  7006: 9001,
+  7007: 9003,
+  7008: 9005,
+  7009: 9002,
+  7010: 9005,
+  7011: 9006,
+  7012: 9007,
+  7013: 9008,
+  7014: 9007,
+  7015: 9002,
+  7016: 9005,
+  7017: 9004,
+  7018: 9005,
+  7019: 9005,
+  7020: 9002,
+  7021: 9003,
+  7022: 9002,
+  7023: 9002,
+  7024: 9001,
+  7025: 9007,
+  7026: 9005,
+  7027: 9003,
 };
 
 export function cwmpFaultOf(usp: number): number {
@@ -60,7 +84,9 @@ export class DmError extends Error {
     this.cwmpOverride = cwmp;
   }
 
-  get cwmp(): number { return this.cwmpOverride ?? cwmpFaultOf(this.code); }
+  get cwmp(): number {
+    return this.cwmpOverride ?? cwmpFaultOf(this.code);
+  }
 }
 
 /** Anything thrown below the API becomes a DmError, so callers never see raw exceptions. */

@@ -5,7 +5,9 @@
 // transaction, its undo, the load of the state). A row is filed under its stored value: the default
 // when none was written.
 /** A row as the index sees it: the tree's ObjectNode, named by its shape (the tree imports the index). */
-export interface KeyedRow { stored(param: string): string | undefined }
+export interface KeyedRow {
+  stored(param: string): string | undefined;
+}
 
 /** The rows holding one value: the row itself while it is the only one (the usual case, and a Set each costs). */
 type Filed<Row> = Row | Set<Row>;
@@ -19,7 +21,9 @@ export class KeyIndex<Row extends KeyedRow> {
   }
 
   /** Whether a parameter is part of a unique key of the table. */
-  has(param: string): boolean { return this.byParam.has(param); }
+  has(param: string): boolean {
+    return this.byParam.has(param);
+  }
 
   /** The rows whose parameter holds this value. */
   rowsWith(param: string, value: string): ReadonlySet<Row> {
@@ -55,7 +59,10 @@ function file<Row>(byValue: Map<string, Filed<Row>>, value: string, row: Row): v
 
 function unfile<Row>(byValue: Map<string, Filed<Row>>, value: string, row: Row): void {
   const filed = byValue.get(value);
-  if (filed === row) { byValue.delete(value); return; }
+  if (filed === row) {
+    byValue.delete(value);
+    return;
+  }
   if (!(filed instanceof Set)) return;
   filed.delete(row);
   if (filed.size === 1) byValue.set(value, filed.values().next().value!);

@@ -28,7 +28,16 @@ export class Operations {
   constructor(private readonly publish: (changes: Change[]) => void) {}
 
   start(path: string, commandKey: string, caller: Caller): Operation {
-    const op: Operation = { id: this.nextId++, path, commandKey, caller, startedAt: new Date(), percent: 0, abort: new AbortController(), requestPath: undefined };
+    const op: Operation = {
+      id: this.nextId++,
+      path,
+      commandKey,
+      caller,
+      startedAt: new Date(),
+      percent: 0,
+      abort: new AbortController(),
+      requestPath: undefined,
+    };
     this.running.set(op.id, op);
     this.emit(op, { state: 'started', id: op.id, commandKey });
     return op;
@@ -49,13 +58,23 @@ export class Operations {
         ? { ok: false, code: UspError.CommandCanceled, message: 'operation canceled' }
         : { ok: true, output };
     } catch (e) {
-      const err = op.abort.signal.aborted && !(e instanceof DmError) ? new DmError(UspError.CommandCanceled, 'operation canceled') : asDmError(e);
-      outcome = { ok: false, code: err.code === UspError.InternalError && op.abort.signal.aborted ? UspError.CommandCanceled : err.code, message: err.message };
+      const err =
+        op.abort.signal.aborted && !(e instanceof DmError)
+          ? new DmError(UspError.CommandCanceled, 'operation canceled')
+          : asDmError(e);
+      outcome = {
+        ok: false,
+        code: err.code === UspError.InternalError && op.abort.signal.aborted ? UspError.CommandCanceled : err.code,
+        message: err.message,
+      };
     }
     this.running.delete(op.id);
-    this.emit(op, outcome.ok
-      ? { state: 'complete', id: op.id, commandKey: op.commandKey, output: outcome.output }
-      : { state: 'failed', id: op.id, commandKey: op.commandKey, code: outcome.code, message: outcome.message });
+    this.emit(
+      op,
+      outcome.ok
+        ? { state: 'complete', id: op.id, commandKey: op.commandKey, output: outcome.output }
+        : { state: 'failed', id: op.id, commandKey: op.commandKey, code: outcome.code, message: outcome.message },
+    );
     return outcome;
   }
 
@@ -65,9 +84,16 @@ export class Operations {
    */
   reportOrphan(path: string, commandKey: string, caller: Caller, outcome: OperationOutcome): void {
     const id = this.nextId++;
-    this.publish([{ kind: 'operation', path, cause: caller, operation: outcome.ok
-      ? { state: 'complete', id, commandKey, output: outcome.output }
-      : { state: 'failed', id, commandKey, code: outcome.code, message: outcome.message } }]);
+    this.publish([
+      {
+        kind: 'operation',
+        path,
+        cause: caller,
+        operation: outcome.ok
+          ? { state: 'complete', id, commandKey, output: outcome.output }
+          : { state: 'failed', id, commandKey, code: outcome.code, message: outcome.message },
+      },
+    ]);
   }
 
   cancel(id: number): boolean {
@@ -77,8 +103,12 @@ export class Operations {
     return true;
   }
 
-  get(id: number): Operation | undefined { return this.running.get(id); }
-  list(): Operation[] { return [...this.running.values()]; }
+  get(id: number): Operation | undefined {
+    return this.running.get(id);
+  }
+  list(): Operation[] {
+    return [...this.running.values()];
+  }
 
   private emit(op: Operation, operation: OperationChange): void {
     this.publish([{ kind: 'operation', path: op.path, operation, cause: op.caller }]);

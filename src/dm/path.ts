@@ -7,9 +7,16 @@ import { DmError, UspError } from './errors.js';
 export type Op = '==' | '!=' | '~=' | '<' | '>' | '<=' | '>=';
 
 /** A name, optionally followed by reference following ("Ref+", "Ref#2+", "Ref#*+"). */
-export interface RelStep { name: string; follow?: number | '*' }
+export interface RelStep {
+  name: string;
+  follow?: number | '*';
+}
 
-export interface ExprComp { rel: RelStep[]; op: Op; value: string }
+export interface ExprComp {
+  rel: RelStep[];
+  op: Op;
+  value: string;
+}
 
 export type Segment =
   | { t: 'name'; name: string; follow?: number | '*' }
@@ -21,12 +28,12 @@ export type Segment =
 export type Leaf =
   | { kind: 'object' }
   | { kind: 'param'; name: string }
-  | { kind: 'command'; name: string }   // with "()"
-  | { kind: 'event'; name: string };    // with "!"
+  | { kind: 'command'; name: string } // with "()"
+  | { kind: 'event'; name: string }; // with "!"
 
 export interface ParsedPath {
   readonly text: string;
-  readonly segments: Segment[];         // the object part
+  readonly segments: Segment[]; // the object part
   readonly leaf: Leaf;
   /** Wildcards or search expressions: no match is an empty result, not an error. */
   readonly isSearch: boolean;
@@ -39,12 +46,23 @@ export const MAX_PATH_LENGTH = 4096;
 
 class Cursor {
   i = 0;
-  constructor(readonly s: string, readonly whole: string) {}
-  get ch(): string | undefined { return this.s[this.i]; }
+  constructor(
+    readonly s: string,
+    readonly whole: string,
+  ) {}
+  get ch(): string | undefined {
+    return this.s[this.i];
+  }
   /** The same as ch, as a call, so that the compiler does not narrow it across this.i++. */
-  peek(): string | undefined { return this.s[this.i]; }
+  peek(): string | undefined {
+    return this.s[this.i];
+  }
   fail(msg: string): never {
-    throw new DmError(UspError.InvalidPathSyntax, `invalid path '${this.whole}': ${msg} at character ${this.i + 1}`, this.whole);
+    throw new DmError(
+      UspError.InvalidPathSyntax,
+      `invalid path '${this.whole}': ${msg} at character ${this.i + 1}`,
+      this.whole,
+    );
   }
   name(): string {
     const start = this.i;
@@ -53,11 +71,17 @@ class Cursor {
     return this.s.slice(start, this.i);
   }
   follow(): number | '*' | undefined {
-    if (this.ch === '+') { this.i++; return 1; }
+    if (this.ch === '+') {
+      this.i++;
+      return 1;
+    }
     if (this.ch !== '#') return undefined;
     this.i++;
     let item: number | '*';
-    if (this.peek() === '*') { this.i++; item = '*'; } else item = this.posnum();
+    if (this.peek() === '*') {
+      this.i++;
+      item = '*';
+    } else item = this.posnum();
     if (this.peek() !== '+') this.fail("expected '+' after a list item reference");
     this.i++;
     return item;
@@ -85,10 +109,15 @@ function closingBracket(c: Cursor): number {
 
 function splitOutsideQuotes(s: string, sep: string): string[] {
   const out: string[] = [];
-  let inQuote = false, start = 0;
+  let inQuote = false,
+    start = 0;
   for (let j = 0; j < s.length; j++) {
     if (s[j] === '"') inQuote = !inQuote;
-    else if (!inQuote && s.startsWith(sep, j)) { out.push(s.slice(start, j)); start = j + sep.length; j += sep.length - 1; }
+    else if (!inQuote && s.startsWith(sep, j)) {
+      out.push(s.slice(start, j));
+      start = j + sep.length;
+      j += sep.length - 1;
+    }
   }
   out.push(s.slice(start));
   return out;
@@ -98,13 +127,23 @@ function hasOperator(s: string): boolean {
   let inQuote = false;
   for (let j = 0; j < s.length; j++) {
     if (s[j] === '"') inQuote = !inQuote;
-    else if (!inQuote && (s[j] === '=' || s[j] === '<' || s[j] === '>' || (s[j] === '!' && s[j + 1] === '=') || (s[j] === '~' && s[j + 1] === '='))) return true;
+    else if (
+      !inQuote &&
+      (s[j] === '=' ||
+        s[j] === '<' ||
+        s[j] === '>' ||
+        (s[j] === '!' && s[j + 1] === '=') ||
+        (s[j] === '~' && s[j + 1] === '='))
+    )
+      return true;
   }
   return false;
 }
 
 function parseComp(text: string, whole: string): ExprComp {
-  const fail = (m: string): never => { throw new DmError(UspError.InvalidPathSyntax, `invalid search expression in '${whole}': ${m}`, whole); };
+  const fail = (m: string): never => {
+    throw new DmError(UspError.InvalidPathSyntax, `invalid search expression in '${whole}': ${m}`, whole);
+  };
   const c = new Cursor(text.trim(), whole);
   const rel: RelStep[] = [];
   for (;;) {
@@ -121,7 +160,8 @@ function parseComp(text: string, whole: string): ExprComp {
   const rest = c.s.slice(c.i).trim();
   let value: string;
   if (rest.startsWith('"')) {
-    if (rest.length < 2 || !rest.endsWith('"') || rest.slice(1, -1).includes('"')) return fail(`badly quoted value ${rest}`);
+    if (rest.length < 2 || !rest.endsWith('"') || rest.slice(1, -1).includes('"'))
+      return fail(`badly quoted value ${rest}`);
     value = rest.slice(1, -1).replace(/%22/gi, '"').replace(/%25/g, '%');
   } else {
     if (rest === '' || /[\s"&\]]/.test(rest)) return fail(`expected a value after '${op}'`);
@@ -132,7 +172,8 @@ function parseComp(text: string, whole: string): ExprComp {
 
 export function parsePath(text: string): ParsedPath {
   if (typeof text !== 'string' || text.length === 0) throw new DmError(UspError.InvalidPathSyntax, 'empty path', '');
-  if (text.length > MAX_PATH_LENGTH) throw new DmError(UspError.InvalidPathSyntax, `path longer than ${MAX_PATH_LENGTH} characters`, text.slice(0, 64));
+  if (text.length > MAX_PATH_LENGTH)
+    throw new DmError(UspError.InvalidPathSyntax, `path longer than ${MAX_PATH_LENGTH} characters`, text.slice(0, 64));
   const c = new Cursor(text, text);
   const segments: Segment[] = [];
   let isSearch = false;
@@ -148,7 +189,8 @@ export function parsePath(text: string): ParsedPath {
         segments.push({ t: 'search', expr: splitOutsideQuotes(inner, '&&').map((p) => parseComp(p, text)) });
         isSearch = true;
       } else {
-        if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(inner)) c.fail(`'[${inner}]' is neither a search expression nor an alias`);
+        if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(inner))
+          c.fail(`'[${inner}]' is neither a search expression nor an alias`);
         segments.push({ t: 'alias', alias: inner });
       }
       c.i = end + 1;
@@ -200,7 +242,10 @@ export function parsePath(text: string): ParsedPath {
   return { text, segments, leaf, isSearch };
 }
 
+const NAME = '[A-Za-z_][A-Za-z0-9_-]*';
+const SUPPORTED_PATH = new RegExp(`^${NAME}\\.((${NAME}|\\{i\\}|[1-9]\\d*)\\.)*(${NAME}(\\(\\)|!)?)?$`);
+
 /** True when the text is a path of the supported data model ("Device.X.{i}.Y"). */
 export function isSupportedPathSyntax(text: string): boolean {
-  return /^[A-Za-z_][A-Za-z0-9_-]*\.(([A-Za-z_][A-Za-z0-9_-]*|\{i\}|[1-9]\d*)\.)*([A-Za-z_][A-Za-z0-9_-]*(\(\)|!)?)?$/.test(text);
+  return SUPPORTED_PATH.test(text);
 }

@@ -4,8 +4,8 @@
 import { DmError, UspError } from './errors.js';
 import type { ExprComp, ParsedPath, RelStep } from './path.js';
 import { type ObjectDef, type ParamDef, type View, visibleIn } from './schema.js';
+import { nodeAt, type ObjectNode, type Table } from './tree.js';
 import { canonicalValue, compareValues, listItems } from './types.js';
-import { type ObjectNode, type Table, nodeAt } from './tree.js';
 
 export type Target = { kind: 'node'; node: ObjectNode } | { kind: 'table'; table: Table };
 
@@ -18,7 +18,10 @@ export interface Resolution {
 export type ValueReader = (node: ObjectNode, param: ParamDef) => string;
 
 export class Resolver {
-  constructor(private readonly root: ObjectNode, private readonly read: ValueReader) {}
+  constructor(
+    private readonly root: ObjectNode,
+    private readonly read: ValueReader,
+  ) {}
 
   /** missingIsEmpty: an instance number that does not exist matches nothing instead of failing. */
   resolve(parsed: ParsedPath, view: View, missingIsEmpty = false): Resolution {
@@ -26,7 +29,8 @@ export class Resolver {
       throw new DmError(UspError.InvalidPath, `path '${parsed.text}' ${what}`, parsed.text);
     };
     const [first, ...rest] = parsed.segments;
-    if (first?.t !== 'name' || first.name !== this.root.def.name) invalid(`does not start with '${this.root.def.name}.'`);
+    if (first?.t !== 'name' || first.name !== this.root.def.name)
+      invalid(`does not start with '${this.root.def.name}.'`);
     let targets: Target[] = [{ kind: 'node', node: this.root }];
     // The definition all targets share; unknown after following references to several places.
     let def: ObjectDef | undefined = this.root.def;
@@ -37,13 +41,15 @@ export class Resolver {
       if (seg.t === 'name') {
         if (def && atTable) invalid(`names '${def.name}' without an instance before '${seg.name}'`);
         if (seg.follow !== undefined) {
-          for (const t of targets) if (t.kind === 'node') next.push(...this.follow(t.node, seg.name, seg.follow, view, parsed.text));
+          for (const t of targets)
+            if (t.kind === 'node') next.push(...this.follow(t.node, seg.name, seg.follow, view, parsed.text));
           if (def && !next.length) this.paramDef(def, seg.name, view) ?? invalid(`has no parameter '${seg.name}'`);
           def = sameDef(next);
           atTable = false;
         } else {
           const child = def?.children.get(seg.name);
-          if (def && (!child || !visibleIn(child.spec.only, view))) invalid(`has no object '${seg.name}' in ${def.path}`);
+          if (def && (!child || !visibleIn(child.spec.only, view)))
+            invalid(`has no object '${seg.name}' in ${def.path}`);
           for (const t of targets) {
             if (t.kind !== 'node') continue;
             const table = t.node.tables.get(seg.name);
@@ -55,7 +61,10 @@ export class Resolver {
               else invalid(`has no object '${seg.name}'`);
             }
           }
-          if (child) { def = child; atTable = child.multi; }
+          if (child) {
+            def = child;
+            atTable = child.multi;
+          }
         }
       } else {
         if (def && !atTable) invalid(`has an instance selector after a non-table object ${def.path}`);
@@ -66,18 +75,32 @@ export class Resolver {
             case 'inst': {
               const row = rows.get(seg.n);
               if (row) next.push({ kind: 'node', node: row });
-              else if (!parsed.isSearch && !missingIsEmpty) throw new DmError(UspError.InvalidPath, `object instance ${t.table.path}${seg.n}. does not exist`, parsed.text);
+              else if (!parsed.isSearch && !missingIsEmpty)
+                throw new DmError(
+                  UspError.InvalidPath,
+                  `object instance ${t.table.path}${seg.n}. does not exist`,
+                  parsed.text,
+                );
               break;
             }
-            case 'wild': for (const row of rows.values()) next.push({ kind: 'node', node: row }); break;
+            case 'wild':
+              for (const row of rows.values()) next.push({ kind: 'node', node: row });
+              break;
             case 'alias': {
-              for (const row of rows.values()) if (row.values.get('Alias') === seg.alias) next.push({ kind: 'node', node: row });
-              if (!next.length && !parsed.isSearch && !missingIsEmpty) throw new DmError(UspError.InvalidPath, `no instance of ${t.table.path} has the alias '${seg.alias}'`, parsed.text);
+              for (const row of rows.values())
+                if (row.values.get('Alias') === seg.alias) next.push({ kind: 'node', node: row });
+              if (!next.length && !parsed.isSearch && !missingIsEmpty)
+                throw new DmError(
+                  UspError.InvalidPath,
+                  `no instance of ${t.table.path} has the alias '${seg.alias}'`,
+                  parsed.text,
+                );
               break;
             }
             case 'search': {
               const tests = seg.expr.map((c) => this.compile(t.table.def, c, view, parsed.text));
-              for (const row of rows.values()) if (tests.every((test) => test(row))) next.push({ kind: 'node', node: row });
+              for (const row of rows.values())
+                if (tests.every((test) => test(row))) next.push({ kind: 'node', node: row });
               break;
             }
           }
@@ -107,8 +130,14 @@ export class Resolver {
   /** The objects a reference parameter points at (the item'th, or all for '*'); dangling ones are skipped. */
   private follow(node: ObjectNode, name: string, item: number | '*', view: View, text: string): Target[] {
     const p = this.paramDef(node.def, name, view);
-    if (!p) throw new DmError(UspError.InvalidPath, `path '${text}' follows '${name}', which is not a parameter of ${node.def.path}`, text);
-    if (!p.ref && !p.list && p.type !== 'string') throw new DmError(UspError.InvalidPath, `'${name}' is not a reference`, text);
+    if (!p)
+      throw new DmError(
+        UspError.InvalidPath,
+        `path '${text}' follows '${name}', which is not a parameter of ${node.def.path}`,
+        text,
+      );
+    if (!p.ref && !p.list && p.type !== 'string')
+      throw new DmError(UspError.InvalidPath, `'${name}' is not a reference`, text);
     const items = listItems(this.read(node, p));
     const chosen = item === '*' ? items : [items[item - 1]].filter((x): x is string => x !== undefined);
     const out: Target[] = [];
@@ -122,7 +151,9 @@ export class Resolver {
 
   /** A predicate for one search expression component over rows of table def. */
   private compile(def: ObjectDef, comp: ExprComp, view: View, text: string): (row: ObjectNode) => boolean {
-    const syntax = (m: string): never => { throw new DmError(UspError.InvalidPathSyntax, `search expression in '${text}': ${m}`, text); };
+    const syntax = (m: string): never => {
+      throw new DmError(UspError.InvalidPathSyntax, `search expression in '${text}': ${m}`, text);
+    };
     // The type of the compared parameter, found through the definitions when no reference is followed.
     let d: ObjectDef | undefined = def;
     let pdef: ParamDef | undefined;
@@ -130,20 +161,34 @@ export class Resolver {
       if (!d) return;
       if (i === comp.rel.length - 1 && step.follow === undefined) {
         pdef = this.paramDef(d, step.name, view);
-        if (!pdef) throw new DmError(UspError.InvalidPath, `search expression in '${text}' names '${step.name}', not a parameter of ${d.path}`, text);
+        if (!pdef)
+          throw new DmError(
+            UspError.InvalidPath,
+            `search expression in '${text}' names '${step.name}', not a parameter of ${d.path}`,
+            text,
+          );
       } else if (step.follow !== undefined) d = undefined;
       else {
         const child: ObjectDef | undefined = d.children.get(step.name);
-        if (!child || child.multi) throw new DmError(UspError.InvalidPath, `search expression in '${text}' names '${step.name}', not a single sub-object of ${d.path}`, text);
+        if (!child || child.multi)
+          throw new DmError(
+            UspError.InvalidPath,
+            `search expression in '${text}' names '${step.name}', not a single sub-object of ${d.path}`,
+            text,
+          );
         d = child;
       }
     });
     const check = (p: ParamDef): string => {
       const ordered = comp.op === '<' || comp.op === '>' || comp.op === '<=' || comp.op === '>=';
-      if (ordered && (p.type === 'string' || p.type === 'boolean' || p.list)) syntax(`'${comp.op}' does not apply to ${p.list ? 'a list' : p.type} '${p.name}'`);
+      if (ordered && (p.type === 'string' || p.type === 'boolean' || p.list))
+        syntax(`'${comp.op}' does not apply to ${p.list ? 'a list' : p.type} '${p.name}'`);
       if (comp.op === '~=' && !p.list) syntax(`'~=' applies only to list parameters, and '${p.name}' is not one`);
       try {
-        return canonicalValue({ ...p, list: undefined, enum: undefined, patterns: undefined, sizes: undefined, ranges: undefined }, comp.value);
+        return canonicalValue(
+          { ...p, list: undefined, enum: undefined, patterns: undefined, sizes: undefined, ranges: undefined },
+          comp.value,
+        );
       } catch (e) {
         return syntax(`'${comp.value}' is not a value of type ${p.type} for '${p.name}': ${(e as Error).message}`);
       }
@@ -158,12 +203,18 @@ export class Resolver {
       if (p.list) return comp.op === '==' ? value === want : comp.op === '!=' ? value !== want : false;
       const c = compareValues(p.type, value, want);
       switch (comp.op) {
-        case '==': return c === 0;
-        case '!=': return c !== 0;
-        case '<': return c < 0;
-        case '>': return c > 0;
-        case '<=': return c <= 0;
-        default: return c >= 0;
+        case '==':
+          return c === 0;
+        case '!=':
+          return c !== 0;
+        case '<':
+          return c < 0;
+        case '>':
+          return c > 0;
+        case '<=':
+          return c <= 0;
+        default:
+          return c >= 0;
       }
     };
   }

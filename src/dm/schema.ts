@@ -1,6 +1,6 @@
 // The supported data model: definition files loaded into a tree of object definitions that the
 // instantiated tree, the path resolver and GetSupportedDM all walk.
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CommandSpec, DefinitionFile, EventSpec, ObjectSpec, Only, ParamSpec } from './definition-format.js';
 import { zeroValue } from './types.js';
@@ -14,14 +14,14 @@ export interface ParamDef extends ParamSpec {
 }
 
 export interface ObjectDef {
-  readonly path: string;               // supported path: "Device.MQTT.Client.{i}."
-  readonly name: string;               // "Client"
+  readonly path: string; // supported path: "Device.MQTT.Client.{i}."
+  readonly name: string; // "Client"
   readonly multi: boolean;
   readonly spec: ObjectSpec;
   readonly parent: ObjectDef | undefined;
   readonly params: Map<string, ParamDef>;
-  readonly commands: Map<string, CommandSpec>;  // key with "()"
-  readonly events: Map<string, EventSpec>;      // key with "!"
+  readonly commands: Map<string, CommandSpec>; // key with "()"
+  readonly events: Map<string, EventSpec>; // key with "!"
   readonly children: Map<string, ObjectDef>;
   readonly keys: string[][];
   /** Add and Delete allowed from outside (TR-181 access readWrite on a table). */
@@ -30,7 +30,8 @@ export interface ObjectDef {
   readonly counters: Map<string, string>;
 }
 
-export const visibleIn = (only: Only | undefined, view: View): boolean => only === undefined || view === 'all' || only === view;
+export const visibleIn = (only: Only | undefined, view: View): boolean =>
+  only === undefined || view === 'all' || only === view;
 
 /** "Device.A.{i}.B." -> ["Device", "A", "B"] segment names without instance markers. */
 export function defSegments(path: string): string[] {
@@ -50,7 +51,10 @@ export class Schema {
       if (s.path === 'Device.') continue;
       // A vendor file adds parameters, commands and events to a standard object (TR-106 X_ names).
       const known = this.byPath.get(s.path);
-      if (known) { this.extend(known, s); continue; }
+      if (known) {
+        this.extend(known, s);
+        continue;
+      }
       const parentPath = parentDefPath(s.path);
       const parent = this.byPath.get(parentPath) ?? this.implicitParent(parentPath);
       const def = this.make(s, parent);
@@ -60,7 +64,9 @@ export class Schema {
   }
 
   static load(dir: string): Schema {
-    const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+    const files = readdirSync(dir)
+      .filter((f) => f.endsWith('.json'))
+      .sort();
     return new Schema(files.map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as DefinitionFile));
   }
 
@@ -107,9 +113,13 @@ export class Schema {
     def.parent.counters.set(def.spec.table.numEntries, def.name);
   }
 
-  get(path: string): ObjectDef | undefined { return this.byPath.get(path); }
+  get(path: string): ObjectDef | undefined {
+    return this.byPath.get(path);
+  }
 
-  all(): IterableIterator<ObjectDef> { return this.byPath.values(); }
+  all(): IterableIterator<ObjectDef> {
+    return this.byPath.values();
+  }
 
   /** The definition of an instantiated or supported object path ("Device.X.3." or "Device.X.{i}."). */
   defOf(path: string): ObjectDef | undefined {
@@ -117,7 +127,12 @@ export class Schema {
   }
 }
 
-const paramDef = (p: ParamSpec, owner: ObjectDef): ParamDef => ({ ...p, owner, zero: zeroValue(p), writable: p.access === 'readWrite' || p.access === 'writeOnceReadOnly' });
+const paramDef = (p: ParamSpec, owner: ObjectDef): ParamDef => ({
+  ...p,
+  owner,
+  zero: zeroValue(p),
+  writable: p.access === 'readWrite' || p.access === 'writeOnceReadOnly',
+});
 
 export function parentDefPath(path: string): string {
   const parts = path.split('.').filter(Boolean);

@@ -11,16 +11,25 @@ export class Table {
   /** The next instance number to hand out; numbers are never reused, even after deletion. */
   next = 1;
   private index: KeyIndex<ObjectNode> | undefined;
-  constructor(readonly def: ObjectDef, readonly parent: ObjectNode) {}
+  constructor(
+    readonly def: ObjectDef,
+    readonly parent: ObjectNode,
+  ) {}
 
   /** The rows by unique-key values. Built at the first call: most tables are never asked. */
-  get keys(): KeyIndex<ObjectNode> { return (this.index ??= new KeyIndex(this.def.keys.flat(), this.rows.values())); }
+  get keys(): KeyIndex<ObjectNode> {
+    return (this.index ??= new KeyIndex(this.def.keys.flat(), this.rows.values()));
+  }
 
   /** The index if it was built: what entering, leaving and written rows keep in step. */
-  get builtKeys(): KeyIndex<ObjectNode> | undefined { return this.index; }
+  get builtKeys(): KeyIndex<ObjectNode> | undefined {
+    return this.index;
+  }
 
   /** Path of the table itself: "Device.MQTT.Client." */
-  get path(): string { return `${this.parent.path}${this.def.name}.`; }
+  get path(): string {
+    return `${this.parent.path}${this.def.name}.`;
+  }
 }
 
 export class ObjectNode {
@@ -30,9 +39,9 @@ export class ObjectNode {
 
   constructor(
     readonly def: ObjectDef,
-    readonly path: string,                  // "Device.MQTT.Client.2."
+    readonly path: string, // "Device.MQTT.Client.2."
     readonly parent: ObjectNode | undefined,
-    readonly instance: number | undefined,  // set for table rows
+    readonly instance: number | undefined, // set for table rows
   ) {
     this.values = instance === undefined || !def.keys.length ? new Map() : new RowValues(this);
     for (const child of def.children.values()) {
@@ -75,7 +84,9 @@ export class ObjectNode {
 
 /** A table's rows: entering and leaving files and unfiles them in the table's key index. */
 class TableRows extends Map<number, ObjectNode> {
-  constructor(private readonly table: Table) { super(); }
+  constructor(private readonly table: Table) {
+    super();
+  }
 
   override set(n: number, row: ObjectNode): this {
     const index = this.table.builtKeys;
@@ -95,7 +106,9 @@ class TableRows extends Map<number, ObjectNode> {
 
 /** A row's values: a key parameter written while the row is in its table is refiled. */
 class RowValues extends Map<string, string> {
-  constructor(private readonly row: ObjectNode) { super(); }
+  constructor(private readonly row: ObjectNode) {
+    super();
+  }
 
   override set(name: string, value: string): this {
     const index = this.filedIn();

@@ -1,8 +1,9 @@
 // TR-106 value types: parsing a wire string into canonical form, with size, range, enum and
 // pattern checks. Values live in the tree as canonical strings, which both protocols send as is.
+
+import { UNKNOWN_TIME } from '../util/time.js';
 import type { BaseType, ParamSpec } from './definition-format.js';
 import { DmError, UspError } from './errors.js';
-import { UNKNOWN_TIME } from '../util/time.js';
 
 const INT_BOUNDS: Partial<Record<BaseType, [bigint, bigint]>> = {
   int: [-(2n ** 31n), 2n ** 31n - 1n],
@@ -16,17 +17,26 @@ export function zeroValue(p: ParamSpec): string {
   if (p.default !== undefined) return p.default;
   if (p.list) return '';
   switch (p.type) {
-    case 'boolean': return 'false';
-    case 'int': case 'unsignedInt': case 'long': case 'unsignedLong': case 'decimal': {
+    case 'boolean':
+      return 'false';
+    case 'int':
+    case 'unsignedInt':
+    case 'long':
+    case 'unsignedLong':
+    case 'decimal': {
       const lo = p.ranges?.[0]?.min;
       return lo !== undefined && lo > 0 ? String(lo) : '0';
     }
-    case 'dateTime': return UNKNOWN_TIME;
-    default: return '';
+    case 'dateTime':
+      return UNKNOWN_TIME;
+    default:
+      return '';
   }
 }
 
-const bad = (code: number, msg: string): never => { throw new DmError(code, msg); };
+const bad = (code: number, msg: string): never => {
+  throw new DmError(code, msg);
+};
 
 const INT_RE = /^[+-]?\d+$/;
 const DEC_RE = /^[+-]?(\d+\.?\d*|\.\d+)$/;
@@ -38,7 +48,11 @@ const patternCache = new Map<string, RegExp>();
 function fullMatch(pattern: string, value: string): boolean {
   let re = patternCache.get(pattern);
   if (!re) {
-    try { re = new RegExp(`^(?:${pattern})$`, 'u'); } catch { re = new RegExp(`^(?:${pattern})$`); }
+    try {
+      re = new RegExp(`^(?:${pattern})$`, 'u');
+    } catch {
+      re = new RegExp(`^(?:${pattern})$`);
+    }
     patternCache.set(pattern, re);
   }
   return re.test(value);
@@ -48,7 +62,11 @@ function canonicalDateTime(s: string): string {
   const m = DT_RE.exec(s);
   if (!m) return bad(UspError.InvalidType, `'${s}' is not a dateTime (YYYY-MM-DDThh:mm:ss[.fff][Z|±hh:mm])`);
   const [, y, mo, d, h, mi, se, frac, zone] = m;
-  const month = Number(mo), day = Number(d), hour = Number(h), min = Number(mi), sec = Number(se);
+  const month = Number(mo),
+    day = Number(d),
+    hour = Number(h),
+    min = Number(mi),
+    sec = Number(se);
   if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 59) {
     return bad(UspError.InvalidValue, `'${s}' is not a valid date and time`);
   }
@@ -78,7 +96,11 @@ function checkRange(p: ParamSpec, v: string, n: number | bigint): void {
     if (r.step !== undefined && r.step > 1) return (BigInt(n) - BigInt(r.min ?? 0)) % BigInt(r.step) === 0n;
     return true;
   });
-  if (!ok) bad(UspError.InvalidValue, `${v} is out of range ${p.ranges.map((r) => `[${r.min ?? '-∞'}..${r.max ?? '∞'}]`).join(' or ')}`);
+  if (!ok)
+    bad(
+      UspError.InvalidValue,
+      `${v} is out of range ${p.ranges.map((r) => `[${r.min ?? '-∞'}..${r.max ?? '∞'}]`).join(' or ')}`,
+    );
 }
 
 /** One scalar item (the whole value, or one list item) to canonical form. */
@@ -89,7 +111,10 @@ function canonicalItem(p: ParamSpec, raw: string): string {
       if (raw === 'false' || raw === '0') return 'false';
       return bad(UspError.InvalidType, `'${raw}' is not a boolean (true, false, 1 or 0)`);
     }
-    case 'int': case 'unsignedInt': case 'long': case 'unsignedLong': {
+    case 'int':
+    case 'unsignedInt':
+    case 'long':
+    case 'unsignedLong': {
       if (!INT_RE.test(raw)) return bad(UspError.InvalidType, `'${raw}' is not an integer`);
       const n = BigInt(raw);
       const [lo, hi] = INT_BOUNDS[p.type]!;
@@ -103,7 +128,8 @@ function canonicalItem(p: ParamSpec, raw: string): string {
       checkRange(p, raw, n);
       return String(n);
     }
-    case 'dateTime': return canonicalDateTime(raw);
+    case 'dateTime':
+      return canonicalDateTime(raw);
     case 'base64': {
       const s = raw.replace(/\s+/g, '');
       if (!B64_RE.test(s)) return bad(UspError.InvalidType, `value is not base64`);
@@ -111,7 +137,8 @@ function canonicalItem(p: ParamSpec, raw: string): string {
       return s;
     }
     case 'hexBinary': {
-      if (!HEX_RE.test(raw)) return bad(UspError.InvalidType, `'${raw}' is not hexBinary (an even number of hex digits)`);
+      if (!HEX_RE.test(raw))
+        return bad(UspError.InvalidType, `'${raw}' is not hexBinary (an even number of hex digits)`);
       checkLength(p, raw, raw.length / 2);
       return raw.toLowerCase();
     }
@@ -134,10 +161,13 @@ export function canonicalValue(p: ParamSpec, raw: string): string {
   if (!p.list) return canonicalItem(p, p.type === 'string' ? raw : raw.trim());
   const items = raw.trim() === '' ? [] : raw.split(',').map((s) => (p.type === 'string' ? s.trim() : s.trim()));
   const { minItems, maxItems, maxLength } = p.list;
-  if (minItems !== undefined && items.length < minItems) bad(UspError.InvalidValue, `list has ${items.length} items, needs at least ${minItems}`);
-  if (maxItems !== undefined && items.length > maxItems) bad(UspError.InvalidValue, `list has ${items.length} items, at most ${maxItems} allowed`);
+  if (minItems !== undefined && items.length < minItems)
+    bad(UspError.InvalidValue, `list has ${items.length} items, needs at least ${minItems}`);
+  if (maxItems !== undefined && items.length > maxItems)
+    bad(UspError.InvalidValue, `list has ${items.length} items, at most ${maxItems} allowed`);
   const out = items.map((i) => canonicalItem(p, i)).join(',');
-  if (maxLength !== undefined && out.length > maxLength) bad(UspError.InvalidValue, `list is ${out.length} characters long, at most ${maxLength} allowed`);
+  if (maxLength !== undefined && out.length > maxLength)
+    bad(UspError.InvalidValue, `list is ${out.length} characters long, at most ${maxLength} allowed`);
   return out;
 }
 
@@ -149,12 +179,19 @@ export function listItems(v: string): string[] {
 /** Compares two canonical values of type t: negative, zero or positive. */
 export function compareValues(t: BaseType, a: string, b: string): number {
   switch (t) {
-    case 'int': case 'unsignedInt': case 'long': case 'unsignedLong': {
-      const x = BigInt(a), y = BigInt(b);
+    case 'int':
+    case 'unsignedInt':
+    case 'long':
+    case 'unsignedLong': {
+      const x = BigInt(a),
+        y = BigInt(b);
       return x < y ? -1 : x > y ? 1 : 0;
     }
-    case 'decimal': return Number(a) - Number(b);
-    case 'dateTime': return a < b ? -1 : a > b ? 1 : 0;
-    default: return a === b ? 0 : a < b ? -1 : 1;
+    case 'decimal':
+      return Number(a) - Number(b);
+    case 'dateTime':
+      return a < b ? -1 : a > b ? 1 : 0;
+    default:
+      return a === b ? 0 : a < b ? -1 : 1;
   }
 }

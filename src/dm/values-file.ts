@@ -5,11 +5,17 @@ import type { SetRequest } from './datamodel.js';
 /** The values of such a file, each as a string; a clear error for anything else. */
 export function parseValues(text: string): Record<string, string> {
   let parsed: unknown;
-  try { parsed = JSON.parse(text); } catch (e) { throw new Error(`not JSON: ${(e as Error).message}`); }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('expected a JSON object of parameter path -> value');
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`not JSON: ${(e as Error).message}`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new Error('expected a JSON object of parameter path -> value');
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(parsed)) {
-    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') throw new Error(`${k} must be a string, number or boolean`);
+    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean')
+      throw new Error(`${k} must be a string, number or boolean`);
     out[k] = String(v);
   }
   return out;

@@ -16,7 +16,8 @@ export type Unpacked = { manifest: Manifest; bytes: number; format: 'tar.gz' | '
 export type UnpackLimits = { maxBytes: number; maxEntries: number };
 
 /** A DU whose files are a mounted SquashFS image (records older than `layout` say so by format). */
-export const isImage = (du: DURecord): boolean => (du.layout ?? (du.format === 'squashfs' ? 'image' : 'tree')) === 'image';
+export const isImage = (du: DURecord): boolean =>
+  (du.layout ?? (du.format === 'squashfs' ? 'image' : 'tree')) === 'image';
 
 /** Removes a DU's root, unmounting it first when it is a mounted image, and the image itself. */
 export async function removeRoot(root: string): Promise<void> {
@@ -34,12 +35,21 @@ export function asEngineError(e: unknown): EngineError {
   if (e instanceof EngineError) return e;
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
   const kind = typeof code === 'string' && /^[A-Z0-9_]{1,40}$/.test(code) ? ` (${code})` : '';
-  return new EngineError(EngineCode.InternalError, `internal error${kind}`, undefined, (e as Error | undefined)?.message ?? String(e));
+  return new EngineError(
+    EngineCode.InternalError,
+    `internal error${kind}`,
+    undefined,
+    (e as Error | undefined)?.message ?? String(e),
+  );
 }
 
 export function assertSameDU(old: DURecord, manifest: Manifest, uuid: string | undefined): void {
   if (duUuid(manifest.name, manifest.vendor) !== old.uuid && !uuid) {
-    throw new EngineError(EngineCode.ExecEnvMismatch, `the package is ${manifest.name} from ${manifest.vendor}, not an update of ${old.manifest.name} from ${old.manifest.vendor}`);
+    throw new EngineError(
+      EngineCode.ExecEnvMismatch,
+      `the package is ${manifest.name} from ${manifest.vendor}, not an update of ${old.manifest.name} from ` +
+        `${old.manifest.vendor}`,
+    );
   }
 }
 
@@ -66,7 +76,12 @@ export async function restoreRoot(du: DURecord, staging: string): Promise<void> 
  * directory, and for an unprivileged EE given to its ids, before the operation's turn: it touches
  * nothing else, and the commit renames it. Undefined for an image that is mounted as it is.
  */
-export async function unpackIfTree(pkg: string, staging: string, ee: EERecord, limits: UnpackLimits): Promise<Unpacked | undefined> {
+export async function unpackIfTree(
+  pkg: string,
+  staging: string,
+  ee: EERecord,
+  limits: UnpackLimits,
+): Promise<Unpacked | undefined> {
   const format = await packageFormat(pkg);
   return layoutFor(ee, format) === 'tree' ? unpackTree(pkg, join(staging, 'root'), ee, limits) : undefined;
 }

@@ -8,37 +8,51 @@
 // Operations take turns in one queue, except for what touches only their own staging directory: a
 // package's download and unpacking run before the install's or update's turn, so that a stalled
 // download server never holds the others (operations on one DU still keep their order).
-import { EventEmitter } from 'node:events';
+
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync, renameSync, rmSync, statfsSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../util/logger.js';
 import { Quarantine } from '../util/quarantine.js';
+import type { Backend } from './backends/backend.js';
+import { LxcBackend, LxcHost } from './backends/lxc.js';
+import { NativeBackend } from './backends/native.js';
+import {
+  asEngineError,
+  assertSameDU,
+  detachRoot,
+  faultOf,
+  isImage,
+  layoutFor,
+  removeRoot,
+  restoreRoot,
+  type Unpacked,
+  unpackIfTree,
+  unpackTree,
+} from './du-files.js';
 import { EngineCode, EngineError } from './errors.js';
 import { fetchPackage } from './fetch.js';
-import { duUuid } from './package/uuid.js';
-import { mountPackage, packageFormat } from './package/unpack.js';
-import { isMounted, mountImage, unmount } from './mounts.js';
-import { asEngineError, assertSameDU, isImage, type Unpacked, detachRoot, faultOf, layoutFor, removeRoot, restoreRoot, unpackIfTree, unpackTree } from './du-files.js';
-import type { Manifest } from './package/manifest.js';
-import { type DURecord, type EERecord, EngineRecords, type EURecord, type OpRecord } from './records.js';
-import { type Launch, memoryKiB, Supervisor, type UnitState } from './supervisor.js';
-import { NativeBackend } from './backends/native.js';
 import { Identities } from './identity.js';
-import { LxcBackend, LxcHost } from './backends/lxc.js';
-import type { Backend } from './backends/backend.js';
-import type { BackendKind } from './types.js';
+import { emptyTree, removeTree } from './ids/as-owner.js';
 import { allocateRange, DEFAULT_POOL, type IdPool } from './ids/pool.js';
 import type { UserIds } from './ids/users.js';
-import { emptyTree, removeTree } from './ids/as-owner.js';
-import { totalmem } from 'node:os';
-import { checkVolumeSpec, type VolumeRecord, type VolumeSpec, VolumeImages, volumeEnvName } from './volumes.js';
+import { isMounted, mountImage, unmount } from './mounts.js';
+import type { Manifest } from './package/manifest.js';
+import { mountPackage, packageFormat } from './package/unpack.js';
+import { duUuid } from './package/uuid.js';
+import { type DURecord, type EERecord, EngineRecords, type EURecord, type OpRecord } from './records.js';
+import { type Launch, memoryKiB, Supervisor, type UnitState } from './supervisor.js';
+import type { BackendKind, DuOperation, DuResult, UnitRestart } from './types.js';
+import { checkVolumeSpec, VolumeImages, type VolumeRecord, type VolumeSpec, volumeEnvName } from './volumes.js';
 
-import type { DuOperation, DuResult, UnitRestart } from './types.js';
 export type { DuOperation, DuResult, DuStatus, UnitRestart } from './types.js';
+
 import { dateTime as iso, UNKNOWN_TIME as UNKNOWN } from '../util/time.js';
 
 import type { EngineEvents, EngineOptions, InstallRequest, UpdateRequest } from './types.js';
+
 export type { EngineEvents, EngineOptions, InstallRequest, UpdateRequest } from './types.js';
 
 /** Where an update mounts a new SquashFS image in its staging directory to check it. */
@@ -49,12 +63,26 @@ const DEFAULT_PIDS_MAX = 1024;
 type Fetched = { ee: EERecord; pkg: string; tree: Unpacked | undefined };
 /** An install under way: what its failure must undo and report. */
 /** madeData: the DU whose data directory this install made (one kept from before is not its to remove). */
-type InstallJob = { op: OpRecord; uuid: string; manifest: Manifest | undefined; created: VolumeRecord[]; madeData?: DURecord };
+type InstallJob = {
+  op: OpRecord;
+  uuid: string;
+  manifest: Manifest | undefined;
+  created: VolumeRecord[];
+  madeData?: DURecord;
+};
 /** An update's new package, downloaded and checked before its turn. */
-type FetchedUpdate = { ee: EERecord; url: string; creds: { username: string; password: string }; pkg: string; format: 'tar.gz' | 'squashfs'; layout: 'image' | 'tree'; manifest: Manifest; bytes: number };
+type FetchedUpdate = {
+  ee: EERecord;
+  url: string;
+  creds: { username: string; password: string };
+  pkg: string;
+  format: 'tar.gz' | 'squashfs';
+  layout: 'image' | 'tree';
+  manifest: Manifest;
+  bytes: number;
+};
 /** An update under way: what its failure must put back. */
 type UpdateJob = { op: OpRecord; old: DURecord; swapped: boolean; created: VolumeRecord[]; wasActive: string[] };
-
 
 export class Engine extends EventEmitter<EngineEvents> {
   readonly records: EngineRecords;
@@ -89,11 +117,27 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.records = new EngineRecords(opts.stateDir, opts.quarantine ?? new Quarantine(opts.stateDir, this.log));
     this.lxc = new LxcHost(this.records.path('lxc'), opts.lxcRootfs);
     this.host = new NativeBackend((...parts) => this.records.path(...parts));
-    this.identity = new Identities({ ees: () => this.ees, dus: () => this.dus, backendOf: (ee) => this.backendOf(ee), pool: () => this.pool, dataDir: (uuid, eeId) => this.dataDir(uuid, eeId) });
-    this.byKind = { native: this.host, lxc: new LxcBackend(this.lxc, { pool: () => this.pool, pidsMax: opts.pidsMax ?? DEFAULT_PIDS_MAX, log: this.log }) };
+    this.identity = new Identities({
+      ees: () => this.ees,
+      dus: () => this.dus,
+      backendOf: (ee) => this.backendOf(ee),
+      pool: () => this.pool,
+      dataDir: (uuid, eeId) => this.dataDir(uuid, eeId),
+    });
+    this.byKind = {
+      native: this.host,
+      lxc: new LxcBackend(this.lxc, {
+        pool: () => this.pool,
+        pidsMax: opts.pidsMax ?? DEFAULT_PIDS_MAX,
+        log: this.log,
+      }),
+    };
     this.supervisor = new Supervisor((euid, kind) => this.records.path('eu', `${euid}.${kind}`), this.log);
     this.images = new VolumeImages(this.records.path('appdata'));
-    this.supervisor.on('change', (euid, state) => { this.emit('eu', euid, state); if (state.status === 'Idle') this.wipeIfStopped(euid); });
+    this.supervisor.on('change', (euid, state) => {
+      this.emit('eu', euid, state);
+      if (state.status === 'Idle') this.wipeIfStopped(euid);
+    });
   }
 
   // ---- life cycle -----------------------------------------------------------------------------
@@ -113,14 +157,28 @@ export class Engine extends EventEmitter<EngineEvents> {
     }
     this.dus = this.records.loadDUs();
     // After a device reboot nothing is mounted: containers' layers and shared du/ first, then the DU images.
-    for (const ee of this.ees.filter((e) => this.backendOf(e).caps.idRange && !e.ids)) this.log.warn({ ee: ee.name }, 'this EE was made by an older agent and runs privileged: remove it and add it again');
-    for (const ee of this.ees) await this.backendOf(ee).prepare(ee).catch((e) => this.logError(e, { ee: ee.name }, 'container storage could not be prepared'));
+    for (const ee of this.ees.filter((e) => this.backendOf(e).caps.idRange && !e.ids))
+      this.log.warn(
+        { ee: ee.name },
+        'this EE was made by an older agent and runs privileged: remove it and add it again',
+      );
+    for (const ee of this.ees)
+      await this.backendOf(ee)
+        .prepare(ee)
+        .catch((e) => this.logError(e, { ee: ee.name }, 'container storage could not be prepared'));
     for (const du of this.dus) {
-      if (isImage(du) && !isMounted(du.root)) await mountImage(`${du.root}.sqfs`, du.root).catch((e) => this.logError(e, { duid: du.duid }, 'DU image could not be mounted'));
+      if (isImage(du) && !isMounted(du.root))
+        await mountImage(`${du.root}.sqfs`, du.root).catch((e) =>
+          this.logError(e, { duid: du.duid }, 'DU image could not be mounted'),
+        );
     }
     this.vols = this.records.loadVolumes();
-    for (const v of this.vols) await this.images.mount(v, this.volumeDir(v)).catch((e) => this.logError(e, { volume: v.name }, 'application data volume could not be mounted'));
-    for (const du of this.dus) for (const eu of du.eus) this.supervisor.add(eu.euid, this.launchOf(du, eu), this.policyOf(eu));
+    for (const v of this.vols)
+      await this.images
+        .mount(v, this.volumeDir(v))
+        .catch((e) => this.logError(e, { volume: v.name }, 'application data volume could not be mounted'));
+    for (const du of this.dus)
+      for (const eu of du.eus) this.supervisor.add(eu.euid, this.launchOf(du, eu), this.policyOf(eu));
     for (const op of this.records.loadOps()) await this.recover(op);
     // Without a readable volume list, an image no record names may still be someone's data: kept.
     if (!this.records.lost.has('appdata.json')) this.images.sweep(new Set(this.vols.map((v) => v.id)));
@@ -152,7 +210,10 @@ export class Engine extends EventEmitter<EngineEvents> {
     for (const du of [...this.dus]) await this.uninstall(du.duid, 'factory-reset');
     await this.serial(() => this.dropVolumes(this.vols));
     for (const ee of this.ees) await this.backendOf(ee).destroy(ee);
-    await this.serial(async () => { this.ees = []; this.records.saveEEs(this.ees); });
+    await this.serial(async () => {
+      this.ees = [];
+      this.records.saveEEs(this.ees);
+    });
   }
 
   /** Stops every service (factory reset, tests). */
@@ -160,22 +221,43 @@ export class Engine extends EventEmitter<EngineEvents> {
     for (const du of this.dus) for (const eu of du.eus) await this.supervisor.stop(eu.euid, this.grace);
   }
 
-  private get grace(): number { return this.opts.shutdownGraceMs ?? 10_000; }
-  private get pool(): IdPool { return this.opts.idPool ?? DEFAULT_POOL; }
+  private get grace(): number {
+    return this.opts.shutdownGraceMs ?? 10_000;
+  }
+  private get pool(): IdPool {
+    return this.opts.idPool ?? DEFAULT_POOL;
+  }
 
   // ---- queries --------------------------------------------------------------------------------
 
-  execEnvs(): readonly EERecord[] { return this.ees; }
-  deploymentUnits(): readonly DURecord[] { return this.dus; }
-  du(duid: string): DURecord | undefined { return this.dus.find((d) => d.duid === duid); }
-  unitState(euid: string): Readonly<UnitState> | undefined { return this.supervisor.state(euid); }
-  unitLog(euid: string): string { return this.supervisor.logText(euid); }
+  execEnvs(): readonly EERecord[] {
+    return this.ees;
+  }
+  deploymentUnits(): readonly DURecord[] {
+    return this.dus;
+  }
+  du(duid: string): DURecord | undefined {
+    return this.dus.find((d) => d.duid === duid);
+  }
+  unitState(euid: string): Readonly<UnitState> | undefined {
+    return this.supervisor.state(euid);
+  }
+  unitLog(euid: string): string {
+    return this.supervisor.logText(euid);
+  }
   /** Resident memory of a unit's process tree, in KiB (0 when it is not running). */
-  unitMemoryKiB(euid: string): number { return memoryKiB(this.supervisor.state(euid)?.pid); }
+  unitMemoryKiB(euid: string): number {
+    return memoryKiB(this.supervisor.state(euid)?.pid);
+  }
   /** Where a unit's stdout and stderr are kept (bounded to 256 KiB). */
-  unitLogFile(euid: string): string { return this.records.path('eu', `${euid}.log`); }
+  unitLogFile(euid: string): string {
+    return this.records.path('eu', `${euid}.log`);
+  }
   unitOf(euid: string): { du: DURecord; eu: EURecord } | undefined {
-    for (const du of this.dus) { const eu = du.eus.find((e) => e.euid === euid); if (eu) return { du, eu }; }
+    for (const du of this.dus) {
+      const eu = du.eus.find((e) => e.euid === euid);
+      if (eu) return { du, eu };
+    }
     return undefined;
   }
 
@@ -202,8 +284,17 @@ export class Engine extends EventEmitter<EngineEvents> {
     const id = randomBytes(6).toString('hex');
     const eeNow = this.ees.find((e) => e.id === req.ee);
     // The DU's final root is known before anything is fetched: journalled now, recovery can always undo it.
-    const op: OpRecord = { id, kind: 'install', startTime: iso(), uuid: req.uuid ?? '', duid: undefined, staging: this.stagingDir(req.ee, id),
-      ...(eeNow ? { root: this.duRoot(eeNow, `${eeNow.id}-${id}`) } : {}), requestTag: req.requestTag, committed: false };
+    const op: OpRecord = {
+      id,
+      kind: 'install',
+      startTime: iso(),
+      uuid: req.uuid ?? '',
+      duid: undefined,
+      staging: this.stagingDir(req.ee, id),
+      ...(eeNow ? { root: this.duRoot(eeNow, `${eeNow.id}-${id}`) } : {}),
+      requestTag: req.requestTag,
+      committed: false,
+    };
     return { op, uuid: req.uuid ?? '', manifest: undefined, created: [] };
   }
 
@@ -212,16 +303,24 @@ export class Engine extends EventEmitter<EngineEvents> {
     const { op } = job;
     const ee = this.requireEE(req.ee);
     if (this.backendOf(ee).caps.idRange && !ee.ids) {
-      throw new EngineError(EngineCode.InvalidDUState, `${ee.name} was made by an older agent and runs privileged; nothing more is installed there: remove it and add it again`);
+      throw new EngineError(
+        EngineCode.InvalidDUState,
+        `${ee.name} was made by an older agent and runs privileged; nothing more is installed there: remove it ` +
+          `and add it again`,
+      );
     }
     if (req.privileged && !ee.allowPrivileged) {
-      throw new EngineError(EngineCode.InvalidArguments, `privileged deployment units are not allowed in ${ee.name}: the operator has not enabled them for it (AllowPrivileged policy)`);
+      throw new EngineError(
+        EngineCode.InvalidArguments,
+        `privileged deployment units are not allowed in ${ee.name}: the operator has not enabled them for it ` +
+          `(AllowPrivileged policy)`,
+      );
     }
     mkdirSync(op.staging, { recursive: true, mode: 0o700 });
     // The journal entry is on disk before anything is placed where it would outlive a crash (the
     // staging directory does not: start() clears it); its fsync runs while the package downloads.
     const journalled = this.records.saveOpSoon(op);
-    journalled.catch(() => undefined);   // awaited below; a failed fetch must not leave it unhandled
+    journalled.catch(() => undefined); // awaited below; a failed fetch must not leave it unhandled
     const pkg = join(op.staging, 'package');
     await this.fetch(req, pkg);
     await journalled;
@@ -232,27 +331,54 @@ export class Engine extends EventEmitter<EngineEvents> {
     const { op } = job;
     try {
       const ee = this.requireEE(req.ee);
-      if (ee !== fetched.ee) throw new EngineError(EngineCode.UnknownExecEnv, `execution environment ${fetched.ee.name} was removed meanwhile`);
+      if (ee !== fetched.ee)
+        throw new EngineError(
+          EngineCode.UnknownExecEnv,
+          `execution environment ${fetched.ee.name} was removed meanwhile`,
+        );
       const duid = `${ee.id}-${op.id}`;
       const finalRoot = this.duRoot(ee, duid);
-      const placed = fetched.tree ? { ...fetched.tree, layout: 'tree' as const, root: join(op.staging, 'root') } : await this.placeImage(fetched.pkg, finalRoot, ee, { ...op, duid });
-      const manifest = job.manifest = placed.manifest;
-      const uuid = job.uuid = req.uuid || duUuid(manifest.name, manifest.vendor);
+      const placed = fetched.tree
+        ? { ...fetched.tree, layout: 'tree' as const, root: join(op.staging, 'root') }
+        : await this.placeImage(fetched.pkg, finalRoot, ee, { ...op, duid });
+      const manifest = (job.manifest = placed.manifest);
+      const uuid = (job.uuid = req.uuid || duUuid(manifest.name, manifest.vendor));
       if (this.dus.some((d) => d.uuid === uuid && d.manifest.version === manifest.version && d.ee === ee.id)) {
-        throw new EngineError(EngineCode.DuplicateDU, `${manifest.name} ${manifest.version} (${uuid}) is already installed in ${ee.name}`);
+        throw new EngineError(
+          EngineCode.DuplicateDU,
+          `${manifest.name} ${manifest.version} (${uuid}) is already installed in ${ee.name}`,
+        );
       }
       const user = this.identity.checkUsers(ee, manifest, req.privileged === true);
       const specs = this.volumeSpecs(req.appData ?? manifest.data);
       this.admitDisk(ee, placed.bytes + this.newVolumeBytes(ee, uuid, specs));
       if (placed.layout === 'tree') {
-        this.records.saveOp({ ...op, uuid, duid, root: finalRoot });   // recovery must know what the rename creates
+        this.records.saveOp({ ...op, uuid, duid, root: finalRoot }); // recovery must know what the rename creates
         renameSync(placed.root, finalRoot);
       }
       job.created = await this.createVolumes(ee, uuid, specs, { ...op, uuid, duid, root: finalRoot });
       const du: DURecord = {
-        duid, uuid, ee: ee.id, manifest, url: req.url, username: req.username ?? '', password: req.password ?? '', format: placed.format, layout: placed.layout,
-        root: finalRoot, installedAt: iso(), diskKiB: Math.ceil(placed.bytes / 1024), privileged: req.privileged === true, ...(user ? { user } : {}),
-        eus: manifest.services.map((s) => ({ euid: `${duid}-${s.name}`, service: s, requested: s.autostart ? 'Active' : 'Idle', autoStart: s.autostart, runLevel: s.runLevel })),
+        duid,
+        uuid,
+        ee: ee.id,
+        manifest,
+        url: req.url,
+        username: req.username ?? '',
+        password: req.password ?? '',
+        format: placed.format,
+        layout: placed.layout,
+        root: finalRoot,
+        installedAt: iso(),
+        diskKiB: Math.ceil(placed.bytes / 1024),
+        privileged: req.privileged === true,
+        ...(user ? { user } : {}),
+        eus: manifest.services.map((s) => ({
+          euid: `${duid}-${s.name}`,
+          service: s,
+          requested: s.autostart ? 'Active' : 'Idle',
+          autoStart: s.autostart,
+          runLevel: s.runLevel,
+        })),
       };
       if (!existsSync(this.dataDir(du.uuid, du.ee))) job.madeData = du;
       this.identity.makeDataDir(du);
@@ -264,7 +390,9 @@ export class Engine extends EventEmitter<EngineEvents> {
       rmSync(op.staging, { recursive: true, force: true });
       const result = this.result('Install', req.requestTag, du, undefined, op.startTime);
       this.finish(op.id, result);
-      if (ee.enabled) for (const eu of du.eus) if (eu.autoStart && eu.runLevel <= ee.currentRunLevel) this.supervisor.start(eu.euid, true);
+      if (ee.enabled)
+        for (const eu of du.eus)
+          if (eu.autoStart && eu.runLevel <= ee.currentRunLevel) this.supervisor.start(eu.euid, true);
       return result;
     } catch (e) {
       return this.failInstall(req, job, e);
@@ -290,7 +418,19 @@ export class Engine extends EventEmitter<EngineEvents> {
       this.logError(c, { opId: op.id }, 'cleanup after a failed install failed');
     }
     rmSync(op.staging, { recursive: true, force: true });
-    const result: DuResult = { operation: 'Install', requestTag: req.requestTag, uuid: job.uuid, version: job.manifest?.version ?? '', ee: req.ee, du: undefined, duid: undefined, euids: [], fault: faultOf(err), startTime: op.startTime, completeTime: iso() };
+    const result: DuResult = {
+      operation: 'Install',
+      requestTag: req.requestTag,
+      uuid: job.uuid,
+      version: job.manifest?.version ?? '',
+      ee: req.ee,
+      du: undefined,
+      duid: undefined,
+      euids: [],
+      fault: faultOf(err),
+      startTime: op.startTime,
+      completeTime: iso(),
+    };
     this.finish(op.id, result);
     return result;
   }
@@ -305,7 +445,16 @@ export class Engine extends EventEmitter<EngineEvents> {
     const before = this.du(duid);
     if (!before) throw new EngineError(EngineCode.InvalidDUState, `deployment unit ${duid} is not installed`);
     const id = randomBytes(6).toString('hex');
-    const op: OpRecord = { id, kind: 'update', startTime: iso(), uuid: before.uuid, duid, staging: this.stagingDir(before.ee, id), requestTag: req.requestTag, committed: false };
+    const op: OpRecord = {
+      id,
+      kind: 'update',
+      startTime: iso(),
+      uuid: before.uuid,
+      duid,
+      staging: this.stagingDir(before.ee, id),
+      requestTag: req.requestTag,
+      committed: false,
+    };
     const job: UpdateJob = { op, old: before, swapped: false, created: [], wasActive: [] };
     this.emit('duStatus', duid, 'Updating');
     let fetched: FetchedUpdate;
@@ -323,7 +472,9 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.records.saveOp(op);
     mkdirSync(op.staging, { recursive: true, mode: 0o700 });
     const url = req.url || old.url;
-    const creds = req.url ? { username: req.username ?? '', password: req.password ?? '' } : { username: old.username, password: old.password };
+    const creds = req.url
+      ? { username: req.username ?? '', password: req.password ?? '' }
+      : { username: old.username, password: old.password };
     const pkg = join(op.staging, 'package');
     await this.fetch({ ...req, ...creds, url, ee: ee.id }, pkg);
     // The new package is checked before the old one is touched.
@@ -334,7 +485,11 @@ export class Engine extends EventEmitter<EngineEvents> {
       // Checked where nothing uses it: mounted in staging, unmounted again before the swap.
       const at = join(op.staging, CHECK_MOUNT);
       mkdirSync(at);
-      try { checked = { ...(await mountPackage(pkg, at, this.limits(ee))), format }; } finally { await unmount(at); }
+      try {
+        checked = { ...(await mountPackage(pkg, at, this.limits(ee))), format };
+      } finally {
+        await unmount(at);
+      }
     } else checked = await unpackTree(pkg, join(op.staging, 'root'), ee, this.limits(ee));
     assertSameDU(old, checked.manifest, req.uuid);
     return { ee, url, creds, pkg, format, layout, manifest: checked.manifest, bytes: checked.bytes };
@@ -346,10 +501,15 @@ export class Engine extends EventEmitter<EngineEvents> {
     try {
       // The record as it is now (its units' settings may have changed during the download).
       const current = this.du(duid);
-      if (!current) throw new EngineError(EngineCode.InvalidDUState, `deployment unit ${duid} was uninstalled meanwhile`);
-      const old = job.old = current;
+      if (!current)
+        throw new EngineError(EngineCode.InvalidDUState, `deployment unit ${duid} was uninstalled meanwhile`);
+      const old = (job.old = current);
       const ee = this.requireEE(old.ee);
-      if (ee !== fetched.ee) throw new EngineError(EngineCode.UnknownExecEnv, `execution environment ${fetched.ee.name} was removed meanwhile`);
+      if (ee !== fetched.ee)
+        throw new EngineError(
+          EngineCode.UnknownExecEnv,
+          `execution environment ${fetched.ee.name} was removed meanwhile`,
+        );
       const { url, creds, pkg, format, layout, bytes } = fetched;
       const manifest = fetched.manifest;
       const unpacked = join(op.staging, 'root');
@@ -376,12 +536,27 @@ export class Engine extends EventEmitter<EngineEvents> {
       job.created = await this.createVolumes(ee, old.uuid, specs, op);
       const keep = new Map(old.eus.map((e) => [e.service.name, e]));
       const du: DURecord = {
-        ...old, manifest: manifest, url, username: creds.username, password: creds.password, format, layout, installedAt: iso(), diskKiB: Math.ceil(bytes / 1024), ...(user ? { user } : {}),
-        eus: manifest.services.map((s) => ({ euid: `${duid}-${s.name}`, service: s, requested: keep.get(s.name)?.requested ?? (s.autostart ? 'Active' : 'Idle'), autoStart: s.autostart, runLevel: s.runLevel })),
+        ...old,
+        manifest: manifest,
+        url,
+        username: creds.username,
+        password: creds.password,
+        format,
+        layout,
+        installedAt: iso(),
+        diskKiB: Math.ceil(bytes / 1024),
+        ...(user ? { user } : {}),
+        eus: manifest.services.map((s) => ({
+          euid: `${duid}-${s.name}`,
+          service: s,
+          requested: keep.get(s.name)?.requested ?? (s.autostart ? 'Active' : 'Idle'),
+          autoStart: s.autostart,
+          runLevel: s.runLevel,
+        })),
       };
       this.identity.makeDataDir(du);
       const next = this.dus.map((d) => (d.duid === duid ? du : d));
-      this.records.saveDUs(next);                    // the commit point
+      this.records.saveDUs(next); // the commit point
       this.dus = next;
       this.records.saveOp({ ...op, committed: true });
       // Without RetainData the old volumes' data goes: the ones still named start empty, the others go.
@@ -391,12 +566,17 @@ export class Engine extends EventEmitter<EngineEvents> {
         await this.dropVolumes(had.filter((v) => !named.has(v.name)));
       }
       for (const eu of old.eus) if (!du.eus.some((n) => n.euid === eu.euid)) this.supervisor.remove(eu.euid);
-      for (const eu of du.eus) { this.supervisor.remove(eu.euid); this.supervisor.add(eu.euid, this.launchOf(du, eu), this.policyOf(eu)); }
+      for (const eu of du.eus) {
+        this.supervisor.remove(eu.euid);
+        this.supervisor.add(eu.euid, this.launchOf(du, eu), this.policyOf(eu));
+      }
       rmSync(op.staging, { recursive: true, force: true });
       const result = this.result('Update', req.requestTag, du, undefined, op.startTime);
       this.emit('duStatus', duid, 'Installed');
       this.finish(op.id, result);
-      for (const eu of du.eus) if (job.wasActive.includes(eu.service.name) || (eu.autoStart && eu.runLevel <= ee.currentRunLevel)) this.supervisor.start(eu.euid);
+      for (const eu of du.eus)
+        if (job.wasActive.includes(eu.service.name) || (eu.autoStart && eu.runLevel <= ee.currentRunLevel))
+          this.supervisor.start(eu.euid);
       return result;
     } catch (e) {
       return this.failUpdate(req, job, e);
@@ -427,13 +607,22 @@ export class Engine extends EventEmitter<EngineEvents> {
     const du = this.du(duid);
     if (!du) throw new EngineError(EngineCode.InvalidDUState, `deployment unit ${duid} is not installed`);
     const id = randomBytes(6).toString('hex');
-    const op: OpRecord = { id, kind: 'uninstall', startTime, uuid: du.uuid, duid, staging: du.root, requestTag, committed: false };
+    const op: OpRecord = {
+      id,
+      kind: 'uninstall',
+      startTime,
+      uuid: du.uuid,
+      duid,
+      staging: du.root,
+      requestTag,
+      committed: false,
+    };
     this.emit('duStatus', duid, 'Uninstalling');
     try {
       this.records.saveOp(op);
       for (const eu of du.eus) await this.supervisor.stop(eu.euid, this.grace);
       const next = this.dus.filter((d) => d.duid !== duid);
-      this.records.saveDUs(next);                    // the commit point
+      this.records.saveDUs(next); // the commit point
       this.dus = next;
       this.records.saveOp({ ...op, committed: true });
       for (const eu of du.eus) this.supervisor.remove(eu.euid);
@@ -442,7 +631,9 @@ export class Engine extends EventEmitter<EngineEvents> {
         await removeRoot(du.root);
         if (!retainData) await this.removeData(du);
         await this.dropVolumes(this.volumesOf(du).filter((v) => !(retainData && v.retain === 'Forever')));
-      } catch (e) { this.logError(e, { duid }, 'cleanup after an uninstall failed'); }
+      } catch (e) {
+        this.logError(e, { duid }, 'cleanup after an uninstall failed');
+      }
       const result = this.result('Uninstall', requestTag, undefined, undefined, startTime, du);
       this.finish(id, result);
       return result;
@@ -461,16 +652,27 @@ export class Engine extends EventEmitter<EngineEvents> {
    * final root, its image beside it. The journal learns the final root before anything is mounted
    * there, so recovery can undo it.
    */
-  private async placeImage(pkg: string, finalRoot: string, ee: EERecord, op: OpRecord): Promise<Unpacked & { layout: 'image'; root: string }> {
+  private async placeImage(
+    pkg: string,
+    finalRoot: string,
+    ee: EERecord,
+    op: OpRecord,
+  ): Promise<Unpacked & { layout: 'image'; root: string }> {
     if (op.root !== finalRoot) this.records.saveOp({ ...op, root: finalRoot });
     renameSync(pkg, `${finalRoot}.sqfs`);
     mkdirSync(finalRoot, { recursive: true });
     // Nothing in it runs before the check passes; a refused image is unmounted by the caller.
-    return { ...(await mountPackage(`${finalRoot}.sqfs`, finalRoot, this.limits(ee))), format: 'squashfs', layout: 'image', root: finalRoot };
+    return {
+      ...(await mountPackage(`${finalRoot}.sqfs`, finalRoot, this.limits(ee))),
+      format: 'squashfs',
+      layout: 'image',
+      root: finalRoot,
+    };
   }
 
   private async removeData(du: DURecord): Promise<void> {
-    if (!(await removeTree(this.dataDir(du.uuid, du.ee), this.identity.ownerOf(du)))) this.log.warn({ duid: du.duid }, 'part of the DU\'s data directory resisted removal');
+    if (!(await removeTree(this.dataDir(du.uuid, du.ee), this.identity.ownerOf(du))))
+      this.log.warn({ duid: du.duid }, "part of the DU's data directory resisted removal");
   }
 
   private wipeVolume(v: VolumeRecord, du: DURecord): Promise<void> {
@@ -485,7 +687,9 @@ export class Engine extends EventEmitter<EngineEvents> {
       const host = this.identity.hostUserOf(found.du, found.eu);
       const ids = this.ees.find((e) => e.id === found.du.ee)?.ids;
       return { inside: ids ? { uid: host.uid - ids.base, gid: host.gid - ids.base } : host, host };
-    } catch { return undefined; }
+    } catch {
+      return undefined;
+    }
   }
 
   // ---- execution units ------------------------------------------------------------------------
@@ -500,11 +704,12 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.records.saveDUs(this.dus);
     if (state === 'Active') {
       if (!ee.enabled) throw new EngineError(EngineCode.InvalidValue, `execution environment ${ee.name} is disabled`);
-      if (cur === 'Stopping') throw new EngineError(EngineCode.InvalidValue, `${euid} is stopping; ask again once it is Idle`);
+      if (cur === 'Stopping')
+        throw new EngineError(EngineCode.InvalidValue, `${euid} is stopping; ask again once it is Idle`);
       this.supervisor.start(euid);
     } else {
       await this.supervisor.stop(euid, this.grace);
-      await Promise.all(this.wipes);   // an UntilStopped volume is empty once the stop is answered
+      await Promise.all(this.wipes); // an UntilStopped volume is empty once the stop is answered
     }
   }
 
@@ -526,7 +731,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     const found = this.unitOf(euid);
     if (!found) throw new EngineError(EngineCode.InvalidValue, `execution unit ${euid} does not exist`);
     if (this.supervisor.state(euid)?.status === 'Stopping') throw new EngineError(7230, `${euid} is stopping`);
-    if (!this.requireEE(found.du.ee).enabled) throw new EngineError(EngineCode.InvalidValue, `execution environment ${found.du.ee} is disabled`);
+    if (!this.requireEE(found.du.ee).enabled)
+      throw new EngineError(EngineCode.InvalidValue, `execution environment ${found.du.ee} is disabled`);
     await this.supervisor.restart(euid);
   }
 
@@ -539,7 +745,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.records.saveEEs(this.ees);
     this.emit('ee', ee);
     if (!enabled) {
-      for (const du of this.dus.filter((d) => d.ee === eeId)) for (const eu of du.eus) await this.supervisor.stop(eu.euid, this.grace);
+      for (const du of this.dus.filter((d) => d.ee === eeId))
+        for (const eu of du.eus) await this.supervisor.stop(eu.euid, this.grace);
       await this.backendOf(ee).stop(ee);
     } else {
       await this.startEE(ee);
@@ -562,7 +769,8 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   async restartEE(eeId: string, reason: string): Promise<void> {
     const ee = this.requireEE(eeId, false);
-    for (const du of this.dus.filter((d) => d.ee === eeId)) for (const eu of du.eus) await this.supervisor.stop(eu.euid, this.grace);
+    for (const du of this.dus.filter((d) => d.ee === eeId))
+      for (const eu of du.eus) await this.supervisor.stop(eu.euid, this.grace);
     await this.backendOf(ee).stop(ee);
     if (ee.enabled) await this.startEE(ee);
     ee.restartCount++;
@@ -578,22 +786,54 @@ export class Engine extends EventEmitter<EngineEvents> {
    * AddExecEnv(): a new LXC system container with its limits. Admission control refuses an EE whose
    * memory would overcommit the device with the EEs already there (7227).
    */
-  createEE(req: { name: string; enabled: boolean; memoryKiB: number; cpuPercent: number; diskKiB: number; initialRunLevel?: number; allowPrivileged?: boolean }): Promise<EERecord> {
+  createEE(req: {
+    name: string;
+    enabled: boolean;
+    memoryKiB: number;
+    cpuPercent: number;
+    diskKiB: number;
+    initialRunLevel?: number;
+    allowPrivileged?: boolean;
+  }): Promise<EERecord> {
     return this.serial(async () => {
       const b = this.backends.map((k) => this.byKind[k]).find((x) => x.caps.addable);
       if (!b) throw new EngineError(EngineCode.InvalidValue, 'LXC is not available on this device');
-      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/.test(req.name)) throw new EngineError(EngineCode.InvalidValue, 'the EE name is not valid (letters, digits, . _ -, at most 32)');
-      if (this.ees.some((e) => e.name === req.name)) throw new EngineError(EngineCode.InvalidValue, `an execution environment named ${req.name} exists`);
+      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/.test(req.name))
+        throw new EngineError(EngineCode.InvalidValue, 'the EE name is not valid (letters, digits, . _ -, at most 32)');
+      if (this.ees.some((e) => e.name === req.name))
+        throw new EngineError(EngineCode.InvalidValue, `an execution environment named ${req.name} exists`);
       const committed = this.ees.reduce((s, e) => s + Math.max(0, e.allocatedMemoryKiB), 0);
       if (req.memoryKiB > 0 && committed + req.memoryKiB > totalmem() / 1024) {
-        throw new EngineError(EngineCode.ResourcesExceeded, `${req.memoryKiB} KiB more would overcommit the device's ${Math.floor(totalmem() / 1024)} KiB (${committed} KiB allocated already)`);
+        throw new EngineError(
+          EngineCode.ResourcesExceeded,
+          `${req.memoryKiB} KiB more would overcommit the device's ${Math.floor(totalmem() / 1024)} KiB ` +
+            `(${committed} KiB allocated already)`,
+        );
       }
       const id = `${b.kind}-${randomBytes(4).toString('hex')}`;
-      const ids = allocateRange(this.pool, this.ees.flatMap((e) => (e.ids ? [e.ids] : [])));
+      const ids = allocateRange(
+        this.pool,
+        this.ees.flatMap((e) => (e.ids ? [e.ids] : [])),
+      );
       const container = b.containerOf(id);
-      const ee: EERecord = { id, name: req.name, backend: b.kind, ...(container ? { container } : {}), enabled: req.enabled, initialRunLevel: req.initialRunLevel ?? 0, currentRunLevel: req.initialRunLevel ?? 0,
-        allocatedDiskKiB: req.diskKiB, allocatedMemoryKiB: req.memoryKiB, allocatedCpuPercent: req.cpuPercent, createdAt: iso(), restartCount: 0, lastRestarted: UNKNOWN, restartReason: '',
-        ids, allowPrivileged: req.allowPrivileged === true };
+      const ee: EERecord = {
+        id,
+        name: req.name,
+        backend: b.kind,
+        ...(container ? { container } : {}),
+        enabled: req.enabled,
+        initialRunLevel: req.initialRunLevel ?? 0,
+        currentRunLevel: req.initialRunLevel ?? 0,
+        allocatedDiskKiB: req.diskKiB,
+        allocatedMemoryKiB: req.memoryKiB,
+        allocatedCpuPercent: req.cpuPercent,
+        createdAt: iso(),
+        restartCount: 0,
+        lastRestarted: UNKNOWN,
+        restartReason: '',
+        ids,
+        allowPrivileged: req.allowPrivileged === true,
+      };
       await b.create(ee);
       this.ees = [...this.ees, ee];
       this.records.saveEEs(this.ees);
@@ -607,9 +847,14 @@ export class Engine extends EventEmitter<EngineEvents> {
   async removeEE(eeId: string, force: boolean): Promise<void> {
     const ee = this.requireEE(eeId, false);
     const b = this.backendOf(ee);
-    if (!b.caps.addable) throw new EngineError(EngineCode.InvalidValue, `the ${ee.name} execution environment can not be removed`);
+    if (!b.caps.addable)
+      throw new EngineError(EngineCode.InvalidValue, `the ${ee.name} execution environment can not be removed`);
     const dus = this.dus.filter((d) => d.ee === eeId);
-    if (dus.length && !force) throw new EngineError(EngineCode.InvalidDUState, `${ee.name} still has ${dus.length} deployment unit(s); use Force`);
+    if (dus.length && !force)
+      throw new EngineError(
+        EngineCode.InvalidDUState,
+        `${ee.name} still has ${dus.length} deployment unit(s); use Force`,
+      );
     for (const du of dus) await this.uninstall(du.duid, 'ee-remove');
     await this.serial(async () => {
       await this.dropVolumes(this.vols.filter((v) => v.ee === eeId));
@@ -623,8 +868,13 @@ export class Engine extends EventEmitter<EngineEvents> {
   async resetEE(eeId: string): Promise<void> {
     const ee = this.requireEE(eeId, false);
     const b = this.backendOf(ee);
-    if (!b.caps.writableLayer) throw new EngineError(EngineCode.InvalidValue, `the ${ee.name} execution environment has no writable layer to reset`);
-    for (const du of this.dus.filter((d) => d.ee === eeId)) for (const eu of du.eus) await this.supervisor.stop(eu.euid, this.grace);
+    if (!b.caps.writableLayer)
+      throw new EngineError(
+        EngineCode.InvalidValue,
+        `the ${ee.name} execution environment has no writable layer to reset`,
+      );
+    for (const du of this.dus.filter((d) => d.ee === eeId))
+      for (const eu of du.eus) await this.supervisor.stop(eu.euid, this.grace);
     await b.reset(ee);
     if (ee.enabled) await this.startEE(ee);
     ee.currentRunLevel = ee.initialRunLevel;
@@ -638,23 +888,51 @@ export class Engine extends EventEmitter<EngineEvents> {
    * cgroups; growing the disk grows the EE's image (its services restart around it); shrinking it,
    * or memory below what is in use, is refused (7022) unless forced.
    */
-  async modifyConstraints(eeId: string, c: { diskKiB?: number | undefined; memoryKiB?: number | undefined; cpuPercent?: number | undefined; force: boolean }): Promise<void> {
+  async modifyConstraints(
+    eeId: string,
+    c: {
+      diskKiB?: number | undefined;
+      memoryKiB?: number | undefined;
+      cpuPercent?: number | undefined;
+      force: boolean;
+    },
+  ): Promise<void> {
     const ee = this.requireEE(eeId, false);
     const b = this.backendOf(ee);
-    if (!b.caps.constraints) throw new EngineError(EngineCode.InvalidValue, `the ${ee.name} execution environment has no constraints to modify`);
+    if (!b.caps.constraints)
+      throw new EngineError(
+        EngineCode.InvalidValue,
+        `the ${ee.name} execution environment has no constraints to modify`,
+      );
     await this.serial(async () => {
       if (c.memoryKiB !== undefined && c.memoryKiB > 0 && !c.force) {
         const used = await b.memoryKiB(ee);
-        if (used > c.memoryKiB) throw new EngineError(EngineCode.CommandFailure, `${ee.name} uses ${used} KiB of memory, more than ${c.memoryKiB}; use Force`);
+        if (used > c.memoryKiB)
+          throw new EngineError(
+            EngineCode.CommandFailure,
+            `${ee.name} uses ${used} KiB of memory, more than ${c.memoryKiB}; use Force`,
+          );
       }
       if (c.memoryKiB !== undefined && c.memoryKiB > 0) {
         const others = this.ees.filter((e) => e !== ee).reduce((s, e) => s + Math.max(0, e.allocatedMemoryKiB), 0);
-        if (others + c.memoryKiB > totalmem() / 1024) throw new EngineError(EngineCode.ResourcesExceeded, `${c.memoryKiB} KiB would overcommit the device's memory`);
+        if (others + c.memoryKiB > totalmem() / 1024)
+          throw new EngineError(
+            EngineCode.ResourcesExceeded,
+            `${c.memoryKiB} KiB would overcommit the device's memory`,
+          );
       }
       if (c.diskKiB !== undefined && c.diskKiB > 0 && c.diskKiB !== ee.allocatedDiskKiB) {
         const cur = ee.allocatedDiskKiB > 0 ? ee.allocatedDiskKiB : 256 * 1024;
-        if (c.diskKiB < cur) throw new EngineError(EngineCode.CommandFailure, `shrinking ${ee.name}'s disk from ${cur} to ${c.diskKiB} KiB is not possible while it runs; Reset() after changing it, or grow it`);
-        const running = this.dus.filter((d) => d.ee === eeId).flatMap((d) => d.eus).filter((e) => this.supervisor.isRunning(e.euid));
+        if (c.diskKiB < cur)
+          throw new EngineError(
+            EngineCode.CommandFailure,
+            `shrinking ${ee.name}'s disk from ${cur} to ${c.diskKiB} KiB is not possible while it runs; Reset() ` +
+              `after changing it, or grow it`,
+          );
+        const running = this.dus
+          .filter((d) => d.ee === eeId)
+          .flatMap((d) => d.eus)
+          .filter((e) => this.supervisor.isRunning(e.euid));
         for (const eu of running) await this.supervisor.stop(eu.euid, this.grace);
         await b.growDisk(ee, c.diskKiB);
         ee.allocatedDiskKiB = c.diskKiB;
@@ -676,11 +954,19 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   // ---- application data volumes ---------------------------------------------------------------
 
-  volumes(): readonly VolumeRecord[] { return this.vols; }
+  volumes(): readonly VolumeRecord[] {
+    return this.vols;
+  }
   /** Where the EE's services reach a volume (its AccessPath in a container, the mount point natively). */
-  volumePath(v: VolumeRecord): string { return this.backendOf(this.eeOfVolume(v)).caps.volumeLinks ? v.accessPath : this.volumeDir(v); }
-  volumeUsedMiB(v: VolumeRecord): number { return VolumeImages.usedMiB(this.volumeDir(v)); }
-  volumesOf(du: DURecord): VolumeRecord[] { return this.vols.filter((v) => v.ee === du.ee && v.appUuid === du.uuid); }
+  volumePath(v: VolumeRecord): string {
+    return this.backendOf(this.eeOfVolume(v)).caps.volumeLinks ? v.accessPath : this.volumeDir(v);
+  }
+  volumeUsedMiB(v: VolumeRecord): number {
+    return VolumeImages.usedMiB(this.volumeDir(v));
+  }
+  volumesOf(du: DURecord): VolumeRecord[] {
+    return this.vols.filter((v) => v.ee === du.ee && v.appUuid === du.uuid);
+  }
 
   /** ApplicationData.Remove(): refused (7229) while the application that owns it is installed. */
   removeVolume(id: string): Promise<void> {
@@ -688,7 +974,11 @@ export class Engine extends EventEmitter<EngineEvents> {
       const v = this.vols.find((x) => x.id === id);
       if (!v) throw new EngineError(EngineCode.InvalidValue, `application data volume ${id} does not exist`);
       const owner = this.dus.find((d) => d.ee === v.ee && d.uuid === v.appUuid);
-      if (owner) throw new EngineError(EngineCode.InvalidDUState, `volume ${v.name} belongs to ${owner.manifest.name}, which is installed; uninstall it first`);
+      if (owner)
+        throw new EngineError(
+          EngineCode.InvalidDUState,
+          `volume ${v.name} belongs to ${owner.manifest.name}, which is installed; uninstall it first`,
+        );
       await this.dropVolumes([v]);
     });
   }
@@ -697,10 +987,15 @@ export class Engine extends EventEmitter<EngineEvents> {
   private async startEE(ee: EERecord): Promise<void> {
     const b = this.backendOf(ee);
     // Callers outside the queue (Enable, Restart, Reset) pass the error on: its detail is logged here.
-    await b.start(ee).catch((e: unknown) => { this.logDetail(e, { ee: ee.name }); throw e; });
+    await b.start(ee).catch((e: unknown) => {
+      this.logDetail(e, { ee: ee.name });
+      throw e;
+    });
     if (!b.caps.volumeLinks) return;
     for (const v of this.vols.filter((x) => x.ee === ee.id)) {
-      await b.link(ee, v.id, v.accessPath).catch((e) => this.logError(e, { volume: v.name, ee: ee.name }, 'application data volume has no AccessPath'));
+      await b
+        .link(ee, v.id, v.accessPath)
+        .catch((e) => this.logError(e, { volume: v.name, ee: ee.name }, 'application data volume has no AccessPath'));
     }
   }
 
@@ -715,7 +1010,9 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.records.saveEEs(this.ees);
   }
 
-  private eeOfVolume(v: VolumeRecord): EERecord | undefined { return this.ees.find((e) => e.id === v.ee); }
+  private eeOfVolume(v: VolumeRecord): EERecord | undefined {
+    return this.ees.find((e) => e.id === v.ee);
+  }
 
   private volumeDir(v: VolumeRecord): string {
     const ee = this.eeOfVolume(v);
@@ -723,13 +1020,16 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   /** The backend of an EE (by the kind its record keeps); the host's for a place that has none. */
-  private backendOf(ee: EERecord | undefined): Backend { return ee ? this.byKind[ee.backend] : this.host; }
+  private backendOf(ee: EERecord | undefined): Backend {
+    return ee ? this.byKind[ee.backend] : this.host;
+  }
 
   private volumeSpecs(specs: readonly VolumeSpec[]): VolumeSpec[] {
     const names = new Set<string>();
     for (const s of specs) {
       checkVolumeSpec(s);
-      if (names.has(s.name)) throw new EngineError(EngineCode.InvalidArguments, `two application data volumes are named ${s.name}`);
+      if (names.has(s.name))
+        throw new EngineError(EngineCode.InvalidArguments, `two application data volumes are named ${s.name}`);
       names.add(s.name);
     }
     return specs.map(({ name, capacityMiB, retain, accessPath }) => ({ name, capacityMiB, retain, accessPath }));
@@ -745,8 +1045,18 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   /** Creates the volumes that do not exist yet; journalled first, so that recovery can take them back. */
-  private async createVolumes(ee: EERecord, uuid: string, specs: readonly VolumeSpec[], op: OpRecord): Promise<VolumeRecord[]> {
-    const fresh = this.missingVolumes(ee, uuid, specs).map((s) => ({ ...s, id: randomBytes(6).toString('hex'), ee: ee.id, appUuid: uuid }));
+  private async createVolumes(
+    ee: EERecord,
+    uuid: string,
+    specs: readonly VolumeSpec[],
+    op: OpRecord,
+  ): Promise<VolumeRecord[]> {
+    const fresh = this.missingVolumes(ee, uuid, specs).map((s) => ({
+      ...s,
+      id: randomBytes(6).toString('hex'),
+      ee: ee.id,
+      appUuid: uuid,
+    }));
     if (!fresh.length) return [];
     this.records.saveOp({ ...op, volumes: fresh.map((v) => v.id) });
     this.vols = [...this.vols, ...fresh];
@@ -770,7 +1080,10 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (!list.length) return;
     for (const v of list) {
       const ee = this.eeOfVolume(v);
-      if (ee && this.backendOf(ee).caps.volumeLinks) await this.backendOf(ee).unlink(ee, v.accessPath).catch((e) => this.log.warn({ err: e }, 'volume link not removed'));
+      if (ee && this.backendOf(ee).caps.volumeLinks)
+        await this.backendOf(ee)
+          .unlink(ee, v.accessPath)
+          .catch((e) => this.log.warn({ err: e }, 'volume link not removed'));
       await this.images.destroy(v, this.volumeDir(v));
     }
     const ids = new Set(list.map((v) => v.id));
@@ -785,7 +1098,9 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (!found || found.du.eus.some((e) => this.supervisor.isRunning(e.euid))) return;
     for (const v of this.volumesOf(found.du)) {
       if (v.retain !== 'UntilStopped') continue;
-      const wiping = this.wipeVolume(v, found.du).catch((e: unknown) => this.logError(e, { volume: v.name }, 'volume could not be emptied'));
+      const wiping = this.wipeVolume(v, found.du).catch((e: unknown) =>
+        this.logError(e, { volume: v.name }, 'volume could not be emptied'),
+      );
       this.wipes.add(wiping);
       void wiping.finally(() => this.wipes.delete(wiping));
     }
@@ -797,7 +1112,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     for (const du of this.dus.filter((d) => d.ee === ee.id)) {
       for (const eu of du.eus) {
         if (this.supervisor.isRunning(eu.euid)) continue;
-        if (eu.requested === 'Active' && (eu.autoStart ? eu.runLevel <= ee.currentRunLevel : true)) this.supervisor.start(eu.euid, eu.autoStart);
+        if (eu.requested === 'Active' && (eu.autoStart ? eu.runLevel <= ee.currentRunLevel : true))
+          this.supervisor.start(eu.euid, eu.autoStart);
       }
     }
   }
@@ -805,7 +1121,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   private requireEE(id: string, mustBeEnabled = true): EERecord {
     const ee = this.ees.find((e) => e.id === id);
     if (!ee) throw new EngineError(EngineCode.UnknownExecEnv, `execution environment '${id}' does not exist`);
-    if (mustBeEnabled && !ee.enabled) throw new EngineError(EngineCode.InvalidValue, `execution environment ${ee.name} is disabled`);
+    if (mustBeEnabled && !ee.enabled)
+      throw new EngineError(EngineCode.InvalidValue, `execution environment ${ee.name} is disabled`);
     return ee;
   }
 
@@ -817,24 +1134,44 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** Admission control: an install that would overcommit the EE's disk or the device's is refused. */
   private admitDisk(ee: EERecord, bytes: number): void {
     if (ee.allocatedDiskKiB > 0) {
-      const used = this.dus.filter((d) => d.ee === ee.id).reduce((s, d) => s + d.diskKiB, 0) * 1024
-        + this.vols.filter((v) => v.ee === ee.id).reduce((s, v) => s + v.capacityMiB, 0) * 1024 ** 2;
-      if (used + bytes > ee.allocatedDiskKiB * 1024) throw new EngineError(EngineCode.ResourcesExceeded, `${ee.name} has ${ee.allocatedDiskKiB} KiB of disk; ${Math.ceil(used / 1024)} KiB are in use and the package needs ${Math.ceil(bytes / 1024)} KiB`);
+      const used =
+        this.dus.filter((d) => d.ee === ee.id).reduce((s, d) => s + d.diskKiB, 0) * 1024 +
+        this.vols.filter((v) => v.ee === ee.id).reduce((s, v) => s + v.capacityMiB, 0) * 1024 ** 2;
+      if (used + bytes > ee.allocatedDiskKiB * 1024)
+        throw new EngineError(
+          EngineCode.ResourcesExceeded,
+          `${ee.name} has ${ee.allocatedDiskKiB} KiB of disk; ${Math.ceil(used / 1024)} KiB are in use and the ` +
+            `package needs ${Math.ceil(bytes / 1024)} KiB`,
+        );
     }
     const fs = statfsSync(this.records.dir);
-    if (bytes > fs.bavail * fs.bsize) throw new EngineError(EngineCode.ResourcesExceeded, `the device has ${fs.bavail * fs.bsize} bytes free and the package needs ${bytes}`);
+    if (bytes > fs.bavail * fs.bsize)
+      throw new EngineError(
+        EngineCode.ResourcesExceeded,
+        `the device has ${fs.bavail * fs.bsize} bytes free and the package needs ${bytes}`,
+      );
   }
 
   private async fetch(req: InstallRequest, dest: string): Promise<void> {
     // Cancelled by the requester, or by the engine detaching (an agent stop or restart).
     const stop = new AbortController();
     const cancel = () => stop.abort();
-    for (const s of [req.signal, this.detached.signal]) { s?.addEventListener('abort', cancel, { once: true }); if (s?.aborted) cancel(); }
+    for (const s of [req.signal, this.detached.signal]) {
+      s?.addEventListener('abort', cancel, { once: true });
+      if (s?.aborted) cancel();
+    }
     try {
       await fetchPackage(req.url, dest, {
-        username: req.username, password: req.password, maxBytes: this.opts.maxPackageBytes ?? 512 * 1024 * 1024,
-        limits: this.opts.download, fileDirectory: this.fileUrlDirectory, caFile: this.opts.caFile, signal: stop.signal,
-        progress: (got, total) => { if (total) req.progress?.(Math.floor((got / total) * 80)); },
+        username: req.username,
+        password: req.password,
+        maxBytes: this.opts.maxPackageBytes ?? 512 * 1024 * 1024,
+        limits: this.opts.download,
+        fileDirectory: this.fileUrlDirectory,
+        caFile: this.opts.caFile,
+        signal: stop.signal,
+        progress: (got, total) => {
+          if (total) req.progress?.(Math.floor((got / total) * 80));
+        },
       });
     } finally {
       for (const s of [req.signal, this.detached.signal]) s?.removeEventListener('abort', cancel);
@@ -845,7 +1182,9 @@ export class Engine extends EventEmitter<EngineEvents> {
    * The one directory file: URLs of packages may lead to (after links are resolved), whoever asks;
    * '' (the default) refuses them: a controller or an ACS must not make the agent read host files.
    */
-  setFileUrlDirectory(dir: string): void { this.fileUrlDirectory = dir; }
+  setFileUrlDirectory(dir: string): void {
+    this.fileUrlDirectory = dir;
+  }
 
   /** A DU's data directory on the host (for LXC EEs inside the EE's disk image, within its allowance). */
   dataDir(uuid: string, eeId: string): string {
@@ -870,7 +1209,9 @@ export class Engine extends EventEmitter<EngineEvents> {
     const ee = this.ees.find((e) => e.id === du.ee);
     const env: Record<string, string> = { ...eu.service.env, CPE_EUID: eu.euid };
     for (const v of this.volumesOf(du)) env[volumeEnvName(v.name)] = this.volumePath(v);
-    return this.backendOf(ee).launch(ee ?? ({ id: du.ee } as EERecord), du, eu, env, () => this.identity.hostUserOf(du, eu));
+    return this.backendOf(ee).launch(ee ?? ({ id: du.ee } as EERecord), du, eu, env, () =>
+      this.identity.hostUserOf(du, eu),
+    );
   }
 
   /** The restart policy in force for a unit (what the model shows in AutoRestart). */
@@ -881,14 +1222,45 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   private policyOf(eu: EURecord) {
     const r = eu.restart;
-    const mode = r ? (r.enabled ? (eu.service.restart === 'never' ? 'on-failure' : eu.service.restart) : 'never') : eu.service.restart;
+    const mode = r
+      ? r.enabled
+        ? eu.service.restart === 'never'
+          ? 'on-failure'
+          : eu.service.restart
+        : 'never'
+      : eu.service.restart;
     // A zero wait or a multiplier below 1 would spin: the TR-181 minimums apply.
-    return { mode, minWait: Math.max(1, r?.minWait ?? 5), multiplier: Math.max(1000, r?.multiplier ?? 2000), maxWait: Math.max(1, r?.maxWait ?? 3600), maxRetries: r?.maxRetries ?? 10 } as const;
+    return {
+      mode,
+      minWait: Math.max(1, r?.minWait ?? 5),
+      multiplier: Math.max(1000, r?.multiplier ?? 2000),
+      maxWait: Math.max(1, r?.maxWait ?? 3600),
+      maxRetries: r?.maxRetries ?? 10,
+    } as const;
   }
 
-  private result(operation: DuOperation, requestTag: string, du: DURecord | undefined, fault: DuResult['fault'], startTime: string, gone?: DURecord): DuResult {
+  private result(
+    operation: DuOperation,
+    requestTag: string,
+    du: DURecord | undefined,
+    fault: DuResult['fault'],
+    startTime: string,
+    gone?: DURecord,
+  ): DuResult {
     const d = du ?? gone!;
-    return { operation, requestTag, uuid: d.uuid, version: d.manifest.version, ee: d.ee, du: fault ? d : du, duid: d.duid, euids: d.eus.map((e) => e.euid), fault, startTime, completeTime: iso() };
+    return {
+      operation,
+      requestTag,
+      uuid: d.uuid,
+      version: d.manifest.version,
+      ee: d.ee,
+      du: fault ? d : du,
+      duid: d.duid,
+      euids: d.eus.map((e) => e.euid),
+      fault,
+      startTime,
+      completeTime: iso(),
+    };
   }
 
   /**
@@ -898,14 +1270,31 @@ export class Engine extends EventEmitter<EngineEvents> {
    * recognise as a repeat, instead of reporting nothing or something else.
    */
   private finish(opId: string, result: DuResult): void {
-    if (this.detached.signal.aborted) return;   // the journal entry stays for the next engine to recover
+    if (this.detached.signal.aborted) return; // the journal entry stays for the next engine to recover
     // Reported even if the outcome can't be journalled (a full disk): a crash before the entry goes
     // would then report it again (a failed install as interrupted), which is better than never.
     if (!result.recovered) {
-      try { this.records.recordOutcome(opId, result); } catch (e) { this.log.error({ err: e, opId }, 'the outcome of a DU operation could not be journalled'); }
+      try {
+        this.records.recordOutcome(opId, result);
+      } catch (e) {
+        this.log.error({ err: e, opId }, 'the outcome of a DU operation could not be journalled');
+      }
     }
-    this.log.debug({ opId, operation: result.operation, requestTag: result.requestTag, recovered: result.recovered === true, fault: result.fault?.code }, 'DU operation reported');
-    try { this.emit('result', result); } finally { setImmediate(() => this.records.dropOp(opId)); }
+    this.log.debug(
+      {
+        opId,
+        operation: result.operation,
+        requestTag: result.requestTag,
+        recovered: result.recovered === true,
+        fault: result.fault?.code,
+      },
+      'DU operation reported',
+    );
+    try {
+      this.emit('result', result);
+    } finally {
+      setImmediate(() => this.records.dropOp(opId));
+    }
   }
 
   /**
@@ -935,21 +1324,61 @@ export class Engine extends EventEmitter<EngineEvents> {
       await this.dropVolumes(own);
       if (op.root && !du) await removeRoot(op.root);
       rmSync(op.staging, { recursive: true, force: true });
-      return this.defer(op, { ...base, operation: 'Install', version: '', ee: '', du: undefined, duid: undefined, euids: [], fault: interrupted });
+      return this.defer(op, {
+        ...base,
+        operation: 'Install',
+        version: '',
+        ee: '',
+        du: undefined,
+        duid: undefined,
+        euids: [],
+        fault: interrupted,
+      });
     }
     if (op.kind === 'update') {
-      if (!op.committed && du && (existsSync(join(op.staging, 'old')) || existsSync(join(op.staging, 'old.sqfs')))) await restoreRoot(du, op.staging);
+      if (!op.committed && du && (existsSync(join(op.staging, 'old')) || existsSync(join(op.staging, 'old.sqfs'))))
+        await restoreRoot(du, op.staging);
       if (!op.committed) await this.dropVolumes(own);
       await unmount(join(op.staging, CHECK_MOUNT));
       rmSync(op.staging, { recursive: true, force: true });
-      return this.defer(op, du ? this.result('Update', op.requestTag, du, op.committed ? undefined : interrupted, op.startTime) : { ...base, operation: 'Update', version: '', ee: '', du: undefined, duid: op.duid, euids: [], fault: interrupted });
+      return this.defer(
+        op,
+        du
+          ? this.result('Update', op.requestTag, du, op.committed ? undefined : interrupted, op.startTime)
+          : {
+              ...base,
+              operation: 'Update',
+              version: '',
+              ee: '',
+              du: undefined,
+              duid: op.duid,
+              euids: [],
+              fault: interrupted,
+            },
+      );
     }
     // uninstall: committed means the record is gone; finish the removal. Whether the caller asked to
     // retain data is not journalled: Forever volumes stay (ApplicationData.Remove() takes them).
     if (!du) {
       await removeRoot(op.staging);
-      await this.dropVolumes(this.vols.filter((v) => v.appUuid === op.uuid && v.retain === 'UntilStopped' && !this.dus.some((d) => d.uuid === v.appUuid && d.ee === v.ee)));
-      return this.defer(op, { ...base, operation: 'Uninstall', version: '', ee: '', du: undefined, duid: op.duid, euids: [], fault: undefined });
+      await this.dropVolumes(
+        this.vols.filter(
+          (v) =>
+            v.appUuid === op.uuid &&
+            v.retain === 'UntilStopped' &&
+            !this.dus.some((d) => d.uuid === v.appUuid && d.ee === v.ee),
+        ),
+      );
+      return this.defer(op, {
+        ...base,
+        operation: 'Uninstall',
+        version: '',
+        ee: '',
+        du: undefined,
+        duid: op.duid,
+        euids: [],
+        fault: undefined,
+      });
     }
     return this.defer(op, this.result('Uninstall', op.requestTag, du, interrupted, op.startTime));
   }
@@ -958,7 +1387,9 @@ export class Engine extends EventEmitter<EngineEvents> {
     const next = (this.duQueues.get(duid) ?? Promise.resolve()).then(fn, fn);
     const settled = next.catch(() => undefined);
     this.duQueues.set(duid, settled);
-    void settled.then(() => { if (this.duQueues.get(duid) === settled) this.duQueues.delete(duid); });
+    void settled.then(() => {
+      if (this.duQueues.get(duid) === settled) this.duQueues.delete(duid);
+    });
     return next;
   }
 
@@ -969,11 +1400,15 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   private logDetail(e: unknown, fields: Record<string, unknown> = {}): void {
-    if (e instanceof EngineError && e.detail) this.log.debug({ ...fields, code: e.code, detail: e.detail }, `the detail of: ${e.message}`);
+    if (e instanceof EngineError && e.detail)
+      this.log.debug({ ...fields, code: e.code, detail: e.detail }, `the detail of: ${e.message}`);
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const turn = () => (this.detached.signal.aborted ? Promise.reject(new EngineError(EngineCode.InternalError, 'the agent is stopping')) : fn());
+    const turn = () =>
+      this.detached.signal.aborted
+        ? Promise.reject(new EngineError(EngineCode.InternalError, 'the agent is stopping'))
+        : fn();
     const next = this.queue.then(turn, turn);
     next.catch((e: unknown) => this.logDetail(e));
     this.queue = next.catch(() => undefined);

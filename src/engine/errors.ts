@@ -38,7 +38,12 @@ export class EngineError extends Error {
    */
   declare readonly detail: string | undefined;
 
-  constructor(readonly code: number, message: string, readonly transfer?: TransferFailure, detail?: string) {
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly transfer?: TransferFailure,
+    detail?: string,
+  ) {
     super(message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 3)}...` : message);
     this.name = 'EngineError';
     Object.defineProperty(this, 'detail', { value: detail, enumerable: false });

@@ -19,24 +19,61 @@ export interface FileUrlOptions {
 const within = (path: string, dir: string): boolean => dir === sep || path === dir || path.startsWith(dir + sep);
 
 export async function copyFileUrl(u: URL, dest: string, opts: FileUrlOptions): Promise<number> {
-  if (!opts.directory) throw new EngineError(EngineCode.InvalidArguments, 'file: URLs are refused: the operator has named no directory for them', 'protocol');
+  if (!opts.directory)
+    throw new EngineError(
+      EngineCode.InvalidArguments,
+      'file: URLs are refused: the operator has named no directory for them',
+      'protocol',
+    );
   let path: string;
-  try { path = resolve(fileURLToPath(u)); } catch (e) { throw new EngineError(EngineCode.InvalidArguments, `${u.href}: ${(e as Error).message}`, 'protocol'); }
+  try {
+    path = resolve(fileURLToPath(u));
+  } catch (e) {
+    throw new EngineError(EngineCode.InvalidArguments, `${u.href}: ${(e as Error).message}`, 'protocol');
+  }
   const named = resolve(opts.directory);
-  const dir = await realpath(named).catch(() => { throw new EngineError(EngineCode.ServerUnreachable, `${named}, the directory for file: URLs, does not exist`, 'not-found'); });
-  const outside = () => new EngineError(EngineCode.InvalidArguments, `${path} is outside ${named}, the only directory file: URLs may lead to`);
+  const dir = await realpath(named).catch(() => {
+    throw new EngineError(
+      EngineCode.ServerUnreachable,
+      `${named}, the directory for file: URLs, does not exist`,
+      'not-found',
+    );
+  });
+  const outside = () =>
+    new EngineError(
+      EngineCode.InvalidArguments,
+      `${path} is outside ${named}, the only directory file: URLs may lead to`,
+    );
   if (!within(path, named) && !within(path, dir)) throw outside();
-  const real = await realpath(path).catch(() => { throw new EngineError(EngineCode.ServerUnreachable, `${path} does not exist`, 'not-found'); });
-  if (!within(real, dir)) throw new EngineError(EngineCode.InvalidArguments, `${path} leads outside ${named}, the only directory file: URLs may lead to`);
+  const real = await realpath(path).catch(() => {
+    throw new EngineError(EngineCode.ServerUnreachable, `${path} does not exist`, 'not-found');
+  });
+  if (!within(real, dir))
+    throw new EngineError(
+      EngineCode.InvalidArguments,
+      `${path} leads outside ${named}, the only directory file: URLs may lead to`,
+    );
   // Non-blocking: a FIFO planted there must not hang the install; its type is refused below.
-  const fh = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY)
-    .catch(() => { throw new EngineError(EngineCode.ServerUnreachable, `${path} could not be opened`, 'not-found'); });
+  const fh = await open(
+    real,
+    constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY,
+  ).catch(() => {
+    throw new EngineError(EngineCode.ServerUnreachable, `${path} could not be opened`, 'not-found');
+  });
   try {
     const opened = await readlink(`/proc/self/fd/${fh.fd}`).catch(() => real);
-    if (!within(opened, dir)) throw new EngineError(EngineCode.InvalidArguments, `${path} leads outside ${named}, the only directory file: URLs may lead to`);
+    if (!within(opened, dir))
+      throw new EngineError(
+        EngineCode.InvalidArguments,
+        `${path} leads outside ${named}, the only directory file: URLs may lead to`,
+      );
     const st = await fh.stat();
     if (!st.isFile()) throw new EngineError(EngineCode.ServerUnreachable, `${path} is not a file`, 'not-found');
-    if (st.size > opts.maxBytes) throw new EngineError(EngineCode.ResourcesExceeded, `package of ${st.size} bytes exceeds the ${opts.maxBytes} byte limit`);
+    if (st.size > opts.maxBytes)
+      throw new EngineError(
+        EngineCode.ResourcesExceeded,
+        `package of ${st.size} bytes exceeds the ${opts.maxBytes} byte limit`,
+      );
     return await copyBounded(fh, dest, st.size, opts);
   } finally {
     await fh.close();
@@ -44,7 +81,12 @@ export async function copyFileUrl(u: URL, dest: string, opts: FileUrlOptions): P
 }
 
 /** Copies what the file holds now, refusing it if it grew past the limit since it was measured. */
-async function copyBounded(fh: Awaited<ReturnType<typeof open>>, dest: string, size: number, opts: FileUrlOptions): Promise<number> {
+async function copyBounded(
+  fh: Awaited<ReturnType<typeof open>>,
+  dest: string,
+  size: number,
+  opts: FileUrlOptions,
+): Promise<number> {
   const out = await open(dest, 'w', 0o600);
   try {
     const buf = Buffer.allocUnsafe(256 * 1024);
@@ -53,7 +95,8 @@ async function copyBounded(fh: Awaited<ReturnType<typeof open>>, dest: string, s
       const { bytesRead } = await fh.read(buf, 0, buf.length, copied);
       if (bytesRead === 0) break;
       copied += bytesRead;
-      if (copied > opts.maxBytes) throw new EngineError(EngineCode.ResourcesExceeded, `package exceeds the ${opts.maxBytes} byte limit`);
+      if (copied > opts.maxBytes)
+        throw new EngineError(EngineCode.ResourcesExceeded, `package exceeds the ${opts.maxBytes} byte limit`);
       await out.write(buf, 0, bytesRead);
       opts.progress?.(copied, size);
     }

@@ -34,14 +34,28 @@ export class Identities {
   checkUsers(ee: EERecord, manifest: Manifest, privileged: boolean): UserIds | undefined {
     for (const s of manifest.services) {
       if (s.user === undefined) continue;
-      if (!this.c.backendOf(ee).caps.hostUsers) { this.c.backendOf(ee).userIn(ee, s.user); continue; }
+      if (!this.c.backendOf(ee).caps.hostUsers) {
+        this.c.backendOf(ee).userIn(ee, s.user);
+        continue;
+      }
       const u = lookupUser(HOST_PASSWD, s.user);
-      if (!u) throw new EngineError(EngineCode.InvalidArguments, `service ${s.name} asks for user '${s.user}', who does not exist on this device`);
-      if ((u.uid === 0 || u.gid === 0) && !privileged) throw new EngineError(EngineCode.InvalidArguments, `service ${s.name} asks to run as root, which only a privileged deployment unit may, where its EE's policy allows it`);
+      if (!u)
+        throw new EngineError(
+          EngineCode.InvalidArguments,
+          `service ${s.name} asks for user '${s.user}', who does not exist on this device`,
+        );
+      if ((u.uid === 0 || u.gid === 0) && !privileged)
+        throw new EngineError(
+          EngineCode.InvalidArguments,
+          `service ${s.name} asks to run as root, which only a privileged deployment unit may, where its EE's ` +
+            `policy allows it`,
+        );
     }
     if (!this.c.backendOf(ee).caps.hostUsers) return undefined;
     const taken = this.c.dus().flatMap((d) => (d.user ? [d.user.uid] : []));
-    const existing = this.c.dus().find((d) => d.ee === ee.id && d.uuid === duUuid(manifest.name, manifest.vendor))?.user;
+    const existing = this.c
+      .dus()
+      .find((d) => d.ee === ee.id && d.uuid === duUuid(manifest.name, manifest.vendor))?.user;
     const uid = existing?.uid ?? allocateUser(this.c.pool(), taken);
     return { uid, gid: uid };
   }
@@ -53,10 +67,19 @@ export class Identities {
    */
   makeDataDir(du: DURecord): void {
     const dir = this.c.dataDir(du.uuid, du.ee);
-    try { ownDir(dir, this.hostUserOf(du, du.eus[0]), 0o700); } catch {
-      throw new EngineError(EngineCode.CommandFailure, `the data directory of ${du.manifest.name} in its execution environment is not a directory; remove what is there`);
+    try {
+      ownDir(dir, this.hostUserOf(du, du.eus[0]), 0o700);
+    } catch {
+      throw new EngineError(
+        EngineCode.CommandFailure,
+        `the data directory of ${du.manifest.name} in its execution environment is not a directory; remove what ` +
+          `is there`,
+      );
     }
-    if (!this.c.ees().find((e) => e.id === du.ee)?.ids) { makePassable(dirname(dir)); makePassable(dirname(du.root)); }
+    if (!this.c.ees().find((e) => e.id === du.ee)?.ids) {
+      makePassable(dirname(dir));
+      makePassable(dirname(du.root));
+    }
   }
 
   /** Who may write a DU's data and volumes: its EE's id range, or a native DU's own user. */
@@ -64,7 +87,6 @@ export class Identities {
     const ids = this.c.ees().find((e) => e.id === du.ee)?.ids;
     return ids ? { range: ids } : { user: du.user ?? { uid: 0, gid: 0 } };
   }
-
 
   /** The host ids a unit's process runs with. */
   hostUserOf(du: DURecord, eu: EURecord | undefined): UserIds {

@@ -4,7 +4,9 @@ import { readFileSync } from 'node:fs';
 import { runTool, tool } from './tool.js';
 
 export function isMounted(dir: string): boolean {
-  return readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === dir);
+  return readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .some((l) => l.split(' ')[1] === dir);
 }
 
 const mountCmd = (args: string[]) => runTool('mount', args);

@@ -6,11 +6,20 @@
 // starts without it.
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DURecord, DuResult, EERecord, EURecord, OpRecord } from './types.js';
-import { EngineCode, EngineError } from './errors.js';
 import { isDiskFull, removeStaleTemps, writeFileAtomic, writeFileAtomicSoon } from '../util/atomic-file.js';
-import { isArrayOf, isBoolean, isNumber, isObject, isString, isStringMap, oneOf, optional } from '../util/json-shape.js';
+import {
+  isArrayOf,
+  isBoolean,
+  isNumber,
+  isObject,
+  isString,
+  isStringMap,
+  oneOf,
+  optional,
+} from '../util/json-shape.js';
 import type { Quarantine } from '../util/quarantine.js';
+import { EngineCode, EngineError } from './errors.js';
+import type { DURecord, DuResult, EERecord, EURecord, OpRecord } from './types.js';
 import type { VolumeRecord } from './volumes.js';
 
 export type { BackendKind, DURecord, EERecord, EURecord, OpRecord, UnitRestart } from './types.js';
@@ -20,34 +29,63 @@ export class EngineRecords {
   /** Record files found corrupt at start and moved aside ('appdata.json', 'ops/<id>.json' ...). */
   readonly lost = new Set<string>();
 
-  constructor(stateDir: string, private readonly quarantine: Quarantine) {
+  constructor(
+    stateDir: string,
+    private readonly quarantine: Quarantine,
+  ) {
     this.dir = join(stateDir, 'engine');
-    for (const d of ['', 'du', 'data', 'tmp', 'ops', 'eu', 'appdata']) mkdirSync(join(this.dir, d), { recursive: true, mode: 0o700 });
+    for (const d of ['', 'du', 'data', 'tmp', 'ops', 'eu', 'appdata'])
+      mkdirSync(join(this.dir, d), { recursive: true, mode: 0o700 });
     for (const d of ['', 'ops']) removeStaleTemps(join(this.dir, d));
   }
 
-  path(...parts: string[]): string { return join(this.dir, ...parts); }
+  path(...parts: string[]): string {
+    return join(this.dir, ...parts);
+  }
 
-  loadEEs(): EERecord[] { return this.read('ees.json', (x) => isArrayOf(x, isEE)) ?? []; }
-  saveEEs(ees: EERecord[]): void { this.write('ees.json', JSON.stringify(ees, null, 1)); }
+  loadEEs(): EERecord[] {
+    return this.read('ees.json', (x) => isArrayOf(x, isEE)) ?? [];
+  }
+  saveEEs(ees: EERecord[]): void {
+    this.write('ees.json', JSON.stringify(ees, null, 1));
+  }
 
-  loadDUs(): DURecord[] { return this.read('dus.json', (x) => isArrayOf(x, isDU)) ?? []; }
-  saveDUs(dus: DURecord[]): void { this.write('dus.json', JSON.stringify(dus, null, 1)); }
+  loadDUs(): DURecord[] {
+    return this.read('dus.json', (x) => isArrayOf(x, isDU)) ?? [];
+  }
+  saveDUs(dus: DURecord[]): void {
+    this.write('dus.json', JSON.stringify(dus, null, 1));
+  }
 
-  loadVolumes(): VolumeRecord[] { return this.read('appdata.json', (x) => isArrayOf(x, isVolume)) ?? []; }
-  saveVolumes(v: readonly VolumeRecord[]): void { this.write('appdata.json', JSON.stringify(v, null, 1)); }
+  loadVolumes(): VolumeRecord[] {
+    return this.read('appdata.json', (x) => isArrayOf(x, isVolume)) ?? [];
+  }
+  saveVolumes(v: readonly VolumeRecord[]): void {
+    this.write('appdata.json', JSON.stringify(v, null, 1));
+  }
 
   loadOps(): OpRecord[] {
-    return readdirSync(this.path('ops')).filter((f) => f.endsWith('.json')).map((f) => this.read(join('ops', f), isOp)).filter((o): o is OpRecord => Boolean(o));
+    return readdirSync(this.path('ops'))
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => this.read(join('ops', f), isOp))
+      .filter((o): o is OpRecord => Boolean(o));
   }
-  saveOp(op: OpRecord): void { this.write(join('ops', `${op.id}.json`), JSON.stringify(op)); }
+  saveOp(op: OpRecord): void {
+    this.write(join('ops', `${op.id}.json`), JSON.stringify(op));
+  }
   /** The journal entry an operation starts with: durable by the time the promise settles (before its commit). */
-  saveOpSoon(op: OpRecord): Promise<void> { return writeFileAtomicSoon(this.path('ops', `${op.id}.json`), JSON.stringify(op)).catch((e: unknown) => { throw writeError('ops', e); }); }
+  saveOpSoon(op: OpRecord): Promise<void> {
+    return writeFileAtomicSoon(this.path('ops', `${op.id}.json`), JSON.stringify(op)).catch((e: unknown) => {
+      throw writeError('ops', e);
+    });
+  }
   recordOutcome(id: string, outcome: DuResult): void {
     const op = this.read(join('ops', `${id}.json`), isOp);
     if (op) this.saveOp({ ...op, outcome });
   }
-  dropOp(id: string): void { rmSync(this.path('ops', `${id}.json`), { force: true }); }
+  dropOp(id: string): void {
+    rmSync(this.path('ops', `${id}.json`), { force: true });
+  }
 
   private read<T>(rel: string, valid: (x: unknown) => x is T): T | undefined {
     const p = this.path(rel);
@@ -58,7 +96,11 @@ export class EngineRecords {
   }
 
   private write(rel: string, text: string): void {
-    try { writeFileAtomic(this.path(rel), text); } catch (e) { throw writeError(rel, e); }
+    try {
+      writeFileAtomic(this.path(rel), text);
+    } catch (e) {
+      throw writeError(rel, e);
+    }
   }
 }
 
@@ -74,28 +116,63 @@ function writeError(rel: string, e: unknown): EngineError {
 // older agents lack, or that are read with a default, are not required.
 
 function isEE(x: unknown): x is EERecord {
-  return isObject(x) && isString(x.id) && isString(x.name) && oneOf('native', 'lxc')(x.backend) && optional(x.container, isString) && isBoolean(x.enabled)
-    && (x.ids === undefined || (isObject(x.ids) && isNumber(x.ids.base) && isNumber(x.ids.size)));
+  return (
+    isObject(x) &&
+    isString(x.id) &&
+    isString(x.name) &&
+    oneOf('native', 'lxc')(x.backend) &&
+    optional(x.container, isString) &&
+    isBoolean(x.enabled) &&
+    (x.ids === undefined || (isObject(x.ids) && isNumber(x.ids.base) && isNumber(x.ids.size)))
+  );
 }
 
 function isEU(x: unknown): x is EURecord {
-  return isObject(x) && isString(x.euid) && isObject(x.service) && isString(x.service.name) && isString(x.service.command)
-    && isArrayOf(x.service.args, isString) && isStringMap(x.service.env);
+  return (
+    isObject(x) &&
+    isString(x.euid) &&
+    isObject(x.service) &&
+    isString(x.service.name) &&
+    isString(x.service.command) &&
+    isArrayOf(x.service.args, isString) &&
+    isStringMap(x.service.env)
+  );
 }
 
 function isDU(x: unknown): x is DURecord {
   const m = isObject(x) ? x.manifest : undefined;
-  return isObject(x) && [x.duid, x.uuid, x.ee, x.root].every(isString) && oneOf('tar.gz', 'squashfs')(x.format) && optional(x.layout, oneOf('image', 'tree'))
-    && isObject(m) && isString(m.name) && isString(m.version) && Array.isArray(m.services) && isArrayOf(x.eus, isEU)
-    && (x.user === undefined || (isObject(x.user) && isNumber(x.user.uid) && isNumber(x.user.gid)));
+  return (
+    isObject(x) &&
+    [x.duid, x.uuid, x.ee, x.root].every(isString) &&
+    oneOf('tar.gz', 'squashfs')(x.format) &&
+    optional(x.layout, oneOf('image', 'tree')) &&
+    isObject(m) &&
+    isString(m.name) &&
+    isString(m.version) &&
+    Array.isArray(m.services) &&
+    isArrayOf(x.eus, isEU) &&
+    (x.user === undefined || (isObject(x.user) && isNumber(x.user.uid) && isNumber(x.user.gid)))
+  );
 }
 
 function isVolume(x: unknown): x is VolumeRecord {
-  return isObject(x) && [x.id, x.ee, x.appUuid, x.name, x.accessPath].every(isString) && isNumber(x.capacityMiB) && oneOf('UntilStopped', 'Forever')(x.retain);
+  return (
+    isObject(x) &&
+    [x.id, x.ee, x.appUuid, x.name, x.accessPath].every(isString) &&
+    isNumber(x.capacityMiB) &&
+    oneOf('UntilStopped', 'Forever')(x.retain)
+  );
 }
 
 function isOp(x: unknown): x is OpRecord {
-  return isObject(x) && [x.id, x.startTime, x.uuid, x.staging, x.requestTag].every(isString) && oneOf('install', 'update', 'uninstall')(x.kind)
-    && optional(x.duid, isString) && optional(x.root, isString) && (x.volumes === undefined || isArrayOf(x.volumes, isString)) && isBoolean(x.committed)
-    && (x.outcome === undefined || isObject(x.outcome));
+  return (
+    isObject(x) &&
+    [x.id, x.startTime, x.uuid, x.staging, x.requestTag].every(isString) &&
+    oneOf('install', 'update', 'uninstall')(x.kind) &&
+    optional(x.duid, isString) &&
+    optional(x.root, isString) &&
+    (x.volumes === undefined || isArrayOf(x.volumes, isString)) &&
+    isBoolean(x.committed) &&
+    (x.outcome === undefined || isObject(x.outcome))
+  );
 }

@@ -8,7 +8,14 @@ import type { Logger } from '../util/logger.js';
 import { dateTime as now, UNKNOWN_TIME as UNKNOWN } from '../util/time.js';
 
 export type EUStatus = 'Idle' | 'Starting' | 'Active' | 'Stopping' | 'Restarting';
-export type FaultCode = 'NoFault' | 'FailureOnStart' | 'FailureOnAutoStart' | 'FailureOnStop' | 'FailureWhileActive' | 'DependencyFailure' | 'UnStartable';
+export type FaultCode =
+  | 'NoFault'
+  | 'FailureOnStart'
+  | 'FailureOnAutoStart'
+  | 'FailureOnStop'
+  | 'FailureWhileActive'
+  | 'DependencyFailure'
+  | 'UnStartable';
 
 export interface Launch {
   readonly command: string;
@@ -30,7 +37,13 @@ export interface ProcessLauncher {
   spawn(euid: string, launch: Launch, logFd: number): { pid: number; exited: Promise<number | null> };
 }
 
-export interface RestartPolicy { mode: 'never' | 'on-failure' | 'always'; minWait: number; multiplier: number; maxWait: number; maxRetries: number }
+export interface RestartPolicy {
+  mode: 'never' | 'on-failure' | 'always';
+  minWait: number;
+  multiplier: number;
+  maxWait: number;
+  maxRetries: number;
+}
 
 export interface UnitState {
   status: EUStatus;
@@ -42,7 +55,9 @@ export interface UnitState {
   nextRestart: string;
 }
 
-export interface UnitEvents { change: [euid: string, state: Readonly<UnitState>] }
+export interface UnitEvents {
+  change: [euid: string, state: Readonly<UnitState>];
+}
 
 const LOG_LIMIT = 256 * 1024;
 const NEVER = '9999-12-31T23:59:59Z';
@@ -52,16 +67,26 @@ export function startTicks(pid: number): number | undefined {
   try {
     const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[19]);
-  } catch { return undefined; }
+  } catch {
+    return undefined;
+  }
 }
 
 /** Resident memory of a process and all its descendants (a service's shell, lxc-attach's child ...). */
 export function memoryKiB(pid: number | undefined, depth = 0): number {
   if (pid === undefined || depth > 16) return 0;
   let kib = 0;
-  try { kib = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0); } catch { return 0; }
+  try {
+    kib = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
   let children: string[] = [];
-  try { children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean); } catch { /* no children file */ }
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  } catch {
+    /* no children file */
+  }
   for (const c of children) kib += memoryKiB(Number(c), depth + 1);
   return kib;
 }
@@ -81,11 +106,16 @@ interface Unit {
 export class Supervisor extends EventEmitter<UnitEvents> {
   private readonly units = new Map<string, Unit>();
 
-  constructor(private readonly files: (euid: string, kind: 'log' | 'pid') => string, private readonly log: Logger) {
+  constructor(
+    private readonly files: (euid: string, kind: 'log' | 'pid') => string,
+    private readonly log: Logger,
+  ) {
     super();
   }
 
-  state(euid: string): Readonly<UnitState> | undefined { return this.units.get(euid)?.state; }
+  state(euid: string): Readonly<UnitState> | undefined {
+    return this.units.get(euid)?.state;
+  }
 
   logText(euid: string): string {
     const f = this.files(euid, 'log');
@@ -94,8 +124,25 @@ export class Supervisor extends EventEmitter<UnitEvents> {
 
   /** Registers a unit; adopts its process if one from before an agent restart still runs. */
   add(euid: string, launch: Launch, policy: RestartPolicy): void {
-    const u: Unit = { euid, launch, policy, wanted: 'Idle', stopping: undefined, timer: undefined, poll: undefined, generation: 0,
-      state: { status: 'Idle', fault: 'NoFault', faultMessage: '', pid: undefined, retryCount: 0, lastRestarted: UNKNOWN, nextRestart: NEVER } };
+    const u: Unit = {
+      euid,
+      launch,
+      policy,
+      wanted: 'Idle',
+      stopping: undefined,
+      timer: undefined,
+      poll: undefined,
+      generation: 0,
+      state: {
+        status: 'Idle',
+        fault: 'NoFault',
+        faultMessage: '',
+        pid: undefined,
+        retryCount: 0,
+        lastRestarted: UNKNOWN,
+        nextRestart: NEVER,
+      },
+    };
     this.units.set(euid, u);
     const pidFile = this.files(euid, 'pid');
     if (!existsSync(pidFile)) return;
@@ -108,7 +155,9 @@ export class Supervisor extends EventEmitter<UnitEvents> {
         this.log.info({ euid, pid }, 'adopted a running execution unit');
         return;
       }
-    } catch { /* a torn pid file is a unit that is not running */ }
+    } catch {
+      /* a torn pid file is a unit that is not running */
+    }
     rmSync(pidFile, { force: true });
   }
 
@@ -129,7 +178,9 @@ export class Supervisor extends EventEmitter<UnitEvents> {
     if (u) u.policy = policy;
   }
 
-  isRunning(euid: string): boolean { return this.units.get(euid)?.state.pid !== undefined; }
+  isRunning(euid: string): boolean {
+    return this.units.get(euid)?.state.pid !== undefined;
+  }
 
   /** Starts a unit; autostart marks a failure as FailureOnAutoStart. */
   start(euid: string, autostart = false): void {
@@ -173,13 +224,19 @@ export class Supervisor extends EventEmitter<UnitEvents> {
       this.onExit(u, code);
     };
     if (exited) void exited.then(ended);
-    else u.poll = setInterval(() => { if (startTicks(pid) !== ticks) ended(null); }, 500);
+    else
+      u.poll = setInterval(() => {
+        if (startTicks(pid) !== ticks) ended(null);
+      }, 500);
   }
 
   private onExit(u: Unit, code: number | null): void {
     const asked = u.wanted === 'Idle' || u.stopping !== undefined;
     this.set(u, { pid: undefined });
-    if (asked) { this.set(u, { status: 'Idle' }); return; }
+    if (asked) {
+      this.set(u, { status: 'Idle' });
+      return;
+    }
     const failed = code !== 0;
     const why = code === null ? 'ended by a signal or while the agent was down' : `exited with code ${code}`;
     if (failed) this.set(u, { fault: 'FailureWhileActive', faultMessage: `the service ${why}` });
@@ -215,7 +272,10 @@ export class Supervisor extends EventEmitter<UnitEvents> {
     clearTimeout(u.timer);
     this.set(u, { nextRestart: NEVER });
     const pid = u.state.pid;
-    if (pid === undefined) { if (u.state.status !== 'Idle') this.set(u, { status: 'Idle' }); return Promise.resolve(); }
+    if (pid === undefined) {
+      if (u.state.status !== 'Idle') this.set(u, { status: 'Idle' });
+      return Promise.resolve();
+    }
     if (u.stopping) return u.stopping;
     this.set(u, { status: 'Stopping' });
     u.stopping = (async () => {
@@ -225,9 +285,12 @@ export class Supervisor extends EventEmitter<UnitEvents> {
       if (u.state.pid !== undefined) {
         signalGroup(pid, 'SIGKILL');
         while (u.state.pid !== undefined && Date.now() < end + 5000) await new Promise((r) => setTimeout(r, 50));
-        if (u.state.pid !== undefined) this.set(u, { fault: 'FailureOnStop', faultMessage: `process ${pid} did not stop` });
+        if (u.state.pid !== undefined)
+          this.set(u, { fault: 'FailureOnStop', faultMessage: `process ${pid} did not stop` });
       }
-    })().finally(() => { u.stopping = undefined; });
+    })().finally(() => {
+      u.stopping = undefined;
+    });
     return u.stopping;
   }
 
@@ -245,14 +308,21 @@ export class Supervisor extends EventEmitter<UnitEvents> {
 
   /** Stops the agent's watching but leaves processes running, to be adopted by the next start. */
   detach(): void {
-    for (const u of this.units.values()) { clearTimeout(u.timer); clearInterval(u.poll); u.generation++; }
+    for (const u of this.units.values()) {
+      clearTimeout(u.timer);
+      clearInterval(u.poll);
+      u.generation++;
+    }
     this.units.clear();
   }
 
   private set(u: Unit, patch: Partial<UnitState>): void {
     let changed = false;
     for (const [k, v] of Object.entries(patch) as [keyof UnitState, never][]) {
-      if (u.state[k] !== v) { u.state[k] = v; changed = true; }
+      if (u.state[k] !== v) {
+        u.state[k] = v;
+        changed = true;
+      }
     }
     if (changed) this.emit('change', u.euid, { ...u.state });
   }
@@ -260,5 +330,13 @@ export class Supervisor extends EventEmitter<UnitEvents> {
 
 /** Signals the unit's process group (services run in their own session). */
 function signalGroup(pid: number, sig: NodeJS.Signals): void {
-  try { process.kill(-pid, sig); } catch { try { process.kill(pid, sig); } catch { /* already gone */ } }
+  try {
+    process.kill(-pid, sig);
+  } catch {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      /* already gone */
+    }
+  }
 }

@@ -1,20 +1,21 @@
 // The engine's shared types: the records it keeps (EEs, DUs, EUs, operations in flight) and the
 // outcome of a DU operation. Imported by the core, the records store and the protocols' model.
-import type { TransferFailure } from './errors.js';
-import type { Manifest, ServiceSpec } from './package/manifest.js';
-import type { IdRange } from './backends/lxc-policy.js';
-import type { UserIds } from './ids/users.js';
+
 import type { Logger } from '../util/logger.js';
 import type { Quarantine } from '../util/quarantine.js';
+import type { IdRange } from './backends/lxc-policy.js';
+import type { TransferFailure } from './errors.js';
 import type { DownloadLimits } from './fetch.js';
 import type { IdPool } from './ids/pool.js';
+import type { UserIds } from './ids/users.js';
+import type { Manifest, ServiceSpec } from './package/manifest.js';
 import type { UnitState } from './supervisor.js';
 import type { VolumeSpec } from './volumes.js';
 
 export type BackendKind = 'native' | 'lxc';
 
 export interface EERecord {
-  readonly id: string;                 // stable name of the EE ("native", "lxc-1" ...)
+  readonly id: string; // stable name of the EE ("native", "lxc-1" ...)
   name: string;
   readonly backend: BackendKind;
   /** The LXC container of an lxc EE. */
@@ -22,7 +23,7 @@ export interface EERecord {
   enabled: boolean;
   initialRunLevel: number;
   currentRunLevel: number;
-  allocatedDiskKiB: number;            // -1: no limit
+  allocatedDiskKiB: number; // -1: no limit
   allocatedMemoryKiB: number;
   allocatedCpuPercent: number;
   readonly createdAt: string;
@@ -36,7 +37,13 @@ export interface EERecord {
 }
 
 /** The TR-181 AutoRestart settings an operator gave (absent: the manifest's policy, default timing). */
-export interface UnitRestart { enabled: boolean; minWait: number; maxWait: number; multiplier: number; maxRetries: number }
+export interface UnitRestart {
+  enabled: boolean;
+  minWait: number;
+  maxWait: number;
+  multiplier: number;
+  maxRetries: number;
+}
 
 export interface EURecord {
   readonly euid: string;
@@ -55,11 +62,11 @@ export interface DURecord {
   readonly manifest: Manifest;
   readonly url: string;
   readonly username: string;
-  readonly password: string;           // kept for Update without a URL (the file is 0600)
+  readonly password: string; // kept for Update without a URL (the file is 0600)
   readonly format: 'tar.gz' | 'squashfs';
   /** A mounted SquashFS image, or files unpacked (absent in older records: a SquashFS was mounted). */
   readonly layout?: 'image' | 'tree';
-  readonly root: string;               // unpacked package
+  readonly root: string; // unpacked package
   /** Installed with TR-181 Privileged (only where its EE's policy allowed it). */
   readonly privileged?: boolean;
   /** A native DU's own host user (its services run as it unless one names another). */
@@ -74,13 +81,13 @@ export interface OpRecord {
   readonly id: string;
   readonly kind: 'install' | 'update' | 'uninstall';
   readonly startTime: string;
-  readonly uuid: string;               // may be empty until the manifest is read
-  readonly duid: string | undefined;   // the DU it concerns (update, uninstall, and install once known)
-  readonly staging: string;            // what to remove if it never completed
-  readonly root?: string;              // the DU's final root once known (a mount point for SquashFS)
-  readonly requestTag: string;         // who asked (opaque to the engine: the model's key)
+  readonly uuid: string; // may be empty until the manifest is read
+  readonly duid: string | undefined; // the DU it concerns (update, uninstall, and install once known)
+  readonly staging: string; // what to remove if it never completed
+  readonly root?: string; // the DU's final root once known (a mount point for SquashFS)
+  readonly requestTag: string; // who asked (opaque to the engine: the model's key)
   readonly volumes?: readonly string[]; // application data volumes it created (removed if it never commits)
-  committed: boolean;                  // the engine state already reflects the operation
+  committed: boolean; // the engine state already reflects the operation
   fault?: { code: number; message: string };
   /** The outcome, journalled before anyone hears it: a restart that finds it reports exactly this. */
   outcome?: DuResult;
@@ -94,7 +101,7 @@ export interface DuResult {
   readonly uuid: string;
   readonly version: string;
   readonly ee: string;
-  readonly du: DURecord | undefined;        // the DU after the operation (undefined once uninstalled or when install failed)
+  readonly du: DURecord | undefined; // the DU after the operation (undefined once uninstalled or when install failed)
   readonly duid: string | undefined;
   readonly euids: readonly string[];
   readonly fault: { code: number; message: string; transfer?: TransferFailure } | undefined;

@@ -4,8 +4,8 @@
 // container; in the native EE services find it at its host mount point (CPE_APPDATA_<NAME>).
 import { existsSync, mkdirSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
-import { makePassable } from './ids/ownership.js';
 import { EngineCode, EngineError } from './errors.js';
+import { makePassable } from './ids/ownership.js';
 import { isMounted, unmount } from './mounts.js';
 import { runTool as run } from './tool.js';
 
@@ -36,12 +36,22 @@ const RESERVED = ['/proc', '/sys', '/dev', '/opt/cpe', '/var/lib/cpe', '/bin', '
  */
 export function checkVolumeSpec(s: VolumeSpec): void {
   const named = VOLUME_NAME.test(s.name);
-  const bad = (m: string): never => { throw new EngineError(EngineCode.InvalidArguments, `ApplicationData${named ? ` ${s.name}` : ''}: ${m}`); };
+  const bad = (m: string): never => {
+    throw new EngineError(EngineCode.InvalidArguments, `ApplicationData${named ? ` ${s.name}` : ''}: ${m}`);
+  };
   if (!named) bad('Name must be 1-64 letters, digits, . _ - (starting with a letter or digit)');
-  if (!Number.isInteger(s.capacityMiB) || s.capacityMiB < 1 || s.capacityMiB > 1024 * 1024) bad('Capacity must be 1 MiB or more');
+  if (!Number.isInteger(s.capacityMiB) || s.capacityMiB < 1 || s.capacityMiB > 1024 * 1024)
+    bad('Capacity must be 1 MiB or more');
   if (s.retain !== 'UntilStopped' && s.retain !== 'Forever') bad('Retain must be UntilStopped or Forever');
   const p = s.accessPath;
-  if (!p.startsWith('/') || p.length > 256 || posix.normalize(p) !== p || p.endsWith('/') || p.split('/').includes('..')) bad('AccessPath must be an absolute, normalized path of at most 256 characters');
+  if (
+    !p.startsWith('/') ||
+    p.length > 256 ||
+    posix.normalize(p) !== p ||
+    p.endsWith('/') ||
+    p.split('/').includes('..')
+  )
+    bad('AccessPath must be an absolute, normalized path of at most 256 characters');
   const reserved = RESERVED.find((r) => p === r || p.startsWith(`${r}/`));
   if (reserved) bad(`AccessPath is inside ${reserved}, which the EE owns`);
 }
@@ -51,9 +61,13 @@ export const volumeEnvName = (name: string) => `CPE_APPDATA_${name.toUpperCase()
 
 /** The image files; where each is mounted is the engine's business (it knows the EE). */
 export class VolumeImages {
-  constructor(readonly dir: string) { mkdirSync(dir, { recursive: true, mode: 0o700 }); }
+  constructor(readonly dir: string) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  }
 
-  image(id: string): string { return join(this.dir, `${id}.img`); }
+  image(id: string): string {
+    return join(this.dir, `${id}.img`);
+  }
 
   /**
    * A new empty file system that holds at least the volume's capacity: the image is larger by what
@@ -84,7 +98,8 @@ export class VolumeImages {
 
   /** Removes image files no record knows of (a crash between creating one and recording it). */
   sweep(known: ReadonlySet<string>): void {
-    for (const f of readdirSync(this.dir)) if (f.endsWith('.img') && !known.has(f.slice(0, -4))) rmSync(join(this.dir, f), { force: true });
+    for (const f of readdirSync(this.dir))
+      if (f.endsWith('.img') && !known.has(f.slice(0, -4))) rmSync(join(this.dir, f), { force: true });
   }
 
   /** MiB stored in a mounted volume. */

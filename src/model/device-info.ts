@@ -1,7 +1,8 @@
 // Device.DeviceInfo: identity from the defaults file, live uptime, memory and CPU from the OS, and
 // which state files this start found corrupt.
-import { hostname, uptime, totalmem, freemem, cpus } from 'node:os';
+
 import { readFileSync, statfsSync } from 'node:fs';
+import { cpus, freemem, hostname, totalmem, uptime } from 'node:os';
 import type { DataModel } from '../dm/datamodel.js';
 import { packageVersion } from '../util/package-info.js';
 import { dateTime } from '../util/time.js';
@@ -9,18 +10,21 @@ import { dateTime } from '../util/time.js';
 const DI = 'Device.DeviceInfo.';
 const CORRUPT = 'X_CPE-AGENT_CorruptStateFiles';
 
-export interface DeviceInfoOptions { stateDir: string | undefined }
+export interface DeviceInfoOptions {
+  stateDir: string | undefined;
+}
 
 export function registerDeviceInfo(dm: DataModel, opts: DeviceInfoOptions): void {
   const totalKiB = String(Math.floor(totalmem() / 1024));
   dm.param(`${DI}UpTime`, { get: () => String(Math.floor(uptime())) });
   dm.param(`${DI}MemoryStatus.Total`, { get: () => totalKiB });
   dm.param(`${DI}MemoryStatus.Free`, { get: sampled(() => String(Math.floor(freemem() / 1024))) });
-  const disk = (field: 'total' | 'free') => sampled(() => {
-    if (!opts.stateDir) return '0';
-    const s = statfsSync(opts.stateDir);
-    return String(Math.floor(((field === 'total' ? s.blocks : s.bavail) * s.bsize) / 1024));
-  });
+  const disk = (field: 'total' | 'free') =>
+    sampled(() => {
+      if (!opts.stateDir) return '0';
+      const s = statfsSync(opts.stateDir);
+      return String(Math.floor(((field === 'total' ? s.blocks : s.bavail) * s.bsize) / 1024));
+    });
   dm.param(`${DI}MemoryStatus.TotalPersistent`, { get: disk('total') });
   dm.param(`${DI}MemoryStatus.FreePersistent`, { get: disk('free') });
   dm.param(`${DI}ProcessStatus.CPUUsage`, { get: sampled(cpuUsage()) });
@@ -43,10 +47,14 @@ export function reportCorruptState(dm: DataModel, files: readonly string[]): voi
  * block device for /proc/meminfo), and a CPU share over less than a second says nothing.
  */
 function sampled(read: () => string, periodMs = 1000): () => string {
-  let value = '', at = -Infinity;
+  let value = '',
+    at = -Infinity;
   return () => {
     const now = performance.now();
-    if (now - at >= periodMs) { value = read(); at = now; }
+    if (now - at >= periodMs) {
+      value = read();
+      at = now;
+    }
     return value;
   };
 }
@@ -65,7 +73,8 @@ function cpuUsage(): () => string {
   let last = cpuTimes();
   return () => {
     const now = cpuTimes();
-    const busy = now.busy - last.busy, all = now.all - last.all;
+    const busy = now.busy - last.busy,
+      all = now.all - last.all;
     last = now;
     return String(all > 0 ? Math.min(100, Math.round((busy / all) * 100)) : 0);
   };
@@ -75,12 +84,19 @@ function cpuUsage(): () => string {
  *  formats /proc/cpuinfo for every CPU), or os.cpus() where there is no /proc. */
 function cpuTimes(): { busy: number; all: number } {
   try {
-    const f = readFileSync('/proc/stat', 'latin1').slice(0, 256).split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const f = readFileSync('/proc/stat', 'latin1')
+      .slice(0, 256)
+      .split('\n', 1)[0]!
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
     // user nice system idle iowait irq softirq steal (guest time is inside user already)
     const all = f.slice(0, 8).reduce((a, b) => a + b, 0);
     return { busy: all - f[3]! - (f[4] ?? 0), all };
   } catch {
-    let busy = 0, all = 0;
+    let busy = 0,
+      all = 0;
     for (const c of cpus()) {
       const t = c.times;
       const sum = t.user + t.nice + t.sys + t.idle + t.irq;

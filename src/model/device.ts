@@ -1,7 +1,8 @@
 // Device.: the root data model version, Reboot(), FactoryReset() and the Boot! event. The agent's
 // life cycle (restart, reset) belongs to the composition root, which passes it in.
-import type { DataModel } from '../dm/datamodel.js';
+
 import { agentCaller } from '../dm/caller.js';
+import type { DataModel } from '../dm/datamodel.js';
 
 export const ROOT_DATA_MODEL_VERSION = '2.19';
 
@@ -30,15 +31,24 @@ export function registerDevice(dm: DataModel, life: Lifecycle): void {
   });
 }
 
-export interface BootInfo { cause: BootCause; reason: string; commandKey: string; firmwareUpdated: boolean }
+export interface BootInfo {
+  cause: BootCause;
+  reason: string;
+  commandKey: string;
+  firmwareUpdated: boolean;
+}
 
 /** Device.Boot! once the agent is up; ParameterMap is left to the USP layer (per controller). */
 export function emitBoot(dm: DataModel, boot: BootInfo): void {
-  dm.emit('Device.Boot!', {
-    CommandKey: boot.commandKey,
-    Cause: boot.cause,
-    Reason: boot.reason,
-    FirmwareUpdated: String(boot.firmwareUpdated),
-    ParameterMap: '{}',
-  }, agentCaller('device'));
+  dm.emit(
+    'Device.Boot!',
+    {
+      CommandKey: boot.commandKey,
+      Cause: boot.cause,
+      Reason: boot.reason,
+      FirmwareUpdated: String(boot.firmwareUpdated),
+      ParameterMap: '{}',
+    },
+    agentCaller('device'),
+  );
 }

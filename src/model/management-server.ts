@@ -12,8 +12,13 @@ export function registerManagementServer(dm: DataModel): void {
   dm.param(`${MS}HTTPCompressionSupported`, { get: () => '' });
   dm.param(`${MS}URL`, {
     validate: (v) => {
-      if (v !== '' && !/^https?:\/\/[^\s/]+/i.test(v)) throw new DmError(UspError.InvalidValue, `ManagementServer.URL must be an http:// or https:// URL, not '${v}'`);
-      if (/^https?:\/\/[^/]*@/i.test(v)) throw new DmError(UspError.InvalidValue, 'ManagementServer.URL must not carry credentials; use Username and Password');
+      if (v !== '' && !/^https?:\/\/[^\s/]+/i.test(v))
+        throw new DmError(UspError.InvalidValue, `ManagementServer.URL must be an http:// or https:// URL, not '${v}'`);
+      if (/^https?:\/\/[^/]*@/i.test(v))
+        throw new DmError(
+          UspError.InvalidValue,
+          'ManagementServer.URL must not carry credentials; use Username and Password',
+        );
     },
   });
 }

@@ -5,15 +5,15 @@
 // asked for it, and every EU state change a value change.
 import { statfsSync } from 'node:fs';
 import { basename, isAbsolute } from 'node:path';
+import { argRows } from '../dm/command-args.js';
 import type { DataModel } from '../dm/datamodel.js';
 import { DmError, UspError } from '../dm/errors.js';
 import type { ObjectNode } from '../dm/tree.js';
 import type { DuResult, Engine } from '../engine/engine.js';
 import { EngineError } from '../engine/errors.js';
 import type { DURecord, EERecord, EURecord } from '../engine/records.js';
-import type { VolumeRecord, VolumeSpec } from '../engine/volumes.js';
-import { argRows } from '../dm/command-args.js';
 import type { UnitState } from '../engine/supervisor.js';
+import type { VolumeRecord, VolumeSpec } from '../engine/volumes.js';
 import type { Logger } from '../util/logger.js';
 import { packageVersion } from '../util/package-info.js';
 
@@ -50,12 +50,18 @@ export function registerSoftwareModules(dm: DataModel, model: () => SoftwareModu
     if (!m) throw new DmError(UspError.CommandFailure, 'the container engine is not running');
     return m;
   };
-  dm.command(`${SM}InstallDU()`, (req) => need().installDU(req.input, req.signal, (p) => req.progress(p), req.commandKey));
+  dm.command(`${SM}InstallDU()`, (req) =>
+    need().installDU(req.input, req.signal, (p) => req.progress(p), req.commandKey),
+  );
   dm.command(`${SM}DeploymentUnit.{i}.Update()`, (req) => need().updateDU(req.node, req.input, req.commandKey));
   dm.command(`${SM}DeploymentUnit.{i}.Uninstall()`, (req) => need().uninstallDU(req.node, req.input, req.commandKey));
-  dm.command(`${SM}ExecutionUnit.{i}.SetRequestedState()`, (req) => need().setRequestedState(req.node, req.input.RequestedState ?? ''));
+  dm.command(`${SM}ExecutionUnit.{i}.SetRequestedState()`, (req) =>
+    need().setRequestedState(req.node, req.input.RequestedState ?? ''),
+  );
   dm.command(`${SM}ExecutionUnit.{i}.Restart()`, (req) => need().restartEU(req.node));
-  dm.command(`${SM}ExecEnv.{i}.SetRunLevel()`, (req) => need().setRunLevel(req.node, Number(req.input.RequestedRunLevel ?? 0)));
+  dm.command(`${SM}ExecEnv.{i}.SetRunLevel()`, (req) =>
+    need().setRunLevel(req.node, Number(req.input.RequestedRunLevel ?? 0)),
+  );
   dm.command(`${SM}ExecEnv.{i}.Restart()`, (req) => need().restartEE(req.node, req.input.Reason ?? ''));
   dm.command(`${SM}ExecEnv.{i}.Remove()`, (req) => need().removeEE(req.node, req.input.Force === 'true'));
   dm.command(`${SM}ExecEnv.{i}.Reset()`, (req) => need().resetEE(req.node));
@@ -64,12 +70,21 @@ export function registerSoftwareModules(dm: DataModel, model: () => SoftwareModu
   dm.command(`${SM}ExecEnv.{i}.ApplicationData.{i}.Remove()`, (req) => need().removeVolume(req.node));
   dm.param(`${SM}ExecEnv.{i}.ApplicationData.{i}.Utilization`, { get: (n) => String(model()?.volumeUsedMiB(n) ?? 0) });
   // A start asked through the CWMP parameter fails like the command when the EE is disabled.
-  dm.param(`${SM}ExecutionUnit.{i}.RequestedState`, { validate: (v, node) => { if (v === 'Active') model()?.assertEEEnabledFor(node); } });
+  dm.param(`${SM}ExecutionUnit.{i}.RequestedState`, {
+    validate: (v, node) => {
+      if (v === 'Active') model()?.assertEEEnabledFor(node);
+    },
+  });
   dm.param(`${SM}ExecutionUnit.{i}.MemoryInUse`, { get: (n) => String(model()?.memoryOf(n) ?? 0) });
   dm.param(`${SM}ExecEnv.{i}.AvailableDiskSpace`, { get: () => String(model()?.freeDiskKiB() ?? -1) });
   dm.param(`${SM}ExecEnv.{i}.AvailableMemory`, { get: () => '-1' });
   dm.param(`${SM}ExecEnv.{i}.AvailableCPUPercent`, { get: () => '-1' });
-  dm.param(FILE_URL_DIRECTORY, { validate: (v) => { if (v !== '' && !isAbsolute(v)) throw new DmError(UspError.InvalidValue, `'${v}' is not an absolute path`, FILE_URL_DIRECTORY); } });
+  dm.param(FILE_URL_DIRECTORY, {
+    validate: (v) => {
+      if (v !== '' && !isAbsolute(v))
+        throw new DmError(UspError.InvalidValue, `'${v}' is not an absolute path`, FILE_URL_DIRECTORY);
+    },
+  });
 }
 
 export class SoftwareModules {
@@ -77,7 +92,11 @@ export class SoftwareModules {
   private readonly offFileUrlDirectory: () => void;
   private readonly agent = { kind: 'agent', component: ME } as const;
 
-  constructor(private readonly dm: DataModel, private readonly engine: Engine, private readonly log: Logger) {
+  constructor(
+    private readonly dm: DataModel,
+    private readonly engine: Engine,
+    private readonly log: Logger,
+  ) {
     engine.on('result', this.onResult);
     engine.on('eu', this.onUnit);
     engine.on('ee', this.onEE);
@@ -85,31 +104,64 @@ export class SoftwareModules {
     engine.on('volumes', this.syncVolumes);
     // Whoever sets it (defaults, an operator), every install and update from then on obeys it.
     engine.setFileUrlDirectory(dm.value(FILE_URL_DIRECTORY));
-    this.offFileUrlDirectory = dm.feed.subscribe(FILE_URL_DIRECTORY, (c) => { if (c.kind === 'value') engine.setFileUrlDirectory(c.value); }, ['value']);
+    this.offFileUrlDirectory = dm.feed.subscribe(
+      FILE_URL_DIRECTORY,
+      (c) => {
+        if (c.kind === 'value') engine.setFileUrlDirectory(c.value);
+      },
+      ['value'],
+    );
     // Writes by an operator that are commands in disguise (TR-181 "command parameters" of CWMP, and
     // Enable for both protocols) act on the engine.
-    this.offFeed = dm.feed.subscribe([`${SM}ExecEnv.*.Enable`, `${SM}ExecEnv.*.Reset`, `${SM}ExecEnv.*.RequestedRunLevel`, `${SM}ExecutionUnit.*.RequestedState`,
-      `${SM}ExecutionUnit.*.AutoStart`, `${SM}ExecutionUnit.*.RunLevel`, `${SM}ExecutionUnit.*.AutoRestart.`, `${SM}ExecEnv.*.${ALLOW_PRIVILEGED}`], (c) => {
-      if (c.kind !== 'value' || c.cause.kind === 'agent') return;
-      const row = c.path.slice(0, c.path.lastIndexOf('.') + 1);
-      const param = c.path.slice(row.length);
-      const fail = (e: unknown) => this.log.error({ err: e, path: c.path }, 'operator request failed');
-      if (row.endsWith('.AutoRestart.') || param === 'AutoStart' || param === 'RunLevel') {
-        try { this.configureUnit(this.dm.node(row.endsWith('.AutoRestart.') ? row.slice(0, -'AutoRestart.'.length) : row)!); } catch (e) { fail(e); }
-        return;
-      }
-      if (param === 'RequestedState') {
-        const euid = this.dm.node(row)?.stored('EUID') ?? '';
-        if (c.value === 'Active' || c.value === 'Idle') void this.engine.setRequestedState(euid, c.value).catch(fail);
-        return;
-      }
-      const ee = this.eeOfRow(row);
-      if (!ee) return;
-      if (param === ALLOW_PRIVILEGED) { try { this.engine.setPolicy(ee.id, { allowPrivileged: c.value === 'true' }); } catch (e) { fail(e); } }
-      else if (param === 'Enable') void this.engine.setEnabled(ee.id, c.value === 'true').catch(fail);
-      else if (param === 'Reset' && c.value === 'true') void this.engine.resetEE(ee.id).catch(fail).finally(() => this.dm.update(row, { Reset: 'false' }, ME));
-      else if (param === 'RequestedRunLevel') void this.engine.setRunLevel(ee.id, Number(c.value)).catch(fail);
-    }, ['value']);
+    this.offFeed = dm.feed.subscribe(
+      [
+        `${SM}ExecEnv.*.Enable`,
+        `${SM}ExecEnv.*.Reset`,
+        `${SM}ExecEnv.*.RequestedRunLevel`,
+        `${SM}ExecutionUnit.*.RequestedState`,
+        `${SM}ExecutionUnit.*.AutoStart`,
+        `${SM}ExecutionUnit.*.RunLevel`,
+        `${SM}ExecutionUnit.*.AutoRestart.`,
+        `${SM}ExecEnv.*.${ALLOW_PRIVILEGED}`,
+      ],
+      (c) => {
+        if (c.kind !== 'value' || c.cause.kind === 'agent') return;
+        const row = c.path.slice(0, c.path.lastIndexOf('.') + 1);
+        const param = c.path.slice(row.length);
+        const fail = (e: unknown) => this.log.error({ err: e, path: c.path }, 'operator request failed');
+        if (row.endsWith('.AutoRestart.') || param === 'AutoStart' || param === 'RunLevel') {
+          try {
+            this.configureUnit(
+              this.dm.node(row.endsWith('.AutoRestart.') ? row.slice(0, -'AutoRestart.'.length) : row)!,
+            );
+          } catch (e) {
+            fail(e);
+          }
+          return;
+        }
+        if (param === 'RequestedState') {
+          const euid = this.dm.node(row)?.stored('EUID') ?? '';
+          if (c.value === 'Active' || c.value === 'Idle') void this.engine.setRequestedState(euid, c.value).catch(fail);
+          return;
+        }
+        const ee = this.eeOfRow(row);
+        if (!ee) return;
+        if (param === ALLOW_PRIVILEGED) {
+          try {
+            this.engine.setPolicy(ee.id, { allowPrivileged: c.value === 'true' });
+          } catch (e) {
+            fail(e);
+          }
+        } else if (param === 'Enable') void this.engine.setEnabled(ee.id, c.value === 'true').catch(fail);
+        else if (param === 'Reset' && c.value === 'true')
+          void this.engine
+            .resetEE(ee.id)
+            .catch(fail)
+            .finally(() => this.dm.update(row, { Reset: 'false' }, ME));
+        else if (param === 'RequestedRunLevel') void this.engine.setRunLevel(ee.id, Number(c.value)).catch(fail);
+      },
+      ['value'],
+    );
   }
 
   /**
@@ -121,24 +173,39 @@ export class SoftwareModules {
     // No Capability rows: TR-181 names OCI images, VM images, OSGi bundles, JAR and WAR only, and
     // our packages are none of them (docs/package-format.md).
     this.ensureRow(`${SM}ExecEnvClass.`, 'Name', 'Native', { Vendor: 'cpe-agent', Version: packageVersion });
-    if (this.engine.backends.includes('lxc')) this.ensureRow(`${SM}ExecEnvClass.`, 'Name', 'LXC', { Vendor: 'linuxcontainers.org', Version: '5' });
+    if (this.engine.backends.includes('lxc'))
+      this.ensureRow(`${SM}ExecEnvClass.`, 'Name', 'LXC', { Vendor: 'linuxcontainers.org', Version: '5' });
     for (const row of this.rows('ExecEnv')) {
       const allowPrivileged = row.stored(ALLOW_PRIVILEGED) === 'true';
       const ee = this.engine.execEnvs().find((e) => e.name === row.stored('Name'));
-      if (ee) { this.engine.setPolicy(ee.id, { allowPrivileged }); continue; }
+      if (ee) {
+        this.engine.setPolicy(ee.id, { allowPrivileged });
+        continue;
+      }
       const n = (p: string) => Number(row.stored(p) ?? -1) || -1;
       try {
-        await this.engine.createEE({ name: row.stored('Name') || `lxc-${row.instance}`, enabled: row.stored('Enable') !== 'false', allowPrivileged,
-          memoryKiB: n('AllocatedMemory'), cpuPercent: n('AllocatedCPUPercent'), diskKiB: n('AllocatedDiskSpace'), initialRunLevel: Number(row.stored('InitialRunLevel') ?? 0) });
+        await this.engine.createEE({
+          name: row.stored('Name') || `lxc-${row.instance}`,
+          enabled: row.stored('Enable') !== 'false',
+          allowPrivileged,
+          memoryKiB: n('AllocatedMemory'),
+          cpuPercent: n('AllocatedCPUPercent'),
+          diskKiB: n('AllocatedDiskSpace'),
+          initialRunLevel: Number(row.stored('InitialRunLevel') ?? 0),
+        });
       } catch (e) {
-        this.log.error({ err: e, row: row.path }, 'the execution environment from the defaults could not be created; its row is dropped');
+        this.log.error(
+          { err: e, row: row.path },
+          'the execution environment from the defaults could not be created; its row is dropped',
+        );
         this.dm.delete([row.path], this.agent);
       }
     }
     for (const ee of this.engine.execEnvs()) this.syncEE(ee);
     const dus = new Set(this.engine.deploymentUnits().map((d) => d.duid));
     const eus = new Set(this.engine.deploymentUnits().flatMap((d) => d.eus.map((e) => e.euid)));
-    for (const row of this.rows('DeploymentUnit')) if (!dus.has(row.stored('DUID') ?? '')) this.dm.delete([row.path], this.agent);
+    for (const row of this.rows('DeploymentUnit'))
+      if (!dus.has(row.stored('DUID') ?? '')) this.dm.delete([row.path], this.agent);
     for (const row of this.rows('ExecutionUnit')) if (!eus.has(row.stored('EUID') ?? '')) this.dropEU(row);
     for (const du of this.engine.deploymentUnits()) this.syncDU(du, 'Installed');
     this.syncVolumes();
@@ -154,7 +221,9 @@ export class SoftwareModules {
     this.engine.off('volumes', this.syncVolumes);
   }
 
-  memoryOf(euRow: ObjectNode): number { return this.engine.unitMemoryKiB(euRow.stored('EUID') ?? ''); }
+  memoryOf(euRow: ObjectNode): number {
+    return this.engine.unitMemoryKiB(euRow.stored('EUID') ?? '');
+  }
 
   freeDiskKiB(): number {
     const s = statfsSync(this.engine.records.dir);
@@ -163,38 +232,69 @@ export class SoftwareModules {
 
   // ---- commands -------------------------------------------------------------------------------
 
-  async installDU(input: Readonly<Record<string, string>>, signal: AbortSignal, progress: (p: number) => void, commandKey: string): Promise<Record<string, string>> {
+  async installDU(
+    input: Readonly<Record<string, string>>,
+    signal: AbortSignal,
+    progress: (p: number) => void,
+    commandKey: string,
+  ): Promise<Record<string, string>> {
     const ee = this.execEnvOf(input.ExecutionEnvRef ?? '');
     const row = ee && this.eeRow(ee.id);
-    if (!ee || !row) throw new DmError(7223, `ExecutionEnvRef '${input.ExecutionEnvRef ?? ''}' names no execution environment`);
+    if (!ee || !row)
+      throw new DmError(7223, `ExecutionEnvRef '${input.ExecutionEnvRef ?? ''}' names no execution environment`);
     const eeRef = ref(row);
     const appData = volumeArgs(input);
     const r = await this.engine.install({
-      url: input.URL!, ...(input.UUID ? { uuid: input.UUID } : {}), ...(input.Username ? { username: input.Username } : {}), ...(input.Password ? { password: input.Password } : {}),
-      ee: ee.id, requestTag: commandKey, signal, progress, ...(appData ? { appData } : {}), privileged: input.Privileged === 'true',
+      url: input.URL!,
+      ...(input.UUID ? { uuid: input.UUID } : {}),
+      ...(input.Username ? { username: input.Username } : {}),
+      ...(input.Password ? { password: input.Password } : {}),
+      ee: ee.id,
+      requestTag: commandKey,
+      signal,
+      progress,
+      ...(appData ? { appData } : {}),
+      privileged: input.Privileged === 'true',
     });
     if (r.fault) throw new DmError(r.fault.code, r.fault.message);
     return { UUID: r.uuid, Version: r.version, ExecEnvRef: eeRef };
   }
 
-  async updateDU(row: ObjectNode, input: Readonly<Record<string, string>>, commandKey: string): Promise<Record<string, string>> {
+  async updateDU(
+    row: ObjectNode,
+    input: Readonly<Record<string, string>>,
+    commandKey: string,
+  ): Promise<Record<string, string>> {
     const appData = volumeArgs(input);
-    const r = await this.engine.update(row.stored('DUID') ?? '', {
-      ...(appData ? { appData } : {}), ...(input.URL ? { url: input.URL } : {}), ...(input.Username ? { username: input.Username } : {}), ...(input.Password ? { password: input.Password } : {}),
-      retainData: input.RetainData === 'true', requestTag: commandKey,
-    }).catch(rethrow);
+    const r = await this.engine
+      .update(row.stored('DUID') ?? '', {
+        ...(appData ? { appData } : {}),
+        ...(input.URL ? { url: input.URL } : {}),
+        ...(input.Username ? { username: input.Username } : {}),
+        ...(input.Password ? { password: input.Password } : {}),
+        retainData: input.RetainData === 'true',
+        requestTag: commandKey,
+      })
+      .catch(rethrow);
     if (r.fault) throw new DmError(r.fault.code, r.fault.message);
     return {};
   }
 
-  async uninstallDU(row: ObjectNode, input: Readonly<Record<string, string>>, commandKey: string): Promise<Record<string, string>> {
-    const r = await this.engine.uninstall(row.stored('DUID') ?? '', commandKey, input.RetainData === 'true').catch(rethrow);
+  async uninstallDU(
+    row: ObjectNode,
+    input: Readonly<Record<string, string>>,
+    commandKey: string,
+  ): Promise<Record<string, string>> {
+    const r = await this.engine
+      .uninstall(row.stored('DUID') ?? '', commandKey, input.RetainData === 'true')
+      .catch(rethrow);
     if (r.fault) throw new DmError(r.fault.code, r.fault.message);
     return {};
   }
 
   async setRequestedState(row: ObjectNode, state: string): Promise<Record<string, string>> {
-    if (state !== 'Active' && state !== 'Idle') throw new DmError(UspError.InvalidCommandArguments, `RequestedState must be Active or Idle, not '${state}'`);
+    if (state !== 'Active' && state !== 'Idle')
+      throw new DmError(UspError.InvalidCommandArguments, `RequestedState must be Active or Idle, not '${state}'`);
     await this.engine.setRequestedState(row.stored('EUID') ?? '', state).catch(rethrow);
     return {};
   }
@@ -221,12 +321,21 @@ export class SoftwareModules {
 
   /** AddExecEnv() on the LXC class: a new system container with its limits; returns its row. */
   async addExecEnv(cls: ObjectNode, input: Readonly<Record<string, string>>): Promise<Record<string, string>> {
-    if (cls.stored('Name') !== 'LXC') throw new DmError(UspError.CommandFailure, `${ref(cls.path)} can not create execution environments; use the LXC class`);
+    if (cls.stored('Name') !== 'LXC')
+      throw new DmError(
+        UspError.CommandFailure,
+        `${ref(cls.path)} can not create execution environments; use the LXC class`,
+      );
     const n = (v: string | undefined) => (v === undefined || v === '' ? -1 : Number(v));
-    const ee = await this.engine.createEE({
-      name: input.Name || `lxc-${this.rows('ExecEnv').length + 1}`, enabled: input.Enable !== 'false',
-      memoryKiB: n(input.AllocatedMemory), cpuPercent: n(input.AllocatedCPUPercent), diskKiB: n(input.AllocatedDiskSpace),
-    }).catch(rethrow);
+    const ee = await this.engine
+      .createEE({
+        name: input.Name || `lxc-${this.rows('ExecEnv').length + 1}`,
+        enabled: input.Enable !== 'false',
+        memoryKiB: n(input.AllocatedMemory),
+        cpuPercent: n(input.AllocatedCPUPercent),
+        diskKiB: n(input.AllocatedDiskSpace),
+      })
+      .catch(rethrow);
     this.syncEE(ee);
     const row = this.eeRow(ee.id)!;
     if (input.Alias) this.dm.update(row, { Alias: input.Alias }, ME);
@@ -239,9 +348,15 @@ export class SoftwareModules {
     const ar = row.singles.get('AutoRestart')!;
     const num = (n: ObjectNode, p: string) => Number(n.stored(p) ?? 0);
     this.engine.configureUnit(row.stored('EUID') ?? '', {
-      autoStart: row.stored('AutoStart') === 'true', runLevel: num(row, 'RunLevel'),
-      restart: { enabled: ar.stored('Enable') === 'true', minWait: num(ar, 'RetryMinimumWaitInterval'), maxWait: num(ar, 'RetryMaximumWaitInterval'),
-        multiplier: num(ar, 'RetryIntervalMultiplier'), maxRetries: num(ar, 'MaximumRetryCount') },
+      autoStart: row.stored('AutoStart') === 'true',
+      runLevel: num(row, 'RunLevel'),
+      restart: {
+        enabled: ar.stored('Enable') === 'true',
+        minWait: num(ar, 'RetryMinimumWaitInterval'),
+        maxWait: num(ar, 'RetryMaximumWaitInterval'),
+        multiplier: num(ar, 'RetryIntervalMultiplier'),
+        maxRetries: num(ar, 'MaximumRetryCount'),
+      },
     });
   }
 
@@ -255,7 +370,14 @@ export class SoftwareModules {
     const ee = this.eeOfRow(row.path);
     if (!ee) throw new DmError(7223, `${row.path} is not an execution environment of the engine`);
     const n = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
-    await this.engine.modifyConstraints(ee.id, { diskKiB: n(input.AllocatedDiskSpace), memoryKiB: n(input.AllocatedMemory), cpuPercent: n(input.AllocatedCPUPercent), force: input.Force === 'true' }).catch(rethrow);
+    await this.engine
+      .modifyConstraints(ee.id, {
+        diskKiB: n(input.AllocatedDiskSpace),
+        memoryKiB: n(input.AllocatedMemory),
+        cpuPercent: n(input.AllocatedCPUPercent),
+        force: input.Force === 'true',
+      })
+      .catch(rethrow);
     return {};
   }
 
@@ -289,7 +411,9 @@ export class SoftwareModules {
 
   private volumeOfRow(row: ObjectNode): VolumeRecord | undefined {
     const ee = this.eeOfRow(row.path.slice(0, row.path.indexOf('ApplicationData.')));
-    return this.engine.volumes().find((v) => v.ee === ee?.id && v.appUuid === row.stored('ApplicationUUID') && v.name === row.stored('Name'));
+    return this.engine
+      .volumes()
+      .find((v) => v.ee === ee?.id && v.appUuid === row.stored('ApplicationUUID') && v.name === row.stored('Name'));
   }
 
   /** ExecEnv.{i}.ApplicationData rows mirror the engine's volumes; EUs list the ones of their DU. */
@@ -301,20 +425,39 @@ export class SoftwareModules {
       const vols = this.engine.volumes().filter((v) => v.ee === ee.id);
       const key = (uuid: string | undefined, name: string | undefined) => `${uuid}/${name}`;
       const want = new Set(vols.map((v) => key(v.appUuid, v.name)));
-      const stale = [...table.rows.values()].filter((r) => !want.has(key(r.stored('ApplicationUUID'), r.stored('Name')))).map((r) => r.path);
+      const stale = [...table.rows.values()]
+        .filter((r) => !want.has(key(r.stored('ApplicationUUID'), r.stored('Name'))))
+        .map((r) => r.path);
       if (stale.length) this.dm.delete(stale, this.agent);
       const have = new Set([...table.rows.values()].map((r) => key(r.stored('ApplicationUUID'), r.stored('Name'))));
       for (const v of vols) {
         if (have.has(key(v.appUuid, v.name))) continue;
         // Encrypted is false: the volume is a plain ext4 image (no key store on this device to encrypt with).
-        this.dm.addInstance(`${eeRow}ApplicationData.`, { Name: v.name, ApplicationUUID: v.appUuid, Capacity: String(v.capacityMiB), Encrypted: 'false', Retain: v.retain, AccessPath: this.engine.volumePath(v) }, ME);
+        this.dm.addInstance(
+          `${eeRow}ApplicationData.`,
+          {
+            Name: v.name,
+            ApplicationUUID: v.appUuid,
+            Capacity: String(v.capacityMiB),
+            Encrypted: 'false',
+            Retain: v.retain,
+            AccessPath: this.engine.volumePath(v),
+          },
+          ME,
+        );
       }
     }
     for (const du of this.engine.deploymentUnits()) {
       const eeRow = this.eeRow(du.ee);
       const rows = eeRow ? [...(this.dm.node(eeRow)?.tables.get('ApplicationData')?.rows.values() ?? [])] : [];
-      const list = rows.filter((r) => r.stored('ApplicationUUID') === du.uuid).map((r) => ref(r.path)).join(',');
-      for (const eu of du.eus) { const row = this.rowBy('ExecutionUnit', 'EUID', eu.euid); if (row) this.dm.update(row.path, { ApplicationDataList: list }, ME); }
+      const list = rows
+        .filter((r) => r.stored('ApplicationUUID') === du.uuid)
+        .map((r) => ref(r.path))
+        .join(',');
+      for (const eu of du.eus) {
+        const row = this.rowBy('ExecutionUnit', 'EUID', eu.euid);
+        if (row) this.dm.update(row.path, { ApplicationDataList: list }, ME);
+      }
     }
   };
 
@@ -324,17 +467,32 @@ export class SoftwareModules {
     try {
       let duRow = r.duid ? this.rowBy('DeploymentUnit', 'DUID', r.duid) : undefined;
       if (r.operation === 'Uninstall' && !r.fault) {
-        for (const euid of r.euids) { const eu = this.rowBy('ExecutionUnit', 'EUID', euid); if (eu) this.dropEU(eu); }
+        for (const euid of r.euids) {
+          const eu = this.rowBy('ExecutionUnit', 'EUID', euid);
+          if (eu) this.dropEU(eu);
+        }
         if (duRow) this.dm.delete([duRow.path], this.agent);
       } else if (r.du) {
         duRow = this.syncDU(r.du, 'Installed');
       }
       const c = this.duStateChange(r);
-      this.dm.emit(`${SM}DUStateChange!`, {
-        UUID: c.uuid, DeploymentUnitRef: c.duRef, Version: c.version, CurrentState: c.state, Resolved: String(c.resolved), ExecutionUnitRefList: c.euRefs,
-        StartTime: c.start, CompleteTime: c.complete, OperationPerformed: c.operation,
-        'Fault.FaultCode': String(c.fault?.code ?? 0), 'Fault.FaultString': c.fault?.message ?? '',
-      }, this.agent);
+      this.dm.emit(
+        `${SM}DUStateChange!`,
+        {
+          UUID: c.uuid,
+          DeploymentUnitRef: c.duRef,
+          Version: c.version,
+          CurrentState: c.state,
+          Resolved: String(c.resolved),
+          ExecutionUnitRefList: c.euRefs,
+          StartTime: c.start,
+          CompleteTime: c.complete,
+          OperationPerformed: c.operation,
+          'Fault.FaultCode': String(c.fault?.code ?? 0),
+          'Fault.FaultString': c.fault?.message ?? '',
+        },
+        this.agent,
+      );
       this.syncVolumes();
       if (r.recovered && r.requestTag) this.reportOrphan(r, duRow);
     } catch (e) {
@@ -345,11 +503,31 @@ export class SoftwareModules {
   /** A finished operation in TR-181's terms, once its rows are in step (the rows of an uninstalled DU are gone). */
   duStateChange(r: DuResult): DuStateChange {
     const duRow = r.duid ? this.rowBy('DeploymentUnit', 'DUID', r.duid) : undefined;
-    const state = r.fault ? (r.operation === 'Install' ? 'Failed' : 'Installed') : r.operation === 'Uninstall' ? 'Uninstalled' : 'Installed';
-    const euRefs = r.operation === 'Uninstall' ? [] : r.euids.map((e) => this.rowBy('ExecutionUnit', 'EUID', e)).filter(Boolean).map((n) => ref(n!.path));
+    const state = r.fault
+      ? r.operation === 'Install'
+        ? 'Failed'
+        : 'Installed'
+      : r.operation === 'Uninstall'
+        ? 'Uninstalled'
+        : 'Installed';
+    const euRefs =
+      r.operation === 'Uninstall'
+        ? []
+        : r.euids
+            .map((e) => this.rowBy('ExecutionUnit', 'EUID', e))
+            .filter(Boolean)
+            .map((n) => ref(n!.path));
     return {
-      operation: r.operation, uuid: r.uuid, duRef: duRow ? ref(duRow.path) : '', version: r.version, state, resolved: state === 'Installed',
-      euRefs: euRefs.join(','), start: r.startTime, complete: r.completeTime, fault: r.fault,
+      operation: r.operation,
+      uuid: r.uuid,
+      duRef: duRow ? ref(duRow.path) : '',
+      version: r.version,
+      state,
+      resolved: state === 'Installed',
+      euRefs: euRefs.join(','),
+      start: r.startTime,
+      complete: r.completeTime,
+      fault: r.fault,
     };
   }
 
@@ -361,23 +539,47 @@ export class SoftwareModules {
 
   /** An InstallDU/Update/Uninstall whose Request row was lost in a restart still gets its OperationComplete. */
   private reportOrphan(r: DuResult, duRow: ObjectNode | undefined): void {
-    const path = r.operation === 'Install' ? `${SM}InstallDU()` : `${duRow?.path ?? `${SM}DeploymentUnit.`}${r.operation}()`;
+    const path =
+      r.operation === 'Install' ? `${SM}InstallDU()` : `${duRow?.path ?? `${SM}DeploymentUnit.`}${r.operation}()`;
     const ee = this.eeRow(r.ee);
-    this.dm.operations.reportOrphan(path, r.requestTag, this.agent, r.fault
-      ? { ok: false, code: r.fault.code, message: r.fault.message }
-      : { ok: true, output: r.operation === 'Install' ? { UUID: r.uuid, Version: r.version, ExecEnvRef: ee ? ref(ee) : '' } : {} });
+    this.dm.operations.reportOrphan(
+      path,
+      r.requestTag,
+      this.agent,
+      r.fault
+        ? { ok: false, code: r.fault.code, message: r.fault.message }
+        : {
+            ok: true,
+            output:
+              r.operation === 'Install' ? { UUID: r.uuid, Version: r.version, ExecEnvRef: ee ? ref(ee) : '' } : {},
+          },
+    );
   }
 
   private readonly onUnit = (euid: string, s: Readonly<UnitState>): void => {
     const row = this.rowBy('ExecutionUnit', 'EUID', euid);
     if (!row) return;
-    this.dm.update(row.path, { Status: s.status, ExecutionFaultCode: s.fault, ExecutionFaultMessage: s.fault === 'NoFault' ? '' : s.faultMessage.slice(0, 256) }, ME);
-    this.dm.update(`${row.path}AutoRestart.`, { RetryCount: String(s.retryCount), LastRestarted: s.lastRestarted, NextRestart: s.nextRestart }, ME);
+    this.dm.update(
+      row.path,
+      {
+        Status: s.status,
+        ExecutionFaultCode: s.fault,
+        ExecutionFaultMessage: s.fault === 'NoFault' ? '' : s.faultMessage.slice(0, 256),
+      },
+      ME,
+    );
+    this.dm.update(
+      `${row.path}AutoRestart.`,
+      { RetryCount: String(s.retryCount), LastRestarted: s.lastRestarted, NextRestart: s.nextRestart },
+      ME,
+    );
     const found = this.engine.unitOf(euid);
     if (found) this.syncEEActive(found.du.ee);
   };
 
-  private readonly onEE = (ee: EERecord): void => { this.syncEE(ee); };
+  private readonly onEE = (ee: EERecord): void => {
+    this.syncEE(ee);
+  };
 
   private readonly onDuStatus = (duid: string, status: string): void => {
     const row = this.rowBy('DeploymentUnit', 'DUID', duid);
@@ -387,7 +589,8 @@ export class SoftwareModules {
   // ---- rows -------------------------------------------------------------------------------------
 
   private logRow(name: string): string | undefined {
-    for (const row of this.dm.node(DI)?.tables.get('VendorLogFile')?.rows.values() ?? []) if (row.stored('Name') === name) return row.path;
+    for (const row of this.dm.node(DI)?.tables.get('VendorLogFile')?.rows.values() ?? [])
+      if (row.stored('Name') === name) return row.path;
     return undefined;
   }
 
@@ -409,7 +612,10 @@ export class SoftwareModules {
   private ensureRow(table: string, key: string, value: string, values: Record<string, string>): string {
     const name = table.slice(SM.length, -1);
     const row = this.rowBy(name, key, value);
-    if (row) { this.dm.update(row.path, values, ME); return row.path; }
+    if (row) {
+      this.dm.update(row.path, values, ME);
+      return row.path;
+    }
     return this.dm.addInstance(table, { [key]: value, ...values }, ME);
   }
 
@@ -423,15 +629,24 @@ export class SoftwareModules {
     return this.engine.execEnvs().find((e) => e.name === name);
   }
 
-
   private syncEE(ee: EERecord): void {
     const cls = this.rowBy('ExecEnvClass', 'Name', ee.backend === 'native' ? 'Native' : 'LXC');
     this.ensureRow(`${SM}ExecEnv.`, 'Name', ee.name, {
-      Enable: String(ee.enabled), Status: ee.enabled ? 'Up' : 'Disabled', Type: ee.backend === 'native' ? 'Native' : 'LXC',
-      Vendor: ee.backend === 'native' ? 'cpe-agent' : 'linuxcontainers.org', Version: packageVersion,
-      InitialRunLevel: String(ee.initialRunLevel), CurrentRunLevel: String(ee.currentRunLevel),
-      AllocatedDiskSpace: String(ee.allocatedDiskKiB), AllocatedMemory: String(ee.allocatedMemoryKiB), AllocatedCPUPercent: String(ee.allocatedCpuPercent),
-      CreatedAt: ee.createdAt, ExecEnvClassRef: cls ? ref(cls.path) : '', RestartReason: ee.restartReason, RestartCount: String(ee.restartCount), LastRestarted: ee.lastRestarted,
+      Enable: String(ee.enabled),
+      Status: ee.enabled ? 'Up' : 'Disabled',
+      Type: ee.backend === 'native' ? 'Native' : 'LXC',
+      Vendor: ee.backend === 'native' ? 'cpe-agent' : 'linuxcontainers.org',
+      Version: packageVersion,
+      InitialRunLevel: String(ee.initialRunLevel),
+      CurrentRunLevel: String(ee.currentRunLevel),
+      AllocatedDiskSpace: String(ee.allocatedDiskKiB),
+      AllocatedMemory: String(ee.allocatedMemoryKiB),
+      AllocatedCPUPercent: String(ee.allocatedCpuPercent),
+      CreatedAt: ee.createdAt,
+      ExecEnvClassRef: cls ? ref(cls.path) : '',
+      RestartReason: ee.restartReason,
+      RestartCount: String(ee.restartCount),
+      LastRestarted: ee.lastRestarted,
       [ALLOW_PRIVILEGED]: String(ee.allowPrivileged === true),
     });
   }
@@ -439,9 +654,14 @@ export class SoftwareModules {
   private syncEEActive(eeId: string): void {
     const row = this.eeRow(eeId);
     if (!row) return;
-    const active = this.engine.deploymentUnits().filter((d) => d.ee === eeId).flatMap((d) => d.eus)
+    const active = this.engine
+      .deploymentUnits()
+      .filter((d) => d.ee === eeId)
+      .flatMap((d) => d.eus)
       .filter((e) => this.engine.unitState(e.euid)?.status === 'Active')
-      .map((e) => this.rowBy('ExecutionUnit', 'EUID', e.euid)).filter(Boolean).map((n) => ref(n!.path));
+      .map((e) => this.rowBy('ExecutionUnit', 'EUID', e.euid))
+      .filter(Boolean)
+      .map((n) => ref(n!.path));
     this.dm.update(row, { ActiveExecutionUnits: active.join(',') }, ME);
   }
 
@@ -449,9 +669,18 @@ export class SoftwareModules {
     const eeRow = this.eeRow(du.ee);
     const euRefs = du.eus.map((eu) => ref(this.syncEU(du, eu, eeRow)));
     const path = this.ensureRow(`${SM}DeploymentUnit.`, 'DUID', du.duid, {
-      UUID: du.uuid, Name: du.manifest.name, Status: status, Resolved: 'true', URL: du.url, Description: du.manifest.description,
-      Vendor: du.manifest.vendor, Version: du.manifest.version, ExecutionUnitList: euRefs.join(','), ExecutionEnvRef: eeRow ? ref(eeRow) : '',
-      Installed: du.installedAt, LastUpdate: du.installedAt,
+      UUID: du.uuid,
+      Name: du.manifest.name,
+      Status: status,
+      Resolved: 'true',
+      URL: du.url,
+      Description: du.manifest.description,
+      Vendor: du.manifest.vendor,
+      Version: du.manifest.version,
+      ExecutionUnitList: euRefs.join(','),
+      ExecutionEnvRef: eeRow ? ref(eeRow) : '',
+      Installed: du.installedAt,
+      LastUpdate: du.installedAt,
     });
     for (const eu of du.eus) {
       const row = this.rowBy('ExecutionUnit', 'EUID', eu.euid);
@@ -463,29 +692,63 @@ export class SoftwareModules {
   /** Who a unit runs as, inside its EE and on the host (TR-181 2.19 Allocated*UID/GID). */
   private unitIds(euid: string): Record<string, string> {
     const u = this.engine.unitUser(euid);
-    return u ? { AllocatedEUUID: String(u.inside.uid), AllocatedEUGID: String(u.inside.gid), AllocatedHostUID: String(u.host.uid), AllocatedHostGID: String(u.host.gid) } : {};
+    return u
+      ? {
+          AllocatedEUUID: String(u.inside.uid),
+          AllocatedEUGID: String(u.inside.gid),
+          AllocatedHostUID: String(u.host.uid),
+          AllocatedHostGID: String(u.host.gid),
+        }
+      : {};
   }
 
   private syncEU(du: DURecord, eu: EURecord, eeRow: string | undefined): string {
     const s = this.engine.unitState(eu.euid);
     const path = this.ensureRow(`${SM}ExecutionUnit.`, 'EUID', eu.euid, {
-      Name: eu.service.name, ExecEnvLabel: eu.euid.slice(0, 64), Status: s?.status ?? 'Idle', ExecutionFaultCode: s?.fault ?? 'NoFault',
-      ExecutionFaultMessage: s && s.fault !== 'NoFault' ? s.faultMessage.slice(0, 256) : '', AutoStart: String(eu.autoStart), RunLevel: String(eu.runLevel),
-      Vendor: du.manifest.vendor, Version: du.manifest.version, Description: eu.service.description, DiskSpaceInUse: String(du.diskKiB),
-      CreationTime: du.installedAt, ExecutionEnvRef: eeRow ? ref(eeRow) : '', ...this.unitIds(eu.euid), Privileged: String(du.privileged === true),
+      Name: eu.service.name,
+      ExecEnvLabel: eu.euid.slice(0, 64),
+      Status: s?.status ?? 'Idle',
+      ExecutionFaultCode: s?.fault ?? 'NoFault',
+      ExecutionFaultMessage: s && s.fault !== 'NoFault' ? s.faultMessage.slice(0, 256) : '',
+      AutoStart: String(eu.autoStart),
+      RunLevel: String(eu.runLevel),
+      Vendor: du.manifest.vendor,
+      Version: du.manifest.version,
+      Description: eu.service.description,
+      DiskSpaceInUse: String(du.diskKiB),
+      CreationTime: du.installedAt,
+      ExecutionEnvRef: eeRow ? ref(eeRow) : '',
+      ...this.unitIds(eu.euid),
+      Privileged: String(du.privileged === true),
     });
     const policy = this.engine.unitPolicy(eu.euid)!;
-    this.dm.update(`${path}AutoRestart.`, {
-      Enable: String(policy.mode !== 'never'), RetryMinimumWaitInterval: String(policy.minWait), RetryMaximumWaitInterval: String(policy.maxWait),
-      RetryIntervalMultiplier: String(policy.multiplier), MaximumRetryCount: String(policy.maxRetries), RetryCount: String(s?.retryCount ?? 0),
-    }, ME);
+    this.dm.update(
+      `${path}AutoRestart.`,
+      {
+        Enable: String(policy.mode !== 'never'),
+        RetryMinimumWaitInterval: String(policy.minWait),
+        RetryMaximumWaitInterval: String(policy.maxWait),
+        RetryIntervalMultiplier: String(policy.multiplier),
+        MaximumRetryCount: String(policy.maxRetries),
+        RetryCount: String(s?.retryCount ?? 0),
+      },
+      ME,
+    );
     // The service's stdout and stderr, as a vendor log file of the device (Name is at most 64
     // characters: the file's name, which lives in the engine's log directory).
     const logName = basename(this.engine.unitLogFile(eu.euid)).slice(-64);
-    const logRow = this.logRow(logName) ?? this.dm.addInstance(`${DI}VendorLogFile.`, { Name: logName, MaximumSize: String(256 * 1024), Persistent: 'false' }, ME);
+    const logRow =
+      this.logRow(logName) ??
+      this.dm.addInstance(
+        `${DI}VendorLogFile.`,
+        { Name: logName, MaximumSize: String(256 * 1024), Persistent: 'false' },
+        ME,
+      );
     this.dm.update(path, { VendorLogList: ref(logRow) }, ME);
     const env = this.dm.node(path)!.tables.get('EnvVariable')!;
-    if (!env.rows.size) for (const [Key, Value] of Object.entries(eu.service.env)) this.dm.addInstance(`${path}EnvVariable.`, { Key, Value }, ME);
+    if (!env.rows.size)
+      for (const [Key, Value] of Object.entries(eu.service.env))
+        this.dm.addInstance(`${path}EnvVariable.`, { Key, Value }, ME);
     return path;
   }
 }
@@ -495,8 +758,14 @@ function volumeArgs(input: Readonly<Record<string, string>>): VolumeSpec[] | und
   const rows = [...argRows(input, 'ApplicationData.').values()];
   if (!rows.length) return undefined;
   return rows.map((r) => {
-    for (const k of ['Name', 'Capacity', 'Retain', 'AccessPath']) if (!r[k]) throw new DmError(UspError.InvalidCommandArguments, `ApplicationData needs ${k}`);
-    return { name: r.Name!, capacityMiB: Number(r.Capacity), retain: r.Retain as VolumeSpec['retain'], accessPath: r.AccessPath! };
+    for (const k of ['Name', 'Capacity', 'Retain', 'AccessPath'])
+      if (!r[k]) throw new DmError(UspError.InvalidCommandArguments, `ApplicationData needs ${k}`);
+    return {
+      name: r.Name!,
+      capacityMiB: Number(r.Capacity),
+      retain: r.Retain as VolumeSpec['retain'],
+      accessPath: r.AccessPath!,
+    };
   });
 }
 

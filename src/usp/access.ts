@@ -13,7 +13,11 @@ export type Column = 'Param' | 'Obj' | 'InstantiatedObj' | 'CommandEvent';
 export type Right = 'r' | 'w' | 'x' | 'n';
 const RIGHT_INDEX: Record<Right, number> = { r: 0, w: 1, x: 2, n: 3 };
 
-interface Rule { order: number; targets: ((path: string) => boolean)[]; cols: Record<Column, string> }
+interface Rule {
+  order: number;
+  targets: ((path: string) => boolean)[];
+  cols: Record<Column, string>;
+}
 
 export class Access {
   /** Answers already worked out: the same paths come back in every Get. */
@@ -36,13 +40,18 @@ export class Access {
     const rules: Rule[] = [];
     for (const role of roles) {
       const node = dm.node(role);
-      if (!node || node.stored('Enable') !== 'true') continue;
+      if (node?.stored('Enable') !== 'true') continue;
       for (const perm of node.tables.get('Permission')?.rows.values() ?? []) {
         if (perm.stored('Enable') !== 'true') continue;
         rules.push({
           order: Number(perm.stored('Order') ?? 0),
           targets: parseTargets(perm.stored('Targets') ?? ''),
-          cols: { Param: perm.stored('Param')!, Obj: perm.stored('Obj')!, InstantiatedObj: perm.stored('InstantiatedObj')!, CommandEvent: perm.stored('CommandEvent')! },
+          cols: {
+            Param: perm.stored('Param')!,
+            Obj: perm.stored('Obj')!,
+            InstantiatedObj: perm.stored('InstantiatedObj')!,
+            CommandEvent: perm.stored('CommandEvent')!,
+          },
         });
       }
     }
@@ -81,21 +90,31 @@ export class AccessCache {
 
   of(endpointId: string): Access {
     let a = this.byEndpoint.get(endpointId);
-    if (!a) { a = Access.of(this.dm, endpointId); this.byEndpoint.set(endpointId, a); }
+    if (!a) {
+      a = Access.of(this.dm, endpointId);
+      this.byEndpoint.set(endpointId, a);
+    }
     return a;
   }
 
-  close(): void { this.off(); this.byEndpoint.clear(); }
+  close(): void {
+    this.off();
+    this.byEndpoint.clear();
+  }
 }
 
 const norm = (p: string): string => (p.endsWith('.') ? p : `${p}.`);
 
 /** Targets is a list of partial paths; "{i}" and "*" match any instance. */
 function parseTargets(v: string): ((path: string) => boolean)[] {
-  return listItems(v.replace(/^\[|\]$/g, '').replace(/"/g, '')).filter(Boolean).map((t) => {
-    const target = t.replace(/\.\*\./g, '.{i}.').replace(/\.\d+\./g, '.{i}.');
-    return target.endsWith('.') ? (p: string) => p.startsWith(target) || `${p}.` === target : (p: string) => p === target;
-  });
+  return listItems(v.replace(/^\[|\]$/g, '').replace(/"/g, ''))
+    .filter(Boolean)
+    .map((t) => {
+      const target = t.replace(/\.\*\./g, '.{i}.').replace(/\.\d+\./g, '.{i}.');
+      return target.endsWith('.')
+        ? (p: string) => p.startsWith(target) || `${p}.` === target
+        : (p: string) => p === target;
+    });
 }
 
 /** The two roles every agent starts with: full access, and read with notifications. */
@@ -108,8 +127,14 @@ export const PREDEFINED_ROLES = {
 export function ensureRoles(dm: DataModel): { full: string; readOnly: string } {
   const out: Record<string, string> = {};
   for (const [key, role] of Object.entries(PREDEFINED_ROLES)) {
-    const existing = dm.resolve(`${CT}Role.[Name==${JSON.stringify(role.Name)}].`, { kind: 'agent', component: 'access' })[0];
-    if (existing?.kind === 'node') { out[key] = existing.node.path; continue; }
+    const existing = dm.resolve(`${CT}Role.[Name==${JSON.stringify(role.Name)}].`, {
+      kind: 'agent',
+      component: 'access',
+    })[0];
+    if (existing?.kind === 'node') {
+      out[key] = existing.node.path;
+      continue;
+    }
     const path = dm.addInstance(`${CT}Role.`, { Name: role.Name, Enable: 'true' }, 'access');
     const { Name: _n, ...cols } = role;
     dm.addInstance(`${path}Permission.`, { Enable: 'true', Order: '0', Targets: 'Device.', ...cols }, 'access');

@@ -1,11 +1,15 @@
 // USP Record and Message encoding with protobufjs, from our proto/ files. Decoding is bounded
 // (a record larger than the limit is refused unread) and never throws anything but UspDecodeError.
-import protobuf from 'protobufjs';
+
 import { join } from 'node:path';
+import protobuf from 'protobufjs';
 import { packageRoot } from '../util/package-info.js';
 
 // keepCase: the field names stay those of the wire format (to_id, msg_id ...).
-const root = new protobuf.Root().loadSync([join(packageRoot, 'proto', 'usp-record.proto'), join(packageRoot, 'proto', 'usp-msg.proto')], { keepCase: true });
+const root = new protobuf.Root().loadSync(
+  [join(packageRoot, 'proto', 'usp-record.proto'), join(packageRoot, 'proto', 'usp-msg.proto')],
+  { keepCase: true },
+);
 const RecordType = root.lookupType('usp_record.Record');
 const MsgType = root.lookupType('usp.Msg');
 
@@ -19,20 +23,28 @@ export class UspDecodeError extends Error {}
 
 /** Plain-object forms of the protobuf messages, as protobufjs toObject gives them. */
 export type PlainRecord = {
-  version: string; to_id: string; from_id: string; payload_security?: string;
+  version: string;
+  to_id: string;
+  from_id: string;
+  payload_security?: string;
   no_session_context?: { payload: Uint8Array };
   session_context?: { session_id: string; sequence_id: string; payload?: Uint8Array[] };
   mqtt_connect?: { version: string; subscribed_topic: string };
   disconnect?: { reason: string; reason_code: number };
-  websocket_connect?: object; stomp_connect?: object; uds_connect?: object;
+  websocket_connect?: object;
+  stomp_connect?: object;
+  uds_connect?: object;
   record_type?: string;
 };
 
 // The request/response body shapes are wide; handlers read the fields they need.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: until the messages are typed from proto/
 export type Plain = Record<string, any>;
 
-export interface PlainMsg { header: { msg_id: string; msg_type: string }; body: Plain }
+export interface PlainMsg {
+  header: { msg_id: string; msg_type: string };
+  body: Plain;
+}
 
 const TO_OBJECT = { longs: String, enums: String, bytes: Uint8Array, defaults: true, oneofs: true } as const;
 
@@ -77,8 +89,16 @@ export function encodeRecord(rec: Plain): Uint8Array {
 
 /** A NoSessionContext record carrying one message. */
 export function wrapMsg(fromId: string, toId: string, msg: PlainMsg, version = AGENT_VERSION): Uint8Array {
-  return encodeRecord({ version, to_id: toId, from_id: fromId, payload_security: 'PLAINTEXT', no_session_context: { payload: encodeMsg(msg) } });
+  return encodeRecord({
+    version,
+    to_id: toId,
+    from_id: fromId,
+    payload_security: 'PLAINTEXT',
+    no_session_context: { payload: encodeMsg(msg) },
+  });
 }
 
 /** The response message type for a request type: GET -> GET_RESP. */
-export function responseType(reqType: string): string { return `${reqType}_RESP`; }
+export function responseType(reqType: string): string {
+  return `${reqType}_RESP`;
+}

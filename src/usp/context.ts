@@ -2,9 +2,9 @@
 // answer may grow.
 import type { Caller } from '../dm/caller.js';
 import type { DataModel } from '../dm/datamodel.js';
+import type { ByteBudget } from '../util/byte-budget.js';
 import type { Access } from './access.js';
 import type { Plain } from './codec.js';
-import type { ByteBudget } from '../util/byte-budget.js';
 
 export interface UspContext {
   readonly dm: DataModel;
@@ -17,6 +17,10 @@ export interface UspContext {
 /** The result of handling a request: a response body, an Error body, or nothing (send_resp false). */
 export type HandlerResult = { response: Plain } | { error: UspErrorBody } | { none: true };
 
-export interface UspErrorBody { err_code: number; err_msg: string; param_errs?: { param_path: string; err_code: number; err_msg: string }[] }
+export interface UspErrorBody {
+  err_code: number;
+  err_msg: string;
+  param_errs?: { param_path: string; err_code: number; err_msg: string }[];
+}
 
 export type RequestHandler = (req: Plain, ctx: UspContext) => HandlerResult | Promise<HandlerResult>;

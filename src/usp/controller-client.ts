@@ -3,17 +3,17 @@
 // NotifyResp when asked. It speaks only the standard wire format, so it works with any USP agent.
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import mqtt, { type MqttClient, type IPublishPacket } from 'mqtt';
-import { decodeMsg, decodeRecord, type Plain, type PlainMsg, wrapMsg, type PlainRecord } from './codec.js';
+import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
+import { decodeMsg, decodeRecord, type Plain, type PlainMsg, type PlainRecord, wrapMsg } from './codec.js';
 import { noDelay, replyToOf, USP_CONTENT_TYPES } from './mqtt/connection.js';
 
 export interface ControllerOptions {
-  readonly url: string;              // mqtt://127.0.0.1:1883
+  readonly url: string; // mqtt://127.0.0.1:1883
   readonly version: '3.1.1' | '5.0';
-  readonly endpointId: string;       // our own: proto::...
-  readonly topic: string;            // where the agent reaches us
+  readonly endpointId: string; // our own: proto::...
+  readonly topic: string; // where the agent reaches us
   readonly agentId: string;
-  readonly agentTopic: string;       // where we reach the agent
+  readonly agentTopic: string; // where we reach the agent
   readonly username?: string;
   readonly password?: string;
   readonly timeoutMs?: number;
@@ -27,7 +27,10 @@ export type Notification = { subscriptionId: string; body: Plain; msg: PlainMsg 
 
 export class UspController {
   private client: MqttClient | undefined;
-  private readonly waiting = new Map<string, { resolve: (m: PlainMsg) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  private readonly waiting = new Map<
+    string,
+    { resolve: (m: PlainMsg) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
+  >();
   /** Every Notify received, in order. */
   readonly notifications: Notification[] = [];
   /** Every record received that carried no message (MQTTConnect, Disconnect...). */
@@ -47,7 +50,14 @@ export class UspController {
       connectTimeout: 5000,
       ...(o.username ? { username: o.username } : {}),
       ...(o.password ? { password: o.password } : {}),
-      ...(o.tls ? { rejectUnauthorized: true, ...(o.tls.ca ? { ca: readFileSync(o.tls.ca) } : {}), ...(o.tls.cert ? { cert: readFileSync(o.tls.cert) } : {}), ...(o.tls.key ? { key: readFileSync(o.tls.key) } : {}) } : {}),
+      ...(o.tls
+        ? {
+            rejectUnauthorized: true,
+            ...(o.tls.ca ? { ca: readFileSync(o.tls.ca) } : {}),
+            ...(o.tls.cert ? { cert: readFileSync(o.tls.cert) } : {}),
+            ...(o.tls.key ? { key: readFileSync(o.tls.key) } : {}),
+          }
+        : {}),
     });
     this.client = client;
     noDelay(client);
@@ -62,11 +72,22 @@ export class UspController {
     if (ct && !USP_CONTENT_TYPES.has(ct)) return;
     let rec: PlainRecord;
     // A Get of a large subtree answers with records far above the agent's limit for requests.
-    try { rec = decodeRecord(payload, MAX_RESPONSE_BYTES); } catch { return; }
+    try {
+      rec = decodeRecord(payload, MAX_RESPONSE_BYTES);
+    } catch {
+      return;
+    }
     if (rec.to_id !== this.opts.endpointId) return;
-    if (!rec.no_session_context) { this.records.push(rec); return; }
+    if (!rec.no_session_context) {
+      this.records.push(rec);
+      return;
+    }
     let msg: PlainMsg;
-    try { msg = decodeMsg(rec.no_session_context.payload); } catch { return; }
+    try {
+      msg = decodeMsg(rec.no_session_context.payload);
+    } catch {
+      return;
+    }
     const req = msg.body.request as Plain | undefined;
     if (req?.req_type === 'notify') {
       const n = { subscriptionId: req.notify.subscription_id as string, body: req.notify as Plain, msg };
@@ -75,7 +96,10 @@ export class UspController {
       if (req.notify.send_resp && this.acknowledge) {
         const replyTo = packet.properties?.responseTopic ?? replyToOf(_topic) ?? this.opts.agentTopic;
         // An acknowledgement lost while closing is one more retry for the agent, nothing worse.
-        this.publish(replyTo, { header: { msg_id: msg.header.msg_id, msg_type: 'NOTIFY_RESP' }, body: { response: { notify_resp: { subscription_id: n.subscriptionId } } } }).catch(() => {});
+        this.publish(replyTo, {
+          header: { msg_id: msg.header.msg_id, msg_type: 'NOTIFY_RESP' },
+          body: { response: { notify_resp: { subscription_id: n.subscriptionId } } },
+        }).catch(() => {});
       }
       return;
     }
@@ -90,7 +114,11 @@ export class UspController {
   private async publish(topic: string, msg: PlainMsg): Promise<void> {
     const o = this.opts;
     const bytes = Buffer.from(wrapMsg(o.endpointId, o.agentId, msg));
-    if (o.version === '5.0') await this.client!.publishAsync(topic, bytes, { qos: 1, properties: { contentType: 'usp.msg', responseTopic: o.topic } });
+    if (o.version === '5.0')
+      await this.client!.publishAsync(topic, bytes, {
+        qos: 1,
+        properties: { contentType: 'usp.msg', responseTopic: o.topic },
+      });
     else await this.client!.publishAsync(`${topic}/reply-to=${o.topic.replace(/\//g, '%2F')}`, bytes, { qos: 1 });
   }
 
@@ -99,16 +127,25 @@ export class UspController {
     if (!this.client) throw new Error('not connected');
     const msgId = randomUUID();
     const answer = new Promise<PlainMsg>((resolve, reject) => {
-      const timer = setTimeout(() => { this.waiting.delete(msgId); reject(new Error(`no answer from ${this.opts.agentId} within ${this.timeout} ms`)); }, this.timeout);
+      const timer = setTimeout(() => {
+        this.waiting.delete(msgId);
+        reject(new Error(`no answer from ${this.opts.agentId} within ${this.timeout} ms`));
+      }, this.timeout);
       this.waiting.set(msgId, { resolve, reject, timer });
     });
-    await this.publish(this.opts.agentTopic, { header: { msg_id: msgId, msg_type: type }, body: { request: { [kind]: body } } });
+    await this.publish(this.opts.agentTopic, {
+      header: { msg_id: msgId, msg_type: type },
+      body: { request: { [kind]: body } },
+    });
     return answer;
   }
 
   /** Sends a request that gets no answer (Operate with send_resp false). */
   async post(kind: string, type: string, body: Plain): Promise<void> {
-    await this.publish(this.opts.agentTopic, { header: { msg_id: randomUUID(), msg_type: type }, body: { request: { [kind]: body } } });
+    await this.publish(this.opts.agentTopic, {
+      header: { msg_id: randomUUID(), msg_type: type },
+      body: { request: { [kind]: body } },
+    });
   }
 
   /** Resolves with the first notification that satisfies the test. */
@@ -117,15 +154,30 @@ export class UspController {
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
       const prev = this.onNotify;
-      const timer = setTimeout(() => { this.onNotify = prev; reject(new Error('no matching notification')); }, ms);
-      this.onNotify = (n) => { prev(n); if (test(n)) { clearTimeout(timer); this.onNotify = prev; resolve(n); } };
+      const timer = setTimeout(() => {
+        this.onNotify = prev;
+        reject(new Error('no matching notification'));
+      }, ms);
+      this.onNotify = (n) => {
+        prev(n);
+        if (test(n)) {
+          clearTimeout(timer);
+          this.onNotify = prev;
+          resolve(n);
+        }
+      };
     });
   }
 
-  private get timeout(): number { return this.opts.timeoutMs ?? 10_000; }
+  private get timeout(): number {
+    return this.opts.timeoutMs ?? 10_000;
+  }
 
   async close(): Promise<void> {
-    for (const w of this.waiting.values()) { clearTimeout(w.timer); w.reject(new Error('controller closed')); }
+    for (const w of this.waiting.values()) {
+      clearTimeout(w.timer);
+      w.reject(new Error('controller closed'));
+    }
     this.waiting.clear();
     await this.client?.endAsync();
     this.client = undefined;

@@ -26,7 +26,10 @@ export async function dispatch(request: Plain, ctx: UspContext): Promise<{ respT
   const kind = request.req_type as string | undefined;
   const h = kind ? HANDLERS[kind] : undefined;
   if (!h || !request[kind!]) {
-    return { respType: 'ERROR', result: { error: { err_code: 7001, err_msg: `the agent does not handle ${kind ?? 'an empty'} request` } } };
+    return {
+      respType: 'ERROR',
+      result: { error: { err_code: 7001, err_msg: `the agent does not handle ${kind ?? 'an empty'} request` } },
+    };
   }
   return { respType: `${h.type}_RESP`, result: await h.handle(request[kind!], ctx) };
 }

@@ -6,14 +6,22 @@
 // and the size of an answer (the MTP's limit, else LocalAgent.X_CPE-AGENT_MaxRecordSize); past either
 // the answer is Error 7005, and an answer too large is never built whole.
 import type { DataModel } from '../dm/datamodel.js';
-import type { Logger } from '../util/logger.js';
-import { AccessCache } from './access.js';
 import { BudgetExceeded, ByteBudget } from '../util/byte-budget.js';
-import { decodeMsg, decodeRecord, encodeRecord, type Plain, type PlainMsg, UspDecodeError, wrapMsg } from './codec.js';
-import type { UspContext } from './context.js';
-import { dispatch } from './dispatch.js';
-import { controllerByEndpoint } from './controllers.js';
+import type { Logger } from '../util/logger.js';
 import { asWork } from '../util/work.js';
+import { AccessCache } from './access.js';
+import {
+  decodeMsg,
+  decodeRecord,
+  encodeRecord,
+  type Plain,
+  type PlainMsg,
+  type UspDecodeError,
+  wrapMsg,
+} from './codec.js';
+import type { UspContext } from './context.js';
+import { controllerByEndpoint } from './controllers.js';
+import { dispatch } from './dispatch.js';
 
 export interface Inbound {
   /** The controller's endpoint id, from the record. */
@@ -26,7 +34,10 @@ export interface Inbound {
 export interface ReplyRoute {
   /** The largest record this MTP carries back (an MQTT 5 broker's Maximum Packet Size less the PUBLISH header). */
   readonly maxRecordBytes: number | undefined;
-  /** Sends the answer to the controller; the request keeps its place among the controller's requests in flight until this settles. */
+  /**
+   * Sends the answer to the controller; the request keeps its place among the controller's requests in flight until
+   * this settles.
+   */
   send(reply: Uint8Array, to: string): Promise<unknown>;
 }
 
@@ -42,16 +53,22 @@ export class UspEndpoint {
   /** NotifyResp acknowledgements go to the subscription sender. */
   onNotifyResp: (fromId: string, msgId: string, subscriptionId: string) => void = () => {};
 
-  constructor(private readonly dm: DataModel, private readonly log: Logger, readonly access: AccessCache = new AccessCache(dm)) {}
+  constructor(
+    private readonly dm: DataModel,
+    private readonly log: Logger,
+    readonly access: AccessCache = new AccessCache(dm),
+  ) {}
 
-  get endpointId(): string { return this.dm.value('Device.LocalAgent.EndpointID'); }
+  get endpointId(): string {
+    return this.dm.value('Device.LocalAgent.EndpointID');
+  }
 
   /**
    * Handles one received record; returns what to send back (nothing for dropped records). With a
    * route the answer is also sent through it, and counts against the controller until it has gone.
    */
   async receive(bytes: Uint8Array, route?: ReplyRoute): Promise<Inbound | undefined> {
-    let rec;
+    let rec: ReturnType<typeof decodeRecord>;
     try {
       rec = decodeRecord(bytes);
     } catch (e) {
@@ -59,19 +76,37 @@ export class UspEndpoint {
       return undefined;
     }
     const me = this.endpointId;
-    if (rec.to_id !== me) { this.log.warn({ to: rec.to_id, from: rec.from_id }, 'dropped a record addressed to another endpoint'); return undefined; }
-    if (rec.from_id === me || !rec.from_id) { this.log.warn({ from: rec.from_id }, 'dropped a record from our own or an empty endpoint id'); return undefined; }
-    if (!this.isKnownController(rec.from_id)) { this.log.warn({ from: rec.from_id }, 'dropped a record from an unknown or disabled controller'); return undefined; }
-    if (!/^1\.\d+$/.test(rec.version)) { this.log.warn({ from: rec.from_id, version: rec.version }, 'dropped a record of an unsupported USP version'); return undefined; }
+    if (rec.to_id !== me) {
+      this.log.warn({ to: rec.to_id, from: rec.from_id }, 'dropped a record addressed to another endpoint');
+      return undefined;
+    }
+    if (rec.from_id === me || !rec.from_id) {
+      this.log.warn({ from: rec.from_id }, 'dropped a record from our own or an empty endpoint id');
+      return undefined;
+    }
+    if (!this.isKnownController(rec.from_id)) {
+      this.log.warn({ from: rec.from_id }, 'dropped a record from an unknown or disabled controller');
+      return undefined;
+    }
+    if (!/^1\.\d+$/.test(rec.version)) {
+      this.log.warn({ from: rec.from_id, version: rec.version }, 'dropped a record of an unsupported USP version');
+      return undefined;
+    }
     const version = rec.version;
     const from = rec.from_id;
     let reply: Uint8Array | undefined;
     switch (rec.record_type) {
       case 'session_context':
-        reply = encodeRecord({ version, to_id: from, from_id: me, disconnect: { reason: 'Session Context is not allowed by this agent', reason_code: 7106 } });
+        reply = encodeRecord({
+          version,
+          to_id: from,
+          from_id: me,
+          disconnect: { reason: 'Session Context is not allowed by this agent', reason_code: 7106 },
+        });
         await route?.send(reply, from);
         return { fromId: from, reply };
-      case 'no_session_context': break;
+      case 'no_session_context':
+        break;
       default:
         this.log.info({ from, type: rec.record_type }, 'ignored a record with no message');
         return undefined;
@@ -87,29 +122,46 @@ export class UspEndpoint {
       this.handleOther(from, msg);
       return undefined;
     }
-    const maxRecord = Math.min(route?.maxRecordBytes ?? Infinity, Number(this.dm.value(`${LA}X_CPE-AGENT_MaxRecordSize`)));
+    const maxRecord = Math.min(
+      route?.maxRecordBytes ?? Infinity,
+      Number(this.dm.value(`${LA}X_CPE-AGENT_MaxRecordSize`)),
+    );
     const wrap = (answer: PlainMsg) => wrapMsg(me, from, answer, version);
     const count = this.busy.get(from) ?? 0;
     const limit = Number(this.dm.value(`${LA}X_CPE-AGENT_MaxRequestsInFlight`));
     if (count >= limit) {
-      this.log.warn({ from, msgId: msg.header.msg_id, limit }, 'refused a request: the controller has too many in flight');
-      reply = wrap(errorMsg(msg.header.msg_id, 7005, `resources exceeded: ${limit} requests of this controller are in progress; retry when they are answered`));
+      this.log.warn(
+        { from, msgId: msg.header.msg_id, limit },
+        'refused a request: the controller has too many in flight',
+      );
+      reply = wrap(
+        errorMsg(
+          msg.header.msg_id,
+          7005,
+          `resources exceeded: ${limit} requests of this controller are in progress; retry when they are answered`,
+        ),
+      );
       await route?.send(reply, from);
       return { fromId: from, reply };
     }
     this.busy.set(from, count + 1);
     try {
-      const budget = new ByteBudget(maxRecord - RECORD_OVERHEAD - me.length - from.length - msg.header.msg_id.length, maxRecord);
+      const budget = new ByteBudget(
+        maxRecord - RECORD_OVERHEAD - me.length - from.length - msg.header.msg_id.length,
+        maxRecord,
+      );
       const answer = await asWork(() => this.handleRequest(from, msg, budget));
       if (!answer) return { fromId: from, reply: undefined };
       reply = wrap(answer);
       // The budget counts what a response holds as it is built; this catches what it could not foresee.
-      if (reply.length > maxRecord) reply = wrap(errorMsg(msg.header.msg_id, 7005, new BudgetExceeded(maxRecord).message));
+      if (reply.length > maxRecord)
+        reply = wrap(errorMsg(msg.header.msg_id, 7005, new BudgetExceeded(maxRecord).message));
       await route?.send(reply, from);
       return { fromId: from, reply };
     } finally {
       const left = (this.busy.get(from) ?? 1) - 1;
-      if (left > 0) this.busy.set(from, left); else this.busy.delete(from);
+      if (left > 0) this.busy.set(from, left);
+      else this.busy.delete(from);
     }
   }
 
@@ -118,23 +170,35 @@ export class UspEndpoint {
     const body = msg.body;
     if (body.msg_body !== 'response') return;
     const r = body.response as Plain;
-    if (r.resp_type === 'notify_resp') this.onNotifyResp(fromId, msg.header.msg_id, r.notify_resp?.subscription_id ?? '');
+    if (r.resp_type === 'notify_resp')
+      this.onNotifyResp(fromId, msg.header.msg_id, r.notify_resp?.subscription_id ?? '');
   }
 
   private async handleRequest(fromId: string, msg: PlainMsg, budget: ByteBudget): Promise<PlainMsg | undefined> {
     const msgId = msg.header.msg_id;
     const key = `${fromId}\u0000${msgId}`;
-    if (this.inFlight.has(key)) { this.log.info({ from: fromId, msgId }, 'ignored a duplicate of a message in progress'); return undefined; }
+    if (this.inFlight.has(key)) {
+      this.log.info({ from: fromId, msgId }, 'ignored a duplicate of a message in progress');
+      return undefined;
+    }
     this.inFlight.add(key);
     try {
-      const ctx: UspContext = { dm: this.dm, caller: { kind: 'usp', endpointId: fromId }, access: this.access.of(fromId), budget };
+      const ctx: UspContext = {
+        dm: this.dm,
+        caller: { kind: 'usp', endpointId: fromId },
+        access: this.access.of(fromId),
+        budget,
+      };
       const { respType, result } = await dispatch(msg.body.request as Plain, ctx);
       if ('none' in result) return undefined;
       if ('error' in result) return { header: { msg_id: msgId, msg_type: 'ERROR' }, body: { error: result.error } };
       return { header: { msg_id: msgId, msg_type: respType }, body: { response: result.response } };
     } catch (e) {
       if (e instanceof BudgetExceeded) {
-        this.log.warn({ from: fromId, msgId, limit: e.limit }, 'refused a request whose answer would be too large for the MTP');
+        this.log.warn(
+          { from: fromId, msgId, limit: e.limit },
+          'refused a request whose answer would be too large for the MTP',
+        );
         return errorMsg(msgId, 7005, e.message);
       }
       this.log.error({ err: e, from: fromId, msgId }, 'request failed unexpectedly');
@@ -149,4 +213,7 @@ export class UspEndpoint {
   }
 }
 
-const errorMsg = (msgId: string, code: number, message: string): PlainMsg => ({ header: { msg_id: msgId, msg_type: 'ERROR' }, body: { error: { err_code: code, err_msg: message } } });
+const errorMsg = (msgId: string, code: number, message: string): PlainMsg => ({
+  header: { msg_id: msgId, msg_type: 'ERROR' },
+  body: { error: { err_code: code, err_msg: message } },
+});

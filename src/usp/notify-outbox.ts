@@ -7,8 +7,8 @@
 // writing one never rewrites the others, and a kill -9 leaves each whole or absent.
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { PlainMsg } from './codec.js';
 import { removeStaleTemps, writeFileAtomic } from '../util/atomic-file.js';
+import type { PlainMsg } from './codec.js';
 
 export interface StoredNotify {
   readonly msg: PlainMsg;
@@ -19,7 +19,9 @@ export interface StoredNotify {
   /** What it reports, for recognising the same report made again after a restart. */
   readonly key: string;
   /** Written before its transaction's commit: what the model holds if that commit happened. */
-  readonly check?: { readonly path: string; readonly value: string } | { readonly path: string; readonly exists: boolean };
+  readonly check?:
+    | { readonly path: string; readonly value: string }
+    | { readonly path: string; readonly exists: boolean };
 }
 
 export class NotifyOutbox {
@@ -45,7 +47,9 @@ export class NotifyOutbox {
   }
 
   /** Whether a notification saying this is stored and not yet acknowledged. */
-  waiting(key: string): boolean { return this.keys.has(key); }
+  waiting(key: string): boolean {
+    return this.keys.has(key);
+  }
 
   /** What an earlier run left undelivered; unreadable files are removed. */
   load(): StoredNotify[] {
@@ -54,12 +58,19 @@ export class NotifyOutbox {
       if (f.endsWith('.json')) {
         try {
           const n = JSON.parse(readFileSync(join(this.dir, f), 'utf8')) as StoredNotify;
-          if (typeof n.to === 'string' && typeof n.expires === 'number' && typeof n.key === 'string' && n.msg?.header?.msg_id) {
+          if (
+            typeof n.to === 'string' &&
+            typeof n.expires === 'number' &&
+            typeof n.key === 'string' &&
+            n.msg?.header?.msg_id
+          ) {
             out.push(n);
             this.remember(n);
             continue;
           }
-        } catch { /* removed below */ }
+        } catch {
+          /* removed below */
+        }
       }
       rmSync(join(this.dir, f), { force: true });
     }
@@ -72,5 +83,7 @@ export class NotifyOutbox {
   }
 
   // msg_ids are ours (UUIDs), never a controller's: safe as file names.
-  private file(msgId: string): string { return join(this.dir, `${msgId}.json`); }
+  private file(msgId: string): string {
+    return join(this.dir, `${msgId}.json`);
+  }
 }

@@ -11,9 +11,13 @@ export class PeriodicNotifier {
 
   start(): void {
     this.arm();
-    this.unsubscribe = this.dm.feed.subscribe('Device.LocalAgent.Controller.', (c) => {
-      if (c.kind !== 'value' || /\.(PeriodicNotifInterval|PeriodicNotifTime|Enable)$/.test(c.path)) this.arm();
-    }, ['value', 'add', 'delete']);
+    this.unsubscribe = this.dm.feed.subscribe(
+      'Device.LocalAgent.Controller.',
+      (c) => {
+        if (c.kind !== 'value' || /\.(PeriodicNotifInterval|PeriodicNotifTime|Enable)$/.test(c.path)) this.arm();
+      },
+      ['value', 'add', 'delete'],
+    );
   }
 
   stop(): void {
@@ -32,10 +36,14 @@ export class PeriodicNotifier {
       const tick = (): void => {
         const now = Date.now();
         const next = interval * 1000 - ((now - ref) % (interval * 1000));
-        this.timers.set(ctl.path, setTimeout(() => {
-          if (this.dm.node(ctl.path)) this.dm.emit('Device.LocalAgent.Periodic!', {}, { kind: 'agent', component: 'periodic' });
-          tick();
-        }, next).unref());
+        this.timers.set(
+          ctl.path,
+          setTimeout(() => {
+            if (this.dm.node(ctl.path))
+              this.dm.emit('Device.LocalAgent.Periodic!', {}, { kind: 'agent', component: 'periodic' });
+            tick();
+          }, next).unref(),
+        );
       };
       tick();
     }

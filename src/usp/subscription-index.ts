@@ -16,8 +16,15 @@ import { listItems } from '../dm/types.js';
 
 const SUB = 'Device.LocalAgent.Subscription.';
 
-interface TrieNode { readonly children: Map<string, TrieNode>; readonly rows: Set<ObjectNode> }
-interface Entry { readonly type: string; readonly recipient: string; readonly keys: (readonly string[] | undefined)[] }
+interface TrieNode {
+  readonly children: Map<string, TrieNode>;
+  readonly rows: Set<ObjectNode>;
+}
+interface Entry {
+  readonly type: string;
+  readonly recipient: string;
+  readonly keys: (readonly string[] | undefined)[];
+}
 
 const trieNode = (): TrieNode => ({ children: new Map(), rows: new Set() });
 
@@ -51,14 +58,22 @@ export class SubscriptionIndex {
   /** The index of a model's subscriptions; built at the first call, which must come after the model is opened. */
   static of(dm: DataModel): SubscriptionIndex {
     let index = indexes.get(dm);
-    if (!index) { index = new SubscriptionIndex(dm); indexes.set(dm, index); }
+    if (!index) {
+      index = new SubscriptionIndex(dm);
+      indexes.set(dm, index);
+    }
     return index;
   }
 
   private constructor(private readonly dm: DataModel) {
     for (const row of this.table()?.rows.values() ?? []) this.put(row);
-    const mark = (changes: readonly Change[]) => { for (const c of changes) if (c.path.startsWith(SUB)) this.dirty.add(rowPathOf(c.path)); };
-    dm.feed.onBeforeCommit((changes) => { mark(changes); return () => mark(changes); });
+    const mark = (changes: readonly Change[]) => {
+      for (const c of changes) if (c.path.startsWith(SUB)) this.dirty.add(rowPathOf(c.path));
+    };
+    dm.feed.onBeforeCommit((changes) => {
+      mark(changes);
+      return () => mark(changes);
+    });
   }
 
   /** The rows whose subscription of this NotifType may match a change at this path, in instance order. */
@@ -73,7 +88,7 @@ export class SubscriptionIndex {
   /** The rows whose Recipient is this controller (its path without the final dot). */
   ofRecipient(recipient: string): ObjectNode[] {
     this.refresh();
-    return [...this.byRecipient.get(recipient) ?? []];
+    return [...(this.byRecipient.get(recipient) ?? [])];
   }
 
   /**
@@ -86,7 +101,9 @@ export class SubscriptionIndex {
     return (this.byRecipient.get(recipient)?.size ?? 0) + unseen;
   }
 
-  private table(): Table | undefined { return this.dm.node('Device.LocalAgent.')?.tables.get('Subscription'); }
+  private table(): Table | undefined {
+    return this.dm.node('Device.LocalAgent.')?.tables.get('Subscription');
+  }
 
   private refresh(): void {
     if (!this.dirty.size) return;
@@ -101,17 +118,30 @@ export class SubscriptionIndex {
 
   private put(row: ObjectNode): void {
     const type = row.stored('NotifType') ?? '';
-    const entry: Entry = { type, recipient: row.stored('Recipient') ?? '', keys: listItems(row.stored('ReferenceList') ?? '').map(keyOf) };
+    const entry: Entry = {
+      type,
+      recipient: row.stored('Recipient') ?? '',
+      keys: listItems(row.stored('ReferenceList') ?? '').map(keyOf),
+    };
     this.entries.set(row, entry);
     this.byPath.set(row.path, row);
     setOf(this.byRecipient, entry.recipient).add(row);
     for (const key of entry.keys) {
-      if (!key) { setOf(this.anywhere, type).add(row); continue; }
+      if (!key) {
+        setOf(this.anywhere, type).add(row);
+        continue;
+      }
       let node: TrieNode | undefined = this.tries.get(type);
-      if (!node) { node = trieNode(); this.tries.set(type, node); }
+      if (!node) {
+        node = trieNode();
+        this.tries.set(type, node);
+      }
       for (const seg of key) {
         let next: TrieNode | undefined = node.children.get(seg);
-        if (!next) { next = trieNode(); node.children.set(seg, next); }
+        if (!next) {
+          next = trieNode();
+          node.children.set(seg, next);
+        }
         node = next;
       }
       node.rows.add(row);
@@ -125,7 +155,10 @@ export class SubscriptionIndex {
     if (!entry) return;
     dropFrom(this.byRecipient, entry.recipient, row);
     for (const key of entry.keys) {
-      if (!key) { dropFrom(this.anywhere, entry.type, row); continue; }
+      if (!key) {
+        dropFrom(this.anywhere, entry.type, row);
+        continue;
+      }
       const trie = this.tries.get(entry.type);
       if (trie) prune(trie, key, 0, row);
     }
@@ -144,7 +177,10 @@ function collect(node: TrieNode, segs: readonly string[], i: number, out: Set<Ob
 
 /** Takes the row from the node its key leads to, and drops nodes left empty on the way back. */
 function prune(node: TrieNode, key: readonly string[], i: number, row: ObjectNode): void {
-  if (i === key.length) { node.rows.delete(row); return; }
+  if (i === key.length) {
+    node.rows.delete(row);
+    return;
+  }
   const child = node.children.get(key[i]!);
   if (!child) return;
   prune(child, key, i + 1, row);
@@ -160,7 +196,10 @@ function rowPathOf(path: string): string {
 
 function setOf<K, V>(map: Map<K, Set<V>>, key: K): Set<V> {
   let s = map.get(key);
-  if (!s) { s = new Set(); map.set(key, s); }
+  if (!s) {
+    s = new Set();
+    map.set(key, s);
+  }
   return s;
 }
 

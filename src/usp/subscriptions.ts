@@ -12,15 +12,15 @@ import type { Change } from '../dm/change-feed.js';
 import { compilePattern } from '../dm/change-feed.js';
 import type { DataModel } from '../dm/datamodel.js';
 import { DmError, UspError } from '../dm/errors.js';
-import { listItems } from '../dm/types.js';
 import type { ObjectNode } from '../dm/tree.js';
+import { listItems } from '../dm/types.js';
 import type { Logger } from '../util/logger.js';
+import { dateTime } from '../util/time.js';
 import type { AccessCache } from './access.js';
 import type { PlainMsg } from './codec.js';
 import { controllerByEndpoint } from './controllers.js';
 import type { NotifyOutbox, StoredNotify } from './notify-outbox.js';
 import { SubscriptionIndex } from './subscription-index.js';
-import { dateTime } from '../util/time.js';
 
 const LA = 'Device.LocalAgent.';
 const SUB = `${LA}Subscription.`;
@@ -29,11 +29,27 @@ const AGENT = { kind: 'agent', component: 'subscriptions' } as const;
 /** Sends a message to a controller over whatever MTP reaches it; false when none does now. */
 export type Send = (endpointId: string, msg: PlainMsg) => boolean;
 
-interface Pending { msg: PlainMsg; to: string; attempt: number; expires: number; timer: NodeJS.Timeout | undefined; durable: boolean }
-interface Prepared { notification: Record<string, unknown>; msg: PlainMsg }
+interface Pending {
+  msg: PlainMsg;
+  to: string;
+  attempt: number;
+  expires: number;
+  timer: NodeJS.Timeout | undefined;
+  durable: boolean;
+}
+interface Prepared {
+  notification: Record<string, unknown>;
+  msg: PlainMsg;
+}
 
 /** The NotifType that reports each kind of change. */
-const NOTIF_TYPE: Record<Change['kind'], string> = { value: 'ValueChange', add: 'ObjectCreation', delete: 'ObjectDeletion', event: 'Event', operation: 'OperationComplete' };
+const NOTIF_TYPE: Record<Change['kind'], string> = {
+  value: 'ValueChange',
+  add: 'ObjectCreation',
+  delete: 'ObjectDeletion',
+  event: 'Event',
+  operation: 'OperationComplete',
+};
 
 export class Subscriptions {
   private readonly pending = new Map<string, Pending>();
@@ -47,7 +63,13 @@ export class Subscriptions {
   private readonly index: SubscriptionIndex;
 
   /** After the model is opened. */
-  constructor(private readonly dm: DataModel, private readonly send: Send, private readonly access: AccessCache, private readonly log: Logger, private readonly outbox?: NotifyOutbox) {
+  constructor(
+    private readonly dm: DataModel,
+    private readonly send: Send,
+    private readonly access: AccessCache,
+    private readonly log: Logger,
+    private readonly outbox?: NotifyOutbox,
+  ) {
     this.index = SubscriptionIndex.of(dm);
   }
 
@@ -62,7 +84,9 @@ export class Subscriptions {
       },
       canAdd: (table, caller) => checkLimits(dm, table, caller),
     });
-    dm.param(`${LA}SupportedNumberOfSubscriptions`, { get: () => String(limitOf(dm, 'X_CPE-AGENT_MaxSubscriptions') ?? -1) });
+    dm.param(`${LA}SupportedNumberOfSubscriptions`, {
+      get: () => String(limitOf(dm, 'X_CPE-AGENT_MaxSubscriptions') ?? -1),
+    });
   }
 
   /** At boot: drop non-persistent subscriptions, arm TimeToLive timers, start listening. */
@@ -74,7 +98,7 @@ export class Subscriptions {
     this.unsubscribe = this.dm.feed.subscribe('Device.', (c) => this.onChange(c));
     this.offBeforeCommit = this.dm.feed.onBeforeCommit((changes) => this.prepare(changes));
     this.stored = (this.outbox?.load() ?? []).filter((n) => {
-      const keep = n.expires > Date.now() && this.committed(n.check);   // the controller: at resend
+      const keep = n.expires > Date.now() && this.committed(n.check); // the controller: at resend
       if (!keep) this.outbox!.drop(n.msg.header.msg_id);
       return keep;
     });
@@ -91,7 +115,10 @@ export class Subscriptions {
     this.stored = [];
     for (const n of stored) {
       const ctl = controllerByEndpoint(this.dm, n.to);
-      if (!ctl) { this.outbox!.drop(n.msg.header.msg_id); continue; }
+      if (!ctl) {
+        this.outbox!.drop(n.msg.header.msg_id);
+        continue;
+      }
       const p: Pending = { msg: n.msg, to: n.to, attempt: 0, expires: n.expires, timer: undefined, durable: true };
       this.pending.set(n.msg.header.msg_id, p);
       this.send(n.to, n.msg);
@@ -105,7 +132,7 @@ export class Subscriptions {
     this.offBeforeCommit?.();
     for (const p of this.pending.values()) clearTimeout(p.timer);
     for (const t of this.ttlTimers.values()) clearTimeout(t);
-    this.stored = [];      // stopped before resumeStored(): they stay in the outbox for the next run
+    this.stored = []; // stopped before resumeStored(): they stay in the outbox for the next run
     this.pending.clear();
     this.ttlTimers.clear();
   }
@@ -116,7 +143,13 @@ export class Subscriptions {
    */
   private committed(check: StoredNotify['check']): boolean {
     if (!check) return true;
-    if ('value' in check) { try { return this.dm.value(check.path) === check.value; } catch { return false; } }
+    if ('value' in check) {
+      try {
+        return this.dm.value(check.path) === check.value;
+      } catch {
+        return false;
+      }
+    }
     return Boolean(this.dm.node(check.path)) === check.exists;
   }
 
@@ -129,7 +162,9 @@ export class Subscriptions {
     if (p.durable) this.outbox?.drop(msgId);
   }
 
-  get pendingCount(): number { return this.pending.size; }
+  get pendingCount(): number {
+    return this.pending.size;
+  }
 
   private rows(): ObjectNode[] {
     return [...(this.dm.node('Device.LocalAgent.')?.tables.get('Subscription')?.rows.values() ?? [])];
@@ -149,8 +184,14 @@ export class Subscriptions {
   }
 
   private maintain(c: Change): void {
-    if (c.kind === 'add') { const row = this.dm.node(c.path); if (row) this.armTtl(row); }
-    if (c.kind === 'delete') { clearTimeout(this.ttlTimers.get(c.path)); this.ttlTimers.delete(c.path); }
+    if (c.kind === 'add') {
+      const row = this.dm.node(c.path);
+      if (row) this.armTtl(row);
+    }
+    if (c.kind === 'delete') {
+      clearTimeout(this.ttlTimers.get(c.path));
+      this.ttlTimers.delete(c.path);
+    }
   }
 
   private dropSubscriptionsOf(ctlPath: string): void {
@@ -165,10 +206,13 @@ export class Subscriptions {
     const created = Date.parse(row.stored('CreationDate') ?? '') || Date.now();
     const left = Math.max(0, created + ttl * 1000 - Date.now());
     clearTimeout(this.ttlTimers.get(row.path));
-    this.ttlTimers.set(row.path, setTimeout(() => {
-      this.ttlTimers.delete(row.path);
-      if (this.dm.node(row.path)) this.dm.delete([row.path], AGENT);
-    }, left).unref());
+    this.ttlTimers.set(
+      row.path,
+      setTimeout(() => {
+        this.ttlTimers.delete(row.path);
+        if (this.dm.node(row.path)) this.dm.delete([row.path], AGENT);
+      }, left).unref(),
+    );
   }
 
   /** The Notify body for this change if the subscription asks for it. */
@@ -178,9 +222,13 @@ export class Subscriptions {
     const hit = (path: string, table = false) => refs.some((r) => refMatches(this.dm, r, path, table));
     switch (type) {
       case 'ValueChange':
-        return c.kind === 'value' && hit(c.path) ? { value_change: { param_path: c.path, param_value: this.secured(c.path) ? '' : c.value } } : undefined;
+        return c.kind === 'value' && hit(c.path)
+          ? { value_change: { param_path: c.path, param_value: this.secured(c.path) ? '' : c.value } }
+          : undefined;
       case 'ObjectCreation':
-        return c.kind === 'add' && hit(c.path, true) ? { obj_creation: { obj_path: c.path, unique_keys: c.keys } } : undefined;
+        return c.kind === 'add' && hit(c.path, true)
+          ? { obj_creation: { obj_path: c.path, unique_keys: c.keys } }
+          : undefined;
       case 'ObjectDeletion':
         return c.kind === 'delete' && hit(c.path, true) ? { obj_deletion: { obj_path: c.path } } : undefined;
       case 'Event': {
@@ -191,17 +239,27 @@ export class Subscriptions {
         return { event: { obj_path: c.path.slice(0, dot + 1), event_name: c.path.slice(dot + 1), params } };
       }
       case 'OperationComplete': {
-        if (c.kind !== 'operation' || (c.operation.state !== 'complete' && c.operation.state !== 'failed') || !hit(c.path)) return undefined;
+        if (
+          c.kind !== 'operation' ||
+          (c.operation.state !== 'complete' && c.operation.state !== 'failed') ||
+          !hit(c.path)
+        )
+          return undefined;
         const dot = c.path.lastIndexOf('.');
         const o = c.operation;
         return {
           oper_complete: {
-            obj_path: c.path.slice(0, dot + 1), command_name: c.path.slice(dot + 1), command_key: o.commandKey,
-            ...(o.state === 'complete' ? { req_output_args: { output_args: o.output } } : { cmd_failure: { err_code: o.code, err_msg: o.message } }),
+            obj_path: c.path.slice(0, dot + 1),
+            command_name: c.path.slice(dot + 1),
+            command_key: o.commandKey,
+            ...(o.state === 'complete'
+              ? { req_output_args: { output_args: o.output } }
+              : { cmd_failure: { err_code: o.code, err_msg: o.message } }),
           },
         };
       }
-      default: return undefined;
+      default:
+        return undefined;
     }
   }
 
@@ -217,28 +275,58 @@ export class Subscriptions {
     for (const bp of ctl?.tables.get('BootParameter')?.rows.values() ?? []) {
       if (bp.stored('Enable') !== 'true') continue;
       try {
-        for (const r of this.dm.get(bp.stored('ParameterName') ?? '', AGENT)) for (const [k, v] of Object.entries(r.params)) map[`${r.path}${k}`] = v;
-      } catch { /* a BootParameter naming nothing contributes nothing */ }
+        for (const r of this.dm.get(bp.stored('ParameterName') ?? '', AGENT))
+          for (const [k, v] of Object.entries(r.params)) map[`${r.path}${k}`] = v;
+      } catch {
+        /* a BootParameter naming nothing contributes nothing */
+      }
     }
     return JSON.stringify(map);
   }
 
   /** The controller a notification goes to, if it is enabled and its role lets it see the path. */
-  private recipient(row: ObjectNode, notification: Record<string, unknown>): { ctl: ObjectNode; to: string } | undefined {
+  private recipient(
+    row: ObjectNode,
+    notification: Record<string, unknown>,
+  ): { ctl: ObjectNode; to: string } | undefined {
     const ctl = this.dm.node(`${row.stored('Recipient')}.`);
     const to = ctl?.stored('EndpointID');
     if (!ctl || !to || ctl.stored('Enable') !== 'true') return undefined;
     const path = Object.values(notification)[0] as { param_path?: string; obj_path?: string; event_name?: string };
-    return this.access.of(to).allows(path.event_name ? 'CommandEvent' : 'Param', 'n', path.param_path ?? `${path.obj_path}${path.event_name ?? ''}`) ? { ctl, to } : undefined;
+    return this.access
+      .of(to)
+      .allows(
+        path.event_name ? 'CommandEvent' : 'Param',
+        'n',
+        path.param_path ?? `${path.obj_path}${path.event_name ?? ''}`,
+      )
+      ? { ctl, to }
+      : undefined;
   }
 
   /** Whether the subscription's notifications must outlive a restart (see notify-outbox.ts). */
   private durable(row: ObjectNode): boolean {
-    return Boolean(this.outbox && row.stored('NotifRetry') === 'true' && Number(row.stored('NotifExpiration') ?? 0) > 0 && row.stored('Persistent') === 'true');
+    return Boolean(
+      this.outbox &&
+        row.stored('NotifRetry') === 'true' &&
+        Number(row.stored('NotifExpiration') ?? 0) > 0 &&
+        row.stored('Persistent') === 'true',
+    );
   }
 
   private message(row: ObjectNode, notification: Record<string, unknown>): PlainMsg {
-    return { header: { msg_id: randomUUID(), msg_type: 'NOTIFY' }, body: { request: { notify: { subscription_id: row.stored('ID'), send_resp: row.stored('NotifRetry') === 'true', ...notification } } } };
+    return {
+      header: { msg_id: randomUUID(), msg_type: 'NOTIFY' },
+      body: {
+        request: {
+          notify: {
+            subscription_id: row.stored('ID'),
+            send_resp: row.stored('NotifRetry') === 'true',
+            ...notification,
+          },
+        },
+      },
+    };
   }
 
   private expiresOf(row: ObjectNode): number {
@@ -248,7 +336,10 @@ export class Subscriptions {
 
   /** What a durable notification reports, CompleteTime aside (see notify()). */
   private keyOf(row: ObjectNode, notification: Record<string, unknown>): string {
-    return `${row.stored('ID')}|${JSON.stringify(notification, (k, v: unknown) => (k === 'CompleteTime' ? undefined : v))}`;
+    return (
+      `${row.stored('ID')}|` +
+      `${JSON.stringify(notification, (k, v: unknown) => (k === 'CompleteTime' ? undefined : v))}`
+    );
   }
 
   /**
@@ -265,7 +356,8 @@ export class Subscriptions {
         const r = notification && this.recipient(row, notification);
         if (!notification || !r) continue;
         const msg = this.message(row, notification);
-        const check = c.kind === 'value' ? { path: c.path, value: c.value } : { path: c.path, exists: c.kind === 'add' };
+        const check =
+          c.kind === 'value' ? { path: c.path, value: c.value } : { path: c.path, exists: c.kind === 'add' };
         this.outbox!.put({ msg, to: r.to, expires: this.expiresOf(row), key: this.keyOf(row, notification), check });
         written.push(msg.header.msg_id);
         const byRow = this.prepared.get(c) ?? new Map<string, Prepared>();
@@ -293,7 +385,10 @@ export class Subscriptions {
       // again: the copy still waiting here already says it (CompleteTime aside), so it is not sent twice.
       const key = this.keyOf(row, notification);
       if ((notification.oper_complete || notification.event) && this.outbox!.waiting(key)) {
-        this.log.debug({ to, subscription: row.stored('ID') }, 'notification not sent: the same one is waiting for its NotifyResp');
+        this.log.debug(
+          { to, subscription: row.stored('ID') },
+          'notification not sent: the same one is waiting for its NotifyResp',
+        );
         return;
       }
       this.outbox!.put({ msg, to, expires, key });
@@ -316,10 +411,13 @@ export class Subscriptions {
     const lo = min * k ** p.attempt;
     const wait = (lo + Math.random() * (lo * k - lo)) * 1000;
     if (Date.now() + wait > p.expires) {
-      p.timer = setTimeout(() => {
-        this.pending.delete(p.msg.header.msg_id);
-        if (p.durable) this.outbox?.drop(p.msg.header.msg_id);
-      }, Math.max(0, p.expires - Date.now())).unref();
+      p.timer = setTimeout(
+        () => {
+          this.pending.delete(p.msg.header.msg_id);
+          if (p.durable) this.outbox?.drop(p.msg.header.msg_id);
+        },
+        Math.max(0, p.expires - Date.now()),
+      ).unref();
       return;
     }
     p.timer = setTimeout(() => {
@@ -336,17 +434,28 @@ function limitOf(dm: DataModel, name: string): number | undefined {
   return Number(dm.value(`${LA}${name}`)) || undefined;
 }
 
-/** 7005 for an Add past the agent's or the controller's number of subscriptions (the agent's own adds are not asked). */
+/**
+ * 7005 for an Add past the agent's or the controller's number of subscriptions (the agent's own adds are not asked).
+ */
 function checkLimits(dm: DataModel, table: string, caller: Caller): void {
   const all = limitOf(dm, 'X_CPE-AGENT_MaxSubscriptions');
   if (all !== undefined && (dm.node(LA)?.tables.get('Subscription')?.rows.size ?? 0) >= all) {
-    throw new DmError(UspError.ResourcesExceeded, `resources exceeded: the agent holds ${all} subscriptions, the most it supports (SupportedNumberOfSubscriptions)`, table);
+    throw new DmError(
+      UspError.ResourcesExceeded,
+      `resources exceeded: the agent holds ${all} subscriptions, the most it supports (SupportedNumberOfSubscriptions)`,
+      table,
+    );
   }
   const mine = limitOf(dm, 'X_CPE-AGENT_MaxSubscriptionsPerController');
   if (mine === undefined || caller.kind !== 'usp') return;
   const ctl = controllerByEndpoint(dm, caller.endpointId);
   if (ctl && SubscriptionIndex.of(dm).countFor(ctl.path.slice(0, -1)) >= mine) {
-    throw new DmError(UspError.ResourcesExceeded, `resources exceeded: ${caller.endpointId} holds ${mine} subscriptions, the most a controller may (X_CPE-AGENT_MaxSubscriptionsPerController)`, table);
+    throw new DmError(
+      UspError.ResourcesExceeded,
+      `resources exceeded: ${caller.endpointId} holds ${mine} subscriptions, the most a controller may ` +
+        `(X_CPE-AGENT_MaxSubscriptionsPerController)`,
+      table,
+    );
   }
 }
 
@@ -362,9 +471,13 @@ function refMatches(dm: DataModel, ref: string, path: string, table: boolean): b
     try {
       return dm.resolve(ref, AGENT).some((t) => {
         const p = t.kind === 'node' ? t.node.path : t.table.path;
-        return table ? path.startsWith(p) && /^\d+\.$/.test(path.slice(p.length)) : path === p || (p.endsWith('.') && path.startsWith(p));
+        return table
+          ? path.startsWith(p) && /^\d+\.$/.test(path.slice(p.length))
+          : path === p || (p.endsWith('.') && path.startsWith(p));
       });
-    } catch { return false; }
+    } catch {
+      return false;
+    }
   }
   const key = `${table ? 't' : 'p'}${ref}`;
   let m = patternCache.get(key);

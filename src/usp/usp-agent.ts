@@ -1,6 +1,7 @@
 // The USP agent: endpoint, subscriptions and the MQTT MTP over one data model, plus what a
 // controller can ask of the agent as such: OnBoardRequest, Periodic! and Boot! delivery.
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import type { DataModel } from '../dm/datamodel.js';
 import { DmError, UspError } from '../dm/errors.js';
 import type { Logger } from '../util/logger.js';
@@ -8,10 +9,9 @@ import { ensureRoles } from './access.js';
 import { USP_VERSIONS } from './codec.js';
 import { UspEndpoint } from './endpoint.js';
 import { MqttMtp, type TlsFiles } from './mqtt/mtp.js';
-import { Subscriptions } from './subscriptions.js';
 import { NotifyOutbox } from './notify-outbox.js';
-import { join } from 'node:path';
 import { PeriodicNotifier } from './periodic.js';
+import { Subscriptions } from './subscriptions.js';
 
 export class UspAgent {
   readonly endpoint: UspEndpoint;
@@ -26,16 +26,28 @@ export class UspAgent {
     dm.command('Device.LocalAgent.Controller.{i}.SendOnBoardRequest()', (req) => {
       const agent = send();
       const to = req.node.stored('EndpointID') ?? '';
-      if (!agent || !agent.sendOnBoardRequest(to)) throw new DmError(UspError.CommandFailure, `controller ${to} can't be reached now`);
+      if (!agent?.sendOnBoardRequest(to))
+        throw new DmError(UspError.CommandFailure, `controller ${to} can't be reached now`);
       return {};
     });
   }
 
   /** stateDir: where notifications that must outlive a restart wait for their NotifyResp. */
-  constructor(private readonly dm: DataModel, log: Logger, tls: TlsFiles = {}, stateDir?: string) {
+  constructor(
+    private readonly dm: DataModel,
+    log: Logger,
+    tls: TlsFiles = {},
+    stateDir?: string,
+  ) {
     this.endpoint = new UspEndpoint(dm, log.child({ component: 'usp' }));
     this.mtp = new MqttMtp(dm, this.endpoint, log.child({ component: 'usp-mqtt' }), tls);
-    this.subscriptions = new Subscriptions(dm, this.mtp.send, this.endpoint.access, log.child({ component: 'usp-subscriptions' }), stateDir ? new NotifyOutbox(join(stateDir, 'usp', 'outbox')) : undefined);
+    this.subscriptions = new Subscriptions(
+      dm,
+      this.mtp.send,
+      this.endpoint.access,
+      log.child({ component: 'usp-subscriptions' }),
+      stateDir ? new NotifyOutbox(join(stateDir, 'usp', 'outbox')) : undefined,
+    );
     this.endpoint.onNotifyResp = (_from, msgId) => this.subscriptions.acknowledge(msgId);
     this.periodic = new PeriodicNotifier(dm);
   }
@@ -54,7 +66,9 @@ export class UspAgent {
   }
 
   /** Resends what an earlier run left undelivered; see Subscriptions.resumeStored. */
-  resumeNotifications(): void { this.subscriptions.resumeStored(); }
+  resumeNotifications(): void {
+    this.subscriptions.resumeStored();
+  }
 
   async stop(): Promise<void> {
     this.periodic.stop();
@@ -66,12 +80,20 @@ export class UspAgent {
   sendOnBoardRequest(to: string): boolean {
     return this.mtp.send(to, {
       header: { msg_id: randomUUID(), msg_type: 'NOTIFY' },
-      body: { request: { notify: { subscription_id: '', send_resp: true, on_board_req: {
-        oui: this.dm.value('Device.DeviceInfo.ManufacturerOUI'),
-        product_class: this.dm.value('Device.DeviceInfo.ProductClass'),
-        serial_number: this.dm.value('Device.DeviceInfo.SerialNumber'),
-        agent_supported_protocol_versions: USP_VERSIONS.join(','),
-      } } } },
+      body: {
+        request: {
+          notify: {
+            subscription_id: '',
+            send_resp: true,
+            on_board_req: {
+              oui: this.dm.value('Device.DeviceInfo.ManufacturerOUI'),
+              product_class: this.dm.value('Device.DeviceInfo.ProductClass'),
+              serial_number: this.dm.value('Device.DeviceInfo.SerialNumber'),
+              agent_supported_protocol_versions: USP_VERSIONS.join(','),
+            },
+          },
+        },
+      },
     });
   }
 }

@@ -1,15 +1,22 @@
 // Crash-safe file replacement: write a temporary file, fsync it, rename it over the target and
 // fsync the directory, so that after a kill -9 or power cut the file is either old or new.
-import { closeSync, fsyncSync, openSync, readdirSync, renameSync, writeSync, unlinkSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { dirname, basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 
 const tempOf = (path: string) => join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
 const TEMP = /^\..+\.\d+\.tmp$/;
 
 /** Removes the temporary files of replacements a crash cut short (the old file is still in place). */
 export function removeStaleTemps(dir: string): void {
-  for (const f of readdirSync(dir)) if (TEMP.test(f)) { try { unlinkSync(join(dir, f)); } catch { /* already gone */ } }
+  for (const f of readdirSync(dir))
+    if (TEMP.test(f)) {
+      try {
+        unlinkSync(join(dir, f));
+      } catch {
+        /* already gone */
+      }
+    }
 }
 
 export function writeFileAtomic(path: string, data: string | Uint8Array, sync = true): void {
@@ -25,7 +32,11 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, sync = 
     renameSync(tmp, path);
   } catch (e) {
     // A full disk must not also keep the space the half-written copy took.
-    try { unlinkSync(tmp); } catch { /* already gone */ }
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* already gone */
+    }
     throw e;
   }
   if (sync) fsyncDir(dirname(path));
@@ -37,7 +48,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, sync = 
  * journal line) reported as written. The next attempt then meets the error (ENOSPC).
  */
 export function writeFully(fd: number, data: Uint8Array, position: number): void {
-  for (let done = 0; done < data.length;) {
+  for (let done = 0; done < data.length; ) {
     const n = writeSync(fd, data, done, data.length - done, position + done);
     if (n <= 0) throw new Error(`write returned ${n} with ${data.length - done} bytes left`);
     done += n;
@@ -59,11 +70,19 @@ export async function writeFileAtomicSoon(path: string, data: string | Uint8Arra
   writeFileAtomic(path, data, false);
   for (const p of [path, dirname(path)]) {
     const fh = await open(p, 'r');
-    try { await fh.sync(); } finally { await fh.close(); }
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
   }
 }
 
 export function fsyncDir(dir: string): void {
   const fd = openSync(dir, 'r');
-  try { fsyncSync(fd); } finally { closeSync(fd); }
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -14,7 +14,10 @@ export class ByteBudget {
   private used = 0;
 
   /** limit: what the pieces may take; whole: the transport's limit the error names (the pieces' plus their framing). */
-  constructor(readonly limit: number, private readonly whole = limit) {}
+  constructor(
+    readonly limit: number,
+    private readonly whole = limit,
+  ) {}
 
   /** Adds n bytes; throws BudgetExceeded once the total passes the limit. */
   charge(n: number): void {

@@ -37,16 +37,27 @@ function fullGc(): () => void {
 
 function realHooks(): IdleGcHooks {
   return {
-    heap: () => { const h = getHeapStatistics(); return { total: h.total_heap_size, used: h.used_heap_size }; },
+    heap: () => {
+      const h = getHeapStatistics();
+      return { total: h.total_heap_size, used: h.used_heap_size };
+    },
     gc: fullGc(),
     busy: working,
     // The timer never keeps the process alive.
-    every: (ms, tick) => { const t = setInterval(tick, ms); t.unref(); return () => clearInterval(t); },
+    every: (ms, tick) => {
+      const t = setInterval(tick, ms);
+      t.unref();
+      return () => clearInterval(t);
+    },
   };
 }
 
 /** Starts the watch; the returned function stops it. */
-export function startIdleGc(opts: Partial<IdleGcOptions> = {}, onCollect?: (freedBytes: number) => void, hooks: Partial<IdleGcHooks> = {}): () => void {
+export function startIdleGc(
+  opts: Partial<IdleGcOptions> = {},
+  onCollect?: (freedBytes: number) => void,
+  hooks: Partial<IdleGcHooks> = {},
+): () => void {
   const o = { ...DEFAULTS, ...opts };
   const h = { ...(hooks.heap && hooks.gc && hooks.busy && hooks.every ? {} : realHooks()), ...hooks } as IdleGcHooks;
   const start = h.heap();

@@ -6,8 +6,14 @@ let held = 0;
 /** Counts `fn` as work for as long as it runs (sync or async). */
 export async function asWork<T>(fn: () => Promise<T> | T): Promise<T> {
   held++;
-  try { return await fn(); } finally { held--; }
+  try {
+    return await fn();
+  } finally {
+    held--;
+  }
 }
 
 /** True while any work is in progress. */
-export function working(): boolean { return held > 0; }
+export function working(): boolean {
+  return held > 0;
+}

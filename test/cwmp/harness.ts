@@ -6,18 +6,29 @@ import { join } from 'node:path';
 import { Agent } from '../../src/agent.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { tempDir } from '../helpers.js';
-import { type AcsOptions, list, TestAcs, txt, type Node } from './acs.js';
+import { type AcsOptions, list, type Node, TestAcs, txt } from './acs.js';
 
 export const MS = 'Device.ManagementServer.';
 
 /** defaults.json in dir: the ACS with its credentials, a 1 s retry wait, a DeviceId. */
 export function writeDefaults(dir: string, acs: TestAcs, extra: Record<string, string> = {}): void {
-  writeFileSync(join(dir, 'defaults.json'), JSON.stringify({
-    [`${MS}URL`]: acs.url, [`${MS}Username`]: 'cpe', [`${MS}Password`]: 'acs-secret', [`${MS}EnableCWMP`]: 'true',
-    [`${MS}ConnectionRequestUsername`]: 'acs', [`${MS}ConnectionRequestPassword`]: 'cr-secret',
-    [`${MS}CWMPRetryMinimumWaitInterval`]: '1', [`${MS}CWMPRetryIntervalMultiplier`]: '1000',
-    'Device.DeviceInfo.ManufacturerOUI': '00D0F1', 'Device.DeviceInfo.ProductClass': 'CWMPTEST', 'Device.DeviceInfo.SerialNumber': 'S1', ...extra,
-  }));
+  writeFileSync(
+    join(dir, 'defaults.json'),
+    JSON.stringify({
+      [`${MS}URL`]: acs.url,
+      [`${MS}Username`]: 'cpe',
+      [`${MS}Password`]: 'acs-secret',
+      [`${MS}EnableCWMP`]: 'true',
+      [`${MS}ConnectionRequestUsername`]: 'acs',
+      [`${MS}ConnectionRequestPassword`]: 'cr-secret',
+      [`${MS}CWMPRetryMinimumWaitInterval`]: '1',
+      [`${MS}CWMPRetryIntervalMultiplier`]: '1000',
+      'Device.DeviceInfo.ManufacturerOUI': '00D0F1',
+      'Device.DeviceInfo.ProductClass': 'CWMPTEST',
+      'Device.DeviceInfo.SerialNumber': 'S1',
+      ...extra,
+    }),
+  );
 }
 
 export interface SetupOptions {
@@ -29,7 +40,11 @@ export interface SetupOptions {
   readonly destroyContainers?: boolean;
 }
 
-export async function setup(t: { after: (fn: () => Promise<void>) => void; diagnostic?: (message: string) => void }, extra: Record<string, string> = {}, opts: SetupOptions = {}) {
+export async function setup(
+  t: { after: (fn: () => Promise<void>) => void; diagnostic?: (message: string) => void },
+  extra: Record<string, string> = {},
+  opts: SetupOptions = {},
+) {
   const { dir, cleanup } = tempDir('cpe-cwmp-');
   const acs = new TestAcs({ username: 'cpe', password: 'acs-secret', ...opts.acs });
   await acs.start();
@@ -37,7 +52,16 @@ export async function setup(t: { after: (fn: () => Promise<void>) => void; diagn
   const agents: Agent[] = [];
   /** An agent on this state directory (a second call after stopping the first is a restart). */
   const boot = async (): Promise<Agent> => {
-    const a = new Agent({ stateDir: join(dir, 'state'), defaultsFile: join(dir, 'defaults.json'), logger: silentLogger, ...(opts.tls ? { tls: opts.tls } : {}), cwmp: { connectionRequest: { host: '127.0.0.1', port: 0 }, ...(opts.firmwareCommand ? { firmwareCommand: opts.firmwareCommand } : {}) } });
+    const a = new Agent({
+      stateDir: join(dir, 'state'),
+      defaultsFile: join(dir, 'defaults.json'),
+      logger: silentLogger,
+      ...(opts.tls ? { tls: opts.tls } : {}),
+      cwmp: {
+        connectionRequest: { host: '127.0.0.1', port: 0 },
+        ...(opts.firmwareCommand ? { firmwareCommand: opts.firmwareCommand } : {}),
+      },
+    });
     agents.push(a);
     await a.start();
     return a;
@@ -46,14 +70,24 @@ export async function setup(t: { after: (fn: () => Promise<void>) => void; diagn
   t.after(async () => {
     const v = acs.validateAll();
     if (v.skipped) t.diagnostic?.(v.skipped);
-    for (const a of agents) { await (opts.destroyContainers ? a.containerEngine?.factoryReset() : a.containerEngine?.stopAll()); await a.stop(); }
-    await acs.stop(); cleanup();
+    for (const a of agents) {
+      await (opts.destroyContainers ? a.containerEngine?.factoryReset() : a.containerEngine?.stopAll());
+      await a.stop();
+    }
+    await acs.stop();
+    cleanup();
     assert.ok(v.ok, `every envelope the CPE sent validates against the CWMP schema:\n${v.output}`);
   });
   return { agent, acs, dir, boot };
 }
 
-export const gpv = (...names: string[]) => `<cwmp:GetParameterValues><ParameterNames soapenc:arrayType="xsd:string[${names.length}]">${names.map((n) => `<string>${n}</string>`).join('')}</ParameterNames></cwmp:GetParameterValues>`;
-export const values = (m: { body: Node }) => Object.fromEntries(list((m.body.ParameterList as Node).ParameterValueStruct as Node | Node[]).map((p) => [txt(p.Name), txt(p.Value)]));
-export const faultOf = (m: { method: string; body: Node }) => (m.method === 'Fault' ? ((m.body.detail as Node).Fault as Node) : undefined);
-
+export const gpv = (...names: string[]) =>
+  `<cwmp:GetParameterValues><ParameterNames ` +
+  `soapenc:arrayType="xsd:string[${names.length}]">` +
+  `${names.map((n) => `<string>${n}</string>`).join('')}</ParameterNames></cwmp:GetParameterValues>`;
+export const values = (m: { body: Node }) =>
+  Object.fromEntries(
+    list((m.body.ParameterList as Node).ParameterValueStruct as Node | Node[]).map((p) => [txt(p.Name), txt(p.Value)]),
+  );
+export const faultOf = (m: { method: string; body: Node }) =>
+  m.method === 'Fault' ? ((m.body.detail as Node).Fault as Node) : undefined;

@@ -1,9 +1,16 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { DmError } from '../../src/dm/errors.js';
 import { parsePath } from '../../src/dm/path.js';
-import { DmError } from '../../src/dm/errors.js';
 
-const syntaxError = (p: string): DmError => { try { parsePath(p); } catch (e) { return e as DmError; } throw new Error(`${p} parsed`); };
+const syntaxError = (p: string): DmError => {
+  try {
+    parsePath(p);
+  } catch (e) {
+    return e as DmError;
+  }
+  throw new Error(`${p} parsed`);
+};
 
 test('parses objects, parameters, commands and events', () => {
   assert.deepEqual(parsePath('Device.DeviceInfo.').leaf, { kind: 'object' });
@@ -11,7 +18,10 @@ test('parses objects, parameters, commands and events', () => {
   assert.deepEqual(parsePath('Device.Reboot()').leaf, { kind: 'command', name: 'Reboot()' });
   assert.deepEqual(parsePath('Device.Boot!').leaf, { kind: 'event', name: 'Boot!' });
   const p = parsePath('Device.MQTT.Client.12.Stats.');
-  assert.deepEqual(p.segments.map((s) => s.t), ['name', 'name', 'name', 'inst', 'name']);
+  assert.deepEqual(
+    p.segments.map((s) => s.t),
+    ['name', 'name', 'name', 'inst', 'name'],
+  );
   assert.equal(p.isSearch, false);
 });
 
@@ -35,15 +45,35 @@ test('parses reference following with item numbers and wildcards', () => {
   assert.deepEqual(parsePath('Device.A.1.Refs#2+.Name').segments[3], { t: 'name', name: 'Refs', follow: 2 });
   assert.equal(parsePath('Device.A.1.Refs#*+.Name').isSearch, true);
   const s = parsePath('Device.A.[Ref+.Name=="x"].B');
-  assert.deepEqual(s.segments[2], { t: 'search', expr: [{ rel: [{ name: 'Ref', follow: 1 }, { name: 'Name' }], op: '==', value: 'x' }] });
+  assert.deepEqual(s.segments[2], {
+    t: 'search',
+    expr: [{ rel: [{ name: 'Ref', follow: 1 }, { name: 'Name' }], op: '==', value: 'x' }],
+  });
 });
 
 test('syntax errors are 7008 and name the problem', () => {
-  for (const bad of ['', 'Device', 'Device..X', 'Device.A.01.', 'Device.A.[X==].', 'Device.A.[X=="a].', 'Device.A.[X==1', 'Device.A.Reboot()x',
-    'Device.A.B!.', '.Device.', 'Device.A.[bad alias!].', 'Device.A.1', 'Device.A.*', 'Device.A.B#0+.', 'Device.A.[X=="a"||Y==1].', '1.A.', 'Device.A.B$.']) {
+  for (const bad of [
+    '',
+    'Device',
+    'Device..X',
+    'Device.A.01.',
+    'Device.A.[X==].',
+    'Device.A.[X=="a].',
+    'Device.A.[X==1',
+    'Device.A.Reboot()x',
+    'Device.A.B!.',
+    '.Device.',
+    'Device.A.[bad alias!].',
+    'Device.A.1',
+    'Device.A.*',
+    'Device.A.B#0+.',
+    'Device.A.[X=="a"||Y==1].',
+    '1.A.',
+    'Device.A.B$.',
+  ]) {
     const e = syntaxError(bad);
     assert.equal(e.code, 7008, `${bad}: ${e.message}`);
     assert.match(e.message, /invalid|empty|search/);
   }
-  assert.equal(syntaxError('Device.' + 'A.'.repeat(3000)).code, 7008);
+  assert.equal(syntaxError(`Device.${'A.'.repeat(3000)}`).code, 7008);
 });

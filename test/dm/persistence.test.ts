@@ -1,10 +1,10 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fork } from 'node:child_process';
 import { appendFileSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { newModel, tempDir, usp, repoRoot } from '../helpers.js';
+import { test } from 'node:test';
 import { StateStore } from '../../src/dm/state-store.js';
+import { newModel, repoRoot, tempDir, usp } from '../helpers.js';
 
 test('values, rows and instance numbers survive a restart; numbers are never reused', () => {
   const { dir, cleanup } = tempDir();
@@ -13,15 +13,23 @@ test('values, rows and instance numbers survive a restart; numbers are never reu
     dm.add('Device.LocalAgent.Controller.', [{ name: 'EndpointID', value: 'proto::a' }], usp);
     dm.add('Device.LocalAgent.Controller.', [{ name: 'EndpointID', value: 'proto::b' }], usp);
     dm.delete(['Device.LocalAgent.Controller.2.'], usp);
-    dm.set([{ objPath: 'Device.ManagementServer.', params: [{ name: 'URL', value: 'http://127.0.0.1:7547/acs' }] }], usp);
+    dm.set(
+      [{ objPath: 'Device.ManagementServer.', params: [{ name: 'URL', value: 'http://127.0.0.1:7547/acs' }] }],
+      usp,
+    );
     dm.close();
     dm = newModel({ stateDir: dir });
     assert.equal(dm.value('Device.ManagementServer.URL'), 'http://127.0.0.1:7547/acs');
-    assert.deepEqual(dm.instances('Device.LocalAgent.Controller.', usp).map((i) => i.path), ['Device.LocalAgent.Controller.1.']);
+    assert.deepEqual(
+      dm.instances('Device.LocalAgent.Controller.', usp).map((i) => i.path),
+      ['Device.LocalAgent.Controller.1.'],
+    );
     const [c] = dm.add('Device.LocalAgent.Controller.', [{ name: 'EndpointID', value: 'proto::c' }], usp);
     assert.equal(c!.path, 'Device.LocalAgent.Controller.3.');
     dm.close();
-  } finally { cleanup(); }
+  } finally {
+    cleanup();
+  }
 });
 
 test('defaults apply on first start only, and again on factory reset', () => {
@@ -34,9 +42,14 @@ test('defaults apply on first start only, and again on factory reset', () => {
   };
   try {
     let dm = newModel({ stateDir: dir, defaults });
-    assert.deepEqual(dm.instances('Device.LocalAgent.Controller.', usp).map((i) => i.path),
-      ['Device.LocalAgent.Controller.1.', 'Device.LocalAgent.Controller.1.MTP.1.', 'Device.LocalAgent.Controller.3.']);
-    dm.set([{ objPath: 'Device.ManagementServer.', params: [{ name: 'URL', value: 'http://acs.example/changed' }] }], usp);
+    assert.deepEqual(
+      dm.instances('Device.LocalAgent.Controller.', usp).map((i) => i.path),
+      ['Device.LocalAgent.Controller.1.', 'Device.LocalAgent.Controller.1.MTP.1.', 'Device.LocalAgent.Controller.3.'],
+    );
+    dm.set(
+      [{ objPath: 'Device.ManagementServer.', params: [{ name: 'URL', value: 'http://acs.example/changed' }] }],
+      usp,
+    );
     dm.delete(['Device.LocalAgent.Controller.3.'], usp);
     dm.close();
     dm = newModel({ stateDir: dir, defaults });
@@ -51,12 +64,17 @@ test('defaults apply on first start only, and again on factory reset', () => {
     dm = newModel({ stateDir: dir, defaults });
     assert.equal(dm.value('Device.ManagementServer.URL'), '', 'the reset state is what persists');
     dm.close();
-  } finally { cleanup(); }
+  } finally {
+    cleanup();
+  }
 });
 
 test('a bad defaults file is refused with the entry named', () => {
   assert.throws(() => newModel({ defaults: { 'Device.LocalAgent.Nope': 'x' } }), /Device\.LocalAgent\.Nope/);
-  assert.throws(() => newModel({ defaults: { 'Device.LocalAgent.Controller.1.PeriodicNotifInterval': 'soon' } }), /PeriodicNotifInterval.*integer/);
+  assert.throws(
+    () => newModel({ defaults: { 'Device.LocalAgent.Controller.1.PeriodicNotifInterval': 'soon' } }),
+    /PeriodicNotifInterval.*integer/,
+  );
   assert.throws(() => newModel({ defaults: { 'Device.LocalAgent.Controller.EndpointID': 'x' } }), /instance number/);
 });
 
@@ -78,14 +96,18 @@ test('a journal torn mid-line loads without the torn transaction', () => {
     StateStore.truncateJournal(dir, statSync(journal).size - 5);
     assert.equal(newModel({ stateDir: dir }).value('Device.ManagementServer.URL'), 'os::one');
     assert.ok(size > 0);
-  } finally { cleanup(); }
+  } finally {
+    cleanup();
+  }
 });
 
 test('kill -9 while writing: the state dir always loads and every row is whole', async () => {
   for (let trial = 0; trial < 5; trial++) {
     const { dir, cleanup } = tempDir();
     try {
-      const child = fork(join(repoRoot, 'dist/test/fixtures/dm-writer.js'), [dir], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+      const child = fork(join(repoRoot, 'dist/test/fixtures/dm-writer.js'), [dir], {
+        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      });
       await new Promise<void>((resolve, reject) => {
         child.once('message', () => resolve());
         child.once('exit', (code) => reject(new Error(`writer exited early (${code})`)));
@@ -102,11 +124,14 @@ test('kill -9 while writing: the state dir always loads and every row is whole',
         last = n;
         assert.match(r.keys.EndpointID!, /^proto::c\d+$/, `${r.path} was created whole`);
         assert.equal(dm.value(`${r.path}PeriodicNotifInterval`), String(Number(r.keys.EndpointID!.slice(8)) + 1));
-        if (idx < rows.length - 1) assert.notEqual((n - 1) % 3, 0, 'rows deleted in a committed transaction stay deleted');
+        if (idx < rows.length - 1)
+          assert.notEqual((n - 1) % 3, 0, 'rows deleted in a committed transaction stay deleted');
       }
       const [next] = dm.add('Device.LocalAgent.Controller.', [{ name: 'EndpointID', value: 'proto::after' }], usp);
       assert.ok(Number(/\.(\d+)\.$/.exec(next!.path)![1]) > last);
       dm.close();
-    } finally { cleanup(); }
+    } finally {
+      cleanup();
+    }
   }
 });

@@ -1,67 +1,86 @@
 // Host ids for EEs and native DUs: blocks from the operator's pool, delegated to root for the shadow
 // tools; trees given to a range without following links; users looked up without following links.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { chmodSync, lstatSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { allocateRange, allocateUser, BLOCK, checkPool, delegatePool } from '../../src/engine/ids/pool.js';
+import { test } from 'node:test';
+import type { EngineError } from '../../src/engine/errors.js';
 import { hostId, makePassable, shiftTree } from '../../src/engine/ids/ownership.js';
+import { allocateRange, allocateUser, BLOCK, checkPool, delegatePool } from '../../src/engine/ids/pool.js';
 import { lookupUser } from '../../src/engine/ids/users.js';
-import { EngineError } from '../../src/engine/errors.js';
 import { tempDir } from '../helpers.js';
 
 const pool = { start: 1_000_000, size: 3 * BLOCK };
 
-test('EE ranges are whole blocks after the native users\' block, the lowest free first, until the pool is used up', () => {
-  const a = allocateRange(pool, []);
-  assert.deepEqual(a, { base: 1_000_000 + BLOCK, size: BLOCK });
-  const b = allocateRange(pool, [a]);
-  assert.equal(b.base, 1_000_000 + 2 * BLOCK);
-  assert.throws(() => allocateRange(pool, [a, b]), (e: EngineError) => e.code === 7227 && /no block left/.test(e.message));
-  assert.deepEqual(allocateRange(pool, [b]), a, 'a freed block is handed out again');
-  assert.equal(allocateUser(pool, [1_000_000, 1_000_001]), 1_000_002);
-  assert.throws(() => checkPool({ start: 0, size: BLOCK * 4 }), /must start at 65536/);
-  assert.throws(() => checkPool({ start: 2 ** 32 - BLOCK, size: BLOCK * 4 }), /below 2\^32/);
-});
+test(
+  "EE ranges are whole blocks after the native users' block, the lowest free first, until the pool is used " + 'up',
+  () => {
+    const a = allocateRange(pool, []);
+    assert.deepEqual(a, { base: 1_000_000 + BLOCK, size: BLOCK });
+    const b = allocateRange(pool, [a]);
+    assert.equal(b.base, 1_000_000 + 2 * BLOCK);
+    assert.throws(
+      () => allocateRange(pool, [a, b]),
+      (e: EngineError) => e.code === 7227 && /no block left/.test(e.message),
+    );
+    assert.deepEqual(allocateRange(pool, [b]), a, 'a freed block is handed out again');
+    assert.equal(allocateUser(pool, [1_000_000, 1_000_001]), 1_000_002);
+    assert.throws(() => checkPool({ start: 0, size: BLOCK * 4 }), /must start at 65536/);
+    assert.throws(() => checkPool({ start: 2 ** 32 - BLOCK, size: BLOCK * 4 }), /below 2\^32/);
+  },
+);
 
-test('the pool is delegated to root once where the shadow tools write id maps, and not at all where they are absent', () => {
-  const { dir, cleanup } = tempDir();
-  try {
-    const files = [join(dir, 'subuid'), join(dir, 'subgid')];
-    writeFileSync(files[0]!, 'alice:100000:65536');
-    assert.deepEqual(delegatePool(pool, files, false), [], 'without newuidmap LXC writes the map itself');
-    assert.deepEqual(delegatePool(pool, files, true), files);
-    assert.equal(readFileSync(files[0]!, 'utf8'), `alice:100000:65536\nroot:1000000:${3 * BLOCK}\n`);
-    assert.equal(readFileSync(files[1]!, 'utf8'), `root:1000000:${3 * BLOCK}\n`);
-    assert.equal(statSync(files[0]!).mode & 0o777, 0o644);
-    assert.deepEqual(delegatePool(pool, files, true), [], 'a second start changes nothing');
-  } finally { cleanup(); }
-});
+test(
+  'the pool is delegated to root once where the shadow tools write id maps, and not at all where they are ' + 'absent',
+  () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const files = [join(dir, 'subuid'), join(dir, 'subgid')];
+      writeFileSync(files[0]!, 'alice:100000:65536');
+      assert.deepEqual(delegatePool(pool, files, false), [], 'without newuidmap LXC writes the map itself');
+      assert.deepEqual(delegatePool(pool, files, true), files);
+      assert.equal(readFileSync(files[0]!, 'utf8'), `alice:100000:65536\nroot:1000000:${3 * BLOCK}\n`);
+      assert.equal(readFileSync(files[1]!, 'utf8'), `root:1000000:${3 * BLOCK}\n`);
+      assert.equal(statSync(files[0]!).mode & 0o777, 0o644);
+      assert.deepEqual(delegatePool(pool, files, true), [], 'a second start changes nothing');
+    } finally {
+      cleanup();
+    }
+  },
+);
 
-test('shiftTree re-owns every entry into the range, links included but never followed, and drops set-id bits of packages', () => {
-  const { dir, cleanup } = tempDir();
-  try {
-    const outside = join(dir, 'host-file');
-    writeFileSync(outside, 'host');
-    const root = join(dir, 'pkg');
-    mkdirSync(join(root, 'bin'), { recursive: true });
-    writeFileSync(join(root, 'bin/tool'), 'x', { mode: 0o755 });
-    chmodSync(join(root, 'bin/tool'), 0o4755);
-    symlinkSync(outside, join(root, 'out'));
-    symlinkSync(dir, join(root, 'up'));
-    const ids = { base: 2_000_000, size: BLOCK };
-    assert.equal(shiftTree(root, ids), 5);
-    for (const p of ['', 'bin', 'bin/tool', 'out', 'up']) assert.equal(lstatSync(join(root, p)).uid, 2_000_000, `${p || '.'} belongs to the range`);
-    assert.equal(statSync(outside).uid, 0, 'the file a link points at keeps its owner');
-    assert.equal(statSync(dir).uid, 0, 'a linked directory is not entered');
-    assert.equal(statSync(join(root, 'bin/tool')).mode & 0o7777, 0o755, 'set-uid dropped');
-    chmodSync(join(root, 'bin/tool'), 0o4755);
-    shiftTree(root, { base: 3_000_000, size: BLOCK }, true);
-    assert.equal(statSync(join(root, 'bin/tool')).mode & 0o7777, 0o4755, 'a base rootfs keeps them');
-    assert.equal(hostId(ids, 1000), 2_001_000);
-    assert.equal(hostId(ids, 70_000), 2_000_000, 'an id past the range becomes its root');
-  } finally { cleanup(); }
-});
+test(
+  'shiftTree re-owns every entry into the range, links included but never followed, and drops set-id bits of ' +
+    'packages',
+  () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const outside = join(dir, 'host-file');
+      writeFileSync(outside, 'host');
+      const root = join(dir, 'pkg');
+      mkdirSync(join(root, 'bin'), { recursive: true });
+      writeFileSync(join(root, 'bin/tool'), 'x', { mode: 0o755 });
+      chmodSync(join(root, 'bin/tool'), 0o4755);
+      symlinkSync(outside, join(root, 'out'));
+      symlinkSync(dir, join(root, 'up'));
+      const ids = { base: 2_000_000, size: BLOCK };
+      assert.equal(shiftTree(root, ids), 5);
+      for (const p of ['', 'bin', 'bin/tool', 'out', 'up'])
+        assert.equal(lstatSync(join(root, p)).uid, 2_000_000, `${p || '.'} belongs to the range`);
+      assert.equal(statSync(outside).uid, 0, 'the file a link points at keeps its owner');
+      assert.equal(statSync(dir).uid, 0, 'a linked directory is not entered');
+      assert.equal(statSync(join(root, 'bin/tool')).mode & 0o7777, 0o755, 'set-uid dropped');
+      chmodSync(join(root, 'bin/tool'), 0o4755);
+      shiftTree(root, { base: 3_000_000, size: BLOCK }, true);
+      assert.equal(statSync(join(root, 'bin/tool')).mode & 0o7777, 0o4755, 'a base rootfs keeps them');
+      assert.equal(hostId(ids, 1000), 2_001_000);
+      assert.equal(hostId(ids, 70_000), 2_000_000, 'an id past the range becomes its root');
+    } finally {
+      cleanup();
+    }
+  },
+);
 
 test('makePassable adds only the search bit, up to the first directory that has it', () => {
   const { dir, cleanup } = tempDir();
@@ -72,7 +91,9 @@ test('makePassable adds only the search bit, up to the first directory that has 
     chmodSync(dir, 0o700);
     makePassable(deep);
     for (const d of [deep, join(dir, 'a'), dir]) assert.equal(statSync(d).mode & 0o777, 0o701);
-  } finally { cleanup(); }
+  } finally {
+    cleanup();
+  }
 });
 
 test('users are looked up by name in a passwd file that is not a link, or taken by number', () => {
@@ -87,5 +108,7 @@ test('users are looked up by name in a passwd file that is not a link, or taken 
     const link = join(dir, 'linked');
     symlinkSync(passwd, link);
     assert.equal(lookupUser(link, 'app'), undefined, 'a passwd that is a link is not followed');
-  } finally { cleanup(); }
+  } finally {
+    cleanup();
+  }
 });

@@ -1,10 +1,17 @@
 // The confinement an LXC EE gets, as config lines: a user namespace of its own range, only the
 // capabilities an app needs, the seccomp deny list, no_new_privs, the device allow-list and pids.max.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { appArmorEnabled, confinementLines, DENIED_SYSCALLS, KEPT_CAPABILITIES, seccompProfile } from '../../src/engine/backends/lxc-policy.js';
+import { test } from 'node:test';
+import {
+  appArmorEnabled,
+  confinementLines,
+  DENIED_SYSCALLS,
+  KEPT_CAPABILITIES,
+  seccompProfile,
+} from '../../src/engine/backends/lxc-policy.js';
 import { tempDir } from '../helpers.js';
 
 const policy = { ids: { base: 1_065_536, size: 65_536 }, pidsMax: 256, netAdmin: false };
@@ -19,8 +26,25 @@ test('an EE maps its own id range, keeps a short capability list, and denies wha
   assert.ok(lines.includes('lxc.cgroup.devices.deny = a'));
   assert.equal(lines.filter((l) => l.startsWith('lxc.cgroup.devices.allow')).length, 9);
   assert.ok(!lines.some((l) => l.includes('apparmor')), 'no AppArmor lines where the kernel has none');
-  const keep = lines.find((l) => l.startsWith('lxc.cap.keep'))!.split(' = ')[1]!.split(' ');
-  for (const cap of ['sys_admin', 'sys_module', 'sys_rawio', 'sys_time', 'mknod', 'mac_admin', 'mac_override', 'sys_boot', 'audit_write', 'audit_control', 'audit_read', 'net_admin', 'sys_ptrace']) {
+  const keep = lines
+    .find((l) => l.startsWith('lxc.cap.keep'))!
+    .split(' = ')[1]!
+    .split(' ');
+  for (const cap of [
+    'sys_admin',
+    'sys_module',
+    'sys_rawio',
+    'sys_time',
+    'mknod',
+    'mac_admin',
+    'mac_override',
+    'sys_boot',
+    'audit_write',
+    'audit_control',
+    'audit_read',
+    'net_admin',
+    'sys_ptrace',
+  ]) {
     assert.ok(!keep.includes(cap), `${cap} is dropped`);
   }
   assert.deepEqual(keep, [...KEPT_CAPABILITIES]);
@@ -34,16 +58,29 @@ test('net_admin only where the policy grants it; AppArmor and cgroup v2 keys whe
   assert.ok(lines.includes('lxc.cgroup2.devices.allow = c 136:* rwm'));
 });
 
-test('the seccomp profile is LXC v2 deny-list text with at least LXC\'s own default entries', () => {
+test("the seccomp profile is LXC v2 deny-list text with at least LXC's own default entries", () => {
   const text = seccompProfile().split('\n');
   assert.deepEqual(text.slice(0, 4), ['2', 'denylist', 'reject_force_umount', '[all]']);
-  for (const s of ['kexec_load', 'open_by_handle_at', 'init_module', 'finit_module', 'delete_module', 'keyctl', 'add_key', 'request_key', 'bpf', 'perf_event_open', 'userfaultfd', 'mount']) {
+  for (const s of [
+    'kexec_load',
+    'open_by_handle_at',
+    'init_module',
+    'finit_module',
+    'delete_module',
+    'keyctl',
+    'add_key',
+    'request_key',
+    'bpf',
+    'perf_event_open',
+    'userfaultfd',
+    'mount',
+  ]) {
     assert.ok(text.includes(`${s} errno 1`), `${s} is denied`);
   }
   assert.equal(new Set(DENIED_SYSCALLS).size, DENIED_SYSCALLS.length);
 });
 
-test('AppArmor is detected from the kernel\'s module parameter', () => {
+test("AppArmor is detected from the kernel's module parameter", () => {
   const { dir, cleanup } = tempDir();
   try {
     writeFileSync(join(dir, 'on'), 'Y\n');
@@ -51,5 +88,7 @@ test('AppArmor is detected from the kernel\'s module parameter', () => {
     assert.equal(appArmorEnabled(join(dir, 'on')), true);
     assert.equal(appArmorEnabled(join(dir, 'off')), false);
     assert.equal(appArmorEnabled(join(dir, 'absent')), false);
-  } finally { cleanup(); }
+  } finally {
+    cleanup();
+  }
 });

@@ -1,15 +1,15 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync, readFileSync, existsSync, readdirSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
-import { unpackPackage } from '../../src/engine/package/unpack.js';
 import { execFileSync } from 'node:child_process';
-import { parseManifest } from '../../src/engine/package/manifest.js';
-import { duUuid } from '../../src/engine/package/uuid.js';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import { EngineError } from '../../src/engine/errors.js';
+import { parseManifest } from '../../src/engine/package/manifest.js';
+import { unpackPackage } from '../../src/engine/package/unpack.js';
+import { duUuid } from '../../src/engine/package/uuid.js';
 import { tempDir } from '../helpers.js';
-import { manifest, tarGz, type Entry } from './tar-builder.js';
+import { type Entry, manifest, tarGz } from './tar-builder.js';
 
 const limits = { maxBytes: 1024 * 1024, maxEntries: 1000 };
 
@@ -22,7 +22,13 @@ async function unpack(entries: Entry[] | Buffer, dir: string) {
 }
 
 const refusal = async (p: Promise<unknown>): Promise<string> => {
-  try { await p; } catch (e) { assert.ok(e instanceof EngineError, String(e)); assert.equal((e as EngineError).code, 7035); return (e as Error).message; }
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof EngineError, String(e));
+    assert.equal((e as EngineError).code, 7035);
+    return (e as Error).message;
+  }
   throw new Error('not refused');
 };
 
@@ -34,11 +40,21 @@ test('DU UUID follows the TR-181 v5 rule', () => {
 test('a good tar.gz unpacks with its manifest, modes and inner links', async () => {
   const { dir, cleanup } = tempDir();
   try {
-    const r = await unpack([{ name: 'manifest.json', data: manifest() }, { name: 'bin/', type: '5' }, { name: 'bin/run.sh', data: '#!/bin/sh\n', mode: 0o4755 }, { name: 'bin/run', type: '2', link: 'run.sh' }], dir);
+    const r = await unpack(
+      [
+        { name: 'manifest.json', data: manifest() },
+        { name: 'bin/', type: '5' },
+        { name: 'bin/run.sh', data: '#!/bin/sh\n', mode: 0o4755 },
+        { name: 'bin/run', type: '2', link: 'run.sh' },
+      ],
+      dir,
+    );
     assert.equal(r.manifest.name, 'hello');
     assert.equal(r.format, 'tar.gz');
     assert.equal(readFileSync(join(dir, 'out/bin/run'), 'utf8'), '#!/bin/sh\n');
-  } finally { cleanup(); }
+  } finally {
+    cleanup();
+  }
 });
 
 test('hostile archives are refused and write nothing outside the target', async () => {
@@ -47,7 +63,15 @@ test('hostile archives are refused and write nothing outside the target', async 
     ['absolute', [{ name: '/tmp/evil', data: 'x' }], /absolute path/],
     ['symlink out', [{ name: 'link', type: '2', link: '../../etc' }], /leaves the package/],
     ['absolute symlink', [{ name: 'link', type: '2', link: '/etc' }], /absolute path/],
-    ['write through symlink', [{ name: 'd', type: '5' }, { name: 'link', type: '2', link: 'd' }, { name: 'link/x', data: 'x' }], /through a symbolic link/],
+    [
+      'write through symlink',
+      [
+        { name: 'd', type: '5' },
+        { name: 'link', type: '2', link: 'd' },
+        { name: 'link/x', data: 'x' },
+      ],
+      /through a symbolic link/,
+    ],
     ['hard link out', [{ name: 'h', type: '1', link: '../../etc/passwd' }], /leaves the package/],
     ['device', [{ name: 'dev', type: '3' }], /device node/],
     ['fifo', [{ name: 'p', type: '6' }], /FIFO/],
@@ -58,33 +82,63 @@ test('hostile archives are refused and write nothing outside the target', async 
       assert.match(await refusal(unpack(entries, dir)), re, what);
       assert.deepEqual(readdirSync(dir).sort(), ['out', 'pkg.tgz'], `${what} wrote beside the target`);
       assert.ok(!existsSync(join(dir, 'evil')));
-    } finally { cleanup(); }
+    } finally {
+      cleanup();
+    }
   }
 });
 
 test('a decompression bomb stops at the size limit; truncated and corrupt files are clear errors', async () => {
   const { dir, cleanup } = tempDir();
   try {
-    const bomb = tarGz([{ name: 'manifest.json', data: manifest() }, { name: 'zeros', data: Buffer.alloc(4 * 1024 * 1024) }]);
+    const bomb = tarGz([
+      { name: 'manifest.json', data: manifest() },
+      { name: 'zeros', data: Buffer.alloc(4 * 1024 * 1024) },
+    ]);
     assert.ok(bomb.length < 20_000, 'the bomb is small packed');
     assert.match(await refusal(unpack(bomb, dir)), /more than 1048576 bytes/);
-  } finally { cleanup(); }
+  } finally {
+    cleanup();
+  }
   for (const [bytes, re] of [
-    [tarGz([{ name: 'manifest.json', data: manifest() }, { name: 'big', data: 'y'.repeat(5000) }], { truncate: 2048 }), /truncated/],
+    [
+      tarGz(
+        [
+          { name: 'manifest.json', data: manifest() },
+          { name: 'big', data: 'y'.repeat(5000) },
+        ],
+        { truncate: 2048 },
+      ),
+      /truncated/,
+    ],
     [gzipSync(Buffer.from('this is not a tar archive at all '.repeat(40))), /checksum|truncated/],
     [Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0x01, 0x02]), /gzip|truncated/],
     [Buffer.from('PK\u0003\u0004 a zip file'), /neither a tar.gz nor a SquashFS/],
   ] as [Buffer, RegExp][]) {
     const d = tempDir();
-    try { assert.match(await refusal(unpack(bytes, d.dir)), re); } finally { d.cleanup(); }
+    try {
+      assert.match(await refusal(unpack(bytes, d.dir)), re);
+    } finally {
+      d.cleanup();
+    }
   }
 });
 
 test('manifests are validated field by field', () => {
   assert.equal(parseManifest(manifest()).services[0]!.restart, 'on-failure');
   for (const [over, re] of [
-    [{ name: '../x' }, /name must be/], [{ vendor: undefined }, /vendor is missing/], [{ extra: 1 }, /unknown field \(known fields: name,/],
-    [{ services: [{ name: 'a', command: 'x' }, { name: 'a', command: 'y' }] }, /two services are named 'a'/],
+    [{ name: '../x' }, /name must be/],
+    [{ vendor: undefined }, /vendor is missing/],
+    [{ extra: 1 }, /unknown field \(known fields: name,/],
+    [
+      {
+        services: [
+          { name: 'a', command: 'x' },
+          { name: 'a', command: 'y' },
+        ],
+      },
+      /two services are named 'a'/,
+    ],
     [{ services: [{ name: 'a', command: '../../bin/sh' }] }, /must not contain '\.\.'/],
     [{ services: [{ name: 'a', command: 'x', restart: 'sometimes' }] }, /restart must be/],
     [{ services: [{ name: 'a', command: 'x', env: { 'BAD-NAME': 'v' } }] }, /env/],
@@ -123,7 +177,7 @@ test('hostile SquashFS images are refused: device nodes, FIFOs, links out, too l
   assert.match(await refusal(unsquash(image('fifo', {}, ['pipe i 644 0 0 f']))), /FIFO/);
   assert.match(await refusal(unsquash(image('abs', {}, ['etc s 777 0 0 /etc']))), /absolute path/);
   assert.match(await refusal(unsquash(image('up', {}, ['up s 777 0 0 ../../../etc']))), /leaves the package/);
-  assert.match(await refusal(unsquash(image('big', { 'blob': 'x'.repeat(2 * 1024 * 1024) }))), /more than/);
+  assert.match(await refusal(unsquash(image('big', { blob: 'x'.repeat(2 * 1024 * 1024) }))), /more than/);
   const unreadable = join(dir, 'unreadable.sqfs');
   writeFileSync(unreadable, Buffer.concat([Buffer.from('hsqs'), Buffer.alloc(4096, 7)]));
   assert.match(await refusal(unsquash(unreadable)), /not a readable SquashFS/);

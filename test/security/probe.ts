@@ -53,7 +53,9 @@ int main(int argc, char **argv) {
     enum { DIRS = 64, FILES = 20 };
     for (int i = 0; i < DIRS; i++) {
       snprintf(p, sizeof p, "%s/d%d", dir, i); mkdir(p, 0755);
-      for (int j = 0; j < FILES; j++) { snprintf(f, sizeof f, "%s/f%d", p, j); close(open(f, O_CREAT | O_WRONLY, 0644)); }
+      for (int j = 0; j < FILES; j++) {
+        snprintf(f, sizeof f, "%s/f%d", p, j); close(open(f, O_CREAT | O_WRONLY, 0644));
+      }
     }
     printf("SWAPPER started\n"); fflush(stdout);
     if (fork() > 0) return 0;
@@ -140,7 +142,10 @@ export function buildProbe(t: TestContext, dir: string): string | undefined {
   try {
     execFileSync('gcc', ['-static', '-O1', '-o', out, src], { stdio: 'pipe' });
   } catch (e) {
-    if (process.env.CI) throw new Error(`gcc -static could not build the syscall probe, and CI must run this test: ${(e as Error).message}`);
+    if (process.env.CI)
+      throw new Error(
+        `gcc -static could not build the syscall probe, and CI must run this test: ${(e as Error).message}`,
+      );
     t.skip('SKIPPED LOUDLY: gcc with static libc is not installed (apt-get install gcc libc6-dev); CI runs this test');
     return undefined;
   }

@@ -1,14 +1,19 @@
 // A real mosquitto broker on a free loopback port, for system tests. Absent mosquitto skips the
 // test loudly on a developer machine and fails it in CI, where .ci/run installs it.
-import { spawn, type ChildProcess, execFileSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 
 export function mosquittoPath(): string | undefined {
   for (const p of ['/usr/sbin/mosquitto', '/usr/bin/mosquitto']) {
-    try { execFileSync(p, ['-h'], { stdio: 'ignore' }); return p; } catch (e) { if ((e as { status?: number }).status !== undefined) return p; }
+    try {
+      execFileSync(p, ['-h'], { stdio: 'ignore' });
+      return p;
+    } catch (e) {
+      if ((e as { status?: number }).status !== undefined) return p;
+    }
   }
   return undefined;
 }
@@ -35,16 +40,37 @@ export async function freePort(): Promise<number> {
 export class Mosquitto {
   private proc: ChildProcess | undefined;
   /** tls: serve TLS only, and require client certificates signed by the CA; conf: more lines for mosquitto.conf. */
-  constructor(readonly bin: string, readonly dir: string, readonly port: number, readonly tls?: { ca: string; cert: string; key: string }, readonly conf = '') {}
+  constructor(
+    readonly bin: string,
+    readonly dir: string,
+    readonly port: number,
+    readonly tls?: { ca: string; cert: string; key: string },
+    readonly conf = '',
+  ) {}
 
   async start(): Promise<void> {
     const conf = join(this.dir, 'mosquitto.conf');
-    const tls = this.tls ? `cafile ${this.tls.ca}\ncertfile ${this.tls.cert}\nkeyfile ${this.tls.key}\nrequire_certificate true\n` : '';
-    writeFileSync(conf, `listener ${this.port} 127.0.0.1\n${tls}allow_anonymous true\nset_tcp_nodelay true\npersistence false\n${this.conf}`);
+    const tls = this.tls
+      ? `cafile ${this.tls.ca}\ncertfile ${this.tls.cert}\nkeyfile ${this.tls.key}\nrequire_certificate true\n`
+      : '';
+    writeFileSync(
+      conf,
+      `listener ${this.port} 127.0.0.1\n${tls}allow_anonymous true\nset_tcp_nodelay true\npersistence ` +
+        `false\n${this.conf}`,
+    );
     this.proc = spawn(this.bin, ['-c', conf], { stdio: 'ignore' });
     const end = Date.now() + 5000;
     while (Date.now() < end) {
-      if (await new Promise<boolean>((r) => { const s = connect(this.port, '127.0.0.1', () => { s.end(); r(true); }); s.on('error', () => r(false)); })) return;
+      if (
+        await new Promise<boolean>((r) => {
+          const s = connect(this.port, '127.0.0.1', () => {
+            s.end();
+            r(true);
+          });
+          s.on('error', () => r(false));
+        })
+      )
+        return;
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error(`mosquitto did not listen on ${this.port}`);
@@ -54,6 +80,9 @@ export class Mosquitto {
     const p = this.proc;
     this.proc = undefined;
     if (!p || p.exitCode !== null) return;
-    await new Promise<void>((r) => { p.once('exit', () => r()); p.kill('SIGTERM'); });
+    await new Promise<void>((r) => {
+      p.once('exit', () => r());
+      p.kill('SIGTERM');
+    });
   }
 }

@@ -3,7 +3,10 @@ import { randomUUID } from 'node:crypto';
 import { decodeMsg, decodeRecord, encodeRecord, type Plain, type PlainMsg, wrapMsg } from '../../src/usp/codec.js';
 
 export class ControllerSim {
-  constructor(readonly id: string, readonly agentId: string) {}
+  constructor(
+    readonly id: string,
+    readonly agentId: string,
+  ) {}
 
   request(kind: string, type: string, body: Plain, msgId = randomUUID()): { msgId: string; bytes: Uint8Array } {
     const msg: PlainMsg = { header: { msg_id: msgId, msg_type: type }, body: { request: { [kind]: body } } };
@@ -16,6 +19,11 @@ export class ControllerSim {
   }
 
   sessionRecord(): Uint8Array {
-    return encodeRecord({ version: '1.4', to_id: this.agentId, from_id: this.id, session_context: { session_id: 2, sequence_id: 1, expected_id: 1, payload: [new Uint8Array([1])] } });
+    return encodeRecord({
+      version: '1.4',
+      to_id: this.agentId,
+      from_id: this.id,
+      session_context: { session_id: 2, sequence_id: 1, expected_id: 1, payload: [new Uint8Array([1])] },
+    });
   }
 }

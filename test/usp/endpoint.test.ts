@@ -1,19 +1,28 @@
 // USP message handling at the record layer, in process (the MQTT transport has its own tests).
 // Test names carry the TP-469 case ids they cover.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { UspEndpoint } from '../../src/usp/endpoint.js';
-import { ensureRoles } from '../../src/usp/access.js';
-import { silentLogger } from '../../src/util/logger.js';
-import { ControllerSim } from './controller-sim.js';
-import type { Plain } from '../../src/usp/codec.js';
-import { Subscriptions } from '../../src/usp/subscriptions.js';
+import { test } from 'node:test';
 import { DataModel } from '../../src/dm/datamodel.js';
+import { ensureRoles } from '../../src/usp/access.js';
+import type { Plain } from '../../src/usp/codec.js';
+import { UspEndpoint } from '../../src/usp/endpoint.js';
+import { Subscriptions } from '../../src/usp/subscriptions.js';
+import { silentLogger } from '../../src/util/logger.js';
 import { loadSchema } from '../helpers.js';
+import { ControllerSim } from './controller-sim.js';
 
 function setup() {
-  const dm = new DataModel({ schema: loadSchema(), defaults: { 'Device.LocalAgent.EndpointID': 'os::agent', 'Device.LocalAgent.Controller.1.EndpointID': 'proto::ctl', 'Device.LocalAgent.Controller.1.Enable': 'true',
-    'Device.LocalAgent.Controller.2.EndpointID': 'proto::viewer', 'Device.LocalAgent.Controller.2.Enable': 'true' } });
+  const dm = new DataModel({
+    schema: loadSchema(),
+    defaults: {
+      'Device.LocalAgent.EndpointID': 'os::agent',
+      'Device.LocalAgent.Controller.1.EndpointID': 'proto::ctl',
+      'Device.LocalAgent.Controller.1.Enable': 'true',
+      'Device.LocalAgent.Controller.2.EndpointID': 'proto::viewer',
+      'Device.LocalAgent.Controller.2.Enable': 'true',
+    },
+  });
   Subscriptions.register(dm);
   dm.open();
   const roles = ensureRoles(dm);
@@ -34,22 +43,37 @@ function setup() {
 
 test('1.36 / 1.41 / 1.42 Get of valid and invalid parameters', async () => {
   const { call } = setup();
-  const m = await call('get', 'GET', { param_paths: ['Device.LocalAgent.EndpointID', 'Device.LocalAgent.InvalidParameter'] });
+  const m = await call('get', 'GET', {
+    param_paths: ['Device.LocalAgent.EndpointID', 'Device.LocalAgent.InvalidParameter'],
+  });
   assert.equal(m.header.msg_type, 'GET_RESP');
   const [ok, bad] = m.body.response.get_resp.req_path_results;
-  assert.deepEqual(ok.resolved_path_results, [{ resolved_path: 'Device.LocalAgent.', result_params: { EndpointID: 'os::agent' } }]);
+  assert.deepEqual(ok.resolved_path_results, [
+    { resolved_path: 'Device.LocalAgent.', result_params: { EndpointID: 'os::agent' } },
+  ]);
   assert.equal(bad.err_code, 7026);
 });
 
 test('1.89 Get with max_depth 1 returns only the object itself', async () => {
   const { call } = setup();
   const m = await call('get', 'GET', { param_paths: ['Device.LocalAgent.'], max_depth: 1 });
-  assert.deepEqual(m.body.response.get_resp.req_path_results[0].resolved_path_results.map((r: Plain) => r.resolved_path), ['Device.LocalAgent.']);
+  assert.deepEqual(
+    m.body.response.get_resp.req_path_results[0].resolved_path_results.map((r: Plain) => r.resolved_path),
+    ['Device.LocalAgent.'],
+  );
 });
 
 test('1.1 / 1.81 Add generates the unique keys it returns, and Alias differs from ID', async () => {
   const { call } = setup();
-  const m = await call('add', 'ADD', { allow_partial: false, create_objs: [{ obj_path: 'Device.LocalAgent.Subscription.', param_settings: [{ param: 'NotifType', value: 'ValueChange', required: true }] }] });
+  const m = await call('add', 'ADD', {
+    allow_partial: false,
+    create_objs: [
+      {
+        obj_path: 'Device.LocalAgent.Subscription.',
+        param_settings: [{ param: 'NotifType', value: 'ValueChange', required: true }],
+      },
+    ],
+  });
   const s = m.body.response.add_resp.created_obj_results[0].oper_status.oper_success;
   assert.equal(s.instantiated_path, 'Device.LocalAgent.Subscription.1.');
   assert.deepEqual(Object.keys(s.unique_keys).sort(), ['Alias', 'ID', 'Recipient']);
@@ -59,26 +83,63 @@ test('1.1 / 1.81 Add generates the unique keys it returns, and Alias differs fro
 
 test('1.3 / 1.14 a failed required parameter is an Error naming the parameter path', async () => {
   const { call } = setup();
-  const a = await call('add', 'ADD', { allow_partial: false, create_objs: [{ obj_path: 'Device.LocalAgent.Subscription.', param_settings: [{ param: 'Enable', value: 'InvalidValue', required: true }] }] });
+  const a = await call('add', 'ADD', {
+    allow_partial: false,
+    create_objs: [
+      {
+        obj_path: 'Device.LocalAgent.Subscription.',
+        param_settings: [{ param: 'Enable', value: 'InvalidValue', required: true }],
+      },
+    ],
+  });
   assert.equal(a.header.msg_type, 'ERROR');
   assert.equal(a.body.error.param_errs[0].param_path, 'Device.LocalAgent.Subscription.1.Enable');
   assert.equal(a.body.error.param_errs[0].err_code, 7011);
-  const s = await call('set', 'SET', { allow_partial: false, update_objs: [{ obj_path: 'Device.LocalAgent.Controller.1.', param_settings: [{ param: 'PeriodicNotifInterval', value: 'x', required: true }] }] });
+  const s = await call('set', 'SET', {
+    allow_partial: false,
+    update_objs: [
+      {
+        obj_path: 'Device.LocalAgent.Controller.1.',
+        param_settings: [{ param: 'PeriodicNotifInterval', value: 'x', required: true }],
+      },
+    ],
+  });
   assert.equal(s.header.msg_type, 'ERROR');
   assert.equal(s.body.error.param_errs[0].param_path, 'Device.LocalAgent.Controller.1.PeriodicNotifInterval');
 });
 
 test('1.96 a non-functional unique key can not be changed; 1.104 write-once parameters', async () => {
   const { call } = setup();
-  await call('add', 'ADD', { create_objs: [{ obj_path: 'Device.LocalAgent.Subscription.', param_settings: [{ param: 'ID', value: 'sub-1', required: true }] }] });
-  const s = await call('set', 'SET', { update_objs: [{ obj_path: 'Device.LocalAgent.Subscription.1.', param_settings: [{ param: 'ID', value: 'sub-2', required: true }] }] });
+  await call('add', 'ADD', {
+    create_objs: [
+      {
+        obj_path: 'Device.LocalAgent.Subscription.',
+        param_settings: [{ param: 'ID', value: 'sub-1', required: true }],
+      },
+    ],
+  });
+  const s = await call('set', 'SET', {
+    update_objs: [
+      {
+        obj_path: 'Device.LocalAgent.Subscription.1.',
+        param_settings: [{ param: 'ID', value: 'sub-2', required: true }],
+      },
+    ],
+  });
   assert.equal(s.header.msg_type, 'ERROR');
   assert.equal(s.body.error.param_errs[0].err_code, 7013);
 });
 
 test('1.23 / 1.25 / 1.90 paths that match nothing succeed empty', async () => {
   const { call } = setup();
-  const s = await call('set', 'SET', { update_objs: [{ obj_path: 'Device.LocalAgent.Subscription.[ID=="none"].', param_settings: [{ param: 'Enable', value: 'true', required: true }] }] });
+  const s = await call('set', 'SET', {
+    update_objs: [
+      {
+        obj_path: 'Device.LocalAgent.Subscription.[ID=="none"].',
+        param_settings: [{ param: 'Enable', value: 'true', required: true }],
+      },
+    ],
+  });
   assert.deepEqual(s.body.response.set_resp.updated_obj_results[0].oper_status.oper_success.updated_inst_results, []);
   const d = await call('delete', 'DELETE', { allow_partial: false, obj_paths: ['Device.LocalAgent.Subscription.99.'] });
   assert.deepEqual(d.body.response.delete_resp.deleted_obj_results[0].oper_status.oper_success.affected_paths, []);
@@ -89,29 +150,72 @@ test('1.23 / 1.25 / 1.90 paths that match nothing succeed empty', async () => {
 
 test('1.66 / 1.67 GetInstances, 1.80 GetSupportedProtocol', async () => {
   const { call } = setup();
-  const g = await call('get_instances', 'GET_INSTANCES', { obj_paths: ['Device.LocalAgent.Controller.'], first_level_only: true });
-  assert.deepEqual(g.body.response.get_instances_resp.req_path_results[0].curr_insts.map((i: Plain) => i.instantiated_obj_path), ['Device.LocalAgent.Controller.1.', 'Device.LocalAgent.Controller.2.']);
-  const p = await call('get_supported_protocol', 'GET_SUPPORTED_PROTO', { controller_supported_protocol_versions: '1.3' });
+  const g = await call('get_instances', 'GET_INSTANCES', {
+    obj_paths: ['Device.LocalAgent.Controller.'],
+    first_level_only: true,
+  });
+  assert.deepEqual(
+    g.body.response.get_instances_resp.req_path_results[0].curr_insts.map((i: Plain) => i.instantiated_obj_path),
+    ['Device.LocalAgent.Controller.1.', 'Device.LocalAgent.Controller.2.'],
+  );
+  const p = await call('get_supported_protocol', 'GET_SUPPORTED_PROTO', {
+    controller_supported_protocol_versions: '1.3',
+  });
   assert.equal(p.body.response.get_supported_protocol_resp.agent_supported_protocol_versions, '1.0,1.1,1.2,1.3,1.4');
 });
 
 test('1.73 / 1.77 / 1.99 / 1.105 GetSupportedDM', async () => {
   const { call } = setup();
-  const m = await call('get_supported_dm', 'GET_SUPPORTED_DM', { obj_paths: ['Device.LocalAgent.', 'Device.Nope.', 'Device.Reboot()'], first_level_only: true, return_commands: true, return_events: true, return_params: true, return_unique_key_sets: true });
+  const m = await call('get_supported_dm', 'GET_SUPPORTED_DM', {
+    obj_paths: ['Device.LocalAgent.', 'Device.Nope.', 'Device.Reboot()'],
+    first_level_only: true,
+    return_commands: true,
+    return_events: true,
+    return_params: true,
+    return_unique_key_sets: true,
+  });
   const [la, bad, reboot] = m.body.response.get_supported_dm_resp.req_obj_results;
-  assert.ok(la.supported_objs.some((o: Plain) => o.supported_obj_path === 'Device.LocalAgent.Controller.{i}.' && o.access === 'OBJ_ADD_DELETE' && o.is_multi_instance));
+  assert.ok(
+    la.supported_objs.some(
+      (o: Plain) =>
+        o.supported_obj_path === 'Device.LocalAgent.Controller.{i}.' &&
+        o.access === 'OBJ_ADD_DELETE' &&
+        o.is_multi_instance,
+    ),
+  );
   const sub = la.supported_objs.find((o: Plain) => o.supported_obj_path === 'Device.LocalAgent.Subscription.{i}.');
-  assert.deepEqual(sub.unique_key_sets.map((k: Plain) => k.key_names), [['Alias'], ['Recipient', 'ID']]);
+  assert.deepEqual(
+    sub.unique_key_sets.map((k: Plain) => k.key_names),
+    [['Alias'], ['Recipient', 'ID']],
+  );
   assert.equal(bad.err_code, 7026);
-  assert.deepEqual(reboot.supported_objs[0].supported_commands.map((c: Plain) => [c.command_name, c.command_type, c.input_arg_names]), [['Reboot()', 'CMD_SYNC', ['Cause', 'Reason']]]);
+  assert.deepEqual(
+    reboot.supported_objs[0].supported_commands.map((c: Plain) => [c.command_name, c.command_type, c.input_arg_names]),
+    [['Reboot()', 'CMD_SYNC', ['Cause', 'Reason']]],
+  );
   assert.deepEqual(reboot.supported_objs[0].supported_params, []);
 });
 
 test('2.1 / 2.2 / 3.1 records from ourselves, for others, or malformed are dropped unanswered', async () => {
   const { ep } = setup();
-  assert.equal(await ep.receive(new ControllerSim('os::agent', 'os::agent').request('get', 'GET', { param_paths: ['Device.'] }).bytes), undefined);
-  assert.equal(await ep.receive(new ControllerSim('proto::ctl', 'os::other').request('get', 'GET', { param_paths: ['Device.'] }).bytes), undefined);
-  assert.equal(await ep.receive(new ControllerSim('proto::stranger', 'os::agent').request('get', 'GET', { param_paths: ['Device.'] }).bytes), undefined);
+  assert.equal(
+    await ep.receive(
+      new ControllerSim('os::agent', 'os::agent').request('get', 'GET', { param_paths: ['Device.'] }).bytes,
+    ),
+    undefined,
+  );
+  assert.equal(
+    await ep.receive(
+      new ControllerSim('proto::ctl', 'os::other').request('get', 'GET', { param_paths: ['Device.'] }).bytes,
+    ),
+    undefined,
+  );
+  assert.equal(
+    await ep.receive(
+      new ControllerSim('proto::stranger', 'os::agent').request('get', 'GET', { param_paths: ['Device.'] }).bytes,
+    ),
+    undefined,
+  );
   assert.equal(await ep.receive(new Uint8Array([0x0a, 0xff, 0xff, 0x01])), undefined);
   assert.equal(await ep.receive(new Uint8Array(2 * 1024 * 1024)), undefined);
 });
@@ -128,10 +232,32 @@ test('read-only role: Get works, Set/Add/Operate are denied with 7006', async ()
   const viewer = new ControllerSim('proto::viewer', 'os::agent');
   const g = await call('get', 'GET', { param_paths: ['Device.LocalAgent.EndpointID'] }, viewer);
   assert.equal(g.body.response.get_resp.req_path_results[0].err_code, 0);
-  const s = await call('set', 'SET', { update_objs: [{ obj_path: 'Device.LocalAgent.Controller.2.', param_settings: [{ param: 'ProvisioningCode', value: 'x', required: true }] }] }, viewer);
+  const s = await call(
+    'set',
+    'SET',
+    {
+      update_objs: [
+        {
+          obj_path: 'Device.LocalAgent.Controller.2.',
+          param_settings: [{ param: 'ProvisioningCode', value: 'x', required: true }],
+        },
+      ],
+    },
+    viewer,
+  );
   assert.equal(s.body.error.err_code, 7006);
-  const a = await call('add', 'ADD', { create_objs: [{ obj_path: 'Device.LocalAgent.Subscription.', param_settings: [] }] }, viewer);
+  const a = await call(
+    'add',
+    'ADD',
+    { create_objs: [{ obj_path: 'Device.LocalAgent.Subscription.', param_settings: [] }] },
+    viewer,
+  );
   assert.equal(a.body.error.err_code, 7006);
-  const o = await call('operate', 'OPERATE', { command: 'Device.Reboot()', command_key: 'k', send_resp: true, input_args: {} }, viewer);
+  const o = await call(
+    'operate',
+    'OPERATE',
+    { command: 'Device.Reboot()', command_key: 'k', send_resp: true, input_args: {} },
+    viewer,
+  );
   assert.equal(o.body.error.err_code, 7006);
 });

@@ -1,14 +1,15 @@
 // ForceReconnect() on one Device.MQTT.Client reconnects that client only: the agent's other
 // client keeps its connection. Over an in-process aedes broker that counts connections per client id.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import { Aedes } from 'aedes';
 import { Agent } from '../../src/agent.js';
-import { silentLogger } from '../../src/util/logger.js';
 import { mqttDeploymentDefaults } from '../../src/usp/mqtt/deployment.js';
+import { silentLogger } from '../../src/util/logger.js';
 import { agent as agentCaller, sleep, tempDir, waitFor } from '../helpers.js';
 
 test('ForceReconnect() on Client.1 reconnects Client.1 and leaves Client.2 connected', async (t) => {
@@ -21,15 +22,33 @@ test('ForceReconnect() on Client.1 reconnects Client.1 and leaves Client.2 conne
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const port = (server.address() as { port: number }).port;
   const { dir, cleanup } = tempDir('cpe-force-reconnect-');
-  writeFileSync(join(dir, 'defaults.json'), JSON.stringify({
-    ...mqttDeploymentDefaults({ brokerPort: port, version: '3.1.1', agentTopic: 'usp/agent/one', controllerId: 'proto::ctl', controllerTopic: 'usp/controller' }),
-    'Device.MQTT.Client.1.ClientID': 'agent-one',
-    'Device.MQTT.Client.2.Enable': 'true', 'Device.MQTT.Client.2.BrokerAddress': '127.0.0.1', 'Device.MQTT.Client.2.BrokerPort': String(port),
-    'Device.MQTT.Client.2.ProtocolVersion': '3.1.1', 'Device.MQTT.Client.2.ClientID': 'agent-two',
-    'Device.LocalAgent.MTP.2.Enable': 'true', 'Device.LocalAgent.MTP.2.Protocol': 'MQTT', 'Device.LocalAgent.MTP.2.MQTT.Reference': 'Device.MQTT.Client.2',
-    'Device.LocalAgent.MTP.2.MQTT.ResponseTopicConfigured': 'usp/agent/two',
-  }));
-  const agent = new Agent({ stateDir: join(dir, 'state'), defaultsFile: join(dir, 'defaults.json'), logger: silentLogger });
+  writeFileSync(
+    join(dir, 'defaults.json'),
+    JSON.stringify({
+      ...mqttDeploymentDefaults({
+        brokerPort: port,
+        version: '3.1.1',
+        agentTopic: 'usp/agent/one',
+        controllerId: 'proto::ctl',
+        controllerTopic: 'usp/controller',
+      }),
+      'Device.MQTT.Client.1.ClientID': 'agent-one',
+      'Device.MQTT.Client.2.Enable': 'true',
+      'Device.MQTT.Client.2.BrokerAddress': '127.0.0.1',
+      'Device.MQTT.Client.2.BrokerPort': String(port),
+      'Device.MQTT.Client.2.ProtocolVersion': '3.1.1',
+      'Device.MQTT.Client.2.ClientID': 'agent-two',
+      'Device.LocalAgent.MTP.2.Enable': 'true',
+      'Device.LocalAgent.MTP.2.Protocol': 'MQTT',
+      'Device.LocalAgent.MTP.2.MQTT.Reference': 'Device.MQTT.Client.2',
+      'Device.LocalAgent.MTP.2.MQTT.ResponseTopicConfigured': 'usp/agent/two',
+    }),
+  );
+  const agent = new Agent({
+    stateDir: join(dir, 'state'),
+    defaultsFile: join(dir, 'defaults.json'),
+    logger: silentLogger,
+  });
   t.after(async () => {
     await agent.stop();
     await new Promise<void>((r) => broker.close(() => server.close(() => r())));

@@ -20,7 +20,9 @@ export function notificationOf(state: CwmpState, dm: DataModel, path: string): N
 
 /** Full parameter paths named by a parameter or partial path. */
 function paramsNamed(dm: DataModel, ctx: RpcContext, name: string): string[] {
-  return dm.get(name === '' ? 'Device.' : name, ctx.caller).flatMap((o) => Object.keys(o.params).map((k) => o.path + k));
+  return dm
+    .get(name === '' ? 'Device.' : name, ctx.caller)
+    .flatMap((o) => Object.keys(o.params).map((k) => o.path + k));
 }
 
 export function getParameterAttributes(ctx: RpcContext, args: Xml, budget: ByteBudget): string {
@@ -28,12 +30,21 @@ export function getParameterAttributes(ctx: RpcContext, args: Xml, budget: ByteB
   for (const name of namesOf(args)) {
     for (const path of paramsNamed(ctx.dm, ctx, name)) {
       const access = ctx.state.data.attributes[path]?.access ?? [];
-      const item = `<ParameterAttributeStruct><Name>${esc(path)}</Name>${el('Notification', notificationOf(ctx.state, ctx.dm, path))}${soapArray('AccessList', 'xsd:string', access.map((a) => el('string', a)))}</ParameterAttributeStruct>`;
+      const item =
+        `<ParameterAttributeStruct><Name>${esc(path)}</Name>` +
+        `${el('Notification', notificationOf(ctx.state, ctx.dm, path))}${soapArray(
+          'AccessList',
+          'xsd:string',
+          access.map((a) => el('string', a)),
+        )}</ParameterAttributeStruct>`;
       budget.charge(item.length);
       items.push(item);
     }
   }
-  return `<cwmp:GetParameterAttributesResponse>${soapArray('ParameterList', 'cwmp:ParameterAttributeStruct', items)}</cwmp:GetParameterAttributesResponse>`;
+  return (
+    `<cwmp:GetParameterAttributesResponse>` +
+    `${soapArray('ParameterList', 'cwmp:ParameterAttributeStruct', items)}</cwmp:GetParameterAttributesResponse>`
+  );
 }
 
 /** All or nothing: every struct is checked before any attribute changes. */
@@ -46,12 +57,16 @@ export function setParameterAttributes(ctx: RpcContext, args: Xml): string {
     const n = Number(arg(s, 'Notification'));
     const aChange = bool(arg(s, 'AccessListChange'));
     const access = arrayItems(s, 'AccessList', 'string').map((x) => text$(x));
-    if (nChange && ![0, 1, 2].includes(n)) throw new CwmpFault(9003, `Notification ${arg(s, 'Notification')} is not 0, 1 or 2`);
-    if (aChange && access.some((a) => a !== 'Subscriber')) throw new CwmpFault(9007, "AccessList may only hold 'Subscriber'");
+    if (nChange && ![0, 1, 2].includes(n))
+      throw new CwmpFault(9003, `Notification ${arg(s, 'Notification')} is not 0, 1 or 2`);
+    if (aChange && access.some((a) => a !== 'Subscriber'))
+      throw new CwmpFault(9007, "AccessList may only hold 'Subscriber'");
     for (const path of paramsNamed(ctx.dm, ctx, name)) {
       const def = paramDef(ctx.dm, path);
-      if (nChange && n === 2 && (def?.forcedInform || def?.activeNotify === 'canDeny')) throw new CwmpFault(9009, `active notification on ${path} is not allowed`);
-      if (nChange && n !== 2 && def?.activeNotify === 'forceEnabled') throw new CwmpFault(9009, `${path} always notifies actively`);
+      if (nChange && n === 2 && (def?.forcedInform || def?.activeNotify === 'canDeny'))
+        throw new CwmpFault(9009, `active notification on ${path} is not allowed`);
+      if (nChange && n !== 2 && def?.activeNotify === 'forceEnabled')
+        throw new CwmpFault(9009, `${path} always notifies actively`);
       changes.push({ path, ...(nChange ? { n: n as Notification } : {}), ...(aChange ? { access } : {}) });
     }
   }

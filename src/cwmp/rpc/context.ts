@@ -1,16 +1,22 @@
 // What an RPC handler may use: the data model as the ACS sees it, the client's persistent state, and
 // the actions that outlive the request (they run once the session has ended, as TR-069 wants for
 // Reboot, or in the background, reported later, like Download and ChangeDUState).
-import type { DataModel } from '../../dm/datamodel.js';
+
 import type { Caller } from '../../dm/caller.js';
+import type { DataModel } from '../../dm/datamodel.js';
 import type { ParamDef } from '../../dm/schema.js';
 import type { ByteBudget } from '../../util/byte-budget.js';
 import { esc, type Xml } from '../envelope.js';
 import type { CwmpState, DuOp } from '../state.js';
 
 export interface DownloadRequest {
-  readonly commandKey: string; readonly fileType: string; readonly url: string;
-  readonly username: string; readonly password: string; readonly fileSize: number; readonly delaySeconds: number;
+  readonly commandKey: string;
+  readonly fileType: string;
+  readonly url: string;
+  readonly username: string;
+  readonly password: string;
+  readonly fileSize: number;
+  readonly delaySeconds: number;
 }
 
 export interface CwmpActions {
@@ -45,14 +51,27 @@ export function paramDef(dm: DataModel, path: string): ParamDef | undefined {
 
 /** One ParameterValueStruct (GetParameterValues, Inform): the value typed, a secured one sent empty. */
 export function valueStruct(path: string, value: string, def: ParamDef | undefined): string {
-  return `<ParameterValueStruct><Name>${esc(path)}</Name><Value xsi:type="${xsdType(def)}">${esc(def?.secured ? '' : value)}</Value></ParameterValueStruct>`;
+  return (
+    `<ParameterValueStruct><Name>${esc(path)}</Name><Value ` +
+    `xsi:type="${xsdType(def)}">${esc(def?.secured ? '' : value)}</Value></ParameterValueStruct>`
+  );
 }
 
 /** TR-106 type -> the xsi:type a value is sent with. */
 export function xsdType(def: ParamDef | undefined): string {
   switch (def?.type) {
-    case 'boolean': case 'int': case 'unsignedInt': case 'long': case 'unsignedLong': case 'dateTime': case 'hexBinary': case 'decimal': return `xsd:${def.type}`;
-    case 'base64': return 'xsd:base64Binary';
-    default: return 'xsd:string';
+    case 'boolean':
+    case 'int':
+    case 'unsignedInt':
+    case 'long':
+    case 'unsignedLong':
+    case 'dateTime':
+    case 'hexBinary':
+    case 'decimal':
+      return `xsd:${def.type}`;
+    case 'base64':
+      return 'xsd:base64Binary';
+    default:
+      return 'xsd:string';
   }
 }

@@ -8,7 +8,12 @@ import { addObject, deleteObject } from './objects.js';
 import { getParameterNames, getParameterValues, setParameterValues } from './parameters.js';
 
 export const RPCS: Readonly<Record<string, RpcHandler>> = {
-  GetRPCMethods: () => `<cwmp:GetRPCMethodsResponse>${soapArray('MethodList', 'xsd:string', Object.keys(RPCS).map((m) => el('string', m)))}</cwmp:GetRPCMethodsResponse>`,
+  GetRPCMethods: () =>
+    `<cwmp:GetRPCMethodsResponse>${soapArray(
+      'MethodList',
+      'xsd:string',
+      Object.keys(RPCS).map((m) => el('string', m)),
+    )}</cwmp:GetRPCMethodsResponse>`,
   GetParameterNames: getParameterNames,
   GetParameterValues: getParameterValues,
   SetParameterValues: setParameterValues,

@@ -1,13 +1,14 @@
 // GetParameterNames, GetParameterValues and SetParameterValues. A name given more than once is
 // answered once, and what the answers hold is charged to the envelope's budget as it is built.
-import type { ObjectNode } from '../../dm/tree.js';
-import type { ByteBudget } from '../../util/byte-budget.js';
-import { visibleIn } from '../../dm/schema.js';
+
 import { cwmpFaultOf } from '../../dm/errors.js';
+import { visibleIn } from '../../dm/schema.js';
+import type { ObjectNode } from '../../dm/tree.js';
+import { setRequestsOf } from '../../dm/values-file.js';
+import type { ByteBudget } from '../../util/byte-budget.js';
 import { arg, arrayItems, el, soapArray, text$, type Xml } from '../envelope.js';
 import { CwmpFault } from '../faults.js';
 import { paramDef, type RpcContext, valueStruct } from './context.js';
-import { setRequestsOf } from '../../dm/values-file.js';
 
 const ROOT = 'Device.';
 
@@ -33,24 +34,33 @@ export function namesOf(args: Xml): string[] {
 }
 
 export function getParameterValues(ctx: RpcContext, args: Xml, budget: ByteBudget): string {
-  return `<cwmp:GetParameterValuesResponse>${soapArray('ParameterList', 'cwmp:ParameterValueStruct', collectValues(ctx, namesOf(args), budget))}</cwmp:GetParameterValuesResponse>`;
+  const list = soapArray('ParameterList', 'cwmp:ParameterValueStruct', collectValues(ctx, namesOf(args), budget));
+  return `<cwmp:GetParameterValuesResponse>${list}</cwmp:GetParameterValuesResponse>`;
 }
 
 export function getParameterNames(ctx: RpcContext, args: Xml, budget: ByteBudget): string {
   const path = arg(args, 'ParameterPath', false);
   const next = /^(1|true)$/.test(arg(args, 'NextLevel'));
   const view = 'cwmp' as const;
-  const info = (name: string, writable: boolean) => `<ParameterInfoStruct>${el('Name', name)}${el('Writable', writable ? '1' : '0')}</ParameterInfoStruct>`;
+  const info = (name: string, writable: boolean) =>
+    `<ParameterInfoStruct>${el('Name', name)}${el('Writable', writable ? '1' : '0')}</ParameterInfoStruct>`;
   const out: string[] = [];
-  const add = (items: readonly string[]) => { for (const i of items) { budget.charge(i.length); out.push(i); } };
+  const add = (items: readonly string[]) => {
+    for (const i of items) {
+      budget.charge(i.length);
+      out.push(i);
+    }
+  };
   if (path === '') {
     add([info(ROOT, false)]);
-    if (!next) for (const t of ctx.dm.resolve(ROOT, ctx.caller)) if (t.kind === 'node') for (const n of t.node.walk()) add(describe(n, false));
+    if (!next)
+      for (const t of ctx.dm.resolve(ROOT, ctx.caller))
+        if (t.kind === 'node') for (const n of t.node.walk()) add(describe(n, false));
     return respond(out);
   }
   if (!path.endsWith('.')) {
     if (next) throw new CwmpFault(9003, 'NextLevel must be false for a parameter name');
-    ctx.dm.get(path, ctx.caller);   // throws 9005 for a name that does not exist
+    ctx.dm.get(path, ctx.caller); // throws 9005 for a name that does not exist
     add([info(path, paramDef(ctx.dm, path)?.writable ?? false)]);
     return respond(out);
   }
@@ -74,7 +84,8 @@ export function getParameterNames(ctx: RpcContext, args: Xml, budget: ByteBudget
     if (!visibleIn(n.def.spec.only, view)) return [];
     const rows = [info(n.path, n.instance !== undefined && n.def.creatable)];
     for (const p of n.def.params.values()) if (visibleIn(p.only, view)) rows.push(info(n.path + p.name, p.writable));
-    if (withTables) for (const t of n.tables.values()) if (visibleIn(t.def.spec.only, view)) rows.push(info(t.path, t.def.creatable));
+    if (withTables)
+      for (const t of n.tables.values()) if (visibleIn(t.def.spec.only, view)) rows.push(info(t.path, t.def.creatable));
     return rows;
   }
   function children(n: ObjectNode): string[] {
@@ -84,19 +95,28 @@ export function getParameterNames(ctx: RpcContext, args: Xml, budget: ByteBudget
     return rows;
   }
   function respond(items: string[]): string {
-    return `<cwmp:GetParameterNamesResponse>${soapArray('ParameterList', 'cwmp:ParameterInfoStruct', items)}</cwmp:GetParameterNamesResponse>`;
+    return (
+      `<cwmp:GetParameterNamesResponse>` +
+      `${soapArray('ParameterList', 'cwmp:ParameterInfoStruct', items)}</cwmp:GetParameterNamesResponse>`
+    );
   }
 }
 
 /** Atomic: every parameter is applied, or none and the fault lists each one refused. */
 export function setParameterValues(ctx: RpcContext, args: Xml): string {
-  const list = arrayItems(args, 'ParameterList', 'ParameterValueStruct').map((x) => ({ name: arg(x, 'Name'), value: text$(x.Value as Xml) }));
+  const list = arrayItems(args, 'ParameterList', 'ParameterValueStruct').map((x) => ({
+    name: arg(x, 'Name'),
+    value: text$(x.Value as Xml),
+  }));
   const key = arg(args, 'ParameterKey', false);
   const seen = new Set<string>();
   for (const { name } of list) {
     if (seen.has(name)) throw new CwmpFault(9003, `${name} is named twice`);
     seen.add(name);
-    if (!name.includes('.') || name.endsWith('.')) throw new CwmpFault(9003, 'invalid arguments', [{ name, code: 9005, message: `${name} is not a parameter name` }]);
+    if (!name.includes('.') || name.endsWith('.'))
+      throw new CwmpFault(9003, 'invalid arguments', [
+        { name, code: 9005, message: `${name} is not a parameter name` },
+      ]);
   }
   const requests = setRequestsOf(list.map((p) => [p.name, p.value] as const));
   try {
@@ -105,8 +125,16 @@ export function setParameterValues(ctx: RpcContext, args: Xml): string {
     const failures = ctx.dm.setFailures(requests, ctx.caller);
     if (!failures.length) throw e;
     // A failure on a whole object (it does not exist) is reported on each parameter named in it.
-    throw new CwmpFault(9003, 'invalid arguments', failures.flatMap((f) => (f.path.endsWith('.') ? (requests.find((r) => r.objPath === f.path)?.params ?? [{ name: '' }]).map((p) => f.path + p.name) : [f.path])
-      .map((name) => ({ name, code: cwmpFaultOf(f.code), message: f.message }))));
+    throw new CwmpFault(
+      9003,
+      'invalid arguments',
+      failures.flatMap((f) =>
+        (f.path.endsWith('.')
+          ? (requests.find((r) => r.objPath === f.path)?.params ?? [{ name: '' }]).map((p) => f.path + p.name)
+          : [f.path]
+        ).map((name) => ({ name, code: cwmpFaultOf(f.code), message: f.message })),
+      ),
+    );
   }
   ctx.actions.setParameterKey(key);
   return `<cwmp:SetParameterValuesResponse>${el('Status', 0)}</cwmp:SetParameterValuesResponse>`;

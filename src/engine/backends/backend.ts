@@ -3,9 +3,10 @@
 // host, how a unit is launched, and whose users its services run as. A backend declares what it can
 // do in its capabilities; the core asks those (or calls the interface), never a backend's name.
 // A record keeps its backend's kind as data, to find its backend again after a restart.
-import type { BackendKind, DURecord, EERecord, EURecord } from '../types.js';
-import type { Launch } from '../supervisor.js';
+
 import type { UserIds } from '../ids/users.js';
+import type { Launch } from '../supervisor.js';
+import type { BackendKind, DURecord, EERecord, EURecord } from '../types.js';
 
 /** An EE as a backend needs to know it: its id and, for a container, its name (a record, or just an id). */
 export type EERef = Pick<EERecord, 'id' | 'container'>;
@@ -17,7 +18,10 @@ export interface BackendCapabilities {
   readonly writableLayer: boolean;
   /** Its EEs have memory, CPU and disk constraints (ModifyConstraints(), memory in use). */
   readonly constraints: boolean;
-  /** Its EEs run on their own subordinate id range (unprivileged; absent from a record: made privileged by an older agent). */
+  /**
+   * Its EEs run on their own subordinate id range (unprivileged; absent from a record: made privileged by an older
+   * agent).
+   */
   readonly idRange: boolean;
   /** Services reach volumes at their AccessPath through links the backend makes in the EE. */
   readonly volumeLinks: boolean;

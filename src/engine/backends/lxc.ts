@@ -2,24 +2,37 @@
 // network device unless configured, memory and CPU limits through cgroups), driven through the
 // lxc-* tools with execa; services run inside it through lxc-attach, in their own session.
 import { spawn } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statfsSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
-import { EngineCode, EngineError } from '../errors.js';
-import type { Launch, ProcessLauncher } from '../supervisor.js';
-import { isMounted, makeShared, unmount } from '../mounts.js';
-import { makePassable, shiftTree } from '../ids/ownership.js';
-import { removeTree } from '../ids/as-owner.js';
-import { lookupUser } from '../ids/users.js';
-import { appArmorEnabled, confinementLines, type ContainerPolicy, type IdRange, seccompProfile } from './lxc-policy.js';
-import { extractTarGz } from '../package/tar-extract.js';
-import { runTool as run, toolDetail } from '../tool.js';
-import type { Backend, BackendCapabilities, EERef } from './backend.js';
-import type { DURecord, EERecord, EURecord } from '../types.js';
-import type { UserIds } from '../ids/users.js';
-import { checkPool, delegatePool, type IdPool } from '../ids/pool.js';
 import type { Logger } from '../../util/logger.js';
+import { EngineCode, EngineError } from '../errors.js';
+import { removeTree } from '../ids/as-owner.js';
+import { makePassable, shiftTree } from '../ids/ownership.js';
+import { checkPool, delegatePool, type IdPool } from '../ids/pool.js';
+import type { UserIds } from '../ids/users.js';
+import { lookupUser } from '../ids/users.js';
+import { isMounted, makeShared, unmount } from '../mounts.js';
+import { extractTarGz } from '../package/tar-extract.js';
+import type { Launch, ProcessLauncher } from '../supervisor.js';
+import { runTool as run, toolDetail } from '../tool.js';
+import type { DURecord, EERecord, EURecord } from '../types.js';
+import type { Backend, BackendCapabilities, EERef } from './backend.js';
+import { appArmorEnabled, type ContainerPolicy, confinementLines, type IdRange, seccompProfile } from './lxc-policy.js';
 
-export interface LxcLimits { memoryKiB: number; cpuPercent: number }
+export interface LxcLimits {
+  memoryKiB: number;
+  cpuPercent: number;
+}
 
 /** Where packages and data live inside a container. */
 export const IN_CONTAINER = { du: '/opt/cpe/du', data: '/var/lib/cpe/data' } as const;
@@ -43,19 +56,34 @@ async function lxcTool(cmd: string, args: string[]) {
 
 export class LxcHost {
   /** rootfsTarball: the operator's own base root file system (tar.gz) instead of LXC's busybox one. */
-  constructor(readonly lxcpath: string, readonly rootfsTarball?: string) { mkdirSync(lxcpath, { recursive: true, mode: 0o700 }); }
+  constructor(
+    readonly lxcpath: string,
+    readonly rootfsTarball?: string,
+  ) {
+    mkdirSync(lxcpath, { recursive: true, mode: 0o700 });
+  }
 
   /** LXC is usable when its tools, a busybox to build the base rootfs from, and ext4 tools are all here. */
   static async available(): Promise<boolean> {
     const ok = async (cmd: string, args: string[]) => (await lxcTool(cmd, args)).exitCode === 0;
-    return (await ok('lxc-create', ['--version'])) && (await ok('busybox', ['true'])) && (await ok('mkfs.ext4', ['-V']));
+    return (
+      (await ok('lxc-create', ['--version'])) && (await ok('busybox', ['true'])) && (await ok('mkfs.ext4', ['-V']))
+    );
   }
 
   /** Host directories of an EE: installed DUs, and their data (inside the EE's disk image). */
-  duDir(name: string): string { return join(this.lxcpath, name, 'du'); }
-  dataDir(name: string): string { return join(this.upper(name), 'data'); }
-  private upper(name: string): string { return join(this.lxcpath, name, 'upper'); }
-  private image(name: string): string { return join(this.lxcpath, name, 'upper.img'); }
+  duDir(name: string): string {
+    return join(this.lxcpath, name, 'du');
+  }
+  dataDir(name: string): string {
+    return join(this.upper(name), 'data');
+  }
+  private upper(name: string): string {
+    return join(this.lxcpath, name, 'upper');
+  }
+  private image(name: string): string {
+    return join(this.lxcpath, name, 'upper.img');
+  }
 
   /**
    * The base root file system every EE starts from: LXC's busybox template (static busybox, no host
@@ -69,11 +97,20 @@ export class LxcHost {
     await lxcTool('lxc-destroy', ['-P', this.lxcpath, '-n', BASE, '-f']);
     const args = ['-P', this.lxcpath, '-n', BASE, '-t', 'busybox', '-f', '/dev/null'];
     const r = await lxcTool('lxc-create', args);
-    if (r.exitCode !== 0) throw new EngineError(EngineCode.InternalError, 'building the base root file system for EEs failed', undefined, toolDetail('lxc-create', args, r));
+    if (r.exitCode !== 0)
+      throw new EngineError(
+        EngineCode.InternalError,
+        'building the base root file system for EEs failed',
+        undefined,
+        toolDetail('lxc-create', args, r),
+      );
     return rootfs;
   }
 
-  /** The operator's rootfs, unpacked once with the safe extractor (links may be absolute inside it, devices are LXC's business). */
+  /**
+   * The operator's rootfs, unpacked once with the safe extractor (links may be absolute inside it, devices are LXC's
+   * business).
+   */
   private async customBase(tarball: string): Promise<string> {
     const dir = join(this.lxcpath, CUSTOM_BASE);
     const rootfs = join(dir, 'rootfs');
@@ -85,8 +122,14 @@ export class LxcHost {
     } catch (e) {
       rmSync(dir, { recursive: true, force: true });
       // The tarball's path is the host's: in the detail only, with the extractor's own.
-      const [why, detail] = e instanceof EngineError ? [e.message, e.detail] : ['it could not be unpacked', (e as Error).message];
-      throw new EngineError(EngineCode.CorruptData, `the operator's EE root file system can not be used: ${why}`, undefined, `${tarball}: ${detail ?? ''}`);
+      const [why, detail] =
+        e instanceof EngineError ? [e.message, e.detail] : ['it could not be unpacked', (e as Error).message];
+      throw new EngineError(
+        EngineCode.CorruptData,
+        `the operator's EE root file system can not be used: ${why}`,
+        undefined,
+        `${tarball}: ${detail ?? ''}`,
+      );
     }
     writeFileSync(join(dir, 'complete'), '');
     return rootfs;
@@ -111,20 +154,26 @@ export class LxcHost {
     for (const d of [IN_CONTAINER.du, IN_CONTAINER.data]) mkdirSync(join(rootfs, d), { recursive: true, mode: 0o755 });
     shiftTree(rootfs, policy.ids, true);
     writeFileSync(join(dir, SECCOMP), seccompProfile(), { mode: 0o644 });
-    writeFileSync(join(dir, 'config'), [
-      `lxc.rootfs.path = overlay:${rootfs}:${join(this.upper(name), 'delta')}`,
-      `lxc.uts.name = ${name}`,
-      'lxc.signal.halt = SIGUSR1',
-      'lxc.autodev = 1', 'lxc.tty.max = 1', 'lxc.pty.max = 16',
-      'lxc.net.0.type = empty',
-      'lxc.mount.auto = cgroup:mixed proc:mixed sys:ro',
-      'lxc.mount.entry = shm dev/shm tmpfs nosuid,nodev,noexec,create=dir 0 0',
-      `lxc.mount.entry = ${this.duDir(name)} ${IN_CONTAINER.du.slice(1)} none rbind,rslave,ro,nosuid,nodev,create=dir 0 0`,
-      `lxc.mount.entry = ${this.dataDir(name)} ${IN_CONTAINER.data.slice(1)} none bind,nosuid,nodev,create=dir 0 0`,
-      ...confinementLines(policy, join(dir, SECCOMP), { cgroupV1: CGROUP_V1, appArmor: appArmorEnabled() }),
-      ...limitLines(limits),
-      '',
-    ].join('\n'));
+    writeFileSync(
+      join(dir, 'config'),
+      [
+        `lxc.rootfs.path = overlay:${rootfs}:${join(this.upper(name), 'delta')}`,
+        `lxc.uts.name = ${name}`,
+        'lxc.signal.halt = SIGUSR1',
+        'lxc.autodev = 1',
+        'lxc.tty.max = 1',
+        'lxc.pty.max = 16',
+        'lxc.net.0.type = empty',
+        'lxc.mount.auto = cgroup:mixed proc:mixed sys:ro',
+        'lxc.mount.entry = shm dev/shm tmpfs nosuid,nodev,noexec,create=dir 0 0',
+        `lxc.mount.entry = ${this.duDir(name)} ${IN_CONTAINER.du.slice(1)} none ` +
+          `rbind,rslave,ro,nosuid,nodev,create=dir 0 0`,
+        `lxc.mount.entry = ${this.dataDir(name)} ${IN_CONTAINER.data.slice(1)} none bind,nosuid,nodev,create=dir 0 0`,
+        ...confinementLines(policy, join(dir, SECCOMP), { cgroupV1: CGROUP_V1, appArmor: appArmorEnabled() }),
+        ...limitLines(limits),
+        '',
+      ].join('\n'),
+    );
     await this.freshImage(name, diskKiB > 0 ? diskKiB : DEFAULT_DISK_KIB);
     await this.prepare(name);
   }
@@ -149,7 +198,8 @@ export class LxcHost {
   }
 
   private async mount(name: string): Promise<void> {
-    if (!isMounted(this.upper(name))) await run('mount', ['-o', 'loop,nodev,nosuid', this.image(name), this.upper(name)]);
+    if (!isMounted(this.upper(name)))
+      await run('mount', ['-o', 'loop,nodev,nosuid', this.image(name), this.upper(name)]);
     this.layers(name);
   }
 
@@ -194,7 +244,13 @@ export class LxcHost {
     await this.prepare(name);
     const args = ['-P', this.lxcpath, '-n', name, '-d'];
     const r = await lxcTool('lxc-start', args);
-    if (r.exitCode !== 0) throw new EngineError(EngineCode.InternalError, `container ${name} did not start`, undefined, toolDetail('lxc-start', args, r));
+    if (r.exitCode !== 0)
+      throw new EngineError(
+        EngineCode.InternalError,
+        `container ${name} did not start`,
+        undefined,
+        toolDetail('lxc-start', args, r),
+      );
     const w = await lxcTool('lxc-wait', ['-P', this.lxcpath, '-n', name, '-s', 'RUNNING', '-t', '10']);
     if (w.exitCode !== 0) throw new EngineError(EngineCode.InternalError, `container ${name} did not reach RUNNING`);
   }
@@ -204,7 +260,10 @@ export class LxcHost {
     await lxcTool('lxc-stop', ['-P', this.lxcpath, '-n', name, '-t', '5']);
   }
 
-  /** Reset(): everything the services changed in the rootfs goes; DUs and their data stay. The container is left stopped. */
+  /**
+   * Reset(): everything the services changed in the rootfs goes; DUs and their data stay. The container is left
+   * stopped.
+   */
   async reset(name: string): Promise<void> {
     await lxcTool('lxc-stop', ['-P', this.lxcpath, '-n', name, '-k']);
     await this.mount(name);
@@ -244,13 +303,20 @@ export class LxcHost {
 
   /** Bytes free in the EE's writable layer, in KiB. */
   freeKiB(name: string): number {
-    try { const s = statfsSync(this.upper(name)); return Math.floor((s.bavail * s.bsize) / 1024); } catch { return -1; }
+    try {
+      const s = statfsSync(this.upper(name));
+      return Math.floor((s.bavail * s.bsize) / 1024);
+    } catch {
+      return -1;
+    }
   }
 
   /** Applies new limits to the running container and to its configuration for the next start. */
   async setLimits(name: string, limits: LxcLimits): Promise<void> {
     const cfg = join(this.lxcpath, name, 'config');
-    const kept = readFileSync(cfg, 'utf8').split('\n').filter((l) => !/^lxc\.cgroup2?\.(memory|cpu)\./.test(l));
+    const kept = readFileSync(cfg, 'utf8')
+      .split('\n')
+      .filter((l) => !/^lxc\.cgroup2?\.(memory|cpu)\./.test(l));
     writeFileSync(cfg, [...kept.filter((l) => l !== ''), ...limitLines(limits), ''].join('\n'));
     if ((await this.state(name)) !== 'RUNNING') return;
     // memsw may not be below memory: raising needs memsw first, lowering memory first. Two passes
@@ -260,7 +326,8 @@ export class LxcHost {
       const failed: string[] = [];
       for (const l of pending) {
         const m = /^lxc\.cgroup2?\.(\S+) = (.+)$/.exec(l);
-        if (m && (await lxcTool('lxc-cgroup', ['-P', this.lxcpath, '-n', name, m[1]!, m[2]!])).exitCode !== 0) failed.push(l);
+        if (m && (await lxcTool('lxc-cgroup', ['-P', this.lxcpath, '-n', name, m[1]!, m[2]!])).exitCode !== 0)
+          failed.push(l);
       }
       pending = failed;
     }
@@ -275,14 +342,35 @@ export class LxcHost {
    * or directory at target is left alone (the link is not made, and the caller hears why).
    */
   async link(name: string, rel: string, target: string): Promise<void> {
-    const r = await lxcTool('lxc-attach', [...this.attachArgs(name), '--', '/bin/sh', '-c',
-      'mkdir -p "${1%/*}" && { [ ! -e "$1" ] || [ -L "$1" ]; } && ln -sfn "$0" "$1"', `${IN_CONTAINER.du}/${rel}`, target]);
-    if (r.exitCode !== 0) throw new EngineError(EngineCode.CommandFailure, 'an AccessPath could not be made in the execution environment (it exists, or the container refused)', undefined, `${target}: ${r.stderr}`);
+    const r = await lxcTool('lxc-attach', [
+      ...this.attachArgs(name),
+      '--',
+      '/bin/sh',
+      '-c',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template
+      'mkdir -p "${1%/*}" && { [ ! -e "$1" ] || [ -L "$1" ]; } && ln -sfn "$0" "$1"',
+      `${IN_CONTAINER.du}/${rel}`,
+      target,
+    ]);
+    if (r.exitCode !== 0)
+      throw new EngineError(
+        EngineCode.CommandFailure,
+        'an AccessPath could not be made in the execution environment (it exists, or the container refused)',
+        undefined,
+        `${target}: ${r.stderr}`,
+      );
   }
 
   async unlink(name: string, target: string): Promise<void> {
     if ((await this.state(name)) !== 'RUNNING') return;
-    await lxcTool('lxc-attach', [...this.attachArgs(name), '--', '/bin/sh', '-c', '[ ! -L "$0" ] || rm -f "$0"', target]);
+    await lxcTool('lxc-attach', [
+      ...this.attachArgs(name),
+      '--',
+      '/bin/sh',
+      '-c',
+      '[ ! -L "$0" ] || rm -f "$0"',
+      target,
+    ]);
   }
 
   private attachArgs(name: string): string[] {
@@ -295,9 +383,14 @@ export class LxcHost {
    */
   userIn(name: string, user: string): { uid: number; gid: number } {
     const found = lookupUser(join(this.lxcpath, name, 'rootfs', 'etc/passwd'), user);
-    if (!found) throw new EngineError(EngineCode.InvalidArguments, `user '${user}' does not exist in the execution environment`);
+    if (!found)
+      throw new EngineError(EngineCode.InvalidArguments, `user '${user}' does not exist in the execution environment`);
     const size = this.ids(name)?.size ?? 2 ** 32;
-    if (found.uid >= size || found.gid >= size) throw new EngineError(EngineCode.InvalidArguments, `user '${user}' is outside the execution environment's ${size} ids`);
+    if (found.uid >= size || found.gid >= size)
+      throw new EngineError(
+        EngineCode.InvalidArguments,
+        `user '${user}' is outside the execution environment's ${size} ids`,
+      );
     return found;
   }
 
@@ -338,15 +431,23 @@ export class LxcHost {
 function limitLines(l: LxcLimits): string[] {
   const v1 = CGROUP_V1;
   const out: string[] = [];
-  if (l.memoryKiB > 0) out.push(v1 ? `lxc.cgroup.memory.limit_in_bytes = ${l.memoryKiB * 1024}` : `lxc.cgroup2.memory.max = ${l.memoryKiB * 1024}`);
+  if (l.memoryKiB > 0)
+    out.push(
+      v1
+        ? `lxc.cgroup.memory.limit_in_bytes = ${l.memoryKiB * 1024}`
+        : `lxc.cgroup2.memory.max = ${l.memoryKiB * 1024}`,
+    );
   if (l.memoryKiB > 0 && v1) out.push(`lxc.cgroup.memory.memsw.limit_in_bytes = ${l.memoryKiB * 1024}`);
   if (l.cpuPercent > 0) {
     const quota = Math.max(1000, Math.round(100_000 * (l.cpuPercent / 100)));
-    out.push(...(v1 ? ['lxc.cgroup.cpu.cfs_period_us = 100000', `lxc.cgroup.cpu.cfs_quota_us = ${quota}`] : [`lxc.cgroup2.cpu.max = ${quota} 100000`]));
+    out.push(
+      ...(v1
+        ? ['lxc.cgroup.cpu.cfs_period_us = 100000', `lxc.cgroup.cpu.cfs_quota_us = ${quota}`]
+        : [`lxc.cgroup2.cpu.max = ${quota} 100000`]),
+    );
   }
   return out;
 }
-
 
 const BASE = 'cpe-base';
 const SECCOMP = 'seccomp';
@@ -360,47 +461,115 @@ const DEFAULT_DISK_KIB = 256 * 1024;
  */
 export class LxcBackend implements Backend {
   readonly kind = 'lxc' as const;
-  readonly caps: BackendCapabilities = { addable: true, writableLayer: true, constraints: true, idRange: true, volumeLinks: true, hostUsers: false };
+  readonly caps: BackendCapabilities = {
+    addable: true,
+    writableLayer: true,
+    constraints: true,
+    idRange: true,
+    volumeLinks: true,
+    hostUsers: false,
+  };
 
-  constructor(readonly host: LxcHost, private readonly opts: { pool: () => IdPool; pidsMax: number; log: Logger }) {}
+  constructor(
+    readonly host: LxcHost,
+    private readonly opts: { pool: () => IdPool; pidsMax: number; log: Logger },
+  ) {}
 
   async available(): Promise<boolean> {
     if (!(await LxcHost.available())) return false;
     const pool = this.opts.pool();
     checkPool(pool);
-    for (const f of delegatePool(pool)) this.opts.log.info({ file: f, start: pool.start, size: pool.size }, 'id pool delegated to root for unprivileged containers');
-    this.opts.log.info({ appArmor: appArmorEnabled() }, appArmorEnabled() ? 'LXC EEs: user namespaces, AppArmor, seccomp, capability allow-list; package owners shifted at install'
-      : 'LXC EEs: user namespaces, seccomp, capability allow-list; AppArmor is not enabled on this kernel; package owners shifted at install (no idmapped mounts)');
+    for (const f of delegatePool(pool))
+      this.opts.log.info(
+        { file: f, start: pool.start, size: pool.size },
+        'id pool delegated to root for unprivileged containers',
+      );
+    this.opts.log.info(
+      { appArmor: appArmorEnabled() },
+      appArmorEnabled()
+        ? 'LXC EEs: user namespaces, AppArmor, seccomp, capability allow-list; package owners shifted at install'
+        : 'LXC EEs: user namespaces, seccomp, capability allow-list; AppArmor is not enabled on this kernel; ' +
+            'package owners shifted at install (no idmapped mounts)',
+    );
     return true;
   }
 
-  defaultEE(): undefined { return undefined; }
-  containerOf(id: string): string { return `cpe-${id}`; }
-  create(ee: EERecord): Promise<void> {
-    return this.host.create(ee.container!, { memoryKiB: ee.allocatedMemoryKiB, cpuPercent: ee.allocatedCpuPercent }, ee.allocatedDiskKiB, { ids: ee.ids!, pidsMax: this.opts.pidsMax, netAdmin: false });
+  defaultEE(): undefined {
+    return undefined;
   }
-  prepare(ee: EERecord): Promise<void> { return this.host.prepare(ee.container!); }
-  start(ee: EERecord): Promise<void> { return this.host.start(ee.container!); }
-  stop(ee: EERecord): Promise<void> { return this.host.stop(ee.container!); }
-  destroy(ee: EERecord): Promise<void> { return this.host.destroy(ee.container!); }
-  reset(ee: EERecord): Promise<void> { return this.host.reset(ee.container!); }
-  async running(ee: EERecord): Promise<boolean> { return (await this.host.state(ee.container!)) === 'RUNNING'; }
-  memoryKiB(ee: EERecord): Promise<number> { return this.host.memoryKiB(ee.container!); }
-  growDisk(ee: EERecord, diskKiB: number): Promise<void> { return this.host.growDisk(ee.container!, diskKiB); }
-  setLimits(ee: EERecord, limits: LxcLimits): Promise<void> { return this.host.setLimits(ee.container!, limits); }
-  link(ee: EERecord, volumeId: string, target: string): Promise<void> { return this.host.link(ee.container!, join(VOLUME_DIR, volumeId), target); }
-  unlink(ee: EERecord, target: string): Promise<void> { return this.host.unlink(ee.container!, target); }
-  userIn(ee: EERecord, user: string): UserIds { return this.host.userIn(ee.container!, user); }
-  duRoot(ee: EERef, duid: string): string { return join(this.host.duDir(ee.container!), duid); }
-  dataDir(ee: EERef, uuid: string): string { return join(this.host.dataDir(ee.container!), uuid); }
-  stagingDir(ee: EERef, id: string): string { return join(this.host.duDir(ee.container!), `.staging-${id}`); }
-  volumeDir(ee: EERef, volumeId: string): string { return join(this.host.duDir(ee.container!), VOLUME_DIR, volumeId); }
+  containerOf(id: string): string {
+    return `cpe-${id}`;
+  }
+  create(ee: EERecord): Promise<void> {
+    return this.host.create(
+      ee.container!,
+      { memoryKiB: ee.allocatedMemoryKiB, cpuPercent: ee.allocatedCpuPercent },
+      ee.allocatedDiskKiB,
+      { ids: ee.ids!, pidsMax: this.opts.pidsMax, netAdmin: false },
+    );
+  }
+  prepare(ee: EERecord): Promise<void> {
+    return this.host.prepare(ee.container!);
+  }
+  start(ee: EERecord): Promise<void> {
+    return this.host.start(ee.container!);
+  }
+  stop(ee: EERecord): Promise<void> {
+    return this.host.stop(ee.container!);
+  }
+  destroy(ee: EERecord): Promise<void> {
+    return this.host.destroy(ee.container!);
+  }
+  reset(ee: EERecord): Promise<void> {
+    return this.host.reset(ee.container!);
+  }
+  async running(ee: EERecord): Promise<boolean> {
+    return (await this.host.state(ee.container!)) === 'RUNNING';
+  }
+  memoryKiB(ee: EERecord): Promise<number> {
+    return this.host.memoryKiB(ee.container!);
+  }
+  growDisk(ee: EERecord, diskKiB: number): Promise<void> {
+    return this.host.growDisk(ee.container!, diskKiB);
+  }
+  setLimits(ee: EERecord, limits: LxcLimits): Promise<void> {
+    return this.host.setLimits(ee.container!, limits);
+  }
+  link(ee: EERecord, volumeId: string, target: string): Promise<void> {
+    return this.host.link(ee.container!, join(VOLUME_DIR, volumeId), target);
+  }
+  unlink(ee: EERecord, target: string): Promise<void> {
+    return this.host.unlink(ee.container!, target);
+  }
+  userIn(ee: EERecord, user: string): UserIds {
+    return this.host.userIn(ee.container!, user);
+  }
+  duRoot(ee: EERef, duid: string): string {
+    return join(this.host.duDir(ee.container!), duid);
+  }
+  dataDir(ee: EERef, uuid: string): string {
+    return join(this.host.dataDir(ee.container!), uuid);
+  }
+  stagingDir(ee: EERef, id: string): string {
+    return join(this.host.duDir(ee.container!), `.staging-${id}`);
+  }
+  volumeDir(ee: EERef, volumeId: string): string {
+    return join(this.host.duDir(ee.container!), VOLUME_DIR, volumeId);
+  }
   sweepStaging(ee: EERecord): void {
     const dir = this.host.duDir(ee.container!);
-    for (const f of existsSync(dir) ? readdirSync(dir) : []) if (f.startsWith('.staging-')) rmSync(join(dir, f), { recursive: true, force: true });
+    for (const f of existsSync(dir) ? readdirSync(dir) : [])
+      if (f.startsWith('.staging-')) rmSync(join(dir, f), { recursive: true, force: true });
   }
   launch(ee: EERecord, du: DURecord, eu: EURecord, env: Record<string, string>): Launch {
-    return { command: eu.service.command, args: eu.service.args, cwd: `${IN_CONTAINER.du}/${du.duid}`, user: eu.service.user, privileged: du.privileged === true,
-      env: { ...env, CPE_DU_DATA: `${IN_CONTAINER.data}/${du.uuid}` }, launcher: this.host.launcher(ee.container!) };
+    return {
+      command: eu.service.command,
+      args: eu.service.args,
+      cwd: `${IN_CONTAINER.du}/${du.duid}`,
+      user: eu.service.user,
+      privileged: du.privileged === true,
+      env: { ...env, CPE_DU_DATA: `${IN_CONTAINER.data}/${du.uuid}` },
+      launcher: this.host.launcher(ee.container!),
+    };
   }
 }

@@ -3,12 +3,12 @@
 // embedded default where LXC is absent.
 import { spawn } from 'node:child_process';
 import { isAbsolute, join } from 'node:path';
-import type { Launch, ProcessLauncher } from '../supervisor.js';
-import type { Backend, BackendCapabilities, EERef } from './backend.js';
-import type { DURecord, EERecord, EURecord } from '../types.js';
-import { lookupUser, type UserIds } from '../ids/users.js';
-import { EngineCode, EngineError } from '../errors.js';
 import { dateTime as iso, UNKNOWN_TIME as UNKNOWN } from '../../util/time.js';
+import { EngineCode, EngineError } from '../errors.js';
+import { lookupUser, type UserIds } from '../ids/users.js';
+import type { Launch, ProcessLauncher } from '../supervisor.js';
+import type { DURecord, EERecord, EURecord } from '../types.js';
+import type { Backend, BackendCapabilities, EERef } from './backend.js';
 
 /** Where the host's users are. */
 export const HOST_PASSWD = '/etc/passwd';
@@ -22,14 +22,15 @@ export const nativeLauncher: ProcessLauncher = {
       stdio: ['ignore', logFd, logFd],
       detached: true,
       // As the DU's user (libuv drops supplementary groups with it); root only for a privileged DU.
-      ...(launch.uid !== undefined ? { uid: launch.uid } : {}), ...(launch.gid !== undefined ? { gid: launch.gid } : {}),
+      ...(launch.uid !== undefined ? { uid: launch.uid } : {}),
+      ...(launch.gid !== undefined ? { gid: launch.gid } : {}),
     });
     const exited = new Promise<number | null>((resolve) => {
       child.once('exit', (code) => resolve(code));
       child.once('error', () => resolve(127));
     });
     // Not naming the command: it is the package's text, and the unit's record has it.
-    if (child.pid === undefined) throw new Error('the service\'s command could not be executed');
+    if (child.pid === undefined) throw new Error("the service's command could not be executed");
     child.unref();
     return { pid: child.pid, exited };
   },
@@ -42,39 +43,107 @@ export const nativeLauncher: ProcessLauncher = {
  */
 export class NativeBackend implements Backend {
   readonly kind = 'native' as const;
-  readonly caps: BackendCapabilities = { addable: false, writableLayer: false, constraints: false, idRange: false, volumeLinks: false, hostUsers: true };
+  readonly caps: BackendCapabilities = {
+    addable: false,
+    writableLayer: false,
+    constraints: false,
+    idRange: false,
+    volumeLinks: false,
+    hostUsers: true,
+  };
 
   /** path: a place under the engine's state directory. */
   constructor(private readonly path: (...parts: string[]) => string) {}
 
-  available(): Promise<boolean> { return Promise.resolve(true); }
-  defaultEE(): EERecord {
-    return { id: 'native', name: 'native', backend: 'native', enabled: true, initialRunLevel: 0, currentRunLevel: 0, allocatedDiskKiB: -1, allocatedMemoryKiB: -1, allocatedCpuPercent: -1, createdAt: iso(), restartCount: 0, lastRestarted: UNKNOWN, restartReason: '' };
+  available(): Promise<boolean> {
+    return Promise.resolve(true);
   }
-  containerOf(): undefined { return undefined; }
-  create(): Promise<void> { return Promise.reject(new EngineError(EngineCode.InvalidValue, 'the native execution environment can not be created')); }
-  prepare(): Promise<void> { return Promise.resolve(); }
-  start(): Promise<void> { return Promise.resolve(); }
-  stop(): Promise<void> { return Promise.resolve(); }
-  destroy(): Promise<void> { return Promise.resolve(); }
-  reset(): Promise<void> { return Promise.resolve(); }
-  running(): Promise<boolean> { return Promise.resolve(true); }
-  memoryKiB(): Promise<number> { return Promise.resolve(-1); }
-  growDisk(): Promise<void> { return Promise.resolve(); }
-  setLimits(): Promise<void> { return Promise.resolve(); }
-  link(): Promise<void> { return Promise.resolve(); }
-  unlink(): Promise<void> { return Promise.resolve(); }
+  defaultEE(): EERecord {
+    return {
+      id: 'native',
+      name: 'native',
+      backend: 'native',
+      enabled: true,
+      initialRunLevel: 0,
+      currentRunLevel: 0,
+      allocatedDiskKiB: -1,
+      allocatedMemoryKiB: -1,
+      allocatedCpuPercent: -1,
+      createdAt: iso(),
+      restartCount: 0,
+      lastRestarted: UNKNOWN,
+      restartReason: '',
+    };
+  }
+  containerOf(): undefined {
+    return undefined;
+  }
+  create(): Promise<void> {
+    return Promise.reject(
+      new EngineError(EngineCode.InvalidValue, 'the native execution environment can not be created'),
+    );
+  }
+  prepare(): Promise<void> {
+    return Promise.resolve();
+  }
+  start(): Promise<void> {
+    return Promise.resolve();
+  }
+  stop(): Promise<void> {
+    return Promise.resolve();
+  }
+  destroy(): Promise<void> {
+    return Promise.resolve();
+  }
+  reset(): Promise<void> {
+    return Promise.resolve();
+  }
+  running(): Promise<boolean> {
+    return Promise.resolve(true);
+  }
+  memoryKiB(): Promise<number> {
+    return Promise.resolve(-1);
+  }
+  growDisk(): Promise<void> {
+    return Promise.resolve();
+  }
+  setLimits(): Promise<void> {
+    return Promise.resolve();
+  }
+  link(): Promise<void> {
+    return Promise.resolve();
+  }
+  unlink(): Promise<void> {
+    return Promise.resolve();
+  }
   userIn(_ee: EERecord, user: string): UserIds {
     const found = lookupUser(HOST_PASSWD, user);
     if (!found) throw new EngineError(EngineCode.InvalidArguments, `user '${user}' does not exist on this device`);
     return found;
   }
-  duRoot(_ee: EERef, duid: string): string { return this.path('du', duid); }
-  dataDir(ee: EERef, uuid: string): string { return this.path('data', `${ee.id}-${uuid}`); }
-  stagingDir(_ee: EERef, id: string): string { return this.path('tmp', id); }
-  volumeDir(_ee: EERef, volumeId: string): string { return this.path('appdata', volumeId); }
-  sweepStaging(): void { /* tmp/ is emptied at start */ }
+  duRoot(_ee: EERef, duid: string): string {
+    return this.path('du', duid);
+  }
+  dataDir(ee: EERef, uuid: string): string {
+    return this.path('data', `${ee.id}-${uuid}`);
+  }
+  stagingDir(_ee: EERef, id: string): string {
+    return this.path('tmp', id);
+  }
+  volumeDir(_ee: EERef, volumeId: string): string {
+    return this.path('appdata', volumeId);
+  }
+  sweepStaging(): void {
+    /* tmp/ is emptied at start */
+  }
   launch(ee: EERecord, du: DURecord, eu: EURecord, env: Record<string, string>, hostUser: () => UserIds): Launch {
-    return { command: eu.service.command, args: eu.service.args, cwd: du.root, env: { ...env, CPE_DU_DATA: this.dataDir(ee, du.uuid) }, launcher: nativeLauncher, ...hostUser() };
+    return {
+      command: eu.service.command,
+      args: eu.service.args,
+      cwd: du.root,
+      env: { ...env, CPE_DU_DATA: this.dataDir(ee, du.uuid) },
+      launcher: nativeLauncher,
+      ...hostUser(),
+    };
   }
 }

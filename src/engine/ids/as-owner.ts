@@ -5,16 +5,27 @@
 // the EE's id range, which is what a container's root is), the same race reaches only what the
 // owner could delete anyway. The programs run are the host's own (rm, find), never the owner's.
 import { execFile } from 'node:child_process';
-import { closeSync, constants, fchmodSync, fchownSync, lstatSync, mkdirSync, openSync, rmdirSync, unlinkSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  rmdirSync,
+  unlinkSync,
+} from 'node:fs';
 import type { IdRange } from '../backends/lxc-policy.js';
 import type { UserIds } from './users.js';
 
 export type Owner = { readonly range: IdRange } | { readonly user: UserIds };
 
 function runAs(owner: Owner, cmd: string, args: string[]): Promise<void> {
-  const [file, argv, ids] = 'range' in owner
-    ? ['lxc-usernsexec', ['-m', `b:0:${owner.range.base}:${owner.range.size}`, '--', cmd, ...args], {}]
-    : [cmd, args, { uid: owner.user.uid, gid: owner.user.gid }];
+  const [file, argv, ids] =
+    'range' in owner
+      ? ['lxc-usernsexec', ['-m', `b:0:${owner.range.base}:${owner.range.size}`, '--', cmd, ...args], {}]
+      : [cmd, args, { uid: owner.user.uid, gid: owner.user.gid }];
   // A failure is the owner's files resisting (their own doing): what is left is checked by the caller.
   return new Promise((resolve) => execFile(file, argv, { ...ids, maxBuffer: 1024 * 1024 }, () => resolve()));
 }
@@ -23,7 +34,9 @@ function kind(path: string): 'absent' | 'link' | 'dir' | 'other' {
   try {
     const st = lstatSync(path);
     return st.isSymbolicLink() ? 'link' : st.isDirectory() ? 'dir' : 'other';
-  } catch { return 'absent'; }
+  } catch {
+    return 'absent';
+  }
 }
 
 /**
@@ -34,13 +47,18 @@ function kind(path: string): 'absent' | 'link' | 'dir' | 'other' {
 export async function removeTree(path: string, owner: Owner): Promise<boolean> {
   const k = kind(path);
   if (k === 'absent') return true;
-  if (k !== 'dir') { unlinkSync(path); return true; }
+  if (k !== 'dir') {
+    unlinkSync(path);
+    return true;
+  }
   await runAs(owner, 'rm', ['-rf', '--', path]);
   try {
     if (kind(path) === 'dir') rmdirSync(path);
     else if (kind(path) !== 'absent') unlinkSync(path);
     return true;
-  } catch { return false; }
+  } catch {
+    return false;
+  }
 }
 
 /** Empties a directory as its owner (find -delete neither follows links nor leaves the tree). */
@@ -54,10 +72,16 @@ export async function emptyTree(path: string, owner: Owner): Promise<void> {
  * there already is taken only if it is a real directory (opened without following a link).
  */
 export function ownDir(path: string, ids: UserIds, mode: number): void {
-  try { mkdirSync(path, { mode }); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e; }
+  try {
+    mkdirSync(path, { mode });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
   const fd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
   try {
     fchownSync(fd, ids.uid, ids.gid);
     fchmodSync(fd, mode);
-  } finally { closeSync(fd); }
+  } finally {
+    closeSync(fd);
+  }
 }

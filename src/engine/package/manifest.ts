@@ -9,10 +9,10 @@ export type RestartPolicy = 'never' | 'on-failure' | 'always';
 
 export interface ServiceSpec {
   readonly name: string;
-  readonly command: string;            // path inside the package root (or an absolute path in the EE)
+  readonly command: string; // path inside the package root (or an absolute path in the EE)
   readonly args: readonly string[];
   readonly env: Readonly<Record<string, string>>;
-  readonly user: string | undefined;   // user name or uid inside the EE
+  readonly user: string | undefined; // user name or uid inside the EE
   readonly autostart: boolean;
   readonly runLevel: number;
   readonly restart: RestartPolicy;
@@ -21,7 +21,7 @@ export interface ServiceSpec {
 
 export interface Manifest {
   readonly name: string;
-  readonly vendor: string;             // the vendor's domain name (for the DU UUID)
+  readonly vendor: string; // the vendor's domain name (for the DU UUID)
   readonly version: string;
   readonly description: string;
   readonly services: readonly ServiceSpec[];
@@ -32,12 +32,20 @@ export interface Manifest {
 export const MANIFEST_FILE = 'manifest.json';
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-const bad = (msg: string): never => { throw new EngineError(EngineCode.CorruptData, `manifest: ${msg}`); };
+const bad = (msg: string): never => {
+  throw new EngineError(EngineCode.CorruptData, `manifest: ${msg}`);
+};
 
 /** A pattern a string field must match, and how a message says it. */
-interface Shape { readonly pattern: RegExp; readonly says: string }
+interface Shape {
+  readonly pattern: RegExp;
+  readonly says: string;
+}
 
-const NAME_SHAPE: Shape = { pattern: NAME, says: 'must be 1-64 letters, digits, . _ - starting with a letter or digit' };
+const NAME_SHAPE: Shape = {
+  pattern: NAME,
+  says: 'must be 1-64 letters, digits, . _ - starting with a letter or digit',
+};
 const VENDOR: Shape = { pattern: /^[A-Za-z0-9.-]+$/, says: 'must be a domain name (letters, digits, . -)' };
 const VERSION: Shape = { pattern: /^[A-Za-z0-9._+~-]+$/, says: 'must be letters, digits and . _ + ~ -' };
 const USER: Shape = { pattern: /^[a-z_][a-z0-9_-]*$|^\d+$/, says: 'must be a user name (a-z 0-9 _ -) or a number' };
@@ -48,10 +56,16 @@ const DATA_FIELDS = ['name', 'capacity', 'retain', 'accessPath'];
 
 /** Refuses a field not in the list, without naming it (its name is package content too). */
 function onlyKnown(o: Record<string, unknown>, known: readonly string[], where: string): void {
-  if (Object.keys(o).some((k) => !known.includes(k))) bad(`unknown field${where ? ` in ${where}` : ''} (known fields: ${known.join(', ')})`);
+  if (Object.keys(o).some((k) => !known.includes(k)))
+    bad(`unknown field${where ? ` in ${where}` : ''} (known fields: ${known.join(', ')})`);
 }
 
-function str(o: Record<string, unknown>, key: string, where: string, opts: { required?: boolean; max?: number; shape?: Shape } = {}): string | undefined {
+function str(
+  o: Record<string, unknown>,
+  key: string,
+  where: string,
+  opts: { required?: boolean; max?: number; shape?: Shape } = {},
+): string | undefined {
   const v = o[key];
   if (v === undefined) return opts.required ? bad(`${where}${key} is missing`) : undefined;
   if (typeof v !== 'string') return bad(`${where}${key} must be a string`);
@@ -63,7 +77,11 @@ function str(o: Record<string, unknown>, key: string, where: string, opts: { req
 export function parseManifest(text: string): Manifest {
   let raw: unknown;
   // JSON.parse's own message quotes the text it stopped at: not for a fault.
-  try { raw = JSON.parse(text); } catch { return bad(`${MANIFEST_FILE} is not JSON`); }
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return bad(`${MANIFEST_FILE} is not JSON`);
+  }
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return bad('must be a JSON object');
   const o = raw as Record<string, unknown>;
   onlyKnown(o, FIELDS, '');
@@ -89,27 +107,54 @@ export function parseManifest(text: string): Manifest {
       const command = str(so, 'command', where, { required: true, max: 1024 })!;
       if (command.split('/').includes('..')) bad(`${where}command must not contain '..'`);
       const args = so.args ?? [];
-      if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) bad(`${where}args must be an array of strings`);
+      if (!Array.isArray(args) || args.some((a) => typeof a !== 'string'))
+        bad(`${where}args must be an array of strings`);
       const env = so.env ?? {};
-      if (typeof env !== 'object' || env === null || Array.isArray(env) || Object.entries(env).some(([k, v]) => typeof v !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k))) {
+      if (
+        typeof env !== 'object' ||
+        env === null ||
+        Array.isArray(env) ||
+        Object.entries(env).some(([k, v]) => typeof v !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k))
+      ) {
         bad(`${where}env must map variable names to strings`);
       }
       const autostart = so.autostart ?? true;
       if (typeof autostart !== 'boolean') bad(`${where}autostart must be true or false`);
       const runLevel = so.runLevel ?? 0;
-      if (typeof runLevel !== 'number' || !Number.isInteger(runLevel) || runLevel < 0 || runLevel > 65535) bad(`${where}runLevel must be an integer 0..65535`);
+      if (typeof runLevel !== 'number' || !Number.isInteger(runLevel) || runLevel < 0 || runLevel > 65535)
+        bad(`${where}runLevel must be an integer 0..65535`);
       const restart = so.restart ?? 'on-failure';
-      if (restart !== 'never' && restart !== 'on-failure' && restart !== 'always') bad(`${where}restart must be never, on-failure or always`);
+      if (restart !== 'never' && restart !== 'on-failure' && restart !== 'always')
+        bad(`${where}restart must be never, on-failure or always`);
       const user = so.user === undefined ? undefined : String(str(so, 'user', where, { max: 32, shape: USER }));
-      return { name, command, args: args as string[], env: env as Record<string, string>, user, autostart: autostart as boolean, runLevel: runLevel as number, restart: restart as RestartPolicy, description: str(so, 'description', where, { max: 256 }) ?? '' };
+      return {
+        name,
+        command,
+        args: args as string[],
+        env: env as Record<string, string>,
+        user,
+        autostart: autostart as boolean,
+        runLevel: runLevel as number,
+        restart: restart as RestartPolicy,
+        description: str(so, 'description', where, { max: 256 }) ?? '',
+      };
     }),
     data: data.map((d, i) => {
       const where = `data[${i}].`;
       if (!d || typeof d !== 'object' || Array.isArray(d)) return bad(`data[${i}] must be an object`);
       const dobj = d as Record<string, unknown>;
       onlyKnown(dobj, DATA_FIELDS, where.slice(0, -1));
-      const spec = { name: str(dobj, 'name', where, { required: true })!, capacityMiB: Number(dobj.capacity), retain: (str(dobj, 'retain', where) ?? 'Forever') as VolumeSpec['retain'], accessPath: str(dobj, 'accessPath', where, { required: true })! };
-      try { checkVolumeSpec(spec); } catch (e) { bad(`${where.slice(0, -1)}: ${(e as Error).message}`); }
+      const spec = {
+        name: str(dobj, 'name', where, { required: true })!,
+        capacityMiB: Number(dobj.capacity),
+        retain: (str(dobj, 'retain', where) ?? 'Forever') as VolumeSpec['retain'],
+        accessPath: str(dobj, 'accessPath', where, { required: true })!,
+      };
+      try {
+        checkVolumeSpec(spec);
+      } catch (e) {
+        bad(`${where.slice(0, -1)}: ${(e as Error).message}`);
+      }
       return spec;
     }),
   };

@@ -6,8 +6,8 @@
 // truncated or corrupt archive is a clear error. Refusals say what was wrong in our words; the
 // entry's name, package content, is their detail (debug log only).
 import { createReadStream } from 'node:fs';
-import { lstat, mkdir, open, symlink, link, chmod } from 'node:fs/promises';
-import { posix, join, dirname } from 'node:path';
+import { chmod, link, lstat, mkdir, open, symlink } from 'node:fs/promises';
+import { dirname, join, posix } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { EngineCode, EngineError } from '../errors.js';
 
@@ -22,8 +22,12 @@ export interface ExtractLimits {
   kind?: 'package' | 'rootfs';
 }
 
-const corrupt = (msg: string, detail?: string): never => { throw new EngineError(EngineCode.CorruptData, msg, undefined, detail); };
-const refused = (msg: string, entry: string): never => { throw new EngineError(EngineCode.CorruptData, `package refused: ${msg}`, undefined, entry); };
+const corrupt = (msg: string, detail?: string): never => {
+  throw new EngineError(EngineCode.CorruptData, msg, undefined, detail);
+};
+const refused = (msg: string, entry: string): never => {
+  throw new EngineError(EngineCode.CorruptData, `package refused: ${msg}`, undefined, entry);
+};
 
 /** Parses a numeric header field (octal, or GNU base-256). */
 function num(buf: Buffer, off: number, len: number): number {
@@ -32,13 +36,17 @@ function num(buf: Buffer, off: number, len: number): number {
     for (let i = off + 1; i < off + len; i++) v = v * 256 + buf[i]!;
     return v;
   }
-  const s = buf.toString('ascii', off, off + len).replace(/\0.*$/s, '').trim();
+  const s = buf
+    .toString('ascii', off, off + len)
+    .replace(/\0.*$/s, '')
+    .trim();
   if (s === '') return 0;
   if (!/^[0-7]+$/.test(s)) return corrupt('a tar header has a bad number field', s);
   return parseInt(s, 8);
 }
 
-const str = (buf: Buffer, off: number, len: number): string => buf.toString('utf8', off, off + len).replace(/\0.*$/s, '');
+const str = (buf: Buffer, off: number, len: number): string =>
+  buf.toString('utf8', off, off + len).replace(/\0.*$/s, '');
 
 function checksumOk(h: Buffer): boolean {
   let sum = 0;
@@ -64,11 +72,16 @@ class Reader {
   private have = 0;
   private done = false;
   private readonly it: AsyncIterator<Buffer>;
-  constructor(stream: AsyncIterable<Buffer>) { this.it = stream[Symbol.asyncIterator](); }
+  constructor(stream: AsyncIterable<Buffer>) {
+    this.it = stream[Symbol.asyncIterator]();
+  }
   async read(n: number): Promise<Buffer | undefined> {
     while (this.have < n && !this.done) {
       const r = await this.it.next();
-      if (r.done) { this.done = true; break; }
+      if (r.done) {
+        this.done = true;
+        break;
+      }
       this.chunks.push(r.value);
       this.have += r.value.length;
     }
@@ -80,12 +93,19 @@ class Reader {
   }
 }
 
-export async function extractTarGz(file: string, target: string, limits: ExtractLimits): Promise<{ bytes: number; entries: number }> {
+export async function extractTarGz(
+  file: string,
+  target: string,
+  limits: ExtractLimits,
+): Promise<{ bytes: number; entries: number }> {
   const gunzip = createGunzip();
   const src = createReadStream(file).pipe(gunzip);
   const r = new Reader(src as AsyncIterable<Buffer>);
-  let bytes = 0, entries = 0;
-  let longName: string | undefined, longLink: string | undefined, pax: Record<string, string> = {};
+  let bytes = 0,
+    entries = 0;
+  let longName: string | undefined,
+    longLink: string | undefined,
+    pax: Record<string, string> = {};
   try {
     for (;;) {
       const h = await r.read(512);
@@ -95,7 +115,7 @@ export async function extractTarGz(file: string, target: string, limits: Extract
       const type = String.fromCharCode(h[156] || 48);
       const size = num(h, 124, 12);
       const prefix = str(h, 345, 155);
-      let name = longName ?? pax.path ?? (prefix ? `${prefix}/${str(h, 0, 100)}` : str(h, 0, 100));
+      const name = longName ?? pax.path ?? (prefix ? `${prefix}/${str(h, 0, 100)}` : str(h, 0, 100));
       const linkName = longLink ?? pax.linkpath ?? str(h, 157, 100);
       const padded = Math.ceil(size / 512) * 512;
       if (type === 'L' || type === 'K' || type === 'x' || type === 'g') {
@@ -106,14 +126,18 @@ export async function extractTarGz(file: string, target: string, limits: Extract
         else if (type === 'x') pax = parsePax(data);
         continue;
       }
-      longName = undefined; longLink = undefined; pax = {};
+      longName = undefined;
+      longLink = undefined;
+      pax = {};
       if (++entries > limits.maxEntries) refused(`more than ${limits.maxEntries} entries`, name);
       const rel = safeRelative(name);
       const dest = join(target, rel);
       if (rel !== '') await assertNoSymlinkParent(target, rel);
       const mode = num(h, 100, 8) & 0o777;
       switch (type) {
-        case '0': case '\0': case '7': {
+        case '0':
+        case '\0':
+        case '7': {
           bytes += size;
           if (bytes > limits.maxBytes) refused(`unpacks to more than ${limits.maxBytes} bytes`, name);
           await mkdir(dirname(dest), { recursive: true });
@@ -127,18 +151,25 @@ export async function extractTarGz(file: string, target: string, limits: Extract
               await fh.write(data!);
               left -= n;
             }
-          } finally { await fh.close(); }
+          } finally {
+            await fh.close();
+          }
           await chmod(dest, mode || 0o644);
           if (padded > size) await r.read(padded - size);
           break;
         }
-        case '5': await mkdir(dest, { recursive: true, mode: (mode || 0o755) | 0o700 }); await r.read(padded); break;
+        case '5':
+          await mkdir(dest, { recursive: true, mode: (mode || 0o755) | 0o700 });
+          await r.read(padded);
+          break;
         case '2': {
           const what = `${name} -> ${linkName}`;
           if (!linkName) refused('a symbolic link has no target', what);
           if (linkName.includes('\0')) refused('a symbolic link holds a NUL byte', what);
-          if (linkName.startsWith('/')) { if (limits.kind !== 'rootfs') refused('a symbolic link points to an absolute path', what); }
-          else if (!inside(posix.join(posix.dirname(rel), linkName))) refused('a symbolic link leaves the package', what);
+          if (linkName.startsWith('/')) {
+            if (limits.kind !== 'rootfs') refused('a symbolic link points to an absolute path', what);
+          } else if (!inside(posix.join(posix.dirname(rel), linkName)))
+            refused('a symbolic link leaves the package', what);
           await mkdir(dirname(dest), { recursive: true });
           await symlink(linkName, dest);
           break;
@@ -153,16 +184,31 @@ export async function extractTarGz(file: string, target: string, limits: Extract
           await link(join(target, targetRel), dest);
           break;
         }
-        case '3': case '4': if (limits.kind === 'rootfs') { await r.read(padded); break; } refused('the package holds a device node', name); break;
-        case '6': if (limits.kind === 'rootfs') { await r.read(padded); break; } refused('the package holds a FIFO', name); break;
-        default: refused('an entry is of an unsupported type', `${name} (type ${JSON.stringify(type)})`);
+        case '3':
+        case '4':
+          if (limits.kind === 'rootfs') {
+            await r.read(padded);
+            break;
+          }
+          refused('the package holds a device node', name);
+          break;
+        case '6':
+          if (limits.kind === 'rootfs') {
+            await r.read(padded);
+            break;
+          }
+          refused('the package holds a FIFO', name);
+          break;
+        default:
+          refused('an entry is of an unsupported type', `${name} (type ${JSON.stringify(type)})`);
       }
     }
     return { bytes, entries };
   } catch (e) {
     if (e instanceof EngineError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR' || code === 'ERR_ZLIB_INITIALIZATION_FAILED') corrupt('not a valid gzip file', (e as Error).message);
+    if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR' || code === 'ERR_ZLIB_INITIALIZATION_FAILED')
+      corrupt('not a valid gzip file', (e as Error).message);
     if (code === 'EEXIST') refused('an entry is written twice', (e as Error).message);
     throw e;
   } finally {

@@ -8,7 +8,10 @@ import { lstat, opendir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EngineCode, EngineError } from '../errors.js';
 
-export interface TreeLimits { maxBytes: number; maxEntries: number }
+export interface TreeLimits {
+  maxBytes: number;
+  maxEntries: number;
+}
 
 /** Links followed within one link's resolution, as the kernel allows (MAXSYMLINKS). */
 const MAX_HOPS = 40;
@@ -19,7 +22,8 @@ const refused = (msg: string, rel: readonly string[]): never => {
 
 /** Walks the tree under root; returns the bytes its regular files hold (each hard-linked file once). */
 export async function checkTree(root: string, limits: TreeLimits): Promise<number> {
-  let bytes = 0, entries = 0;
+  let bytes = 0,
+    entries = 0;
   const linked = new Set<string>();
   const dirs: string[][] = [[]];
   while (dirs.length) {
@@ -42,7 +46,15 @@ export async function checkTree(root: string, limits: TreeLimits): Promise<numbe
         const target = await readlink(path);
         if (target.startsWith('/')) refused('a symbolic link points to an absolute path', rel);
         if (!(await staysInside(root, parts, target))) refused('a symbolic link leaves the package', rel);
-      } else refused(st.isFIFO() ? 'the package holds a FIFO' : st.isSocket() ? 'the package holds a socket' : 'the package holds a device node', rel);
+      } else
+        refused(
+          st.isFIFO()
+            ? 'the package holds a FIFO'
+            : st.isSocket()
+              ? 'the package holds a socket'
+              : 'the package holds a device node',
+          rel,
+        );
     }
   }
   return bytes;

@@ -7,11 +7,11 @@ import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EngineCode, EngineError } from '../errors.js';
+import { mountImage } from '../mounts.js';
+import { tool, toolDetail } from '../tool.js';
 import { MANIFEST_FILE, type Manifest, parseManifest } from './manifest.js';
 import { type ExtractLimits, extractTarGz } from './tar-extract.js';
 import { checkTree } from './tree-check.js';
-import { tool, toolDetail } from '../tool.js';
-import { mountImage } from '../mounts.js';
 
 export type PackageFormat = 'tar.gz' | 'squashfs';
 
@@ -22,11 +22,17 @@ export async function packageFormat(file: string): Promise<PackageFormat> {
     const { bytesRead } = await fh.read(b, 0, 4, 0);
     if (bytesRead >= 2 && b[0] === 0x1f && b[1] === 0x8b) return 'tar.gz';
     if (bytesRead === 4 && b.toString('latin1') === 'hsqs') return 'squashfs';
-  } finally { await fh.close(); }
+  } finally {
+    await fh.close();
+  }
   throw new EngineError(EngineCode.CorruptData, 'the file is neither a tar.gz nor a SquashFS package');
 }
 
-export async function unpackPackage(file: string, target: string, limits: ExtractLimits): Promise<{ manifest: Manifest; format: PackageFormat; bytes: number }> {
+export async function unpackPackage(
+  file: string,
+  target: string,
+  limits: ExtractLimits,
+): Promise<{ manifest: Manifest; format: PackageFormat; bytes: number }> {
   const format = await packageFormat(file);
   if (format === 'tar.gz') await extractTarGz(file, target, limits);
   else await unsquash(file, target, limits);
@@ -38,8 +44,15 @@ export async function unpackPackage(file: string, target: string, limits: Extrac
  * at `at` read-only, nodev and nosuid, then its real tree checked and its manifest read, before
  * anything reads or runs from it. A refused image stays mounted: the caller removes it.
  */
-export async function mountPackage(image: string, at: string, limits: ExtractLimits): Promise<{ manifest: Manifest; bytes: number }> {
-  const mounted = mountImage(image, at).then(() => undefined, (e: unknown) => e);
+export async function mountPackage(
+  image: string,
+  at: string,
+  limits: ExtractLimits,
+): Promise<{ manifest: Manifest; bytes: number }> {
+  const mounted = mountImage(image, at).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   await listSquashfs(image, limits).finally(() => mounted);
   const failed = await mounted;
   if (failed) throw failed;
@@ -59,10 +72,16 @@ const MAX_MANIFEST = 256 * 1024;
  * link could lead to any host file) and without waiting on a FIFO, read no further than the limit.
  */
 export async function readManifest(dir: string): Promise<Manifest> {
-  const no = (why: string): never => { throw new EngineError(EngineCode.CorruptData, `package refused: ${MANIFEST_FILE} ${why}`); };
-  const fh = await open(join(dir, MANIFEST_FILE), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch((e: NodeJS.ErrnoException) => {
+  const no = (why: string): never => {
+    throw new EngineError(EngineCode.CorruptData, `package refused: ${MANIFEST_FILE} ${why}`);
+  };
+  const fh = await open(
+    join(dir, MANIFEST_FILE),
+    constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK,
+  ).catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'ELOOP') return no('is a symbolic link');
-    if (e.code === 'ENOENT') throw new EngineError(EngineCode.CorruptData, `package refused: there is no ${MANIFEST_FILE} at its root`);
+    if (e.code === 'ENOENT')
+      throw new EngineError(EngineCode.CorruptData, `package refused: there is no ${MANIFEST_FILE} at its root`);
     return no('can not be opened');
   });
   try {
@@ -73,7 +92,9 @@ export async function readManifest(dir: string): Promise<Manifest> {
     const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
     if (bytesRead > MAX_MANIFEST) no(`is larger than ${MAX_MANIFEST} bytes`);
     return parseManifest(buf.toString('utf8', 0, bytesRead));
-  } finally { await fh.close(); }
+  } finally {
+    await fh.close();
+  }
 }
 
 /**
@@ -84,19 +105,29 @@ export async function readManifest(dir: string): Promise<Manifest> {
 async function listSquashfs(file: string, limits: ExtractLimits): Promise<number> {
   const args = ['-lln', '-d', '', file];
   const list = await tool('unsquashfs', args);
-  if (list.exitCode !== 0) throw new EngineError(EngineCode.CorruptData, 'not a readable SquashFS image', undefined, toolDetail('unsquashfs', args, list));
-  let bytes = 0, entries = 0;
+  if (list.exitCode !== 0)
+    throw new EngineError(
+      EngineCode.CorruptData,
+      'not a readable SquashFS image',
+      undefined,
+      toolDetail('unsquashfs', args, list),
+    );
+  let bytes = 0,
+    entries = 0;
   for (const line of list.stdout.split('\n')) {
     const m = /^([-dlcbps])[-rwxsStT]{9} +\d+\/\d+ +(\d+)(?:, *\d+)? /.exec(line);
     if (!m) continue;
     entries++;
-    if (m[1] === 'c' || m[1] === 'b') throw new EngineError(EngineCode.CorruptData, 'package refused: the package holds a device node');
+    if (m[1] === 'c' || m[1] === 'b')
+      throw new EngineError(EngineCode.CorruptData, 'package refused: the package holds a device node');
     if (m[1] === 'p') throw new EngineError(EngineCode.CorruptData, 'package refused: the package holds a FIFO');
     if (m[1] === 's') throw new EngineError(EngineCode.CorruptData, 'package refused: the package holds a socket');
     if (m[1] === '-') bytes += Number(m[2]);
   }
-  if (entries > limits.maxEntries) throw new EngineError(EngineCode.CorruptData, `package refused: more than ${limits.maxEntries} entries`);
-  if (bytes > limits.maxBytes) throw new EngineError(EngineCode.CorruptData, `package refused: unpacks to more than ${limits.maxBytes} bytes`);
+  if (entries > limits.maxEntries)
+    throw new EngineError(EngineCode.CorruptData, `package refused: more than ${limits.maxEntries} entries`);
+  if (bytes > limits.maxBytes)
+    throw new EngineError(EngineCode.CorruptData, `package refused: unpacks to more than ${limits.maxBytes} bytes`);
   return bytes;
 }
 
@@ -104,5 +135,11 @@ async function unsquash(file: string, target: string, limits: ExtractLimits): Pr
   await listSquashfs(file, limits);
   const args = ['-no-xattrs', '-no-progress', '-f', '-d', target, file];
   const out = await tool('unsquashfs', args);
-  if (out.exitCode !== 0) throw new EngineError(EngineCode.CorruptData, 'the SquashFS image could not be unpacked', undefined, toolDetail('unsquashfs', args, out));
+  if (out.exitCode !== 0)
+    throw new EngineError(
+      EngineCode.CorruptData,
+      'the SquashFS image could not be unpacked',
+      undefined,
+      toolDetail('unsquashfs', args, out),
+    );
 }

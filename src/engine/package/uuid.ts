@@ -14,9 +14,11 @@ export function uuidV5(namespace: string, name: string): string {
 }
 
 export function duUuid(name: string, vendor: string): string {
-  const encoded = [...Buffer.from(name, 'utf8')].map((b) => {
-    const c = String.fromCharCode(b);
-    return /[0-9A-Za-z_-]/.test(c) ? c : `%${b.toString(16).padStart(2, '0')}`;
-  }).join('');
+  const encoded = [...Buffer.from(name, 'utf8')]
+    .map((b) => {
+      const c = String.fromCharCode(b);
+      return /[0-9A-Za-z_-]/.test(c) ? c : `%${b.toString(16).padStart(2, '0')}`;
+    })
+    .join('');
   return uuidV5(DNS_NAMESPACE, `${encoded}.${vendor}.`);
 }

@@ -7,7 +7,11 @@ import { denied, errorResult } from './error.js';
 export const handleAdd: RequestHandler = (req, ctx) => {
   const requests = (req.create_objs as Plain[]).map((c) => ({
     objPath: c.obj_path as string,
-    params: ((c.param_settings ?? []) as Plain[]).map((p) => ({ name: p.param as string, value: p.value as string, required: Boolean(p.required) })),
+    params: ((c.param_settings ?? []) as Plain[]).map((p) => ({
+      name: p.param as string,
+      value: p.value as string,
+      required: Boolean(p.required),
+    })),
   }));
   try {
     for (const r of requests) {
@@ -17,18 +21,31 @@ export const handleAdd: RequestHandler = (req, ctx) => {
       }
     }
     const outcomes = ctx.dm.addAll(requests, ctx.caller, Boolean(req.allow_partial));
-    const created = outcomes.flatMap((o): Plain[] => (o.ok
-      ? o.results.map((r) => ({
-        requested_path: o.objPath,
-        oper_status: {
-          oper_success: {
-            instantiated_path: r.path,
-            param_errs: r.failures.map((f) => ({ param: f.path.slice(r.path.length), err_code: f.code, err_msg: f.message })),
-            unique_keys: Object.fromEntries(Object.entries(r.keys).filter(([k]) => ctx.access.allows('Param', 'r', `${r.path}${k}`))),
-          },
-        },
-      }))
-      : [{ requested_path: o.objPath, oper_status: { oper_failure: { err_code: o.error.code, err_msg: o.error.message } } }]));
+    const created = outcomes.flatMap((o): Plain[] =>
+      o.ok
+        ? o.results.map((r) => ({
+            requested_path: o.objPath,
+            oper_status: {
+              oper_success: {
+                instantiated_path: r.path,
+                param_errs: r.failures.map((f) => ({
+                  param: f.path.slice(r.path.length),
+                  err_code: f.code,
+                  err_msg: f.message,
+                })),
+                unique_keys: Object.fromEntries(
+                  Object.entries(r.keys).filter(([k]) => ctx.access.allows('Param', 'r', `${r.path}${k}`)),
+                ),
+              },
+            },
+          }))
+        : [
+            {
+              requested_path: o.objPath,
+              oper_status: { oper_failure: { err_code: o.error.code, err_msg: o.error.message } },
+            },
+          ],
+    );
     return { response: { add_resp: { created_obj_results: created } } };
   } catch (e) {
     return errorResult(e);

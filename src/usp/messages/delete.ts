@@ -6,9 +6,15 @@ export const handleDelete: RequestHandler = (req, ctx) => {
   const paths = req.obj_paths as string[];
   try {
     for (const p of paths) {
-      let targets;
-      try { targets = ctx.dm.resolve(p, ctx.caller); } catch { continue; } // the data model reports it
-      for (const t of targets) if (t.kind === 'node' && !ctx.access.allows('InstantiatedObj', 'w', t.node.path)) throw denied(t.node.path, 'delete');
+      let targets: ReturnType<typeof ctx.dm.resolve>;
+      try {
+        targets = ctx.dm.resolve(p, ctx.caller);
+      } catch {
+        continue;
+      } // the data model reports it
+      for (const t of targets)
+        if (t.kind === 'node' && !ctx.access.allows('InstantiatedObj', 'w', t.node.path))
+          throw denied(t.node.path, 'delete');
     }
     const out = ctx.dm.delete(paths, ctx.caller, Boolean(req.allow_partial));
     return {

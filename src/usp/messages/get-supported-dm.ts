@@ -9,19 +9,36 @@ import { encodedSize, type Plain } from '../codec.js';
 import type { RequestHandler, UspContext } from '../context.js';
 
 const VALUE_TYPE: Record<string, string> = {
-  string: 'PARAM_STRING', boolean: 'PARAM_BOOLEAN', int: 'PARAM_INT', unsignedInt: 'PARAM_UNSIGNED_INT', long: 'PARAM_LONG',
-  unsignedLong: 'PARAM_UNSIGNED_LONG', decimal: 'PARAM_DECIMAL', dateTime: 'PARAM_DATE_TIME', base64: 'PARAM_BASE_64', hexBinary: 'PARAM_HEX_BINARY',
+  string: 'PARAM_STRING',
+  boolean: 'PARAM_BOOLEAN',
+  int: 'PARAM_INT',
+  unsignedInt: 'PARAM_UNSIGNED_INT',
+  long: 'PARAM_LONG',
+  unsignedLong: 'PARAM_UNSIGNED_LONG',
+  decimal: 'PARAM_DECIMAL',
+  dateTime: 'PARAM_DATE_TIME',
+  base64: 'PARAM_BASE_64',
+  hexBinary: 'PARAM_HEX_BINARY',
 };
 
-const argNames = (a: ArgsSpec): string[] => [...a.params.map((p) => p.name), ...a.objects.flatMap((o) => o.params.map((p) => `${o.path}${p.name}`))];
+const argNames = (a: ArgsSpec): string[] => [
+  ...a.params.map((p) => p.name),
+  ...a.objects.flatMap((o) => o.params.map((p) => `${o.path}${p.name}`)),
+];
 
 export const handleGetSupportedDM: RequestHandler = (req, ctx) => ({
   response: {
     get_supported_dm_resp: {
       req_obj_results: [...new Set(req.obj_paths as string[])].map((path) => {
-        let result;
+        let result: Plain;
         try {
-          result = { req_obj_path: path, err_code: 0, err_msg: '', data_model_inst_uri: 'urn:broadband-forum-org:tr-181-2-19-0-usp', supported_objs: supported(path, req, ctx) };
+          result = {
+            req_obj_path: path,
+            err_code: 0,
+            err_msg: '',
+            data_model_inst_uri: 'urn:broadband-forum-org:tr-181-2-19-0-usp',
+            supported_objs: supported(path, req, ctx),
+          };
         } catch (e) {
           const err = e instanceof DmError ? e : new DmError(7003, String(e));
           result = { req_obj_path: path, err_code: err.code, err_msg: err.message, supported_objs: [] };
@@ -38,9 +55,25 @@ function supported(path: string, req: Plain, ctx: UspContext): Plain[] {
   if (item) {
     const [, objPath, name] = item;
     const def = ctx.dm.supported(objPath!, ctx.caller, true)[0]!;
-    const only = { param: def.params.has(name!) ? name : undefined, command: def.commands.has(name!) ? name : undefined, event: def.events.has(name!) ? name : undefined };
-    if (!only.param && !only.command && !only.event) throw new DmError(7026, `${path} is not in the supported data model`, path);
-    return [describe(def, { ...req, return_params: Boolean(only.param), return_commands: Boolean(only.command), return_events: Boolean(only.event) }, name)];
+    const only = {
+      param: def.params.has(name!) ? name : undefined,
+      command: def.commands.has(name!) ? name : undefined,
+      event: def.events.has(name!) ? name : undefined,
+    };
+    if (!only.param && !only.command && !only.event)
+      throw new DmError(7026, `${path} is not in the supported data model`, path);
+    return [
+      describe(
+        def,
+        {
+          ...req,
+          return_params: Boolean(only.param),
+          return_commands: Boolean(only.command),
+          return_events: Boolean(only.event),
+        },
+        name,
+      ),
+    ];
   }
   return ctx.dm.supported(path, ctx.caller, Boolean(req.first_level_only)).map((d) => describe(d, req));
 }
@@ -53,16 +86,32 @@ function describe(def: ObjectDef, req: Plain, onlyName?: string): Plain {
     supported_obj_path: def.path,
     access,
     is_multi_instance: def.multi,
-    supported_params: !req.return_params ? [] : [...def.params.values()].filter((p) => visibleIn(p.only, view) && keep(p.name)).map((p) => ({
-      param_name: p.name,
-      access: p.writable ? 'PARAM_READ_WRITE' : 'PARAM_READ_ONLY',
-      value_type: VALUE_TYPE[p.type],
-      value_change: p.name === 'UpTime' || def.counters.has(p.name) ? 'VALUE_CHANGE_WILL_IGNORE' : 'VALUE_CHANGE_ALLOWED',
-    })),
-    supported_commands: !req.return_commands ? [] : [...def.commands.values()].filter((c) => keep(c.name)).map((c) => ({
-      command_name: c.name, input_arg_names: argNames(c.input), output_arg_names: argNames(c.output), command_type: c.async ? 'CMD_ASYNC' : 'CMD_SYNC',
-    })),
-    supported_events: !req.return_events ? [] : [...def.events.values()].filter((e) => keep(e.name)).map((e) => ({ event_name: e.name, arg_names: argNames(e.args) })),
+    supported_params: !req.return_params
+      ? []
+      : [...def.params.values()]
+          .filter((p) => visibleIn(p.only, view) && keep(p.name))
+          .map((p) => ({
+            param_name: p.name,
+            access: p.writable ? 'PARAM_READ_WRITE' : 'PARAM_READ_ONLY',
+            value_type: VALUE_TYPE[p.type],
+            value_change:
+              p.name === 'UpTime' || def.counters.has(p.name) ? 'VALUE_CHANGE_WILL_IGNORE' : 'VALUE_CHANGE_ALLOWED',
+          })),
+    supported_commands: !req.return_commands
+      ? []
+      : [...def.commands.values()]
+          .filter((c) => keep(c.name))
+          .map((c) => ({
+            command_name: c.name,
+            input_arg_names: argNames(c.input),
+            output_arg_names: argNames(c.output),
+            command_type: c.async ? 'CMD_ASYNC' : 'CMD_SYNC',
+          })),
+    supported_events: !req.return_events
+      ? []
+      : [...def.events.values()]
+          .filter((e) => keep(e.name))
+          .map((e) => ({ event_name: e.name, arg_names: argNames(e.args) })),
     divergent_paths: [],
     unique_key_sets: !req.return_unique_key_sets ? [] : def.keys.map((k) => ({ key_names: k })),
   };

@@ -32,8 +32,11 @@ export const handleGet: RequestHandler = (req, ctx) => {
         resolved.push({ resolved_path: o.path, result_params: params });
       });
       // R-GET.1: an object the controller may not read at all is as if it were not there.
-      const visible = resolved.filter((r) => Object.keys(r.result_params).length || ctx.access.allows('Param', 'r', r.resolved_path));
-      if (resolved.length && !visible.length && !path.includes('*') && !path.includes('[')) throw new DmError(7026, `path '${path}' is not readable`);
+      const visible = resolved.filter(
+        (r) => Object.keys(r.result_params).length || ctx.access.allows('Param', 'r', r.resolved_path),
+      );
+      if (resolved.length && !visible.length && !path.includes('*') && !path.includes('['))
+        throw new DmError(7026, `path '${path}' is not readable`);
       return { requested_path: path, err_code: 0, err_msg: '', resolved_path_results: visible };
     } catch (e) {
       if (e instanceof BudgetExceeded) throw e;

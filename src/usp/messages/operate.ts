@@ -7,18 +7,30 @@ export const handleOperate: RequestHandler = async (req, ctx) => {
   const command = req.command as string;
   try {
     for (const t of ctx.dm.resolve(command, ctx.caller)) {
-      if (t.kind === 'node' && !ctx.access.allows('CommandEvent', 'x', `${t.node.path}${command.slice(command.lastIndexOf('.') + 1)}`)) throw denied(command, 'operate');
+      if (
+        t.kind === 'node' &&
+        !ctx.access.allows('CommandEvent', 'x', `${t.node.path}${command.slice(command.lastIndexOf('.') + 1)}`)
+      )
+        throw denied(command, 'operate');
     }
-    const outcomes = await ctx.dm.operate(command, (req.input_args ?? {}) as Record<string, string>, ctx.caller, req.command_key as string);
+    const outcomes = await ctx.dm.operate(
+      command,
+      (req.input_args ?? {}) as Record<string, string>,
+      ctx.caller,
+      req.command_key as string,
+    );
     if (!req.send_resp) return { none: true };
     return {
       response: {
         operate_resp: {
           operation_results: outcomes.map((o) => {
             switch (o.kind) {
-              case 'sync': return { executed_command: o.path, req_output_args: { output_args: o.output } };
-              case 'async': return { executed_command: o.path, req_obj_path: o.operation.requestPath ?? '' };
-              default: return { executed_command: o.path, cmd_failure: { err_code: o.error.code, err_msg: o.error.message } };
+              case 'sync':
+                return { executed_command: o.path, req_output_args: { output_args: o.output } };
+              case 'async':
+                return { executed_command: o.path, req_obj_path: o.operation.requestPath ?? '' };
+              default:
+                return { executed_command: o.path, cmd_failure: { err_code: o.error.code, err_msg: o.error.message } };
             }
           }),
         },

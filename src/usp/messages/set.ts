@@ -4,19 +4,28 @@ import type { Plain } from '../codec.js';
 import type { RequestHandler } from '../context.js';
 import { denied, errorResult } from './error.js';
 
-const rel = (f: ParamFailure, obj: string) => ({ param: f.path.startsWith(obj) ? f.path.slice(obj.length) : f.path, err_code: f.code, err_msg: f.message });
+const rel = (f: ParamFailure, obj: string) => ({
+  param: f.path.startsWith(obj) ? f.path.slice(obj.length) : f.path,
+  err_code: f.code,
+  err_msg: f.message,
+});
 
 export const handleSet: RequestHandler = (req, ctx) => {
   const requests: SetRequest[] = (req.update_objs as Plain[]).map((u) => ({
     objPath: u.obj_path,
-    params: (u.param_settings as Plain[]).map((p) => ({ name: p.param, value: p.value, required: Boolean(p.required) })),
+    params: (u.param_settings as Plain[]).map((p) => ({
+      name: p.param,
+      value: p.value,
+      required: Boolean(p.required),
+    })),
   }));
   const allowPartial = Boolean(req.allow_partial);
   try {
     for (const r of requests) {
       for (const t of ctx.dm.resolve(r.objPath, ctx.caller)) {
         const path = t.kind === 'node' ? t.node.path : t.table.path;
-        for (const p of r.params) if (!ctx.access.allows('Param', 'w', `${path}${p.name}`)) throw denied(`${path}${p.name}`, 'write');
+        for (const p of r.params)
+          if (!ctx.access.allows('Param', 'w', `${path}${p.name}`)) throw denied(`${path}${p.name}`, 'write');
       }
     }
     const outcomes = ctx.dm.set(requests, ctx.caller, allowPartial);
@@ -26,7 +35,15 @@ export const handleSet: RequestHandler = (req, ctx) => {
           updated_obj_results: outcomes.map((o) => ({
             requested_path: o.objPath,
             oper_status: o.ok
-              ? { oper_success: { updated_inst_results: o.objects.map((u) => ({ affected_path: u.path, updated_params: u.updated, param_errs: u.failures.map((f) => rel(f, u.path)) })) } }
+              ? {
+                  oper_success: {
+                    updated_inst_results: o.objects.map((u) => ({
+                      affected_path: u.path,
+                      updated_params: u.updated,
+                      param_errs: u.failures.map((f) => rel(f, u.path)),
+                    })),
+                  },
+                }
               : { oper_failure: failure(o.error) },
           })),
         },
@@ -47,6 +64,9 @@ function failure(e: Error & { code?: number; failures?: ParamFailure[]; path?: s
   return {
     err_code: e.code ?? 7003,
     err_msg: e.message,
-    updated_inst_failures: [...byObj].map(([obj, fs]) => ({ affected_path: obj, param_errs: fs.map((f) => rel(f, obj)) })),
+    updated_inst_failures: [...byObj].map(([obj, fs]) => ({
+      affected_path: obj,
+      param_errs: fs.map((f) => rel(f, obj)),
+    })),
   };
 }

@@ -4,12 +4,13 @@
 // ConnectRetryTime back-off (our own timer, so the TR-181 parameters govern it), and the broker's
 // Maximum Packet Size (MQTT 5 CONNACK): a PUBLISH above it would make the broker drop the connection,
 // so none is sent, and the endpoint is told how large an answer may be.
-import mqtt, { type IClientOptions, type MqttClient, type IPublishPacket } from 'mqtt';
+
 import { readFileSync } from 'node:fs';
+import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Logger } from '../../util/logger.js';
 
 export interface ConnectionConfig {
-  readonly name: string;              // Device.MQTT.Client.N.
+  readonly name: string; // Device.MQTT.Client.N.
   readonly brokerAddress: string;
   readonly brokerPort: number;
   readonly version: '3.1.1' | '5.0';
@@ -23,14 +24,23 @@ export interface ConnectionConfig {
   readonly keepAlive: number;
   readonly cleanStart: boolean;
   readonly endpointId: string;
-  readonly topics: { topic: string; qos: 0 | 1 | 2 }[];   // configured Subscription rows
+  readonly topics: { topic: string; qos: 0 | 1 | 2 }[]; // configured Subscription rows
   readonly responseTopicConfigured: string;
   readonly retry: { min: number; multiplier: number; max: number };
 }
 
-export interface Received { payload: Buffer; replyTo: string | undefined }
+export interface Received {
+  payload: Buffer;
+  replyTo: string | undefined;
+}
 
-export type Status = 'Connecting' | 'Connected' | 'Error_BrokerUnreachable' | 'Error_Misconfigured' | 'Error' | 'Disabled';
+export type Status =
+  | 'Connecting'
+  | 'Connected'
+  | 'Error_BrokerUnreachable'
+  | 'Error_Misconfigured'
+  | 'Error'
+  | 'Disabled';
 
 export interface ConnectionEvents {
   status(s: Status): void;
@@ -53,13 +63,23 @@ export class Connection {
   /** The broker's Maximum Packet Size from the last CONNACK (MQTT 5); none: no limit stated. */
   private maxPacket: number | undefined;
 
-  constructor(private cfg: ConnectionConfig, private readonly ev: ConnectionEvents, private readonly log: Logger) {
+  constructor(
+    private cfg: ConnectionConfig,
+    private readonly ev: ConnectionEvents,
+    private readonly log: Logger,
+  ) {
     this.clientId = cfg.clientId;
   }
 
-  get version(): '3.1.1' | '5.0' { return this.cfg.version; }
-  get connected(): boolean { return Boolean(this.client?.connected && this.replyTo); }
-  get replyTopic(): string { return this.replyTo; }
+  get version(): '3.1.1' | '5.0' {
+    return this.cfg.version;
+  }
+  get connected(): boolean {
+    return Boolean(this.client?.connected && this.replyTo);
+  }
+  get replyTopic(): string {
+    return this.replyTo;
+  }
 
   start(): void {
     this.stopped = false;
@@ -86,8 +106,17 @@ export class Connection {
       writeCache: false,
       ...(c.username ? { username: c.username } : {}),
       ...(c.password ? { password: c.password } : {}),
-      ...(c.tls ? { rejectUnauthorized: true, ...(c.caFile ? { ca: readFileSync(c.caFile) } : {}), ...(c.certFile ? { cert: readFileSync(c.certFile) } : {}), ...(c.keyFile ? { key: readFileSync(c.keyFile) } : {}) } : {}),
-      ...(c.version === '5.0' ? { properties: { requestResponseInformation: true, userProperties: { 'usp-endpoint-id': c.endpointId } } } : {}),
+      ...(c.tls
+        ? {
+            rejectUnauthorized: true,
+            ...(c.caFile ? { ca: readFileSync(c.caFile) } : {}),
+            ...(c.certFile ? { cert: readFileSync(c.certFile) } : {}),
+            ...(c.keyFile ? { key: readFileSync(c.keyFile) } : {}),
+          }
+        : {}),
+      ...(c.version === '5.0'
+        ? { properties: { requestResponseInformation: true, userProperties: { 'usp-endpoint-id': c.endpointId } } }
+        : {}),
     };
     const client = mqtt.connect(opts);
     this.client = client;
@@ -112,24 +141,38 @@ export class Connection {
         this.clientId = props.assignedClientIdentifier;
         this.ev.assignedClientId(this.clientId);
       }
-      void this.subscribe(client, props.responseInformation, userPropertyValues(props.userProperties, 'subscribe-topic')).catch((e) => fail((e as Error).message));
+      void this.subscribe(
+        client,
+        props.responseInformation,
+        userPropertyValues(props.userProperties, 'subscribe-topic'),
+      ).catch((e) => fail((e as Error).message));
     });
     client.on('message', (topic, payload, packet: IPublishPacket) => {
       this.ev.stat('PublishReceived');
       const props = packet.properties ?? {};
       if (c.version === '5.0' && props.contentType && !USP_CONTENT_TYPES.has(props.contentType)) {
-        this.log.warn({ client: c.name, contentType: props.contentType }, 'ignored a PUBLISH that does not carry a USP record');
+        this.log.warn(
+          { client: c.name, contentType: props.contentType },
+          'ignored a PUBLISH that does not carry a USP record',
+        );
         return;
       }
       this.ev.message({ payload, replyTo: c.version === '5.0' ? props.responseTopic : replyToOf(topic) });
     });
-    client.on('error', (e) => { this.log.warn({ client: c.name, err: e.message }, 'MQTT error'); fail(e.message); });
+    client.on('error', (e) => {
+      this.log.warn({ client: c.name, err: e.message }, 'MQTT error');
+      fail(e.message);
+    });
     client.on('close', () => fail('connection closed'));
     client.on('offline', () => fail('offline'));
   }
 
   /** R-MQTT.15-17: subscribe to every topic we should be reached on; without one, disconnect. */
-  private async subscribe(client: MqttClient, responseInformation: string | undefined, fromConnack: string[]): Promise<void> {
+  private async subscribe(
+    client: MqttClient,
+    responseInformation: string | undefined,
+    fromConnack: string[],
+  ): Promise<void> {
     const c = this.cfg;
     const topics = new Map<string, 0 | 1 | 2>();
     for (const t of c.topics) topics.set(t.topic, t.qos);
@@ -141,16 +184,24 @@ export class Connection {
       if (c.version === '3.1.1' && !topics.has(`${own}/#`)) topics.set(`${own}/#`, 1);
     }
     if (!topics.size || !own) {
-      this.log.error({ client: c.name }, 'no topic to subscribe to (no Response Information and no ResponseTopicConfigured): disconnecting');
+      this.log.error(
+        { client: c.name },
+        'no topic to subscribe to (no Response Information and no ResponseTopicConfigured): disconnecting',
+      );
       this.ev.status('Error_Misconfigured');
       this.stopped = true;
       client.end();
       return;
     }
     this.ev.stat('SubscribeSent');
-    const granted = await client.subscribeAsync([...topics].map(([topic, qos]) => ({ topic, qos })).reduce((o, t) => ({ ...o, [t.topic]: { qos: t.qos } }), {}));
+    const granted = await client.subscribeAsync(
+      Object.fromEntries([...topics].map(([topic, qos]) => [topic, { qos }])),
+    );
     if (!granted.length || granted.every((g) => g.qos === 128)) {
-      this.log.error({ client: c.name, topics: [...topics.keys()] }, 'the broker refused every subscription: disconnecting');
+      this.log.error(
+        { client: c.name, topics: [...topics.keys()] },
+        'the broker refused every subscription: disconnecting',
+      );
       this.ev.status('Error');
       client.end();
       throw new Error('subscribe refused');
@@ -168,7 +219,10 @@ export class Connection {
     const hi = Math.min(min * k ** (this.retries + 1), max);
     const wait = (lo + Math.random() * Math.max(0, hi - lo)) * 1000;
     this.retries++;
-    this.log.info({ client: this.cfg.name, why, retryInSeconds: Math.round(wait / 100) / 10, attempt: this.retries }, 'MQTT reconnecting');
+    this.log.info(
+      { client: this.cfg.name, why, retryInSeconds: Math.round(wait / 100) / 10, attempt: this.retries },
+      'MQTT reconnecting',
+    );
     this.timer = setTimeout(() => this.connect(), wait);
   }
 
@@ -178,7 +232,12 @@ export class Connection {
    */
   maxRecordBytes(topic?: string): number | undefined {
     if (this.maxPacket === undefined) return undefined;
-    return this.maxPacket - PUBLISH_OVERHEAD - (topic === undefined ? 1024 : Buffer.byteLength(topic)) - Buffer.byteLength(this.replyTo);
+    return (
+      this.maxPacket -
+      PUBLISH_OVERHEAD -
+      (topic === undefined ? 1024 : Buffer.byteLength(topic)) -
+      Buffer.byteLength(this.replyTo)
+    );
   }
 
   /** Publishes a record to a controller's topic, with our reply-to topic attached. */
@@ -189,12 +248,18 @@ export class Connection {
     const max = this.maxRecordBytes(topic);
     if (max !== undefined && record.length > max) {
       this.ev.stat('PublishErrors');
-      this.log.warn({ client: this.cfg.name, topic, bytes: record.length, max }, "not published: larger than the broker's Maximum Packet Size");
+      this.log.warn(
+        { client: this.cfg.name, topic, bytes: record.length, max },
+        "not published: larger than the broker's Maximum Packet Size",
+      );
       return false;
     }
     try {
       if (this.cfg.version === '5.0') {
-        await client.publishAsync(topic, Buffer.from(record), { qos, properties: { contentType: 'usp.msg', responseTopic: own } });
+        await client.publishAsync(topic, Buffer.from(record), {
+          qos,
+          properties: { contentType: 'usp.msg', responseTopic: own },
+        });
       } else {
         await client.publishAsync(`${topic}/reply-to=${own.replace(/\//g, '%2F')}`, Buffer.from(record), { qos });
       }
@@ -243,7 +308,8 @@ export function replyToOf(topic: string): string | undefined {
 
 /** Whether an MQTT topic filter covers a topic. */
 export function covers(filter: string, topic: string): boolean {
-  const f = filter.split('/'), t = topic.split('/');
+  const f = filter.split('/'),
+    t = topic.split('/');
   for (let i = 0; i < f.length; i++) {
     if (f[i] === '#') return true;
     if (i >= t.length) return false;

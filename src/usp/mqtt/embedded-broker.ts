@@ -3,7 +3,10 @@
 import { createServer, type Server } from 'node:net';
 import { Aedes } from 'aedes';
 
-export interface EmbeddedBroker { readonly port: number; close(): Promise<void> }
+export interface EmbeddedBroker {
+  readonly port: number;
+  close(): Promise<void>;
+}
 
 export async function startEmbeddedBroker(port: number, host = '127.0.0.1'): Promise<EmbeddedBroker> {
   const broker = await Aedes.createBroker();
@@ -15,6 +18,9 @@ export async function startEmbeddedBroker(port: number, host = '127.0.0.1'): Pro
   const addr = server.address();
   return {
     port: typeof addr === 'object' && addr ? addr.port : port,
-    close: () => new Promise<void>((resolve) => { broker.close(() => server.close(() => resolve())); }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        broker.close(() => server.close(() => resolve()));
+      }),
   };
 }

@@ -2,25 +2,34 @@
 // references; records in from any of them go to the endpoint, answers go back to the sender's
 // reply-to topic, notifications to the controller's configured topic. After connecting it sends an
 // MQTTConnect record to each controller it serves, and a Disconnect record before going down.
-import type { DataModel } from '../../dm/datamodel.js';
+
 import type { Change } from '../../dm/change-feed.js';
+import type { DataModel } from '../../dm/datamodel.js';
 import type { ObjectNode } from '../../dm/tree.js';
 import type { Logger } from '../../util/logger.js';
-import { encodeRecord, type PlainMsg, wrapMsg } from '../codec.js';
-import type { UspEndpoint } from '../endpoint.js';
-import { controllerByEndpoint, controllers } from '../controllers.js';
-import { Connection, type ConnectionConfig, type Status } from './connection.js';
 import { dateTime, UNKNOWN_TIME } from '../../util/time.js';
+import { encodeRecord, type PlainMsg, wrapMsg } from '../codec.js';
+import { controllerByEndpoint, controllers } from '../controllers.js';
+import type { UspEndpoint } from '../endpoint.js';
+import { Connection, type ConnectionConfig, type Status } from './connection.js';
 
 const LA = 'Device.LocalAgent.';
 const AGENT = 'usp-mqtt';
 const STATS = ['PublishSent', 'PublishReceived', 'SubscribeSent', 'ConnectionErrors', 'PublishErrors'] as const;
 type Stat = (typeof STATS)[number];
 
-interface Live { status: Status; stats: Record<Stat, number>; since: string }
+interface Live {
+  status: Status;
+  stats: Record<Stat, number>;
+  since: string;
+}
 
 /** Where TLS material lives: a deployment gives files, the data model only says TLS or not. */
-export interface TlsFiles { caFile?: string; certFile?: string; keyFile?: string }
+export interface TlsFiles {
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+}
 
 export class MqttMtp {
   private readonly conns = new Map<string, { conn: Connection; mtp: string }>();
@@ -32,18 +41,35 @@ export class MqttMtp {
   /** Live status and counters per client path, read by the data model on Get. */
   private static readonly live = new Map<string, Live>();
 
-  constructor(private readonly dm: DataModel, private readonly endpoint: UspEndpoint, private readonly log: Logger, private readonly tls: TlsFiles = {}) {}
+  constructor(
+    private readonly dm: DataModel,
+    private readonly endpoint: UspEndpoint,
+    private readonly log: Logger,
+    private readonly tls: TlsFiles = {},
+  ) {}
 
   static register(dm: DataModel): void {
     const live = (n: ObjectNode) => MqttMtp.live.get(n.path.replace(/Stats\.$/, ''));
     dm.param('Device.MQTT.Client.{i}.Status', { get: (n) => live(n)?.status ?? 'Disabled' });
-    for (const s of STATS) dm.param(`Device.MQTT.Client.{i}.Stats.${s}`, { get: (n) => String(live(n)?.stats[s] ?? 0) });
-    dm.param('Device.MQTT.Client.{i}.Stats.BrokerConnectionEstablished', { get: (n) => live(n)?.since ?? UNKNOWN_TIME });
-    dm.param('Device.LocalAgent.MTP.{i}.Status', { get: (n) => {
-      const ref = n.singles.get('MQTT')?.stored('Reference');
-      return n.stored('Enable') !== 'true' ? 'Down' : MqttMtp.live.get(`${ref}.`)?.status === 'Connected' ? 'Up' : 'Error';
-    } });
-    dm.command('Device.MQTT.Client.{i}.ForceReconnect()', (req) => { forceReconnect.forEach((f) => f(req.node)); return {}; });
+    for (const s of STATS)
+      dm.param(`Device.MQTT.Client.{i}.Stats.${s}`, { get: (n) => String(live(n)?.stats[s] ?? 0) });
+    dm.param('Device.MQTT.Client.{i}.Stats.BrokerConnectionEstablished', {
+      get: (n) => live(n)?.since ?? UNKNOWN_TIME,
+    });
+    dm.param('Device.LocalAgent.MTP.{i}.Status', {
+      get: (n) => {
+        const ref = n.singles.get('MQTT')?.stored('Reference');
+        return n.stored('Enable') !== 'true'
+          ? 'Down'
+          : MqttMtp.live.get(`${ref}.`)?.status === 'Connected'
+            ? 'Up'
+            : 'Error';
+      },
+    });
+    dm.command('Device.MQTT.Client.{i}.ForceReconnect()', (req) => {
+      for (const f of forceReconnect) f(req.node);
+      return {};
+    });
   }
 
   start(): void {
@@ -57,39 +83,62 @@ export class MqttMtp {
     });
   }
 
-  private readonly reconnectAll = (): void => { void this.stopConnections().then(() => { for (const mtp of this.mtpRows()) this.open(mtp); }); };
+  private readonly reconnectAll = (): void => {
+    void this.stopConnections().then(() => {
+      for (const mtp of this.mtpRows()) this.open(mtp);
+    });
+  };
 
   /** ForceReconnect() on one client: its connection only; the others keep theirs. */
   private readonly reconnectClient = (client: ObjectNode): void => {
     if (this.dm.node(client.path) !== client) return; // another agent's data model in this process
     const clientPath = client.path;
     void this.stopConnections(clientPath).then(() => {
-      for (const mtp of this.mtpRows()) if (`${mtp.singles.get('MQTT')!.stored('Reference') ?? ''}.` === clientPath) this.open(mtp);
+      for (const mtp of this.mtpRows())
+        if (`${mtp.singles.get('MQTT')!.stored('Reference') ?? ''}.` === clientPath) this.open(mtp);
     });
   };
 
   private mtpRows(): ObjectNode[] {
-    return [...(this.dm.node(LA)?.tables.get('MTP')?.rows.values() ?? [])].filter((r) => r.stored('Enable') === 'true' && r.stored('Protocol') === 'MQTT');
+    return [...(this.dm.node(LA)?.tables.get('MTP')?.rows.values() ?? [])].filter(
+      (r) => r.stored('Enable') === 'true' && r.stored('Protocol') === 'MQTT',
+    );
   }
 
   private open(mtp: ObjectNode): void {
     const ref = mtp.singles.get('MQTT')!.stored('Reference') ?? '';
     const client = this.dm.node(`${ref}.`);
-    if (!client || client.def.path !== 'Device.MQTT.Client.{i}.') { this.log.error({ mtp: mtp.path, reference: ref }, 'LocalAgent MTP references no MQTT client'); return; }
+    if (client?.def.path !== 'Device.MQTT.Client.{i}.') {
+      this.log.error({ mtp: mtp.path, reference: ref }, 'LocalAgent MTP references no MQTT client');
+      return;
+    }
     if (client.stored('Enable') !== 'true' || this.conns.has(client.path)) return;
     const cfg = this.config(client, mtp);
-    const live: Live = { status: 'Connecting', stats: Object.fromEntries(STATS.map((s) => [s, 0])) as Record<Stat, number>, since: UNKNOWN_TIME };
+    const live: Live = {
+      status: 'Connecting',
+      stats: Object.fromEntries(STATS.map((s) => [s, 0])) as Record<Stat, number>,
+      since: UNKNOWN_TIME,
+    };
     MqttMtp.live.set(client.path, live);
-    const conn = new Connection(cfg, {
-      status: (s) => { live.status = s; if (s === 'Connected') live.since = dateTime(); },
-      assignedClientId: (id) => this.dm.update(client.path, { ClientID: id }, AGENT),
-      up: (replyTo) => {
-        this.dm.update(`${mtp.path}MQTT.`, { ResponseTopicDiscovered: replyTo }, AGENT);
-        void this.announce(conn, client.path);
+    const conn = new Connection(
+      cfg,
+      {
+        status: (s) => {
+          live.status = s;
+          if (s === 'Connected') live.since = dateTime();
+        },
+        assignedClientId: (id) => this.dm.update(client.path, { ClientID: id }, AGENT),
+        up: (replyTo) => {
+          this.dm.update(`${mtp.path}MQTT.`, { ResponseTopicDiscovered: replyTo }, AGENT);
+          void this.announce(conn, client.path);
+        },
+        message: (m) => void this.onRecord(conn, m.payload, m.replyTo),
+        stat: (name) => {
+          live.stats[name]++;
+        },
       },
-      message: (m) => void this.onRecord(conn, m.payload, m.replyTo),
-      stat: (name) => { live.stats[name]++; },
-    }, this.log.child({ client: client.path }));
+      this.log.child({ client: client.path }),
+    );
     this.conns.set(client.path, { conn, mtp: mtp.path });
     conn.start();
   }
@@ -114,7 +163,11 @@ export class MqttMtp {
       endpointId: this.endpoint.endpointId,
       topics,
       responseTopicConfigured: mtp.singles.get('MQTT')!.stored('ResponseTopicConfigured') ?? '',
-      retry: { min: Number(v('ConnectRetryTime') || 5), multiplier: Number(v('ConnectRetryIntervalMultiplier') || 2000), max: Number(v('ConnectRetryMaxInterval') || 30720) },
+      retry: {
+        min: Number(v('ConnectRetryTime') || 5),
+        multiplier: Number(v('ConnectRetryIntervalMultiplier') || 2000),
+        max: Number(v('ConnectRetryMaxInterval') || 30720),
+      },
     };
   }
 
@@ -123,7 +176,10 @@ export class MqttMtp {
       maxRecordBytes: conn.maxRecordBytes(replyTo),
       send: async (reply, to) => {
         const topic = replyTo ?? this.controllerTopic(to)?.topic;
-        if (!topic) { this.log.warn({ to }, 'no reply-to topic and no configured topic for the controller; answer dropped'); return; }
+        if (!topic) {
+          this.log.warn({ to }, 'no reply-to topic and no configured topic for the controller; answer dropped');
+          return;
+        }
         await conn.publish(topic, reply);
       },
     });
@@ -161,7 +217,10 @@ export class MqttMtp {
     this.outbox.set(endpointId, queue);
     if (queue.length > OUTBOX_LIMIT) {
       queue.shift();
-      this.log.warn({ to: endpointId, limit: OUTBOX_LIMIT }, 'controller unreachable for long: dropped its oldest waiting notification');
+      this.log.warn(
+        { to: endpointId, limit: OUTBOX_LIMIT },
+        'controller unreachable for long: dropped its oldest waiting notification',
+      );
       return false;
     }
     return true;
@@ -174,7 +233,12 @@ export class MqttMtp {
       const to = ctl.stored('EndpointID')!;
       const route = this.controllerTopic(to);
       if (!route || route.conn !== conn) continue;
-      const rec = encodeRecord({ version: '1.4', to_id: to, from_id: this.endpoint.endpointId, mqtt_connect: { version: conn.version === '5.0' ? 'V5' : 'V3_1_1', subscribed_topic: conn.replyTopic } });
+      const rec = encodeRecord({
+        version: '1.4',
+        to_id: to,
+        from_id: this.endpoint.endpointId,
+        mqtt_connect: { version: conn.version === '5.0' ? 'V5' : 'V3_1_1', subscribed_topic: conn.replyTopic },
+      });
       await conn.publish(route.topic, rec);
       const waiting = this.outbox.get(to) ?? [];
       this.outbox.delete(to);
@@ -190,7 +254,15 @@ export class MqttMtp {
       for (const ctl of controllers(this.dm)) {
         const route = ctl.stored('Enable') === 'true' ? this.controllerTopic(ctl.stored('EndpointID')!) : undefined;
         if (route?.conn === conn) {
-          await conn.publish(route.topic, encodeRecord({ version: '1.4', to_id: ctl.stored('EndpointID'), from_id: this.endpoint.endpointId, disconnect: { reason: 'agent shutting down', reason_code: 0 } }));
+          await conn.publish(
+            route.topic,
+            encodeRecord({
+              version: '1.4',
+              to_id: ctl.stored('EndpointID'),
+              from_id: this.endpoint.endpointId,
+              disconnect: { reason: 'agent shutting down', reason_code: 0 },
+            }),
+          );
         }
       }
     }
