@@ -15,6 +15,7 @@ import type { TransferFailure } from '../engine/errors.js';
 import { fetchPackage } from '../engine/fetch.js';
 import type { SoftwareModules } from '../model/software-modules.js';
 import type { Logger } from '../util/logger.js';
+import { cwmpSessionRetry, Retry, retryWaitMs } from '../util/retry.js';
 import { dateTime as now, UNKNOWN_TIME } from '../util/time.js';
 import { ConnectionRequestServer } from './connection-request.js';
 import { DuStateRunner } from './du-state.js';
@@ -58,6 +59,19 @@ export class CwmpClient {
   private running: Promise<void> | undefined;
   private again = false;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** TR-069 session retry; its count is the state file's: Inform's RetryCount, kept across restarts. */
+  private readonly retry = new Retry(
+    () => cwmpSessionRetry(this.retryMinimum(), Number(this.dm.value(`${MS}CWMPRetryIntervalMultiplier`)) || 2000),
+    {
+      count: {
+        get: () => this.state.data.retryCount,
+        set: (n) => {
+          this.state.data.retryCount = n;
+          this.state.save();
+        },
+      },
+    },
+  );
   private periodicTimer: NodeJS.Timeout | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();
   private afterSession: (() => void)[] = [];
@@ -134,7 +148,7 @@ export class CwmpClient {
           if (c.kind !== 'value') return;
           this.schedulePeriodic();
           // A new ACS (BOOTSTRAP) or CWMP turned on: talk now; periodic settings only move the timer.
-          if (c.path === `${MS}URL`) this.state.data.retryCount = 0;
+          if (c.path === `${MS}URL`) this.retry.reset();
           if (c.path === `${MS}URL` || c.path === `${MS}EnableCWMP`) this.kick();
         },
         ['value'],
@@ -311,24 +325,16 @@ export class CwmpClient {
       if (out.deferred && !this.pendingDeferred) {
         // one timer, however many sessions put them off
         this.pendingDeferred = true;
-        this.arm(retryWaitMs(1, this.retryMinimum(), 2000), () => {
+        this.arm(retryWaitMs(cwmpSessionRetry(this.retryMinimum(), 2000), 1), () => {
           this.pendingDeferred = false;
           this.kick();
         });
       } else if (!out.deferred) this.pendingDeferred = false;
       if (this.undelivered()) this.again = true;
     } catch (e) {
-      this.state.data.retryCount++;
-      this.state.save();
-      const wait = retryWaitMs(
-        this.state.data.retryCount,
-        this.retryMinimum(),
-        Number(this.dm.value(`${MS}CWMPRetryIntervalMultiplier`)) || 2000,
-      );
-      this.log.warn(
-        { err: (e as Error).message, retry: this.state.data.retryCount, waitMs: wait },
-        'CWMP session failed; retrying',
-      );
+      // TR-069 sets no limit on session retries: next() always gives a wait.
+      const { n, waitMs: wait } = this.retry.next()!;
+      this.log.warn({ err: (e as Error).message, retry: n, waitMs: wait }, 'CWMP session failed; retrying');
       this.retryTimer = setTimeout(() => {
         this.retryTimer = undefined;
         this.kick();
@@ -515,15 +521,6 @@ export class CwmpClient {
       ),
     );
   }
-}
-
-/** TR-069 3.2.1.1: a random wait in [m·(k/1000)^(n-1), m·(k/1000)^n] seconds, n capped at 10. */
-export function retryWaitMs(n: number, m: number, k: number): number {
-  const r = k / 1000;
-  const c = Math.min(Math.max(n, 1), 10);
-  const lo = m * r ** (c - 1),
-    hi = m * r ** c;
-  return Math.round((lo + Math.random() * (hi - lo)) * 1000);
 }
 
 /** The parameters every Inform carries: those the definitions mark forcedInform (single objects). */

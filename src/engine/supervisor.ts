@@ -5,6 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import type { Logger } from '../util/logger.js';
+import { autoRestart, Retry } from '../util/retry.js';
 import { dateTime as now, UNKNOWN_TIME as UNKNOWN } from '../util/time.js';
 
 export type EUStatus = 'Idle' | 'Starting' | 'Active' | 'Stopping' | 'Restarting';
@@ -241,22 +242,18 @@ export class Supervisor extends EventEmitter<UnitEvents> {
     const why = code === null ? 'ended by a signal or while the agent was down' : `exited with code ${code}`;
     if (failed) this.set(u, { fault: 'FailureWhileActive', faultMessage: `the service ${why}` });
     const restart = u.policy.mode === 'always' || (u.policy.mode === 'on-failure' && failed);
-    if (!restart || (u.policy.maxRetries > 0 && u.state.retryCount >= u.policy.maxRetries)) {
+    const next = restart ? restartsOf(u).next() : undefined; // none past MaximumRetryCount
+    if (!next) {
       u.wanted = 'Idle';
       this.set(u, { status: 'Idle', nextRestart: NEVER });
       return;
     }
-    // TR-181 AutoRestart: a delay in [m*(k/1000)^n, m*(k/1000)^(n+1)] capped at the maximum wait.
-    const k = u.policy.multiplier / 1000;
-    const lo = Math.min(u.policy.minWait * k ** u.state.retryCount, u.policy.maxWait);
-    const hi = Math.min(u.policy.minWait * k ** (u.state.retryCount + 1), u.policy.maxWait);
-    const wait = (lo + Math.random() * Math.max(0, hi - lo)) * 1000;
-    this.set(u, { status: 'Idle', retryCount: u.state.retryCount + 1, nextRestart: now(Date.now() + wait) });
+    this.set(u, { status: 'Idle', nextRestart: now(next.at) });
     u.timer = setTimeout(() => {
       if (u.wanted !== 'Active' || this.units.get(u.euid) !== u) return;
       this.set(u, { lastRestarted: now() });
       this.launch(u, 'FailureWhileActive');
-    }, wait);
+    }, next.waitMs);
   }
 
   private fail(u: Unit, fault: FaultCode, message: string): void {
@@ -298,7 +295,7 @@ export class Supervisor extends EventEmitter<UnitEvents> {
   async restart(euid: string): Promise<void> {
     const u = this.units.get(euid);
     if (!u) return;
-    u.state.retryCount = 0;
+    restartsOf(u).reset();
     if (u.state.pid !== undefined) {
       this.set(u, { status: 'Restarting' });
       await this.stop(euid);
@@ -326,6 +323,22 @@ export class Supervisor extends EventEmitter<UnitEvents> {
     }
     if (changed) this.emit('change', u.euid, { ...u.state });
   }
+}
+
+/**
+ * A unit's TR-181 AutoRestart back-off, with its current settings. The count is the unit's RetryCount,
+ * written without an event of its own: the status change that follows reports it, as one change.
+ */
+function restartsOf(u: Unit): Retry {
+  const p = u.policy;
+  return new Retry(() => autoRestart(p.minWait, p.multiplier, p.maxWait, p.maxRetries), {
+    count: {
+      get: () => u.state.retryCount,
+      set: (n) => {
+        u.state.retryCount = n;
+      },
+    },
+  });
 }
 
 /** Signals the unit's process group (services run in their own session). */

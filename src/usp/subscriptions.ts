@@ -15,6 +15,7 @@ import { DmError, UspError } from '../dm/errors.js';
 import type { ObjectNode } from '../dm/tree.js';
 import { listItems } from '../dm/types.js';
 import type { Logger } from '../util/logger.js';
+import { Retry, uspNotifRetry } from '../util/retry.js';
 import { dateTime } from '../util/time.js';
 import type { AccessCache } from './access.js';
 import type { PlainMsg } from './codec.js';
@@ -32,7 +33,7 @@ export type Send = (endpointId: string, msg: PlainMsg) => boolean;
 interface Pending {
   msg: PlainMsg;
   to: string;
-  attempt: number;
+  retry: Retry;
   expires: number;
   timer: NodeJS.Timeout | undefined;
   durable: boolean;
@@ -119,11 +120,18 @@ export class Subscriptions {
         this.outbox!.drop(n.msg.header.msg_id);
         continue;
       }
-      const p: Pending = { msg: n.msg, to: n.to, attempt: 0, expires: n.expires, timer: undefined, durable: true };
+      const p: Pending = {
+        msg: n.msg,
+        to: n.to,
+        retry: notifRetry(ctl),
+        expires: n.expires,
+        timer: undefined,
+        durable: true,
+      };
       this.pending.set(n.msg.header.msg_id, p);
       this.send(n.to, n.msg);
       this.log.debug({ to: n.to, msgId: n.msg.header.msg_id }, 'notification of an earlier run sent again');
-      this.scheduleRetry(p, ctl);
+      this.scheduleRetry(p);
     }
   }
 
@@ -399,18 +407,15 @@ export class Subscriptions {
       if (!sent) this.log.warn({ to, subscription: row.path }, 'notification dropped: no MTP reaches the controller');
       return;
     }
-    const p: Pending = { msg, to, attempt: 0, expires, timer: undefined, durable };
+    const p: Pending = { msg, to, retry: notifRetry(ctl), expires, timer: undefined, durable };
     this.pending.set(msg.header.msg_id, p);
-    this.scheduleRetry(p, ctl);
+    this.scheduleRetry(p);
   }
 
-  /** TR-181 USPNotifRetry back-off: m * (k/1000)^n seconds, randomised up to the next step. */
-  private scheduleRetry(p: Pending, ctl: ObjectNode): void {
-    const min = Number(ctl.stored('USPNotifRetryMinimumWaitInterval') ?? 5);
-    const k = Number(ctl.stored('USPNotifRetryIntervalMultiplier') ?? 2000) / 1000;
-    const lo = min * k ** p.attempt;
-    const wait = (lo + Math.random() * (lo * k - lo)) * 1000;
-    if (Date.now() + wait > p.expires) {
+  /** The next retry of a notification, or its end when NotifExpiration comes first. */
+  private scheduleRetry(p: Pending): void {
+    const { waitMs: wait, at } = p.retry.next()!;
+    if (at > p.expires) {
       p.timer = setTimeout(
         () => {
           this.pending.delete(p.msg.header.msg_id);
@@ -422,11 +427,23 @@ export class Subscriptions {
     }
     p.timer = setTimeout(() => {
       if (!this.pending.has(p.msg.header.msg_id)) return;
-      p.attempt++;
       this.send(p.to, p.msg);
-      this.scheduleRetry(p, ctl);
+      this.scheduleRetry(p);
     }, wait).unref();
   }
+}
+
+/**
+ * A notification's retries with its controller's USPNotifRetry parameters (R-NOT.1), read at each retry.
+ * A new one per notification: the count starts at zero for each (R-NOT.3), and after a restart (R-NOT.4).
+ */
+function notifRetry(ctl: ObjectNode): Retry {
+  return new Retry(() =>
+    uspNotifRetry(
+      Number(ctl.stored('USPNotifRetryMinimumWaitInterval') ?? 5),
+      Number(ctl.stored('USPNotifRetryIntervalMultiplier') ?? 2000),
+    ),
+  );
 }
 
 /** A limit of LocalAgent's; 0 stands for none. */

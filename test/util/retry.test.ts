@@ -63,7 +63,7 @@ test('TR-069: other parameters follow m·(k/1000)^(n-1) .. m·(k/1000)^n', () =>
   assert.deepEqual(retryWindow(cwmpSessionRetry(7, 1000), 9), { lo: 7, hi: 7 }, 'k = 1.000: a fixed wait');
 });
 
-test('MQTT ConnectRetry: the same steps up to n = 10, a drawn wait above ConnectRetryMaxInterval is the maximum', () => {
+test('MQTT ConnectRetry: as above up to n = 10; a drawn wait above ConnectRetryMaxInterval is the maximum', () => {
   // defaults (5, 2000, 30720): the maximum is never reached, n stops at 10
   const d = mqttConnectRetry(5, 2000, 30720);
   assert.deepEqual(windows(d, 10), DEFAULT_TABLE);

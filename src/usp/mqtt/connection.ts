@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Logger } from '../../util/logger.js';
+import { mqttConnectRetry, Retry } from '../../util/retry.js';
 
 export interface ConnectionConfig {
   readonly name: string; // Device.MQTT.Client.N.
@@ -55,7 +56,10 @@ export const USP_CONTENT_TYPES = new Set(['usp.msg', 'application/vnd.bbf.usp.ms
 
 export class Connection {
   private client: MqttClient | undefined;
-  private retries = 0;
+  private readonly retry = new Retry(() => {
+    const { min, multiplier, max } = this.cfg.retry;
+    return mqttConnectRetry(min, multiplier, max);
+  });
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private replyTo = '';
@@ -133,7 +137,7 @@ export class Connection {
       this.scheduleReconnect(why);
     };
     client.on('connect', (connack) => {
-      this.retries = 0;
+      this.retry.reset();
       noDelay(client);
       const props = connack.properties ?? {};
       this.maxPacket = c.version === '5.0' ? props.maximumPacketSize : undefined;
@@ -213,14 +217,10 @@ export class Connection {
 
   private scheduleReconnect(why: string): void {
     clearTimeout(this.timer);
-    const { min, multiplier, max } = this.cfg.retry;
-    const k = multiplier / 1000;
-    const lo = Math.min(min * k ** this.retries, max);
-    const hi = Math.min(min * k ** (this.retries + 1), max);
-    const wait = (lo + Math.random() * Math.max(0, hi - lo)) * 1000;
-    this.retries++;
+    // ConnectRetry has no retry limit: next() always gives a wait.
+    const { n, waitMs: wait } = this.retry.next()!;
     this.log.info(
-      { client: this.cfg.name, why, retryInSeconds: Math.round(wait / 100) / 10, attempt: this.retries },
+      { client: this.cfg.name, why, retryInSeconds: Math.round(wait / 100) / 10, attempt: n },
       'MQTT reconnecting',
     );
     this.timer = setTimeout(() => this.connect(), wait);
