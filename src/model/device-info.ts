@@ -1,5 +1,5 @@
-// Device.DeviceInfo: identity from the defaults file (else from the host), live uptime, memory and CPU from the OS, and
-// which state files this start found corrupt.
+// Device.DeviceInfo: identity from the defaults file (else from the host), live uptime, memory and
+// CPU from the OS, and which state files this start found corrupt.
 
 import { existsSync, readdirSync, readFileSync, statfsSync } from 'node:fs';
 import { cpus, freemem, hostname, totalmem, uptime } from 'node:os';
@@ -61,11 +61,11 @@ function sampled(read: () => string, periodMs = 1000): () => string {
 }
 
 /** Fills what the defaults file left empty, once, at start. */
-export function initDeviceInfo(dm: DataModel, fresh: boolean, host: () => HostIdentity = hostIdentity): void {
+export function initDeviceInfo(dm: DataModel, fresh: boolean): void {
   const fill: Record<string, string> = {};
   // The Inform's DeviceId needs both: the host's own identity stands in where the defaults gave none.
   if (!dm.value(`${DI}ManufacturerOUI`) || !dm.value(`${DI}SerialNumber`)) {
-    const id = host();
+    const id = hostIdentity();
     if (!dm.value(`${DI}ManufacturerOUI`) && id.oui) fill.ManufacturerOUI = id.oui;
     if (!dm.value(`${DI}SerialNumber`) && id.serialNumber) fill.SerialNumber = id.serialNumber;
   }
