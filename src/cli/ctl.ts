@@ -35,7 +35,8 @@ Options:
   --username U, --password P   broker credentials
   --depth N            get: max depth          --first-level   instances/supported: one level
   --allow-partial      set/add/delete           --key K         operate: command key
-  --wait               operate: wait for OperationComplete (subscribed to while waiting)
+  --wait               operate: wait for OperationComplete (subscribed to while waiting); like watch,
+                       needs --topic to be the one the agent sends this controller's notifications to
   --timeout MS         how long to wait for an answer (default 10000)
   --json               print the USP response as JSON
   -h, --help           this help`;
