@@ -35,7 +35,8 @@ Options:
   --username U, --password P   broker credentials
   --depth N            get: max depth          --first-level   instances/supported: one level
   --allow-partial      set/add/delete           --key K         operate: command key
-  --wait               operate: wait for OperationComplete (subscribed to while waiting)
+  --wait               operate: wait for OperationComplete (subscribed to while waiting); like watch,
+                       needs --topic to be the one the agent sends this controller's notifications to
   --timeout MS         how long to wait for an answer (default 10000)
   --json               print the USP response as JSON
   -h, --help           this help`;
@@ -217,6 +218,7 @@ async function operate(ctl: UspController, args: string[], v: Values): Promise<n
     // OperationComplete reaches only a subscriber: one for this command, for as long as ctl waits.
     const wait = Boolean(v.wait) || served.length > 0;
     const id = `ctl-operate-${process.pid}`;
+    if (wait && !(await notificationsReachUs(ctl, v))) return 1;
     if (wait && !(subscription = await subscribe(ctl, id, 'OperationComplete', [command], Boolean(v.json)))) return 1;
     const msg = await ctl.request('operate', 'OPERATE', {
       command,
@@ -240,6 +242,38 @@ async function operate(ctl: UspController, args: string[], v: Values): Promise<n
       await ctl.request('delete', 'DELETE', { allow_partial: true, obj_paths: [subscription] }).catch(() => undefined);
     for (const f of served) await f.close();
   }
+}
+
+/**
+ * The agent sends a Notify to the topic it has for this controller (Controller.{i}.MTP.{i}.MQTT.Topic),
+ * not to the one requests come from: ctl waiting on any other would wait forever. False (printed) when
+ * none of the controller's enabled MQTT MTPs names ctl's topic; true when the agent does not say.
+ */
+async function notificationsReachUs(ctl: UspController, v: Values): Promise<boolean> {
+  const base = `Device.LocalAgent.Controller.[EndpointID=="${v.id}"].MTP.*.`;
+  const msg = await ctl.request('get', 'GET', {
+    param_paths: ['Enable', 'Protocol', 'MQTT.Topic'].map((p) => base + p),
+    max_depth: 0,
+  });
+  const results = msg.body.response?.get_resp?.req_path_results;
+  if (!results || results.some((r: Plain) => r.err_code)) return true;
+  const mtps = new Map<string, Record<string, string>>();
+  for (const r of results)
+    for (const o of r.resolved_path_results)
+      for (const [k, val] of Object.entries(o.result_params as Record<string, string>)) {
+        const [, mtp, name] = /^(.*\.MTP\.\d+\.)(.*)$/.exec(o.resolved_path + k) ?? [];
+        if (mtp && name) mtps.set(mtp, { ...mtps.get(mtp), [name]: val });
+      }
+  const topics = [...mtps.values()]
+    .filter((m) => m.Enable === 'true' && m.Protocol === 'MQTT')
+    .map((m) => m['MQTT.Topic']);
+  if (topics.includes(String(v.topic))) return true;
+  const hint = topics.length ? ` (pass --topic ${topics[0]})` : '';
+  console.error(
+    `the agent sends notifications for ${v.id} to ${topics.join(', ') || 'no MQTT topic'}, not to this ctl's ` +
+      `topic ${v.topic}: none would reach it${hint}`,
+  );
+  return false;
 }
 
 /** Adds an enabled subscription; returns its path, or undefined when the agent refused it (printed). */
@@ -274,6 +308,7 @@ async function watch(ctl: UspController, args: string[], v: Values): Promise<num
   if (!type || !types.includes(type) || !paths.length)
     throw new CliError(`watch needs a type (${types.join(', ')}) and paths`);
   const id = `ctl-watch-${process.pid}`;
+  if (!(await notificationsReachUs(ctl, v))) return 1;
   const path = await subscribe(ctl, id, type, paths, Boolean(v.json));
   if (!path) return 1;
   ctl.onNotify = (n) => {

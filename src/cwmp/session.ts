@@ -48,11 +48,12 @@ const MAX_EXCHANGES = 100_000;
 /** The envelope around an answer's body: declarations, header and ID. */
 const ENVELOPE_OVERHEAD = 1024;
 const MAX_ENVELOPE = 'Device.ManagementServer.X_CPE-AGENT_MaxEnvelopeSize';
+/** The Inform's DeviceId: element, parameter of Device.DeviceInfo., what the CWMP schema (and an ACS) takes. */
 const DEVICE_ID = [
-  ['Manufacturer', 'Manufacturer'],
-  ['OUI', 'ManufacturerOUI'],
-  ['ProductClass', 'ProductClass'],
-  ['SerialNumber', 'SerialNumber'],
+  ['Manufacturer', 'Manufacturer', /^.{0,64}$/su, 'at most 64 characters'],
+  ['OUI', 'ManufacturerOUI', /^[0-9A-F]{6}$/, '6 upper-case hex digits'],
+  ['ProductClass', 'ProductClass', /^.{0,64}$/su, 'at most 64 characters'],
+  ['SerialNumber', 'SerialNumber', /^.{1,64}$/su, '1 to 64 characters'],
 ] as const;
 
 export class CwmpSession {
@@ -169,7 +170,15 @@ export class CwmpSession {
 
   private inform(input: SessionInput): string {
     const dm = this.ctx.dm;
-    const id = DEVICE_ID.map(([tag, p]) => el(tag, dm.value(`Device.DeviceInfo.${p}`))).join('');
+    const id = DEVICE_ID.map(([tag, p, valid, rule]) => {
+      const v = dm.value(`Device.DeviceInfo.${p}`);
+      // No Inform at all rather than one the ACS must reject: the operator is told what to set.
+      if (!valid.test(v))
+        throw new SessionFailed(
+          `Device.DeviceInfo.${p} is '${v}', the Inform's DeviceId needs ${rule}: set it in the defaults file`,
+        );
+      return el(tag, v);
+    }).join('');
     const events = input.events.map(
       (e) => `<EventStruct>${el('EventCode', e.code)}${el('CommandKey', e.key)}</EventStruct>`,
     );

@@ -1,8 +1,9 @@
-// Device.DeviceInfo: identity from the defaults file, live uptime, memory and CPU from the OS, and
-// which state files this start found corrupt.
+// Device.DeviceInfo: identity from the defaults file (else from the host), live uptime, memory and
+// CPU from the OS, and which state files this start found corrupt.
 
-import { readFileSync, statfsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statfsSync } from 'node:fs';
 import { cpus, freemem, hostname, totalmem, uptime } from 'node:os';
+import { join } from 'node:path';
 import type { DataModel } from '../dm/datamodel.js';
 import { packageVersion } from '../util/package-info.js';
 import { dateTime } from '../util/time.js';
@@ -62,10 +63,57 @@ function sampled(read: () => string, periodMs = 1000): () => string {
 /** Fills what the defaults file left empty, once, at start. */
 export function initDeviceInfo(dm: DataModel, fresh: boolean): void {
   const fill: Record<string, string> = {};
+  // The Inform's DeviceId needs both: the host's own identity stands in where the defaults gave none.
+  if (!dm.value(`${DI}ManufacturerOUI`) || !dm.value(`${DI}SerialNumber`)) {
+    const id = hostIdentity();
+    if (!dm.value(`${DI}ManufacturerOUI`) && id.oui) fill.ManufacturerOUI = id.oui;
+    if (!dm.value(`${DI}SerialNumber`) && id.serialNumber) fill.SerialNumber = id.serialNumber;
+  }
   if (!dm.value(`${DI}SoftwareVersion`)) fill.SoftwareVersion = packageVersion;
   if (!dm.value(`${DI}HostName`)) fill.HostName = hostname().slice(0, 64);
   if (fresh) fill.FirstUseDate = dateTime();
   if (Object.keys(fill).length) dm.update(DI, fill, 'device-info');
+}
+
+export interface HostIdentity {
+  /** The first 3 bytes of the first Ethernet interface's MAC, 6 upper-case hex digits; '' without one. */
+  readonly oui: string;
+  /** The machine id (systemd's /etc/machine-id), else that MAC's 12 hex digits; '' without either. */
+  readonly serialNumber: string;
+}
+
+/**
+ * The host's identity. Interfaces come from /sys (os.networkInterfaces() leaves out those with no
+ * address): non-loopback Ethernet ones (type 1) with a MAC, physical ones (with a device) first, then by
+ * index, so that bridges and veths made later (the EE network's among them) do not move the choice.
+ */
+export function hostIdentity(sysNet = '/sys/class/net', machineIdFile = '/etc/machine-id'): HostIdentity {
+  const read = (f: string) => {
+    try {
+      return readFileSync(f, 'utf8').trim();
+    } catch {
+      return '';
+    }
+  };
+  let names: string[] = [];
+  try {
+    names = readdirSync(sysNet);
+  } catch {}
+  const macs = names
+    .filter((n) => n !== 'lo' && read(join(sysNet, n, 'type')) === '1')
+    .map((n) => ({
+      mac: read(join(sysNet, n, 'address')).toUpperCase(),
+      physical: existsSync(join(sysNet, n, 'device')),
+      index: Number(read(join(sysNet, n, 'ifindex'))) || Number.MAX_SAFE_INTEGER,
+    }))
+    .filter((i) => /^([0-9A-F]{2}:){5}[0-9A-F]{2}$/.test(i.mac) && i.mac !== '00:00:00:00:00:00')
+    .sort((a, b) => Number(b.physical) - Number(a.physical) || a.index - b.index);
+  const mac = macs[0]?.mac.replaceAll(':', '') ?? '';
+  const machineId = read(machineIdFile);
+  return {
+    oui: mac.slice(0, 6),
+    serialNumber: /^[0-9a-zA-Z-]{1,64}$/.test(machineId) ? machineId : mac,
+  };
 }
 
 /** CPU use in percent, over all CPUs, since the previous read (or since boot on the first). */

@@ -11,6 +11,7 @@ import { CwmpFault } from '../faults.js';
 import { paramDef, type RpcContext, valueStruct } from './context.js';
 
 const ROOT = 'Device.';
+const VIEW = 'cwmp';
 
 /** Every parameter at or below the given names, with its value and type, in model order. */
 function collectValues(ctx: RpcContext, names: readonly string[], budget: ByteBudget): string[] {
@@ -38,67 +39,63 @@ export function getParameterValues(ctx: RpcContext, args: Xml, budget: ByteBudge
   return `<cwmp:GetParameterValuesResponse>${list}</cwmp:GetParameterValuesResponse>`;
 }
 
+/**
+ * TR-069 A.3.2.3: "" is the top of the hierarchy; NextLevel lists only the direct children (a
+ * table's are its instances), otherwise the object itself and everything below it, tables included,
+ * each once. Writable on a table or an instance says whether AddObject or DeleteObject may be used.
+ */
 export function getParameterNames(ctx: RpcContext, args: Xml, budget: ByteBudget): string {
   const path = arg(args, 'ParameterPath', false);
   const next = /^(1|true)$/.test(arg(args, 'NextLevel'));
-  const view = 'cwmp' as const;
-  const info = (name: string, writable: boolean) =>
-    `<ParameterInfoStruct>${el('Name', name)}${el('Writable', writable ? '1' : '0')}</ParameterInfoStruct>`;
   const out: string[] = [];
-  const add = (items: readonly string[]) => {
-    for (const i of items) {
-      budget.charge(i.length);
-      out.push(i);
-    }
+  const add = (name: string, writable: boolean) => {
+    const item = `<ParameterInfoStruct>${el('Name', name)}${el('Writable', Number(writable))}</ParameterInfoStruct>`;
+    budget.charge(item.length);
+    out.push(item);
   };
-  if (path === '') {
-    add([info(ROOT, false)]);
-    if (!next)
-      for (const t of ctx.dm.resolve(ROOT, ctx.caller))
-        if (t.kind === 'node') for (const n of t.node.walk()) add(describe(n, false));
-    return respond(out);
-  }
-  if (!path.endsWith('.')) {
+  if (path === '' && next) add(ROOT, false);
+  else if (!path.endsWith('.') && path !== '') {
     if (next) throw new CwmpFault(9003, 'NextLevel must be false for a parameter name');
     ctx.dm.get(path, ctx.caller); // throws 9005 for a name that does not exist
-    add([info(path, paramDef(ctx.dm, path)?.writable ?? false)]);
-    return respond(out);
-  }
-  for (const t of ctx.dm.resolve(path, ctx.caller)) {
-    if (t.kind === 'table') {
-      if (!next) add([info(t.table.path, t.table.def.creatable)]);
-      for (const row of t.table.rows.values()) {
-        if (next) add([info(row.path, t.table.def.creatable)]);
-        else for (const n of row.walk()) add(describe(n, true));
+    add(path, paramDef(ctx.dm, path)?.writable ?? false);
+  } else
+    for (const t of ctx.dm.resolve(path || ROOT, ctx.caller)) {
+      if (t.kind === 'table') {
+        if (!next) add(t.table.path, t.table.def.creatable);
+        for (const row of t.table.rows.values()) {
+          if (next) add(row.path, row.def.creatable);
+          else walk(row);
+        }
+      } else if (next) children(t.node);
+      else walk(t.node);
+    }
+  return (
+    `<cwmp:GetParameterNamesResponse>` +
+    `${soapArray('ParameterList', 'cwmp:ParameterInfoStruct', out)}</cwmp:GetParameterNamesResponse>`
+  );
+
+  /** An object, its parameters, then each child object or table with what is below it; hidden subtrees skipped. */
+  function walk(n: ObjectNode): void {
+    if (!visibleIn(n.def.spec.only, VIEW)) return;
+    add(n.path, n.instance !== undefined && n.def.creatable);
+    params(n);
+    for (const child of n.def.children.values()) {
+      if (!visibleIn(child.spec.only, VIEW)) continue;
+      const table = n.tables.get(child.name);
+      if (!table) walk(n.singles.get(child.name)!);
+      else {
+        add(table.path, child.creatable);
+        for (const row of table.rows.values()) walk(row);
       }
-    } else if (next) {
-      add([...describe(t.node, false).slice(1), ...children(t.node)]);
-    } else {
-      for (const n of t.node.walk()) add(describe(n, true));
     }
   }
-  return respond(out);
-
-  /** An object (itself, then its parameters), and for a full walk its tables' names too. */
-  function describe(n: ObjectNode, withTables: boolean): string[] {
-    if (!visibleIn(n.def.spec.only, view)) return [];
-    const rows = [info(n.path, n.instance !== undefined && n.def.creatable)];
-    for (const p of n.def.params.values()) if (visibleIn(p.only, view)) rows.push(info(n.path + p.name, p.writable));
-    if (withTables)
-      for (const t of n.tables.values()) if (visibleIn(t.def.spec.only, view)) rows.push(info(t.path, t.def.creatable));
-    return rows;
+  function params(n: ObjectNode): void {
+    for (const p of n.def.params.values()) if (visibleIn(p.only, VIEW)) add(n.path + p.name, p.writable);
   }
-  function children(n: ObjectNode): string[] {
-    const rows: string[] = [];
-    for (const c of n.singles.values()) if (visibleIn(c.def.spec.only, view)) rows.push(info(c.path, false));
-    for (const t of n.tables.values()) if (visibleIn(t.def.spec.only, view)) rows.push(info(t.path, t.def.creatable));
-    return rows;
-  }
-  function respond(items: string[]): string {
-    return (
-      `<cwmp:GetParameterNamesResponse>` +
-      `${soapArray('ParameterList', 'cwmp:ParameterInfoStruct', items)}</cwmp:GetParameterNamesResponse>`
-    );
+  function children(n: ObjectNode): void {
+    params(n);
+    for (const child of n.def.children.values())
+      if (visibleIn(child.spec.only, VIEW)) add(`${n.path}${child.name}.`, child.multi && child.creatable);
   }
 }
 
