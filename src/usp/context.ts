@@ -4,7 +4,7 @@ import type { Caller } from '../dm/caller.js';
 import type { DataModel } from '../dm/datamodel.js';
 import type { ByteBudget } from '../util/byte-budget.js';
 import type { Access } from './access.js';
-import type { Plain } from './codec.js';
+import type * as usp from './generated/usp-msg.js';
 
 export interface UspContext {
   readonly dm: DataModel;
@@ -15,12 +15,10 @@ export interface UspContext {
 }
 
 /** The result of handling a request: a response body, an Error body, or nothing (send_resp false). */
-export type HandlerResult = { response: Plain } | { error: UspErrorBody } | { none: true };
+export type HandlerResult = { response: usp.IResponse } | { error: UspErrorBody } | { none: true };
 
-export interface UspErrorBody {
-  err_code: number;
-  err_msg: string;
-  param_errs?: { param_path: string; err_code: number; err_msg: string }[];
-}
+/** An Error body always says what went wrong. */
+export type UspErrorBody = usp.IError & { err_code: number; err_msg: string };
 
-export type RequestHandler = (req: Plain, ctx: UspContext) => HandlerResult | Promise<HandlerResult>;
+/** Answers one request type; Req is its decoded body (usp.Get for Get). */
+export type RequestHandler<Req> = (req: Req, ctx: UspContext) => HandlerResult | Promise<HandlerResult>;

@@ -19,6 +19,7 @@ import { dateTime } from '../util/time.js';
 import type { AccessCache } from './access.js';
 import type { PlainMsg } from './codec.js';
 import { controllerByEndpoint } from './controllers.js';
+import type * as usp from './generated/usp-msg.js';
 import type { NotifyOutbox, StoredNotify } from './notify-outbox.js';
 import { SubscriptionIndex } from './subscription-index.js';
 
@@ -37,8 +38,11 @@ interface Pending {
   timer: NodeJS.Timeout | undefined;
   durable: boolean;
 }
+/** What a Notify reports: one member of its notification oneof. */
+type Notification = Pick<usp.INotify, 'value_change' | 'obj_creation' | 'obj_deletion' | 'event' | 'oper_complete'>;
+
 interface Prepared {
-  notification: Record<string, unknown>;
+  notification: Notification;
   msg: PlainMsg;
 }
 
@@ -216,7 +220,7 @@ export class Subscriptions {
   }
 
   /** The Notify body for this change if the subscription asks for it. */
-  private match(row: ObjectNode, c: Change): Record<string, unknown> | undefined {
+  private match(row: ObjectNode, c: Change): Notification | undefined {
     const type = row.stored('NotifType');
     const refs = listItems(row.stored('ReferenceList') ?? '');
     const hit = (path: string, table = false) => refs.some((r) => refMatches(this.dm, r, path, table));
@@ -285,10 +289,7 @@ export class Subscriptions {
   }
 
   /** The controller a notification goes to, if it is enabled and its role lets it see the path. */
-  private recipient(
-    row: ObjectNode,
-    notification: Record<string, unknown>,
-  ): { ctl: ObjectNode; to: string } | undefined {
+  private recipient(row: ObjectNode, notification: Notification): { ctl: ObjectNode; to: string } | undefined {
     const ctl = this.dm.node(`${row.stored('Recipient')}.`);
     const to = ctl?.stored('EndpointID');
     if (!ctl || !to || ctl.stored('Enable') !== 'true') return undefined;
@@ -314,7 +315,7 @@ export class Subscriptions {
     );
   }
 
-  private message(row: ObjectNode, notification: Record<string, unknown>): PlainMsg {
+  private message(row: ObjectNode, notification: Notification): PlainMsg {
     return {
       header: { msg_id: randomUUID(), msg_type: 'NOTIFY' },
       body: {
@@ -335,7 +336,7 @@ export class Subscriptions {
   }
 
   /** What a durable notification reports, CompleteTime aside (see notify()). */
-  private keyOf(row: ObjectNode, notification: Record<string, unknown>): string {
+  private keyOf(row: ObjectNode, notification: Notification): string {
     return (
       `${row.stored('ID')}|` +
       `${JSON.stringify(notification, (k, v: unknown) => (k === 'CompleteTime' ? undefined : v))}`
@@ -371,7 +372,7 @@ export class Subscriptions {
   }
 
   /** prepared: the message written before the commit, if there was one. */
-  private notify(row: ObjectNode, notification: Record<string, unknown>, prepared?: PlainMsg): void {
+  private notify(row: ObjectNode, notification: Notification, prepared?: PlainMsg): void {
     const r = this.recipient(row, notification);
     if (!r) return;
     const { to, ctl } = r;
