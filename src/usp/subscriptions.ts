@@ -293,16 +293,8 @@ export class Subscriptions {
     const ctl = this.dm.node(`${row.stored('Recipient')}.`);
     const to = ctl?.stored('EndpointID');
     if (!ctl || !to || ctl.stored('Enable') !== 'true') return undefined;
-    const path = Object.values(notification)[0] as { param_path?: string; obj_path?: string; event_name?: string };
-    return this.access
-      .of(to)
-      .allows(
-        path.event_name ? 'CommandEvent' : 'Param',
-        'n',
-        path.param_path ?? `${path.obj_path}${path.event_name ?? ''}`,
-      )
-      ? { ctl, to }
-      : undefined;
+    const { kind, path } = subjectOf(notification);
+    return this.access.of(to).allows(kind, 'n', path) ? { ctl, to } : undefined;
   }
 
   /** Whether the subscription's notifications must outlive a restart (see notify-outbox.ts). */
@@ -489,4 +481,11 @@ function refMatches(dm: DataModel, ref: string, path: string, table: boolean): b
     patternCache.set(key, m);
   }
   return table ? m(path.replace(/\.$/, '')) || m(path) : m(path);
+}
+
+/** What a recipient must be allowed to be notified of: the parameter, event or object reported. */
+function subjectOf(n: Notification): { kind: 'Param' | 'CommandEvent'; path: string } {
+  if (n.value_change) return { kind: 'Param', path: n.value_change.param_path ?? '' };
+  if (n.event) return { kind: 'CommandEvent', path: `${n.event.obj_path}${n.event.event_name}` };
+  return { kind: 'Param', path: (n.obj_creation ?? n.obj_deletion ?? n.oper_complete)?.obj_path ?? '' };
 }
