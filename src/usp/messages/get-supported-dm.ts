@@ -90,11 +90,7 @@ function describe(
 ): usp.GetSupportedDMResp.ISupportedObjectResult {
   const view = 'usp';
   const keep = (n: string) => onlyName === undefined || n === onlyName;
-  const access: usp.GetSupportedDMResp.ObjAccessType = !def.multi
-    ? 'OBJ_READ_ONLY'
-    : def.creatable
-      ? 'OBJ_ADD_DELETE'
-      : 'OBJ_READ_ONLY';
+  const access = !def.multi ? 'OBJ_READ_ONLY' : def.creatable ? 'OBJ_ADD_DELETE' : 'OBJ_READ_ONLY';
   return {
     supported_obj_path: def.path,
     access,
