@@ -39,6 +39,20 @@ export interface PlainMsg {
 export type RequestKind = NonNullable<usp.Request['req_type']>;
 /** The body of a request of this kind, in its input form (usp.IGet for 'get'). */
 export type RequestBody<K extends RequestKind> = NonNullable<usp.IRequest[K]>;
+/** The Header.MsgType of a request of this kind ('GET' for 'get'): a header naming another does not compile. */
+export type RequestType<K extends RequestKind> = {
+  get: 'GET';
+  get_supported_dm: 'GET_SUPPORTED_DM';
+  get_instances: 'GET_INSTANCES';
+  set: 'SET';
+  add: 'ADD';
+  delete: 'DELETE';
+  operate: 'OPERATE';
+  notify: 'NOTIFY';
+  get_supported_protocol: 'GET_SUPPORTED_PROTO';
+  register: 'REGISTER';
+  deregister: 'DEREGISTER';
+}[K];
 
 // The generated types (proto/generate.mjs) describe objects of exactly this form.
 const TO_OBJECT = { longs: String, enums: String, bytes: Uint8Array, defaults: true, oneofs: true } as const;

@@ -12,6 +12,7 @@ import {
   type PlainRecord,
   type RequestBody,
   type RequestKind,
+  type RequestType,
   wrapMsg,
 } from './codec.js';
 import type * as usp from './generated/usp-msg.js';
@@ -133,7 +134,7 @@ export class UspController {
   }
 
   /** Sends a request and waits for its response or Error. */
-  async request<K extends RequestKind>(kind: K, type: usp.Header.MsgType, body: RequestBody<K>): Promise<DecodedMsg> {
+  async request<K extends RequestKind>(kind: K, type: RequestType<K>, body: RequestBody<K>): Promise<DecodedMsg> {
     if (!this.client) throw new Error('not connected');
     const msgId = randomUUID();
     const answer = new Promise<DecodedMsg>((resolve, reject) => {
@@ -151,7 +152,7 @@ export class UspController {
   }
 
   /** Sends a request that gets no answer (Operate with send_resp false). */
-  async post<K extends RequestKind>(kind: K, type: usp.Header.MsgType, body: RequestBody<K>): Promise<void> {
+  async post<K extends RequestKind>(kind: K, type: RequestType<K>, body: RequestBody<K>): Promise<void> {
     await this.publish(this.opts.agentTopic, {
       header: { msg_id: randomUUID(), msg_type: type },
       body: { request: { [kind]: body } },

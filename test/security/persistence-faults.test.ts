@@ -19,7 +19,7 @@ import type { Change } from '../../src/dm/change-feed.js';
 import { DataModel } from '../../src/dm/datamodel.js';
 import { DmError } from '../../src/dm/errors.js';
 import { ensureRoles } from '../../src/usp/access.js';
-import type { RequestBody, RequestKind } from '../../src/usp/codec.js';
+import type { RequestBody, RequestKind, RequestType } from '../../src/usp/codec.js';
 import { UspEndpoint } from '../../src/usp/endpoint.js';
 import type * as usp from '../../src/usp/generated/usp-msg.js';
 import { Subscriptions } from '../../src/usp/subscriptions.js';
@@ -100,7 +100,7 @@ function uspModel(stateDir: string) {
   const sim = new ControllerSim(CTL, AGENT_ID);
   const call = async <K extends RequestKind>(
     kind: K,
-    type: usp.Header.MsgType,
+    type: RequestType<K>,
     body: RequestBody<K>,
   ): Promise<usp.Body> => {
     const out = await ep.receive(sim.request(kind, type, body).bytes);

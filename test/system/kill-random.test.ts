@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { RequestBody, RequestKind } from '../../src/usp/codec.js';
+import type { RequestBody, RequestKind, RequestType } from '../../src/usp/codec.js';
 import { UspController } from '../../src/usp/controller-client.js';
 import type * as usp from '../../src/usp/generated/usp-msg.js';
 import { mqttDeploymentDefaults } from '../../src/usp/mqtt/deployment.js';
@@ -140,7 +140,7 @@ test(
       cleanup();
     });
     startAgent();
-    const request = async <K extends RequestKind>(kind: K, type: usp.Header.MsgType, body: RequestBody<K>) => {
+    const request = async <K extends RequestKind>(kind: K, type: RequestType<K>, body: RequestBody<K>) => {
       for (let i = 0; ; i++) {
         try {
           return await ctl.request(kind, type, body);

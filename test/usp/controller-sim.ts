@@ -8,9 +8,9 @@ import {
   type PlainMsg,
   type RequestBody,
   type RequestKind,
+  type RequestType,
   wrapMsg,
 } from '../../src/usp/codec.js';
-import type * as usp from '../../src/usp/generated/usp-msg.js';
 
 export class ControllerSim {
   constructor(
@@ -20,7 +20,7 @@ export class ControllerSim {
 
   request<K extends RequestKind>(
     kind: K,
-    type: usp.Header.MsgType,
+    type: RequestType<K>,
     body: RequestBody<K>,
     msgId = randomUUID(),
   ): { msgId: string; bytes: Uint8Array } {

@@ -5,9 +5,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DataModel } from '../../src/dm/datamodel.js';
 import { ensureRoles } from '../../src/usp/access.js';
-import type { RequestBody, RequestKind } from '../../src/usp/codec.js';
+import type { RequestBody, RequestKind, RequestType } from '../../src/usp/codec.js';
 import { UspEndpoint } from '../../src/usp/endpoint.js';
-import type * as usp from '../../src/usp/generated/usp-msg.js';
 import { Subscriptions } from '../../src/usp/subscriptions.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { errorOf, responseOf } from '../fixtures/usp-answer.js';
@@ -32,7 +31,7 @@ function setup() {
   dm.update('Device.LocalAgent.Controller.2.', { AssignedRole: roles.readOnly.slice(0, -1) });
   const ep = new UspEndpoint(dm, silentLogger);
   const ctl = new ControllerSim('proto::ctl', 'os::agent');
-  const call = async <K extends RequestKind>(kind: K, type: usp.Header.MsgType, body: RequestBody<K>, sim = ctl) => {
+  const call = async <K extends RequestKind>(kind: K, type: RequestType<K>, body: RequestBody<K>, sim = ctl) => {
     const { msgId, bytes } = sim.request(kind, type, body);
     const out = await ep.receive(bytes);
     assert.ok(out?.reply, `no answer to ${kind}`);

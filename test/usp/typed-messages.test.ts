@@ -11,6 +11,7 @@ import {
   type PlainMsg,
   type PlainRecord,
   type RequestBody,
+  type RequestType,
   wrapMsg,
 } from '../../src/usp/codec.js';
 import type * as usp from '../../src/usp/generated/usp-msg.js';
@@ -37,6 +38,8 @@ test('a misspelt field, enum name or request body does not compile', () => {
   };
   // @ts-expect-error the body of another request
   const body: RequestBody<'get'> = { obj_paths: ['Device.'] };
+  // @ts-expect-error the message type of another request
+  const type: RequestType<'get'> = 'SET';
   const readMisspelt = (r: usp.GetResp.RequestedPathResult) =>
     // @ts-expect-error a misspelt field of a decoded type
     r.resolved_paths_results;
@@ -47,7 +50,7 @@ test('a misspelt field, enum name or request body does not compile', () => {
     // @ts-expect-error a misspelt field of a record
     to_Id: 'os::agent',
   };
-  assert.ok([get, status, param, header, body, readMisspelt, readUnset, record].length);
+  assert.ok([get, status, param, header, body, type, readMisspelt, readUnset, record].length);
 });
 
 test('what decoding gives can be encoded again: every decoded type is its input type', () => {
