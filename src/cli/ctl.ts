@@ -391,7 +391,7 @@ function print(msg: DecodedMsg, json: boolean, quiet = false): number {
       out.push(r.get_supported_protocol_resp.agent_supported_protocol_versions);
       break;
     default:
-      out.push(JSON.stringify(r));
+      out.push(JSON.stringify(r ?? msg.body));
   }
   if (!json && !quiet) for (const l of out) console.log(l);
   return failed ? 1 : 0;

@@ -1,4 +1,5 @@
 // One handler per USP request type, as obuspa keeps them; anything else is 7001.
+import type { RequestKind } from './codec.js';
 import type { HandlerResult, RequestHandler, UspContext } from './context.js';
 import type * as usp from './generated/usp-msg.js';
 import { handleAdd } from './messages/add.js';
@@ -10,15 +11,8 @@ import { handleGetSupportedProtocol } from './messages/get-supported-protocol.js
 import { handleOperate } from './messages/operate.js';
 import { handleSet } from './messages/set.js';
 
-type Handled =
-  | 'get'
-  | 'set'
-  | 'add'
-  | 'delete'
-  | 'operate'
-  | 'get_supported_dm'
-  | 'get_instances'
-  | 'get_supported_protocol';
+/** The requests an agent answers (Notify, Register and Deregister go the other way). */
+type Handled = Exclude<RequestKind, 'notify' | 'register' | 'deregister'>;
 /** The decoded body of a request of this kind (usp.Get for 'get'). */
 type BodyOf<K extends Handled> = NonNullable<usp.Request[K]>;
 
