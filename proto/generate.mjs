@@ -10,7 +10,7 @@
 //   IX  what encoding accepts (fromObject): every field optional, enums by name or number, 64-bit
 //       integers as numbers or strings. Every X is an IX, so a decoded message can be sent on.
 // Nested messages and enums live in a namespace named after their parent, as in the proto.
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
@@ -29,8 +29,12 @@ function packageOf(root, file) {
 }
 
 /** The names a namespace of ours declares: its nested messages (and their input forms) and enums. */
-const declared = (ns) =>
-  ns.nestedArray.flatMap((n) => (n instanceof protobuf.Type ? [n.name, `I${n.name}`] : [n.name]));
+function declared(ns) {
+  const names = ns.nestedArray.flatMap((n) => (n instanceof protobuf.Type ? [n.name, `I${n.name}`] : [n.name]));
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice) throw new Error(`${ns.fullName}: ${twice} is declared twice (a message Foo takes IFoo too)`);
+  return names;
+}
 
 /**
  * The name of a type as a field of `from` refers to it: its path from the package ("GetResp.RequestedPathResult").
@@ -105,10 +109,7 @@ function emitType(type, pkg, ind, names) {
   names.push(type.fullName.slice(pkg.fullName.length + 1));
   let out = decodedType(type, pkg, ind) + inputType(type, pkg, ind);
   const nested = type.nestedArray;
-  if (nested.length) {
-    const taken = new Set(nested.map((n) => n.name));
-    for (const n of nested)
-      if (n instanceof protobuf.Type && taken.has(`I${n.name}`)) throw new Error(`${n.fullName}: I${n.name} is taken`);
+  if (declared(type).length) {
     out += `${ind}export namespace ${type.name} {\n`;
     out += nested.map((n) => emitNested(n, pkg, `${ind}  `, names)).join('');
     out += `${ind}}\n`;
@@ -126,6 +127,7 @@ function generate(file) {
   const root = new protobuf.Root().loadSync(join(protoDir, file), { keepCase: true });
   root.resolveAll();
   const pkg = packageOf(root, file);
+  declared(pkg);
   const out = basename(file, '.proto');
   const names = [];
   const types = pkg.nestedArray.map((n) => emitNested(n, pkg, '', names)).join('');
@@ -141,5 +143,7 @@ function generate(file) {
   writeFileSync(join(outDir, `${out}.ts`), text);
 }
 
+// Afresh, so that the types of a proto file since removed go with it.
+rmSync(outDir, { recursive: true, force: true });
 mkdirSync(outDir, { recursive: true });
 for (const f of readdirSync(protoDir).filter((f) => f.endsWith('.proto'))) generate(f);
