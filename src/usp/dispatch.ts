@@ -1,6 +1,5 @@
 // One handler per USP request type, as obuspa keeps them; anything else is 7001.
-import type { RequestKind } from './codec.js';
-import type { HandlerResult, RequestHandler, UspContext } from './context.js';
+import type { AnsweredKind, HandlerResult, RequestHandler, UspContext } from './context.js';
 import type * as usp from './generated/usp-msg.js';
 import { handleAdd } from './messages/add.js';
 import { handleDelete } from './messages/delete.js';
@@ -11,12 +10,10 @@ import { handleGetSupportedProtocol } from './messages/get-supported-protocol.js
 import { handleOperate } from './messages/operate.js';
 import { handleSet } from './messages/set.js';
 
-/** The requests an agent answers (Notify, Register and Deregister go the other way). */
-type Handled = Exclude<RequestKind, 'notify' | 'register' | 'deregister'>;
 /** The decoded body of a request of this kind (usp.Get for 'get'). */
-type BodyOf<K extends Handled> = NonNullable<usp.Request[K]>;
+type BodyOf<K extends AnsweredKind> = NonNullable<usp.Request[K]>;
 
-const HANDLERS: { [K in Handled]: { respType: usp.Header.MsgType; handle: RequestHandler<BodyOf<K>> } } = {
+const HANDLERS: { [K in AnsweredKind]: { respType: usp.Header.MsgType; handle: RequestHandler<K> } } = {
   get: { respType: 'GET_RESP', handle: handleGet },
   set: { respType: 'SET_RESP', handle: handleSet },
   add: { respType: 'ADD_RESP', handle: handleAdd },
@@ -27,9 +24,9 @@ const HANDLERS: { [K in Handled]: { respType: usp.Header.MsgType; handle: Reques
   get_supported_protocol: { respType: 'GET_SUPPORTED_PROTO_RESP', handle: handleGetSupportedProtocol },
 };
 
-const handled = (kind: string | undefined): kind is Handled => kind !== undefined && Object.hasOwn(HANDLERS, kind);
+const handled = (kind: string | undefined): kind is AnsweredKind => kind !== undefined && Object.hasOwn(HANDLERS, kind);
 
-async function run<K extends Handled>(kind: K, body: BodyOf<K>, ctx: UspContext) {
+async function run<K extends AnsweredKind>(kind: K, body: BodyOf<K>, ctx: UspContext) {
   const h = HANDLERS[kind];
   return { respType: h.respType, result: await h.handle(body, ctx) };
 }

@@ -4,7 +4,7 @@ import type { RequestHandler } from '../context.js';
 import type * as usp from '../generated/usp-msg.js';
 import { denied, errorResult } from './error.js';
 
-export const handleAdd: RequestHandler<usp.Add> = (req, ctx) => {
+export const handleAdd: RequestHandler<'add'> = (req, ctx) => {
   const requests = req.create_objs.map((c) => ({
     objPath: c.obj_path,
     params: c.param_settings.map((p) => ({

@@ -3,7 +3,7 @@ import type { RequestHandler } from '../context.js';
 import type * as usp from '../generated/usp-msg.js';
 import { denied, errorResult } from './error.js';
 
-export const handleDelete: RequestHandler<usp.Delete> = (req, ctx) => {
+export const handleDelete: RequestHandler<'delete'> = (req, ctx) => {
   const paths = req.obj_paths;
   try {
     for (const p of paths) {

@@ -5,7 +5,7 @@ import { encodedSize } from '../codec.js';
 import type { RequestHandler } from '../context.js';
 import type * as usp from '../generated/usp-msg.js';
 
-export const handleGetInstances: RequestHandler<usp.GetInstances> = (req, ctx) => ({
+export const handleGetInstances: RequestHandler<'get_instances'> = (req, ctx) => ({
   response: {
     get_instances_resp: {
       req_path_results: [...new Set(req.obj_paths)].map((path) => {

@@ -27,7 +27,7 @@ const argNames = (a: ArgsSpec): string[] => [
   ...a.objects.flatMap((o) => o.params.map((p) => `${o.path}${p.name}`)),
 ];
 
-export const handleGetSupportedDM: RequestHandler<usp.GetSupportedDM> = (req, ctx) => ({
+export const handleGetSupportedDM: RequestHandler<'get_supported_dm'> = (req, ctx) => ({
   response: {
     get_supported_dm_resp: {
       req_obj_results: [...new Set(req.obj_paths)].map((path) => {

@@ -14,7 +14,7 @@ const FIELD_BYTES = 3;
 /** A map<string, string> entry of short strings: the tags and lengths of the entry, its key and its value. */
 const ENTRY_BYTES = 7;
 
-export const handleGet: RequestHandler<usp.Get> = (req, ctx) => {
+export const handleGet: RequestHandler<'get'> = (req, ctx) => {
   const maxDepth = req.max_depth;
   const results = [...new Set(req.param_paths)].map((path): usp.GetResp.IRequestedPathResult => {
     ctx.budget.charge(path.length + 3 * FIELD_BYTES);

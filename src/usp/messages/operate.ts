@@ -4,7 +4,7 @@ import type { RequestHandler } from '../context.js';
 import type * as usp from '../generated/usp-msg.js';
 import { denied, errorResult } from './error.js';
 
-export const handleOperate: RequestHandler<usp.Operate> = async (req, ctx) => {
+export const handleOperate: RequestHandler<'operate'> = async (req, ctx) => {
   const command = req.command;
   try {
     for (const t of ctx.dm.resolve(command, ctx.caller)) {

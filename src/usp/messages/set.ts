@@ -11,7 +11,7 @@ const rel = (f: ParamFailure, obj: string): usp.SetResp.IParameterError => ({
   err_msg: f.message,
 });
 
-export const handleSet: RequestHandler<usp.Set> = (req, ctx) => {
+export const handleSet: RequestHandler<'set'> = (req, ctx) => {
   const requests: SetRequest[] = req.update_objs.map((u) => ({
     objPath: u.obj_path,
     params: u.param_settings.map((p) => ({ name: p.param, value: p.value, required: p.required })),
