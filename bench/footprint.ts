@@ -86,9 +86,8 @@ export async function footprintFigures(): Promise<Figure[]> {
     closers.push(() => probe.close());
     const activeCount = async () => {
       const r = await probe.request('get', 'GET', { param_paths: ['Device.SoftwareModules.ExecutionUnit.*.Status'] });
-      return (
-        r.body.response.get_resp.req_path_results[0].resolved_path_results as { result_params: { Status: string } }[]
-      ).filter((x) => x.result_params.Status === 'Active').length;
+      const results = r.body.response?.get_resp?.req_path_results[0]?.resolved_path_results ?? [];
+      return results.filter((x) => x.result_params.Status === 'Active').length;
     };
     const ready = async (n: number) => {
       for (;;) {
@@ -150,9 +149,10 @@ export async function footprintFigures(): Promise<Figure[]> {
       const t0 = performance.now();
       const r = await ctl.request('get', 'GET', { param_paths: ['Device.SoftwareModules.'] });
       gets.push(performance.now() - t0);
-      params = (
-        r.body.response.get_resp.req_path_results[0].resolved_path_results as { result_params: object }[]
-      ).reduce((n, x) => n + Object.keys(x.result_params).length, 0);
+      params = (r.body.response?.get_resp?.req_path_results[0]?.resolved_path_results ?? []).reduce(
+        (n, x) => n + Object.keys(x.result_params).length,
+        0,
+      );
     }
     agent.kill('SIGTERM');
     await new Promise((r) => agent!.once('exit', r));

@@ -1,7 +1,8 @@
 // `cpe-agent ctl`: a USP controller for people. Talks to any USP agent over any MQTT broker and
 // prints what it answers, for humans or as JSON.
-import type { Plain, PlainMsg } from '../usp/codec.js';
+import type { DecodedMsg } from '../usp/codec.js';
 import { type ControllerOptions, UspController } from '../usp/controller-client.js';
+import type * as usp from '../usp/generated/usp-msg.js';
 import { CliError, type Command, parseOptions } from './command.js';
 import { localPathOf, type ServedFile, serveLocalFile } from './local-file-server.js';
 
@@ -124,7 +125,7 @@ async function act(ctl: UspController, action: string, args: string[], v: Values
   const need = (what: string) => {
     if (!args.length) throw new CliError(`${action} needs ${what}`);
   };
-  let msg: PlainMsg;
+  let msg: DecodedMsg;
   switch (action) {
     case 'get':
       need('a path');
@@ -132,7 +133,7 @@ async function act(ctl: UspController, action: string, args: string[], v: Values
       break;
     case 'set': {
       need('OBJ.PARAM=VALUE');
-      const byObj = new Map<string, Plain[]>();
+      const byObj = new Map<string, usp.Set.IUpdateParamSetting[]>();
       for (const a of args) {
         const [path, value] = pair(a);
         const obj = path.slice(0, path.lastIndexOf('.') + 1);
@@ -228,7 +229,7 @@ async function operate(ctl: UspController, args: string[], v: Values): Promise<n
     });
     const code = print(msg, Boolean(v.json));
     const pending = (msg.body.response?.operate_resp?.operation_results ?? []).filter(
-      (r: Plain) => r.operation_resp === 'req_obj_path',
+      (r) => r.operation_resp === 'req_obj_path',
     );
     if (!wait || !pending.length || code !== 0) return code;
     const n = await ctl.waitForNotification(
@@ -299,7 +300,7 @@ async function subscribe(
     ],
   });
   if (print(add, json, true) !== 0) return undefined;
-  return add.body.response.add_resp.created_obj_results[0].oper_status.oper_success.instantiated_path as string;
+  return add.body.response?.add_resp?.created_obj_results[0]?.oper_status?.oper_success?.instantiated_path;
 }
 
 async function watch(ctl: UspController, args: string[], v: Values): Promise<number> {
@@ -323,7 +324,7 @@ async function watch(ctl: UspController, args: string[], v: Values): Promise<num
   return 0;
 }
 
-function formatNotify(n: Plain): string {
+function formatNotify(n: usp.Notify): string {
   if (n.value_change) return `${n.value_change.param_path} = ${n.value_change.param_value}`;
   if (n.obj_creation) return `created ${n.obj_creation.obj_path} ${JSON.stringify(n.obj_creation.unique_keys)}`;
   if (n.obj_deletion) return `deleted ${n.obj_deletion.obj_path}`;
@@ -339,7 +340,7 @@ function formatNotify(n: Plain): string {
 }
 
 /** Prints a response for people (or JSON); returns 1 when the agent reported any error. */
-function print(msg: PlainMsg, json: boolean, quiet = false): number {
+function print(msg: DecodedMsg, json: boolean, quiet = false): number {
   if (json && !quiet) console.log(JSON.stringify(msg.body, null, 1));
   if (msg.body.error) {
     const e = msg.body.error;
@@ -347,14 +348,14 @@ function print(msg: PlainMsg, json: boolean, quiet = false): number {
     for (const p of e.param_errs ?? []) console.error(`  ${p.param_path}: ${p.err_code} ${p.err_msg}`);
     return 1;
   }
-  const r = msg.body.response as Plain;
+  const r = msg.body.response;
   let failed = false;
   const fail = (path: string, code: number, text: string) => {
     failed = true;
     console.error(`${path}: error ${code}: ${text}`);
   };
   const out: string[] = [];
-  switch (r.resp_type) {
+  switch (r?.resp_type) {
     case 'get_resp':
       for (const p of r.get_resp.req_path_results) {
         if (p.err_code) fail(p.requested_path, p.err_code, p.err_msg);
@@ -365,24 +366,25 @@ function print(msg: PlainMsg, json: boolean, quiet = false): number {
     case 'set_resp':
       for (const o of r.set_resp.updated_obj_results) {
         const s = o.oper_status;
-        if (s.oper_failure) fail(o.requested_path, s.oper_failure.err_code, s.oper_failure.err_msg);
+        if (s?.oper_failure) fail(o.requested_path, s.oper_failure.err_code, s.oper_failure.err_msg);
         else
-          for (const u of s.oper_success.updated_inst_results)
+          for (const u of s?.oper_success?.updated_inst_results ?? [])
             for (const [k, val] of Object.entries(u.updated_params)) out.push(`${u.affected_path}${k} = ${val}`);
       }
       break;
     case 'add_resp':
       for (const o of r.add_resp.created_obj_results) {
         const s = o.oper_status;
-        if (s.oper_failure) fail(o.requested_path, s.oper_failure.err_code, s.oper_failure.err_msg);
-        else out.push(`created ${s.oper_success.instantiated_path} ${JSON.stringify(s.oper_success.unique_keys)}`);
+        if (s?.oper_failure) fail(o.requested_path, s.oper_failure.err_code, s.oper_failure.err_msg);
+        else if (s?.oper_success)
+          out.push(`created ${s.oper_success.instantiated_path} ${JSON.stringify(s.oper_success.unique_keys)}`);
       }
       break;
     case 'delete_resp':
       for (const o of r.delete_resp.deleted_obj_results) {
         const s = o.oper_status;
-        if (s.oper_failure) fail(o.requested_path, s.oper_failure.err_code, s.oper_failure.err_msg);
-        else out.push(...s.oper_success.affected_paths.map((p: string) => `deleted ${p}`));
+        if (s?.oper_failure) fail(o.requested_path, s.oper_failure.err_code, s.oper_failure.err_msg);
+        else out.push(...(s?.oper_success?.affected_paths ?? []).map((p) => `deleted ${p}`));
       }
       break;
     case 'get_instances_resp':
@@ -401,7 +403,7 @@ function print(msg: PlainMsg, json: boolean, quiet = false): number {
           );
           for (const prm of o.supported_params)
             out.push(
-              `  ${prm.param_name}  ${prm.value_type.replace('PARAM_', '').toLowerCase()} ` +
+              `  ${prm.param_name}  ${String(prm.value_type).replace('PARAM_', '').toLowerCase()} ` +
                 `${prm.access === 'PARAM_READ_WRITE' ? 'rw' : 'r'}`,
             );
           for (const c of o.supported_commands)
@@ -424,7 +426,7 @@ function print(msg: PlainMsg, json: boolean, quiet = false): number {
       out.push(r.get_supported_protocol_resp.agent_supported_protocol_versions);
       break;
     default:
-      out.push(JSON.stringify(r));
+      out.push(JSON.stringify(r ?? msg.body));
   }
   if (!json && !quiet) for (const l of out) console.log(l);
   return failed ? 1 : 0;

@@ -4,6 +4,8 @@
 import { join } from 'node:path';
 import protobuf from 'protobufjs';
 import { packageRoot } from '../util/package-info.js';
+import type * as usp from './generated/usp-msg.js';
+import type * as usp_record from './generated/usp-record.js';
 
 // keepCase: the field names stay those of the wire format (to_id, msg_id ...).
 const root = new protobuf.Root().loadSync(
@@ -21,31 +23,38 @@ export const AGENT_VERSION = '1.4';
 
 export class UspDecodeError extends Error {}
 
-/** Plain-object forms of the protobuf messages, as protobufjs toObject gives them. */
-export type PlainRecord = {
-  version: string;
-  to_id: string;
-  from_id: string;
-  payload_security?: string;
-  no_session_context?: { payload: Uint8Array };
-  session_context?: { session_id: string; sequence_id: string; payload?: Uint8Array[] };
-  mqtt_connect?: { version: string; subscribed_topic: string };
-  disconnect?: { reason: string; reason_code: number };
-  websocket_connect?: object;
-  stomp_connect?: object;
-  uds_connect?: object;
-  record_type?: string;
-};
+/** A record as decodeRecord gives it (protobufjs toObject with TO_OBJECT below). */
+export type PlainRecord = usp_record.Record;
 
-// The request/response body shapes are wide; handlers read the fields they need.
-// biome-ignore lint/suspicious/noExplicitAny: until the messages are typed from proto/
-export type Plain = Record<string, any>;
+/** A message as decodeMsg gives it: it has a header and a body (decodeMsg refuses others). */
+export type DecodedMsg = usp.Msg & { header: usp.Header; body: usp.Body };
 
+/** A message to encode: a header naming its type and id, and a body in its input form. */
 export interface PlainMsg {
-  header: { msg_id: string; msg_type: string };
-  body: Plain;
+  header: { msg_id: string; msg_type: usp.Header.MsgType | number };
+  body: usp.IBody;
 }
 
+/** A request's kind: the field of Request that carries it ('get', 'set' ...). */
+export type RequestKind = NonNullable<usp.Request['req_type']>;
+/** The body of a request of this kind, in its input form (usp.IGet for 'get'). */
+export type RequestBody<K extends RequestKind> = NonNullable<usp.IRequest[K]>;
+/** The Header.MsgType of a request of this kind ('GET' for 'get'): a header naming another does not compile. */
+export type RequestType<K extends RequestKind> = {
+  get: 'GET';
+  get_supported_dm: 'GET_SUPPORTED_DM';
+  get_instances: 'GET_INSTANCES';
+  set: 'SET';
+  add: 'ADD';
+  delete: 'DELETE';
+  operate: 'OPERATE';
+  notify: 'NOTIFY';
+  get_supported_protocol: 'GET_SUPPORTED_PROTO';
+  register: 'REGISTER';
+  deregister: 'DEREGISTER';
+}[K];
+
+// The generated types (proto/generate.mjs) describe objects of exactly this form.
 const TO_OBJECT = { longs: String, enums: String, bytes: Uint8Array, defaults: true, oneofs: true } as const;
 
 /** maxBytes: the agent's limit for requests by default; a controller reading large responses sets its own. */
@@ -58,23 +67,23 @@ export function decodeRecord(buf: Uint8Array, maxBytes = MAX_RECORD_BYTES): Plai
   }
 }
 
-export function decodeMsg(buf: Uint8Array): PlainMsg {
-  let m: Plain;
+export function decodeMsg(buf: Uint8Array): DecodedMsg {
+  let m: usp.Msg;
   try {
-    m = MsgType.toObject(MsgType.decode(buf), TO_OBJECT);
+    m = MsgType.toObject(MsgType.decode(buf), TO_OBJECT) as usp.Msg;
   } catch (e) {
     throw new UspDecodeError(`message could not be parsed: ${(e as Error).message}`);
   }
   if (!m.header || !m.body) throw new UspDecodeError('message lacks a header or a body');
   if (!m.header.msg_id) throw new UspDecodeError('message header lacks msg_id');
-  return m as PlainMsg;
+  return m as DecodedMsg;
 }
 
 /**
  * The bytes a part of a message takes as a field of its parent, by its type in usp-msg.proto
  * ("GetInstancesResp.RequestedPathResult"): its encoding, and a tag and length of up to 4 bytes.
  */
-export function encodedSize(type: string, part: Plain): number {
+export function encodedSize<T extends keyof usp.InputByName>(type: T, part: usp.InputByName[T]): number {
   const t = root.lookupType(`usp.${type}`);
   return t.encode(t.fromObject(part)).finish().length + 4;
 }
@@ -83,7 +92,7 @@ export function encodeMsg(msg: PlainMsg): Uint8Array {
   return MsgType.encode(MsgType.fromObject(msg)).finish();
 }
 
-export function encodeRecord(rec: Plain): Uint8Array {
+export function encodeRecord(rec: usp_record.IRecord): Uint8Array {
   return RecordType.encode(RecordType.fromObject(rec)).finish();
 }
 
@@ -96,9 +105,4 @@ export function wrapMsg(fromId: string, toId: string, msg: PlainMsg, version = A
     payload_security: 'PLAINTEXT',
     no_session_context: { payload: encodeMsg(msg) },
   });
-}
-
-/** The response message type for a request type: GET -> GET_RESP. */
-export function responseType(reqType: string): string {
-  return `${reqType}_RESP`;
 }

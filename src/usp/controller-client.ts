@@ -4,7 +4,18 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
-import { decodeMsg, decodeRecord, type Plain, type PlainMsg, type PlainRecord, wrapMsg } from './codec.js';
+import {
+  type DecodedMsg,
+  decodeMsg,
+  decodeRecord,
+  type PlainMsg,
+  type PlainRecord,
+  type RequestBody,
+  type RequestKind,
+  type RequestType,
+  wrapMsg,
+} from './codec.js';
+import type * as usp from './generated/usp-msg.js';
 import { noDelay, replyToOf, USP_CONTENT_TYPES } from './mqtt/connection.js';
 
 export interface ControllerOptions {
@@ -23,13 +34,13 @@ export interface ControllerOptions {
 
 const MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
 
-export type Notification = { subscriptionId: string; body: Plain; msg: PlainMsg };
+export type Notification = { subscriptionId: string; body: usp.Notify; msg: DecodedMsg };
 
 export class UspController {
   private client: MqttClient | undefined;
   private readonly waiting = new Map<
     string,
-    { resolve: (m: PlainMsg) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
+    { resolve: (m: DecodedMsg) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
   >();
   /** Every Notify received, in order. */
   readonly notifications: Notification[] = [];
@@ -82,15 +93,15 @@ export class UspController {
       this.records.push(rec);
       return;
     }
-    let msg: PlainMsg;
+    let msg: DecodedMsg;
     try {
       msg = decodeMsg(rec.no_session_context.payload);
     } catch {
       return;
     }
-    const req = msg.body.request as Plain | undefined;
+    const req = msg.body.request;
     if (req?.req_type === 'notify') {
-      const n = { subscriptionId: req.notify.subscription_id as string, body: req.notify as Plain, msg };
+      const n = { subscriptionId: req.notify.subscription_id, body: req.notify, msg };
       this.notifications.push(n);
       this.onNotify(n);
       if (req.notify.send_resp && this.acknowledge) {
@@ -123,10 +134,10 @@ export class UspController {
   }
 
   /** Sends a request and waits for its response or Error. */
-  async request(kind: string, type: string, body: Plain): Promise<PlainMsg> {
+  async request<K extends RequestKind>(kind: K, type: RequestType<K>, body: RequestBody<K>): Promise<DecodedMsg> {
     if (!this.client) throw new Error('not connected');
     const msgId = randomUUID();
-    const answer = new Promise<PlainMsg>((resolve, reject) => {
+    const answer = new Promise<DecodedMsg>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting.delete(msgId);
         reject(new Error(`no answer from ${this.opts.agentId} within ${this.timeout} ms`));
@@ -141,7 +152,7 @@ export class UspController {
   }
 
   /** Sends a request that gets no answer (Operate with send_resp false). */
-  async post(kind: string, type: string, body: Plain): Promise<void> {
+  async post<K extends RequestKind>(kind: K, type: RequestType<K>, body: RequestBody<K>): Promise<void> {
     await this.publish(this.opts.agentTopic, {
       header: { msg_id: randomUUID(), msg_type: type },
       body: { request: { [kind]: body } },

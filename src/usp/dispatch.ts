@@ -1,6 +1,6 @@
 // One handler per USP request type, as obuspa keeps them; anything else is 7001.
-import type { Plain } from './codec.js';
-import type { HandlerResult, RequestHandler, UspContext } from './context.js';
+import type { AnsweredKind, HandlerResult, RequestHandler, UspContext } from './context.js';
+import type * as usp from './generated/usp-msg.js';
 import { handleAdd } from './messages/add.js';
 import { handleDelete } from './messages/delete.js';
 import { handleGet } from './messages/get.js';
@@ -10,26 +10,39 @@ import { handleGetSupportedProtocol } from './messages/get-supported-protocol.js
 import { handleOperate } from './messages/operate.js';
 import { handleSet } from './messages/set.js';
 
-const HANDLERS: Record<string, { type: string; handle: RequestHandler }> = {
-  get: { type: 'GET', handle: handleGet },
-  set: { type: 'SET', handle: handleSet },
-  add: { type: 'ADD', handle: handleAdd },
-  delete: { type: 'DELETE', handle: handleDelete },
-  operate: { type: 'OPERATE', handle: handleOperate },
-  get_supported_dm: { type: 'GET_SUPPORTED_DM', handle: handleGetSupportedDM },
-  get_instances: { type: 'GET_INSTANCES', handle: handleGetInstances },
-  get_supported_protocol: { type: 'GET_SUPPORTED_PROTO', handle: handleGetSupportedProtocol },
+/** The decoded body of a request of this kind (usp.Get for 'get'). */
+type BodyOf<K extends AnsweredKind> = NonNullable<usp.Request[K]>;
+
+const HANDLERS: { [K in AnsweredKind]: { respType: usp.Header.MsgType; handle: RequestHandler<K> } } = {
+  get: { respType: 'GET_RESP', handle: handleGet },
+  set: { respType: 'SET_RESP', handle: handleSet },
+  add: { respType: 'ADD_RESP', handle: handleAdd },
+  delete: { respType: 'DELETE_RESP', handle: handleDelete },
+  operate: { respType: 'OPERATE_RESP', handle: handleOperate },
+  get_supported_dm: { respType: 'GET_SUPPORTED_DM_RESP', handle: handleGetSupportedDM },
+  get_instances: { respType: 'GET_INSTANCES_RESP', handle: handleGetInstances },
+  get_supported_protocol: { respType: 'GET_SUPPORTED_PROTO_RESP', handle: handleGetSupportedProtocol },
 };
 
+const handled = (kind: string | undefined): kind is AnsweredKind => kind !== undefined && Object.hasOwn(HANDLERS, kind);
+
+async function run<K extends AnsweredKind>(kind: K, body: BodyOf<K>, ctx: UspContext) {
+  const h = HANDLERS[kind];
+  return { respType: h.respType, result: await h.handle(body, ctx) };
+}
+
 /** Runs the request; returns the response type with the result. */
-export async function dispatch(request: Plain, ctx: UspContext): Promise<{ respType: string; result: HandlerResult }> {
-  const kind = request.req_type as string | undefined;
-  const h = kind ? HANDLERS[kind] : undefined;
-  if (!h || !request[kind!]) {
+export async function dispatch(
+  request: usp.Request,
+  ctx: UspContext,
+): Promise<{ respType: usp.Header.MsgType; result: HandlerResult }> {
+  const kind = request.req_type;
+  const body = handled(kind) ? request[kind] : undefined;
+  if (!handled(kind) || !body) {
     return {
       respType: 'ERROR',
       result: { error: { err_code: 7001, err_msg: `the agent does not handle ${kind ?? 'an empty'} request` } },
     };
   }
-  return { respType: `${h.type}_RESP`, result: await h.handle(request[kind!], ctx) };
+  return run(kind, body, ctx);
 }

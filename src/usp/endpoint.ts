@@ -11,10 +11,10 @@ import type { Logger } from '../util/logger.js';
 import { asWork } from '../util/work.js';
 import { AccessCache } from './access.js';
 import {
+  type DecodedMsg,
   decodeMsg,
   decodeRecord,
   encodeRecord,
-  type Plain,
   type PlainMsg,
   type UspDecodeError,
   wrapMsg,
@@ -22,6 +22,7 @@ import {
 import type { UspContext } from './context.js';
 import { controllerByEndpoint } from './controllers.js';
 import { dispatch } from './dispatch.js';
+import type * as usp from './generated/usp-msg.js';
 
 export interface Inbound {
   /** The controller's endpoint id, from the record. */
@@ -111,14 +112,15 @@ export class UspEndpoint {
         this.log.info({ from, type: rec.record_type }, 'ignored a record with no message');
         return undefined;
     }
-    let msg: PlainMsg;
+    let msg: DecodedMsg;
     try {
-      msg = decodeMsg(rec.no_session_context!.payload);
+      msg = decodeMsg(rec.no_session_context.payload);
     } catch (e) {
       this.log.warn({ from, err: (e as UspDecodeError).message }, 'dropped a message that could not be parsed');
       return undefined;
     }
-    if (msg.body.msg_body !== 'request') {
+    const request = msg.body.request;
+    if (!request) {
       this.handleOther(from, msg);
       return undefined;
     }
@@ -150,7 +152,7 @@ export class UspEndpoint {
         maxRecord - RECORD_OVERHEAD - me.length - from.length - msg.header.msg_id.length,
         maxRecord,
       );
-      const answer = await asWork(() => this.handleRequest(from, msg, budget));
+      const answer = await asWork(() => this.handleRequest(from, msg.header.msg_id, request, budget));
       if (!answer) return { fromId: from, reply: undefined };
       reply = wrap(answer);
       // The budget counts what a response holds as it is built; this catches what it could not foresee.
@@ -166,16 +168,17 @@ export class UspEndpoint {
   }
 
   /** Responses and Errors from a controller: a NotifyResp acknowledges a notification; the rest need nothing. */
-  private handleOther(fromId: string, msg: PlainMsg): void {
-    const body = msg.body;
-    if (body.msg_body !== 'response') return;
-    const r = body.response as Plain;
-    if (r.resp_type === 'notify_resp')
-      this.onNotifyResp(fromId, msg.header.msg_id, r.notify_resp?.subscription_id ?? '');
+  private handleOther(fromId: string, msg: DecodedMsg): void {
+    const r = msg.body.response;
+    if (r?.resp_type === 'notify_resp') this.onNotifyResp(fromId, msg.header.msg_id, r.notify_resp.subscription_id);
   }
 
-  private async handleRequest(fromId: string, msg: PlainMsg, budget: ByteBudget): Promise<PlainMsg | undefined> {
-    const msgId = msg.header.msg_id;
+  private async handleRequest(
+    fromId: string,
+    msgId: string,
+    request: usp.Request,
+    budget: ByteBudget,
+  ): Promise<PlainMsg | undefined> {
     const key = `${fromId}\u0000${msgId}`;
     if (this.inFlight.has(key)) {
       this.log.info({ from: fromId, msgId }, 'ignored a duplicate of a message in progress');
@@ -189,7 +192,7 @@ export class UspEndpoint {
         access: this.access.of(fromId),
         budget,
       };
-      const { respType, result } = await dispatch(msg.body.request as Plain, ctx);
+      const { respType, result } = await dispatch(request, ctx);
       if ('none' in result) return undefined;
       if ('error' in result) return { header: { msg_id: msgId, msg_type: 'ERROR' }, body: { error: result.error } };
       return { header: { msg_id: msgId, msg_type: respType }, body: { response: result.response } };

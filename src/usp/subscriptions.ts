@@ -20,6 +20,7 @@ import { dateTime } from '../util/time.js';
 import type { AccessCache } from './access.js';
 import type { PlainMsg } from './codec.js';
 import { controllerByEndpoint } from './controllers.js';
+import type * as usp from './generated/usp-msg.js';
 import type { NotifyOutbox, StoredNotify } from './notify-outbox.js';
 import { SubscriptionIndex } from './subscription-index.js';
 
@@ -38,8 +39,11 @@ interface Pending {
   timer: NodeJS.Timeout | undefined;
   durable: boolean;
 }
+/** What a Notify reports: one member of its notification oneof. */
+type Notification = Pick<usp.INotify, 'value_change' | 'obj_creation' | 'obj_deletion' | 'event' | 'oper_complete'>;
+
 interface Prepared {
-  notification: Record<string, unknown>;
+  notification: Notification;
   msg: PlainMsg;
 }
 
@@ -224,7 +228,7 @@ export class Subscriptions {
   }
 
   /** The Notify body for this change if the subscription asks for it. */
-  private match(row: ObjectNode, c: Change): Record<string, unknown> | undefined {
+  private match(row: ObjectNode, c: Change): Notification | undefined {
     const type = row.stored('NotifType');
     const refs = listItems(row.stored('ReferenceList') ?? '');
     const hit = (path: string, table = false) => refs.some((r) => refMatches(this.dm, r, path, table));
@@ -293,23 +297,12 @@ export class Subscriptions {
   }
 
   /** The controller a notification goes to, if it is enabled and its role lets it see the path. */
-  private recipient(
-    row: ObjectNode,
-    notification: Record<string, unknown>,
-  ): { ctl: ObjectNode; to: string } | undefined {
+  private recipient(row: ObjectNode, notification: Notification): { ctl: ObjectNode; to: string } | undefined {
     const ctl = this.dm.node(`${row.stored('Recipient')}.`);
     const to = ctl?.stored('EndpointID');
     if (!ctl || !to || ctl.stored('Enable') !== 'true') return undefined;
-    const path = Object.values(notification)[0] as { param_path?: string; obj_path?: string; event_name?: string };
-    return this.access
-      .of(to)
-      .allows(
-        path.event_name ? 'CommandEvent' : 'Param',
-        'n',
-        path.param_path ?? `${path.obj_path}${path.event_name ?? ''}`,
-      )
-      ? { ctl, to }
-      : undefined;
+    const { kind, path } = subjectOf(notification);
+    return this.access.of(to).allows(kind, 'n', path) ? { ctl, to } : undefined;
   }
 
   /** Whether the subscription's notifications must outlive a restart (see notify-outbox.ts). */
@@ -322,7 +315,7 @@ export class Subscriptions {
     );
   }
 
-  private message(row: ObjectNode, notification: Record<string, unknown>): PlainMsg {
+  private message(row: ObjectNode, notification: Notification): PlainMsg {
     return {
       header: { msg_id: randomUUID(), msg_type: 'NOTIFY' },
       body: {
@@ -343,7 +336,7 @@ export class Subscriptions {
   }
 
   /** What a durable notification reports, CompleteTime aside (see notify()). */
-  private keyOf(row: ObjectNode, notification: Record<string, unknown>): string {
+  private keyOf(row: ObjectNode, notification: Notification): string {
     return (
       `${row.stored('ID')}|` +
       `${JSON.stringify(notification, (k, v: unknown) => (k === 'CompleteTime' ? undefined : v))}`
@@ -379,7 +372,7 @@ export class Subscriptions {
   }
 
   /** prepared: the message written before the commit, if there was one. */
-  private notify(row: ObjectNode, notification: Record<string, unknown>, prepared?: PlainMsg): void {
+  private notify(row: ObjectNode, notification: Notification, prepared?: PlainMsg): void {
     const r = this.recipient(row, notification);
     if (!r) return;
     const { to, ctl } = r;
@@ -505,4 +498,11 @@ function refMatches(dm: DataModel, ref: string, path: string, table: boolean): b
     patternCache.set(key, m);
   }
   return table ? m(path.replace(/\.$/, '')) || m(path) : m(path);
+}
+
+/** What a recipient must be allowed to be notified of: the parameter, event or object reported. */
+function subjectOf(n: Notification): { kind: 'Param' | 'CommandEvent'; path: string } {
+  if (n.value_change) return { kind: 'Param', path: n.value_change.param_path ?? '' };
+  if (n.event) return { kind: 'CommandEvent', path: `${n.event.obj_path}${n.event.event_name}` };
+  return { kind: 'Param', path: (n.obj_creation ?? n.obj_deletion ?? n.oper_complete)?.obj_path ?? '' };
 }

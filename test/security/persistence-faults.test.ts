@@ -19,8 +19,9 @@ import type { Change } from '../../src/dm/change-feed.js';
 import { DataModel } from '../../src/dm/datamodel.js';
 import { DmError } from '../../src/dm/errors.js';
 import { ensureRoles } from '../../src/usp/access.js';
-import type { Plain } from '../../src/usp/codec.js';
+import type { RequestBody, RequestKind, RequestType } from '../../src/usp/codec.js';
 import { UspEndpoint } from '../../src/usp/endpoint.js';
+import type * as usp from '../../src/usp/generated/usp-msg.js';
 import { Subscriptions } from '../../src/usp/subscriptions.js';
 import { createLogger, silentLogger } from '../../src/util/logger.js';
 import { manifest, tarGz } from '../engine/tar-builder.js';
@@ -97,7 +98,11 @@ function uspModel(stateDir: string) {
     dm.update('Device.LocalAgent.Controller.1.', { AssignedRole: ensureRoles(dm).full.slice(0, -1) });
   const ep = new UspEndpoint(dm, silentLogger);
   const sim = new ControllerSim(CTL, AGENT_ID);
-  const call = async (kind: string, type: string, body: Plain): Promise<Plain> => {
+  const call = async <K extends RequestKind>(
+    kind: K,
+    type: RequestType<K>,
+    body: RequestBody<K>,
+  ): Promise<usp.Body> => {
     const out = await ep.receive(sim.request(kind, type, body).bytes);
     assert.ok(out?.reply, `no answer to ${kind}`);
     return ControllerSim.decode(out.reply).msg!.body;
@@ -137,8 +142,7 @@ function uspModel(stateDir: string) {
   };
 }
 
-const errorOf = (body: Plain): { err_code: number; err_msg: string } | undefined =>
-  body.error as { err_code: number; err_msg: string } | undefined;
+const errorOf = (body: usp.Body): usp.Error | undefined => body.error;
 
 // ---- a full disk ---------------------------------------------------------------------------------
 
@@ -218,8 +222,7 @@ test(
     free();
     const body = await m.add('after');
     assert.equal(errorOf(body), undefined);
-    const path = (body.response as Plain).add_resp.created_obj_results[0].oper_status.oper_success
-      .instantiated_path as string;
+    const path = body.response?.add_resp?.created_obj_results[0]?.oper_status?.oper_success?.instantiated_path ?? '';
     assert.ok(
       Number(/(\d+)\.$/.exec(path)![1]) > Number(/(\d+)\.$/.exec(last)![1]),
       'instance numbers go on from the acknowledged ones',

@@ -16,10 +16,11 @@ import { CwmpSession } from '../../src/cwmp/session.js';
 import { CwmpState } from '../../src/cwmp/state.js';
 import type { AcsConnection } from '../../src/cwmp/transport.js';
 import { DataModel } from '../../src/dm/datamodel.js';
-import type { Plain, PlainMsg } from '../../src/usp/codec.js';
+import type { DecodedMsg } from '../../src/usp/codec.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { list, type Node, TestAcs, txt } from '../cwmp/acs.js';
 import { faultOf, MS, setup } from '../cwmp/harness.js';
+import { errorOf, responseOf } from '../fixtures/usp-answer.js';
 import {
   answerOf,
   setProvisioningCode,
@@ -68,9 +69,9 @@ test(`USP Get naming Device. ${ATTACK} times: one result, the heap grows by less
   await w.call('get', 'GET', { param_paths: Array(10).fill('Device.') }); // code paths warm
   const { mb, result } = await heapGrowthMB(() => w.call('get', 'GET', { param_paths: Array(ATTACK).fill('Device.') }));
   assert.ok(mb < 20, `the heap grew by ${mb.toFixed(1)} MB`);
-  const m = result as PlainMsg;
+  const m = result as DecodedMsg;
   assert.equal(m.header.msg_type, 'GET_RESP');
-  const results = m.body.response.get_resp.req_path_results as Plain[];
+  const results = responseOf(m, 'get_resp').req_path_results;
   assert.equal(results.length, 1, 'the duplicates are answered once');
   assert.ok(results[0]!.resolved_path_results.length > 10);
   w.close();
@@ -84,27 +85,36 @@ test('USP: an answer larger than the MTP carries is Error 7005, and stops being 
   // 500 distinct paths, each naming all 500 rows: a 30 MB answer, refused under the 5 MiB default.
   const { mb, result } = await heapGrowthMB(() => w.call('get', 'GET', { param_paths: paths }));
   assert.ok(mb < 20, `the heap grew by ${mb.toFixed(1)} MB`);
-  const m = result as PlainMsg;
+  const m = result as DecodedMsg;
   assert.equal(m.header.msg_type, 'ERROR');
-  assert.equal(m.body.error.err_code, 7005);
-  assert.match(m.body.error.err_msg, /5242880 bytes/);
+  assert.equal(errorOf(m).err_code, 7005);
+  assert.match(errorOf(m).err_msg, /5242880 bytes/);
 
   // The limit is the configured one where the MTP states none; an answer under it is given whole.
   w.dm.update(LA, { 'X_CPE-AGENT_MaxRecordSize': '8192' });
   const small = await w.call('get', 'GET', { param_paths: ['Device.DeviceInfo.'] });
   assert.equal(small.header.msg_type, 'GET_RESP');
-  for (const [kind, type, body] of [
-    ['get', 'GET', { param_paths: ['Device.'] }],
-    ['get_instances', 'GET_INSTANCES', { obj_paths: [`${LA}Controller.1.BootParameter.`] }],
+  const bigRequests: [string, () => Promise<DecodedMsg>][] = [
+    ['get', () => w.call('get', 'GET', { param_paths: ['Device.'] })],
+    [
+      'get_instances',
+      () => w.call('get_instances', 'GET_INSTANCES', { obj_paths: [`${LA}Controller.1.BootParameter.`] }),
+    ],
     [
       'get_supported_dm',
-      'GET_SUPPORTED_DM',
-      { obj_paths: ['Device.'], return_params: true, return_commands: true, return_events: true },
+      () =>
+        w.call('get_supported_dm', 'GET_SUPPORTED_DM', {
+          obj_paths: ['Device.'],
+          return_params: true,
+          return_commands: true,
+          return_events: true,
+        }),
     ],
-  ] as const) {
-    const big = await w.call(kind, type, body);
+  ];
+  for (const [kind, request] of bigRequests) {
+    const big = await request();
     assert.equal(big.header.msg_type, 'ERROR', `${kind} of more than 8192 bytes`);
-    assert.equal(big.body.error.err_code, 7005);
+    assert.equal(errorOf(big).err_code, 7005);
   }
   // A limit the MTP gives (an MQTT 5 broker's Maximum Packet Size) counts when it is the smaller; an
   // answer a byte over it is refused, one with a tenth to spare is given.
@@ -121,7 +131,7 @@ test('USP: an answer larger than the MTP carries is Error 7005, and stops being 
     );
   const size = (await w.ep.receive(w.sims.ctl.request('get', 'GET', { param_paths: ['Device.'] }).bytes))!.reply!
     .length;
-  assert.equal((await getVia(size - 1)).body.error.err_code, 7005);
+  assert.equal(errorOf(await getVia(size - 1)).err_code, 7005);
   assert.equal(replies.length, 1, 'the Error went out through the MTP');
   assert.ok(replies[0]!.length < size);
   assert.equal((await getVia(Math.ceil(size * 1.1))).header.msg_type, 'GET_RESP');
@@ -131,12 +141,12 @@ test('USP: an answer larger than the MTP carries is Error 7005, and stops being 
 test('USP: GetInstances and GetSupportedDM answer a path named many times once', async () => {
   const w = uspInProcess();
   const gi = await w.call('get_instances', 'GET_INSTANCES', { obj_paths: Array(ATTACK).fill(`${LA}Controller.`) });
-  assert.equal(gi.body.response.get_instances_resp.req_path_results.length, 1);
+  assert.equal(responseOf(gi, 'get_instances_resp').req_path_results.length, 1);
   const gsdm = await w.call('get_supported_dm', 'GET_SUPPORTED_DM', {
     obj_paths: Array(ATTACK).fill(`${LA}`),
     return_params: true,
   });
-  assert.equal(gsdm.body.response.get_supported_dm_resp.req_obj_results.length, 1);
+  assert.equal(responseOf(gsdm, 'get_supported_dm_resp').req_obj_results.length, 1);
   w.close();
 });
 
@@ -145,8 +155,8 @@ test(
   async () => {
     const w = uspInProcess();
     const read = async (p: string) =>
-      (await w.call('get', 'GET', { param_paths: [`${LA}${p}`] })).body.response.get_resp.req_path_results[0]
-        .resolved_path_results[0].result_params[p];
+      responseOf(await w.call('get', 'GET', { param_paths: [`${LA}${p}`] }), 'get_resp').req_path_results[0]!
+        .resolved_path_results[0]!.result_params[p];
     assert.equal(
       await read('SupportedNumberOfSubscriptions'),
       '2000',
@@ -161,14 +171,14 @@ test(
       create_objs: [0, 1, 2, 3].map((i) => subscription(`s${i}`, 'ValueChange', `${LA}Controller.1.ProvisioningCode`)),
     });
     assert.equal(four.header.msg_type, 'ERROR');
-    assert.equal(four.body.error.err_code, 7005);
+    assert.equal(errorOf(four).err_code, 7005);
     assert.equal(w.dm.node(`${LA}`)!.tables.get('Subscription')!.rows.size, 0);
     const three = await w.call('add', 'ADD', {
       allow_partial: true,
       create_objs: [0, 1, 2, 3].map((i) => subscription(`s${i}`, 'ValueChange', `${LA}Controller.1.ProvisioningCode`)),
     });
-    const statuses = three.body.response.add_resp.created_obj_results.map(
-      (r: Plain) => r.oper_status.oper_failure?.err_code ?? 0,
+    const statuses = responseOf(three, 'add_resp').created_obj_results.map(
+      (r) => r.oper_status?.oper_failure?.err_code ?? 0,
     );
     assert.deepEqual(statuses, [0, 0, 0, 7005]);
     // Another controller has its own allowance, up to the agent's.
@@ -182,11 +192,11 @@ test(
       w.sims.other,
     );
     assert.deepEqual(
-      other.body.response.add_resp.created_obj_results.map((r: Plain) => r.oper_status.oper_failure?.err_code ?? 0),
+      responseOf(other, 'add_resp').created_obj_results.map((r) => r.oper_status?.oper_failure?.err_code ?? 0),
       [0, 0, 7005],
     );
     assert.match(
-      other.body.response.add_resp.created_obj_results[2].oper_status.oper_failure.err_msg,
+      responseOf(other, 'add_resp').created_obj_results[2]!.oper_status?.oper_failure?.err_msg ?? '',
       /SupportedNumberOfSubscriptions/,
     );
     // A deleted subscription frees its place.
@@ -204,7 +214,7 @@ test(
         },
       ],
     });
-    assert.equal(w.sent.filter((m) => m.body.request.notify.value_change?.param_value === 'p1').length, 3);
+    assert.equal(w.sent.filter((m) => m.body.request?.notify?.value_change?.param_value === 'p1').length, 3);
     w.dm.update(LA, { 'X_CPE-AGENT_MaxSubscriptions': '0' });
     assert.equal(await read('SupportedNumberOfSubscriptions'), '-1', 'no hard limit');
     w.close();
@@ -245,7 +255,7 @@ test(
     const set10k = await medianMs(set, 15, 20);
     const add10k = await medianMs(add, 11, 10);
     assert.equal(
-      w.sent.at(-1)!.body.request.notify.value_change.param_value,
+      w.sent.at(-1)!.body.request?.notify?.value_change?.param_value,
       `v${v - 1}`,
       'the one subscription still notified',
     );
@@ -282,8 +292,8 @@ test(
     const held = Array.from({ length: 4 }, () => get());
     const refused = answerOf((await get())!.reply!);
     assert.equal(refused.header.msg_type, 'ERROR');
-    assert.equal(refused.body.error.err_code, 7005);
-    assert.match(refused.body.error.err_msg, /4 requests/);
+    assert.equal(errorOf(refused).err_code, 7005);
+    assert.match(errorOf(refused).err_msg, /4 requests/);
     // Another controller is not held up by this one.
     assert.equal(
       answerOf(

@@ -11,11 +11,13 @@ import { randomBytes } from 'node:crypto';
 import { openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { Plain } from '../../src/usp/codec.js';
+import type { RequestBody, RequestKind, RequestType } from '../../src/usp/codec.js';
 import { UspController } from '../../src/usp/controller-client.js';
+import type * as usp from '../../src/usp/generated/usp-msg.js';
 import { mqttDeploymentDefaults } from '../../src/usp/mqtt/deployment.js';
 import { list, type Node, TestAcs, txt } from '../cwmp/acs.js';
 import { manifest, tarGz } from '../engine/tar-builder.js';
+import { responseOf } from '../fixtures/usp-answer.js';
 import { sleep, spawnAgent, tempDir } from '../helpers.js';
 import { serveFiles } from '../http-files.js';
 import { freePort, Mosquitto, requireMosquitto } from './mosquitto.js';
@@ -138,7 +140,7 @@ test(
       cleanup();
     });
     startAgent();
-    const request = async (kind: string, type: string, body: Plain) => {
+    const request = async <K extends RequestKind>(kind: K, type: RequestType<K>, body: RequestBody<K>) => {
       for (let i = 0; ; i++) {
         try {
           return await ctl.request(kind, type, body);
@@ -149,7 +151,7 @@ test(
       }
     };
     const get = async (path: string) =>
-      (await request('get', 'GET', { param_paths: [path] })).body.response.get_resp.req_path_results[0];
+      responseOf(await request('get', 'GET', { param_paths: [path] }), 'get_resp').req_path_results[0]!;
     const spaAnswer = await spa;
     assert.equal(spaAnswer.method, 'SetParameterAttributesResponse', spaAnswer.raw);
     for (const [id, type, ref] of [
@@ -176,7 +178,7 @@ test(
       });
     }
     /** Distinct USP messages (by msg_id) on a subscription that satisfy pred. */
-    const uspReports = (sub: string, pred: (n: Plain) => boolean) =>
+    const uspReports = (sub: string, pred: (n: usp.Notify) => boolean) =>
       new Set(ctl.notifications.filter((n) => n.subscriptionId === sub && pred(n.body)).map((n) => n.msg.header.msg_id))
         .size;
 
@@ -214,7 +216,7 @@ test(
       const key = `${kind.toLowerCase()}-${trial}`;
       current = key;
       if (kind === 'Set' || kind === 'Add') {
-        const old = (await get(CODE)).resolved_path_results[0].result_params.PeriodicInformInterval as string;
+        const old = (await get(CODE)).resolved_path_results[0]!.result_params.PeriodicInformInterval as string;
         const value = String(1000 + trial);
         const alias = `k${trial}`;
         const answered = (
@@ -252,12 +254,12 @@ test(
         startAgent();
         const acked = await answered;
         if (kind === 'Set') {
-          const now = (await get(CODE)).resolved_path_results[0].result_params.PeriodicInformInterval as string;
+          const now = (await get(CODE)).resolved_path_results[0]!.result_params.PeriodicInformInterval as string;
           assert.ok(now === old || now === value, `${key}: the interval is the old or the new value, not ${now}`);
           if (acked) assert.equal(now, value, `${key}: an answered Set is durable`);
           if (now === value) {
             await ctl.waitForNotification(
-              (n) => n.subscriptionId === 'vc' && n.body.value_change.param_value === value,
+              (n) => n.subscriptionId === 'vc' && n.body.value_change?.param_value === value,
               30_000,
             );
             await acs.until(
@@ -268,7 +270,7 @@ test(
           }
           log.push(`${key}:${now === value ? 'set' : 'not set'}${acked ? '' : ' (no answer)'}`);
         } else {
-          const rows = (await get(`${MS}InformParameter.[Alias=="${alias}"].`)).resolved_path_results as Plain[];
+          const rows = (await get(`${MS}InformParameter.[Alias=="${alias}"].`)).resolved_path_results;
           if (acked) assert.equal(rows.length, 1, `${key}: an answered Add is durable`);
           if (rows.length) {
             assert.deepEqual(
@@ -277,7 +279,7 @@ test(
               `${key}: the row is whole`,
             );
             await ctl.waitForNotification(
-              (n) => n.subscriptionId === 'add' && n.body.obj_creation.obj_path === rows[0]!.resolved_path,
+              (n) => n.subscriptionId === 'add' && n.body.obj_creation?.obj_path === rows[0]!.resolved_path,
               30_000,
             );
           }
@@ -289,31 +291,30 @@ test(
       let du = '';
       if (kind === 'Install') pkgs[`${name}.tgz`] = pkg(name, '1.0');
       else {
-        du = (await get(`Device.SoftwareModules.DeploymentUnit.[Name=="${name}"].`)).resolved_path_results[0]
+        du = (await get(`Device.SoftwareModules.DeploymentUnit.[Name=="${name}"].`)).resolved_path_results[0]!
           .resolved_path as string;
         if (kind === 'Update') pkgs[`${name}-${trial}.tgz`] = pkg(name, `2.${trial}`);
       }
       const command = kind === 'Install' ? 'Device.SoftwareModules.InstallDU()' : `${du}${kind}()`;
-      const args =
+      const args: Record<string, string> =
         kind === 'Install'
           ? { URL: `${base}/${name}.tgz` }
           : kind === 'Update'
             ? { URL: `${base}/${name}-${trial}.tgz` }
             : {};
       const versionBefore = du
-        ? ((await get(`${du}Version`)).resolved_path_results[0].result_params.Version as string)
+        ? ((await get(`${du}Version`)).resolved_path_results[0]!.result_params.Version as string)
         : '';
       await request('operate', 'OPERATE', { command, command_key: key, send_resp: true, input_args: args });
       await sleep(rnd() * 700);
       await kill();
       startAgent();
       const done = await ctl.waitForNotification((n) => n.body.oper_complete?.command_key === key, 60_000);
-      const ok = !done.body.oper_complete.cmd_failure;
+      const ok = !done.body.oper_complete?.cmd_failure;
       duTrials.push({ kind, key, name, ok });
-      log.push(`${key}:${ok ? 'done' : `failed ${done.body.oper_complete.cmd_failure.err_code}`}`);
+      log.push(`${key}:${ok ? 'done' : `failed ${done.body.oper_complete?.cmd_failure?.err_code}`}`);
       // The DU is whole, at the version the outcome says, or gone exactly when an uninstall succeeded.
-      const rows = (await get(`Device.SoftwareModules.DeploymentUnit.[Name=="${name}"].`))
-        .resolved_path_results as Plain[];
+      const rows = (await get(`Device.SoftwareModules.DeploymentUnit.[Name=="${name}"].`)).resolved_path_results;
       if (kind === 'Uninstall' && ok) {
         assert.equal(rows.length, 0, `${key}: gone`);
         installed.splice(installed.indexOf(name), 1);
@@ -338,7 +339,7 @@ test(
     // USP: exactly one OperationComplete per operation, one DUStateChange! per DU operation.
     for (const d of duTrials)
       assert.equal(
-        uspReports('oc', (b) => b.oper_complete.command_key === d.key),
+        uspReports('oc', (b) => b.oper_complete?.command_key === d.key),
         1,
         `one OperationComplete for ${d.key}`,
       );
@@ -352,7 +353,7 @@ test(
       const key = l.split(':')[0]!;
       const value = String(1000 + Number(key.split('-')[1]));
       assert.equal(
-        uspReports('vc', (b) => b.value_change.param_value === value),
+        uspReports('vc', (b) => b.value_change?.param_value === value),
         l.includes(':set') ? 1 : 0,
         `one ValueChange for ${key} if it was set, none if not`,
       );
@@ -392,9 +393,9 @@ test(
     assert.deepEqual(readdirSync(join(stateDir, 'engine/tmp')), [], 'no staging left');
     assert.deepEqual(readdirSync(join(stateDir, 'engine/ops')), [], 'no operation left unreported');
     assert.equal(readdirSync(join(stateDir, 'engine/du')).length, installed.length, 'no orphan package directories');
-    const dus = (await get('Device.SoftwareModules.DeploymentUnit.*.Status')).resolved_path_results as Plain[];
+    const dus = (await get('Device.SoftwareModules.DeploymentUnit.*.Status')).resolved_path_results;
     assert.equal(dus.length, installed.length);
-    const eus = (await get('Device.SoftwareModules.ExecutionUnit.*.Status')).resolved_path_results as Plain[];
+    const eus = (await get('Device.SoftwareModules.ExecutionUnit.*.Status')).resolved_path_results;
     assert.equal(eus.length, installed.length, 'one EU per DU');
     const pending = () => readdirSync(join(stateDir, 'usp/outbox')).length;
     for (let i = 0; pending() > 0 && i < 100; i++) await sleep(100);
@@ -409,7 +410,7 @@ test(
     assert.deepEqual(cwmpState.pending, [], 'every CWMP request acknowledged');
     // Stop the services of what is left (the agent's restart leaves them running, as it should).
     for (const name of installed) {
-      const du = (await get(`Device.SoftwareModules.DeploymentUnit.[Name=="${name}"].`)).resolved_path_results[0]
+      const du = (await get(`Device.SoftwareModules.DeploymentUnit.[Name=="${name}"].`)).resolved_path_results[0]!
         .resolved_path as string;
       await request('operate', 'OPERATE', {
         command: `${du}Uninstall()`,

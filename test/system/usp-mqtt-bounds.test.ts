@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
+import { errorOf } from '../fixtures/usp-answer.js';
 import { tempDir } from '../helpers.js';
 import { freePort, Mosquitto, requireMosquitto } from './mosquitto.js';
 import { agentAndController, deployment } from './usp-world.js';
@@ -41,7 +42,7 @@ test(
     if (!w) return;
     const big = await w.ctl.request('get', 'GET', { param_paths: ['Device.'] });
     assert.equal(big.header.msg_type, 'ERROR');
-    assert.equal(big.body.error.err_code, 7005);
+    assert.equal(errorOf(big).err_code, 7005);
     const small = await w.ctl.request('get', 'GET', { param_paths: ['Device.DeviceInfo.SerialNumber'] });
     assert.equal(small.header.msg_type, 'GET_RESP', 'answered on the same connection');
     assert.equal(w.agent.dm.value('Device.MQTT.Client.1.Stats.ConnectionErrors'), '0');
@@ -57,8 +58,8 @@ test('MQTT 3.1.1: the configured X_CPE-AGENT_MaxRecordSize is the limit where th
   if (!w) return;
   const big = await w.ctl.request('get', 'GET', { param_paths: ['Device.'] });
   assert.equal(big.header.msg_type, 'ERROR');
-  assert.equal(big.body.error.err_code, 7005);
-  assert.match(big.body.error.err_msg, /16384 bytes/);
+  assert.equal(errorOf(big).err_code, 7005);
+  assert.match(errorOf(big).err_msg, /16384 bytes/);
   const small = await w.ctl.request('get', 'GET', { param_paths: ['Device.DeviceInfo.'] });
   assert.equal(small.header.msg_type, 'GET_RESP');
 });

@@ -6,11 +6,11 @@ import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { Agent } from '../../src/agent.js';
-import type { Plain } from '../../src/usp/codec.js';
 import { UspController } from '../../src/usp/controller-client.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { makeCertificates } from '../certs.js';
 import { manifest, tarGz } from '../engine/tar-builder.js';
+import { responseOf } from '../fixtures/usp-answer.js';
 import { sleep, spawnAgent, tempDir, waitFor } from '../helpers.js';
 import { serveFiles } from '../http-files.js';
 import { ControllerSim } from '../usp/controller-sim.js';
@@ -79,7 +79,7 @@ for (const version of ['5.0', '3.1.1'] as const) {
       param_paths: ['Device.DeviceInfo.ModelName', 'Device.LocalAgent.EndpointID'],
     });
     assert.equal(m.header.msg_type, 'GET_RESP');
-    const res = m.body.response.get_resp.req_path_results.map((r: Plain) => r.resolved_path_results[0].result_params);
+    const res = responseOf(m, 'get_resp').req_path_results.map((r) => r.resolved_path_results[0]!.result_params);
     assert.deepEqual(res, [{ ModelName: 'system-test' }, { EndpointID: AGENT_ID }]);
   });
 
@@ -115,13 +115,13 @@ for (const version of ['5.0', '3.1.1'] as const) {
         ],
       });
       const oc = await w.ctl.waitForNotification((n) => n.subscriptionId === 'oc');
-      assert.equal(oc.body.obj_creation.obj_path, 'Device.LocalAgent.Controller.1.BootParameter.1.');
+      assert.equal(oc.body.obj_creation?.obj_path, 'Device.LocalAgent.Controller.1.BootParameter.1.');
       await w.ctl.request('delete', 'DELETE', {
         allow_partial: false,
         obj_paths: ['Device.LocalAgent.Controller.1.BootParameter.1.'],
       });
       const od = await w.ctl.waitForNotification((n) => n.subscriptionId === 'od');
-      assert.equal(od.body.obj_deletion.obj_path, 'Device.LocalAgent.Controller.1.BootParameter.1.');
+      assert.equal(od.body.obj_deletion?.obj_path, 'Device.LocalAgent.Controller.1.BootParameter.1.');
     },
   );
 }
@@ -168,13 +168,13 @@ test(
       new Set(
         w.ctl.notifications
           .filter((n) => n.subscriptionId === 'stream')
-          .map((n) => n.body.value_change.param_value as string),
+          .map((n) => n.body.value_change?.param_value as string),
       );
     await waitFor(() => seen().size === N, 30_000);
     const got = w.ctl.notifications.filter((n) => n.subscriptionId === 'stream');
     const ids = new Map<string, string>();
     for (const n of got) {
-      const v = n.body.value_change.param_value as string;
+      const v = n.body.value_change?.param_value as string;
       assert.equal(
         ids.get(n.msg.header.msg_id) ?? v,
         v,
@@ -230,7 +230,7 @@ test(
       first.msg.header.msg_id,
       'the same message, so the controller knows it for a retry',
     );
-    assert.equal(again.body.value_change.param_value, 'before-restart');
+    assert.equal(again.body.value_change?.param_value, 'before-restart');
     await waitFor(() => w.agent.uspAgent!.subscriptions.pendingCount === 0, 5000);
     await new Promise((r) => setTimeout(r, 2500)); // beyond the first retry interval (1-2 s)
     assert.ok(
@@ -336,15 +336,15 @@ test('1.61 Reboot() answers, restarts the agent and a Boot! event follows with i
     send_resp: true,
     input_args: {},
   });
-  assert.deepEqual(m.body.response.operate_resp.operation_results[0], {
+  assert.deepEqual(responseOf(m, 'operate_resp').operation_results[0]!, {
     executed_command: 'Device.Reboot()',
     req_output_args: { output_args: {} },
     operation_resp: 'req_output_args',
   });
   const boot = await w.ctl.waitForNotification((n) => n.subscriptionId === 'boot', 10_000);
-  assert.equal(boot.body.event.event_name, 'Boot!');
-  assert.equal(boot.body.event.params.Cause, 'RemoteReboot');
-  assert.equal(boot.body.event.params.CommandKey, 'reboot-61');
+  assert.equal(boot.body.event?.event_name, 'Boot!');
+  assert.equal(boot.body.event?.params.Cause, 'RemoteReboot');
+  assert.equal(boot.body.event?.params.CommandKey, 'reboot-61');
 });
 
 test('1.60 SendOnBoardRequest() sends an OnBoardRequest notification', async (t) => {
@@ -391,7 +391,7 @@ test('malformed, foreign and oversized packets are dropped and the agent keeps a
   });
   const m = await w.ctl.request('get', 'GET', { param_paths: ['Device.LocalAgent.EndpointID'] });
   assert.equal(
-    m.body.response.get_resp.req_path_results[0].resolved_path_results[0].result_params.EndpointID,
+    responseOf(m, 'get_resp').req_path_results[0]!.resolved_path_results[0]!.result_params.EndpointID,
     AGENT_ID,
   );
   assert.equal(
@@ -448,7 +448,7 @@ test('4.1 / 11.3 TLS to the broker: CA verification and client certificates; a w
   await waitFor(() => ctl.records.some((r) => r.mqtt_connect), 8000);
   const m = await ctl.request('get', 'GET', { param_paths: ['Device.MQTT.Client.1.TransportProtocol'] });
   assert.equal(
-    m.body.response.get_resp.req_path_results[0].resolved_path_results[0].result_params.TransportProtocol,
+    responseOf(m, 'get_resp').req_path_results[0]!.resolved_path_results[0]!.result_params.TransportProtocol,
     'TLS',
   );
 });

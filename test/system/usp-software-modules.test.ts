@@ -7,11 +7,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import { Agent } from '../../src/agent.js';
-import type { Plain } from '../../src/usp/codec.js';
 import { UspController } from '../../src/usp/controller-client.js';
 import { mqttDeploymentDefaults } from '../../src/usp/mqtt/deployment.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { manifest, tarGz } from '../engine/tar-builder.js';
+import { responseOf } from '../fixtures/usp-answer.js';
 import { tempDir } from '../helpers.js';
 import { serveFiles } from '../http-files.js';
 import { freePort, Mosquitto, requireMosquitto } from './mosquitto.js';
@@ -108,31 +108,32 @@ test('InstallDU -> EU Active -> Update -> Uninstall over USP, with OperationComp
     },
   });
   assert.match(
-    op.body.response.operate_resp.operation_results[0].req_obj_path,
+    responseOf(op, 'operate_resp').operation_results[0]!.req_obj_path ?? '',
     /^Device\.LocalAgent\.Request\.\d+\.?$/,
   );
   const done = await ctl.waitForNotification((n) => n.body.oper_complete?.command_key === 'install-1');
-  const out = done.body.oper_complete.req_output_args.output_args;
-  assert.match(out.UUID, /^[0-9a-f-]{36}$/);
+  const out = done.body.oper_complete?.req_output_args?.output_args;
+  assert.ok(out);
+  assert.match(out.UUID ?? '', /^[0-9a-f-]{36}$/);
   assert.equal(out.Version, '1.0');
   const ev = await ctl.waitForNotification(
-    (n) => n.subscriptionId === 'du' && n.body.event.params.OperationPerformed === 'Install',
+    (n) => n.subscriptionId === 'du' && n.body.event?.params.OperationPerformed === 'Install',
   );
-  assert.equal(ev.body.event.params.CurrentState, 'Installed');
-  assert.equal(ev.body.event.params['Fault.FaultCode'], '0');
-  const duRef = ev.body.event.params.DeploymentUnitRef as string;
-  const euRef = ev.body.event.params.ExecutionUnitRefList as string;
+  assert.equal(ev.body.event?.params.CurrentState, 'Installed');
+  assert.equal(ev.body.event?.params['Fault.FaultCode'], '0');
+  const duRef = ev.body.event?.params.DeploymentUnitRef as string;
+  const euRef = ev.body.event?.params.ExecutionUnitRefList as string;
   await ctl.waitForNotification(
     (n) =>
       n.subscriptionId === 'eu' &&
-      n.body.value_change.param_path === `${euRef}.Status` &&
-      n.body.value_change.param_value === 'Active',
+      n.body.value_change?.param_path === `${euRef}.Status` &&
+      n.body.value_change?.param_value === 'Active',
   );
   const get = await ctl.request('get', 'GET', {
     param_paths: [`${euRef}.Status`, `${duRef}.Version`, `${euRef}.MemoryInUse`],
   });
-  const vals = get.body.response.get_resp.req_path_results.map(
-    (r: Plain) => Object.values(r.resolved_path_results[0].result_params)[0],
+  const vals = responseOf(get, 'get_resp').req_path_results.map(
+    (r) => Object.values(r.resolved_path_results[0]!.result_params)[0],
   );
   assert.equal(vals[0], 'Active');
   assert.equal(vals[1], '1.0');
@@ -141,13 +142,13 @@ test('InstallDU -> EU Active -> Update -> Uninstall over USP, with OperationComp
   // Its application data volume is a row of its EE, referenced by the EU; Remove() waits for the DU to go.
   const vol = 'Device.SoftwareModules.ExecEnv.1.ApplicationData.1.';
   const volGet = await ctl.request('get', 'GET', { param_paths: [vol, `${euRef}.ApplicationDataList`] });
-  const volParams = volGet.body.response.get_resp.req_path_results[0].resolved_path_results[0].result_params;
+  const volParams = responseOf(volGet, 'get_resp').req_path_results[0]!.resolved_path_results[0]!.result_params;
   assert.deepEqual(
     [volParams.Name, volParams.ApplicationUUID, volParams.Capacity, volParams.Retain, volParams.Encrypted],
     ['state', out.UUID, '2', 'Forever', 'false'],
   );
   assert.equal(
-    volGet.body.response.get_resp.req_path_results[1].resolved_path_results[0].result_params.ApplicationDataList,
+    responseOf(volGet, 'get_resp').req_path_results[1]!.resolved_path_results[0]!.result_params.ApplicationDataList,
     vol.slice(0, -1),
   );
   const removeVol = () =>
@@ -157,16 +158,16 @@ test('InstallDU -> EU Active -> Update -> Uninstall over USP, with OperationComp
       send_resp: true,
       input_args: {},
     });
-  assert.equal((await removeVol()).body.response.operate_resp.operation_results[0].cmd_failure.err_code, 7229);
+  assert.equal(responseOf(await removeVol(), 'operate_resp').operation_results[0]!.cmd_failure?.err_code, 7229);
 
   // The service's output is a vendor log file of the device.
-  const logRef = (await ctl.request('get', 'GET', { param_paths: [`${euRef}.VendorLogList`] })).body.response.get_resp
-    .req_path_results[0].resolved_path_results[0].result_params.VendorLogList;
-  const logName = (await ctl.request('get', 'GET', { param_paths: [`${logRef}.Name`] })).body.response.get_resp
-    .req_path_results[0].resolved_path_results[0].result_params.Name;
-  const euid = (await ctl.request('get', 'GET', { param_paths: [`${euRef}.EUID`] })).body.response.get_resp
-    .req_path_results[0].resolved_path_results[0].result_params.EUID;
-  const logFile = agent.containerEngine!.unitLogFile(euid);
+  const logRef = responseOf(await ctl.request('get', 'GET', { param_paths: [`${euRef}.VendorLogList`] }), 'get_resp')
+    .req_path_results[0]!.resolved_path_results[0]!.result_params.VendorLogList;
+  const logName = responseOf(await ctl.request('get', 'GET', { param_paths: [`${logRef}.Name`] }), 'get_resp')
+    .req_path_results[0]!.resolved_path_results[0]!.result_params.Name;
+  const euid = responseOf(await ctl.request('get', 'GET', { param_paths: [`${euRef}.EUID`] }), 'get_resp')
+    .req_path_results[0]!.resolved_path_results[0]!.result_params.EUID;
+  const logFile = agent.containerEngine!.unitLogFile(euid!);
   assert.equal(logName, basename(logFile));
   assert.match(readFileSync(logFile, 'utf8'), /^up$/m);
 
@@ -176,7 +177,7 @@ test('InstallDU -> EU Active -> Update -> Uninstall over USP, with OperationComp
     send_resp: true,
     input_args: { RequestedState: 'Idle' },
   });
-  await ctl.waitForNotification((n) => n.subscriptionId === 'eu' && n.body.value_change.param_value === 'Idle');
+  await ctl.waitForNotification((n) => n.subscriptionId === 'eu' && n.body.value_change?.param_value === 'Idle');
 
   await ctl.request('operate', 'OPERATE', {
     command: `${duRef}.Update()`,
@@ -185,9 +186,9 @@ test('InstallDU -> EU Active -> Update -> Uninstall over USP, with OperationComp
     input_args: { URL: `${base}/app-2.tgz` },
   });
   const upd = await ctl.waitForNotification(
-    (n) => n.subscriptionId === 'du' && n.body.event.params.OperationPerformed === 'Update',
+    (n) => n.subscriptionId === 'du' && n.body.event?.params.OperationPerformed === 'Update',
   );
-  assert.equal(upd.body.event.params.Version, '2.0');
+  assert.equal(upd.body.event?.params.Version, '2.0');
 
   const failing = await ctl.request('operate', 'OPERATE', {
     command: 'Device.SoftwareModules.InstallDU()',
@@ -195,13 +196,13 @@ test('InstallDU -> EU Active -> Update -> Uninstall over USP, with OperationComp
     send_resp: true,
     input_args: { URL: `${base}/missing.tgz` },
   });
-  assert.ok(failing.body.response.operate_resp.operation_results[0].req_obj_path);
+  assert.ok(responseOf(failing, 'operate_resp').operation_results[0]!.req_obj_path);
   const failed = await ctl.waitForNotification((n) => n.body.oper_complete?.command_key === 'install-404');
-  assert.equal(failed.body.oper_complete.cmd_failure.err_code, 7033);
+  assert.equal(failed.body.oper_complete?.cmd_failure?.err_code, 7033);
   const failEv = await ctl.waitForNotification(
-    (n) => n.subscriptionId === 'du' && n.body.event.params.CurrentState === 'Failed',
+    (n) => n.subscriptionId === 'du' && n.body.event?.params.CurrentState === 'Failed',
   );
-  assert.equal(failEv.body.event.params['Fault.FaultCode'], '7033');
+  assert.equal(failEv.body.event?.params['Fault.FaultCode'], '7033');
 
   await ctl.request('operate', 'OPERATE', {
     command: `${duRef}.Uninstall()`,
@@ -210,23 +211,23 @@ test('InstallDU -> EU Active -> Update -> Uninstall over USP, with OperationComp
     input_args: { RetainData: 'true' },
   });
   const un = await ctl.waitForNotification(
-    (n) => n.subscriptionId === 'du' && n.body.event.params.OperationPerformed === 'Uninstall',
+    (n) => n.subscriptionId === 'du' && n.body.event?.params.OperationPerformed === 'Uninstall',
   );
-  assert.equal(un.body.event.params.CurrentState, 'Uninstalled');
+  assert.equal(un.body.event?.params.CurrentState, 'Uninstalled');
   // RetainData kept the Forever volume without its DU, until Remove() takes it.
   const kept = await ctl.request('get', 'GET', { param_paths: [`${vol}ApplicationUUID`] });
   assert.equal(
-    kept.body.response.get_resp.req_path_results[0].resolved_path_results[0].result_params.ApplicationUUID,
+    responseOf(kept, 'get_resp').req_path_results[0]!.resolved_path_results[0]!.result_params.ApplicationUUID,
     out.UUID,
   );
-  assert.equal((await removeVol()).body.response.operate_resp.operation_results[0].cmd_failure, undefined);
+  assert.equal(responseOf(await removeVol(), 'operate_resp').operation_results[0]!.cmd_failure, undefined);
   assert.equal(agent.containerEngine!.volumes().length, 0);
   const vols = await ctl.request('get_instances', 'GET_INSTANCES', {
     obj_paths: ['Device.SoftwareModules.ExecEnv.1.ApplicationData.'],
     first_level_only: true,
   });
   assert.equal(
-    vols.body.response.get_instances_resp.req_path_results[0].curr_insts.length,
+    responseOf(vols, 'get_instances_resp').req_path_results[0]!.curr_insts.length,
     0,
     'the row went with the volume',
   );
@@ -235,7 +236,7 @@ test('InstallDU -> EU Active -> Update -> Uninstall over USP, with OperationComp
     first_level_only: true,
   });
   assert.deepEqual(
-    inst.body.response.get_instances_resp.req_path_results.map((r: Plain) => r.curr_insts.length),
+    responseOf(inst, 'get_instances_resp').req_path_results.map((r) => r.curr_insts.length),
     [0, 0],
   );
   const logs = await ctl.request('get_instances', 'GET_INSTANCES', {
@@ -243,7 +244,7 @@ test('InstallDU -> EU Active -> Update -> Uninstall over USP, with OperationComp
     first_level_only: true,
   });
   assert.equal(
-    logs.body.response.get_instances_resp.req_path_results[0].curr_insts.length,
+    responseOf(logs, 'get_instances_resp').req_path_results[0]!.curr_insts.length,
     0,
     'the log file row went with its EU',
   );

@@ -1,6 +1,16 @@
 // A minimal controller for tests: builds request records and decodes the agent's answers.
 import { randomUUID } from 'node:crypto';
-import { decodeMsg, decodeRecord, encodeRecord, type Plain, type PlainMsg, wrapMsg } from '../../src/usp/codec.js';
+import {
+  type DecodedMsg,
+  decodeMsg,
+  decodeRecord,
+  encodeRecord,
+  type PlainMsg,
+  type RequestBody,
+  type RequestKind,
+  type RequestType,
+  wrapMsg,
+} from '../../src/usp/codec.js';
 
 export class ControllerSim {
   constructor(
@@ -8,12 +18,17 @@ export class ControllerSim {
     readonly agentId: string,
   ) {}
 
-  request(kind: string, type: string, body: Plain, msgId = randomUUID()): { msgId: string; bytes: Uint8Array } {
+  request<K extends RequestKind>(
+    kind: K,
+    type: RequestType<K>,
+    body: RequestBody<K>,
+    msgId = randomUUID(),
+  ): { msgId: string; bytes: Uint8Array } {
     const msg: PlainMsg = { header: { msg_id: msgId, msg_type: type }, body: { request: { [kind]: body } } };
     return { msgId, bytes: wrapMsg(this.id, this.agentId, msg) };
   }
 
-  static decode(bytes: Uint8Array): { record: ReturnType<typeof decodeRecord>; msg?: PlainMsg } {
+  static decode(bytes: Uint8Array): { record: ReturnType<typeof decodeRecord>; msg?: DecodedMsg } {
     const record = decodeRecord(bytes);
     return record.no_session_context ? { record, msg: decodeMsg(record.no_session_context.payload) } : { record };
   }

@@ -5,10 +5,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DataModel } from '../../src/dm/datamodel.js';
 import { ensureRoles } from '../../src/usp/access.js';
-import type { Plain } from '../../src/usp/codec.js';
+import type { RequestBody, RequestKind, RequestType } from '../../src/usp/codec.js';
 import { UspEndpoint } from '../../src/usp/endpoint.js';
 import { Subscriptions } from '../../src/usp/subscriptions.js';
 import { silentLogger } from '../../src/util/logger.js';
+import { errorOf, responseOf } from '../fixtures/usp-answer.js';
 import { loadSchema } from '../helpers.js';
 import { ControllerSim } from './controller-sim.js';
 
@@ -30,7 +31,7 @@ function setup() {
   dm.update('Device.LocalAgent.Controller.2.', { AssignedRole: roles.readOnly.slice(0, -1) });
   const ep = new UspEndpoint(dm, silentLogger);
   const ctl = new ControllerSim('proto::ctl', 'os::agent');
-  const call = async (kind: string, type: string, body: Plain, sim = ctl) => {
+  const call = async <K extends RequestKind>(kind: K, type: RequestType<K>, body: RequestBody<K>, sim = ctl) => {
     const { msgId, bytes } = sim.request(kind, type, body);
     const out = await ep.receive(bytes);
     assert.ok(out?.reply, `no answer to ${kind}`);
@@ -47,18 +48,18 @@ test('1.36 / 1.41 / 1.42 Get of valid and invalid parameters', async () => {
     param_paths: ['Device.LocalAgent.EndpointID', 'Device.LocalAgent.InvalidParameter'],
   });
   assert.equal(m.header.msg_type, 'GET_RESP');
-  const [ok, bad] = m.body.response.get_resp.req_path_results;
-  assert.deepEqual(ok.resolved_path_results, [
+  const [ok, bad] = responseOf(m, 'get_resp').req_path_results;
+  assert.deepEqual(ok!.resolved_path_results, [
     { resolved_path: 'Device.LocalAgent.', result_params: { EndpointID: 'os::agent' } },
   ]);
-  assert.equal(bad.err_code, 7026);
+  assert.equal(bad!.err_code, 7026);
 });
 
 test('1.89 Get with max_depth 1 returns only the object itself', async () => {
   const { call } = setup();
   const m = await call('get', 'GET', { param_paths: ['Device.LocalAgent.'], max_depth: 1 });
   assert.deepEqual(
-    m.body.response.get_resp.req_path_results[0].resolved_path_results.map((r: Plain) => r.resolved_path),
+    responseOf(m, 'get_resp').req_path_results[0]!.resolved_path_results.map((r) => r.resolved_path),
     ['Device.LocalAgent.'],
   );
 });
@@ -74,7 +75,8 @@ test('1.1 / 1.81 Add generates the unique keys it returns, and Alias differs fro
       },
     ],
   });
-  const s = m.body.response.add_resp.created_obj_results[0].oper_status.oper_success;
+  const s = responseOf(m, 'add_resp').created_obj_results[0]!.oper_status?.oper_success;
+  assert.ok(s);
   assert.equal(s.instantiated_path, 'Device.LocalAgent.Subscription.1.');
   assert.deepEqual(Object.keys(s.unique_keys).sort(), ['Alias', 'ID', 'Recipient']);
   assert.notEqual(s.unique_keys.Alias, s.unique_keys.ID);
@@ -93,8 +95,8 @@ test('1.3 / 1.14 a failed required parameter is an Error naming the parameter pa
     ],
   });
   assert.equal(a.header.msg_type, 'ERROR');
-  assert.equal(a.body.error.param_errs[0].param_path, 'Device.LocalAgent.Subscription.1.Enable');
-  assert.equal(a.body.error.param_errs[0].err_code, 7011);
+  assert.equal(errorOf(a).param_errs[0]!.param_path, 'Device.LocalAgent.Subscription.1.Enable');
+  assert.equal(errorOf(a).param_errs[0]!.err_code, 7011);
   const s = await call('set', 'SET', {
     allow_partial: false,
     update_objs: [
@@ -105,7 +107,7 @@ test('1.3 / 1.14 a failed required parameter is an Error naming the parameter pa
     ],
   });
   assert.equal(s.header.msg_type, 'ERROR');
-  assert.equal(s.body.error.param_errs[0].param_path, 'Device.LocalAgent.Controller.1.PeriodicNotifInterval');
+  assert.equal(errorOf(s).param_errs[0]!.param_path, 'Device.LocalAgent.Controller.1.PeriodicNotifInterval');
 });
 
 test('1.96 a non-functional unique key can not be changed; 1.104 write-once parameters', async () => {
@@ -127,7 +129,7 @@ test('1.96 a non-functional unique key can not be changed; 1.104 write-once para
     ],
   });
   assert.equal(s.header.msg_type, 'ERROR');
-  assert.equal(s.body.error.param_errs[0].err_code, 7013);
+  assert.equal(errorOf(s).param_errs[0]!.err_code, 7013);
 });
 
 test('1.23 / 1.25 / 1.90 paths that match nothing succeed empty', async () => {
@@ -140,12 +142,15 @@ test('1.23 / 1.25 / 1.90 paths that match nothing succeed empty', async () => {
       },
     ],
   });
-  assert.deepEqual(s.body.response.set_resp.updated_obj_results[0].oper_status.oper_success.updated_inst_results, []);
+  assert.deepEqual(
+    responseOf(s, 'set_resp').updated_obj_results[0]!.oper_status?.oper_success?.updated_inst_results,
+    [],
+  );
   const d = await call('delete', 'DELETE', { allow_partial: false, obj_paths: ['Device.LocalAgent.Subscription.99.'] });
-  assert.deepEqual(d.body.response.delete_resp.deleted_obj_results[0].oper_status.oper_success.affected_paths, []);
+  assert.deepEqual(responseOf(d, 'delete_resp').deleted_obj_results[0]!.oper_status?.oper_success?.affected_paths, []);
   const e = await call('delete', 'DELETE', { allow_partial: false, obj_paths: ['Device.LocalAgent.InvalidObject.'] });
   assert.equal(e.header.msg_type, 'ERROR');
-  assert.equal(e.body.error.param_errs[0].param_path, 'Device.LocalAgent.InvalidObject.');
+  assert.equal(errorOf(e).param_errs[0]!.param_path, 'Device.LocalAgent.InvalidObject.');
 });
 
 test('1.66 / 1.67 GetInstances, 1.80 GetSupportedProtocol', async () => {
@@ -155,13 +160,13 @@ test('1.66 / 1.67 GetInstances, 1.80 GetSupportedProtocol', async () => {
     first_level_only: true,
   });
   assert.deepEqual(
-    g.body.response.get_instances_resp.req_path_results[0].curr_insts.map((i: Plain) => i.instantiated_obj_path),
+    responseOf(g, 'get_instances_resp').req_path_results[0]!.curr_insts.map((i) => i.instantiated_obj_path),
     ['Device.LocalAgent.Controller.1.', 'Device.LocalAgent.Controller.2.'],
   );
   const p = await call('get_supported_protocol', 'GET_SUPPORTED_PROTO', {
     controller_supported_protocol_versions: '1.3',
   });
-  assert.equal(p.body.response.get_supported_protocol_resp.agent_supported_protocol_versions, '1.0,1.1,1.2,1.3,1.4');
+  assert.equal(responseOf(p, 'get_supported_protocol_resp').agent_supported_protocol_versions, '1.0,1.1,1.2,1.3,1.4');
 });
 
 test('1.73 / 1.77 / 1.99 / 1.105 GetSupportedDM', async () => {
@@ -174,26 +179,27 @@ test('1.73 / 1.77 / 1.99 / 1.105 GetSupportedDM', async () => {
     return_params: true,
     return_unique_key_sets: true,
   });
-  const [la, bad, reboot] = m.body.response.get_supported_dm_resp.req_obj_results;
+  const [la, bad, reboot] = responseOf(m, 'get_supported_dm_resp').req_obj_results;
+  assert.ok(la && bad && reboot);
   assert.ok(
     la.supported_objs.some(
-      (o: Plain) =>
+      (o) =>
         o.supported_obj_path === 'Device.LocalAgent.Controller.{i}.' &&
         o.access === 'OBJ_ADD_DELETE' &&
         o.is_multi_instance,
     ),
   );
-  const sub = la.supported_objs.find((o: Plain) => o.supported_obj_path === 'Device.LocalAgent.Subscription.{i}.');
+  const sub = la.supported_objs.find((o) => o.supported_obj_path === 'Device.LocalAgent.Subscription.{i}.');
   assert.deepEqual(
-    sub.unique_key_sets.map((k: Plain) => k.key_names),
+    sub?.unique_key_sets.map((k) => k.key_names),
     [['Alias'], ['Recipient', 'ID']],
   );
   assert.equal(bad.err_code, 7026);
   assert.deepEqual(
-    reboot.supported_objs[0].supported_commands.map((c: Plain) => [c.command_name, c.command_type, c.input_arg_names]),
+    reboot.supported_objs[0]!.supported_commands.map((c) => [c.command_name, c.command_type, c.input_arg_names]),
     [['Reboot()', 'CMD_SYNC', ['Cause', 'Reason']]],
   );
-  assert.deepEqual(reboot.supported_objs[0].supported_params, []);
+  assert.deepEqual(reboot.supported_objs[0]!.supported_params, []);
 });
 
 test('2.1 / 2.2 / 3.1 records from ourselves, for others, or malformed are dropped unanswered', async () => {
@@ -231,7 +237,7 @@ test('read-only role: Get works, Set/Add/Operate are denied with 7006', async ()
   const { call } = setup();
   const viewer = new ControllerSim('proto::viewer', 'os::agent');
   const g = await call('get', 'GET', { param_paths: ['Device.LocalAgent.EndpointID'] }, viewer);
-  assert.equal(g.body.response.get_resp.req_path_results[0].err_code, 0);
+  assert.equal(responseOf(g, 'get_resp').req_path_results[0]!.err_code, 0);
   const s = await call(
     'set',
     'SET',
@@ -245,19 +251,19 @@ test('read-only role: Get works, Set/Add/Operate are denied with 7006', async ()
     },
     viewer,
   );
-  assert.equal(s.body.error.err_code, 7006);
+  assert.equal(errorOf(s).err_code, 7006);
   const a = await call(
     'add',
     'ADD',
     { create_objs: [{ obj_path: 'Device.LocalAgent.Subscription.', param_settings: [] }] },
     viewer,
   );
-  assert.equal(a.body.error.err_code, 7006);
+  assert.equal(errorOf(a).err_code, 7006);
   const o = await call(
     'operate',
     'OPERATE',
     { command: 'Device.Reboot()', command_key: 'k', send_resp: true, input_args: {} },
     viewer,
   );
-  assert.equal(o.body.error.err_code, 7006);
+  assert.equal(errorOf(o).err_code, 7006);
 });

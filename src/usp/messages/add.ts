@@ -1,16 +1,16 @@
 // USP Add: all create_objs in one transaction without allow_partial; unique keys the controller
 // left out are generated and returned (R-ADD.5), as far as it may read them (R-ADD.6).
-import type { Plain } from '../codec.js';
 import type { RequestHandler } from '../context.js';
+import type * as usp from '../generated/usp-msg.js';
 import { denied, errorResult } from './error.js';
 
-export const handleAdd: RequestHandler = (req, ctx) => {
-  const requests = (req.create_objs as Plain[]).map((c) => ({
-    objPath: c.obj_path as string,
-    params: ((c.param_settings ?? []) as Plain[]).map((p) => ({
-      name: p.param as string,
-      value: p.value as string,
-      required: Boolean(p.required),
+export const handleAdd: RequestHandler<'add'> = (req, ctx) => {
+  const requests = req.create_objs.map((c) => ({
+    objPath: c.obj_path,
+    params: c.param_settings.map((p) => ({
+      name: p.param,
+      value: p.value,
+      required: p.required,
     })),
   }));
   try {
@@ -20,8 +20,8 @@ export const handleAdd: RequestHandler = (req, ctx) => {
         if (!ctx.access.allows('Obj', 'w', path)) throw denied(path, 'add to');
       }
     }
-    const outcomes = ctx.dm.addAll(requests, ctx.caller, Boolean(req.allow_partial));
-    const created = outcomes.flatMap((o): Plain[] =>
+    const outcomes = ctx.dm.addAll(requests, ctx.caller, req.allow_partial);
+    const created = outcomes.flatMap((o): usp.AddResp.ICreatedObjectResult[] =>
       o.ok
         ? o.results.map((r) => ({
             requested_path: o.objPath,

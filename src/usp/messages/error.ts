@@ -2,9 +2,9 @@
 
 import { DmRequestError } from '../../dm/datamodel.js';
 import { DmError } from '../../dm/errors.js';
-import type { HandlerResult } from '../context.js';
+import type { UspErrorBody } from '../context.js';
 
-export function errorResult(e: unknown, path?: string): HandlerResult {
+export function errorResult(e: unknown, path?: string): { error: UspErrorBody } {
   const err = e instanceof DmError ? e : new DmError(7003, (e as Error)?.message ?? String(e));
   const failures =
     err instanceof DmRequestError

@@ -5,10 +5,11 @@ import type { ArgsSpec } from '../../dm/definition-format.js';
 import { DmError } from '../../dm/errors.js';
 import type { ObjectDef } from '../../dm/schema.js';
 import { visibleIn } from '../../dm/schema.js';
-import { encodedSize, type Plain } from '../codec.js';
+import { encodedSize } from '../codec.js';
 import type { RequestHandler, UspContext } from '../context.js';
+import type * as usp from '../generated/usp-msg.js';
 
-const VALUE_TYPE: Record<string, string> = {
+const VALUE_TYPE: Record<string, usp.GetSupportedDMResp.ParamValueType> = {
   string: 'PARAM_STRING',
   boolean: 'PARAM_BOOLEAN',
   int: 'PARAM_INT',
@@ -26,11 +27,11 @@ const argNames = (a: ArgsSpec): string[] => [
   ...a.objects.flatMap((o) => o.params.map((p) => `${o.path}${p.name}`)),
 ];
 
-export const handleGetSupportedDM: RequestHandler = (req, ctx) => ({
+export const handleGetSupportedDM: RequestHandler<'get_supported_dm'> = (req, ctx) => ({
   response: {
     get_supported_dm_resp: {
-      req_obj_results: [...new Set(req.obj_paths as string[])].map((path) => {
-        let result: Plain;
+      req_obj_results: [...new Set(req.obj_paths)].map((path) => {
+        let result: usp.GetSupportedDMResp.IRequestedObjectResult;
         try {
           result = {
             req_obj_path: path,
@@ -50,7 +51,11 @@ export const handleGetSupportedDM: RequestHandler = (req, ctx) => ({
   },
 });
 
-function supported(path: string, req: Plain, ctx: UspContext): Plain[] {
+function supported(
+  path: string,
+  req: usp.GetSupportedDM,
+  ctx: UspContext,
+): usp.GetSupportedDMResp.ISupportedObjectResult[] {
   const item = /^(.*\.)([A-Za-z_][\w-]*(\(\)|!)?)$/.exec(path);
   if (item) {
     const [, objPath, name] = item;
@@ -75,10 +80,14 @@ function supported(path: string, req: Plain, ctx: UspContext): Plain[] {
       ),
     ];
   }
-  return ctx.dm.supported(path, ctx.caller, Boolean(req.first_level_only)).map((d) => describe(d, req));
+  return ctx.dm.supported(path, ctx.caller, req.first_level_only).map((d) => describe(d, req));
 }
 
-function describe(def: ObjectDef, req: Plain, onlyName?: string): Plain {
+function describe(
+  def: ObjectDef,
+  req: usp.GetSupportedDM,
+  onlyName?: string,
+): usp.GetSupportedDMResp.ISupportedObjectResult {
   const view = 'usp';
   const keep = (n: string) => onlyName === undefined || n === onlyName;
   const access = !def.multi ? 'OBJ_READ_ONLY' : def.creatable ? 'OBJ_ADD_DELETE' : 'OBJ_READ_ONLY';
@@ -90,29 +99,37 @@ function describe(def: ObjectDef, req: Plain, onlyName?: string): Plain {
       ? []
       : [...def.params.values()]
           .filter((p) => visibleIn(p.only, view) && keep(p.name))
-          .map((p) => ({
-            param_name: p.name,
-            access: p.writable ? 'PARAM_READ_WRITE' : 'PARAM_READ_ONLY',
-            value_type: VALUE_TYPE[p.type],
-            value_change:
-              p.name === 'UpTime' || def.counters.has(p.name) ? 'VALUE_CHANGE_WILL_IGNORE' : 'VALUE_CHANGE_ALLOWED',
-          })),
+          .map(
+            (p): usp.GetSupportedDMResp.ISupportedParamResult => ({
+              param_name: p.name,
+              access: p.writable ? 'PARAM_READ_WRITE' : 'PARAM_READ_ONLY',
+              value_type: VALUE_TYPE[p.type],
+              value_change:
+                p.name === 'UpTime' || def.counters.has(p.name) ? 'VALUE_CHANGE_WILL_IGNORE' : 'VALUE_CHANGE_ALLOWED',
+            }),
+          ),
     supported_commands: !req.return_commands
       ? []
       : [...def.commands.values()]
           .filter((c) => keep(c.name))
-          .map((c) => ({
-            command_name: c.name,
-            input_arg_names: argNames(c.input),
-            output_arg_names: argNames(c.output),
-            command_type: c.async ? 'CMD_ASYNC' : 'CMD_SYNC',
-          })),
+          .map(
+            (c): usp.GetSupportedDMResp.ISupportedCommandResult => ({
+              command_name: c.name,
+              input_arg_names: argNames(c.input),
+              output_arg_names: argNames(c.output),
+              command_type: c.async ? 'CMD_ASYNC' : 'CMD_SYNC',
+            }),
+          ),
     supported_events: !req.return_events
       ? []
       : [...def.events.values()]
           .filter((e) => keep(e.name))
-          .map((e) => ({ event_name: e.name, arg_names: argNames(e.args) })),
+          .map(
+            (e): usp.GetSupportedDMResp.ISupportedEventResult => ({ event_name: e.name, arg_names: argNames(e.args) }),
+          ),
     divergent_paths: [],
-    unique_key_sets: !req.return_unique_key_sets ? [] : def.keys.map((k) => ({ key_names: k })),
+    unique_key_sets: !req.return_unique_key_sets
+      ? []
+      : def.keys.map((k): usp.GetSupportedDMResp.ISupportedUniqueKeySet => ({ key_names: k })),
   };
 }

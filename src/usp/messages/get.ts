@@ -3,8 +3,8 @@
 // an answer too large for the MTP stops at the limit (the endpoint answers 7005).
 import { DmError } from '../../dm/errors.js';
 import { BudgetExceeded } from '../../util/byte-budget.js';
-import type { Plain } from '../codec.js';
 import type { RequestHandler } from '../context.js';
+import type * as usp from '../generated/usp-msg.js';
 
 // What each piece takes once encoded, near enough for the budget without encoding it twice: its
 // strings plus protobuf framing. Lengths count UTF-16 units, so text outside ASCII is undercounted;
@@ -14,12 +14,12 @@ const FIELD_BYTES = 3;
 /** A map<string, string> entry of short strings: the tags and lengths of the entry, its key and its value. */
 const ENTRY_BYTES = 7;
 
-export const handleGet: RequestHandler = (req, ctx) => {
-  const maxDepth = Number(req.max_depth ?? 0);
-  const results = [...new Set(req.param_paths as string[])].map((path) => {
+export const handleGet: RequestHandler<'get'> = (req, ctx) => {
+  const maxDepth = req.max_depth;
+  const results = [...new Set(req.param_paths)].map((path): usp.GetResp.IRequestedPathResult => {
     ctx.budget.charge(path.length + 3 * FIELD_BYTES);
     try {
-      const resolved: Plain[] = [];
+      const resolved: { resolved_path: string; result_params: Record<string, string> }[] = [];
       ctx.dm.getEach(path, ctx.caller, maxDepth, (o) => {
         const params: Record<string, string> = {};
         let size = o.path.length + 2 * FIELD_BYTES;

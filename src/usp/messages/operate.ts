@@ -1,10 +1,11 @@
 // USP Operate: a synchronous command answers with its output, an asynchronous one with its
 // Device.LocalAgent.Request.{i} path (its end comes as OperationComplete to subscribers).
 import type { RequestHandler } from '../context.js';
+import type * as usp from '../generated/usp-msg.js';
 import { denied, errorResult } from './error.js';
 
-export const handleOperate: RequestHandler = async (req, ctx) => {
-  const command = req.command as string;
+export const handleOperate: RequestHandler<'operate'> = async (req, ctx) => {
+  const command = req.command;
   try {
     for (const t of ctx.dm.resolve(command, ctx.caller)) {
       if (
@@ -13,17 +14,12 @@ export const handleOperate: RequestHandler = async (req, ctx) => {
       )
         throw denied(command, 'operate');
     }
-    const outcomes = await ctx.dm.operate(
-      command,
-      (req.input_args ?? {}) as Record<string, string>,
-      ctx.caller,
-      req.command_key as string,
-    );
+    const outcomes = await ctx.dm.operate(command, req.input_args, ctx.caller, req.command_key);
     if (!req.send_resp) return { none: true };
     return {
       response: {
         operate_resp: {
-          operation_results: outcomes.map((o) => {
+          operation_results: outcomes.map((o): usp.OperateResp.IOperationResult => {
             switch (o.kind) {
               case 'sync':
                 return { executed_command: o.path, req_output_args: { output_args: o.output } };

@@ -1,25 +1,22 @@
 // USP Set: atomic without allow_partial (an Error naming each failed parameter), per object with it.
 import type { ParamFailure, SetRequest } from '../../dm/datamodel.js';
-import type { Plain } from '../codec.js';
 import type { RequestHandler } from '../context.js';
+import type * as usp from '../generated/usp-msg.js';
+
 import { denied, errorResult } from './error.js';
 
-const rel = (f: ParamFailure, obj: string) => ({
+const rel = (f: ParamFailure, obj: string): usp.SetResp.IParameterError => ({
   param: f.path.startsWith(obj) ? f.path.slice(obj.length) : f.path,
   err_code: f.code,
   err_msg: f.message,
 });
 
-export const handleSet: RequestHandler = (req, ctx) => {
-  const requests: SetRequest[] = (req.update_objs as Plain[]).map((u) => ({
+export const handleSet: RequestHandler<'set'> = (req, ctx) => {
+  const requests: SetRequest[] = req.update_objs.map((u) => ({
     objPath: u.obj_path,
-    params: (u.param_settings as Plain[]).map((p) => ({
-      name: p.param,
-      value: p.value,
-      required: Boolean(p.required),
-    })),
+    params: u.param_settings.map((p) => ({ name: p.param, value: p.value, required: p.required })),
   }));
-  const allowPartial = Boolean(req.allow_partial);
+  const allowPartial = req.allow_partial;
   try {
     for (const r of requests) {
       for (const t of ctx.dm.resolve(r.objPath, ctx.caller)) {
@@ -32,20 +29,24 @@ export const handleSet: RequestHandler = (req, ctx) => {
     return {
       response: {
         set_resp: {
-          updated_obj_results: outcomes.map((o) => ({
-            requested_path: o.objPath,
-            oper_status: o.ok
-              ? {
-                  oper_success: {
-                    updated_inst_results: o.objects.map((u) => ({
-                      affected_path: u.path,
-                      updated_params: u.updated,
-                      param_errs: u.failures.map((f) => rel(f, u.path)),
-                    })),
-                  },
-                }
-              : { oper_failure: failure(o.error) },
-          })),
+          updated_obj_results: outcomes.map(
+            (o): usp.SetResp.IUpdatedObjectResult => ({
+              requested_path: o.objPath,
+              oper_status: o.ok
+                ? {
+                    oper_success: {
+                      updated_inst_results: o.objects.map(
+                        (u): usp.SetResp.IUpdatedInstanceResult => ({
+                          affected_path: u.path,
+                          updated_params: u.updated,
+                          param_errs: u.failures.map((f) => rel(f, u.path)),
+                        }),
+                      ),
+                    },
+                  }
+                : { oper_failure: failure(o.error) },
+            }),
+          ),
         },
       },
     };
@@ -54,7 +55,9 @@ export const handleSet: RequestHandler = (req, ctx) => {
   }
 };
 
-function failure(e: Error & { code?: number; failures?: ParamFailure[]; path?: string }): Plain {
+function failure(
+  e: Error & { code?: number; failures?: ParamFailure[]; path?: string },
+): usp.SetResp.UpdatedObjectResult.OperationStatus.IOperationFailure {
   const failures = e.failures ?? [];
   const byObj = new Map<string, ParamFailure[]>();
   for (const f of failures) {
