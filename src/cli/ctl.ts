@@ -257,11 +257,11 @@ async function notificationsReachUs(ctl: UspController, v: Values): Promise<bool
     max_depth: 0,
   });
   const results = msg.body.response?.get_resp?.req_path_results;
-  if (!results || results.some((r: Plain) => r.err_code)) return true;
+  if (!results || results.some((r) => r.err_code)) return true;
   const mtps = new Map<string, Record<string, string>>();
   for (const r of results)
     for (const o of r.resolved_path_results)
-      for (const [k, val] of Object.entries(o.result_params as Record<string, string>)) {
+      for (const [k, val] of Object.entries(o.result_params)) {
         const [, mtp, name] = /^(.*\.MTP\.\d+\.)(.*)$/.exec(o.resolved_path + k) ?? [];
         if (mtp && name) mtps.set(mtp, { ...mtps.get(mtp), [name]: val });
       }
