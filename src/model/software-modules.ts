@@ -16,6 +16,7 @@ import type { UnitState } from '../engine/supervisor.js';
 import type { VolumeRecord, VolumeSpec } from '../engine/volumes.js';
 import type { Logger } from '../util/logger.js';
 import { packageVersion } from '../util/package-info.js';
+import { dmErrorOf, uspCodeOf } from './engine-faults.js';
 
 const SM = 'Device.SoftwareModules.';
 const DI = 'Device.DeviceInfo.';
@@ -256,7 +257,7 @@ export class SoftwareModules {
       ...(appData ? { appData } : {}),
       privileged: input.Privileged === 'true',
     });
-    if (r.fault) throw new DmError(r.fault.code, r.fault.message);
+    if (r.fault) throw dmErrorOf(r.fault);
     return { UUID: r.uuid, Version: r.version, ExecEnvRef: eeRef };
   }
 
@@ -276,7 +277,7 @@ export class SoftwareModules {
         requestTag: commandKey,
       })
       .catch(rethrow);
-    if (r.fault) throw new DmError(r.fault.code, r.fault.message);
+    if (r.fault) throw dmErrorOf(r.fault);
     return {};
   }
 
@@ -288,7 +289,7 @@ export class SoftwareModules {
     const r = await this.engine
       .uninstall(row.stored('DUID') ?? '', commandKey, input.RetainData === 'true')
       .catch(rethrow);
-    if (r.fault) throw new DmError(r.fault.code, r.fault.message);
+    if (r.fault) throw dmErrorOf(r.fault);
     return {};
   }
 
@@ -488,7 +489,7 @@ export class SoftwareModules {
           StartTime: c.start,
           CompleteTime: c.complete,
           OperationPerformed: c.operation,
-          'Fault.FaultCode': String(c.fault?.code ?? 0),
+          'Fault.FaultCode': String(c.fault ? uspCodeOf(c.fault.code) : 0),
           'Fault.FaultString': c.fault?.message ?? '',
         },
         this.agent,
@@ -547,7 +548,7 @@ export class SoftwareModules {
       r.requestTag,
       this.agent,
       r.fault
-        ? { ok: false, code: r.fault.code, message: r.fault.message }
+        ? { ok: false, code: uspCodeOf(r.fault.code), message: r.fault.message }
         : {
             ok: true,
             output:
@@ -770,6 +771,6 @@ function volumeArgs(input: Readonly<Record<string, string>>): VolumeSpec[] | und
 }
 
 function rethrow(e: unknown): never {
-  if (e instanceof EngineError) throw new DmError(e.code, e.message);
+  if (e instanceof EngineError) throw dmErrorOf(e);
   throw e;
 }
