@@ -12,13 +12,15 @@ export class DuStore {
   ees: EERecord[] = [];
   private dus_: DURecord[] = [];
   vols: VolumeRecord[] = [];
-  /** Which backends work on this machine, found at start. */
-  available: BackendKind[] = ['native'];
+  /** Which backends work on this machine, found at start (before: the host's). */
+  available: BackendKind[];
 
   constructor(
     readonly records: EngineRecords,
     readonly backends: Backends,
-  ) {}
+  ) {
+    this.available = [backends.host.kind];
+  }
 
   get dus(): readonly DURecord[] {
     return this.dus_;

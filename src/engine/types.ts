@@ -12,7 +12,9 @@ import type { Manifest, ServiceSpec } from './package/manifest.js';
 import type { UnitState } from './supervisor.js';
 import type { VolumeSpec } from './volumes.js';
 
-export type BackendKind = 'native' | 'lxc';
+/** The backends' kinds, as EE records keep them (the backends themselves are in backends/registry.ts). */
+export const BACKEND_KINDS = ['native', 'lxc'] as const;
+export type BackendKind = (typeof BACKEND_KINDS)[number];
 
 export interface EERecord {
   readonly id: string; // stable name of the EE ("native", "lxc-1" ...)

@@ -173,9 +173,8 @@ export class SoftwareModules {
   async sync(): Promise<void> {
     // No Capability rows: TR-181 names OCI images, VM images, OSGi bundles, JAR and WAR only, and
     // our packages are none of them (docs/package-format.md).
-    this.ensureRow(`${SM}ExecEnvClass.`, 'Name', 'Native', { Vendor: 'cpe-agent', Version: packageVersion });
-    if (this.engine.backends.includes('lxc'))
-      this.ensureRow(`${SM}ExecEnvClass.`, 'Name', 'LXC', { Vendor: 'linuxcontainers.org', Version: '5' });
+    for (const c of this.engine.classes())
+      this.ensureRow(`${SM}ExecEnvClass.`, 'Name', c.name, { Vendor: c.vendor, Version: c.version });
     for (const row of this.rows('ExecEnv')) {
       const allowPrivileged = row.stored(ALLOW_PRIVILEGED) === 'true';
       const ee = this.engine.execEnvs().find((e) => e.name === row.stored('Name'));
@@ -631,12 +630,13 @@ export class SoftwareModules {
   }
 
   private syncEE(ee: EERecord): void {
-    const cls = this.rowBy('ExecEnvClass', 'Name', ee.backend === 'native' ? 'Native' : 'LXC');
+    const { name: type, vendor } = this.engine.classOf(ee);
+    const cls = this.rowBy('ExecEnvClass', 'Name', type);
     this.ensureRow(`${SM}ExecEnv.`, 'Name', ee.name, {
       Enable: String(ee.enabled),
       Status: ee.enabled ? 'Up' : 'Disabled',
-      Type: ee.backend === 'native' ? 'Native' : 'LXC',
-      Vendor: ee.backend === 'native' ? 'cpe-agent' : 'linuxcontainers.org',
+      Type: type,
+      Vendor: vendor,
       Version: packageVersion,
       InitialRunLevel: String(ee.initialRunLevel),
       CurrentRunLevel: String(ee.currentRunLevel),
