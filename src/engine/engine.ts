@@ -28,7 +28,15 @@ import { OpQueue } from './op-queue.js';
 import { type DURecord, type EERecord, EngineRecords, type EURecord } from './records.js';
 import { startEngine } from './startup.js';
 import { memoryKiB, Supervisor, type UnitState } from './supervisor.js';
-import type { BackendKind, DuResult, EngineEvents, EngineOptions, InstallRequest, UnitRestart } from './types.js';
+import type {
+  BackendKind,
+  DuResult,
+  EngineEvents,
+  EngineOptions,
+  InstallRequest,
+  UnitRestart,
+  UpdateRequest,
+} from './types.js';
 import { launchOf, policyOf } from './unit-launch.js';
 import { Units } from './units.js';
 import { VolumeImages, type VolumeRecord } from './volumes.js';
@@ -43,8 +51,6 @@ export type {
   UnitRestart,
   UpdateRequest,
 } from './types.js';
-
-import type { UpdateRequest } from './types.js';
 
 const DEFAULT_PIDS_MAX = 1024;
 
