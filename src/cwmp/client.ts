@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { DataModel } from '../dm/datamodel.js';
 import { parseValues, setRequestsOf } from '../dm/values-file.js';
 import type { Engine } from '../engine/engine.js';
-import type { TransferFailure } from '../engine/errors.js';
+import type { EngineFaultKind, TransferFailure } from '../engine/errors.js';
 import { fetchPackage } from '../engine/fetch.js';
 import type { SoftwareModules } from '../model/software-modules.js';
 import type { Logger } from '../util/logger.js';
@@ -470,7 +470,7 @@ export class CwmpClient {
       if (req.fileType.startsWith('3 ')) this.applyConfig(readFileSync(file, 'utf8'));
       else await this.installFirmware(file);
     } catch (e) {
-      const err = e as { code?: number; transfer?: TransferFailure; message: string };
+      const err = e as { code?: number | EngineFaultKind; transfer?: TransferFailure; message: string };
       fault = { code: err.code ? duFaultOf({ code: err.code, transfer: err.transfer }) : 9010, message: err.message };
       this.log.warn({ url: req.url, fault }, 'download failed');
     } finally {

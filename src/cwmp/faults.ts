@@ -1,9 +1,9 @@
-// CWMP faults: what an RPC handler throws, and the mapping of data model (USP 7xxx) and engine
-// (72xx) codes to the 9xxx codes an ACS expects, so both protocols agree on every failure.
+// CWMP faults: what an RPC handler throws, and the mapping of data model (USP 7xxx) codes and engine
+// failure kinds to the 9xxx codes an ACS expects, so both protocols agree on every failure.
 
 import { DmRequestError } from '../dm/datamodel.js';
 import { cwmpFaultOf, DmError } from '../dm/errors.js';
-import type { TransferFailure } from '../engine/errors.js';
+import type { EngineFaultKind, TransferFailure } from '../engine/errors.js';
 import { BudgetExceeded } from '../util/byte-budget.js';
 
 export interface SetFault {
@@ -23,7 +23,7 @@ export class CwmpFault extends Error {
   }
 }
 
-/** Engine and SoftwareModules codes -> ChangeDUState / Download faults (TR-069 Table 61). */
+/** SoftwareModules (USP) codes -> ChangeDUState / Download faults (TR-069 Table 61). */
 const DU_FAULTS: Record<number, number> = {
   7004: 9003,
   7012: 9003,
@@ -43,6 +43,24 @@ const DU_FAULTS: Record<number, number> = {
   7230: 9029,
 };
 
+/** Engine failure kinds -> ChangeDUState / Download faults: the same as their USP codes' in DU_FAULTS. */
+export const ENGINE_FAULTS: Readonly<Record<EngineFaultKind, number>> = {
+  'invalid-arguments': 9003,
+  'invalid-value': 9003,
+  'command-failure': 9002,
+  canceled: 9002,
+  'unknown-exec-env': 9023,
+  'exec-env-mismatch': 9025,
+  'duplicate-du': 9026,
+  'resources-exceeded': 9027,
+  'invalid-du-state': 9029,
+  'invalid-unit-state': 9029,
+  'server-unreachable': 9015,
+  'server-insecure': 9012,
+  'corrupt-data': 9018,
+  internal: 9002,
+};
+
 const TRANSFER_FAULTS: Record<TransferFailure, number> = {
   auth: 9012,
   insecure: 9012,
@@ -53,8 +71,9 @@ const TRANSFER_FAULTS: Record<TransferFailure, number> = {
 };
 
 /** An engine failure as the 9xxx code of a DU operation or a Download: the transfer detail first. */
-export function duFaultOf(fault: { code: number; transfer?: TransferFailure | undefined }): number {
+export function duFaultOf(fault: { code: number | EngineFaultKind; transfer?: TransferFailure | undefined }): number {
   if (fault.transfer) return TRANSFER_FAULTS[fault.transfer];
+  if (typeof fault.code === 'string') return ENGINE_FAULTS[fault.code] ?? 9002;
   if (fault.code >= 9000 && fault.code < 10000) return fault.code;
   return DU_FAULTS[fault.code] ?? 9002;
 }

@@ -1,27 +1,65 @@
-// Engine failures carry the TR-181 / USP code that describes them (7223 unknown EE, 7226 duplicate
-// DU, 7227 resources exceeded, 7229 invalid DU state, 7033 server unreachable, 7034 server insecure,
-// 7035 corrupt data ...);
-// the model passes them to DUStateChange! and Operate results unchanged.
+// Engine failures carry a kind that says what went wrong in the engine's own terms ('unknown-exec-env',
+// 'duplicate-du', 'resources-exceeded' ...), never a protocol's number: each protocol maps the kinds to
+// its own codes in one table (src/model/engine-faults.ts for USP and DUStateChange!).
 export const EngineCode = {
-  InvalidArguments: 7004,
-  InvalidValue: 7012,
-  CommandFailure: 7022,
-  UnknownExecEnv: 7223,
-  ExecEnvMismatch: 7225,
-  DuplicateDU: 7226,
-  ResourcesExceeded: 7227,
-  InvalidDUState: 7229,
-  ServerUnreachable: 7033,
+  InvalidArguments: 'invalid-arguments',
+  InvalidValue: 'invalid-value',
+  CommandFailure: 'command-failure',
+  Canceled: 'canceled',
+  UnknownExecEnv: 'unknown-exec-env',
+  ExecEnvMismatch: 'exec-env-mismatch',
+  DuplicateDU: 'duplicate-du',
+  ResourcesExceeded: 'resources-exceeded',
+  InvalidDUState: 'invalid-du-state',
+  /** An execution unit that can't do what is asked now (it is stopping). */
+  InvalidUnitState: 'invalid-unit-state',
+  ServerUnreachable: 'server-unreachable',
   /** TR-181: the server "fails security checks (e.g. by not presenting a valid certificate)". */
-  ServerInsecure: 7034,
-  CorruptData: 7035,
-  InternalError: 7003,
+  ServerInsecure: 'server-insecure',
+  CorruptData: 'corrupt-data',
+  InternalError: 'internal',
 } as const;
 
+export type EngineFaultKind = (typeof EngineCode)[keyof typeof EngineCode];
+
+export const ENGINE_FAULT_KINDS: readonly EngineFaultKind[] = Object.values(EngineCode);
+
+export function isEngineFaultKind(x: unknown): x is EngineFaultKind {
+  return (ENGINE_FAULT_KINDS as readonly unknown[]).includes(x);
+}
+
+// Before faults had kinds, the engine used USP numbers: an operation's outcome journalled by an older
+// agent (ops/<id>.json) still holds one when a restart reports it, and engine/fetch.ts says 7023.
+const KIND_OF = {
+  7003: 'internal',
+  7004: 'invalid-arguments',
+  7012: 'invalid-value',
+  7022: 'command-failure',
+  7023: 'canceled',
+  7033: 'server-unreachable',
+  7034: 'server-insecure',
+  7035: 'corrupt-data',
+  7223: 'unknown-exec-env',
+  7225: 'exec-env-mismatch',
+  7226: 'duplicate-du',
+  7227: 'resources-exceeded',
+  7229: 'invalid-du-state',
+  7230: 'invalid-unit-state',
+} as const satisfies Record<number, EngineFaultKind>;
+
+/** A code an older engine used. */
+export type LegacyCode = keyof typeof KIND_OF;
+
+/** A fault code as a kind: a kind stays, an older engine's number is read; anything else is internal. */
+export function faultKindOf(code: unknown): EngineFaultKind {
+  if (isEngineFaultKind(code)) return code;
+  return (KIND_OF as Record<number, EngineFaultKind>)[code as number] ?? 'internal';
+}
+
 /**
- * What went wrong in a file transfer, beyond USP's codes for it (7033, 7034): CWMP tells these apart
- * (9012 server authentication, either way: our credentials refused or the server's certificate; 9013
- * protocol, 9015 unreachable, 9016 file not accessible, 9017 incomplete).
+ * What went wrong in a file transfer, beyond the kinds (server-unreachable, server-insecure): CWMP tells
+ * these apart (9012 server authentication, either way: our credentials refused or the server's certificate;
+ * 9013 protocol, 9015 unreachable, 9016 file not accessible, 9017 incomplete).
  */
 export type TransferFailure = 'auth' | 'insecure' | 'protocol' | 'unreachable' | 'not-found' | 'incomplete';
 
@@ -32,20 +70,23 @@ export type TransferFailure = 'auth' | 'insecure' | 'protocol' | 'unreachable' |
 export const MAX_MESSAGE = 256;
 
 export class EngineError extends Error {
+  readonly code: EngineFaultKind;
   /**
    * What only the debug log hears: host paths, a tool's command line and output, an entry's name.
    * Not enumerable, so that an error logged whole (pino's `err`) at any other level leaves it out.
    */
   declare readonly detail: string | undefined;
 
+  /** code: a kind; a legacy USP number is still understood (engine/fetch.ts says 7023 for a cancel). */
   constructor(
-    readonly code: number,
+    code: EngineFaultKind | LegacyCode,
     message: string,
     readonly transfer?: TransferFailure,
     detail?: string,
   ) {
     super(message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 3)}...` : message);
     this.name = 'EngineError';
+    this.code = faultKindOf(code);
     Object.defineProperty(this, 'detail', { value: detail, enumerable: false });
   }
 }

@@ -2,7 +2,7 @@
 // a native DU's own host user, the host ids of a unit's process, its data directory's owner.
 import { dirname } from 'node:path';
 import type { Backend } from './backends/backend.js';
-import { HOST_PASSWD } from './backends/native.js';
+import { HOST_PASSWD } from './backends/native/launcher.js';
 import { EngineCode, EngineError } from './errors.js';
 import { type Owner, ownDir } from './ids/as-owner.js';
 import { hostId, makePassable } from './ids/ownership.js';

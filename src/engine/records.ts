@@ -1,7 +1,7 @@
 // What the engine remembers across restarts: execution environments, installed deployment units and
 // their execution units, and operations in flight. One JSON file each, replaced atomically, so a
 // kill -9 at any instant leaves the old or the new state. A write that fails (a full, read-only or
-// failing disk) throws an EngineError with the code the protocols report: 7227 when the disk is full.
+// failing disk) throws an EngineError: resources-exceeded when the disk is full, internal otherwise.
 // A file that does not read back as what this wrote is moved aside (util/quarantine) and the engine
 // starts without it.
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
@@ -19,7 +19,7 @@ import {
 } from '../util/json-shape.js';
 import type { Quarantine } from '../util/quarantine.js';
 import { EngineCode, EngineError } from './errors.js';
-import type { DURecord, DuResult, EERecord, EURecord, OpRecord } from './types.js';
+import { BACKEND_KINDS, type DURecord, type DuResult, type EERecord, type EURecord, type OpRecord } from './types.js';
 import type { VolumeRecord } from './volumes.js';
 
 export type { BackendKind, DURecord, EERecord, EURecord, OpRecord, UnitRestart } from './types.js';
@@ -120,7 +120,7 @@ function isEE(x: unknown): x is EERecord {
     isObject(x) &&
     isString(x.id) &&
     isString(x.name) &&
-    oneOf('native', 'lxc')(x.backend) &&
+    oneOf(...BACKEND_KINDS)(x.backend) &&
     optional(x.container, isString) &&
     isBoolean(x.enabled) &&
     (x.ids === undefined || (isObject(x.ids) && isNumber(x.ids.base) && isNumber(x.ids.size)))

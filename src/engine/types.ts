@@ -3,8 +3,8 @@
 
 import type { Logger } from '../util/logger.js';
 import type { Quarantine } from '../util/quarantine.js';
-import type { IdRange } from './backends/lxc-policy.js';
-import type { TransferFailure } from './errors.js';
+import type { IdRange } from './backends/lxc/policy.js';
+import type { EngineFaultKind, TransferFailure } from './errors.js';
 import type { DownloadLimits } from './fetch.js';
 import type { IdPool } from './ids/pool.js';
 import type { UserIds } from './ids/users.js';
@@ -12,7 +12,9 @@ import type { Manifest, ServiceSpec } from './package/manifest.js';
 import type { UnitState } from './supervisor.js';
 import type { VolumeSpec } from './volumes.js';
 
-export type BackendKind = 'native' | 'lxc';
+/** The backends' kinds, as EE records keep them (the backends themselves are in backends/registry.ts). */
+export const BACKEND_KINDS = ['native', 'lxc'] as const;
+export type BackendKind = (typeof BACKEND_KINDS)[number];
 
 export interface EERecord {
   readonly id: string; // stable name of the EE ("native", "lxc-1" ...)
@@ -88,12 +90,18 @@ export interface OpRecord {
   readonly requestTag: string; // who asked (opaque to the engine: the model's key)
   readonly volumes?: readonly string[]; // application data volumes it created (removed if it never commits)
   committed: boolean; // the engine state already reflects the operation
-  fault?: { code: number; message: string };
   /** The outcome, journalled before anyone hears it: a restart that finds it reports exactly this. */
   outcome?: DuResult;
 }
 
 export type DuOperation = 'Install' | 'Update' | 'Uninstall';
+
+/** Why an operation failed: its kind (each protocol has its code for it), in words, and a transfer's detail. */
+export interface DuFault {
+  readonly code: EngineFaultKind;
+  readonly message: string;
+  readonly transfer?: TransferFailure;
+}
 
 export interface DuResult {
   readonly operation: DuOperation;
@@ -104,7 +112,7 @@ export interface DuResult {
   readonly du: DURecord | undefined; // the DU after the operation (undefined once uninstalled or when install failed)
   readonly duid: string | undefined;
   readonly euids: readonly string[];
-  readonly fault: { code: number; message: string; transfer?: TransferFailure } | undefined;
+  readonly fault: DuFault | undefined;
   readonly startTime: string;
   readonly completeTime: string;
   /** Found finished (or interrupted) after a restart: whoever asked lost its request meanwhile. */

@@ -16,6 +16,7 @@ import type { UnitState } from '../engine/supervisor.js';
 import type { VolumeRecord, VolumeSpec } from '../engine/volumes.js';
 import type { Logger } from '../util/logger.js';
 import { packageVersion } from '../util/package-info.js';
+import { dmErrorOf, uspCodeOf } from './engine-faults.js';
 
 const SM = 'Device.SoftwareModules.';
 const DI = 'Device.DeviceInfo.';
@@ -172,9 +173,8 @@ export class SoftwareModules {
   async sync(): Promise<void> {
     // No Capability rows: TR-181 names OCI images, VM images, OSGi bundles, JAR and WAR only, and
     // our packages are none of them (docs/package-format.md).
-    this.ensureRow(`${SM}ExecEnvClass.`, 'Name', 'Native', { Vendor: 'cpe-agent', Version: packageVersion });
-    if (this.engine.backends.includes('lxc'))
-      this.ensureRow(`${SM}ExecEnvClass.`, 'Name', 'LXC', { Vendor: 'linuxcontainers.org', Version: '5' });
+    for (const c of this.engine.classes())
+      this.ensureRow(`${SM}ExecEnvClass.`, 'Name', c.name, { Vendor: c.vendor, Version: c.version });
     for (const row of this.rows('ExecEnv')) {
       const allowPrivileged = row.stored(ALLOW_PRIVILEGED) === 'true';
       const ee = this.engine.execEnvs().find((e) => e.name === row.stored('Name'));
@@ -256,7 +256,7 @@ export class SoftwareModules {
       ...(appData ? { appData } : {}),
       privileged: input.Privileged === 'true',
     });
-    if (r.fault) throw new DmError(r.fault.code, r.fault.message);
+    if (r.fault) throw dmErrorOf(r.fault);
     return { UUID: r.uuid, Version: r.version, ExecEnvRef: eeRef };
   }
 
@@ -276,7 +276,7 @@ export class SoftwareModules {
         requestTag: commandKey,
       })
       .catch(rethrow);
-    if (r.fault) throw new DmError(r.fault.code, r.fault.message);
+    if (r.fault) throw dmErrorOf(r.fault);
     return {};
   }
 
@@ -288,7 +288,7 @@ export class SoftwareModules {
     const r = await this.engine
       .uninstall(row.stored('DUID') ?? '', commandKey, input.RetainData === 'true')
       .catch(rethrow);
-    if (r.fault) throw new DmError(r.fault.code, r.fault.message);
+    if (r.fault) throw dmErrorOf(r.fault);
     return {};
   }
 
@@ -488,7 +488,7 @@ export class SoftwareModules {
           StartTime: c.start,
           CompleteTime: c.complete,
           OperationPerformed: c.operation,
-          'Fault.FaultCode': String(c.fault?.code ?? 0),
+          'Fault.FaultCode': String(c.fault ? uspCodeOf(c.fault.code) : 0),
           'Fault.FaultString': c.fault?.message ?? '',
         },
         this.agent,
@@ -547,7 +547,7 @@ export class SoftwareModules {
       r.requestTag,
       this.agent,
       r.fault
-        ? { ok: false, code: r.fault.code, message: r.fault.message }
+        ? { ok: false, code: uspCodeOf(r.fault.code), message: r.fault.message }
         : {
             ok: true,
             output:
@@ -630,12 +630,13 @@ export class SoftwareModules {
   }
 
   private syncEE(ee: EERecord): void {
-    const cls = this.rowBy('ExecEnvClass', 'Name', ee.backend === 'native' ? 'Native' : 'LXC');
+    const { name: type, vendor } = this.engine.classOf(ee);
+    const cls = this.rowBy('ExecEnvClass', 'Name', type);
     this.ensureRow(`${SM}ExecEnv.`, 'Name', ee.name, {
       Enable: String(ee.enabled),
       Status: ee.enabled ? 'Up' : 'Disabled',
-      Type: ee.backend === 'native' ? 'Native' : 'LXC',
-      Vendor: ee.backend === 'native' ? 'cpe-agent' : 'linuxcontainers.org',
+      Type: type,
+      Vendor: vendor,
       Version: packageVersion,
       InitialRunLevel: String(ee.initialRunLevel),
       CurrentRunLevel: String(ee.currentRunLevel),
@@ -770,6 +771,6 @@ function volumeArgs(input: Readonly<Record<string, string>>): VolumeSpec[] | und
 }
 
 function rethrow(e: unknown): never {
-  if (e instanceof EngineError) throw new DmError(e.code, e.message);
+  if (e instanceof EngineError) throw dmErrorOf(e);
   throw e;
 }

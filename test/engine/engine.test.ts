@@ -5,6 +5,7 @@ import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { type DuResult, Engine } from '../../src/engine/engine.js';
+import { EngineCode } from '../../src/engine/errors.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { tempDir, waitFor } from '../helpers.js';
 import { serveFiles as serve } from '../http-files.js';
@@ -69,11 +70,11 @@ test(
     await waitFor(() => engine.unitState(euid)?.status === 'Active');
 
     const dup = await engine.install({ url: http.url('v1.tgz'), ee: 'native', requestTag: 'dup' });
-    assert.equal(dup.fault?.code, 7226);
+    assert.equal(dup.fault?.code, EngineCode.DuplicateDU);
     const bad = await engine.install({ url: http.url('bad.tgz'), ee: 'native', requestTag: 'bad' });
-    assert.equal(bad.fault?.code, 7035);
+    assert.equal(bad.fault?.code, EngineCode.CorruptData);
     const missing = await engine.install({ url: http.url('nope.tgz'), ee: 'native', requestTag: 'missing' });
-    assert.equal(missing.fault?.code, 7033);
+    assert.equal(missing.fault?.code, EngineCode.ServerUnreachable);
     assert.deepEqual(readdirSync(join(dir, 'engine/tmp')), [], 'failed installs leave nothing behind');
 
     writeFileSync(join(data, 'keep-me'), 'x');
@@ -92,9 +93,9 @@ test(
       results.map((r) => [r.operation, r.requestTag, r.fault?.code ?? 0]),
       [
         ['Install', 't1', 0],
-        ['Install', 'dup', 7226],
-        ['Install', 'bad', 7035],
-        ['Install', 'missing', 7033],
+        ['Install', 'dup', EngineCode.DuplicateDU],
+        ['Install', 'bad', EngineCode.CorruptData],
+        ['Install', 'missing', EngineCode.ServerUnreachable],
         ['Update', 'u', 0],
         ['Uninstall', 'x', 0],
       ],

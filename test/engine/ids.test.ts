@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, lstatSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { EngineError } from '../../src/engine/errors.js';
+import { EngineCode, type EngineError } from '../../src/engine/errors.js';
 import { hostId, makePassable, shiftTree } from '../../src/engine/ids/ownership.js';
 import { allocateRange, allocateUser, BLOCK, checkPool, delegatePool } from '../../src/engine/ids/pool.js';
 import { lookupUser } from '../../src/engine/ids/users.js';
@@ -22,7 +22,7 @@ test(
     assert.equal(b.base, 1_000_000 + 2 * BLOCK);
     assert.throws(
       () => allocateRange(pool, [a, b]),
-      (e: EngineError) => e.code === 7227 && /no block left/.test(e.message),
+      (e: EngineError) => e.code === EngineCode.ResourcesExceeded && /no block left/.test(e.message),
     );
     assert.deepEqual(allocateRange(pool, [b]), a, 'a freed block is handed out again');
     assert.equal(allocateUser(pool, [1_000_000, 1_000_001]), 1_000_002);

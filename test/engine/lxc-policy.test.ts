@@ -11,7 +11,7 @@ import {
   DENIED_SYSCALLS,
   KEPT_CAPABILITIES,
   seccompProfile,
-} from '../../src/engine/backends/lxc-policy.js';
+} from '../../src/engine/backends/lxc/policy.js';
 import { tempDir } from '../helpers.js';
 
 const policy = { ids: { base: 1_065_536, size: 65_536 }, pidsMax: 256, netAdmin: false };

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { EngineError } from '../../src/engine/errors.js';
+import { EngineCode, EngineError } from '../../src/engine/errors.js';
 import { parseManifest } from '../../src/engine/package/manifest.js';
 import { unpackPackage } from '../../src/engine/package/unpack.js';
 import { duUuid } from '../../src/engine/package/uuid.js';
@@ -26,7 +26,7 @@ const refusal = async (p: Promise<unknown>): Promise<string> => {
     await p;
   } catch (e) {
     assert.ok(e instanceof EngineError, String(e));
-    assert.equal((e as EngineError).code, 7035);
+    assert.equal((e as EngineError).code, EngineCode.CorruptData);
     return (e as Error).message;
   }
   throw new Error('not refused');

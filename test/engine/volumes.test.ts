@@ -6,6 +6,7 @@ import { chownSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Engine } from '../../src/engine/engine.js';
+import { EngineCode } from '../../src/engine/errors.js';
 import { isMounted } from '../../src/engine/mounts.js';
 import { parseManifest } from '../../src/engine/package/manifest.js';
 import { silentLogger } from '../../src/util/logger.js';
@@ -125,7 +126,10 @@ test('volumes: created with the install, capacity enforced, Forever kept by Reta
   execFileSync('sh', ['-c', `echo keep > ${join(stateDir, 'keep')}`]);
 
   // Remove() is refused while the DU is installed; Uninstall with RetainData leaves the Forever volume.
-  await assert.rejects(engine.removeVolume(engine.volumes()[0]!.id), (e: { code: number }) => e.code === 7229);
+  await assert.rejects(
+    engine.removeVolume(engine.volumes()[0]!.id),
+    (e: { code: string }) => e.code === EngineCode.InvalidDUState,
+  );
   const un = await engine.uninstall(r.duid!, 'x', true);
   assert.equal(un.fault, undefined);
   assert.equal(engine.volumes().length, 1, 'the Forever volume outlives its DU');
@@ -173,17 +177,17 @@ test('volumes: bad requests are refused with 7004 and leave nothing behind; the 
       requestTag: 'bad',
       appData: [{ ...base, ...bad } as typeof base],
     });
-    assert.equal(r.fault?.code, 7004, JSON.stringify(bad));
+    assert.equal(r.fault?.code, EngineCode.InvalidArguments, JSON.stringify(bad));
   }
   const dup = await engine.install({ url: http.url('v1.tgz'), ee: 'native', requestTag: 'dup', appData: [base, base] });
-  assert.equal(dup.fault?.code, 7004);
+  assert.equal(dup.fault?.code, EngineCode.InvalidArguments);
   const huge = await engine.install({
     url: http.url('v1.tgz'),
     ee: 'native',
     requestTag: 'huge',
     appData: [{ ...base, capacityMiB: 1024 * 1024 }],
   });
-  assert.equal(huge.fault?.code, 7227, 'a volume larger than the free disk is refused');
+  assert.equal(huge.fault?.code, EngineCode.ResourcesExceeded, 'a volume larger than the free disk is refused');
   assert.equal(engine.volumes().length, 0);
   assert.equal(engine.deploymentUnits().length, 0);
   assert.deepEqual(readdirSync(join(dir, 'engine/appdata')), []);

@@ -13,6 +13,7 @@ import { test } from 'node:test';
 import { duFaultOf } from '../../src/cwmp/faults.js';
 import { trustedCAs } from '../../src/engine/ca-store.js';
 import { type DuResult, Engine, type EngineOptions } from '../../src/engine/engine.js';
+import { EngineCode } from '../../src/engine/errors.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { list, type Message, type Node, TestAcs, txt } from '../cwmp/acs.js';
 import { MS, setup } from '../cwmp/harness.js';
@@ -82,7 +83,7 @@ function assertStalledFault(
 ): void {
   assert.equal(got.other.fault, undefined, got.other.fault?.message);
   assert.deepEqual(got.ended, ['other', 'stalled'], 'the other install did not wait for the stalled download');
-  assert.equal(got.stalled.fault?.code, 7033, got.stalled.fault?.message);
+  assert.equal(got.stalled.fault?.code, EngineCode.ServerUnreachable, got.stalled.fault?.message);
   assert.equal(got.stalled.fault?.transfer, transfer);
   assert.match(got.stalled.fault!.message, message);
   assert.equal(duFaultOf(got.stalled.fault!), cwmp);
@@ -173,7 +174,7 @@ test(
     ended.push('install b');
     assert.equal(b.fault, undefined, b.fault?.message);
     const updated: DuResult = await update;
-    assert.equal(updated.fault?.code, 7033);
+    assert.equal(updated.fault?.code, EngineCode.ServerUnreachable);
     assert.equal(engine.unitState(a.euids[0]!)?.pid, pid, 'the old version was never stopped');
     assert.equal((await uninstall).fault, undefined);
     assert.deepEqual(ended, ['install b', 'update', 'uninstall']);
@@ -258,7 +259,7 @@ test(
     );
     const engine = await startEngine(t);
     const r = await engine.install({ url: loop.url('start'), ee: 'native', requestTag: 'loop' });
-    assert.equal(r.fault?.code, 7033);
+    assert.equal(r.fault?.code, EngineCode.ServerUnreachable);
     assert.match(r.fault!.message, /more than 3 redirects \(the limit\)/);
     assert.equal(requests, 1 + LIMITS.maxRedirects);
     const toFile = await engine.install({ url: loop.url('to-file'), ee: 'native', requestTag: 'to-file' });
@@ -312,7 +313,7 @@ test(
 
     const refusing = await startEngine(t);
     const refused = await refusing.install({ url, ee: 'native', requestTag: 'tls' });
-    assert.equal(refused.fault?.code, 7034, refused.fault?.message);
+    assert.equal(refused.fault?.code, EngineCode.ServerInsecure, refused.fault?.message);
     assert.equal(refused.fault?.transfer, 'insecure');
     assert.match(refused.fault!.message, /certificate that does not verify \(DEPTH_ZERO_SELF_SIGNED_CERT\)/);
     assert.equal(duFaultOf(refused.fault!), 9012);

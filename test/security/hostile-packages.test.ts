@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { type TestContext, test } from 'node:test';
 import { type DuResult, Engine } from '../../src/engine/engine.js';
-import { EngineError } from '../../src/engine/errors.js';
+import { EngineCode, EngineError } from '../../src/engine/errors.js';
 import { readManifest, unpackPackage } from '../../src/engine/package/unpack.js';
 import { runTool } from '../../src/engine/tool.js';
 import { createLogger } from '../../src/util/logger.js';
@@ -33,7 +33,7 @@ async function refusal(p: Promise<unknown>): Promise<string> {
     await p;
   } catch (e) {
     assert.ok(e instanceof EngineError, String(e));
-    assert.equal(e.code, 7035, e.message);
+    assert.equal(e.code, EngineCode.CorruptData, e.message);
     return e.message;
   }
   throw new Error('the package was not refused');
@@ -227,7 +227,7 @@ test(
     const { engine } = await engineWithLog(defer, join(dir, 'state'));
     for (const name of Object.keys(hostile)) {
       const r = await engine.install({ url: http.url(name), ee: 'native', requestTag: name });
-      assert.equal(r.fault?.code, 7035, `${name} mounted: ${r.fault?.message}`);
+      assert.equal(r.fault?.code, EngineCode.CorruptData, `${name} mounted: ${r.fault?.message}`);
       assert.match(r.fault!.message, /link/, name);
     }
     assert.deepEqual(readdirSync(join(dir, 'state', 'engine', 'du')), [], 'refused images are unmounted and gone');
@@ -271,7 +271,7 @@ test('an Update to a hostile SquashFS image is refused before the installed one 
   const pid = engine.unitState(euid)!.pid;
 
   const hostile = await engine.update(v1.duid!, { url: http.url('v2-chain.sqfs'), requestTag: 'v2-chain' });
-  assert.equal(hostile.fault?.code, 7035, hostile.fault?.message);
+  assert.equal(hostile.fault?.code, EngineCode.CorruptData, hostile.fault?.message);
   assert.match(hostile.fault!.message, /link/);
   assert.equal(engine.du(v1.duid!)!.manifest.version, '1.0');
   assert.equal(engine.unitState(euid)!.pid, pid, 'the installed service ran on, untouched');
@@ -341,7 +341,10 @@ test(
         continue;
       }
       assert.ok(r.fault, `${name} is refused`);
-      assert.ok([7035, 7004].includes(r.fault.code), `${name}: ${r.fault.code} ${r.fault.message}`);
+      assert.ok(
+        ([EngineCode.CorruptData, EngineCode.InvalidArguments] as string[]).includes(r.fault.code),
+        `${name}: ${r.fault.code} ${r.fault.message}`,
+      );
     }
     const command = results.find((r) => r.requestTag === 'command.tgz')!;
     const euid = command.euids[0]!;
@@ -394,7 +397,7 @@ test(
     defer(() => http.close());
     const { engine, log } = await engineWithLog(defer, join(dir, 'state'));
     const r = await engine.install({ url: http.url('link.sqfs'), ee: 'native', requestTag: 'link' });
-    assert.equal(r.fault?.code, 7035, r.fault?.message);
+    assert.equal(r.fault?.code, EngineCode.CorruptData, r.fault?.message);
     assert.ok(!c.leaks(r.fault!.message) && !r.fault!.message.includes(dir), r.fault!.message);
     assert.ok(!c.leaks(log()), 'the canary is in a log line');
   },

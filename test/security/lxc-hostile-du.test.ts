@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { execa } from 'execa';
 import { type DuResult, Engine } from '../../src/engine/engine.js';
+import { EngineCode } from '../../src/engine/errors.js';
 import { duUuid } from '../../src/engine/package/uuid.js';
 import type { EERecord } from '../../src/engine/records.js';
 import { silentLogger } from '../../src/util/logger.js';
@@ -761,7 +762,7 @@ try raise-pids sh -c 'echo max > /sys/fs/cgroup/pids/pids.max'
         const dusBefore = engine.deploymentUnits().length;
         const dirBefore = readdirSync(engine.lxc.duDir(ee.container!)).sort();
         const no = await engine.install({ url, ee: ee.id, requestTag: 'priv-refused', privileged: true });
-        assert.equal(no.fault?.code, 7004);
+        assert.equal(no.fault?.code, EngineCode.InvalidArguments);
         assert.match(no.fault!.message, /AllowPrivileged/);
         assert.equal(engine.deploymentUnits().length, dusBefore, 'nothing was installed');
         assert.deepEqual(readdirSync(engine.lxc.duDir(ee.container!)).sort(), dirBefore, 'nothing was left in the EE');
@@ -941,7 +942,7 @@ try plant-beside sh -c 'echo pwned > "$0"' "\${KEEP%/*}/planted"
       ee: 'native',
       requestTag: 'nosuch',
     });
-    assert.equal(missing.fault?.code, 7004);
+    assert.equal(missing.fault?.code, EngineCode.InvalidArguments);
     assert.match(missing.fault!.message, /nosuchuser/);
     // As root it only says who it is (root could read and write the canaries).
     const rootUrl = duPackage(
@@ -952,10 +953,10 @@ try plant-beside sh -c 'echo pwned > "$0"' "\${KEEP%/*}/planted"
       env,
     );
     const asRoot = await engine.install({ url: rootUrl, ee: 'native', requestTag: 'root' });
-    assert.equal(asRoot.fault?.code, 7004);
+    assert.equal(asRoot.fault?.code, EngineCode.InvalidArguments);
     assert.match(asRoot.fault!.message, /root/);
     const notAllowed = await engine.install({ url: rootUrl, ee: 'native', requestTag: 'root-priv', privileged: true });
-    assert.equal(notAllowed.fault?.code, 7004);
+    assert.equal(notAllowed.fault?.code, EngineCode.InvalidArguments);
     assert.match(notAllowed.fault!.message, /AllowPrivileged/);
     assert.equal(engine.deploymentUnits().length, 1, 'none of them was installed');
 

@@ -7,8 +7,9 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } 
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { execa } from 'execa';
-import { IN_CONTAINER } from '../../src/engine/backends/lxc.js';
+import { IN_CONTAINER } from '../../src/engine/backends/lxc/config.js';
 import { Engine } from '../../src/engine/engine.js';
+import { EngineCode } from '../../src/engine/errors.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { manifest, tarGz } from '../engine/tar-builder.js';
 import { tempDir, waitFor } from '../helpers.js';
@@ -146,7 +147,7 @@ test(
     files['big.tgz'] = big;
     const tooBig = await engine.install({ url: url('big.tgz'), ee: ee.id, requestTag: 'big' });
     assert.ok(
-      tooBig.fault?.code === 7227 || tooBig.fault?.code === 7035,
+      tooBig.fault?.code === EngineCode.ResourcesExceeded || tooBig.fault?.code === EngineCode.CorruptData,
       `refused: ${tooBig.fault?.code} ${tooBig.fault?.message}`,
     );
 

@@ -1,7 +1,7 @@
 // LXC for system tests: present in CI (.ci/run installs lxc and busybox-static), skipped loudly
 // on a developer machine without it.
 import type { TestContext } from 'node:test';
-import { LxcHost } from '../../src/engine/backends/lxc.js';
+import { LxcHost } from '../../src/engine/backends/lxc/host.js';
 
 export async function requireLxc(t: TestContext): Promise<boolean> {
   if (await LxcHost.available()) return true;

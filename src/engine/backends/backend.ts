@@ -5,6 +5,7 @@
 // A record keeps its backend's kind as data, to find its backend again after a restart.
 
 import type { UserIds } from '../ids/users.js';
+import type { PackageFormat } from '../package/unpack.js';
 import type { Launch } from '../supervisor.js';
 import type { BackendKind, DURecord, EERecord, EURecord } from '../types.js';
 
@@ -29,9 +30,20 @@ export interface BackendCapabilities {
   readonly hostUsers: boolean;
 }
 
+/** The TR-181 ExecEnvClass a backend's EEs belong to: what the model shows of it. */
+export interface ExecEnvClass {
+  /** Name and ExecEnv.Type ('LXC', 'Native'). */
+  readonly name: string;
+  readonly vendor: string;
+  readonly version: string;
+  /** The package formats its EEs accept. */
+  readonly formats: readonly PackageFormat[];
+}
+
 export interface Backend {
   readonly kind: BackendKind;
   readonly caps: BackendCapabilities;
+  readonly execEnvClass: ExecEnvClass;
   /** Whether it works on this machine (its tools are here); sets up what it needs once found. */
   available(): Promise<boolean>;
   /** The EE that exists wherever this backend does (the native host), if any. */

@@ -16,7 +16,7 @@ import {
   rmdirSync,
   unlinkSync,
 } from 'node:fs';
-import type { IdRange } from '../backends/lxc-policy.js';
+import type { IdRange } from '../backends/lxc/policy.js';
 import type { UserIds } from './users.js';
 
 export type Owner = { readonly range: IdRange } | { readonly user: UserIds };

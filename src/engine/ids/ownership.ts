@@ -7,7 +7,7 @@
 // root file system being copied, a package in staging), never one a container can write to.
 import { chmodSync, lchownSync, lstatSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { IdRange } from '../backends/lxc-policy.js';
+import type { IdRange } from '../backends/lxc/policy.js';
 
 /** Host id of a container id; ids outside the range's size (none in sane packages) become its root. */
 export const hostId = (ids: IdRange, id: number): number => ids.base + (id >= 0 && id < ids.size ? id : 0);

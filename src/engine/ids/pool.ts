@@ -5,7 +5,7 @@
 // recorded with the EE or DU, so it stays the same across restarts.
 import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../../util/atomic-file.js';
-import type { IdRange } from '../backends/lxc-policy.js';
+import type { IdRange } from '../backends/lxc/policy.js';
 import { EngineCode, EngineError } from '../errors.js';
 
 export interface IdPool {

@@ -1,7 +1,6 @@
-// The LXC backend: an execution environment is an LXC system container (busybox rootfs, no
-// network device unless configured, memory and CPU limits through cgroups), driven through the
-// lxc-* tools with execa; services run inside it through lxc-attach, in their own session.
-import { spawn } from 'node:child_process';
+// An EE's LXC container on the host, driven through the lxc-* tools: created unprivileged from the base
+// rootfs, its writable layer an ext4 image of its disk allowance, started, stopped, reset, grown,
+// limited, and reached inside (volume links, users) only through processes of the container itself.
 import {
   chmodSync,
   chownSync,
@@ -14,30 +13,26 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import type { Logger } from '../../util/logger.js';
-import { EngineCode, EngineError } from '../errors.js';
-import { removeTree } from '../ids/as-owner.js';
-import { makePassable, shiftTree } from '../ids/ownership.js';
-import { checkPool, delegatePool, type IdPool } from '../ids/pool.js';
-import type { UserIds } from '../ids/users.js';
-import { lookupUser } from '../ids/users.js';
-import { isMounted, makeShared, unmount } from '../mounts.js';
-import { extractTarGz } from '../package/tar-extract.js';
-import type { Launch, ProcessLauncher } from '../supervisor.js';
-import { runTool as run, toolDetail } from '../tool.js';
-import type { DURecord, EERecord, EURecord } from '../types.js';
-import type { Backend, BackendCapabilities, EERef } from './backend.js';
-import { appArmorEnabled, type ContainerPolicy, confinementLines, type IdRange, seccompProfile } from './lxc-policy.js';
-
-export interface LxcLimits {
-  memoryKiB: number;
-  cpuPercent: number;
-}
-
-/** Where packages and data live inside a container. */
-export const IN_CONTAINER = { du: '/opt/cpe/du', data: '/var/lib/cpe/data' } as const;
-/** Under an LXC EE's du/ (a shared mount), where its volumes are mounted, so containers see them. */
-export const VOLUME_DIR = '.appdata';
+import { EngineCode, EngineError } from '../../errors.js';
+import { removeTree } from '../../ids/as-owner.js';
+import { makePassable, shiftTree } from '../../ids/ownership.js';
+import { lookupUser } from '../../ids/users.js';
+import { isMounted, makeShared, unmount } from '../../mounts.js';
+import type { ProcessLauncher } from '../../supervisor.js';
+import { runTool as run, toolDetail } from '../../tool.js';
+import { baseRootfs } from './base-rootfs.js';
+import {
+  containerConfig,
+  DEFAULT_DISK_KIB,
+  IN_CONTAINER,
+  type LxcLimits,
+  limitLines,
+  SECCOMP,
+  withLimits,
+} from './config.js';
+import { lxcLauncher } from './launcher.js';
+import { type ContainerPolicy, type IdRange, seccompProfile } from './policy.js';
+import { lxcAvailable, lxcTool } from './tool.js';
 
 /**
  * Layout of an EE container under lxcpath/<name>/: its config; upper.img, an ext4 image of the EE's
@@ -47,13 +42,6 @@ export const VOLUME_DIR = '.appdata';
  * du/ on the host, the installed packages, bound read-only at /opt/cpe/du (the agent writes there,
  * services do not). DUs and their data survive a Reset.
  */
-/** One lxc-* (or other) tool run, its exit code returned, not thrown. execa and what it loads (~5 MB
- *  resident) come in with the first call: an agent on a device without LXC never pays for them. */
-async function lxcTool(cmd: string, args: string[]) {
-  const { execa } = await import('execa');
-  return execa(cmd, args, { reject: false });
-}
-
 export class LxcHost {
   /** rootfsTarball: the operator's own base root file system (tar.gz) instead of LXC's busybox one. */
   constructor(
@@ -64,11 +52,8 @@ export class LxcHost {
   }
 
   /** LXC is usable when its tools, a busybox to build the base rootfs from, and ext4 tools are all here. */
-  static async available(): Promise<boolean> {
-    const ok = async (cmd: string, args: string[]) => (await lxcTool(cmd, args)).exitCode === 0;
-    return (
-      (await ok('lxc-create', ['--version'])) && (await ok('busybox', ['true'])) && (await ok('mkfs.ext4', ['-V']))
-    );
+  static available(): Promise<boolean> {
+    return lxcAvailable();
   }
 
   /** Host directories of an EE: installed DUs, and their data (inside the EE's disk image). */
@@ -86,62 +71,12 @@ export class LxcHost {
   }
 
   /**
-   * The base root file system every EE starts from: LXC's busybox template (static busybox, no host
-   * library binds) or the operator's tarball, built once and never given to a container as it is:
-   * each EE runs on its own copy, owned by its id range.
-   */
-  private async baseRootfs(): Promise<string> {
-    if (this.rootfsTarball) return this.customBase(this.rootfsTarball);
-    const rootfs = join(this.lxcpath, BASE, 'rootfs');
-    if (existsSync(join(rootfs, 'bin', 'busybox'))) return rootfs;
-    await lxcTool('lxc-destroy', ['-P', this.lxcpath, '-n', BASE, '-f']);
-    const args = ['-P', this.lxcpath, '-n', BASE, '-t', 'busybox', '-f', '/dev/null'];
-    const r = await lxcTool('lxc-create', args);
-    if (r.exitCode !== 0)
-      throw new EngineError(
-        EngineCode.InternalError,
-        'building the base root file system for EEs failed',
-        undefined,
-        toolDetail('lxc-create', args, r),
-      );
-    return rootfs;
-  }
-
-  /**
-   * The operator's rootfs, unpacked once with the safe extractor (links may be absolute inside it, devices are LXC's
-   * business).
-   */
-  private async customBase(tarball: string): Promise<string> {
-    const dir = join(this.lxcpath, CUSTOM_BASE);
-    const rootfs = join(dir, 'rootfs');
-    if (existsSync(join(dir, 'complete'))) return rootfs;
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(rootfs, { recursive: true, mode: 0o755 });
-    try {
-      await extractTarGz(tarball, rootfs, { maxBytes: 8 * 1024 ** 3, maxEntries: 1_000_000, kind: 'rootfs' });
-    } catch (e) {
-      rmSync(dir, { recursive: true, force: true });
-      // The tarball's path is the host's: in the detail only, with the extractor's own.
-      const [why, detail] =
-        e instanceof EngineError ? [e.message, e.detail] : ['it could not be unpacked', (e as Error).message];
-      throw new EngineError(
-        EngineCode.CorruptData,
-        `the operator's EE root file system can not be used: ${why}`,
-        undefined,
-        `${tarball}: ${detail ?? ''}`,
-      );
-    }
-    writeFileSync(join(dir, 'complete'), '');
-    return rootfs;
-  }
-
-  /**
    * A new unprivileged container: its own copy of the base rootfs shifted into its id range, an ext4
    * image of its disk allowance for everything it can write, and a config that confines it
    * (lxc-policy.ts). Nothing of the host is bound in except its packages, read-only.
    */
   async create(name: string, limits: LxcLimits, diskKiB: number, policy: ContainerPolicy): Promise<void> {
-    const base = await this.baseRootfs();
+    const base = await baseRootfs(this.lxcpath, this.rootfsTarball);
     const dir = join(this.lxcpath, name);
     // The container's root (a host id of its range) opens its layers itself: it must be able to pass
     // through these directories, and it can read nothing in them but what is its own.
@@ -154,25 +89,10 @@ export class LxcHost {
     for (const d of [IN_CONTAINER.du, IN_CONTAINER.data]) mkdirSync(join(rootfs, d), { recursive: true, mode: 0o755 });
     shiftTree(rootfs, policy.ids, true);
     writeFileSync(join(dir, SECCOMP), seccompProfile(), { mode: 0o644 });
+    const mounts = { duDir: this.duDir(name), dataDir: this.dataDir(name), seccomp: join(dir, SECCOMP) };
     writeFileSync(
       join(dir, 'config'),
-      [
-        `lxc.rootfs.path = overlay:${rootfs}:${join(this.upper(name), 'delta')}`,
-        `lxc.uts.name = ${name}`,
-        'lxc.signal.halt = SIGUSR1',
-        'lxc.autodev = 1',
-        'lxc.tty.max = 1',
-        'lxc.pty.max = 16',
-        'lxc.net.0.type = empty',
-        'lxc.mount.auto = cgroup:mixed proc:mixed sys:ro',
-        'lxc.mount.entry = shm dev/shm tmpfs nosuid,nodev,noexec,create=dir 0 0',
-        `lxc.mount.entry = ${this.duDir(name)} ${IN_CONTAINER.du.slice(1)} none ` +
-          `rbind,rslave,ro,nosuid,nodev,create=dir 0 0`,
-        `lxc.mount.entry = ${this.dataDir(name)} ${IN_CONTAINER.data.slice(1)} none bind,nosuid,nodev,create=dir 0 0`,
-        ...confinementLines(policy, join(dir, SECCOMP), { cgroupV1: CGROUP_V1, appArmor: appArmorEnabled() }),
-        ...limitLines(limits),
-        '',
-      ].join('\n'),
+      containerConfig(name, rootfs, join(this.upper(name), 'delta'), mounts, policy, limits),
     );
     await this.freshImage(name, diskKiB > 0 ? diskKiB : DEFAULT_DISK_KIB);
     await this.prepare(name);
@@ -314,10 +234,7 @@ export class LxcHost {
   /** Applies new limits to the running container and to its configuration for the next start. */
   async setLimits(name: string, limits: LxcLimits): Promise<void> {
     const cfg = join(this.lxcpath, name, 'config');
-    const kept = readFileSync(cfg, 'utf8')
-      .split('\n')
-      .filter((l) => !/^lxc\.cgroup2?\.(memory|cpu)\./.test(l));
-    writeFileSync(cfg, [...kept.filter((l) => l !== ''), ...limitLines(limits), ''].join('\n'));
+    writeFileSync(cfg, withLimits(readFileSync(cfg, 'utf8'), limits));
     if ((await this.state(name)) !== 'RUNNING') return;
     // memsw may not be below memory: raising needs memsw first, lowering memory first. Two passes
     // settle either order.
@@ -373,7 +290,8 @@ export class LxcHost {
     ]);
   }
 
-  private attachArgs(name: string): string[] {
+  /** lxc-attach's arguments to run a command in the container, with a clean environment. */
+  attachArgs(name: string): string[] {
     return ['-P', this.lxcpath, '-n', name, '--clear-env', '--set-var', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin'];
   }
 
@@ -402,174 +320,6 @@ export class LxcHost {
 
   /** Runs services inside the container: lxc-attach with a clean environment, cd to the DU. */
   launcher(name: string): ProcessLauncher {
-    const host = this;
-    return {
-      spawn(_euid: string, launch: Launch, logFd: number) {
-        const args = host.attachArgs(name);
-        for (const [k, v] of Object.entries(launch.env)) args.push('--set-var', `${k}=${v}`);
-        const uid = launch.user === undefined ? undefined : host.userIn(name, launch.user);
-        if (uid !== undefined) args.push('-u', String(uid.uid), '-g', String(uid.gid));
-        // A privileged DU (allowed by its EE's policy) keeps every capability of the container's user
-        // namespace (network administration, tracing ... inside the EE): still no host privilege, and
-        // the seccomp list (mounts included) still holds.
-        if (launch.privileged) args.push('--elevated-privileges=CAP');
-        args.push('--', '/bin/sh', '-c', 'cd "$0" && exec "$@"', launch.cwd, launch.command, ...launch.args);
-        const child = spawn('lxc-attach', args, { stdio: ['ignore', logFd, logFd], detached: true });
-        const exited = new Promise<number | null>((resolve) => {
-          child.once('exit', (code) => resolve(code));
-          child.once('error', () => resolve(127));
-        });
-        if (child.pid === undefined) throw new Error('lxc-attach could not be executed');
-        child.unref();
-        return { pid: child.pid, exited };
-      },
-    };
-  }
-}
-
-/** cgroup v1 (this machine) or v2 keys for a memory limit in KiB and a CPU share of one core in percent. */
-function limitLines(l: LxcLimits): string[] {
-  const v1 = CGROUP_V1;
-  const out: string[] = [];
-  if (l.memoryKiB > 0)
-    out.push(
-      v1
-        ? `lxc.cgroup.memory.limit_in_bytes = ${l.memoryKiB * 1024}`
-        : `lxc.cgroup2.memory.max = ${l.memoryKiB * 1024}`,
-    );
-  if (l.memoryKiB > 0 && v1) out.push(`lxc.cgroup.memory.memsw.limit_in_bytes = ${l.memoryKiB * 1024}`);
-  if (l.cpuPercent > 0) {
-    const quota = Math.max(1000, Math.round(100_000 * (l.cpuPercent / 100)));
-    out.push(
-      ...(v1
-        ? ['lxc.cgroup.cpu.cfs_period_us = 100000', `lxc.cgroup.cpu.cfs_quota_us = ${quota}`]
-        : [`lxc.cgroup2.cpu.max = ${quota} 100000`]),
-    );
-  }
-  return out;
-}
-
-const BASE = 'cpe-base';
-const SECCOMP = 'seccomp';
-const CGROUP_V1 = existsSync('/sys/fs/cgroup/memory');
-const CUSTOM_BASE = 'cpe-base-custom';
-const DEFAULT_DISK_KIB = 256 * 1024;
-
-/**
- * The engine's LXC backend over LxcHost: each EE an unprivileged system container, its DUs under
- * its du/ (a shared mount), their data inside its disk image, its volumes linked at their AccessPath.
- */
-export class LxcBackend implements Backend {
-  readonly kind = 'lxc' as const;
-  readonly caps: BackendCapabilities = {
-    addable: true,
-    writableLayer: true,
-    constraints: true,
-    idRange: true,
-    volumeLinks: true,
-    hostUsers: false,
-  };
-
-  constructor(
-    readonly host: LxcHost,
-    private readonly opts: { pool: () => IdPool; pidsMax: number; log: Logger },
-  ) {}
-
-  async available(): Promise<boolean> {
-    if (!(await LxcHost.available())) return false;
-    const pool = this.opts.pool();
-    checkPool(pool);
-    for (const f of delegatePool(pool))
-      this.opts.log.info(
-        { file: f, start: pool.start, size: pool.size },
-        'id pool delegated to root for unprivileged containers',
-      );
-    this.opts.log.info(
-      { appArmor: appArmorEnabled() },
-      appArmorEnabled()
-        ? 'LXC EEs: user namespaces, AppArmor, seccomp, capability allow-list; package owners shifted at install'
-        : 'LXC EEs: user namespaces, seccomp, capability allow-list; AppArmor is not enabled on this kernel; ' +
-            'package owners shifted at install (no idmapped mounts)',
-    );
-    return true;
-  }
-
-  defaultEE(): undefined {
-    return undefined;
-  }
-  containerOf(id: string): string {
-    return `cpe-${id}`;
-  }
-  create(ee: EERecord): Promise<void> {
-    return this.host.create(
-      ee.container!,
-      { memoryKiB: ee.allocatedMemoryKiB, cpuPercent: ee.allocatedCpuPercent },
-      ee.allocatedDiskKiB,
-      { ids: ee.ids!, pidsMax: this.opts.pidsMax, netAdmin: false },
-    );
-  }
-  prepare(ee: EERecord): Promise<void> {
-    return this.host.prepare(ee.container!);
-  }
-  start(ee: EERecord): Promise<void> {
-    return this.host.start(ee.container!);
-  }
-  stop(ee: EERecord): Promise<void> {
-    return this.host.stop(ee.container!);
-  }
-  destroy(ee: EERecord): Promise<void> {
-    return this.host.destroy(ee.container!);
-  }
-  reset(ee: EERecord): Promise<void> {
-    return this.host.reset(ee.container!);
-  }
-  async running(ee: EERecord): Promise<boolean> {
-    return (await this.host.state(ee.container!)) === 'RUNNING';
-  }
-  memoryKiB(ee: EERecord): Promise<number> {
-    return this.host.memoryKiB(ee.container!);
-  }
-  growDisk(ee: EERecord, diskKiB: number): Promise<void> {
-    return this.host.growDisk(ee.container!, diskKiB);
-  }
-  setLimits(ee: EERecord, limits: LxcLimits): Promise<void> {
-    return this.host.setLimits(ee.container!, limits);
-  }
-  link(ee: EERecord, volumeId: string, target: string): Promise<void> {
-    return this.host.link(ee.container!, join(VOLUME_DIR, volumeId), target);
-  }
-  unlink(ee: EERecord, target: string): Promise<void> {
-    return this.host.unlink(ee.container!, target);
-  }
-  userIn(ee: EERecord, user: string): UserIds {
-    return this.host.userIn(ee.container!, user);
-  }
-  duRoot(ee: EERef, duid: string): string {
-    return join(this.host.duDir(ee.container!), duid);
-  }
-  dataDir(ee: EERef, uuid: string): string {
-    return join(this.host.dataDir(ee.container!), uuid);
-  }
-  stagingDir(ee: EERef, id: string): string {
-    return join(this.host.duDir(ee.container!), `.staging-${id}`);
-  }
-  volumeDir(ee: EERef, volumeId: string): string {
-    return join(this.host.duDir(ee.container!), VOLUME_DIR, volumeId);
-  }
-  sweepStaging(ee: EERecord): void {
-    const dir = this.host.duDir(ee.container!);
-    for (const f of existsSync(dir) ? readdirSync(dir) : [])
-      if (f.startsWith('.staging-')) rmSync(join(dir, f), { recursive: true, force: true });
-  }
-  launch(ee: EERecord, du: DURecord, eu: EURecord, env: Record<string, string>): Launch {
-    return {
-      command: eu.service.command,
-      args: eu.service.args,
-      cwd: `${IN_CONTAINER.du}/${du.duid}`,
-      user: eu.service.user,
-      privileged: du.privileged === true,
-      env: { ...env, CPE_DU_DATA: `${IN_CONTAINER.data}/${du.uuid}` },
-      launcher: this.host.launcher(ee.container!),
-    };
+    return lxcLauncher(this, name);
   }
 }

@@ -1,40 +1,13 @@
-// The native backend: execution units are host processes started from the unpacked DU, each in its
-// own session so that a stop reaches its children and an agent restart does not. It is the
-// embedded default where LXC is absent.
-import { spawn } from 'node:child_process';
-import { isAbsolute, join } from 'node:path';
-import { dateTime as iso, UNKNOWN_TIME as UNKNOWN } from '../../util/time.js';
-import { EngineCode, EngineError } from '../errors.js';
-import { lookupUser, type UserIds } from '../ids/users.js';
-import type { Launch, ProcessLauncher } from '../supervisor.js';
-import type { DURecord, EERecord, EURecord } from '../types.js';
-import type { Backend, BackendCapabilities, EERef } from './backend.js';
-
-/** Where the host's users are. */
-export const HOST_PASSWD = '/etc/passwd';
-
-export const nativeLauncher: ProcessLauncher = {
-  spawn(_euid: string, launch: Launch, logFd: number) {
-    const command = isAbsolute(launch.command) ? launch.command : join(launch.cwd, launch.command);
-    const child = spawn(command, [...launch.args], {
-      cwd: launch.cwd,
-      env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...launch.env },
-      stdio: ['ignore', logFd, logFd],
-      detached: true,
-      // As the DU's user (libuv drops supplementary groups with it); root only for a privileged DU.
-      ...(launch.uid !== undefined ? { uid: launch.uid } : {}),
-      ...(launch.gid !== undefined ? { gid: launch.gid } : {}),
-    });
-    const exited = new Promise<number | null>((resolve) => {
-      child.once('exit', (code) => resolve(code));
-      child.once('error', () => resolve(127));
-    });
-    // Not naming the command: it is the package's text, and the unit's record has it.
-    if (child.pid === undefined) throw new Error("the service's command could not be executed");
-    child.unref();
-    return { pid: child.pid, exited };
-  },
-};
+// The native backend: execution units are host processes started from the unpacked DU (launcher.ts).
+// It is the embedded default where LXC is absent.
+import { packageVersion } from '../../../util/package-info.js';
+import { dateTime as iso, UNKNOWN_TIME as UNKNOWN } from '../../../util/time.js';
+import { EngineCode, EngineError } from '../../errors.js';
+import { lookupUser, type UserIds } from '../../ids/users.js';
+import type { Launch } from '../../supervisor.js';
+import type { DURecord, EERecord, EURecord } from '../../types.js';
+import type { Backend, BackendCapabilities, EERef, ExecEnvClass } from '../backend.js';
+import { HOST_PASSWD, nativeLauncher } from './launcher.js';
 
 /**
  * The engine's native backend: one EE, the host itself, always there; nothing to create, reset or
@@ -50,6 +23,12 @@ export class NativeBackend implements Backend {
     idRange: false,
     volumeLinks: false,
     hostUsers: true,
+  };
+  readonly execEnvClass: ExecEnvClass = {
+    name: 'Native',
+    vendor: 'cpe-agent',
+    version: packageVersion,
+    formats: ['tar.gz', 'squashfs'],
   };
 
   /** path: a place under the engine's state directory. */

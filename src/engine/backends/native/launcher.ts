@@ -1,0 +1,31 @@
+// How a native unit's process starts: a host process from the unpacked DU, each in its own session so
+// that a stop reaches its children and an agent restart does not.
+import { spawn } from 'node:child_process';
+import { isAbsolute, join } from 'node:path';
+import type { Launch, ProcessLauncher } from '../../supervisor.js';
+
+/** Where the host's users are. */
+export const HOST_PASSWD = '/etc/passwd';
+
+export const nativeLauncher: ProcessLauncher = {
+  spawn(_euid: string, launch: Launch, logFd: number) {
+    const command = isAbsolute(launch.command) ? launch.command : join(launch.cwd, launch.command);
+    const child = spawn(command, [...launch.args], {
+      cwd: launch.cwd,
+      env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...launch.env },
+      stdio: ['ignore', logFd, logFd],
+      detached: true,
+      // As the DU's user (libuv drops supplementary groups with it); root only for a privileged DU.
+      ...(launch.uid !== undefined ? { uid: launch.uid } : {}),
+      ...(launch.gid !== undefined ? { gid: launch.gid } : {}),
+    });
+    const exited = new Promise<number | null>((resolve) => {
+      child.once('exit', (code) => resolve(code));
+      child.once('error', () => resolve(127));
+    });
+    // Not naming the command: it is the package's text, and the unit's record has it.
+    if (child.pid === undefined) throw new Error("the service's command could not be executed");
+    child.unref();
+    return { pid: child.pid, exited };
+  },
+};

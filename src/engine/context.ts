@@ -1,0 +1,32 @@
+// The parts of the engine its operations share: made once by the Engine façade, handed to each file
+// that implements a group of operations (du-install, du-update, du-uninstall, recovery, ee-manager, units).
+import type { EventEmitter } from 'node:events';
+import type { Logger } from '../util/logger.js';
+import type { AppVolumes } from './app-volumes.js';
+import type { DuStore } from './du-store.js';
+import type { Identities } from './identity.js';
+import type { Journal } from './journal.js';
+import type { OpQueue } from './op-queue.js';
+import type { EngineRecords } from './records.js';
+import type { DownloadContext } from './staging.js';
+import type { Supervisor } from './supervisor.js';
+import type { DURecord, EngineEvents, EngineOptions, EURecord } from './types.js';
+
+export interface EngineParts {
+  readonly opts: EngineOptions;
+  readonly log: Logger;
+  readonly records: EngineRecords;
+  readonly store: DuStore;
+  readonly queue: OpQueue;
+  readonly journal: Journal;
+  readonly volumes: AppVolumes;
+  readonly supervisor: Supervisor;
+  readonly identity: Identities;
+  readonly events: EventEmitter<EngineEvents>;
+  /** Grace period before a stopping service is killed, in ms. */
+  readonly grace: number;
+  /** What a package download needs of the engine. */
+  readonly downloads: () => DownloadContext;
+  /** Hands a unit to the supervisor: its launch and its restart policy. */
+  supervise(du: DURecord, eu: EURecord): void;
+}

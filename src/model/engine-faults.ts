@@ -1,0 +1,32 @@
+// The USP code of each kind of engine failure: the one table the model uses wherever an engine error
+// becomes a DmError (Operate results, OperationComplete) or a DUStateChange! Fault.FaultCode.
+import { DmError, UspError } from '../dm/errors.js';
+import type { EngineFaultKind } from '../engine/errors.js';
+
+export const USP_CODE_OF: Readonly<Record<EngineFaultKind, number>> = {
+  'invalid-arguments': UspError.InvalidArguments,
+  'invalid-value': UspError.InvalidValue,
+  'command-failure': UspError.CommandFailure,
+  canceled: UspError.CommandCanceled,
+  'unknown-exec-env': 7223,
+  'exec-env-mismatch': 7225,
+  'duplicate-du': 7226,
+  'resources-exceeded': 7227,
+  'invalid-du-state': 7229,
+  // What the agent has always answered for a unit that is stopping.
+  'invalid-unit-state': 7230,
+  // TR-181 SoftwareModules: file transfer failures.
+  'server-unreachable': 7033,
+  'server-insecure': 7034,
+  'corrupt-data': 7035,
+  internal: UspError.InternalError,
+};
+
+export function uspCodeOf(kind: EngineFaultKind): number {
+  return USP_CODE_OF[kind];
+}
+
+/** An engine failure as the data model's error. */
+export function dmErrorOf(f: { readonly code: EngineFaultKind; readonly message: string }): DmError {
+  return new DmError(uspCodeOf(f.code), f.message);
+}
