@@ -7,7 +7,7 @@ import type { ModelCore } from './model-core.js';
 import { writeParams } from './param-writes.js';
 import { parsePath } from './path.js';
 import { applyEach, type Tx } from './transaction.js';
-import { nodeAt, type Table } from './tree.js';
+import { type Table, tableAt } from './tree.js';
 import { generateKeys } from './unique-keys.js';
 
 export interface AddRequest {
@@ -63,8 +63,7 @@ export function addInstance(
   instance?: number,
 ): string {
   const caller: Caller = { kind: 'agent', component };
-  const m = /^(.*\.)([^.]+)\.$/.exec(tablePath);
-  const table = m && nodeAt(core.root, m[1]!)?.tables.get(m[2]!);
+  const table = tableAt(core.root, tablePath);
   if (!table) throw new DmError(UspError.ObjectDoesNotExist, `${tablePath} is not a table`, tablePath);
   if (instance !== undefined && table.rows.has(instance))
     throw new DmError(UspError.DuplicateKey, `${tablePath}${instance}. exists`, tablePath);

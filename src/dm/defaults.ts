@@ -2,18 +2,18 @@
 // value, the rows it names created with the instance numbers it names, in one transaction.
 import { DmError, UspError } from './errors.js';
 import type { ModelCore } from './model-core.js';
+import { splitParamPath } from './path.js';
 import { toSupportedPath } from './schema.js';
 import type { Tx } from './transaction.js';
 import type { ObjectNode } from './tree.js';
-import { canonicalValue } from './types.js';
+import { canonicalAt } from './types.js';
 
 export function applyDefaults(core: ModelCore, defaults: Readonly<Record<string, string>>): void {
   const entries = Object.entries(defaults);
   if (!entries.length) return;
   const tx = core.begin({ kind: 'agent', component: 'defaults' });
   for (const [path, value] of entries) {
-    const objPath = path.slice(0, path.lastIndexOf('.') + 1);
-    const name = path.slice(objPath.length);
+    const [objPath, name] = splitParamPath(path);
     const node = ensureObject(core.root, objPath, tx, path);
     const p = node.def.params.get(name);
     if (!p)
@@ -24,17 +24,7 @@ export function applyDefaults(core: ModelCore, defaults: Readonly<Record<string,
       );
     if (core.handlers.params.get(toSupportedPath(path))?.get)
       throw new DmError(UspError.NotWritable, `defaults: ${path} is a live value and can't be set`, path);
-    let v: string;
-    try {
-      v = canonicalValue(p, String(value));
-    } catch (e) {
-      throw new DmError(
-        (e as DmError).code ?? UspError.InvalidValue,
-        `defaults: ${path}: ${(e as Error).message}`,
-        path,
-      );
-    }
-    tx.setValue(node, p, v);
+    tx.setValue(node, p, canonicalAt(p, String(value), path, `defaults: ${path}`));
   }
   tx.commit();
 }

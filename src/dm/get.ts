@@ -6,8 +6,9 @@ import { type Caller, viewOf } from './caller.js';
 import { DmError, UspError } from './errors.js';
 import type { ModelCore } from './model-core.js';
 import { parsePath } from './path.js';
+import { subtreeOf } from './resolve.js';
 import { visibleIn } from './schema.js';
-import { nodeAt, type ObjectNode } from './tree.js';
+import { type ObjectNode, paramAt } from './tree.js';
 
 /**
  * Get, one object at a time, each read only when its turn comes: a reader that stops (by throwing,
@@ -37,9 +38,8 @@ export function getEach(
     return;
   }
   for (const t of targets) {
-    const start = t.kind === 'node' ? [t.node] : [...t.table.rows.values()];
-    const base = t.kind === 'node' ? t.node : t.table.parent;
-    for (const s of start) {
+    const { base, starts } = subtreeOf(t);
+    for (const s of starts) {
       for (const node of s.walk()) {
         if (maxDepth > 0 && node.depthBelow(base) + (t.kind === 'node' ? 1 : 0) > maxDepth) continue;
         if (!visibleIn(node.def.spec.only, view)) continue;
@@ -51,9 +51,7 @@ export function getEach(
 
 /** One parameter's value by full path, for the agent's own use (secured values included). */
 export function valueAt(core: ModelCore, path: string): string {
-  const objPath = path.slice(0, path.lastIndexOf('.') + 1);
-  const node = nodeAt(core.root, objPath);
-  const p = node?.def.params.get(path.slice(objPath.length));
-  if (!node || !p) throw new DmError(UspError.InvalidPath, `${path} does not exist`, path);
-  return core.read(node, p);
+  const found = paramAt(core.root, path);
+  if (!found) throw new DmError(UspError.InvalidPath, `${path} does not exist`, path);
+  return core.read(found.node, found.p);
 }

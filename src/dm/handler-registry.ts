@@ -1,6 +1,7 @@
 // The handlers src/model registered, by supported path, and what they say about persistence: a
 // live value or a volatile parameter or table is never written to the state directory.
 import type { CommandHandler, ObjectHandler, ParamHandler } from './handlers.js';
+import { splitParamPath } from './path.js';
 import type { Schema } from './schema.js';
 import type { ObjectNode } from './tree.js';
 
@@ -24,9 +25,8 @@ export class HandlerRegistry {
   }
 
   private register<H>(map: Map<string, H>, path: string, h: H, kind: HandlerKind): void {
-    const objPath = kind === 'object' ? path : path.slice(0, path.lastIndexOf('.') + 1);
+    const [objPath, name] = kind === 'object' ? [path, ''] : splitParamPath(path);
     const def = this.schema.get(objPath);
-    const name = path.slice(objPath.length);
     const ok = def && (kind === 'object' || (kind === 'param' ? def.params.has(name) : def.commands.has(name)));
     if (!ok) throw new Error(`cannot register a ${kind} handler for ${path}: not in the supported data model`);
     map.set(path, h);

@@ -5,6 +5,7 @@ import { type Caller, viewOf } from './caller.js';
 import { DmError, UspError } from './errors.js';
 import type { ModelCore } from './model-core.js';
 import { parsePath } from './path.js';
+import { subtreeOf } from './resolve.js';
 import { visibleIn } from './schema.js';
 import type { ObjectNode } from './tree.js';
 
@@ -26,8 +27,7 @@ export function instances(core: ModelCore, path: string, caller: Caller, firstLe
     if (t.kind === 'node' && t.node.instance === undefined && !t.node.tables.size && !t.node.singles.size) {
       throw new DmError(UspError.NotATable, `${t.node.path} has no tables below it`, path);
     }
-    const base = t.kind === 'table' ? t.table.parent : t.node;
-    const starts = t.kind === 'table' ? [...t.table.rows.values()] : [t.node];
+    const { base, starts } = subtreeOf(t);
     for (const s of starts) {
       for (const n of s.walk()) {
         if (n.instance === undefined || !visibleIn(n.def.spec.only, view)) continue;

@@ -9,7 +9,7 @@ import { Resolver } from './resolve.js';
 import type { ParamDef, Schema } from './schema.js';
 import type { PersistOp } from './state-store.js';
 import { Tx, type TxHost } from './transaction.js';
-import { nodeAt, ObjectNode } from './tree.js';
+import { ObjectNode, paramAt } from './tree.js';
 
 export class ModelCore implements TxHost {
   readonly reader: ParamReader;
@@ -70,7 +70,6 @@ export class ModelCore implements TxHost {
   }
 
   private isSecured(path: string): boolean {
-    const dot = path.lastIndexOf('.') + 1;
-    return Boolean(nodeAt(this.root, path.slice(0, dot))?.def.params.get(path.slice(dot))?.secured);
+    return Boolean(paramAt(this.root, path)?.p.secured);
   }
 }

@@ -9,7 +9,7 @@ import type { HandlerRegistry } from './handler-registry.js';
 import { visibleIn } from './schema.js';
 import type { Tx } from './transaction.js';
 import type { ObjectNode } from './tree.js';
-import { canonicalValue } from './types.js';
+import { canonicalAt } from './types.js';
 import { checkKeys } from './unique-keys.js';
 
 /** Validates and stages params on one node; a required failure throws, others are reported. */
@@ -45,12 +45,7 @@ export function writeParams(
         );
       }
       if (typeof s.value !== 'string') throw new DmError(UspError.InvalidType, `${path}: value must be a string`, path);
-      let v: string;
-      try {
-        v = canonicalValue(p, s.value);
-      } catch (e) {
-        throw new DmError((e as DmError).code ?? UspError.InvalidValue, `${path}: ${(e as Error).message}`, path);
-      }
+      const v = canonicalAt(p, s.value, path);
       h?.validate?.(v, node, caller);
       pending.set(p.name, v);
     } catch (e) {

@@ -3,7 +3,7 @@
 import type { Logger } from '../util/logger.js';
 import type { ModelCore } from './model-core.js';
 import { emptySnapshot, type PersistOp, type Snapshot, type StateStore } from './state-store.js';
-import { nodeAt, ObjectNode } from './tree.js';
+import { nodeAt, ObjectNode, paramAt, tableAt } from './tree.js';
 
 export class Persistence {
   constructor(
@@ -85,14 +85,11 @@ export class Persistence {
       table.next = Math.max(table.next, n + 1);
     }
     for (const [path, value] of Object.entries(s.values)) {
-      const objPath = path.slice(0, path.lastIndexOf('.') + 1);
-      const node = nodeAt(root, objPath);
-      const p = node?.def.params.get(path.slice(objPath.length));
-      if (node && p) node.values.set(p.name, value);
+      const found = paramAt(root, path);
+      if (found) found.node.values.set(found.p.name, value);
     }
     for (const [tablePath, next] of Object.entries(s.next)) {
-      const m = /^(.*\.)([^.]+)\.$/.exec(tablePath);
-      const table = m && nodeAt(root, m[1]!)?.tables.get(m[2]!);
+      const table = tableAt(root, tablePath);
       if (table) table.next = Math.max(table.next, next);
     }
   }

@@ -9,7 +9,7 @@ import type { ObjectNode } from '../../dm/tree.js';
 import type { EERecord } from '../../engine/records.js';
 import { packageVersion } from '../../util/package-info.js';
 import { rethrow } from './engine-error.js';
-import { ME, ref, SM, type SmRows } from './rows.js';
+import { ME, type OperatorWrite, ref, SM, type SmRows } from './rows.js';
 
 /** The operator's policy: privileged DUs may be installed into this EE (docs/security.md). */
 const ALLOW_PRIVILEGED = 'X_CPE-AGENT_AllowPrivileged';
@@ -32,23 +32,14 @@ export class ExecEnvs {
   private readonly offFeed: () => void;
 
   constructor(private readonly rows: SmRows) {
-    // Writes by an operator that are commands in disguise (TR-181 "command parameters" of CWMP, and
-    // Enable for both protocols) act on the engine.
-    this.offFeed = rows.dm.feed.subscribe(
+    this.offFeed = rows.onOperatorWrite(
       [
         `${SM}ExecEnv.*.Enable`,
         `${SM}ExecEnv.*.Reset`,
         `${SM}ExecEnv.*.RequestedRunLevel`,
         `${SM}ExecEnv.*.${ALLOW_PRIVILEGED}`,
       ],
-      (c) => {
-        if (c.kind !== 'value' || c.cause.kind === 'agent') return;
-        const row = c.path.slice(0, c.path.lastIndexOf('.') + 1);
-        this.onWrite(row, c.path.slice(row.length), c.value, (e) =>
-          this.rows.log.error({ err: e, path: c.path }, 'operator request failed'),
-        );
-      },
-      ['value'],
+      (w, fail) => this.onWrite(w, fail),
     );
   }
 
@@ -56,7 +47,7 @@ export class ExecEnvs {
     this.offFeed();
   }
 
-  private onWrite(row: string, param: string, value: string, fail: (e: unknown) => void): void {
+  private onWrite({ row, param, value }: OperatorWrite, fail: (e: unknown) => void): void {
     const engine = this.rows.engine;
     const ee = this.rows.eeOfRow(row);
     if (!ee) return;
@@ -130,15 +121,13 @@ export class ExecEnvs {
   }
 
   async setRunLevel(row: ObjectNode, level: number): Promise<Record<string, string>> {
-    const ee = this.rows.eeOfRow(row.path);
-    if (!ee) throw new DmError(7223, `${row.path} is not an execution environment of the engine`);
+    const ee = this.rows.eeForCommand(row);
     await this.rows.engine.setRunLevel(ee.id, level).catch(rethrow);
     return {};
   }
 
   async restartEE(row: ObjectNode, reason: string): Promise<Record<string, string>> {
-    const ee = this.rows.eeOfRow(row.path);
-    if (!ee) throw new DmError(7223, `${row.path} is not an execution environment of the engine`);
+    const ee = this.rows.eeForCommand(row);
     await this.rows.engine.restartEE(ee.id, reason).catch(rethrow);
     this.rows.dm.emit(
       `${row.path}Restarted!`,
@@ -173,8 +162,7 @@ export class ExecEnvs {
   }
 
   async modifyConstraints(row: ObjectNode, input: Readonly<Record<string, string>>): Promise<Record<string, string>> {
-    const ee = this.rows.eeOfRow(row.path);
-    if (!ee) throw new DmError(7223, `${row.path} is not an execution environment of the engine`);
+    const ee = this.rows.eeForCommand(row);
     const n = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
     await this.rows.engine
       .modifyConstraints(ee.id, {
@@ -188,15 +176,13 @@ export class ExecEnvs {
   }
 
   async resetEE(row: ObjectNode): Promise<Record<string, string>> {
-    const ee = this.rows.eeOfRow(row.path);
-    if (!ee) throw new DmError(7223, `${row.path} is not an execution environment of the engine`);
+    const ee = this.rows.eeForCommand(row);
     await this.rows.engine.resetEE(ee.id).catch(rethrow);
     return {};
   }
 
   async removeEE(row: ObjectNode, force: boolean): Promise<Record<string, string>> {
-    const ee = this.rows.eeOfRow(row.path);
-    if (!ee) throw new DmError(7223, `${row.path} is not an execution environment of the engine`);
+    const ee = this.rows.eeForCommand(row);
     await this.rows.engine.removeEE(ee.id, force).catch(rethrow);
     this.rows.dm.delete([row.path], this.rows.agent);
     return {};

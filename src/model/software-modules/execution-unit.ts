@@ -9,7 +9,7 @@ import type { DURecord, EURecord } from '../../engine/records.js';
 import type { UnitState } from '../../engine/supervisor.js';
 import { rethrow } from './engine-error.js';
 import type { ExecEnvs } from './exec-env.js';
-import { DI, ME, ref, SM, type SmRows } from './rows.js';
+import { DI, ME, type OperatorWrite, ref, SM, type SmRows } from './rows.js';
 
 export function registerExecutionUnits(
   dm: DataModel,
@@ -36,38 +36,32 @@ export class ExecutionUnits {
     private readonly rows: SmRows,
     private readonly execEnvs: ExecEnvs,
   ) {
-    // Writes by an operator that are commands in disguise (TR-181 "command parameters" of CWMP) act
-    // on the engine.
-    this.offFeed = rows.dm.feed.subscribe(
+    this.offFeed = rows.onOperatorWrite(
       [
         `${SM}ExecutionUnit.*.RequestedState`,
         `${SM}ExecutionUnit.*.AutoStart`,
         `${SM}ExecutionUnit.*.RunLevel`,
         `${SM}ExecutionUnit.*.AutoRestart.`,
       ],
-      (c) => {
-        if (c.kind !== 'value' || c.cause.kind === 'agent') return;
-        const row = c.path.slice(0, c.path.lastIndexOf('.') + 1);
-        const param = c.path.slice(row.length);
-        const fail = (e: unknown) => this.rows.log.error({ err: e, path: c.path }, 'operator request failed');
-        if (row.endsWith('.AutoRestart.') || param === 'AutoStart' || param === 'RunLevel') {
-          try {
-            this.configureUnit(
-              this.rows.dm.node(row.endsWith('.AutoRestart.') ? row.slice(0, -'AutoRestart.'.length) : row)!,
-            );
-          } catch (e) {
-            fail(e);
-          }
-          return;
-        }
-        if (param === 'RequestedState') {
-          const euid = this.rows.dm.node(row)?.stored('EUID') ?? '';
-          if (c.value === 'Active' || c.value === 'Idle')
-            void this.rows.engine.setRequestedState(euid, c.value).catch(fail);
-        }
-      },
-      ['value'],
+      (w, fail) => this.onWrite(w, fail),
     );
+  }
+
+  private onWrite({ row, param, value }: OperatorWrite, fail: (e: unknown) => void): void {
+    if (row.endsWith('.AutoRestart.') || param === 'AutoStart' || param === 'RunLevel') {
+      try {
+        this.configureUnit(
+          this.rows.dm.node(row.endsWith('.AutoRestart.') ? row.slice(0, -'AutoRestart.'.length) : row)!,
+        );
+      } catch (e) {
+        fail(e);
+      }
+      return;
+    }
+    if (param === 'RequestedState') {
+      const euid = this.rows.dm.node(row)?.stored('EUID') ?? '';
+      if (value === 'Active' || value === 'Idle') void this.rows.engine.setRequestedState(euid, value).catch(fail);
+    }
   }
 
   close(): void {

@@ -2,6 +2,8 @@
 // stay stable across restarts (ExecEnv by Name, DeploymentUnit by DUID, ExecutionUnit by EUID), so
 // instance numbers never change under an operator's feet.
 import type { DataModel } from '../../dm/datamodel.js';
+import { DmError } from '../../dm/errors.js';
+import { splitParamPath } from '../../dm/path.js';
 import type { ObjectNode } from '../../dm/tree.js';
 import type { Engine } from '../../engine/engine.js';
 import type { EERecord } from '../../engine/records.js';
@@ -13,6 +15,13 @@ export const DI = 'Device.DeviceInfo.';
 export const ME = 'software-modules';
 /** A reference parameter's value for a row: its path without the trailing dot. */
 export const ref = (row: string) => row.slice(0, -1);
+
+/** A value an operator wrote: the row's path, the parameter's name, the new value. */
+export interface OperatorWrite {
+  readonly row: string;
+  readonly param: string;
+  readonly value: string;
+}
 
 export type SmTable = 'ExecEnvClass' | 'ExecEnv' | 'DeploymentUnit' | 'ExecutionUnit';
 
@@ -51,5 +60,28 @@ export class SmRows {
   eeOfRow(rowPath: string): EERecord | undefined {
     const name = this.dm.node(rowPath)?.stored('Name');
     return this.engine.execEnvs().find((e) => e.name === name);
+  }
+
+  /** The engine's EE of an ExecEnv row a command was called on. */
+  eeForCommand(row: ObjectNode): EERecord {
+    const ee = this.eeOfRow(row.path);
+    if (!ee) throw new DmError(7223, `${row.path} is not an execution environment of the engine`);
+    return ee;
+  }
+
+  /**
+   * Values an operator (not the agent) writes under these patterns: TR-181 "command parameters" of
+   * CWMP, and Enable for both protocols, act on the engine. A failure is logged, as nobody waits for it.
+   */
+  onOperatorWrite(patterns: string[], act: (w: OperatorWrite, fail: (e: unknown) => void) => void): () => void {
+    return this.dm.feed.subscribe(
+      patterns,
+      (c) => {
+        if (c.kind !== 'value' || c.cause.kind === 'agent') return;
+        const [row, param] = splitParamPath(c.path);
+        act({ row, param, value: c.value }, (e) => this.log.error({ err: e, path: c.path }, 'operator request failed'));
+      },
+      ['value'],
+    );
   }
 }
