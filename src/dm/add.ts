@@ -1,7 +1,7 @@
 // Add: a new row in each table a path names, with the caller's values, the handler's initial
 // values and generated unique keys; and the agent's own adds, with a chosen instance number.
 import type { AddOutcome, AddResult, ParamSetting } from './api-types.js';
-import { type Caller, viewOf } from './caller.js';
+import { agentCaller, type Caller, viewOf } from './caller.js';
 import { DmError, UspError } from './errors.js';
 import type { ModelCore } from './model-core.js';
 import { writeParams } from './param-writes.js';
@@ -62,7 +62,7 @@ export function addInstance(
   component: string,
   instance?: number,
 ): string {
-  const caller: Caller = { kind: 'agent', component };
+  const caller = agentCaller(component);
   const table = tableAt(core.root, tablePath);
   if (!table) throw new DmError(UspError.ObjectDoesNotExist, `${tablePath} is not a table`, tablePath);
   if (instance !== undefined && table.rows.has(instance))
@@ -105,7 +105,7 @@ function addRow(
     .filter(([name]) => !given.has(name))
     .map(([name, value]) => ({ name, value }));
   // Initial values are the agent's (a Recipient is read-only to the controller that gets it).
-  if (initial.length) writeParams(core.handlers, node, initial, tx, { kind: 'agent', component: 'initial' }, 'add');
+  if (initial.length) writeParams(core.handlers, node, initial, tx, agentCaller('initial'), 'add');
   const generated = generateKeys(node, [...initial, ...params]);
   const res = writeParams(core.handlers, node, [...generated, ...params], tx, caller, 'add');
   const keys: Record<string, string> = {};

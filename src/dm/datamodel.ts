@@ -19,7 +19,7 @@ import type {
   SetOutcome,
   SetRequest,
 } from './api-types.js';
-import { type Caller, viewOf } from './caller.js';
+import { agentCaller, type Caller, viewOf } from './caller.js';
 import { ChangeFeed } from './change-feed.js';
 import { applyDefaults } from './defaults.js';
 import { deleteAll } from './delete.js';
@@ -222,10 +222,10 @@ export class DataModel {
 
   /** Writes values as the agent (engine events, live state): no access checks, same validation. */
   update(objPath: string, values: Readonly<Record<string, string>>, component = 'model'): void {
-    this.set([{ objPath, params: Object.entries(values).map(([name, value]) => ({ name, value })) }], {
-      kind: 'agent',
-      component,
-    });
+    this.set(
+      [{ objPath, params: Object.entries(values).map(([name, value]) => ({ name, value })) }],
+      agentCaller(component),
+    );
   }
 
   /** Adds a row as the agent, optionally with a chosen instance number; returns its path. */

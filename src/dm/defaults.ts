@@ -1,5 +1,6 @@
 // The defaults file applied to an empty model (first start, factory reset): full parameter path ->
 // value, the rows it names created with the instance numbers it names, in one transaction.
+import { agentCaller } from './caller.js';
 import { DmError, UspError } from './errors.js';
 import type { ModelCore } from './model-core.js';
 import { splitParamPath } from './path.js';
@@ -11,7 +12,7 @@ import { canonicalAt } from './types.js';
 export function applyDefaults(core: ModelCore, defaults: Readonly<Record<string, string>>): void {
   const entries = Object.entries(defaults);
   if (!entries.length) return;
-  const tx = core.begin({ kind: 'agent', component: 'defaults' });
+  const tx = core.begin(agentCaller('defaults'));
   for (const [path, value] of entries) {
     const [objPath, name] = splitParamPath(path);
     const node = ensureObject(core.root, objPath, tx, path);

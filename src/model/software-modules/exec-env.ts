@@ -2,12 +2,12 @@
 // environment, their commands (AddExecEnv, SetRunLevel, Restart, Remove, Reset, ModifyConstraints)
 // and the writes of an operator that act on the engine (Enable, Reset, RequestedRunLevel, the
 // X_CPE-AGENT_AllowPrivileged policy).
-import { statfsSync } from 'node:fs';
 import type { DataModel } from '../../dm/datamodel.js';
 import { DmError, UspError } from '../../dm/errors.js';
 import type { ObjectNode } from '../../dm/tree.js';
 import type { EERecord } from '../../engine/records.js';
 import { packageVersion } from '../../util/package-info.js';
+import { diskKiB } from '../disk-space.js';
 import { rethrow } from './engine-error.js';
 import { ME, type OperatorWrite, ref, SM, type SmRows } from './rows.js';
 
@@ -110,8 +110,7 @@ export class ExecEnvs {
   }
 
   freeDiskKiB(): number {
-    const s = statfsSync(this.rows.engine.records.dir);
-    return Math.floor((s.bavail * s.bsize) / 1024);
+    return diskKiB(this.rows.engine.records.dir, 'free');
   }
 
   /** The engine's EE an ExecutionEnvRef names; an empty reference means the first enabled one. */

@@ -1,6 +1,7 @@
 // The Device.SoftwareModules rows the engine's records are mirrored into, found by the keys that
 // stay stable across restarts (ExecEnv by Name, DeploymentUnit by DUID, ExecutionUnit by EUID), so
 // instance numbers never change under an operator's feet.
+import { agentCaller } from '../../dm/caller.js';
 import type { DataModel } from '../../dm/datamodel.js';
 import { DmError } from '../../dm/errors.js';
 import { splitParamPath } from '../../dm/path.js';
@@ -26,7 +27,7 @@ export interface OperatorWrite {
 export type SmTable = 'ExecEnvClass' | 'ExecEnv' | 'DeploymentUnit' | 'ExecutionUnit';
 
 export class SmRows {
-  readonly agent = { kind: 'agent', component: ME } as const;
+  readonly agent = agentCaller(ME);
 
   constructor(
     readonly dm: DataModel,
