@@ -49,7 +49,7 @@ test('addAll without allowPartial: a failing request undoes the others, instance
   assert.equal(next!.path, `${CTL}2.`);
 });
 
-test('addAll with allowPartial: the good request is committed (the undone one gave its instance number back), the bad one answered with its error', async () => {
+test('addAll with allowPartial: the bad request is answered with its error and gives its instance back', async () => {
   const { dm, batches } = withOneController();
   const out = dm.addAll(
     [
