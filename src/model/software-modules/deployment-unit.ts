@@ -6,7 +6,7 @@ import { DmError, UspError } from '../../dm/errors.js';
 import type { ObjectNode } from '../../dm/tree.js';
 import type { DURecord } from '../../engine/records.js';
 import type { VolumeSpec } from '../../engine/volumes.js';
-import { rethrow } from './engine-error.js';
+import { faultError, rethrow } from './engine-error.js';
 import type { ExecEnvs } from './exec-env.js';
 import type { ExecutionUnits } from './execution-unit.js';
 import { ME, ref, SM, type SmRows } from './rows.js';
@@ -50,7 +50,7 @@ export class DeploymentUnits {
       ...(appData ? { appData } : {}),
       privileged: input.Privileged === 'true',
     });
-    if (r.fault) throw new DmError(r.fault.code, r.fault.message);
+    if (r.fault) throw faultError(r.fault);
     return { UUID: r.uuid, Version: r.version, ExecEnvRef: eeRef };
   }
 
@@ -70,7 +70,7 @@ export class DeploymentUnits {
         requestTag: commandKey,
       })
       .catch(rethrow);
-    if (r.fault) throw new DmError(r.fault.code, r.fault.message);
+    if (r.fault) throw faultError(r.fault);
     return {};
   }
 
@@ -82,7 +82,7 @@ export class DeploymentUnits {
     const r = await this.rows.engine
       .uninstall(row.stored('DUID') ?? '', commandKey, input.RetainData === 'true')
       .catch(rethrow);
-    if (r.fault) throw new DmError(r.fault.code, r.fault.message);
+    if (r.fault) throw faultError(r.fault);
     return {};
   }
 

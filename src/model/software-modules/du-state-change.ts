@@ -4,6 +4,7 @@ import type { ObjectNode } from '../../dm/tree.js';
 import type { DuResult } from '../../engine/engine.js';
 import type { ApplicationData } from './application-data.js';
 import type { DeploymentUnits } from './deployment-unit.js';
+import { faultCode } from './engine-error.js';
 import type { ExecutionUnits } from './execution-unit.js';
 import { ref, SM, type SmRows } from './rows.js';
 
@@ -58,7 +59,7 @@ export class DuStateChanges {
           StartTime: c.start,
           CompleteTime: c.complete,
           OperationPerformed: c.operation,
-          'Fault.FaultCode': String(c.fault?.code ?? 0),
+          'Fault.FaultCode': String(c.fault ? faultCode(c.fault) : 0),
           'Fault.FaultString': c.fault?.message ?? '',
         },
         this.rows.agent,
@@ -111,7 +112,7 @@ export class DuStateChanges {
       r.requestTag,
       this.rows.agent,
       r.fault
-        ? { ok: false, code: r.fault.code, message: r.fault.message }
+        ? { ok: false, code: faultCode(r.fault), message: r.fault.message }
         : {
             ok: true,
             output:
