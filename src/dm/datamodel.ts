@@ -93,15 +93,12 @@ export class DataModel {
 
   param(path: string, h: ParamHandler): void {
     this.handlers.param(path, h);
-    this.core.reader.forget();
   }
   object(path: string, h: ObjectHandler): void {
     this.handlers.object(path, h);
-    this.core.reader.forget();
   }
   command(path: string, h: CommandHandler): void {
     this.handlers.command(path, h);
-    this.core.reader.forget();
   }
   trackRequests(tracker: RequestTracker): void {
     this.commands.tracker = tracker;

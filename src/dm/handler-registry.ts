@@ -8,20 +8,31 @@ import type { ObjectNode } from './tree.js';
 export type HandlerKind = 'param' | 'object' | 'command';
 
 export class HandlerRegistry {
-  readonly params = new Map<string, ParamHandler>();
-  readonly objects = new Map<string, ObjectHandler>();
-  readonly commands = new Map<string, CommandHandler>();
+  private readonly paramMap = new Map<string, ParamHandler>();
+  private readonly objectMap = new Map<string, ObjectHandler>();
+  private readonly commandMap = new Map<string, CommandHandler>();
+  /** Read-only views: a handler gets in through the checks below or not at all. */
+  readonly params: ReadonlyMap<string, ParamHandler> = this.paramMap;
+  readonly objects: ReadonlyMap<string, ObjectHandler> = this.objectMap;
+  readonly commands: ReadonlyMap<string, CommandHandler> = this.commandMap;
+
+  /** Counts registrations: whatever was worked out from the handlers before is stale when it moves. */
+  private registrations = 0;
 
   constructor(private readonly schema: Schema) {}
 
+  get generation(): number {
+    return this.registrations;
+  }
+
   param(path: string, h: ParamHandler): void {
-    this.register(this.params, path, h, 'param');
+    this.register(this.paramMap, path, h, 'param');
   }
   object(path: string, h: ObjectHandler): void {
-    this.register(this.objects, path, h, 'object');
+    this.register(this.objectMap, path, h, 'object');
   }
   command(path: string, h: CommandHandler): void {
-    this.register(this.commands, path, h, 'command');
+    this.register(this.commandMap, path, h, 'command');
   }
 
   private register<H>(map: Map<string, H>, path: string, h: H, kind: HandlerKind): void {
@@ -30,6 +41,7 @@ export class HandlerRegistry {
     const ok = def && (kind === 'object' || (kind === 'param' ? def.params.has(name) : def.commands.has(name)));
     if (!ok) throw new Error(`cannot register a ${kind} handler for ${path}: not in the supported data model`);
     map.set(path, h);
+    this.registrations++;
   }
 
   isVolatile(node: ObjectNode): boolean {

@@ -1,6 +1,6 @@
 // How a parameter is read: a live handler, a table's row counter, or the stored value. Reads are the
-// hot path, so each object definition's readers are worked out once, on first use, and forgotten
-// when a handler is registered.
+// hot path, so each object definition's readers are worked out once, on first use, and worked out
+// again after a handler is registered.
 
 import type { Logger } from '../util/logger.js';
 import type { HandlerRegistry } from './handler-registry.js';
@@ -19,16 +19,13 @@ interface Readers {
 
 export class ParamReader {
   private readers = new WeakMap<ObjectDef, Readers>();
+  /** The registry's generation the readers were worked out at. */
+  private generation = -1;
 
   constructor(
     private readonly handlers: HandlerRegistry,
     private readonly log: Logger,
   ) {}
-
-  /** After a registration: a handler may now give a parameter a live value. */
-  forget(): void {
-    this.readers = new WeakMap();
-  }
 
   /** The current value of a parameter of a node: live handler, table counter, or stored value. */
   read(node: ObjectNode, p: ParamDef): string {
@@ -61,6 +58,10 @@ export class ParamReader {
   }
 
   private readersOf(def: ObjectDef): Readers {
+    if (this.generation !== this.handlers.generation) {
+      this.readers = new WeakMap();
+      this.generation = this.handlers.generation;
+    }
     let rs = this.readers.get(def);
     if (!rs) {
       const list = [...def.params.values()].map((p) => ({
