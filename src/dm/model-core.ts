@@ -13,8 +13,7 @@ import { ObjectNode, paramAt } from './tree.js';
 
 export class ModelCore implements TxHost {
   readonly reader: ParamReader;
-  root!: ObjectNode;
-  resolver!: Resolver;
+  private tree!: { root: ObjectNode; resolver: Resolver };
 
   constructor(
     readonly schema: Schema,
@@ -29,8 +28,16 @@ export class ModelCore implements TxHost {
 
   /** An empty tree: at start, and on factory reset. */
   clear(): void {
-    this.root = new ObjectNode(this.schema.root, `${this.schema.root.name}.`, undefined, undefined);
-    this.resolver = new Resolver(this.root, (n, p) => this.read(n, p));
+    const root = new ObjectNode(this.schema.root, `${this.schema.root.name}.`, undefined, undefined);
+    this.tree = { root, resolver: new Resolver(root, (n, p) => this.read(n, p)) };
+  }
+
+  get root(): ObjectNode {
+    return this.tree.root;
+  }
+
+  get resolver(): Resolver {
+    return this.tree.resolver;
   }
 
   begin(caller: Caller): Tx {
