@@ -44,6 +44,12 @@ const NAME_CHAR = /[A-Za-z0-9_-]/;
 const OPS: Op[] = ['==', '!=', '~=', '<=', '>=', '<', '>'];
 export const MAX_PATH_LENGTH = 4096;
 
+/** A parameter (or command, or event) path as its object's path and its own name: "Device.X.1." and "Name". */
+export function splitParamPath(path: string): [objPath: string, name: string] {
+  const dot = path.lastIndexOf('.') + 1;
+  return [path.slice(0, dot), path.slice(dot)];
+}
+
 class Cursor {
   i = 0;
   constructor(

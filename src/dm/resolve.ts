@@ -9,6 +9,13 @@ import { canonicalValue, compareValues, listItems } from './types.js';
 
 export type Target = { kind: 'node'; node: ObjectNode } | { kind: 'table'; table: Table };
 
+/** Where a target's subtree starts: the node itself, or every row of the table (under the table's parent). */
+export function subtreeOf(t: Target): { base: ObjectNode; starts: ObjectNode[] } {
+  return t.kind === 'node'
+    ? { base: t.node, starts: [t.node] }
+    : { base: t.table.parent, starts: [...t.table.rows.values()] };
+}
+
 export interface Resolution {
   readonly parsed: ParsedPath;
   readonly targets: Target[];

@@ -4,7 +4,8 @@
 // keeps them filed through its rows map and its rows' values maps, so nothing that writes them has to
 // remember it.
 import { KeyIndex } from './key-index.js';
-import type { ObjectDef } from './schema.js';
+import { splitParamPath } from './path.js';
+import type { ObjectDef, ParamDef } from './schema.js';
 
 export class Table {
   readonly rows: Map<number, ObjectNode> = new TableRows(this);
@@ -154,4 +155,18 @@ export function nodeAt(root: ObjectNode, path: string): ObjectNode | undefined {
     node = single;
   }
   return node;
+}
+
+/** The node and definition of an instantiated parameter path ("Device.X.3.Name"), or undefined. */
+export function paramAt(root: ObjectNode, path: string): { node: ObjectNode; p: ParamDef } | undefined {
+  const [objPath, name] = splitParamPath(path);
+  const node = nodeAt(root, objPath);
+  const p = node?.def.params.get(name);
+  return node && p ? { node, p } : undefined;
+}
+
+/** The table at an instantiated table path ("Device.X.3.Y."), or undefined. */
+export function tableAt(root: ObjectNode, path: string): Table | undefined {
+  const m = /^(.*\.)([^.]+)\.$/.exec(path);
+  return (m && nodeAt(root, m[1]!)?.tables.get(m[2]!)) || undefined;
 }

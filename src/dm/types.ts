@@ -171,6 +171,15 @@ export function canonicalValue(p: ParamSpec, raw: string): string {
   return out;
 }
 
+/** canonicalValue for the parameter at path: the failure names the path, with the label before its reason. */
+export function canonicalAt(p: ParamSpec, raw: string, path: string, label = path): string {
+  try {
+    return canonicalValue(p, raw);
+  } catch (e) {
+    throw new DmError((e as DmError).code ?? UspError.InvalidValue, `${label}: ${(e as Error).message}`, path);
+  }
+}
+
 /** Splits a list value into its items (an empty string is the empty list). */
 export function listItems(v: string): string[] {
   return v === '' ? [] : v.split(',').map((s) => s.trim());

@@ -1,6 +1,7 @@
 // The defaults format: a JSON object of full parameter path -> value (string, number or boolean).
 // The defaults file and CWMP vendor configuration files are both in it.
-import type { SetRequest } from './datamodel.js';
+import type { SetRequest } from './api-types.js';
+import { splitParamPath } from './path.js';
 
 /** The values of such a file, each as a string; a clear error for anything else. */
 export function parseValues(text: string): Record<string, string> {
@@ -25,9 +26,9 @@ export function parseValues(text: string): Record<string, string> {
 export function setRequestsOf(values: Iterable<readonly [string, string]>): SetRequest[] {
   const byObject = new Map<string, { name: string; value: string }[]>();
   for (const [path, value] of values) {
-    const obj = path.slice(0, path.lastIndexOf('.') + 1);
+    const [obj, name] = splitParamPath(path);
     const params = byObject.get(obj) ?? [];
-    params.push({ name: path.slice(obj.length), value });
+    params.push({ name, value });
     byObject.set(obj, params);
   }
   return [...byObject].map(([objPath, params]) => ({ objPath, params }));

@@ -1,12 +1,13 @@
 // Device.DeviceInfo: identity from the defaults file (else from the host), live uptime, memory and
 // CPU from the OS, and which state files this start found corrupt.
 
-import { existsSync, readdirSync, readFileSync, statfsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { cpus, freemem, hostname, totalmem, uptime } from 'node:os';
 import { join } from 'node:path';
 import type { DataModel } from '../dm/datamodel.js';
 import { packageVersion } from '../util/package-info.js';
 import { dateTime } from '../util/time.js';
+import { diskKiB } from './disk-space.js';
 
 const DI = 'Device.DeviceInfo.';
 const CORRUPT = 'X_CPE-AGENT_CorruptStateFiles';
@@ -23,8 +24,7 @@ export function registerDeviceInfo(dm: DataModel, opts: DeviceInfoOptions): void
   const disk = (field: 'total' | 'free') =>
     sampled(() => {
       if (!opts.stateDir) return '0';
-      const s = statfsSync(opts.stateDir);
-      return String(Math.floor(((field === 'total' ? s.blocks : s.bavail) * s.bsize) / 1024));
+      return String(diskKiB(opts.stateDir, field));
     });
   dm.param(`${DI}MemoryStatus.TotalPersistent`, { get: disk('total') });
   dm.param(`${DI}MemoryStatus.FreePersistent`, { get: disk('free') });

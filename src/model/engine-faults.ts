@@ -1,7 +1,8 @@
 // The USP code of each kind of engine failure: the one table the model uses wherever an engine error
-// becomes a DmError (Operate results, OperationComplete) or a DUStateChange! Fault.FaultCode.
+// becomes a DmError (Operate results, OperationComplete) or a DUStateChange! Fault.FaultCode,
+// whether the engine threw it or reported it as a DU operation's fault.
 import { DmError, UspError } from '../dm/errors.js';
-import type { EngineFaultKind } from '../engine/errors.js';
+import { EngineError, type EngineFaultKind } from '../engine/errors.js';
 
 export const USP_CODE_OF: Readonly<Record<EngineFaultKind, number>> = {
   'invalid-arguments': UspError.InvalidArguments,
@@ -29,4 +30,10 @@ export function uspCodeOf(kind: EngineFaultKind): number {
 /** An engine failure as the data model's error. */
 export function dmErrorOf(f: { readonly code: EngineFaultKind; readonly message: string }): DmError {
   return new DmError(uspCodeOf(f.code), f.message);
+}
+
+/** Throws an engine error as the data model's error; anything else as it is. */
+export function rethrow(e: unknown): never {
+  if (e instanceof EngineError) throw dmErrorOf(e);
+  throw e;
 }

@@ -2,7 +2,7 @@
 // version and uptime, and the Request table that mirrors running asynchronous operations, with
 // Request.{i}.Cancel(). Controllers, subscriptions and trust are served by the USP layer.
 
-import { describeCaller } from '../dm/caller.js';
+import { agentCaller, describeCaller } from '../dm/caller.js';
 import type { Change } from '../dm/change-feed.js';
 import type { DataModel } from '../dm/datamodel.js';
 import { DmError, UspError } from '../dm/errors.js';
@@ -56,7 +56,7 @@ function trackRequests(dm: DataModel): void {
       const row = rowOf.get(o.id);
       rowOf.delete(o.id);
       // A finished request leaves the table (TR-181: the row exists while the command runs).
-      if (row && dm.node(row)) dm.delete([row], { kind: 'agent', component: 'local-agent' });
+      if (row && dm.node(row)) dm.delete([row], agentCaller('local-agent'));
     },
     ['operation'],
   );
