@@ -7,11 +7,8 @@
 // controller may hold X_CPE-AGENT_MaxSubscriptionsPerController of them, and the agent in all
 // X_CPE-AGENT_MaxSubscriptions (reported as SupportedNumberOfSubscriptions), more is 7005.
 import { randomUUID } from 'node:crypto';
-import type { Caller } from '../dm/caller.js';
 import type { Change } from '../dm/change-feed.js';
-import { compilePattern } from '../dm/change-feed.js';
 import type { DataModel } from '../dm/datamodel.js';
-import { DmError, UspError } from '../dm/errors.js';
 import type { ObjectNode } from '../dm/tree.js';
 import { listItems } from '../dm/types.js';
 import type { Logger } from '../util/logger.js';
@@ -23,6 +20,8 @@ import { controllerByEndpoint } from './controllers.js';
 import type * as usp from './generated/usp-msg.js';
 import type { NotifyOutbox, StoredNotify } from './notify-outbox.js';
 import { SubscriptionIndex } from './subscription-index.js';
+import { checkLimits, limitOf } from './subscription-limits.js';
+import { refMatches } from './subscription-refs.js';
 
 const LA = 'Device.LocalAgent.';
 const SUB = `${LA}Subscription.`;
@@ -437,67 +436,6 @@ function notifRetry(ctl: ObjectNode): Retry {
       Number(ctl.stored('USPNotifRetryIntervalMultiplier') ?? 2000),
     ),
   );
-}
-
-/** A limit of LocalAgent's; 0 stands for none. */
-function limitOf(dm: DataModel, name: string): number | undefined {
-  return Number(dm.value(`${LA}${name}`)) || undefined;
-}
-
-/**
- * 7005 for an Add past the agent's or the controller's number of subscriptions (the agent's own adds are not asked).
- */
-function checkLimits(dm: DataModel, table: string, caller: Caller): void {
-  const all = limitOf(dm, 'X_CPE-AGENT_MaxSubscriptions');
-  if (all !== undefined && (dm.node(LA)?.tables.get('Subscription')?.rows.size ?? 0) >= all) {
-    throw new DmError(
-      UspError.ResourcesExceeded,
-      `resources exceeded: the agent holds ${all} subscriptions, the most it supports (SupportedNumberOfSubscriptions)`,
-      table,
-    );
-  }
-  const mine = limitOf(dm, 'X_CPE-AGENT_MaxSubscriptionsPerController');
-  if (mine === undefined || caller.kind !== 'usp') return;
-  const ctl = controllerByEndpoint(dm, caller.endpointId);
-  if (ctl && SubscriptionIndex.of(dm).countFor(ctl.path.slice(0, -1)) >= mine) {
-    throw new DmError(
-      UspError.ResourcesExceeded,
-      `resources exceeded: ${caller.endpointId} holds ${mine} subscriptions, the most a controller may ` +
-        `(X_CPE-AGENT_MaxSubscriptionsPerController)`,
-      table,
-    );
-  }
-}
-
-const patternCache = new Map<string, (p: string) => boolean>();
-
-/**
- * Whether a ReferenceList entry covers a changed path: partial paths cover what is below them,
- * wildcards any instance, search expressions the objects they resolve to now. For creation and
- * deletion the entry names the table, and covers its rows.
- */
-function refMatches(dm: DataModel, ref: string, path: string, table: boolean): boolean {
-  if (ref.includes('[')) {
-    try {
-      return dm.resolve(ref, AGENT).some((t) => {
-        const p = t.kind === 'node' ? t.node.path : t.table.path;
-        return table
-          ? path.startsWith(p) && /^\d+\.$/.test(path.slice(p.length))
-          : path === p || (p.endsWith('.') && path.startsWith(p));
-      });
-    } catch {
-      return false;
-    }
-  }
-  const key = `${table ? 't' : 'p'}${ref}`;
-  let m = patternCache.get(key);
-  if (!m) {
-    m = table ? compilePattern(`${ref}*`) : compilePattern(ref);
-    // Subscriptions come and go with references of the controllers' choosing: the cache must not grow with them.
-    if (patternCache.size >= 10_000) patternCache.clear();
-    patternCache.set(key, m);
-  }
-  return table ? m(path.replace(/\.$/, '')) || m(path) : m(path);
 }
 
 /** What a recipient must be allowed to be notified of: the parameter, event or object reported. */
