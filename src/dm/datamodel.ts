@@ -8,11 +8,11 @@ import { type Logger, silentLogger } from '../util/logger.js';
 import { Quarantine } from '../util/quarantine.js';
 import type { Caller } from './caller.js';
 import { viewOf } from './caller.js';
-import { type Change, ChangeFeed } from './change-feed.js';
+import { type Change, ChangeFeed, type EventDetail } from './change-feed.js';
 import { validateArgs } from './command-args.js';
 import { asDmError, DmError, UspError } from './errors.js';
 import type { CommandHandler, ObjectHandler, ParamHandler } from './handlers.js';
-import { type Operation, Operations } from './operations.js';
+import { type Operation, type OperationOutcome, Operations } from './operations.js';
 import { parsePath } from './path.js';
 import { Resolver, type Target } from './resolve.js';
 import { type ObjectDef, type ParamDef, type Schema, toSupportedPath, type View, visibleIn } from './schema.js';
@@ -57,7 +57,12 @@ export interface InstanceInfo {
 }
 export type OperateOutcome =
   | { readonly path: string; readonly kind: 'sync'; readonly output: Record<string, string> }
-  | { readonly path: string; readonly kind: 'async'; readonly operation: Operation; readonly done: Promise<unknown> }
+  | {
+      readonly path: string;
+      readonly kind: 'async';
+      readonly operation: Operation;
+      readonly done: Promise<OperationOutcome>;
+    }
   | { readonly path: string; readonly kind: 'error'; readonly error: DmError };
 
 /** A DmError for a whole request, with the per-parameter failures that caused it. */
@@ -918,13 +923,13 @@ export class DataModel {
     return { path, kind: 'async', operation: op, done };
   }
 
-  /** Publishes an event ("Device.Boot!") after checking it exists, with its arguments. */
-  emit(path: string, args: Readonly<Record<string, string>>, caller: Caller): void {
+  /** Publishes an event ("Device.Boot!") after checking it exists, with its arguments (and in-process detail). */
+  emit(path: string, args: Readonly<Record<string, string>>, caller: Caller, detail?: EventDetail): void {
     const parsed = parsePath(path);
     if (parsed.leaf.kind !== 'event') throw new DmError(UspError.InvalidPath, `'${path}' is not an event path`, path);
     const { targets } = this.resolver.resolve(parsed, 'all');
     if (!targets.length) throw new DmError(UspError.InvalidPath, `${path} does not exist`, path);
-    this.feed.publish([{ kind: 'event', path, args, cause: caller }]);
+    this.feed.publish([{ kind: 'event', path, args, cause: caller, ...(detail ? { detail } : {}) }]);
   }
 
   // ---- internals for Tx ---------------------------------------------------------------------

@@ -2,6 +2,8 @@
 // DU, 7227 resources exceeded, 7229 invalid DU state, 7033 server unreachable, 7034 server insecure,
 // 7035 corrupt data ...);
 // the model passes them to DUStateChange! and Operate results unchanged.
+import type { TransferFailure } from '../util/download.js';
+
 export const EngineCode = {
   InvalidArguments: 7004,
   InvalidValue: 7012,
@@ -18,12 +20,8 @@ export const EngineCode = {
   InternalError: 7003,
 } as const;
 
-/**
- * What went wrong in a file transfer, beyond USP's codes for it (7033, 7034): CWMP tells these apart
- * (9012 server authentication, either way: our credentials refused or the server's certificate; 9013
- * protocol, 9015 unreachable, 9016 file not accessible, 9017 incomplete).
- */
-export type TransferFailure = 'auth' | 'insecure' | 'protocol' | 'unreachable' | 'not-found' | 'incomplete';
+/** What went wrong in a file transfer beyond USP's codes for it (util/download tells them apart for CWMP). */
+export type { TransferFailure };
 
 /**
  * The longest message an engine error carries. Messages become faults that controllers, ACSes and

@@ -256,7 +256,7 @@ export class SoftwareModules {
       ...(appData ? { appData } : {}),
       privileged: input.Privileged === 'true',
     });
-    if (r.fault) throw new DmError(r.fault.code, r.fault.message);
+    if (r.fault) throw new DmError(r.fault.code, r.fault.message, undefined, r.fault.transfer);
     return { UUID: r.uuid, Version: r.version, ExecEnvRef: eeRef };
   }
 
@@ -276,7 +276,7 @@ export class SoftwareModules {
         requestTag: commandKey,
       })
       .catch(rethrow);
-    if (r.fault) throw new DmError(r.fault.code, r.fault.message);
+    if (r.fault) throw new DmError(r.fault.code, r.fault.message, undefined, r.fault.transfer);
     return {};
   }
 
@@ -288,7 +288,7 @@ export class SoftwareModules {
     const r = await this.engine
       .uninstall(row.stored('DUID') ?? '', commandKey, input.RetainData === 'true')
       .catch(rethrow);
-    if (r.fault) throw new DmError(r.fault.code, r.fault.message);
+    if (r.fault) throw new DmError(r.fault.code, r.fault.message, undefined, r.fault.transfer);
     return {};
   }
 
@@ -492,6 +492,8 @@ export class SoftwareModules {
           'Fault.FaultString': c.fault?.message ?? '',
         },
         this.agent,
+        // Whose request it ends, and a failed transfer's kind: for CWMP, which reports both its way.
+        { commandKey: r.requestTag, ...(r.fault?.transfer ? { transfer: r.fault.transfer } : {}) },
       );
       this.syncVolumes();
       if (r.recovered && r.requestTag) this.reportOrphan(r, duRow);
@@ -770,6 +772,6 @@ function volumeArgs(input: Readonly<Record<string, string>>): VolumeSpec[] | und
 }
 
 function rethrow(e: unknown): never {
-  if (e instanceof EngineError) throw new DmError(e.code, e.message);
+  if (e instanceof EngineError) throw new DmError(e.code, e.message, undefined, e.transfer);
   throw e;
 }
