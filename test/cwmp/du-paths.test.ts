@@ -100,7 +100,9 @@ test('a ChangeDUState and a USP InstallDU take the same path: one operation and 
   assert.equal(byMethod(acs, 'AutonomousDUStateChangeComplete').length, 1);
 });
 
-test('transfer failures reach the ACS by kind: 9012 refused credentials, 9015 unreachable, 9016 not found, 9017 cut', async (t) => {
+const TRANSFERS =
+  'transfer failures reach the ACS by kind: 9012 refused credentials, 9015 unreachable, 9016 missing, 9017 cut';
+test(TRANSFERS, async (t) => {
   const files = await serveFiles({});
   const refusing = await httpServer((_req, res) => res.writeHead(401).end());
   const cutting = await httpServer((_req, res) => {
@@ -158,7 +160,9 @@ test('transfer failures reach the ACS by kind: 9012 refused credentials, 9015 un
   assert.deepEqual(transfers, { 'dl-unreachable': 9015, 'dl-refused': 9012 });
 });
 
-test('a USP install while the ACS is down reaches it as AutonomousDUStateChangeComplete once, across a restart', async (t) => {
+const ACROSS_RESTART =
+  'a USP install while the ACS is down reaches it as AutonomousDUStateChangeComplete once, across a restart';
+test(ACROSS_RESTART, async (t) => {
   const http = await serveFiles({ 'a.tgz': pkg('a') });
   t.after(() => http.close());
   const { agent, acs, boot } = await setup(t, POLICY);
