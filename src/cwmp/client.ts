@@ -9,7 +9,7 @@ import type { Logger } from '../util/logger.js';
 import { UNKNOWN_TIME } from '../util/time.js';
 import { asWork } from '../util/work.js';
 import { ConnectionRequestServer } from './connection-request.js';
-import { performDownload } from './download.js';
+import { type DownloadEnv, performDownload } from './download.js';
 import { AutonomousDuReporter } from './du-autonomous.js';
 import { DuStateRunner } from './du-state.js';
 import { CwmpFault } from './faults.js';
@@ -446,7 +446,7 @@ export class CwmpClient {
     );
   }
 
-  private downloadEnv() {
+  private downloadEnv(): DownloadEnv {
     return {
       dm: this.dm,
       state: this.state,
