@@ -178,7 +178,8 @@ async function fetchTo(
     const lenHeader = Number(res.headers['content-length']);
     const total = Number.isFinite(lenHeader) ? lenHeader : undefined;
     if (total !== undefined && total > opts.maxBytes) {
-      res.body.destroy();
+      // undici reports a body destroyed unread as an 'error' event: unheard, it would end the process.
+      res.body.on('error', () => undefined).destroy();
       throw new DownloadError('too-large', `package of ${total} bytes exceeds the ${opts.maxBytes} byte limit`);
     }
     // Chunks go straight to the file with writeSync (page cache, 64 KiB at a time): a third faster
