@@ -1,6 +1,6 @@
 // CWMP faults: what an RPC handler throws, and CWMP's own tables from the codes the data model speaks
 // (USP 7xxx, TR-181's 72xx for software modules) and the kinds of a failed transfer to the 9xxx codes
-// an ACS expects. The one place where CWMP codes are made, so both protocols agree on every failure.
+// an ACS expects: the one place where the codes of the layers below become CWMP's.
 
 import { DmRequestError } from '../dm/datamodel.js';
 import { DmError } from '../dm/errors.js';
@@ -91,7 +91,7 @@ const TRANSFER_FAULTS: Record<TransferFailure, number> = {
   incomplete: 9017,
 };
 
-/** Download failures that are no transfer failure: bad arguments, too large, short, canceled. */
+/** A Download failure's class, where no transfer kind says more (bad arguments, too large, short, canceled). */
 const DOWNLOAD_FAULTS: Record<DownloadFailure, number> = {
   'bad-request': 9003,
   unreachable: 9015,
