@@ -189,8 +189,10 @@ export class Agent {
 
   private async startCwmp(dm: DataModel): Promise<void> {
     const { CwmpClient } = await import('./cwmp/client.js');
-    if (this.current !== dm || !this.engine || !this.sm) return; // stopped meanwhile
-    const client = new CwmpClient(dm, this.engine, this.sm, {
+    if (this.current !== dm) return; // stopped meanwhile
+    // The client speaks to the data model only: ChangeDUState calls its SoftwareModules commands and
+    // hears their DUStateChange! events, like USP does.
+    const client = new CwmpClient(dm, {
       stateDir: this.opts.stateDir,
       logger: this.opts.logger,
       ...this.opts.cwmp,

@@ -4,27 +4,20 @@
 // what the ACS asked for that outlives a session (Reboot, FactoryReset, Download, ChangeDUState).
 // Of the last kind at most ManagementServer.X_CPE-AGENT_MaxRequestsInFlight are in progress at once
 // (downloads not yet reported, DU jobs, scheduled informs); more are refused with 9004.
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { DataModel } from '../dm/datamodel.js';
-import { parseValues, setRequestsOf } from '../dm/values-file.js';
-import type { Engine } from '../engine/engine.js';
-import type { EngineFaultKind, TransferFailure } from '../engine/errors.js';
-import { fetchPackage } from '../engine/fetch.js';
-import type { SoftwareModules } from '../model/software-modules.js';
 import type { Logger } from '../util/logger.js';
 import { cwmpSessionRetry, Retry, retryWaitMs } from '../util/retry.js';
-import { dateTime as now, UNKNOWN_TIME } from '../util/time.js';
+import { UNKNOWN_TIME } from '../util/time.js';
+import { asWork } from '../util/work.js';
 import { ConnectionRequestServer } from './connection-request.js';
+import { type DownloadEnv, performDownload } from './download.js';
+import { AutonomousDuReporter } from './du-autonomous.js';
 import { DuStateRunner } from './du-state.js';
-import { el } from './envelope.js';
-import { CwmpFault, duFaultOf } from './faults.js';
+import { CwmpFault } from './faults.js';
 import { notificationOf } from './rpc/attributes.js';
-import { CWMP_CALLER, type CwmpActions, type DownloadRequest, type RpcContext } from './rpc/context.js';
+import { CWMP_CALLER, type CwmpActions, type RpcContext } from './rpc/context.js';
 import { CwmpSession } from './session.js';
-import { CwmpState, type EventStruct } from './state.js';
+import { CwmpState } from './state.js';
 import { AcsConnection } from './transport.js';
 
 const MS = 'Device.ManagementServer.';
@@ -54,6 +47,7 @@ export class CwmpClient {
   readonly state: CwmpState;
   private readonly log: Logger;
   private readonly du: DuStateRunner;
+  private readonly autonomous: AutonomousDuReporter;
   private readonly forced: string[];
   private cr: ConnectionRequestServer | undefined;
   private running: Promise<void> | undefined;
@@ -88,15 +82,15 @@ export class CwmpClient {
   private transfers = 0;
   private jobsToStart = 0;
 
+  /** DU state changes are heard from the moment the client exists: the agent's recovery reports them next. */
   constructor(
     private readonly dm: DataModel,
-    engine: Engine,
-    sm: SoftwareModules,
     private readonly opts: CwmpClientOptions,
   ) {
     this.log = opts.logger.child({ component: 'cwmp' });
     this.state = new CwmpState(opts.stateDir);
-    this.du = new DuStateRunner(dm, engine, sm, this.state, this.log, () => this.kick());
+    this.du = new DuStateRunner(dm, this.state, this.log, () => this.kick());
+    this.autonomous = new AutonomousDuReporter(dm, this.state, this.log, () => this.kick());
     this.forced = forcedInformParams(dm);
   }
 
@@ -188,8 +182,9 @@ export class CwmpClient {
   }
 
   /**
-   * ChangeDUState jobs a restart interrupted go on. Called after the engine reported what it
-   * recovered, so that an operation the restart cut short fills its slot instead of running twice.
+   * ChangeDUState jobs a restart interrupted go on. Called after the agent reported what it recovered
+   * (DUStateChange! events), so that an operation the restart cut short fills its slot instead of
+   * running twice.
    */
   resumeJobs(): void {
     this.du.resume();
@@ -199,6 +194,7 @@ export class CwmpClient {
     this.stopped = true;
     for (const off of this.offFeed) off();
     this.du.close();
+    this.autonomous.close();
     for (const t of [this.retryTimer, this.periodicTimer, ...this.timers]) if (t) clearTimeout(t);
     await this.cr?.close();
     await this.running?.catch(() => undefined);
@@ -212,7 +208,8 @@ export class CwmpClient {
       return;
     }
     if (this.retryTimer) return;
-    this.running = this.session().finally(() => {
+    // Work for the idle collector: it never runs in the middle of a session.
+    this.running = asWork(() => this.session()).finally(() => {
       this.running = undefined;
       for (const a of this.afterSession.splice(0)) a();
       // Only what is still undelivered calls for another session (not, say, a kick for an event the
@@ -378,8 +375,9 @@ export class CwmpClient {
           this.arm(
             req.delaySeconds * 1000,
             () =>
-              void this.download(req).finally(() => {
+              void asWork(() => performDownload(req, this.downloadEnv())).finally(() => {
                 this.transfers--;
+                this.kick();
               }),
           ),
         );
@@ -454,72 +452,14 @@ export class CwmpClient {
     );
   }
 
-  /** Download: fetch, apply (vendor configuration) or hand over (firmware), then TransferComplete. */
-  private async download(req: DownloadRequest): Promise<void> {
-    const start = now();
-    const dir = mkdtempSync(join(tmpdir(), 'cpe-download-'));
-    let fault = { code: 0, message: '' };
-    try {
-      const file = join(dir, 'file');
-      // The engine's download bounds; no file: URLs (an ACS must not make the agent read host files).
-      await fetchPackage(req.url, file, {
-        ...(req.username ? { username: req.username, password: req.password } : {}),
-        maxBytes: 256 * 1024 * 1024,
-        caFile: this.opts.tls?.ca,
-      });
-      if (req.fileType.startsWith('3 ')) this.applyConfig(readFileSync(file, 'utf8'));
-      else await this.installFirmware(file);
-    } catch (e) {
-      const err = e as { code?: number | EngineFaultKind; transfer?: TransferFailure; message: string };
-      fault = { code: err.code ? duFaultOf({ code: err.code, transfer: err.transfer }) : 9010, message: err.message };
-      this.log.warn({ url: req.url, fault }, 'download failed');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-    this.state.addPending(
-      'TransferComplete',
-      `<cwmp:TransferComplete>${el('CommandKey', req.commandKey)}<FaultStruct>${el('FaultCode', fault.code)}` +
-        `${el('FaultString', fault.message)}</FaultStruct>${el('StartTime', start)}` +
-        `${el('CompleteTime', now())}</cwmp:TransferComplete>`,
-      [{ code: '7 TRANSFER COMPLETE', key: '' }, { code: 'M Download', key: req.commandKey } as EventStruct],
-    );
-    this.kick();
-  }
-
-  /** A vendor configuration file: the defaults format (JSON path -> value), applied as one atomic set. */
-  private applyConfig(text: string): void {
-    let values: Record<string, string>;
-    try {
-      values = parseValues(text);
-    } catch (e) {
-      throw Object.assign(new Error(`the configuration file: ${(e as Error).message}`), { code: 9018 });
-    }
-    try {
-      this.dm.set(setRequestsOf(Object.entries(values)), CWMP_CALLER);
-    } catch (e) {
-      throw Object.assign(new Error(`the configuration was not applied: ${(e as Error).message}`), { code: 9018 });
-    }
-  }
-
-  private installFirmware(file: string): Promise<void> {
-    const cmd = this.opts.firmwareCommand;
-    if (!cmd)
-      return Promise.reject(
-        Object.assign(new Error('this device has no firmware installer configured (run --firmware-command)'), {
-          code: 9010,
-        }),
-      );
-    return new Promise((resolve, reject) =>
-      execFile(cmd, [file], { timeout: 600_000 }, (err, _o, stderr) =>
-        err
-          ? reject(
-              Object.assign(new Error(`${cmd} failed: ${stderr.trim().split('\n').pop() ?? err.message}`), {
-                code: 9010,
-              }),
-            )
-          : resolve(),
-      ),
-    );
+  private downloadEnv(): DownloadEnv {
+    return {
+      dm: this.dm,
+      state: this.state,
+      log: this.log,
+      caFile: this.opts.tls?.ca,
+      firmwareCommand: this.opts.firmwareCommand,
+    };
   }
 }
 

@@ -1,10 +1,11 @@
-// CWMP faults: what an RPC handler throws, and the mapping of data model (USP 7xxx) codes and engine
-// failure kinds to the 9xxx codes an ACS expects, so both protocols agree on every failure.
+// CWMP faults: what an RPC handler throws, and CWMP's own tables from the codes the data model speaks
+// (USP 7xxx, TR-181's 72xx for software modules) and the kinds of a failed transfer to the 9xxx codes
+// an ACS expects: the one place where the codes of the layers below become CWMP's.
 
 import { DmRequestError } from '../dm/datamodel.js';
-import { cwmpFaultOf, DmError } from '../dm/errors.js';
-import type { EngineFaultKind, TransferFailure } from '../engine/errors.js';
+import { DmError } from '../dm/errors.js';
 import { BudgetExceeded } from '../util/byte-budget.js';
+import type { DownloadError, DownloadFailure, TransferFailure } from '../util/download.js';
 
 export interface SetFault {
   readonly name: string;
@@ -23,7 +24,45 @@ export class CwmpFault extends Error {
   }
 }
 
-/** SoftwareModules (USP) codes -> ChangeDUState / Download faults (TR-069 Table 61). */
+/** USP code -> CWMP fault code (TR-069 Table 61), for the faults the CWMP client answers RPCs with. */
+const CWMP_OF: Record<number, number> = {
+  7000: 9002,
+  7001: 9000,
+  7002: 9001,
+  7003: 9002,
+  7004: 9003,
+  7005: 9004,
+  7006: 9001,
+  7007: 9003,
+  7008: 9005,
+  7009: 9002,
+  7010: 9005,
+  7011: 9006,
+  7012: 9007,
+  7013: 9008,
+  7014: 9007,
+  7015: 9002,
+  7016: 9005,
+  7017: 9004,
+  7018: 9005,
+  7019: 9005,
+  7020: 9002,
+  7021: 9003,
+  7022: 9002,
+  7023: 9002,
+  7024: 9001,
+  7025: 9007,
+  7026: 9005,
+  7027: 9003,
+};
+
+/** A data model failure as the fault of an RPC. */
+export function cwmpFaultOf(usp: number): number {
+  if (usp >= 9000 && usp < 10000) return usp; // already a CWMP fault
+  return CWMP_OF[usp] ?? 9002;
+}
+
+/** SoftwareModules codes (DUStateChange!, InstallDU() and the like) -> ChangeDUState faults (TR-069 Table 61). */
 const DU_FAULTS: Record<number, number> = {
   7004: 9003,
   7012: 9003,
@@ -43,24 +82,6 @@ const DU_FAULTS: Record<number, number> = {
   7230: 9029,
 };
 
-/** Engine failure kinds -> ChangeDUState / Download faults: the same as their USP codes' in DU_FAULTS. */
-export const ENGINE_FAULTS: Readonly<Record<EngineFaultKind, number>> = {
-  'invalid-arguments': 9003,
-  'invalid-value': 9003,
-  'command-failure': 9002,
-  canceled: 9002,
-  'unknown-exec-env': 9023,
-  'exec-env-mismatch': 9025,
-  'duplicate-du': 9026,
-  'resources-exceeded': 9027,
-  'invalid-du-state': 9029,
-  'invalid-unit-state': 9029,
-  'server-unreachable': 9015,
-  'server-insecure': 9012,
-  'corrupt-data': 9018,
-  internal: 9002,
-};
-
 const TRANSFER_FAULTS: Record<TransferFailure, number> = {
   auth: 9012,
   insecure: 9012,
@@ -70,10 +91,24 @@ const TRANSFER_FAULTS: Record<TransferFailure, number> = {
   incomplete: 9017,
 };
 
-/** An engine failure as the 9xxx code of a DU operation or a Download: the transfer detail first. */
-export function duFaultOf(fault: { code: number | EngineFaultKind; transfer?: TransferFailure | undefined }): number {
+/** A Download failure's class, where no transfer kind says more (bad arguments, too large, short, canceled). */
+const DOWNLOAD_FAULTS: Record<DownloadFailure, number> = {
+  'bad-request': 9003,
+  unreachable: 9015,
+  insecure: 9012,
+  'too-large': 9027,
+  truncated: 9018,
+  canceled: 9002,
+};
+
+/** A failed Download's fetch as its TransferComplete fault: the transfer detail first. */
+export function downloadFaultOf(e: DownloadError): number {
+  return e.transfer ? TRANSFER_FAULTS[e.transfer] : DOWNLOAD_FAULTS[e.failure];
+}
+
+/** A DU operation's failure as the 9xxx code of its result: the transfer detail first. */
+export function duFaultOf(fault: { code: number; transfer?: TransferFailure | undefined }): number {
   if (fault.transfer) return TRANSFER_FAULTS[fault.transfer];
-  if (typeof fault.code === 'string') return ENGINE_FAULTS[fault.code] ?? 9002;
   if (fault.code >= 9000 && fault.code < 10000) return fault.code;
   return DU_FAULTS[fault.code] ?? 9002;
 }
@@ -85,7 +120,7 @@ export function asCwmpFault(e: unknown): CwmpFault {
   if (e instanceof DmError) {
     const failures = e instanceof DmRequestError ? e.failures : [];
     return new CwmpFault(
-      e.cwmp,
+      cwmpFaultOf(e.code),
       e.message,
       failures.map((f) => ({ name: f.path, code: cwmpFaultOf(f.code), message: f.message })),
     );

@@ -1,7 +1,7 @@
 // The shapes the data model's calls take and answer. Failures are DmErrors naming the offending part;
 // a Set or Add that refuses some parameters but goes ahead lists them, each with its own code.
 import { DmError } from './errors.js';
-import type { Operation } from './operations.js';
+import type { Operation, OperationOutcome } from './operations.js';
 
 export interface ResolvedObject {
   readonly path: string;
@@ -48,7 +48,12 @@ export interface InstanceInfo {
 }
 export type OperateOutcome =
   | { readonly path: string; readonly kind: 'sync'; readonly output: Record<string, string> }
-  | { readonly path: string; readonly kind: 'async'; readonly operation: Operation; readonly done: Promise<unknown> }
+  | {
+      readonly path: string;
+      readonly kind: 'async';
+      readonly operation: Operation;
+      readonly done: Promise<OperationOutcome>;
+    }
   | { readonly path: string; readonly kind: 'error'; readonly error: DmError };
 
 /** A DmError for a whole request, with the per-parameter failures that caused it. */

@@ -1,7 +1,19 @@
 // The change feed: every committed value change, object creation and deletion, event and
 // operation completion, in commit order, each delivered once to every matching subscriber with
 // the caller that caused it. USP notifications and CWMP informs are both built on it.
+import type { TransferFailure } from '../util/download.js';
 import type { Caller } from './caller.js';
+
+/**
+ * What an event says beyond its arguments, for listeners in this process only: no wire message
+ * carries it (TR-181 defines the arguments, and USP sends those alone).
+ */
+export interface EventDetail {
+  /** The command key of the operation whose end the event reports (DUStateChange!: the request's). */
+  readonly commandKey?: string;
+  /** A failed file transfer's kind, which CWMP tells apart (9012..9017) and USP's codes do not. */
+  readonly transfer?: TransferFailure;
+}
 
 export type Change =
   | {
@@ -23,6 +35,7 @@ export type Change =
       readonly path: string;
       readonly args: Readonly<Record<string, string>>;
       readonly cause: Caller;
+      readonly detail?: EventDetail;
     }
   | { readonly kind: 'operation'; readonly path: string; readonly operation: OperationChange; readonly cause: Caller };
 

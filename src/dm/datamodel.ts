@@ -20,7 +20,7 @@ import type {
   SetRequest,
 } from './api-types.js';
 import { agentCaller, type Caller, viewOf } from './caller.js';
-import { ChangeFeed } from './change-feed.js';
+import { ChangeFeed, type EventDetail } from './change-feed.js';
 import { applyDefaults } from './defaults.js';
 import { deleteAll } from './delete.js';
 import { emit } from './events.js';
@@ -252,7 +252,7 @@ export class DataModel {
   }
 
   /** Publishes an event ("Device.Boot!") after checking it exists, with its arguments. */
-  emit(path: string, args: Readonly<Record<string, string>>, caller: Caller): void {
-    emit(this.core, path, args, caller);
+  emit(path: string, args: Readonly<Record<string, string>>, caller: Caller, detail?: EventDetail): void {
+    emit(this.core, path, args, caller, detail);
   }
 }

@@ -1,5 +1,6 @@
 // Errors carry the standard code of the layer that raised them. The data model speaks USP codes
-// (7xxx); CWMP code (9xxx) comes from the one table below, so both protocols agree on every failure.
+// (7xxx); CWMP maps them to its 9xxx in a table of its own (src/cwmp/faults.ts).
+import type { TransferFailure } from '../util/download.js';
 
 export const UspError = {
   MessageFailed: 7000,
@@ -33,59 +34,21 @@ export const UspError = {
 } as const;
 export type UspErrorCode = (typeof UspError)[keyof typeof UspError] | number;
 
-/** USP code -> CWMP fault code (TR-069 Table 61), for the faults the CWMP client returns. */
-const CWMP_OF: Record<number, number> = {
-  7000: 9002,
-  7001: 9000,
-  7002: 9001,
-  7003: 9002,
-  7004: 9003,
-  7005: 9004,
-  7006: 9001,
-  7007: 9003,
-  7008: 9005,
-  7009: 9002,
-  7010: 9005,
-  7011: 9006,
-  7012: 9007,
-  7013: 9008,
-  7014: 9007,
-  7015: 9002,
-  7016: 9005,
-  7017: 9004,
-  7018: 9005,
-  7019: 9005,
-  7020: 9002,
-  7021: 9003,
-  7022: 9002,
-  7023: 9002,
-  7024: 9001,
-  7025: 9007,
-  7026: 9005,
-  7027: 9003,
-};
-
-export function cwmpFaultOf(usp: number): number {
-  if (usp >= 9000 && usp < 10000) return usp; // already a CWMP fault (e.g. ChangeDUState 9022-9032)
-  return CWMP_OF[usp] ?? 9002;
-}
-
 export class DmError extends Error {
   readonly code: number;
   readonly path: string | undefined;
-  /** A CWMP-specific fault when it differs from the table (e.g. 9009 for notification on a forced parameter). */
-  readonly cwmpOverride: number | undefined;
+  /**
+   * A failed file transfer's kind, which USP's codes do not tell apart and CWMP's do (9012..9017).
+   * In-process only: no USP message carries it.
+   */
+  readonly transfer: TransferFailure | undefined;
 
-  constructor(code: number, message: string, path?: string, cwmp?: number) {
+  constructor(code: number, message: string, path?: string, transfer?: TransferFailure) {
     super(message);
     this.name = 'DmError';
     this.code = code;
     this.path = path;
-    this.cwmpOverride = cwmp;
-  }
-
-  get cwmp(): number {
-    return this.cwmpOverride ?? cwmpFaultOf(this.code);
+    this.transfer = transfer;
   }
 }
 

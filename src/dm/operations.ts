@@ -1,6 +1,8 @@
 // Running asynchronous operations: each has an id, a command key, progress and an AbortController.
 // Its life (started, progress, complete or failed) goes out on the change feed, from which the
 // LocalAgent Request table and OperationComplete notifications are made.
+
+import type { TransferFailure } from '../util/download.js';
 import type { Caller } from './caller.js';
 import type { Change, OperationChange } from './change-feed.js';
 import { asDmError, DmError, UspError } from './errors.js';
@@ -19,7 +21,13 @@ export interface Operation {
 
 export type OperationOutcome =
   | { readonly ok: true; readonly output: Record<string, string> }
-  | { readonly ok: false; readonly code: number; readonly message: string };
+  | {
+      readonly ok: false;
+      readonly code: number;
+      readonly message: string;
+      /** A failed transfer's kind (DmError.transfer): for in-process callers, never on the wire. */
+      readonly transfer?: TransferFailure;
+    };
 
 export class Operations {
   private nextId = 1;
@@ -66,6 +74,7 @@ export class Operations {
         ok: false,
         code: err.code === UspError.InternalError && op.abort.signal.aborted ? UspError.CommandCanceled : err.code,
         message: err.message,
+        ...(err.transfer ? { transfer: err.transfer } : {}),
       };
     }
     this.running.delete(op.id);

@@ -1,6 +1,8 @@
 // Engine failures carry a kind that says what went wrong in the engine's own terms ('unknown-exec-env',
 // 'duplicate-du', 'resources-exceeded' ...), never a protocol's number: each protocol maps the kinds to
 // its own codes in one table (src/model/engine-faults.ts for USP and DUStateChange!).
+import type { TransferFailure } from '../util/download.js';
+
 export const EngineCode = {
   InvalidArguments: 'invalid-arguments',
   InvalidValue: 'invalid-value',
@@ -29,7 +31,7 @@ export function isEngineFaultKind(x: unknown): x is EngineFaultKind {
 }
 
 // Before faults had kinds, the engine used USP numbers: an operation's outcome journalled by an older
-// agent (ops/<id>.json) still holds one when a restart reports it, and engine/fetch.ts says 7023.
+// agent (ops/<id>.json) still holds one when a restart reports it.
 const KIND_OF = {
   7003: 'internal',
   7004: 'invalid-arguments',
@@ -47,21 +49,14 @@ const KIND_OF = {
   7230: 'invalid-unit-state',
 } as const satisfies Record<number, EngineFaultKind>;
 
-/** A code an older engine used. */
-export type LegacyCode = keyof typeof KIND_OF;
-
 /** A fault code as a kind: a kind stays, an older engine's number is read; anything else is internal. */
 export function faultKindOf(code: unknown): EngineFaultKind {
   if (isEngineFaultKind(code)) return code;
   return (KIND_OF as Record<number, EngineFaultKind>)[code as number] ?? 'internal';
 }
 
-/**
- * What went wrong in a file transfer, beyond the kinds (server-unreachable, server-insecure): CWMP tells
- * these apart (9012 server authentication, either way: our credentials refused or the server's certificate;
- * 9013 protocol, 9015 unreachable, 9016 file not accessible, 9017 incomplete).
- */
-export type TransferFailure = 'auth' | 'insecure' | 'protocol' | 'unreachable' | 'not-found' | 'incomplete';
+/** What went wrong in a file transfer beyond the kinds (util/download tells them apart for CWMP). */
+export type { TransferFailure };
 
 /**
  * The longest message an engine error carries. Messages become faults that controllers, ACSes and
@@ -70,23 +65,20 @@ export type TransferFailure = 'auth' | 'insecure' | 'protocol' | 'unreachable' |
 export const MAX_MESSAGE = 256;
 
 export class EngineError extends Error {
-  readonly code: EngineFaultKind;
   /**
    * What only the debug log hears: host paths, a tool's command line and output, an entry's name.
    * Not enumerable, so that an error logged whole (pino's `err`) at any other level leaves it out.
    */
   declare readonly detail: string | undefined;
 
-  /** code: a kind; a legacy USP number is still understood (engine/fetch.ts says 7023 for a cancel). */
   constructor(
-    code: EngineFaultKind | LegacyCode,
+    readonly code: EngineFaultKind,
     message: string,
     readonly transfer?: TransferFailure,
     detail?: string,
   ) {
     super(message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 3)}...` : message);
     this.name = 'EngineError';
-    this.code = faultKindOf(code);
     Object.defineProperty(this, 'detail', { value: detail, enumerable: false });
   }
 }

@@ -1,254 +1,37 @@
-// Downloads a package with undici: http, https (verified against the system's CAs and the
-// operator's), and file URLs from the one directory the operator named (src/engine/file-url.ts).
-// Optional credentials (Basic, sent only over https or to loopback, and only to the origin they were
-// given for: a redirect elsewhere goes without them), a bounded number of redirects, a size limit
-// checked while the bytes arrive, progress, and three time bounds that fire whatever the server does:
-// connecting (TCP and TLS), silence (no byte for a while) and the whole download.
-import { closeSync, openSync, writeSync } from 'node:fs';
-import type { Dispatcher } from 'undici';
-import { trustedCAs } from './ca-store.js';
-import { EngineCode, EngineError, type TransferFailure } from './errors.js';
+// Fetches a package: http and https through util/download (bounds, TLS, credentials), file URLs from
+// the one directory the operator named (src/engine/file-url.ts). Failures become EngineErrors with the
+// engine's kind of each failure and the transfer detail CWMP tells apart.
+import { DownloadError, type DownloadFailure, type DownloadOptions, download } from '../util/download.js';
+import { EngineCode, EngineError, type EngineFaultKind } from './errors.js';
 import { copyFileUrl } from './file-url.js';
 
-export interface DownloadLimits {
-  /** TCP connect and TLS handshake, per server (each redirect connects anew). */
-  readonly connectTimeoutMs: number;
-  /** How long a server may send nothing: before its answer's headers, or between two parts of its body. */
-  readonly idleTimeoutMs: number;
-  /** The whole download, redirects included. */
-  readonly deadlineMs: number;
-  readonly maxRedirects: number;
-}
+export { DEFAULT_DOWNLOAD_LIMITS, type DownloadLimits } from '../util/download.js';
 
-/** For a device: a server across a slow uplink connects in 30 s, never stays silent for a minute,
- *  and a package large enough to need more than 30 minutes is not one a device should take. */
-export const DEFAULT_DOWNLOAD_LIMITS: DownloadLimits = {
-  connectTimeoutMs: 30_000,
-  idleTimeoutMs: 60_000,
-  deadlineMs: 30 * 60_000,
-  maxRedirects: 5,
-};
-
-export interface FetchOptions {
-  readonly username?: string | undefined;
-  readonly password?: string | undefined;
-  readonly maxBytes: number;
-  readonly limits?: Partial<DownloadLimits> | undefined;
+export interface FetchOptions extends DownloadOptions {
   /** Where file: URLs may lead (links resolved); absent or '': file: URLs are refused. */
   readonly fileDirectory?: string | undefined;
-  /** A CA (PEM file) trusted for https besides the system's: the operator's. */
-  readonly caFile?: string | undefined;
-  readonly signal?: AbortSignal | undefined;
-  readonly progress?: ((received: number, total: number | undefined) => void) | undefined;
 }
 
-const LOOPBACK = ['127.0.0.1', 'localhost', '[::1]'];
-/** OpenSSL's and Node's names for a certificate that does not verify. */
-const CERTIFICATE_ERROR =
-  /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY|DECRYPT)|HOSTNAME_MISMATCH|INVALID_CA|PATH_LENGTH_EXCEEDED|INVALID_PURPOSE/;
+const CODES: Record<DownloadFailure, EngineFaultKind> = {
+  'bad-request': EngineCode.InvalidArguments,
+  unreachable: EngineCode.ServerUnreachable,
+  insecure: EngineCode.ServerInsecure,
+  'too-large': EngineCode.ResourcesExceeded,
+  truncated: EngineCode.CorruptData,
+  canceled: EngineCode.Canceled,
+};
 
 export async function fetchPackage(url: string, dest: string, opts: FetchOptions): Promise<number> {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new EngineError(EngineCode.InvalidArguments, `'${url}' is not a URL`);
-  }
-  if (u.username || u.password)
-    throw new EngineError(
-      EngineCode.InvalidArguments,
-      'the URL must not carry credentials (use Username and Password)',
-    );
-  if (u.protocol === 'file:')
+  const u = URL.canParse(url) ? new URL(url) : undefined;
+  if (u?.protocol === 'file:' && !u.username && !u.password)
     return copyFileUrl(u, dest, { directory: opts.fileDirectory, maxBytes: opts.maxBytes, progress: opts.progress });
-  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+  if (u && !['http:', 'https:', 'file:'].includes(u.protocol))
     throw new EngineError(
       EngineCode.InvalidArguments,
       `unsupported URL scheme ${u.protocol} (http, https and file are)`,
       'protocol',
     );
-  const limits = { ...DEFAULT_DOWNLOAD_LIMITS, ...opts.limits };
-  // undici (~8 MB resident) only from the first download on: an idle agent need not carry it.
-  const { Agent, request } = await import('undici');
-  // A dispatcher of its own: its timeouts are this download's, and closing it leaves no socket behind.
-  const dispatcher = new Agent({
-    connect: { timeout: limits.connectTimeoutMs, ca: trustedCAs(opts.caFile), rejectUnauthorized: true },
-    headersTimeout: limits.idleTimeoutMs,
-    bodyTimeout: limits.idleTimeoutMs,
+  return download(url, dest, opts).catch((e: unknown) => {
+    throw e instanceof DownloadError ? new EngineError(CODES[e.failure], e.message, e.transfer) : e;
   });
-  // The deadline is a timer held here until the download ends: a signal made by AbortSignal.timeout()
-  // or .any() can be garbage-collected on Node 20 while undici still waits on it, and then never fires.
-  const stop = new AbortController();
-  const deadline = setTimeout(() => stop.abort(new Deadline()), limits.deadlineMs);
-  const cancel = () => stop.abort(new Canceled());
-  opts.signal?.addEventListener('abort', cancel, { once: true });
-  if (opts.signal?.aborted) cancel();
-  try {
-    return await download(u, dest, opts, limits, (at, headers) =>
-      request(at, { method: 'GET', headers, dispatcher, signal: stop.signal }),
-    );
-  } catch (e) {
-    throw asTransferError(e, stop.signal, limits);
-  } finally {
-    clearTimeout(deadline);
-    opts.signal?.removeEventListener('abort', cancel);
-    void dispatcher.destroy().catch(() => undefined);
-  }
-}
-
-class Deadline extends Error {}
-class Canceled extends Error {}
-/** Where a download failed: before the server's answer, or while its body arrived. */
-class Failed extends Error {
-  constructor(
-    readonly stage: 'answer' | 'body',
-    readonly href: string,
-    readonly error: unknown,
-  ) {
-    super((error as Error)?.message ?? String(error));
-  }
-}
-
-type Get = (url: URL, headers: Record<string, string>) => Promise<Dispatcher.ResponseData>;
-
-async function download(
-  first: URL,
-  dest: string,
-  opts: FetchOptions,
-  limits: DownloadLimits,
-  get: Get,
-): Promise<number> {
-  const credentials = opts.username
-    ? `Basic ${Buffer.from(`${opts.username}:${opts.password ?? ''}`).toString('base64')}`
-    : undefined;
-  let u = first;
-  for (let hop = 0; ; hop++) {
-    const headers: Record<string, string> = {};
-    // Credentials are for the server they were given with: a redirect to another origin (scheme, host, port) goes
-    // without.
-    if (credentials && u.origin === first.origin) {
-      if (u.protocol !== 'https:' && !LOOPBACK.includes(u.hostname))
-        throw new EngineError(EngineCode.InvalidArguments, 'credentials are sent only over https');
-      headers.authorization = credentials;
-    }
-    const res = await get(u, headers).catch((e: unknown) => {
-      throw new Failed('answer', u.href, e);
-    });
-    if (res.statusCode >= 300 && res.statusCode < 400 && res.headers.location) {
-      await res.body.dump().catch(() => undefined);
-      const next = new URL(String(res.headers.location), u);
-      if (next.protocol !== 'http:' && next.protocol !== 'https:')
-        throw new EngineError(
-          EngineCode.ServerUnreachable,
-          `${u.href} redirects to a ${next.protocol} URL; only http and https are followed`,
-          'protocol',
-        );
-      if (u.protocol === 'https:' && next.protocol !== 'https:')
-        throw new EngineError(EngineCode.ServerUnreachable, 'a redirect from https to http is refused', 'protocol');
-      if (hop === limits.maxRedirects)
-        throw new EngineError(
-          EngineCode.ServerUnreachable,
-          `${first.href}: more than ${limits.maxRedirects} redirects (the limit); the last led to ${next.href}`,
-          'not-found',
-        );
-      u = next;
-      continue;
-    }
-    if (res.statusCode === 401 || res.statusCode === 403) {
-      await res.body.dump().catch(() => undefined);
-      throw new EngineError(
-        EngineCode.ServerUnreachable,
-        `${u.href}: authentication failed (HTTP ${res.statusCode})`,
-        'auth',
-      );
-    }
-    if (res.statusCode !== 200) {
-      await res.body.dump().catch(() => undefined);
-      throw new EngineError(EngineCode.ServerUnreachable, `${u.href}: HTTP ${res.statusCode}`, 'not-found');
-    }
-    const lenHeader = Number(res.headers['content-length']);
-    const total = Number.isFinite(lenHeader) ? lenHeader : undefined;
-    if (total !== undefined && total > opts.maxBytes) {
-      res.body.destroy();
-      throw new EngineError(
-        EngineCode.ResourcesExceeded,
-        `package of ${total} bytes exceeds the ${opts.maxBytes} byte limit`,
-      );
-    }
-    // Chunks go straight to the file with writeSync (page cache, 64 KiB at a time): a third faster
-    // than a stream pipeline, which the install benchmark measures against curl.
-    let received = 0;
-    const fd = openSync(dest, 'w', 0o600);
-    try {
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
-        received += chunk.length;
-        if (received > opts.maxBytes) {
-          res.body.destroy();
-          throw new EngineError(EngineCode.ResourcesExceeded, `package exceeds the ${opts.maxBytes} byte limit`);
-        }
-        writeSync(fd, chunk);
-        opts.progress?.(received, total);
-      }
-    } catch (e) {
-      if (e instanceof EngineError) throw e;
-      throw new Failed('body', u.href, e);
-    } finally {
-      closeSync(fd);
-    }
-    if (total !== undefined && received !== total)
-      throw new EngineError(
-        EngineCode.CorruptData,
-        `download of ${u.href} ended after ${received} of ${total} bytes`,
-        'incomplete',
-      );
-    return received;
-  }
-}
-
-/** A failure as the engine reports it: each time bound, a certificate refused and a cancel by name. */
-function asTransferError(e: unknown, signal: AbortSignal, limits: DownloadLimits): EngineError {
-  if (e instanceof EngineError) return e;
-  if (signal.reason instanceof Canceled) return new EngineError(7023, 'download canceled');
-  if (!(e instanceof Failed))
-    return new EngineError(EngineCode.ServerUnreachable, (e as Error)?.message ?? String(e), 'unreachable');
-  const seconds = (ms: number) => `${ms / 1000} s`;
-  const stage: TransferFailure = e.stage === 'body' ? 'incomplete' : 'unreachable';
-  if (signal.reason instanceof Deadline)
-    return new EngineError(
-      EngineCode.ServerUnreachable,
-      `download of ${e.href} did not finish within ${seconds(limits.deadlineMs)} (the limit)`,
-      stage,
-    );
-  const code = String((e.error as { code?: unknown })?.code ?? '');
-  if (code === 'UND_ERR_CONNECT_TIMEOUT')
-    return new EngineError(
-      EngineCode.ServerUnreachable,
-      `${new URL(e.href).host} could not be connected to within ${seconds(limits.connectTimeoutMs)} (the limit)`,
-      'unreachable',
-    );
-  if (code === 'UND_ERR_HEADERS_TIMEOUT')
-    return new EngineError(
-      EngineCode.ServerUnreachable,
-      `${e.href} sent no answer for ${seconds(limits.idleTimeoutMs)} (the limit)`,
-      'unreachable',
-    );
-  if (code === 'UND_ERR_BODY_TIMEOUT')
-    return new EngineError(
-      EngineCode.ServerUnreachable,
-      `${e.href} sent nothing for ${seconds(limits.idleTimeoutMs)} (the limit) in the middle of the download`,
-      'incomplete',
-    );
-  if (CERTIFICATE_ERROR.test(code))
-    return new EngineError(
-      EngineCode.ServerInsecure,
-      `${new URL(e.href).host} presented a certificate that does not verify (${code}): ${e.message}`,
-      'insecure',
-    );
-  if (e.stage === 'body')
-    return new EngineError(EngineCode.ServerUnreachable, `download of ${e.href} failed: ${e.message}`, 'incomplete');
-  return new EngineError(
-    EngineCode.ServerUnreachable,
-    `${new URL(e.href).origin} could not be reached: ${e.message}`,
-    'unreachable',
-  );
 }

@@ -2,7 +2,7 @@
 // becomes a DmError (Operate results, OperationComplete) or a DUStateChange! Fault.FaultCode,
 // whether the engine threw it or reported it as a DU operation's fault.
 import { DmError, UspError } from '../dm/errors.js';
-import { EngineError, type EngineFaultKind } from '../engine/errors.js';
+import { EngineError, type EngineFaultKind, type TransferFailure } from '../engine/errors.js';
 
 export const USP_CODE_OF: Readonly<Record<EngineFaultKind, number>> = {
   'invalid-arguments': UspError.InvalidArguments,
@@ -28,8 +28,12 @@ export function uspCodeOf(kind: EngineFaultKind): number {
 }
 
 /** An engine failure as the data model's error. */
-export function dmErrorOf(f: { readonly code: EngineFaultKind; readonly message: string }): DmError {
-  return new DmError(uspCodeOf(f.code), f.message);
+export function dmErrorOf(f: {
+  readonly code: EngineFaultKind;
+  readonly message: string;
+  readonly transfer?: TransferFailure | undefined;
+}): DmError {
+  return new DmError(uspCodeOf(f.code), f.message, undefined, f.transfer);
 }
 
 /** Throws an engine error as the data model's error; anything else as it is. */

@@ -1,5 +1,5 @@
-// Every kind of engine failure has its USP code in the model's one table, and CWMP's 9xxx for it agrees
-// with the 9xxx of that USP code; the numbers older agents journalled read back as the same kinds.
+// Every kind of engine failure has its USP code in the model's one table, which CWMP's own table turns
+// into the ChangeDUState faults TR-069 names; the numbers older agents journalled read back as the same kinds.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { duFaultOf } from '../../src/cwmp/faults.js';
@@ -15,9 +15,16 @@ test('the table covers every kind, each with a USP error code', () => {
   }
 });
 
-test('CWMP faults of a kind and of its USP code agree; legacy numbers read back as their kind', () => {
+test('the SoftwareModules faults reach an ACS as their ChangeDUState codes; legacy numbers read back', () => {
+  const cwmp = (kind: (typeof ENGINE_FAULT_KINDS)[number]) => duFaultOf({ code: uspCodeOf(kind) });
+  assert.deepEqual(
+    ['unknown-exec-env', 'exec-env-mismatch', 'duplicate-du', 'resources-exceeded', 'invalid-du-state'].map((k) =>
+      cwmp(k as (typeof ENGINE_FAULT_KINDS)[number]),
+    ),
+    [9023, 9025, 9026, 9027, 9029],
+  );
   for (const kind of ENGINE_FAULT_KINDS) {
-    assert.equal(duFaultOf({ code: kind }), duFaultOf({ code: uspCodeOf(kind) }), kind);
+    assert.ok(cwmp(kind) >= 9000 && cwmp(kind) < 9100, `${kind}: ${cwmp(kind)}`);
     assert.equal(faultKindOf(uspCodeOf(kind)), kind, `${kind} journalled by an older agent`);
   }
 });

@@ -460,7 +460,7 @@ test(
       assert.ok(err instanceof EngineError, String(err));
       assert.match(err.message, /\bls\b/);
       assert.ok(!err.message.includes(dir) && !err.message.includes('No such file'), err.message);
-      assert.ok(new EngineError(7003, 'x'.repeat(10_000)).message.length <= MAX_FAULT);
+      assert.ok(new EngineError(EngineCode.InternalError, 'x'.repeat(10_000)).message.length <= MAX_FAULT);
     } finally {
       cleanup();
     }

@@ -13,7 +13,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statf
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { Agent } from '../../src/agent.js';
-import { duFaultOf } from '../../src/cwmp/faults.js';
+import { asCwmpFault, duFaultOf } from '../../src/cwmp/faults.js';
 import { CwmpState } from '../../src/cwmp/state.js';
 import type { Change } from '../../src/dm/change-feed.js';
 import { DataModel } from '../../src/dm/datamodel.js';
@@ -170,7 +170,7 @@ test(
     assert.equal(m.dm.value(`${MS}URL`), acked, 'the refused value was undone');
     assert.throws(
       () => m.dm.set([{ objPath: MS, params: [{ name: 'URL', value: 'http://acs.example/cwmp' }] }], cwmp),
-      (e: unknown) => e instanceof DmError && e.code === 7005 && e.cwmp === 9004,
+      (e: unknown) => e instanceof DmError && e.code === 7005 && asCwmpFault(e).code === 9004,
       'CWMP gets 9004 (resources exceeded)',
     );
     m.close();
@@ -283,7 +283,7 @@ test(
     assert.equal(m.dm.value(`${MS}URL`), 'http://acs.example/before');
     assert.throws(
       () => m.dm.set([{ objPath: MS, params: [{ name: 'URL', value: 'http://acs.example/cwmp' }] }], cwmp),
-      (e: unknown) => e instanceof DmError && e.code === 7003 && e.cwmp === 9002,
+      (e: unknown) => e instanceof DmError && e.code === 7003 && asCwmpFault(e).code === 9002,
     );
     m.close();
     execFileSync('mount', ['-o', 'remount,rw', disk]);

@@ -203,6 +203,21 @@ test('InstallDU -> EU Active -> Update -> Uninstall over USP, with OperationComp
     (n) => n.subscriptionId === 'du' && n.body.event?.params.CurrentState === 'Failed',
   );
   assert.equal(failEv.body.event?.params['Fault.FaultCode'], '7033');
+  // The transfer's kind (not found) and the command key travel with the event in the agent only: USP
+  // carries TR-181's arguments of DUStateChange!, nothing more.
+  assert.deepEqual(Object.keys(failEv.body.event?.params ?? {}).sort(), [
+    'CompleteTime',
+    'CurrentState',
+    'DeploymentUnitRef',
+    'ExecutionUnitRefList',
+    'Fault.FaultCode',
+    'Fault.FaultString',
+    'OperationPerformed',
+    'Resolved',
+    'StartTime',
+    'UUID',
+    'Version',
+  ]);
 
   await ctl.request('operate', 'OPERATE', {
     command: `${duRef}.Uninstall()`,

@@ -1,13 +1,12 @@
 // GetParameterNames, GetParameterValues and SetParameterValues. A name given more than once is
 // answered once, and what the answers hold is charged to the envelope's budget as it is built.
 
-import { cwmpFaultOf } from '../../dm/errors.js';
 import { visibleIn } from '../../dm/schema.js';
 import type { ObjectNode } from '../../dm/tree.js';
 import { setRequestsOf } from '../../dm/values-file.js';
 import type { ByteBudget } from '../../util/byte-budget.js';
 import { arg, arrayItems, el, soapArray, text$, type Xml } from '../envelope.js';
-import { CwmpFault } from '../faults.js';
+import { CwmpFault, cwmpFaultOf } from '../faults.js';
 import { paramDef, type RpcContext, valueStruct } from './context.js';
 
 const ROOT = 'Device.';

@@ -63,6 +63,8 @@ export class DuStateChanges {
           'Fault.FaultString': c.fault?.message ?? '',
         },
         this.rows.agent,
+        // Whose request it ends, and a failed transfer's kind: for CWMP, which reports both its way.
+        { commandKey: r.requestTag, ...(r.fault?.transfer ? { transfer: r.fault.transfer } : {}) },
       );
       this.volumes.sync();
       if (r.recovered && r.requestTag) this.reportOrphan(r, duRow);
