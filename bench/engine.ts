@@ -20,9 +20,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { Agent } from '../src/agent.js';
+import type { LxcBackend } from '../src/engine/backends/lxc/backend.js';
 import { Engine } from '../src/engine/engine.js';
 import { silentLogger } from '../src/util/logger.js';
 import type { Figure } from './figures.js';
+
+const lxcHost = (engine: Engine) => (engine.backend('lxc') as LxcBackend).host;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until(cond: () => boolean | Promise<boolean>, ms = 60_000, every = 2): Promise<void> {
@@ -119,15 +122,15 @@ async function installFigure(dir: string): Promise<Figure[]> {
   const ee = lxc
     ? await engine.createEE({ name: 'bench', enabled: true, memoryKiB: -1, cpuPercent: -1, diskKiB: -1 })
     : engine.execEnvs()[0]!;
-  const duDir = lxc ? engine.lxc.duDir(ee.container!) : dir;
+  const duDir = lxc ? lxcHost(engine).duDir(ee.container!) : dir;
   // Who owns the EE's root file system on the host: its root's host id (0 for a privileged EE).
   let owner = 0;
   try {
-    if (lxc) owner = statSync(join(engine.lxc.lxcpath, ee.container!, 'rootfs')).uid;
+    if (lxc) owner = statSync(join(lxcHost(engine).lxcpath, ee.container!, 'rootfs')).uid;
   } catch {
     /* a privileged EE runs on the shared base */
   }
-  const attach = lxc ? ['-P', engine.lxc.lxcpath, '-n', ee.container!] : undefined;
+  const attach = lxc ? ['-P', lxcHost(engine).lxcpath, '-n', ee.container!] : undefined;
   try {
     const agentRuns: number[] = [],
       handRuns: number[] = [],
@@ -176,7 +179,7 @@ async function installFigure(dir: string): Promise<Figure[]> {
     ];
   } finally {
     await engine.stopAll();
-    if (lxc) await engine.lxc.destroy(ee.container!);
+    if (lxc) await lxcHost(engine).destroy(ee.container!);
     stop();
   }
 }
@@ -253,7 +256,7 @@ async function startFigures(dir: string): Promise<Figure[]> {
   let agent = make();
   await agent.start();
   const ee = agent.containerEngine!.execEnvs().find((e) => e.backend === (lxc ? 'lxc' : 'native'))!;
-  const lxcpath = agent.containerEngine!.lxc.lxcpath;
+  const lxcpath = lxcHost(agent.containerEngine!).lxcpath;
   // Counted every 20 ms: a Get of 1,000 rows every 2 ms would take a good part of a core from the agent.
   const activeCount = () =>
     agent.dm
@@ -322,7 +325,7 @@ async function cleanupDUs(agent: Agent, container: string | undefined): Promise<
   const engine = agent.containerEngine;
   if (engine && !container) for (const du of [...engine.deploymentUnits()]) await engine.uninstall(du.duid, 'cleanup');
   await agent.stop();
-  if (engine && container) await engine.lxc.destroy(container);
+  if (engine && container) await lxcHost(engine).destroy(container);
 }
 
 /**
@@ -414,7 +417,7 @@ async function memoryFigures(dir: string): Promise<Figure[]> {
       ees.push(await engine.createEE({ name: `idle${i}`, enabled: true, memoryKiB: -1, cpuPercent: -1, diskKiB: -1 }));
     await sleep(3000);
     const rows: Awaited<ReturnType<typeof idleEE>>[] = [];
-    for (const ee of ees) rows.push(await idleEE(engine.lxc.lxcpath, ee.container!));
+    for (const ee of ees) rows.push(await idleEE(lxcHost(engine).lxcpath, ee.container!));
     const m = (f: (r: (typeof rows)[number]) => number) => med(rows.map(f));
     console.log(
       `idle LXC EE, median KiB of ${rows.length}: cgroup ${m((r) => r.cgroup)} (rss ${m((r) => r.rss)}, cache ` +
@@ -447,7 +450,7 @@ async function memoryFigures(dir: string): Promise<Figure[]> {
       },
     ];
   } finally {
-    for (const ee of ees) await engine.lxc.destroy(ee.container!);
+    for (const ee of ees) await lxcHost(engine).destroy(ee.container!);
   }
 }
 

@@ -11,7 +11,7 @@ import { EventEmitter } from 'node:events';
 import { Quarantine } from '../util/quarantine.js';
 import { asWork } from '../util/work.js';
 import { AppVolumes } from './app-volumes.js';
-import type { ExecEnvClass } from './backends/backend.js';
+import type { Backend, ExecEnvClass } from './backends/backend.js';
 import { makeBackends } from './backends/registry.js';
 import type { EngineParts } from './context.js';
 import { install } from './du-install.js';
@@ -185,9 +185,9 @@ export class Engine extends EventEmitter<EngineEvents> {
   classOf(ee: EERecord): ExecEnvClass {
     return this.store.backendOf(ee).execEnvClass;
   }
-  /** The LXC host (containers' places and state), for tests and tools that look inside containers. */
-  get lxc() {
-    return this.store.backends.byKind.lxc.host;
+  /** The backend of a kind, for tests and tools that look inside its EEs. */
+  backend(kind: BackendKind): Backend {
+    return this.store.backends.byKind[kind];
   }
   execEnvs(): readonly EERecord[] {
     return this.store.ees;

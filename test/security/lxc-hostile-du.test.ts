@@ -25,7 +25,7 @@ import { silentLogger } from '../../src/util/logger.js';
 import { type Entry, manifest, tarGz } from '../engine/tar-builder.js';
 import { tempDir, waitFor } from '../helpers.js';
 import { type FileServer, serveFiles } from '../http-files.js';
-import { requireLxc } from '../system/lxc.js';
+import { lxcHost, requireLxc } from '../system/lxc.js';
 import { buildProbe } from './probe.js';
 
 // ---- the host's canaries --------------------------------------------------------------------
@@ -263,7 +263,7 @@ test(
       pidsMax: 64,
     });
     await engine.start();
-    const lxcpath = engine.lxc.lxcpath;
+    const lxcpath = lxcHost(engine).lxcpath;
     const ees: EERecord[] = [];
     t.after(async () => {
       // The containers go first (a fork bomb or a replaced /bin/sh must not outlive the test), then
@@ -460,7 +460,7 @@ try write-sysrq sh -c 'echo h > /proc/sysrq-trigger'
         refused(log, 'write-proc-sys', /Read-only file system/);
         refused(log, 'write-sys', /Read-only file system/);
         refused(log, 'write-sysrq', /Permission denied|Read-only file system|nonexistent directory|No such file/);
-        assert.ok(!existsSync(join(engine.lxc.duDir(ee.container!), 'planted')));
+        assert.ok(!existsSync(join(lxcHost(engine).duDir(ee.container!), 'planted')));
         assert.equal(
           readFileSync('/proc/sys/kernel/core_pattern', 'utf8'),
           corePattern,
@@ -760,12 +760,16 @@ try raise-pids sh -c 'echo max > /sys/fs/cgroup/pids/pids.max'
           [probeEntry],
         );
         const dusBefore = engine.deploymentUnits().length;
-        const dirBefore = readdirSync(engine.lxc.duDir(ee.container!)).sort();
+        const dirBefore = readdirSync(lxcHost(engine).duDir(ee.container!)).sort();
         const no = await engine.install({ url, ee: ee.id, requestTag: 'priv-refused', privileged: true });
         assert.equal(no.fault?.code, EngineCode.InvalidArguments);
         assert.match(no.fault!.message, /AllowPrivileged/);
         assert.equal(engine.deploymentUnits().length, dusBefore, 'nothing was installed');
-        assert.deepEqual(readdirSync(engine.lxc.duDir(ee.container!)).sort(), dirBefore, 'nothing was left in the EE');
+        assert.deepEqual(
+          readdirSync(lxcHost(engine).duDir(ee.container!)).sort(),
+          dirBefore,
+          'nothing was left in the EE',
+        );
         engine.setPolicy(ee.id, { allowPrivileged: true });
         try {
           const r = await install(url, ee.id, { privileged: true });

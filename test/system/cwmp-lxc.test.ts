@@ -10,7 +10,7 @@ import { MS, setup } from '../cwmp/harness.js';
 import { manifest, tarGz } from '../engine/tar-builder.js';
 import { waitFor } from '../helpers.js';
 import { serveFiles } from '../http-files.js';
-import { requireLxc } from './lxc.js';
+import { lxcHost, requireLxc } from './lxc.js';
 
 const EE = 'Device.SoftwareModules.ExecEnv.';
 const install = (url: string, ee: string) =>
@@ -79,13 +79,15 @@ test(
     assert.equal(du.ee, apps.id);
     // The service runs inside the container: ps there shows it.
     const ps = async () =>
-      (await execa('lxc-attach', ['-P', engine.lxc.lxcpath, '-n', apps.container!, '--', 'ps'], { reject: false }))
+      (await execa('lxc-attach', ['-P', lxcHost(engine).lxcpath, '-n', apps.container!, '--', 'ps'], { reject: false }))
         .stdout;
     await waitFor(async () => /run\.sh/.test(await ps()));
 
     const inside = async (...cmd: string[]) =>
       (
-        await execa('lxc-attach', ['-P', engine.lxc.lxcpath, '-n', apps.container!, '--', ...cmd], { reject: false })
+        await execa('lxc-attach', ['-P', lxcHost(engine).lxcpath, '-n', apps.container!, '--', ...cmd], {
+          reject: false,
+        })
       ).stdout.trim();
     await waitFor(async () => (await inside('cat', '/tmp/version')) === '3.1');
 

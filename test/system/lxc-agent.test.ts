@@ -10,7 +10,7 @@ import type { Change } from '../../src/dm/change-feed.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { manifest, tarGz } from '../engine/tar-builder.js';
 import { tempDir, usp, waitFor } from '../helpers.js';
-import { requireLxc } from './lxc.js';
+import { lxcHost, requireLxc } from './lxc.js';
 
 test('an LXC EE from the defaults file runs DUs, and FactoryReset() makes it afresh', async (t) => {
   if (!(await requireLxc(t))) return;
@@ -51,7 +51,7 @@ test('an LXC EE from the defaults file runs DUs, and FactoryReset() makes it afr
   const ee = agent.containerEngine!.execEnvs().find((e) => e.name === 'apps')!;
   assert.equal(ee.backend, 'lxc');
   assert.equal(ee.allocatedMemoryKiB, 65536);
-  assert.equal(await agent.containerEngine!.lxc.state(ee.container!), 'RUNNING');
+  assert.equal(await lxcHost(agent.containerEngine!).state(ee.container!), 'RUNNING');
   const row = agent.dm.get('Device.SoftwareModules.ExecEnv.1.', usp)[0]!.params;
   assert.deepEqual([row.Name, row.Type, row.Status, row.AllocatedMemory], ['apps', 'LXC', 'Up', '65536']);
 
@@ -102,7 +102,7 @@ test('an LXC EE from the defaults file runs DUs, and FactoryReset() makes it afr
   await waitFor(() => boots.length === 2);
   const fresh = agent.containerEngine!.execEnvs().find((e) => e.name === 'apps')!;
   assert.notEqual(fresh.container, oldContainer, 'a new container');
-  assert.equal(await agent.containerEngine!.lxc.state(oldContainer), 'ABSENT');
+  assert.equal(await lxcHost(agent.containerEngine!).state(oldContainer), 'ABSENT');
   assert.equal(agent.containerEngine!.deploymentUnits().length, 0);
   assert.equal(agent.dm.instances('Device.SoftwareModules.DeploymentUnit.', usp).length, 0);
   assert.ok(!readFileSync('/proc/mounts', 'utf8').includes(oldContainer), 'nothing of the old EE is mounted');

@@ -14,7 +14,7 @@ import { silentLogger } from '../../src/util/logger.js';
 import { manifest, tarGz } from '../engine/tar-builder.js';
 import { tempDir, waitFor } from '../helpers.js';
 import { serveFiles } from '../http-files.js';
-import { requireLxc } from './lxc.js';
+import { lxcHost, requireLxc } from './lxc.js';
 
 test(
   'LXC EE: install tar.gz and SquashFS DUs, services run inside the container, limits hold, uninstall ' + 'cleans',
@@ -67,13 +67,13 @@ test(
     });
     t.after(async () => {
       await engine.stopAll();
-      await engine.lxc.destroy(ee.container!);
+      await lxcHost(engine).destroy(ee.container!);
       await http.close();
       cleanup();
     });
-    assert.equal(await engine.lxc.state(ee.container!), 'RUNNING');
+    assert.equal(await lxcHost(engine).state(ee.container!), 'RUNNING');
     const attach = (...cmd: string[]) =>
-      execa('lxc-attach', ['-P', engine.lxc.lxcpath, '-n', ee.container!, '--', ...cmd], { reject: false });
+      execa('lxc-attach', ['-P', lxcHost(engine).lxcpath, '-n', ee.container!, '--', ...cmd], { reject: false });
 
     const web = await engine.install({ url: url('web.tgz'), ee: ee.id, requestTag: 'web' });
     assert.equal(web.fault, undefined, web.fault?.message);
@@ -112,15 +112,15 @@ test(
     assert.equal(engine.unitState(fillEu)?.fault, 'FailureWhileActive');
     assert.match(engine.unitLog(fillEu), /No space left on device/);
     assert.ok(
-      engine.lxc.freeKiB(ee.container!) < 2 * 1024,
-      `the layer is full (${engine.lxc.freeKiB(ee.container!)} KiB free)`,
+      lxcHost(engine).freeKiB(ee.container!) < 2 * 1024,
+      `the layer is full (${lxcHost(engine).freeKiB(ee.container!)} KiB free)`,
     );
     assert.equal(engine.unitState(webEu)?.status, 'Active', 'the other service lives on');
     const small = await engine.install({ url: url('app.sqfs'), ee: 'native', requestTag: 'while-full' });
     assert.equal(small.fault, undefined, 'the engine still installs');
     await engine.uninstall(small.duid!, 'rm');
     await attach('rm', '-f', '/fill');
-    assert.ok(engine.lxc.freeKiB(ee.container!) > 32 * 1024, 'the space is back');
+    assert.ok(lxcHost(engine).freeKiB(ee.container!) > 32 * 1024, 'the space is back');
     // The DU's data directory is inside the same allowance: filling it fills the EE, not the host.
     const dataFillEu = web.euids.find((e) => e.endsWith('-datafiller'))!;
     await engine.setRequestedState(dataFillEu, 'Active');
@@ -128,12 +128,12 @@ test(
     assert.equal(engine.unitState(dataFillEu)?.fault, 'FailureWhileActive');
     assert.match(engine.unitLog(dataFillEu), /No space left on device/);
     assert.ok(
-      engine.lxc.freeKiB(ee.container!) < 2 * 1024,
-      `the EE's space is used up (${engine.lxc.freeKiB(ee.container!)} KiB free)`,
+      lxcHost(engine).freeKiB(ee.container!) < 2 * 1024,
+      `the EE's space is used up (${lxcHost(engine).freeKiB(ee.container!)} KiB free)`,
     );
     assert.ok(statSync(join(engine.dataDir(web.uuid, ee.id), 'fill')).size < 64 * 1024 * 1024);
     rmSync(join(engine.dataDir(web.uuid, ee.id), 'fill'));
-    assert.ok(engine.lxc.freeKiB(ee.container!) > 32 * 1024, 'the space is back');
+    assert.ok(lxcHost(engine).freeKiB(ee.container!) > 32 * 1024, 'the space is back');
     // Installed packages are read-only to the services (they are the agent's, outside the allowance).
     const write = await attach('/bin/sh', '-c', `echo x > ${IN_CONTAINER.du}/${web.duid}/bin/x`);
     assert.notEqual(write.exitCode, 0);
@@ -152,17 +152,23 @@ test(
     );
 
     // ModifyConstraints: memory and CPU change at once, the disk grows online, shrinking is refused.
-    const freeBefore = engine.lxc.freeKiB(ee.container!);
+    const freeBefore = lxcHost(engine).freeKiB(ee.container!);
     await engine.modifyConstraints(ee.id, { diskKiB: 128 * 1024, memoryKiB: 96 * 1024, cpuPercent: 25, force: false });
-    assert.ok(engine.lxc.freeKiB(ee.container!) > freeBefore + 50 * 1024, 'the writable layer grew');
-    const limit = await execa('lxc-cgroup', ['-P', engine.lxc.lxcpath, '-n', ee.container!, 'memory.limit_in_bytes']);
+    assert.ok(lxcHost(engine).freeKiB(ee.container!) > freeBefore + 50 * 1024, 'the writable layer grew');
+    const limit = await execa('lxc-cgroup', [
+      '-P',
+      lxcHost(engine).lxcpath,
+      '-n',
+      ee.container!,
+      'memory.limit_in_bytes',
+    ]);
     assert.equal(limit.stdout.trim(), String(96 * 1024 * 1024));
     await assert.rejects(engine.modifyConstraints(ee.id, { diskKiB: 32 * 1024, force: false }), /shrinking/);
     await engine.modifyConstraints(ee.id, { memoryKiB: 64 * 1024, force: false });
 
     const un = await engine.uninstall(web.duid!, 'rm');
     assert.equal(un.fault, undefined);
-    assert.ok(!existsSync(join(engine.lxc.duDir(ee.container!), web.duid!)));
+    assert.ok(!existsSync(join(lxcHost(engine).duDir(ee.container!), web.duid!)));
     assert.ok(!existsSync(engine.dataDir(web.uuid, ee.id)));
     // Reset wipes what the services wrote in the container, keeps the DU and its data, and restarts it.
     const sqEu = sqr.euids[0]!;
@@ -178,7 +184,7 @@ test(
     await waitFor(() => engine.unitState(sqEu)?.status === 'Active');
     await assert.rejects(engine.removeEE(ee.id, false), /still has 1 deployment unit/);
     await engine.removeEE(ee.id, true);
-    assert.equal(await engine.lxc.state(ee.container!), 'ABSENT');
+    assert.equal(await lxcHost(engine).state(ee.container!), 'ABSENT');
   },
 );
 
@@ -217,7 +223,7 @@ test(
     assert.equal(r.fault, undefined, r.fault?.message);
     await waitFor(() => engine.unitState(r.euids[0]!)?.status === 'Active');
     const inside = (...cmd: string[]) =>
-      execa('lxc-attach', ['-P', engine.lxc.lxcpath, '-n', ee.container!, '--', ...cmd], { reject: false });
+      execa('lxc-attach', ['-P', lxcHost(engine).lxcpath, '-n', ee.container!, '--', ...cmd], { reject: false });
     await waitFor(async () => (await inside('cat', '/srv/db/boots')).stdout.trim() === 'up');
     const avail = Number((await inside('df', '-k', '/srv/db')).stdout.trim().split('\n').pop()!.split(/\s+/)[3]);
     assert.ok(
@@ -226,7 +232,7 @@ test(
     );
     // The "reboot": the agent goes, the container and its processes go, and every mount with them.
     engine.detach();
-    await execa('lxc-stop', ['-P', engine.lxc.lxcpath, '-n', ee.container!, '-k']);
+    await execa('lxc-stop', ['-P', lxcHost(engine).lxcpath, '-n', ee.container!, '-k']);
     const mounts = () =>
       readFileSync('/proc/mounts', 'utf8')
         .split('\n')
@@ -236,11 +242,11 @@ test(
     assert.deepEqual(mounts(), []);
     engine = new Engine({ stateDir: join(dir, 'state'), logger: silentLogger, shutdownGraceMs: 2000 });
     await engine.start();
-    assert.equal(await engine.lxc.state(ee.container!), 'RUNNING');
+    assert.equal(await lxcHost(engine).state(ee.container!), 'RUNNING');
     await waitFor(() => engine.unitState(r.euids[0]!)?.status === 'Active');
     const ls = await execa('lxc-attach', [
       '-P',
-      engine.lxc.lxcpath,
+      lxcHost(engine).lxcpath,
       '-n',
       ee.container!,
       '--',
@@ -288,11 +294,11 @@ test('an operator-supplied rootfs tarball is the base of new LXC EEs, with nothi
   const ee = await engine.createEE({ name: 'acme', enabled: true, memoryKiB: -1, cpuPercent: -1, diskKiB: 32 * 1024 });
   const cat = await execa(
     'lxc-attach',
-    ['-P', engine.lxc.lxcpath, '-n', ee.container!, '--', '/bin/cat', '/etc/operator-release'],
+    ['-P', lxcHost(engine).lxcpath, '-n', ee.container!, '--', '/bin/cat', '/etc/operator-release'],
     { reject: false },
   );
   assert.equal(cat.stdout.trim(), 'acme-os 7');
-  const config = readFileSync(join(engine.lxc.lxcpath, ee.container!, 'config'), 'utf8');
+  const config = readFileSync(join(lxcHost(engine).lxcpath, ee.container!, 'config'), 'utf8');
   assert.ok(!config.includes('/usr/lib'), 'no host library bind mounts');
   writeFileSync(join(dir, 'evil.tgz'), tarGz([{ name: '../../escape', data: 'x' }]));
   const bad = new Engine({ stateDir: join(dir, 'bad'), logger: silentLogger, lxcRootfs: join(dir, 'evil.tgz') });

@@ -13,7 +13,7 @@ import { silentLogger } from '../../src/util/logger.js';
 import { manifest, tarGz } from '../engine/tar-builder.js';
 import { repoRoot, tempDir, waitFor } from '../helpers.js';
 import { serveFiles } from '../http-files.js';
-import { requireLxc } from './lxc.js';
+import { lxcHost, requireLxc } from './lxc.js';
 
 const SERVICE =
   '#!/bin/sh\nid -u > "$CPE_DU_DATA/uid.$CPE_EUID"\n[ -f "$CPE_DU_DATA/kept" ] || echo "$1" > ' +
@@ -76,14 +76,14 @@ test(
     });
     t.after(async () => {
       await engine.stopAll();
-      await engine.lxc.destroy(ee.container!);
+      await lxcHost(engine).destroy(ee.container!);
       await http.close();
       cleanup();
     });
     const base = ee.ids!.base;
     assert.ok(base >= 1_000_000 + 65_536, `the EE has a range of its own (${base})`);
     assert.match(
-      readFileSync(join(engine.lxc.lxcpath, ee.container!, 'config'), 'utf8'),
+      readFileSync(join(lxcHost(engine).lxcpath, ee.container!, 'config'), 'utf8'),
       new RegExp(`^lxc\\.idmap = u 0 ${base} 65536$`, 'm'),
     );
 
@@ -147,12 +147,12 @@ test(
     engine.detach();
     t.after(async () => {
       await engine.stopAll();
-      await engine.lxc.destroy(ee.container!);
+      await lxcHost(engine).destroy(ee.container!);
       await slow.close();
       await fast.close();
       cleanup();
     });
-    const duDir = engine.lxc.duDir(ee.container!);
+    const duDir = lxcHost(engine).duDir(ee.container!);
 
     for (const [moment, url, ready] of [
       [
@@ -203,7 +203,7 @@ test(
         [],
         `${moment}: no staging or package left`,
       );
-      assert.equal(await engine.lxc.state(ee.container!), 'RUNNING');
+      assert.equal(await lxcHost(engine).state(ee.container!), 'RUNNING');
       engine.detach();
     }
 
