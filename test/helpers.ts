@@ -47,6 +47,7 @@ const PACKAGES: Record<string, string> = {
   'mkfs.ext4': 'e2fsprogs',
   busybox: 'busybox-static',
   gcc: 'gcc libc6-dev',
+  openssl: 'openssl',
 };
 
 /** Where cmd is on PATH, or undefined. */
