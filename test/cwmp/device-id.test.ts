@@ -37,7 +37,7 @@ async function emptyDefaults(t: { after: (fn: () => Promise<void>) => void; diag
   });
   await agent.start();
   t.after(async () => {
-    const v = acs.validateAll();
+    const v = await acs.validateAll();
     if (v.skipped) t.diagnostic(v.skipped);
     await agent.containerEngine?.stopAll();
     await agent.stop();

@@ -68,7 +68,7 @@ export async function setup(
   };
   const agent = await boot();
   t.after(async () => {
-    const v = acs.validateAll();
+    const v = await acs.validateAll();
     if (v.skipped) t.diagnostic?.(v.skipped);
     for (const a of agents) {
       await (opts.destroyContainers ? a.containerEngine?.factoryReset() : a.containerEngine?.stopAll());

@@ -19,7 +19,7 @@ import { silentLogger } from '../../src/util/logger.js';
 import { list, type Message, type Node, TestAcs, txt } from '../cwmp/acs.js';
 import { MS, setup } from '../cwmp/harness.js';
 import { manifest, tarGz } from '../engine/tar-builder.js';
-import { tempDir, usp, waitFor } from '../helpers.js';
+import { requireTool, tempDir, usp, waitFor } from '../helpers.js';
 import { headersThenStall, httpServer, oneBytePerSecond, silentServer } from '../hostile-servers.js';
 import { serveFiles } from '../http-files.js';
 
@@ -277,6 +277,7 @@ test(
     'given as the CA; the system CAs stay trusted',
   TIMEOUT,
   async (t) => {
+    if (!requireTool(t, 'openssl')) return;
     const { dir, cleanup } = tempDir('cpe-tls-');
     t.after(async () => cleanup());
     execFileSync(

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { type TestContext, test } from 'node:test';
@@ -20,7 +20,7 @@ import { readManifest, unpackPackage } from '../../src/engine/package/unpack.js'
 import { runTool } from '../../src/engine/tool.js';
 import { createLogger } from '../../src/util/logger.js';
 import { type Entry, manifest, tarGz } from '../engine/tar-builder.js';
-import { tempDir, waitFor } from '../helpers.js';
+import { requireRoot, requireTool, tempDir, waitFor } from '../helpers.js';
 import { serveFiles } from '../http-files.js';
 
 const limits = { maxBytes: 1024 * 1024, maxEntries: 1000 };
@@ -64,15 +64,7 @@ function target(dir: string, name: string): string {
 
 /** mksquashfs for building images, and root for mounting them (native EE); skipped loudly without them unless CI. */
 function requireSquashfs(t: TestContext, mount: boolean): boolean {
-  const missing = !existsSync('/usr/bin/mksquashfs')
-    ? 'mksquashfs (squashfs-tools) is not installed'
-    : mount && process.getuid?.() !== 0
-      ? 'mounting images needs root'
-      : '';
-  if (!missing) return true;
-  if (process.env.CI) throw new Error(`${missing}, and CI must run this test`);
-  t.skip(`SKIPPED LOUDLY: ${missing}`);
-  return false;
+  return requireTool(t, 'mksquashfs', 'unsquashfs') && (!mount || requireRoot(t, 'mounting images needs root'));
 }
 
 /** A SquashFS image of a directory holding a good manifest, shaped further by build. */

@@ -23,7 +23,7 @@ import { duUuid } from '../../src/engine/package/uuid.js';
 import type { EERecord } from '../../src/engine/records.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { type Entry, manifest, tarGz } from '../engine/tar-builder.js';
-import { tempDir, waitFor } from '../helpers.js';
+import { requireRoot, tempDir, waitFor } from '../helpers.js';
 import { type FileServer, serveFiles } from '../http-files.js';
 import { lxcHost, requireLxc } from '../system/lxc.js';
 import { buildProbe } from './probe.js';
@@ -890,14 +890,7 @@ test(
   '9. native EE: a DU runs as a host user of its own, not root, and can not read root-only files; missing ' +
     'users and root are refused unless privileged and allowed',
   async (t) => {
-    if (process.getuid?.() !== 0) {
-      if (process.env.CI)
-        throw new Error('the native EE tests need root (to run services as other users), and CI must run them');
-      t.skip(
-        'SKIPPED LOUDLY: not root; the native EE can only run services as users of their own when the agent is root',
-      );
-      return;
-    }
+    if (!requireRoot(t, 'the native EE runs services as users of their own only when the agent is root')) return;
     const { dir, cleanup } = tempDir('cpe-hostile-native-');
     chmodSync(dir, 0o711); // passable: only the secret's own mode keeps a DU's user out
     const canary = makeCanaries(dir);

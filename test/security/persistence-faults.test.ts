@@ -25,7 +25,7 @@ import type * as usp from '../../src/usp/generated/usp-msg.js';
 import { Subscriptions } from '../../src/usp/subscriptions.js';
 import { createLogger, silentLogger } from '../../src/util/logger.js';
 import { manifest, tarGz } from '../engine/tar-builder.js';
-import { agent as agentCaller, cwmp, loadSchema, tempDir, waitFor } from '../helpers.js';
+import { agent as agentCaller, cwmp, loadSchema, requireRoot, tempDir, waitFor } from '../helpers.js';
 import { ControllerSim } from '../usp/controller-sim.js';
 
 const MS = 'Device.ManagementServer.';
@@ -36,10 +36,7 @@ const CORRUPT = 'Device.DeviceInfo.X_CPE-AGENT_CorruptStateFiles';
 
 /** Mounting needs root: skipped loudly without it, and CI (which runs as root) must run it. */
 function needRoot(t: TestContext): boolean {
-  if (process.getuid?.() === 0) return true;
-  if (process.env.CI) throw new Error('the disk fault tests mount a tmpfs and need root, and CI must run them');
-  t.skip('SKIPPED LOUDLY: not root; the disk fault tests mount a small tmpfs');
-  return false;
+  return requireRoot(t, 'the disk fault tests mount a small tmpfs');
 }
 
 /** A tmpfs of `kib` KiB on a fresh directory, unmounted after the test. */

@@ -1,30 +1,17 @@
 // A real mosquitto broker on a free loopback port, for system tests. Absent mosquitto skips the
 // test loudly on a developer machine and fails it in CI, where .ci/run installs it.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { requireTool, which } from '../helpers.js';
 
-export function mosquittoPath(): string | undefined {
-  for (const p of ['/usr/sbin/mosquitto', '/usr/bin/mosquitto']) {
-    try {
-      execFileSync(p, ['-h'], { stdio: 'ignore' });
-      return p;
-    } catch (e) {
-      if ((e as { status?: number }).status !== undefined) return p;
-    }
-  }
-  return undefined;
-}
+export const mosquittoPath = (): string | undefined => which('mosquitto');
 
 /** Skips (locally) or fails (CI) when mosquitto is missing; returns its path otherwise. */
 export function requireMosquitto(t: TestContext): string | undefined {
-  const p = mosquittoPath();
-  if (p) return p;
-  if (process.env.CI) throw new Error('mosquitto is not installed, and CI must run this test (.ci/run installs it)');
-  t.skip('SKIPPED LOUDLY: mosquitto is not installed (apt-get install mosquitto); CI runs this test');
-  return undefined;
+  return requireTool(t, 'mosquitto') ? mosquittoPath() : undefined;
 }
 
 export async function freePort(): Promise<number> {

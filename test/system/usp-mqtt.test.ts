@@ -11,7 +11,7 @@ import { silentLogger } from '../../src/util/logger.js';
 import { makeCertificates } from '../certs.js';
 import { manifest, tarGz } from '../engine/tar-builder.js';
 import { responseOf } from '../fixtures/usp-answer.js';
-import { sleep, spawnAgent, tempDir, waitFor } from '../helpers.js';
+import { requireTool, sleep, spawnAgent, tempDir, waitFor } from '../helpers.js';
 import { serveFiles } from '../http-files.js';
 import { ControllerSim } from '../usp/controller-sim.js';
 import { freePort, Mosquitto, requireMosquitto } from './mosquitto.js';
@@ -404,6 +404,7 @@ test('malformed, foreign and oversized packets are dropped and the agent keeps a
 test('4.1 / 11.3 TLS to the broker: CA verification and client certificates; a wrong CA never connects', async (t) => {
   const bin = requireMosquitto(t);
   if (!bin) return;
+  if (!requireTool(t, 'openssl')) return;
   const { dir, cleanup } = tempDir('cpe-tls-');
   t.after(cleanup);
   const certs = makeCertificates(dir);

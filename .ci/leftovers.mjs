@@ -1,0 +1,70 @@
+// What the tests leave behind: `node .ci/leftovers.mjs save FILE` records the processes and mounts
+// before the tests; `node .ci/leftovers.mjs check FILE` fails, naming them, when processes or mounts
+// exist after the tests that did not before. A process is known by its pid and start time (pids are
+// reused); kernel threads (no command line) come and go by themselves and are left out, as are this
+// script and the shells that started it.
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+
+const [, , action, file] = process.argv;
+
+/** pid -> parent pid, for the ancestors of this script. */
+function parentOf(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
+function ancestors() {
+  const out = new Set([process.pid]);
+  for (let p = process.ppid; p > 1; p = parentOf(p)) out.add(p);
+  return out;
+}
+
+function processes() {
+  const skip = ancestors();
+  const list = {};
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p) && !skip.has(Number(p)))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
+      if (!cmd) continue;
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (fields[0] === 'Z') continue; // a zombie is its parent's to reap, and ends with it
+      const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+      list[`${pid}@${fields[19]}`] = `uid ${uid} pid ${pid}: ${cmd}`;
+    } catch {} // ended meanwhile
+  }
+  return list;
+}
+
+const mounts = () => readFileSync('/proc/mounts', 'utf8').split('\n').filter(Boolean);
+const snapshot = () => ({ processes: processes(), mounts: mounts() });
+
+function leftovers(before) {
+  const now = snapshot();
+  return [
+    ...Object.entries(now.processes)
+      .filter(([k]) => !(k in before.processes))
+      .map(([, v]) => `process left running: ${v}`),
+    ...now.mounts.filter((m) => !before.mounts.includes(m)).map((m) => `mount left: ${m}`),
+  ];
+}
+
+if (action === 'save') writeFileSync(file, JSON.stringify(snapshot()));
+else if (action === 'check') {
+  const before = JSON.parse(readFileSync(file, 'utf8'));
+  let left = leftovers(before);
+  // What a test's last cleanup signalled may take a moment to go.
+  for (let i = 0; i < 20 && left.length; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    left = leftovers(before);
+  }
+  for (const l of left) console.error(`ci: ${l}`);
+  if (left.length) {
+    console.error(`ci: the tests left ${left.length} process(es) or mount(s) behind`);
+    process.exit(1);
+  }
+  console.log('ci: no process or mount left behind');
+} else {
+  console.error('usage: node .ci/leftovers.mjs save|check FILE');
+  process.exit(2);
+}
