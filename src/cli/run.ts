@@ -10,7 +10,6 @@ import { CliError, type Command, parseOptions } from './command.js';
 
 export const runCommand: Command = {
   name: 'run',
-  summary: 'run the agent (use --embedded for the self-contained default)',
   help: `Usage: cpe-agent run [--state-dir DIR] [--defaults FILE] [--log-level LEVEL] [--embedded [--broker-port N]]
 
 Runs the agent in the foreground until SIGINT or SIGTERM. Everything an operator configures is a
