@@ -31,10 +31,8 @@ const result = await build({
 cpSync(join(root, 'datamodel'), join(out, 'datamodel'), { recursive: true });
 cpSync(join(root, 'proto'), join(out, 'proto'), { recursive: true });
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-writeFileSync(
-  join(out, 'package.json'),
-  `${JSON.stringify({ name: pkg.name, version: pkg.version, type: 'module', bin: { 'cpe-agent': 'main.js' } }, null, 2)}\n`,
-);
+const shipped = { name: pkg.name, version: pkg.version, type: 'module', bin: { 'cpe-agent': 'main.js' } };
+writeFileSync(join(out, 'package.json'), `${JSON.stringify(shipped, null, 2)}\n`);
 writeFileSync(join(out, 'meta.json'), JSON.stringify(result.metafile));
 const sizes = Object.entries(result.metafile.outputs)
   .filter(([f]) => f.endsWith('.js'))
