@@ -8,6 +8,23 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 
 const root = new URL('..', import.meta.url).pathname;
+
+// mqtt.js requires its WebSocket and SOCKS transports (ws, socks, ip-address ...) on every connect; the
+// agent connects over TCP and TLS only (Device.MQTT.Client TransportProtocol TCP/IP, TLS), never through
+// a SOCKS proxy (MQTTJS_SOCKS_PROXY must stay unset). In the bundle they are stubs that say so if asked.
+const mqttTransportsUnused = {
+  name: 'mqtt-transports-unused',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/(ws|socks)$/ }, (a) =>
+      a.importer.includes('/node_modules/mqtt/build/lib/connect/') ? { path: a.path, namespace: 'unused' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'unused' }, (a) => ({
+      contents: `const no = () => { throw new Error('MQTT transport ${a.path} is not in this build'); };
+module.exports = { default: no, streamBuilder: no, browserStreamBuilder: no };`,
+      loader: 'js',
+    }));
+  },
+};
 const out = join(root, 'dist', 'bundle');
 rmSync(out, { recursive: true, force: true });
 const result = await build({
@@ -22,6 +39,7 @@ const result = await build({
   legalComments: 'none',
   metafile: true,
   logLevel: 'warning',
+  plugins: [mqttTransportsUnused],
   // protobufjs loads .proto files with a require() it finds through eval, and CommonJS packages
   // require Node's own modules: both need a require in an ES module.
   banner: {

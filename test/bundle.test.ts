@@ -27,7 +27,9 @@ function chunkOf(source: string): string {
   return out[0].slice(out[0].lastIndexOf('/') + 1);
 }
 
-test('the bundle serves a USP Get over its embedded broker and reads no chunk a run without CWMP does not use', async (t) => {
+const NAME = 'the bundle serves a USP Get over its embedded broker and reads no chunk a run without CWMP does not use';
+
+test(NAME, async (t) => {
   execFileSync(process.execPath, [join(repoRoot, 'scripts', 'bundle.mjs')], { stdio: 'ignore' });
   const { dir, cleanup } = tempDir('cpe-bundle-');
   t.after(cleanup);
