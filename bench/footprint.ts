@@ -20,6 +20,7 @@ import { AgentWorld, BUNDLE, buildBundle, MARK, type Runtime, serviceRuntime } f
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const IDLE_MS = Number(process.env.FOOTPRINT_IDLE_MS ?? 60_000);
 const STARTS = 5;
+const REPEAT = Number(process.env.FOOTPRINT_REPEAT ?? 3);
 
 /** RSS of a Node process doing nothing: what any agent written for Node starts from. */
 async function bareNode(): Promise<{ rss: number; privateDirty: number }> {
@@ -107,6 +108,8 @@ function compared(service: Runtime): Runtime[] {
     bundle('bundle, --max-old-space-size=96', ['--max-old-space-size=96']),
     bundle('bundle, --single-threaded-gc', ['--single-threaded-gc']),
     bundle('bundle, MALLOC_ARENA_MAX=2', [], { MALLOC_ARENA_MAX: '2' }),
+    bundle('service file + --optimize-for-size', [...service.nodeArgs, '--optimize-for-size'], service.env),
+    bundle('service file + --v8-pool-size=1', [...service.nodeArgs, '--v8-pool-size=1'], service.env),
     service,
   ];
 }
@@ -125,11 +128,20 @@ export async function footprintFigures(): Promise<Figure[]> {
     const bare = await bareNode();
     row('bare Node idle RSS (the floor under the agent)', bare.rss, 'MB', 0, 'higher');
     row('bare Node idle private dirty', bare.privateDirty, 'MB', 0, 'higher');
-    const runtimes = process.env.FOOTPRINT_COMPARE ? compared(service) : [service];
+    // The service runtime REPEAT times side by side (the median of each figure), the others once.
+    const runtimes = [
+      ...Array.from({ length: REPEAT }, () => service),
+      ...(process.env.FOOTPRINT_COMPARE ? compared(service).slice(0, -1) : []),
+    ];
     const mem = await Promise.all(runtimes.map((rt, i) => memoryRun(dir, port, `m${i}`, rt)));
-    runtimes.forEach((rt, i) => {
-      const m = mem[i]!;
-      const how = rt === service ? '' : ` [${rt.name}]`;
+    const mid = (f: (m: Memory) => number) => median(mem.slice(0, REPEAT).map(f));
+    const serviceMem: Memory = {
+      idle: { rss: mid((m) => m.idle.rss), privateDirty: mid((m) => m.idle.privateDirty) },
+      burst: { rss: mid((m) => m.burst.rss), privateDirty: mid((m) => m.burst.privateDirty) },
+    };
+    [service, ...runtimes.slice(REPEAT)].forEach((rt, i) => {
+      const m = i === 0 ? serviceMem : mem[REPEAT + i - 1]!;
+      const how = i === 0 ? ` (median of ${REPEAT})` : ` [${rt.name}]`;
       row(`idle private dirty, USP + CWMP, 20 DUs${how}`, m.idle.privateDirty, 'MB', 25);
       row(`idle RSS, USP + CWMP, 20 DUs${how}`, m.idle.rss, 'MB', 65);
       row(`  private dirty after 10,000 Gets and ${IDLE_MS / 1000} s${how}`, m.burst.privateDirty, 'MB', 25);
