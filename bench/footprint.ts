@@ -7,8 +7,9 @@
 //   broker hands to a subscriber of the controller's topic (the agent's MQTT connect record), exec -> the
 //   first Inform the ACS receives, exec -> all 200 services reported Active over USP. Median of 5 starts.
 // FOOTPRINT_COMPARE=1 also measures the memory of each runtime setting alone and of the unbundled
-// build (docs/footprint.md), in agents run side by side. BENCH_FOOTPRINT_1000=1 adds the older figures
-// with 1,000 DUs (RSS growth per DU, a Get of Device.SoftwareModules., start to 1,000 services Active).
+// build (docs/footprint.md), in agents run side by side (FOOTPRINT_COMPARE=word: the runs whose name has it).
+// BENCH_FOOTPRINT_1000=1 adds the older figures with 1,000 DUs (RSS growth per DU, a Get of
+// Device.SoftwareModules., start to 1,000 services Active).
 import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -94,7 +95,7 @@ async function startRuns(dir: string, port: number, rt: Runtime): Promise<Start[
 
 /** Each runtime setting alone, the service file's together and the unbundled build without any. */
 function compared(service: Runtime): Runtime[] {
-  const bundle = (name: string, nodeArgs: string[], env: Record<string, string> = {}): Runtime => ({
+  const bundle = (name: string, nodeArgs: readonly string[], env: Readonly<Record<string, string>> = {}): Runtime => ({
     name,
     nodeArgs,
     env,
@@ -109,7 +110,10 @@ function compared(service: Runtime): Runtime[] {
     bundle('bundle, --single-threaded-gc', ['--single-threaded-gc']),
     bundle('bundle, MALLOC_ARENA_MAX=2', [], { MALLOC_ARENA_MAX: '2' }),
     bundle('service file + --optimize-for-size', [...service.nodeArgs, '--optimize-for-size'], service.env),
-    bundle('service file + --v8-pool-size=1', [...service.nodeArgs, '--v8-pool-size=1'], service.env),
+    bundle('service file + glibc trim and mmap thresholds 128 KiB', service.nodeArgs, {
+      ...service.env,
+      GLIBC_TUNABLES: 'glibc.malloc.trim_threshold=131072:glibc.malloc.mmap_threshold=131072',
+    }),
     service,
   ];
 }
@@ -128,10 +132,13 @@ export async function footprintFigures(): Promise<Figure[]> {
     const bare = await bareNode();
     row('bare Node idle RSS (the floor under the agent)', bare.rss, 'MB', 0, 'higher');
     row('bare Node idle private dirty', bare.privateDirty, 'MB', 0, 'higher');
+    const compare = process.env.FOOTPRINT_COMPARE;
     // The service runtime REPEAT times side by side (the median of each figure), the others once.
     const runtimes = [
       ...Array.from({ length: REPEAT }, () => service),
-      ...(process.env.FOOTPRINT_COMPARE ? compared(service).slice(0, -1) : []),
+      ...(compare
+        ? compared(service).filter((rt) => rt !== service && (compare === '1' || rt.name.includes(compare)))
+        : []),
     ];
     const mem = await Promise.all(runtimes.map((rt, i) => memoryRun(dir, port, `m${i}`, rt)));
     const mid = (f: (m: Memory) => number) => median(mem.slice(0, REPEAT).map(f));
