@@ -222,6 +222,8 @@ export class Agent {
     this.log.info('agent stopped');
   }
 
+  /** Settles once a USP MQTT connection is up (its connect record goes out next), capMs at most; at once
+   *  without an enabled MQTT MTP. */
   private protocolsUp(dm: DataModel, capMs = 300): Promise<void> {
     const mtps = [...(dm.node('Device.LocalAgent.')?.tables.get('MTP')?.rows.values() ?? [])];
     if (!mtps.some((m) => m.stored('Enable') === 'true' && m.stored('Protocol') === 'MQTT')) return Promise.resolve();
