@@ -15,6 +15,14 @@ export const rssMB = (pid: number) => statusMB(pid, 'VmRSS');
  *  process) and anonymous memory (the JavaScript heap, compiled code, buffers, malloc). */
 export const rssPartsMB = (pid: number) => ({ file: statusMB(pid, 'RssFile'), anon: statusMB(pid, 'RssAnon') });
 
+/** From /proc/<pid>/smaps_rollup, in MB: the resident set and the part of it that is this process's
+ *  alone and written (heap, stacks, malloc; what the process really costs the device). */
+export function smapsMB(pid: number): { rss: number; privateDirty: number } {
+  const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kB = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)![1]) / 1024;
+  return { rss: kB('Rss'), privateDirty: kB('Private_Dirty') };
+}
+
 /** A working directory with a mosquitto of its own listening on a free port; undefined (and said so)
  *  when mosquitto is not installed. */
 export async function benchBroker(name: string): Promise<{ dir: string; port: number; broker: Mosquitto } | undefined> {

@@ -42,11 +42,13 @@ export interface AgentOptions {
 const BOOT_FILE = 'boot.json';
 const MS = 'Device.ManagementServer.';
 const SM = 'Device.SoftwareModules.';
+const MTP = 'Device.LocalAgent.MTP.';
 
 export class Agent {
   private current: DataModel | undefined;
   private usp: UspAgent | undefined;
   private engine: Engine | undefined;
+  /** The engine as the other layers see it: what they ask of it before it has started waits for that. */
   private sm: SoftwareModules | undefined;
   private cwmp: CwmpClient | undefined;
   private cwmpStarting: Promise<void> | undefined;
@@ -100,7 +102,10 @@ export class Agent {
     registerLocalAgent(dm);
     registerMqtt(dm);
     UspAgent.register(dm, () => this.usp);
-    registerSoftwareModules(dm, () => this.sm);
+    // Commands on software modules wait for the engine's start (below, after the protocols connect).
+    const started = settledLater();
+    const synced = settledLater();
+    registerSoftwareModules(commandsAfter(dm, synced.promise), () => this.sm);
     const { fresh } = dm.open();
     initDeviceInfo(dm, fresh);
     initEndpointId(dm);
@@ -109,12 +114,15 @@ export class Agent {
       if (dm.value(path) !== value) dm.update(obj, { [path.slice(obj.length)]: value }, 'settings');
     }
     this.current = dm;
-    // The engine before the protocols: rows for installed DUs exist when the first controller asks.
+    // The protocols connect first and the engine adopts the installed DUs after (a device with
+    // hundreds of them is reachable at once): DU rows are those of the last run (persisted) until it
+    // has. Until then what the engine does for the protocols waits for it, so nothing acts on
+    // half-loaded records.
     const idPool = {
       start: Number(dm.value(`${SM}X_CPE-AGENT_IdPoolStart`)),
       size: Number(dm.value(`${SM}X_CPE-AGENT_IdPoolSize`)),
     };
-    this.engine = new Engine({
+    const engine = new Engine({
       stateDir: this.opts.stateDir,
       logger: this.opts.logger.child({ component: 'engine' }),
       idPool,
@@ -123,9 +131,23 @@ export class Agent {
       ...(this.opts.tls?.caFile ? { caFile: this.opts.tls.caFile } : {}),
       ...(this.opts.download ? { download: this.opts.download } : {}),
     });
-    await this.engine.start();
-    this.sm = new SoftwareModules(dm, this.engine, this.opts.logger.child({ component: 'software-modules' }));
-    await this.sm.sync();
+    this.engine = engine;
+    this.sm = new SoftwareModules(
+      dm,
+      operationsAfter(engine, started.promise),
+      this.opts.logger.child({ component: 'software-modules' }),
+    );
+    const adopt = async () => {
+      try {
+        await engine.start().finally(started.settle);
+        await this.sm?.sync();
+      } finally {
+        synced.settle();
+      }
+    };
+    // A first start has no DUs to adopt, and no rows yet for the protocols to name (CWMP's ChangeDUState
+    // reads the ExecEnv rows the first sync makes): the engine comes first there.
+    if (fresh) await adopt();
     this.usp = new UspAgent(dm, this.opts.logger, this.opts.tls, this.opts.stateDir);
     this.usp.start(fresh);
     // The CWMP client (with its XML parser) is loaded only where CWMP is used: at start when it is on
@@ -144,9 +166,18 @@ export class Agent {
           });
       }, ['value']);
     }
+    if (!fresh) {
+      // The adoption's synchronous work would hold up the connections' first exchanges: it waits for
+      // the USP connection to come up (the MQTT connect record is out then), or a moment at most.
+      await this.protocolsUp(dm);
+      await adopt().catch(async (e: unknown) => {
+        await this.stop(); // the protocols are up already: nothing may outlive a failed start
+        throw e;
+      });
+    }
     // DU operations a crash interrupted are reported now that the protocols listen; then USP resends
     // what it had stored (the OperationCompletes of those reports a moment later included).
-    this.engine.reportRecovered();
+    engine.reportRecovered();
     const usp = this.usp;
     setImmediate(() => usp.resumeNotifications());
     this.cwmp?.resumeJobs();
@@ -185,6 +216,22 @@ export class Agent {
     for (const op of dm.operations.list()) dm.operations.cancel(op.id);
     dm.close();
     this.log.info('agent stopped');
+  }
+
+  /** Settles once a USP MQTT connection is up (its connect record goes out next), capMs at most; at once
+   *  without an enabled MQTT MTP. */
+  private protocolsUp(dm: DataModel, capMs = 300): Promise<void> {
+    const mtps = [...(dm.node('Device.LocalAgent.')?.tables.get('MTP')?.rows.values() ?? [])];
+    if (!mtps.some((m) => m.stored('Enable') === 'true' && m.stored('Protocol') === 'MQTT')) return Promise.resolve();
+    return new Promise((done) => {
+      const t = setTimeout(finish, capMs);
+      const off = dm.feed.subscribe(`${MTP}*.MQTT.ResponseTopicDiscovered`, () => setImmediate(finish), ['value']);
+      function finish(): void {
+        clearTimeout(t);
+        off();
+        done();
+      }
+    });
   }
 
   private async startCwmp(dm: DataModel): Promise<void> {
@@ -250,4 +297,58 @@ export class Agent {
       return fallback;
     }
   }
+}
+
+/** The data model as a command's registration sees it: the handlers run once `ready` has settled. */
+function commandsAfter(dm: DataModel, ready: Promise<void>): DataModel {
+  const command: DataModel['command'] = (path, h) => dm.command(path, (req) => ready.then(() => h(req)));
+  return new Proxy(dm, {
+    get: (t, k) => (k === 'command' ? command : bound(t, k)),
+  });
+}
+
+/** A promise and the function that settles it. */
+function settledLater(): { promise: Promise<void>; settle: () => void } {
+  let settle = (): void => {};
+  const promise = new Promise<void>((r) => {
+    settle = r;
+  });
+  return { promise, settle };
+}
+
+/** What the engine does for others (Promise-returning operations, not queries): called before it has
+ *  started, they run once it has, so that none acts on records not yet loaded. */
+const ENGINE_OPERATIONS = new Set<PropertyKey>([
+  'install',
+  'update',
+  'uninstall',
+  'setRequestedState',
+  'restartUnit',
+  'setEnabled',
+  'setRunLevel',
+  'restartEE',
+  'createEE',
+  'removeEE',
+  'resetEE',
+  'modifyConstraints',
+  'removeVolume',
+]);
+
+function operationsAfter(engine: Engine, ready: Promise<void>): Engine {
+  let settled = false;
+  void ready.then(() => {
+    settled = true;
+  });
+  return new Proxy(engine, {
+    get: (t, k) => {
+      const v = bound(t, k);
+      if (settled || !ENGINE_OPERATIONS.has(k)) return v;
+      return (...args: unknown[]) => ready.then(() => (v as (...a: unknown[]) => unknown)(...args));
+    },
+  });
+}
+
+function bound(t: object, k: PropertyKey): unknown {
+  const v = Reflect.get(t, k, t);
+  return typeof v === 'function' ? v.bind(t) : v;
 }

@@ -3,7 +3,6 @@ import { type ParseArgsConfig, parseArgs } from 'node:util';
 
 export interface Command {
   readonly name: string;
-  readonly summary: string;
   readonly help: string;
   /** Returns the exit code; a long-running command resolves when it stops. */
   run(argv: string[]): Promise<number>;

@@ -44,7 +44,6 @@ Options:
 
 export const ctlCommand: Command = {
   name: 'ctl',
-  summary: 'a USP controller for people: get, set, add, delete, operate, watch ... over MQTT',
   help: HELP,
   async run(argv) {
     const { values, positionals } = parseOptions(

@@ -3,7 +3,6 @@ import { CliError, type Command, parseOptions } from './command.js';
 
 export const dmImportCommand: Command = {
   name: 'dm-import',
-  summary: 'write data-model definitions from TR-181 XML (for device makers extending the model)',
   help: `Usage: cpe-agent dm-import --spec DIR --out DIR
 
 Reads the TR-181 component XML files in --spec (tr-181-2-*.xml, with the USP and CWMP overlays)

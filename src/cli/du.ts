@@ -3,7 +3,6 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { execa } from 'execa';
 import { EngineError } from '../engine/errors.js';
 import { MANIFEST_FILE, parseManifest } from '../engine/package/manifest.js';
 import { unpackPackage } from '../engine/package/unpack.js';
@@ -12,7 +11,6 @@ import { CliError, type Command, parseOptions } from './command.js';
 
 export const duCommand: Command = {
   name: 'du',
-  summary: 'build and check deployment unit packages (pack, inspect)',
   help: `Usage: cpe-agent du pack DIR -o FILE.tar.gz|FILE.sqfs
        cpe-agent du inspect FILE [--json]
 
@@ -49,6 +47,8 @@ async function pack(dir: string | undefined, output: string | undefined): Promis
       throw new CliError(`service '${s.name}': ${s.command} is not in ${src}`);
   }
   const out = resolve(output);
+  // Loaded here: only pack runs tools, and the other commands (run above all) must not load execa.
+  const { execa } = await import('execa');
   if (/\.(tar\.gz|tgz)$/.test(out)) await execa('tar', ['-czf', out, '--owner=0', '--group=0', '-C', src, '.']);
   else if (/\.(sqfs|squashfs)$/.test(out)) await execa('mksquashfs', [src, out, '-all-root', '-noappend', '-quiet']);
   else throw new CliError('the output must end in .tar.gz, .tgz, .sqfs or .squashfs');

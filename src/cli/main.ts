@@ -1,13 +1,32 @@
 #!/usr/bin/env node
+// cpe-agent: one binary, one subcommand per job. Every subcommand answers --help.
 import { packageVersion } from '../util/package-info.js';
 import { CliError, type Command } from './command.js';
-import { ctlCommand } from './ctl.js';
-import { dmImportCommand } from './dm-import-command.js';
-import { duCommand } from './du.js';
-// cpe-agent: one binary, one subcommand per job. Every subcommand answers --help.
-import { runCommand } from './run.js';
 
-const COMMANDS: Command[] = [runCommand, ctlCommand, duCommand, dmImportCommand];
+// A command's module is loaded only when it runs: `run` must not carry what ctl or du need (the MQTT
+// controller, execa), nor they the agent; in the bundle each is a chunk read on demand.
+const COMMANDS: { name: string; summary: string; load: () => Promise<Command> }[] = [
+  {
+    name: 'run',
+    summary: 'run the agent (use --embedded for the self-contained default)',
+    load: async () => (await import('./run.js')).runCommand,
+  },
+  {
+    name: 'ctl',
+    summary: 'a USP controller for people: get, set, add, delete, operate, watch ... over MQTT',
+    load: async () => (await import('./ctl.js')).ctlCommand,
+  },
+  {
+    name: 'du',
+    summary: 'build and check deployment unit packages (pack, inspect)',
+    load: async () => (await import('./du.js')).duCommand,
+  },
+  {
+    name: 'dm-import',
+    summary: 'write data-model definitions from TR-181 XML (for device makers extending the model)',
+    load: async () => (await import('./dm-import-command.js')).dmImportCommand,
+  },
+];
 
 function usage(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -33,11 +52,12 @@ async function main(argv: string[]): Promise<number> {
     console.log(packageVersion);
     return 0;
   }
-  const cmd = COMMANDS.find((c) => c.name === name);
-  if (!cmd) {
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) {
     console.error(`cpe-agent: unknown command '${name}'\n\n${usage()}`);
     return 2;
   }
+  const cmd = await entry.load();
   if (rest.includes('--help') || rest.includes('-h')) {
     console.log(cmd.help);
     return 0;
