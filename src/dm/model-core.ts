@@ -20,7 +20,7 @@ export class ModelCore implements TxHost {
     readonly handlers: HandlerRegistry,
     readonly feed: ChangeFeed,
     readonly log: Logger,
-    private readonly journal: (ops: PersistOp[]) => void,
+    private readonly journal: (ops: PersistOp[], flush: boolean) => void,
   ) {
     this.reader = new ParamReader(handlers, log);
     this.clear();
@@ -56,8 +56,8 @@ export class ModelCore implements TxHost {
     return this.handlers.isVolatile(node);
   }
 
-  persist(ops: PersistOp[]): void {
-    this.journal(ops);
+  persist(ops: PersistOp[], by: Caller): void {
+    this.journal(ops, this.handlers.flushes(by));
   }
 
   publish(changes: Change[]): void {
