@@ -86,6 +86,8 @@ export class SoftwareModules {
     this.deploymentUnits.prune();
     this.executionUnits.prune();
     for (const du of this.engine.deploymentUnits()) this.deploymentUnits.sync(du, 'Installed');
+    // Runtime state, not persisted: the units adopted before their rows were there are counted now.
+    for (const ee of this.engine.execEnvs()) this.execEnvs.syncActive(ee.id);
     this.applicationData.sync();
   }
 
