@@ -10,8 +10,8 @@ import { silentLogger } from '../../src/util/logger.js';
 import { manifest, tarGz } from '../engine/tar-builder.js';
 import { agent as caller, tempDir, waitFor } from '../helpers.js';
 
-const RUNTIME =
-  /ExecutionUnit\.\d+\.(Status|ExecutionFaultCode|ExecutionFaultMessage|AutoRestart\.(RetryCount|LastRestarted|NextRestart))"|ActiveExecutionUnits"/;
+const EU = 'Status|ExecutionFaultCode|ExecutionFaultMessage|AutoRestart\\.(RetryCount|LastRestarted|NextRestart)';
+const RUNTIME = new RegExp(`ExecutionUnit\\.\\d+\\.(${EU})"|ActiveExecutionUnits"`);
 
 test('EU runtime state is not persisted and is rebuilt from the running services after a restart', async () => {
   const { dir, cleanup } = tempDir();
