@@ -57,7 +57,9 @@ export class ModelCore implements TxHost {
   }
 
   persist(ops: PersistOp[], by: Caller): void {
-    this.journal(ops, this.handlers.flushes(by));
+    // A row's deletion is flushed whoever makes it: its instance number (journalled with its creation,
+    // perhaps not flushed yet) must not be handed out again if a power cut took both.
+    this.journal(ops, this.handlers.flushes(by) || ops.some((op) => op[0] === 'd'));
   }
 
   publish(changes: Change[]): void {
