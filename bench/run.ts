@@ -13,6 +13,7 @@ import type { Figure } from './figures.js';
 import { figuresTable, printFigures } from './figures.js';
 import { footprintFigures } from './footprint.js';
 import { uspFigures } from './usp.js';
+import { writesFigures } from './writes.js';
 
 const machine =
   `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ` +
@@ -27,6 +28,7 @@ const groups: Record<string, () => Figure[] | Promise<Figure[]>> = {
   downloads: downloadFigures,
   bounds: boundsFigures,
   footprint: footprintFigures,
+  writes: writesFigures,
 };
 // `npm run bench -- usp footprint` runs only those groups and leaves docs/benchmarks.md alone.
 const only = process.argv.slice(2);

@@ -82,7 +82,9 @@ export class DataModel {
       ? new StateStore(opts.stateDir, opts.quarantine ?? new Quarantine(opts.stateDir, log))
       : undefined;
     this.handlers = new HandlerRegistry(this.schema);
-    this.core = new ModelCore(this.schema, this.handlers, this.feed, log, (ops) => this.persistence.persist(ops));
+    this.core = new ModelCore(this.schema, this.handlers, this.feed, log, (ops, flush) =>
+      this.persistence.persist(ops, flush),
+    );
     this.persistence = new Persistence(this.core, store, log);
     this.operations = new Operations((c) => this.feed.publish(c));
     this.commands = new CommandRunner(this.core, this.operations);
@@ -99,6 +101,13 @@ export class DataModel {
   }
   command(path: string, h: CommandHandler): void {
     this.handlers.command(path, h);
+  }
+  /**
+   * Declares that what this component of the agent writes copies records kept elsewhere (the engine's)
+   * and is written again from them at every start: journalled at once, not flushed on its own.
+   */
+  mirror(component: string): void {
+    this.handlers.mirror(component);
   }
   trackRequests(tracker: RequestTracker): void {
     this.commands.tracker = tracker;

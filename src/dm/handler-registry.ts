@@ -1,5 +1,7 @@
 // The handlers src/model registered, by supported path, and what they say about persistence: a
-// live value or a volatile parameter or table is never written to the state directory.
+// live value or a volatile parameter or table is never written to the state directory, and what a
+// mirroring component writes is journalled but not flushed on its own.
+import type { Caller } from './caller.js';
 import type { CommandHandler, ObjectHandler, ParamHandler } from './handlers.js';
 import { splitParamPath } from './path.js';
 import type { Schema } from './schema.js';
@@ -15,6 +17,8 @@ export class HandlerRegistry {
   readonly params: ReadonlyMap<string, ParamHandler> = this.paramMap;
   readonly objects: ReadonlyMap<string, ObjectHandler> = this.objectMap;
   readonly commands: ReadonlyMap<string, CommandHandler> = this.commandMap;
+
+  private readonly mirrors = new Set<string>();
 
   /** Counts registrations: whatever was worked out from the handlers before is stale when it moves. */
   private registrations = 0;
@@ -42,6 +46,20 @@ export class HandlerRegistry {
     if (!ok) throw new Error(`cannot register a ${kind} handler for ${path}: not in the supported data model`);
     map.set(path, h);
     this.registrations++;
+  }
+
+  /** The agent's component whose writes copy records it keeps elsewhere and writes again at every start. */
+  mirror(component: string): void {
+    this.mirrors.add(component);
+  }
+
+  /**
+   * Whether a change by this caller must be on disk (fsynced) before the caller hears it is made. A
+   * mirror's need not: a kill -9 keeps it (it is in the journal file), a power cut may lose it, and
+   * the next start writes it again from the records; the next change that is flushed flushes it too.
+   */
+  flushes(caller: Caller): boolean {
+    return caller.kind !== 'agent' || !this.mirrors.has(caller.component);
   }
 
   isVolatile(node: ObjectNode): boolean {

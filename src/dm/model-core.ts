@@ -20,7 +20,7 @@ export class ModelCore implements TxHost {
     readonly handlers: HandlerRegistry,
     readonly feed: ChangeFeed,
     readonly log: Logger,
-    private readonly journal: (ops: PersistOp[]) => void,
+    private readonly journal: (ops: PersistOp[], flush: boolean) => void,
   ) {
     this.reader = new ParamReader(handlers, log);
     this.clear();
@@ -56,8 +56,10 @@ export class ModelCore implements TxHost {
     return this.handlers.isVolatile(node);
   }
 
-  persist(ops: PersistOp[]): void {
-    this.journal(ops);
+  persist(ops: PersistOp[], by: Caller): void {
+    // A row's deletion is flushed whoever makes it: its instance number (journalled with its creation,
+    // perhaps not flushed yet) must not be handed out again if a power cut took both.
+    this.journal(ops, this.handlers.flushes(by) || ops.some((op) => op[0] === 'd'));
   }
 
   publish(changes: Change[]): void {

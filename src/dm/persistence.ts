@@ -46,10 +46,13 @@ export class Persistence {
     return s;
   }
 
-  /** Writes a committed transaction to the journal (throws if it can't); compacts when the journal has grown. */
-  persist(ops: PersistOp[]): void {
+  /**
+   * Writes a committed transaction to the journal (throws if it can't), flushed to disk or not (see
+   * StateStore.commit); compacts when the journal has grown.
+   */
+  persist(ops: PersistOp[], flush = true): void {
     if (!this.store || !ops.length) return;
-    if (this.store.commit(ops)) this.compact('journal');
+    if (this.store.commit(ops, flush)) this.compact('journal');
   }
 
   /** Compaction only shortens the journal: on a disk without room for a snapshot the journal goes on. */

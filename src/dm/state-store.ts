@@ -1,5 +1,6 @@
 // Persistence of the data model in the state directory: a snapshot written atomically plus a
-// journal of committed transactions, one JSON line each, fsynced before the caller is answered.
+// journal of committed transactions, one JSON line each, fsynced before the caller is answered (a
+// transaction that mirrors records kept elsewhere is written at once and flushed with the next one).
 // A torn last line (kill -9 mid-write: no newline yet) is a transaction that never committed and is
 // dropped. A transaction that can't be written whole (a full, read-only or failing disk) is cut off
 // again and reported to the caller, so nothing follows a half line. Anything else that does not read
@@ -71,6 +72,8 @@ export class StateStore {
   private size = 0;
   /** Bytes past `size` (a torn tail, a failed write) that must be cut off before the next write. */
   private dirty = false;
+  /** Lines written since the last fsync: a kill -9 keeps them, a power cut may not. */
+  private unflushed = false;
 
   constructor(
     readonly dir: string,
@@ -131,12 +134,17 @@ export class StateStore {
     this.fd = openSync(join(this.dir, JOURNAL), 'w', 0o600);
     this.size = 0;
     this.dirty = false;
+    this.unflushed = false;
     fsyncSync(this.fd);
     fsyncDir(this.dir);
   }
 
-  /** Appends one transaction, or throws with nothing of it left; true when compaction is due. */
-  commit(ops: readonly PersistOp[]): boolean {
+  /**
+   * Appends one transaction, or throws with nothing of it left; true when compaction is due. With flush
+   * it is on disk when this returns, with every line before it; without, a kill -9 keeps it but a power
+   * cut may take it (and only lines after the last flushed one).
+   */
+  commit(ops: readonly PersistOp[], flush = true): boolean {
     if (ops.length === 0) return false;
     // Written at a known offset, not appended: after a failure the next line replaces the fragment.
     this.fd ??= openSync(join(this.dir, JOURNAL), constants.O_WRONLY | constants.O_CREAT, 0o600);
@@ -147,7 +155,7 @@ export class StateStore {
     const line = Buffer.from(`${JSON.stringify(ops)}\n`);
     try {
       writeFully(this.fd, line, this.size);
-      fsyncSync(this.fd);
+      if (flush) fsyncSync(this.fd);
     } catch (e) {
       this.dirty = true;
       try {
@@ -159,6 +167,7 @@ export class StateStore {
       throw e;
     }
     this.size += line.length;
+    this.unflushed = !flush;
     return this.size > COMPACT_BYTES;
   }
 
@@ -173,8 +182,14 @@ export class StateStore {
 
   close(): void {
     if (this.fd !== undefined) {
-      closeSync(this.fd);
+      const fd = this.fd;
       this.fd = undefined;
+      try {
+        if (this.unflushed) fsyncSync(fd); // a clean stop leaves everything on disk
+      } finally {
+        this.unflushed = false;
+        closeSync(fd);
+      }
     }
   }
 

@@ -17,8 +17,8 @@ export interface TxHost {
   read(node: ObjectNode, p: ParamDef): string;
   persists(node: ObjectNode, name: string): boolean;
   isVolatile(node: ObjectNode): boolean;
-  /** Writes a committed transaction to the journal; throws if it can't. */
-  persist(ops: PersistOp[]): void;
+  /** Writes a committed transaction to the journal (flushed unless `by` mirrors); throws if it can't. */
+  persist(ops: PersistOp[], by: Caller): void;
   publish(changes: Change[]): void;
 }
 
@@ -112,7 +112,7 @@ export class Tx {
     const changes = this.changes.map((c) => (c.kind === 'add' ? { ...c, keys: this.keysOf(c.path) } : c));
     const undos = this.dm.feed.beforeCommit(changes);
     try {
-      this.dm.persist(this.ops);
+      this.dm.persist(this.ops, this.caller);
     } catch (e) {
       for (const undo of undos) undo();
       this.rollback(0);

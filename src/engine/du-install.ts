@@ -46,15 +46,17 @@ export async function install(p: EngineParts, req: InstallRequest): Promise<DuRe
 function installJob(p: EngineParts, req: InstallRequest): InstallJob {
   const id = newOpId();
   const eeNow = p.store.ee(req.ee);
-  // The DU's final root is known before anything is fetched: journalled now, recovery can always undo it.
+  const duid = eeNow && `${eeNow.id}-${id}`;
+  // The DU's id and final root are known before anything is fetched: journalled now, recovery can
+  // always undo what the install made, and knows it committed once the records have that DU.
   const op: OpRecord = {
     id,
     kind: 'install',
     startTime: iso(),
     uuid: req.uuid ?? '',
-    duid: undefined,
+    duid,
     staging: p.store.stagingDir(req.ee, id),
-    ...(eeNow ? { root: p.store.duRoot(eeNow, `${eeNow.id}-${id}`) } : {}),
+    ...(eeNow && duid ? { root: p.store.duRoot(eeNow, duid) } : {}),
     requestTag: req.requestTag,
     committed: false,
   };
@@ -117,7 +119,9 @@ async function commitInstall(p: EngineParts, req: InstallRequest, job: InstallJo
     const specs = p.volumes.specs(req.appData ?? manifest.data);
     admitDisk(store, ee, placed.bytes + p.volumes.newBytes(ee, uuid, specs));
     if (placed.layout === 'tree') {
-      p.records.saveOp({ ...op, uuid, duid, root: finalRoot }); // recovery must know what the rename creates
+      // Recovery must know what the rename creates: the entry on disk says so since it was made (the DU's
+      // root and id follow from the operation's); the uuid is for the report and needs no flush.
+      p.records.saveOp({ ...op, uuid, duid, root: finalRoot }, op.root !== finalRoot || op.duid !== duid);
       renameSync(placed.root, finalRoot);
     }
     job.created = await p.volumes.create(ee, uuid, specs, { ...op, uuid, duid, root: finalRoot });

@@ -6,7 +6,7 @@
 // starts without it.
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { isDiskFull, removeStaleTemps, writeFileAtomic, writeFileAtomicSoon } from '../util/atomic-file.js';
+import { isDiskFull, removeStaleTemps, writeFileAtomic, writeFileSoon } from '../util/atomic-file.js';
 import {
   isArrayOf,
   isBoolean,
@@ -70,18 +70,27 @@ export class EngineRecords {
       .map((f) => this.read(join('ops', f), isOp))
       .filter((o): o is OpRecord => Boolean(o));
   }
-  saveOp(op: OpRecord): void {
-    this.write(join('ops', `${op.id}.json`), JSON.stringify(op));
+  /**
+   * Replaces an operation's journal entry. Without sync it survives a kill -9 but perhaps not a power
+   * cut: for what recovery can do without (the entry it replaces, on disk, must already be enough).
+   */
+  saveOp(op: OpRecord, sync = true): void {
+    this.write(join('ops', `${op.id}.json`), JSON.stringify(op), sync);
   }
   /** The journal entry an operation starts with: durable by the time the promise settles (before its commit). */
   saveOpSoon(op: OpRecord): Promise<void> {
-    return writeFileAtomicSoon(this.path('ops', `${op.id}.json`), JSON.stringify(op)).catch((e: unknown) => {
+    return writeFileSoon(this.path('ops', `${op.id}.json`), JSON.stringify(op)).catch((e: unknown) => {
       throw writeError('ops', e);
     });
   }
+  /**
+   * The outcome, before it is reported: a kill -9 after the report reports it again, the same. Not
+   * flushed: after a power cut recovery works the outcome out again from the records, which were on
+   * disk before the report (a failed install then reads as interrupted).
+   */
   recordOutcome(id: string, outcome: DuResult): void {
     const op = this.read(join('ops', `${id}.json`), isOp);
-    if (op) this.saveOp({ ...op, outcome });
+    if (op) this.saveOp({ ...op, outcome }, false);
   }
   dropOp(id: string): void {
     rmSync(this.path('ops', `${id}.json`), { force: true });
@@ -95,9 +104,9 @@ export class EngineRecords {
     return found;
   }
 
-  private write(rel: string, text: string): void {
+  private write(rel: string, text: string, sync = true): void {
     try {
-      writeFileAtomic(this.path(rel), text);
+      writeFileAtomic(this.path(rel), text, sync);
     } catch (e) {
       throw writeError(rel, e);
     }

@@ -15,7 +15,7 @@ import { type DuStateChange, DuStateChanges } from './software-modules/du-state-
 import { ExecEnvs, registerExecEnvs } from './software-modules/exec-env.js';
 import { ExecutionUnits, registerExecutionUnits } from './software-modules/execution-unit.js';
 import { followFileUrlDirectory, registerFileUrlDirectory } from './software-modules/file-url-directory.js';
-import { SmRows } from './software-modules/rows.js';
+import { ME, SmRows } from './software-modules/rows.js';
 
 export type { DuStateChange } from './software-modules/du-state-change.js';
 
@@ -26,6 +26,8 @@ export function registerSoftwareModules(dm: DataModel, model: () => SoftwareModu
     if (!m) throw new DmError(UspError.CommandFailure, 'the container engine is not running');
     return m;
   };
+  // The rows copy the engine's records, and sync() writes them again at every start.
+  dm.mirror(ME);
   registerDeploymentUnits(dm, () => need().deploymentUnits);
   registerExecutionUnits(
     dm,
@@ -84,6 +86,8 @@ export class SoftwareModules {
     this.deploymentUnits.prune();
     this.executionUnits.prune();
     for (const du of this.engine.deploymentUnits()) this.deploymentUnits.sync(du, 'Installed');
+    // Runtime state, not persisted: the units adopted before their rows were there are counted now.
+    for (const ee of this.engine.execEnvs()) this.execEnvs.syncActive(ee.id);
     this.applicationData.sync();
   }
 

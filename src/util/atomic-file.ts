@@ -1,6 +1,6 @@
 // Crash-safe file replacement: write a temporary file, fsync it, rename it over the target and
 // fsync the directory, so that after a kill -9 or power cut the file is either old or new.
-import { closeSync, fsyncSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
@@ -19,12 +19,36 @@ export function removeStaleTemps(dir: string): void {
     }
 }
 
+/**
+ * Files this process replaced without an fsync: the same content written again with one is not a
+ * no-op, as the copy on disk may not survive a power cut yet.
+ */
+const unsynced = new Set<string>();
+
+/** The file already holds exactly data (and, when durable is asked, no replacement of it waits for an fsync). */
+function holds(path: string, data: Buffer, sync: boolean): boolean {
+  if (sync && unsynced.has(path)) return false;
+  try {
+    return readFileSync(path).equals(data);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Replaces the file with data, old or new after a kill -9 at any instant. With sync (the default) the
+ * new content is on disk when this returns, power cut or not; without, a kill -9 keeps it (the page
+ * cache outlives the process) but a power cut may bring back the old. Writing what the file already
+ * holds writes and flushes nothing: no-op writes cost no fsync.
+ */
 export function writeFileAtomic(path: string, data: string | Uint8Array, sync = true): void {
+  const bytes = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.length);
+  if (holds(path, bytes, sync)) return;
   const tmp = tempOf(path);
   try {
     const fd = openSync(tmp, 'w', 0o600);
     try {
-      writeFully(fd, typeof data === 'string' ? Buffer.from(data) : data, 0);
+      writeFully(fd, bytes, 0);
       if (sync) fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -39,7 +63,10 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, sync = 
     }
     throw e;
   }
-  if (sync) fsyncDir(dirname(path));
+  if (sync) {
+    fsyncDir(dirname(path));
+    unsynced.delete(path);
+  } else unsynced.add(path);
 }
 
 /**
@@ -62,19 +89,25 @@ export function isDiskFull(e: unknown): boolean {
 }
 
 /**
- * The same replacement (old or new after a kill -9 at once), made durable against a power cut in the
- * background: the returned promise settles once the file and its directory are on disk, so slow
- * storage costs nothing while the caller has other work to do before it must rely on the file.
+ * The same replacement (old or new after a kill -9 at once), its content made durable against a power
+ * cut in the background: the promise settles once it is on disk, so slow storage costs nothing while
+ * the caller has other work to do first. One fsync, not two: the directory is not flushed. Meant for a
+ * new journal entry that must be on disk before what it describes is made: a journalling file system
+ * (ext4, xfs) commits names in the order they were made, so a power cut that keeps what the entry
+ * describes keeps the entry's name too; an fsync of the directory would only say so sooner.
  */
-export async function writeFileAtomicSoon(path: string, data: string | Uint8Array): Promise<void> {
+export async function writeFileSoon(path: string, data: string | Uint8Array): Promise<void> {
   writeFileAtomic(path, data, false);
-  for (const p of [path, dirname(path)]) {
-    const fh = await open(p, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+  await fsyncSoon(path);
+  unsynced.delete(path);
+}
+
+async function fsyncSoon(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }
 

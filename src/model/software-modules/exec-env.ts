@@ -24,6 +24,8 @@ export function registerExecEnvs(dm: DataModel, need: () => ExecEnvs, find: () =
   dm.command(`${SM}ExecEnvClass.{i}.AddExecEnv()`, (req) => need().addExecEnv(req.node, req.input));
   dm.command(`${SM}ExecEnv.{i}.ModifyConstraints()`, (req) => need().modifyConstraints(req.node, req.input));
   dm.param(`${SM}ExecEnv.{i}.AvailableDiskSpace`, { get: () => String(find()?.freeDiskKiB() ?? -1) });
+  // The EUs running now: rebuilt from the supervisor at every start.
+  dm.param(`${SM}ExecEnv.{i}.ActiveExecutionUnits`, { volatile: true });
   dm.param(`${SM}ExecEnv.{i}.AvailableMemory`, { get: () => '-1' });
   dm.param(`${SM}ExecEnv.{i}.AvailableCPUPercent`, { get: () => '-1' });
 }

@@ -11,6 +11,15 @@ import { rethrow } from '../engine-faults.js';
 import type { ExecEnvs } from './exec-env.js';
 import { DI, ME, type OperatorWrite, ref, SM, type SmRows } from './rows.js';
 
+const RUNTIME = [
+  'Status',
+  'ExecutionFaultCode',
+  'ExecutionFaultMessage',
+  'AutoRestart.RetryCount',
+  'AutoRestart.LastRestarted',
+  'AutoRestart.NextRestart',
+];
+
 export function registerExecutionUnits(
   dm: DataModel,
   need: () => ExecutionUnits,
@@ -26,6 +35,9 @@ export function registerExecutionUnits(
       if (v === 'Active') find()?.assertEEEnabledFor(node);
     },
   });
+  // What the supervisor knows of a unit now: rebuilt from the running services at every start, so
+  // kept in memory only (TR-181 asks none of it to outlive a reboot).
+  for (const p of RUNTIME) dm.param(`${SM}ExecutionUnit.{i}.${p}`, { volatile: true });
   dm.param(`${SM}ExecutionUnit.{i}.MemoryInUse`, { get: (n) => String(find()?.memoryOf(n) ?? 0) });
 }
 
