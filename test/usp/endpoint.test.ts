@@ -233,7 +233,7 @@ test('a session context record is answered with a Disconnect 7106', async () => 
   assert.equal(record.disconnect?.reason_code, 7106);
 });
 
-test('read-only role: Get works, Set/Add are denied with 7006, Operate answers cmd_failure 7006 (USP 1.4)', async () => {
+test('read-only role: Get works, Set/Add are denied with 7006, Operate answers cmd_failure 7006', async () => {
   const { call } = setup();
   const viewer = new ControllerSim('proto::viewer', 'os::agent');
   const g = await call('get', 'GET', { param_paths: ['Device.LocalAgent.EndpointID'] }, viewer);
