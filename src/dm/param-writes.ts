@@ -56,7 +56,10 @@ export function writeParams(
     } catch (e) {
       const err = asDmError(e, path);
       const failure = { path: err.path ?? path, code: err.code, message: err.message };
-      if (s.required ?? true) {
+      // A unique key given to an Add counts as required whatever the caller said (USP 1.4 Add), so
+      // that no row is created without the key the controller meant to address it by.
+      const isKey = verb === 'add' && node.def.keys.some((k) => k.includes(s.name));
+      if ((s.required ?? true) || isKey) {
         throw new DmRequestError(
           verb === 'set' ? UspError.ObjectNotUpdated : UspError.ObjectNotCreated,
           `${verb} of ${node.path} failed: ${err.message}`,
