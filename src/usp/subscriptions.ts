@@ -232,6 +232,8 @@ export class Subscriptions {
 
   /** The Notify body for this change if the subscription asks for it. */
   private match(row: ObjectNode, c: Change): Notification | undefined {
+    // A subscription begins after its own creation, which it does not report (TP-469 1.57).
+    if (c.kind === 'add' && c.path === row.path) return undefined;
     const type = row.stored('NotifType');
     const refs = listItems(row.stored('ReferenceList') ?? '');
     const hit = (path: string, table = false) => refs.some((r) => refMatches(this.dm, r, path, table));
