@@ -104,7 +104,8 @@ test('1.6 Add message with allow partial false, multiple objects with an invalid
   assert.ok(!(await subscriptionIds(w)).includes('add61'));
 });
 
-test('1.7 Add message with allow partial false, multiple objects, required parameters fail in single object', async (t) => {
+const T17 = '1.7 Add message with allow partial false, multiple objects, required parameters fail in single object';
+test(T17, async (t) => {
   const w = the(t);
   if (!w) return;
   const e = errorOf(
