@@ -39,14 +39,14 @@ async function assertCreatedAsSent(w: World, path: string, id: string) {
   assert.equal(values.ReferenceList, SW);
 }
 
-for (const allowPartial of [false, true]) {
-  const [n, title] = allowPartial
-    ? ['1.2', 'allow partial true, single object, required parameters succeed']
-    : ['1.1', 'allow partial false, single object, required parameters succeed'];
-  test(`${n} Add message with ${title}`, async (t) => {
+for (const [name, allowPartial] of [
+  ['1.1 Add message with allow partial false, single object, required parameters succeed', false],
+  ['1.2 Add message with allow partial true, single object, required parameters succeed', true],
+] as const) {
+  test(name, async (t) => {
     const w = the(t);
     if (!w) return;
-    const id = `add${n}`;
+    const id = `add${name.slice(0, 3)}`;
     const [c, ...more] = created(await add(w, allowPartial, sub(id)));
     assert.equal(more.length, 0);
     assert.deepEqual(Object.keys(c!.keys).sort(), ['Alias', 'ID', 'Recipient']);

@@ -118,10 +118,12 @@ test('1.84 Notification - Subscription using search paths', async (t) => {
   await cleanUp(w, path, ...rows);
 });
 
-for (const action of ['Config', 'NotifyAndConfig'] as const) {
-  const n = action === 'Config' ? '1.93' : '1.94';
-  const id = action === 'Config' ? 'notify93' : 'notify94';
-  test(`${n} Subscription using TriggerAction ${action}`, async (t) => {
+for (const [name, action, n] of [
+  ['1.93 Subscription using TriggerAction Config', 'Config', '93'],
+  ['1.94 Subscription using TriggerAction NotifyAndConfig', 'NotifyAndConfig', '94'],
+] as const) {
+  const id = `notify${n}`;
+  test(name, async (t) => {
     const w = the(t);
     if (!w) return;
     const path = createdPath(await subscribe(w, id, 'ValueChange', PC, { TriggerAction: action }));
@@ -130,7 +132,7 @@ for (const action of ['Config', 'NotifyAndConfig'] as const) {
       params: { TriggerConfigSettings: { value: `${path}Enable=false`, required: true } },
     });
     responseOf(s, 'set_resp');
-    const value = `TestValue${n.slice(2)}`;
+    const value = `TestValue${n}`;
     await setPC(w, value);
     if (action === 'NotifyAndConfig') {
       const note = await w.ctl.waitForNotification((x) => x.subscriptionId === id);
