@@ -78,7 +78,8 @@ export const get = (w: World, paths: string[], maxDepth = 0) =>
 export function resolved(m: DecodedMsg): Record<string, Record<string, string>> {
   const out: Record<string, Record<string, string>> = {};
   for (const r of m.body.response?.get_resp?.req_path_results ?? [])
-    for (const o of r.resolved_path_results ?? []) out[o.resolved_path!] = { ...o.result_params };
+    for (const o of r.resolved_path_results ?? [])
+      out[o.resolved_path!] = { ...out[o.resolved_path!], ...o.result_params };
   return out;
 }
 
