@@ -79,7 +79,7 @@ test('1.27 Delete message with allow partial false, multiple objects', async (t)
   const rows = await subs(t, w, 2);
   const r = results(await del(w, false, ...rows));
   assert.equal(r.length, 2);
-  rows.forEach((row, i) => assert.deepEqual(affected(r[i]), [row]));
+  for (const [i, row] of rows.entries()) assert.deepEqual(affected(r[i]), [row]);
   const left = await existing(w, SUB);
   assert.ok(rows.every((row) => !left.includes(row)));
 });
