@@ -131,7 +131,8 @@ test('1.33 Delete message with unique key addressing', async (t) => {
   const [row] = await make(t, w, BP, [{ ParameterName: 'Device.DeviceInfo.ModelName' }]);
   const keys = resolved(await get(w, [`${CTL}EndpointID`, `${CTL}Alias`]))[CTL]!;
   const instance = row!.slice(BP.length);
-  const path = `Device.LocalAgent.Controller.[EndpointID=="${keys.EndpointID}"&&Alias=="${keys.Alias}"].BootParameter.${instance}`;
+  const ctl = `Device.LocalAgent.Controller.[EndpointID=="${keys.EndpointID}"&&Alias=="${keys.Alias}"].`;
+  const path = `${ctl}BootParameter.${instance}`;
   const r = results(await del(w, false, path));
   assert.equal(r.length, 1);
   assert.deepEqual(affected(r[0]), [row], 'instance number addressing in affected_path');
