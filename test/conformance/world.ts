@@ -3,21 +3,26 @@
 // sends, spelled as it spells them. Without mosquitto every test skips loudly (fails under CI).
 
 import { after, before, type TestContext } from 'node:test';
+import { connectAsync } from 'mqtt';
 import type { Agent } from '../../src/agent.js';
 import type { DecodedMsg } from '../../src/usp/codec.js';
 import type { UspController } from '../../src/usp/controller-client.js';
 import type * as usp from '../../src/usp/generated/usp-msg.js';
-import { tempDir } from '../helpers.js';
+import { sleep, tempDir } from '../helpers.js';
 import { freePort, Mosquitto, mosquittoPath, requireMosquitto } from '../system/mosquitto.js';
 import { agentAndController, deployment } from '../system/usp-world.js';
 
 /** The test controller's row, as the test plan's "<instance identifier>" of the traffic generator. */
 export const CTL = 'Device.LocalAgent.Controller.1.';
 export const SUB = 'Device.LocalAgent.Subscription.';
+/** The agent's topic in test/system/usp-world.ts's deployment. */
+const AGENT_TOPIC = 'usp/agent/test';
 
 export interface World {
   readonly agent: Agent;
   readonly ctl: UspController;
+  /** The broker's port, for a test that publishes records of its own making. */
+  readonly port: number;
 }
 
 type Settings = Record<string, string | { value: string; required: boolean }>;
@@ -45,7 +50,7 @@ export function conformanceWorld(extra: Record<string, string> = {}): (t: TestCo
       'Device.LocalAgent.Controller.1.USPNotifRetryMinimumWaitInterval': '1',
       ...extra,
     };
-    world = await agentAndController(ctx, { dir, cleanup, port, broker, version: '5.0', defaults });
+    world = { ...(await agentAndController(ctx, { dir, cleanup, port, broker, version: '5.0', defaults })), port };
   });
   after(async () => {
     for (const stop of stops) await stop();
@@ -85,3 +90,25 @@ export function resolved(m: DecodedMsg): Record<string, Record<string, string>> 
 
 /** Deletes what a test made, whatever the outcome, so that the next test of the file starts clean. */
 export const cleanUp = (w: World, ...paths: string[]) => del(w, true, ...paths);
+
+/**
+ * Publishes raw bytes to the agent's topic as another MQTT client, with a reply topic of its own,
+ * and returns whatever arrives there within `waitMs`: the agent's answers, if it gives any.
+ */
+export async function publishRaw(w: World, bytes: Uint8Array, waitMs = 500): Promise<Buffer[]> {
+  const client = await connectAsync(`mqtt://127.0.0.1:${w.port}`, { protocolVersion: 5 });
+  const replyTo = `usp/tp469/raw-${process.pid}-${Date.now()}`;
+  const got: Buffer[] = [];
+  try {
+    client.on('message', (_topic, payload) => got.push(payload));
+    await client.subscribeAsync(replyTo, { qos: 1 });
+    await client.publishAsync(AGENT_TOPIC, Buffer.from(bytes), {
+      qos: 1,
+      properties: { contentType: 'usp.msg', responseTopic: replyTo },
+    });
+    await sleep(waitMs);
+    return got;
+  } finally {
+    await client.endAsync();
+  }
+}
