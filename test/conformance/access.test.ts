@@ -1,12 +1,14 @@
 // TP-469 section 2: roles and permissions (ControllerTrust), against one agent over a real
 // mosquitto. The test controller's AssignedRole is writable (Role.1, full access); each test adds
 // the Permission its procedure gives, with the next Order so that it decides, and deletes it after.
+// Substitution: 2.20 waits 2 s (not 30 s) for the Notify that must not come.
 
 import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
 import type { DecodedMsg } from '../../src/usp/codec.js';
 import { errorOf, responseOf } from '../fixtures/usp-answer.js';
-import { add, cleanUp, conformanceWorld, del, get, resolved, SUB, set, type World } from './world.js';
+import { sleep } from '../helpers.js';
+import { add, CTL, cleanUp, conformanceWorld, del, get, resolved, SUB, set, type World } from './world.js';
 
 const the = conformanceWorld();
 const ROLE = 'Device.LocalAgent.ControllerTrust.Role.1.';
@@ -129,4 +131,53 @@ test('2.18 Permissions - Operation Not Allowed', async (t) => {
   assert.equal(more.length, 0);
   assert.equal(r!.executed_command, 'Device.Reboot()');
   assert.equal(r!.cmd_failure?.err_code, 7006, JSON.stringify(r));
+});
+
+for (const [name, param, notified] of [
+  ['2.19 Permissions - Value Change Notification Allowed on Parameter', 'rw-n', true],
+  ['2.20 Permissions - Value Change Notification Not Allowed on Parameter', 'rw--', false],
+] as const) {
+  test(name, async (t) => {
+    const w = the(t);
+    if (!w) return;
+    const target = `${CTL}PeriodicNotifInterval`;
+    await permission(t, w, target, rights(param, 'rwxn', 'rwxn', 'rwxn'));
+    const id = `perm${name.slice(2, 4)}`;
+    const sub = createdPath(
+      await add(w, false, {
+        path: SUB,
+        params: { Enable: 'true', ID: id, NotifType: 'ValueChange', ReferenceList: target },
+      }),
+    );
+    t.after(() => cleanUp(w, sub));
+    const value = notified ? '3600' : '7200';
+    const s = await set(w, false, { path: CTL, params: { PeriodicNotifInterval: { value, required: true } } });
+    assert.equal(
+      responseOf(s, 'set_resp').updated_obj_results[0]?.oper_status?.oper_success?.updated_inst_results?.[0]
+        ?.affected_path,
+      CTL,
+    );
+    if (notified) {
+      const n = await w.ctl.waitForNotification((x) => x.subscriptionId === id);
+      assert.deepEqual(n.body.value_change, { param_path: target, param_value: value });
+    } else {
+      await sleep(2000);
+      assert.equal(w.ctl.notifications.filter((x) => x.subscriptionId === id).length, 0);
+    }
+  });
+}
+
+test('2.22 Using Get when no read permissions are available on some parameters', async (t) => {
+  const w = the(t);
+  if (!w) return;
+  const bp = createdPath(
+    await add(w, false, { path: `${CTL}BootParameter.`, params: { Enable: 'true', ParameterName: `${CTL}Alias` } }),
+  );
+  t.after(() => cleanUp(w, bp));
+  await permission(t, w, bp, rights('rw--', 'rwxn', 'rwxn', 'rwxn'));
+  await permission(t, w, `${bp}ParameterName`, rights('----', 'rwxn', 'rwxn', 'rwxn'));
+  const got = resolved(await get(w, [bp]))[bp];
+  assert.ok(got, `${bp} is returned`);
+  assert.equal(got.Enable, 'true');
+  assert.ok(!('ParameterName' in got), 'the unreadable parameter is left out');
 });
