@@ -1,7 +1,8 @@
 // TP-469 section 1: subscriptions and notifications (ValueChange, ObjectCreation, ObjectDeletion,
 // TimeToLive, search paths, TriggerAction), against one agent over a real mosquitto.
-// Substitution (allowed by the plan, reported in docs/conformance.md): the waits of 1.53 and 1.55
-// are 2 s, not 20 s, with TimeToLive 2 in 1.55, to keep the run short.
+// Substitutions (allowed by the plan, reported in docs/conformance.md), to keep the run short: the
+// waits of 1.53 and 1.55 are 2 s, not 20 s, with TimeToLive 2 in 1.55; 1.59's PeriodicNotifInterval
+// is 2 s (+/- 0.5 s), not 60 s (+/- 4 s).
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -157,4 +158,57 @@ test('TriggerConfigSettings items that are not "<path>=<value>" are refused with
   });
   assert.equal(m.body.error?.param_errs[0]?.err_code, 7012);
   await cleanUp(w, path);
+});
+
+test('1.59 Event Notification using Periodic!', async (t) => {
+  const w = the(t);
+  if (!w) return;
+  const s = await set(w, false, {
+    path: CTL,
+    params: {
+      PeriodicNotifInterval: { value: '2', required: true },
+      PeriodicNotifTime: { value: '2019-01-01T00:00:00Z', required: true },
+    },
+  });
+  responseOf(s, 'set_resp').updated_obj_results[0]!.oper_status!.oper_success!;
+  t.after(() => set(w, false, { path: CTL, params: { PeriodicNotifInterval: '86400' } }));
+  const path = createdPath(
+    await add(w, false, {
+      path: SUB,
+      params: { Enable: 'true', ID: 'sub-103', NotifType: 'Event', ReferenceList: 'Device.LocalAgent.Periodic!' },
+    }),
+  );
+  t.after(() => cleanUp(w, path));
+  const periodic = (n: { subscriptionId: string; body: { event?: { event_name?: string | null } | null } }) =>
+    n.subscriptionId === 'sub-103' && n.body.event?.event_name === 'Periodic!';
+  await w.ctl.waitForNotification(periodic, 5000);
+  const first = Date.now();
+  await w.ctl.waitForNotification((n) => periodic(n) && notified(w, 'sub-103').length >= 2, 5000);
+  const gap = (Date.now() - first) / 1000;
+  assert.ok(gap > 2 - 0.5 && gap < 2 + 0.5, `the second Periodic! ${gap} s after the first`);
+});
+
+test('1.78 Removal of subscriptions that have no associated controller', async (t) => {
+  const w = the(t);
+  if (!w) return;
+  const ctl2 = createdPath(
+    await add(w, false, {
+      path: 'Device.LocalAgent.Controller.',
+      params: { EndpointID: 'proto::tp469-secondary', Enable: 'true' },
+    }),
+  );
+  // The secondary controller's own subscription: made as that controller would, in the agent.
+  const [sub] = w.agent.dm.add(
+    SUB,
+    [
+      { name: 'ID', value: 'secondary-78' },
+      { name: 'NotifType', value: 'ValueChange' },
+      { name: 'ReferenceList', value: PC },
+    ],
+    { kind: 'usp', endpointId: 'proto::tp469-secondary' },
+  );
+  assert.equal(w.agent.dm.value(`${sub!.path}Recipient`), ctl2.slice(0, -1));
+  responseOf(await del(w, false, ctl2), 'delete_resp');
+  const left = resolved(await get(w, [SUB]));
+  assert.ok(!(sub!.path in left), `${sub!.path} went with its controller`);
 });
