@@ -45,6 +45,7 @@ const SUBSTITUTIONS = {
   1.55: 'TimeToLive 2 and a wait of 2.5 s (not 20 s)',
   1.59: 'PeriodicNotifInterval 2 s +/- 0.5 s (not 60 s +/- 4 s)',
   '2.20': 'waits 2 s (not 30 s) for the Notify that must not come',
+  11.9: "the Set's obj_path ends with '.' (the plan's lacks it, which the agent answers with 7008)",
 };
 
 function cases() {

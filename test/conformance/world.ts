@@ -95,15 +95,21 @@ export const cleanUp = (w: World, ...paths: string[]) => del(w, true, ...paths);
  * Publishes raw bytes to the agent's topic as another MQTT client, with a reply topic of its own,
  * and returns whatever arrives there within `waitMs`: the agent's answers, if it gives any.
  */
-export async function publishRaw(w: World, bytes: Uint8Array, waitMs = 500): Promise<Buffer[]> {
+export async function publishRaw(
+  w: World,
+  bytes: Uint8Array,
+  waitMs = 500,
+  topic = AGENT_TOPIC,
+  qos: 0 | 1 = 1,
+): Promise<Buffer[]> {
   const client = await connectAsync(`mqtt://127.0.0.1:${w.port}`, { protocolVersion: 5 });
   const replyTo = `usp/tp469/raw-${process.pid}-${Date.now()}`;
   const got: Buffer[] = [];
   try {
     client.on('message', (_topic, payload) => got.push(payload));
     await client.subscribeAsync(replyTo, { qos: 1 });
-    await client.publishAsync(AGENT_TOPIC, Buffer.from(bytes), {
-      qos: 1,
+    await client.publishAsync(topic, Buffer.from(bytes), {
+      qos,
       properties: { contentType: 'usp.msg', responseTopic: replyTo },
     });
     await sleep(waitMs);
