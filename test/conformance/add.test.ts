@@ -213,3 +213,19 @@ test('1.104 Set message on WriteOnceReadOnly parameter', async (t) => {
   assert.equal(resolved(m)[c!.path]?.Alias, 'test-1-104');
   await cleanUp(w, c!.path);
 });
+
+test('1.10 Add message with unique key addressing in path', async (t) => {
+  const w = the(t);
+  if (!w) return;
+  const keys = resolved(await get(w, [`${CTL}EndpointID`, `${CTL}Alias`]))[CTL]!;
+  const ctl = `Device.LocalAgent.Controller.[EndpointID=="${keys.EndpointID}"&&Alias=="${keys.Alias}"].`;
+  const table = `${ctl}BootParameter.`;
+  const [c, ...more] = created(await add(w, false, { path: table, params: { Enable: 'true', ParameterName: SW } }));
+  assert.equal(more.length, 0);
+  assert.match(c!.path, /^Device\.LocalAgent\.Controller\.1\.BootParameter\.\d+\.$/);
+  assert.deepEqual(Object.keys(c!.keys).sort(), ['Alias', 'ParameterName']);
+  const values = resolved(await get(w, [c!.path]))[c!.path];
+  assert.equal(values?.Enable, 'true');
+  assert.equal(values?.ParameterName, SW);
+  await cleanUp(w, c!.path);
+});

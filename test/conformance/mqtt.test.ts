@@ -62,3 +62,17 @@ test('11.13 MQTT QoS', async (t) => {
     assert.equal(answer?.header.msg_type, 'GET_RESP', `answered on the QoS ${qos} topic`);
   }
 });
+
+test('11.15 MQTT 5.0 Content Type', async (t) => {
+  const w = the(t);
+  if (!w) return;
+  const get = new ControllerSim(CTL_ID, AGENT_ID).request('get', 'GET', {
+    param_paths: ['Device.LocalAgent.EndpointID'],
+  });
+  for (const type of ['usp.msg', 'application/vnd.bbf.usp.msg']) {
+    const [answer, ...more] = await publishRaw(w, get.bytes, 500, undefined, 1, type);
+    assert.equal(more.length, 0);
+    const m = decodeMsg(decodeRecord(answer!).no_session_context!.payload);
+    assert.equal(m.header.msg_type, 'GET_RESP', `answered with Content Type ${type}`);
+  }
+});

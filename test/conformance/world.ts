@@ -101,6 +101,7 @@ export async function publishRaw(
   waitMs = 500,
   topic = AGENT_TOPIC,
   qos: 0 | 1 = 1,
+  contentType = 'usp.msg',
 ): Promise<Buffer[]> {
   const client = await connectAsync(`mqtt://127.0.0.1:${w.port}`, { protocolVersion: 5 });
   const replyTo = `usp/tp469/raw-${process.pid}-${Date.now()}`;
@@ -110,7 +111,7 @@ export async function publishRaw(
     await client.subscribeAsync(replyTo, { qos: 1 });
     await client.publishAsync(topic, Buffer.from(bytes), {
       qos,
-      properties: { contentType: 'usp.msg', responseTopic: replyTo },
+      properties: { contentType, responseTopic: replyTo },
     });
     await sleep(waitMs);
     return got;
