@@ -181,3 +181,41 @@ test('2.22 Using Get when no read permissions are available on some parameters',
   assert.equal(got.Enable, 'true');
   assert.ok(!('ParameterName' in got), 'the unreadable parameter is left out');
 });
+
+test('2.25 Permissions - Parameter within added object not allowed, omitted', async (t) => {
+  const w = the(t);
+  if (!w) return;
+  await permission(t, w, `${SUB}*.Enable`, { ...rights('r---', 'rwxn', 'rwxn', 'rwxn'), Order: '1' });
+  const m = await add(w, false, {
+    path: SUB,
+    params: {
+      ID: 'add1',
+      NotifType: 'ValueChange',
+      ReferenceList: { value: 'Device.LocalAgent.SoftwareVersion', required: true },
+    },
+  });
+  const sub = createdPath(m);
+  t.after(() => cleanUp(w, sub));
+  assert.equal(resolved(await get(w, [`${sub}Enable`]))[sub]?.Enable, 'false');
+});
+
+test('2.26 Permissions - Parameter within added object not allowed, included', async (t) => {
+  const w = the(t);
+  if (!w) return;
+  await permission(t, w, `${SUB}*.Enable`, { ...rights('r---', 'rwxn', 'rwxn', 'rwxn'), Order: '1' });
+  const m = await add(w, true, {
+    path: SUB,
+    params: {
+      ID: 'add26',
+      NotifType: 'ValueChange',
+      ReferenceList: { value: 'Device.LocalAgent.SoftwareVersion', required: true },
+      Enable: { value: 'true', required: true },
+    },
+  });
+  const [r, ...more] = responseOf(m, 'add_resp').created_obj_results;
+  assert.equal(more.length, 0);
+  assert.ok(r!.oper_status?.oper_failure, `the Add fails: ${JSON.stringify(r)}`);
+  assert.ok(r!.oper_status.oper_failure.err_code >= 7000);
+  const ids = Object.values(resolved(await get(w, [SUB]))).map((p) => p.ID);
+  assert.ok(!ids.includes('add26'));
+});
