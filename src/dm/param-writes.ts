@@ -1,6 +1,7 @@
 // Writing parameters of one object, for Set and Add alike: each value checked (supported, visible,
 // writable by this caller, of its type, accepted by its handler), then the object as a whole
 // (its handler, its unique keys), then staged in the transaction.
+import { aliasWriteOnce, checkAlias, isAliasKey } from './alias.js';
 import type { ParamFailure, ParamSetting, UpdatedObject } from './api-types.js';
 import { DmRequestError } from './api-types.js';
 import { type Caller, viewOf } from './caller.js';
@@ -32,9 +33,12 @@ export function writeParams(
       if (!p || !visibleIn(p.only, view))
         throw new DmError(UspError.UnsupportedParameter, `${path} is not a parameter of ${node.def.path}`, path);
       const h = handlers.params.get(`${node.def.path}${s.name}`);
-      const writeOnceDone = p.access === 'writeOnceReadOnly' && verb === 'set' && node.values.has(p.name);
-      if (!privileged && (!p.writable || writeOnceDone))
-        throw new DmError(UspError.NotWritable, `${path} is not writable`, path);
+      const alias = isAliasKey(node, p.name);
+      const writeOnce = p.access === 'writeOnceReadOnly' || (alias && aliasWriteOnce(view));
+      const writeOnceDone = writeOnce && verb === 'set' && node.values.has(p.name);
+      if (!privileged && !p.writable) throw new DmError(UspError.NotWritable, `${path} is not writable`, path);
+      if (!privileged && writeOnceDone)
+        throw new DmError(UspError.NotWritable, `${path} is write-once and was set when the object was created`, path);
       if (h?.get || node.def.counters.has(p.name))
         throw new DmError(UspError.NotWritable, `${path} is computed by the agent and can't be written`, path);
       if (!privileged && verb === 'set' && node.def.spec.table?.fixedKeys?.includes(p.name)) {
@@ -46,12 +50,16 @@ export function writeParams(
       }
       if (typeof s.value !== 'string') throw new DmError(UspError.InvalidType, `${path}: value must be a string`, path);
       const v = canonicalAt(p, s.value, path);
+      if (alias && !privileged) checkAlias(v, path);
       h?.validate?.(v, node, caller);
       pending.set(p.name, v);
     } catch (e) {
       const err = asDmError(e, path);
       const failure = { path: err.path ?? path, code: err.code, message: err.message };
-      if (s.required ?? true) {
+      // A unique key given to an Add counts as required whatever the caller said (USP 1.4 Add), so
+      // that no row is created without the key the controller meant to address it by.
+      const isKey = verb === 'add' && node.def.keys.some((k) => k.includes(s.name));
+      if ((s.required ?? true) || isKey) {
         throw new DmRequestError(
           verb === 'set' ? UspError.ObjectNotUpdated : UspError.ObjectNotCreated,
           `${verb} of ${node.path} failed: ${err.message}`,

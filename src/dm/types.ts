@@ -107,8 +107,10 @@ function checkRange(p: ParamSpec, v: string, n: number | bigint): void {
 function canonicalItem(p: ParamSpec, raw: string): string {
   switch (p.type) {
     case 'boolean': {
-      if (raw === 'true' || raw === '1') return 'true';
-      if (raw === 'false' || raw === '0') return 'false';
+      // TR-106 spells them in lower case; controllers (and TP-469 1.88) also send 'True'.
+      const b = raw.toLowerCase();
+      if (b === 'true' || b === '1') return 'true';
+      if (b === 'false' || b === '0') return 'false';
       return bad(UspError.InvalidType, `'${raw}' is not a boolean (true, false, 1 or 0)`);
     }
     case 'int':

@@ -1,7 +1,7 @@
 // Device.LocalAgent.Subscription: turns the data model's change feed into Notify messages for each
-// subscription's Recipient, as the changes happen (no polling). Handles NotifRetry with the
-// controller's back-off until the NotifyResp or NotifExpiration (across restarts for persistent
-// subscriptions with an expiration), TimeToLive, non-persistent
+// subscription's Recipient, and TriggerAction Config into Sets, as the changes happen (no polling).
+// Handles NotifRetry with the controller's back-off until the NotifyResp or NotifExpiration (across
+// restarts for persistent subscriptions with an expiration), TimeToLive, non-persistent
 // subscriptions at boot, subscriptions of deleted controllers, and the Boot! ParameterMap. A change
 // is matched against the subscriptions the index offers for its path, not against every one; a
 // controller may hold X_CPE-AGENT_MaxSubscriptionsPerController of them, and the agent in all
@@ -22,6 +22,7 @@ import type { NotifyOutbox, StoredNotify } from './notify-outbox.js';
 import { SubscriptionIndex } from './subscription-index.js';
 import { checkLimits, limitOf } from './subscription-limits.js';
 import { refMatches } from './subscription-refs.js';
+import { applyTriggerConfig, configures, notifies, registerTriggerSettings } from './subscription-trigger.js';
 
 const LA = 'Device.LocalAgent.';
 const SUB = `${LA}Subscription.`;
@@ -88,6 +89,7 @@ export class Subscriptions {
       },
       canAdd: (table, caller) => checkLimits(dm, table, caller),
     });
+    registerTriggerSettings(dm, SUB.replace(/\.$/, '.{i}.'));
     dm.param(`${LA}SupportedNumberOfSubscriptions`, {
       get: () => String(limitOf(dm, 'X_CPE-AGENT_MaxSubscriptions') ?? -1),
     });
@@ -189,7 +191,9 @@ export class Subscriptions {
       // A notification prepared before the commit is already matched (and on disk).
       const prepared = this.prepared.get(c)?.get(row.path);
       const notification = prepared?.notification ?? this.match(row, c);
-      if (notification) this.notify(row, notification, prepared?.msg);
+      if (!notification) continue;
+      if (notifies(row)) this.notify(row, notification, prepared?.msg);
+      if (configures(row)) applyTriggerConfig(this.dm, this.access, row, this.log);
     }
     this.prepared.delete(c);
   }
@@ -228,6 +232,8 @@ export class Subscriptions {
 
   /** The Notify body for this change if the subscription asks for it. */
   private match(row: ObjectNode, c: Change): Notification | undefined {
+    // A subscription begins after its own creation, which it does not report (TP-469 1.57).
+    if (c.kind === 'add' && c.path === row.path) return undefined;
     const type = row.stored('NotifType');
     const refs = listItems(row.stored('ReferenceList') ?? '');
     const hit = (path: string, table = false) => refs.some((r) => refMatches(this.dm, r, path, table));
@@ -351,7 +357,7 @@ export class Subscriptions {
     for (const c of changes) {
       if (c.kind !== 'value' && c.kind !== 'add' && c.kind !== 'delete') continue;
       for (const row of this.index.candidates(NOTIF_TYPE[c.kind], c.path)) {
-        if (row.stored('Enable') !== 'true' || !this.durable(row)) continue;
+        if (row.stored('Enable') !== 'true' || !this.durable(row) || !notifies(row)) continue;
         const notification = this.match(row, c);
         const r = notification && this.recipient(row, notification);
         if (!notification || !r) continue;

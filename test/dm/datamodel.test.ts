@@ -245,12 +245,13 @@ test('add refuses duplicate keys (7025), non-tables (7018), non-creatable tables
   );
   assert.equal(err(() => dm.add('Device.LocalAgent.', [], usp)).code, 7018);
   assert.equal(err(() => dm.add('Device.SoftwareModules.DeploymentUnit.', [], usp)).code, 7019);
-  assert.equal(
-    err(() =>
-      dm.set([{ objPath: 'Device.LocalAgent.Controller.2.', params: [{ name: 'Alias', value: 'ctl-a' }] }], usp),
-    ).code,
-    7025,
-  );
+  assert.equal(err(() => dm.add('Device.LocalAgent.Controller.', [{ name: 'Alias', value: 'ctl-a' }], usp)).code, 7025);
+  // A USP Alias is write-once (TR-181 _AliasUSP): set by the Add, or generated, never changed after.
+  const once = err(() =>
+    dm.set([{ objPath: 'Device.LocalAgent.Controller.2.', params: [{ name: 'Alias', value: 'ctl-c' }] }], usp),
+  ) as DmError & { failures: { code: number }[] };
+  assert.equal(once.failures[0]!.code, 7013);
+  assert.equal(dm.value('Device.LocalAgent.Controller.2.Alias'), 'cpe-2');
 });
 
 test('delete removes rows and their sub-rows; search delete; 7024 for non-deletable', () => {

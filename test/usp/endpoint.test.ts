@@ -233,7 +233,7 @@ test('a session context record is answered with a Disconnect 7106', async () => 
   assert.equal(record.disconnect?.reason_code, 7106);
 });
 
-test('read-only role: Get works, Set/Add/Operate are denied with 7006', async () => {
+test('read-only role: Get works, Set/Add are denied with 7006, Operate answers cmd_failure 7006', async () => {
   const { call } = setup();
   const viewer = new ControllerSim('proto::viewer', 'os::agent');
   const g = await call('get', 'GET', { param_paths: ['Device.LocalAgent.EndpointID'] }, viewer);
@@ -265,5 +265,7 @@ test('read-only role: Get works, Set/Add/Operate are denied with 7006', async ()
     { command: 'Device.Reboot()', command_key: 'k', send_resp: true, input_args: {} },
     viewer,
   );
-  assert.equal(errorOf(o).err_code, 7006);
+  const [r] = responseOf(o, 'operate_resp').operation_results;
+  assert.equal(r!.executed_command, 'Device.Reboot()');
+  assert.equal(r!.cmd_failure?.err_code, 7006);
 });

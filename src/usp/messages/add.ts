@@ -1,53 +1,76 @@
 // USP Add: all create_objs in one transaction without allow_partial; unique keys the controller
-// left out are generated and returned (R-ADD.5), as far as it may read them (R-ADD.6).
+// left out are generated and returned (R-ADD.5), as far as it may read them (R-ADD.6). A parameter
+// the controller's role may not write is a 7006: for the whole object when it is required, for that
+// parameter alone (left at its default) when it is not (TP-469 2.25, 2.26).
+import type { AddOutcome } from '../../dm/api-types.js';
+import type { DmError } from '../../dm/errors.js';
 import type { RequestHandler } from '../context.js';
 import type * as usp from '../generated/usp-msg.js';
 import { denied, errorResult } from './error.js';
 
+interface Denied {
+  readonly param: string;
+  readonly path: string;
+}
+
 export const handleAdd: RequestHandler<'add'> = (req, ctx) => {
-  const requests = req.create_objs.map((c) => ({
-    objPath: c.obj_path,
-    params: c.param_settings.map((p) => ({
-      name: p.param,
-      value: p.value,
-      required: p.required,
-    })),
-  }));
   try {
-    for (const r of requests) {
-      for (const t of ctx.dm.resolve(r.objPath, ctx.caller)) {
+    const plans = req.create_objs.map((c) => {
+      const deniedParams: (Denied & { required: boolean })[] = [];
+      for (const t of ctx.dm.resolve(c.obj_path, ctx.caller)) {
         const path = t.kind === 'table' ? t.table.path : t.node.path;
         if (!ctx.access.allows('Obj', 'w', path)) throw denied(path, 'add to');
+        for (const p of c.param_settings) {
+          const where = `${path}{i}.${p.param}`;
+          if (!ctx.access.allows('Param', 'w', where) && !deniedParams.some((d) => d.param === p.param))
+            deniedParams.push({ param: p.param, path: where, required: p.required });
+        }
       }
-    }
-    const outcomes = ctx.dm.addAll(requests, ctx.caller, req.allow_partial);
-    const created = outcomes.flatMap((o): usp.AddResp.ICreatedObjectResult[] =>
-      o.ok
-        ? o.results.map((r) => ({
-            requested_path: o.objPath,
-            oper_status: {
-              oper_success: {
-                instantiated_path: r.path,
-                param_errs: r.failures.map((f) => ({
-                  param: f.path.slice(r.path.length),
-                  err_code: f.code,
-                  err_msg: f.message,
-                })),
-                unique_keys: Object.fromEntries(
-                  Object.entries(r.keys).filter(([k]) => ctx.access.allows('Param', 'r', `${r.path}${k}`)),
-                ),
-              },
-            },
-          }))
-        : [
-            {
-              requested_path: o.objPath,
-              oper_status: { oper_failure: { err_code: o.error.code, err_msg: o.error.message } },
-            },
-          ],
-    );
+      const refused = deniedParams.find((d) => d.required);
+      if (refused && !req.allow_partial) throw denied(refused.path, 'write');
+      return {
+        objPath: c.obj_path,
+        refused,
+        skipped: deniedParams.filter((d) => !d.required),
+        params: c.param_settings
+          .filter((p) => !deniedParams.some((d) => d.param === p.param))
+          .map((p) => ({ name: p.param, value: p.value, required: p.required })),
+      };
+    });
+    const run = plans.filter((p) => !p.refused);
+    const outcomes = ctx.dm.addAll(run, ctx.caller, req.allow_partial);
+    const created = plans.flatMap((plan): usp.AddResp.ICreatedObjectResult[] => {
+      if (plan.refused) {
+        const err = denied(plan.refused.path, 'write');
+        return [{ requested_path: plan.objPath, oper_status: { oper_failure: failure(err) } }];
+      }
+      return result(outcomes[run.indexOf(plan)]!, plan.skipped, ctx.access.allows.bind(ctx.access));
+    });
     return { response: { add_resp: { created_obj_results: created } } };
   } catch (e) {
     return errorResult(e);
   }
 };
+
+const failure = (e: DmError) => ({ err_code: e.code, err_msg: e.message });
+
+function result(
+  o: AddOutcome,
+  skipped: readonly Denied[],
+  allows: (col: 'Param', right: 'r', path: string) => boolean,
+): usp.AddResp.ICreatedObjectResult[] {
+  if (!o.ok) return [{ requested_path: o.objPath, oper_status: { oper_failure: failure(o.error) } }];
+  return o.results.map((r) => ({
+    requested_path: o.objPath,
+    oper_status: {
+      oper_success: {
+        instantiated_path: r.path,
+        param_errs: [
+          ...r.failures.map((f) => ({ param: f.path.slice(r.path.length), err_code: f.code, err_msg: f.message })),
+          ...skipped.map((d) => ({ param: d.param, ...failure(denied(`${r.path}${d.param}`, 'write')) })),
+        ],
+        unique_keys: Object.fromEntries(Object.entries(r.keys).filter(([k]) => allows('Param', 'r', `${r.path}${k}`))),
+      },
+    },
+  }));
+}

@@ -65,8 +65,12 @@ function supported(
       command: def.commands.has(name!) ? name : undefined,
       event: def.events.has(name!) ? name : undefined,
     };
-    if (!only.param && !only.command && !only.event)
+    if (!only.param && !only.command && !only.event) {
+      // An object named without its trailing dot (TP-469 1.99 asks for 'Device.LocalAgent.Subscription')
+      // is read as that object: the request can mean nothing else.
+      if (!item[3]) return objects(path, req, ctx);
       throw new DmError(7026, `${path} is not in the supported data model`, path);
+    }
     return [
       describe(
         def,
@@ -80,7 +84,15 @@ function supported(
       ),
     ];
   }
-  return ctx.dm.supported(path, ctx.caller, req.first_level_only).map((d) => describe(d, req));
+  return objects(path, req, ctx);
+}
+
+/** With first_level_only, the child objects come bare: no parameters, commands or events (USP 1.4). */
+function objects(path: string, req: usp.GetSupportedDM, ctx: UspContext) {
+  const bare = { ...req, return_params: false, return_commands: false, return_events: false };
+  return ctx.dm
+    .supported(path, ctx.caller, req.first_level_only)
+    .map((d, i) => describe(d, i > 0 && req.first_level_only ? bare : req));
 }
 
 function describe(

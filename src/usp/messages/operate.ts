@@ -1,20 +1,35 @@
 // USP Operate: a synchronous command answers with its output, an asynchronous one with its
-// Device.LocalAgent.Request.{i} path (its end comes as OperationComplete to subscribers).
+// Device.LocalAgent.Request.{i} path (its end comes as OperationComplete to subscribers). A command
+// the controller's role may not run is that command's cmd_failure (7006), not an Error message:
+// USP 1.4 R-OPR.1, TP-469 2.18.
+import type { OperateOutcome } from '../../dm/api-types.js';
+import { DmError, UspError } from '../../dm/errors.js';
 import type { RequestHandler } from '../context.js';
 import type * as usp from '../generated/usp-msg.js';
-import { denied, errorResult } from './error.js';
+import { errorResult } from './error.js';
 
 export const handleOperate: RequestHandler<'operate'> = async (req, ctx) => {
   const command = req.command;
   try {
-    for (const t of ctx.dm.resolve(command, ctx.caller)) {
-      if (
-        t.kind === 'node' &&
-        !ctx.access.allows('CommandEvent', 'x', `${t.node.path}${command.slice(command.lastIndexOf('.') + 1)}`)
-      )
-        throw denied(command, 'operate');
+    const name = command.slice(command.lastIndexOf('.') + 1);
+    const paths = ctx.dm
+      .resolve(command, ctx.caller)
+      .flatMap((t) => (t.kind === 'node' ? [`${t.node.path}${name}`] : []));
+    const allowed = (p: string) => ctx.access.allows('CommandEvent', 'x', p);
+    // All allowed (the usual case): the data model resolves and runs the command path itself.
+    let outcomes: OperateOutcome[] = [];
+    if (paths.every(allowed)) outcomes = await ctx.dm.operate(command, req.input_args, ctx.caller, req.command_key);
+    else {
+      for (const p of paths) {
+        if (allowed(p)) outcomes.push(...(await ctx.dm.operate(p, req.input_args, ctx.caller, req.command_key)));
+        else
+          outcomes.push({
+            path: p,
+            kind: 'error',
+            error: new DmError(UspError.PermissionDenied, `permission denied: operate ${p}`, p),
+          });
+      }
     }
-    const outcomes = await ctx.dm.operate(command, req.input_args, ctx.caller, req.command_key);
     if (!req.send_resp) return { none: true };
     return {
       response: {

@@ -1,0 +1,210 @@
+// Writes docs/conformance.md: every TP-469 case of the test plan in ../shared/spec/tp-469 (read now,
+// never copied beyond case numbers and titles), whether it applies to this agent, the tests that
+// check it (test names carry case ids) and, when available, their result in the last run.
+//
+//   node .ci/conformance-table.mjs              table from the sources only (results: not run)
+//   node .ci/conformance-table.mjs --run        runs dist/test/conformance (npm run build first)
+//   node .ci/conformance-table.mjs --tap FILE   results of another run, from node --test's TAP output
+//
+// CPE_SHARED_DIR points at the standards when they are not in ../shared beside the clone.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const planDir = join(process.env.CPE_SHARED_DIR ?? join(root, '..', 'shared'), 'spec', 'tp-469');
+const out = join(root, 'docs', 'conformance.md');
+
+/** Case ids in a test name: "1.3 / 1.14 ..." -> 1.3, 1.14; "MQTT 3.1.1" names none. */
+const idsIn = (name, known) =>
+  [...name.matchAll(/(?<![\d.])(\d{1,2}\.\d{1,3})(?![\d.])/g)].map((m) => m[1]).filter((id) => known.has(id));
+
+// Conditional cases that need what the agent's data model may not have (checked against datamodel/),
+// and features it does not implement at all.
+const NEEDS = [
+  [['1.79', '1.91', '1.100', '9.11'], ['Device.ScheduleTimer()']],
+  [['9.2'], ['Device.LocalAgent.AddCertificate()']],
+  [['9.3', '9.4', '9.5', '9.6', '9.7', '9.8'], ['Device.DeviceInfo.FirmwareImage.{i}.']],
+  [['9.10'], ['Device.Reboot()', 'Device.DeviceInfo.BootFirmwareImage']],
+  [['1.61', '1.62', '1.105', '1.106'], ['Device.Reboot()']],
+  [['1.60', '9.9'], ['Device.LocalAgent.Controller.{i}.SendOnBoardRequest()']],
+  [['1.101', '1.102', '1.103'], ['Device.LocalAgent.Controller.{i}.OnBoardingRestartTime']],
+  [['1.93', '1.94'], ['Device.LocalAgent.Subscription.{i}.TriggerConfigSettings']],
+  [['1.59'], ['Device.LocalAgent.Periodic!']],
+  [['2.27'], ['Device.LocalAgent.ControllerTrust.SecuredRoles']],
+  [['10.13'], ['Device.BulkData.']],
+];
+const NOT_IMPLEMENTED = {
+  reason: 'no USP session context or end-to-end message protection (features 23, 24)',
+  cases: ['2.6', '2.7', '2.8', ...Array.from({ length: 14 }, (_, i) => `3.${i + 2}`)],
+};
+/** Elements the tests use in place of the plan's, as the plan allows; listed in the report. */
+const SUBSTITUTIONS = {
+  1.53: 'waits 2 s (not 20 s) for the Notify that must not come',
+  1.55: 'TimeToLive 2 and a wait of 2.5 s (not 20 s)',
+  1.59: 'PeriodicNotifInterval 2 s +/- 0.5 s (not 60 s +/- 4 s)',
+  '2.20': 'waits 2 s (not 30 s) for the Notify that must not come',
+  11.9: "the Set's obj_path ends with '.' (the plan's lacks it, which the agent answers with 7008)",
+};
+
+function cases() {
+  const list = [];
+  for (const f of readdirSync(planDir)
+    .filter((f) => /^\d\d-.*\.md$/.test(f))
+    .sort()) {
+    const lines = readFileSync(join(planDir, f), 'utf8').split('\n');
+    lines.forEach((line, i) => {
+      const m = /^## (\d+\.\d+) (.*)$/.exec(line);
+      if (!m) return;
+      let tag = '';
+      const at = lines.findIndex((l, j) => j > i && /^### Functionality Tag/.test(l));
+      const next = lines.findIndex((l, j) => j > i && /^## /.test(l));
+      if (at > 0 && (next < 0 || at < next))
+        tag =
+          lines
+            .slice(at + 1)
+            .find((l) => l.trim())
+            ?.trim() ?? '';
+      list.push({ id: m[1], title: m[2].replace(/\\_/g, '_').trim(), tag });
+    });
+  }
+  return list;
+}
+
+function supportedItems() {
+  const items = new Set();
+  for (const f of readdirSync(join(root, 'datamodel')).filter((f) => f.endsWith('.json'))) {
+    for (const o of JSON.parse(readFileSync(join(root, 'datamodel', f), 'utf8')).objects ?? []) {
+      items.add(o.path);
+      for (const x of [...o.params, ...o.commands, ...o.events]) items.add(`${o.path}${x.name}`);
+    }
+  }
+  return items;
+}
+
+function applies(c, items) {
+  if (/DEPRECATED/i.test(c.title) || /DEPRECATED/i.test(c.tag)) return 'no: deprecated';
+  if (/for future work/i.test(c.title)) return 'no: future work, no metrics';
+  if (NOT_IMPLEMENTED.cases.includes(c.id)) return `no: ${NOT_IMPLEMENTED.reason}`;
+  const needs = NEEDS.find(([ids]) => ids.includes(c.id))?.[1] ?? [];
+  const missing = needs.filter((p) => !items.has(p));
+  return missing.length ? `no: the agent has no ${missing.join(', ')}` : 'yes';
+}
+
+const tagOf = (raw) => {
+  const tag = raw.replace(/^['"*_]+|['"*_]+$/g, '');
+  return /deprecated/i.test(tag) ? 'DEP' : /^conditional/i.test(tag) ? 'CM' : /^mandatory/i.test(tag) ? 'M' : tag;
+};
+
+/** Test names (the first argument of test(), or in test/conformance any literal starting with a case id). */
+function testsInSources(known) {
+  const files = execFileSync('git', ['ls-files', 'test'], { cwd: root, encoding: 'utf8' })
+    .split('\n')
+    .filter((f) => f.endsWith('.test.ts'));
+  const tests = [];
+  for (const f of files) {
+    const src = readFileSync(join(root, f), 'utf8');
+    const conformance = f.startsWith('test/conformance/');
+    const re = conformance
+      ? /(['`"])(\d{1,2}\.\d{1,3} (?:(?!\1).)*)\1/g
+      : /\btest\(\s*(['`"])((?:\\.|(?!\1)[^\\])*)\1/gs;
+    for (const m of src.matchAll(re)) {
+      const name = m[2].replace(/\$\{(\w+)\}/g, '<$1>');
+      const ids = conformance ? [name.split(' ')[0]].filter((id) => known.has(id)) : idsIn(name, known);
+      if (ids.length) tests.push({ file: f, name, ids });
+    }
+  }
+  return tests;
+}
+
+/** Top-level results of node --test's TAP output: name -> pass | FAIL | skipped. */
+function tapResults(text) {
+  const results = new Map();
+  for (const m of text.matchAll(/^(not ok|ok) \d+ - (.*?)(?: # (SKIP|TODO)\b.*)?$/gm))
+    results.set(m[2].trim(), m[3] ? 'skipped' : m[1] === 'ok' ? 'pass' : 'FAIL');
+  return results;
+}
+
+/** Runs test/conformance and the quick tests elsewhere that claim cases (test/system needs --tap). */
+function run(tests) {
+  const dir = join(root, 'dist', 'test', 'conformance');
+  if (!existsSync(dir)) throw new Error(`${relative(root, dir)} is missing: npm run build first`);
+  const claimed = tests
+    .map((t) => t.file)
+    .filter((f) => !f.startsWith('test/system/') && !f.startsWith('test/conformance/'))
+    .map((f) => join(root, 'dist', f.replace(/\.ts$/, '.js')));
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.test.js'))
+    .map((f) => join(dir, f));
+  const r = spawnSync(process.execPath, ['--test', '--test-reporter=tap', ...files, ...new Set(claimed)], {
+    cwd: root,
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
+  return r.stdout;
+}
+
+const all = cases();
+const known = new Set(all.map((c) => c.id));
+const items = supportedItems();
+const tests = testsInSources(known);
+
+const args = process.argv.slice(2);
+let tap = '';
+if (args.includes('--run')) tap += run(tests);
+const tapAt = args.indexOf('--tap');
+if (tapAt >= 0) tap += readFileSync(args[tapAt + 1], 'utf8');
+const results = tapResults(tap);
+const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+
+/**
+ * The result of the run for one test name; names with <placeholders> match every expansion, and a
+ * name the source splits over several literals matches by its first.
+ */
+function resultOf(name) {
+  const pattern = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/<\w+>/g, '.+')}`);
+  const seen = [...results].filter(([n]) => pattern.test(n)).map(([, r]) => r);
+  if (!seen.length) return '';
+  return seen.includes('FAIL') ? 'FAIL' : seen.every((r) => r === 'skipped') ? 'skipped' : 'pass';
+}
+
+const cell = (s) => String(s).replace(/\|/g, '\\|');
+const rows = all.map((c) => {
+  const mine = tests.filter((t) => t.ids.includes(c.id));
+  const named = mine.map((t) => `${t.file.replace(/^test\//, '')}: "${t.name}"`);
+  const res = mine.map((t) => resultOf(t.name)).filter(Boolean);
+  const last = !mine.length
+    ? ''
+    : !res.length
+      ? 'not run'
+      : res.includes('FAIL')
+        ? '**FAIL**'
+        : res.every((r) => r === 'skipped')
+          ? 'skipped'
+          : 'pass';
+  const sub = SUBSTITUTIONS[c.id] ? ` (substitution: ${SUBSTITUTIONS[c.id]})` : '';
+  const cols = [c.id, cell(c.title), tagOf(c.tag), cell(applies(c, items)), cell(named.join('<br>') + sub), last];
+  return `| ${cols.join(' | ')} |`;
+});
+
+const applicable = all.filter((c) => applies(c, items) === 'yes');
+const covered = applicable.filter((c) => tests.some((t) => t.ids.includes(c.id)));
+const flags = `${args.includes('--run') ? ' --run' : ''}${tapAt >= 0 ? ' --tap' : ''}`;
+const doc = `# TP-469 conformance
+
+Generated by \`node .ci/conformance-table.mjs${flags}\` at commit ${commit}
+from the test plan in \`spec/tp-469\` (TP-469 v1.4.0; case numbers and titles only) and the names of the tests in
+\`test/\`, which carry the case ids they check. Tests in \`test/conformance\` are named "<case> <title>" and
+run against a real agent and controller over mosquitto; the others cover cases in passing.
+"Last run": the result of the tests that check the case in the run the table was made with (empty:
+no test; not run: the run did not include them).
+
+${applicable.length} of ${all.length} cases apply; ${covered.length} of those have a test.
+
+| Case | Title | Tag | Applies | Tests | Last run |
+|---|---|---|---|---|---|
+${rows.join('\n')}
+`;
+writeFileSync(out, doc);
+console.log(`${relative(root, out)}: ${all.length} cases, ${applicable.length} apply, ${covered.length} tested`);
