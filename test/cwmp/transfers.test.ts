@@ -144,7 +144,7 @@ test(
   },
 );
 
-test('Upload: the vendor configuration file PUT to an HTTP server, TransferComplete with "M Upload"; 9012', async (t) => {
+test('Upload: the configuration file PUT to an HTTP server, TransferComplete with "M Upload"; 9012', async (t) => {
   const files = await stallingServer();
   t.after(() => files.close());
   const { agent, acs } = await setup(t, { [`${MS}PeriodicInformInterval`]: '777' });
