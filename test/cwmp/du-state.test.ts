@@ -257,3 +257,37 @@ test(
     assert.deepEqual(agent.cwmpClient!.state.data.pending, [], 'nothing left to send');
   },
 );
+
+test('ChangeDUState with two versions of one DU installed: an Update naming no Version is 9031', async (t) => {
+  const http = await serveFiles({ 'app-1.tgz': pkg('1.0'), 'app-2.tgz': pkg('2.0'), 'app-3.tgz': pkg('3.0') });
+  t.after(() => http.close());
+  const { agent, acs } = await setup(t);
+  await acs.until(() => acs.sessionsEnded >= 1);
+  const cr = () => TestAcs.connectionRequest(agent.dm.value(`${MS}ConnectionRequestURL`), 'acs', 'cr-secret');
+  const completes = () => acs.requests.filter((r) => r.method === 'DUStateChangeComplete');
+
+  const both = acs.rpc(cds('two', install(http.url('app-1.tgz')), install(http.url('app-2.tgz'))));
+  assert.equal(await cr(), 200);
+  assert.equal((await both).method, 'ChangeDUStateResponse');
+  await acs.until(() => completes().length === 1);
+  const [one, two] = results(completes()[0]!);
+  assert.deepEqual([one!.state, two!.state, one!.uuid], ['Installed', 'Installed', two!.uuid], 'one DU, two versions');
+  await acs.until(() => acs.sessionsEnded >= acs.informs.length);
+  await agent.cwmpClient!.idle();
+
+  const unversioned = acs.rpc(cds('which', update(one!.uuid, http.url('app-3.tgz'))));
+  assert.equal(await cr(), 200);
+  assert.equal((await unversioned).method, 'ChangeDUStateResponse');
+  await acs.until(() => completes().length === 2);
+  const [refused] = results(completes()[1]!);
+  assert.deepEqual(
+    [refused!.state, refused!.fault, refused!.uuid],
+    ['Installed', 9031, one!.uuid],
+    'a failed Update leaves the DU installed',
+  );
+  assert.deepEqual(
+    [...agent.dm.node(SM)!.tables.get('DeploymentUnit')!.rows.values()].map((r) => r.stored('Version')).sort(),
+    ['1.0', '2.0'],
+    'nothing updated',
+  );
+});
