@@ -13,7 +13,9 @@ import { type DownloadEnv, performDownload } from './download.js';
 import { AutonomousDuReporter } from './du-autonomous.js';
 import { DuStateRunner } from './du-state.js';
 import { CwmpFault } from './faults.js';
+import { forcedInformParams } from './forced-inform.js';
 import { PhasedTimer } from './phased-timer.js';
+import { RecentLog } from './recent-log.js';
 import { notificationOf } from './rpc/attributes.js';
 import { CWMP_CALLER, type CwmpActions, type RpcContext } from './rpc/context.js';
 import { CwmpSession } from './session.js';
@@ -78,6 +80,8 @@ export class CwmpClient {
     this.kick();
   });
   private readonly transfers: TransferQueue;
+  /** Upload's vendor log file. */
+  private readonly recent = new RecentLog();
   private readonly timers = new Set<NodeJS.Timeout>();
   private afterSession: (() => void)[] = [];
   private offFeed: (() => void)[] = [];
@@ -338,7 +342,9 @@ export class CwmpClient {
         retryCount: this.state.data.retryCount,
       });
       this.sessions++;
-      this.log.info({ events: events.map((e) => e.code), served: out.requestsServed }, 'CWMP session done');
+      const done = { events: events.map((e) => e.code), served: out.requestsServed };
+      this.log.info(done, 'CWMP session done');
+      this.recent.add('session done', done);
       // Events that arrived during the session, and requests of ours that came up meanwhile, need
       // another one; requests the ACS held or asked to retry wait a little (no session loop with it).
       if (out.deferred && !this.pendingDeferred) {
@@ -353,7 +359,9 @@ export class CwmpClient {
     } catch (e) {
       // TR-069 sets no limit on session retries: next() always gives a wait.
       const { n, waitMs: wait } = this.retry.next()!;
-      this.log.warn({ err: (e as Error).message, retry: n, waitMs: wait }, 'CWMP session failed; retrying');
+      const failed = { err: (e as Error).message, retry: n, waitMs: wait };
+      this.log.warn(failed, 'CWMP session failed; retrying');
+      this.recent.add('session failed', failed);
       this.retryTimer = setTimeout(() => {
         this.retryTimer = undefined;
         this.kick();
@@ -478,19 +486,10 @@ export class CwmpClient {
       caFile: this.opts.tls?.ca,
       firmwareCommand: this.opts.firmwareCommand,
     };
-    return t.request.kind === 'download' ? performDownload(t.request, env) : performUpload(t.request, env);
+    const { kind, commandKey, fileType } = t.request;
+    this.recent.add(`${kind} started`, { commandKey, fileType });
+    return kind === 'download'
+      ? performDownload(t.request, env)
+      : performUpload(t.request, env, () => this.recent.text());
   }
-}
-
-/** The parameters every Inform carries: those the definitions mark forcedInform (single objects). */
-function forcedInformParams(dm: DataModel): string[] {
-  const out: string[] = [];
-  const visit = (path: string): void => {
-    const node = dm.node(path);
-    if (!node) return;
-    for (const p of node.def.params.values()) if (p.forcedInform && p.only !== 'usp') out.push(path + p.name);
-    for (const s of node.singles.values()) visit(s.path);
-  };
-  visit('Device.');
-  return out;
 }

@@ -1,7 +1,7 @@
 // Upload's work after the session: the file the ACS asked for (a vendor configuration file: every
-// writable parameter in the defaults format, which a Download of type 3 applies back) sent by HTTP PUT
-// to its URL, and the TransferComplete that reports it kept for the next session. Secured values
-// (passwords) are left out: a CWMP read never gives them either.
+// writable parameter in the defaults format, which a Download of type 3 applies back; a vendor log file:
+// the client's recent log) sent by HTTP PUT to its URL, and the TransferComplete that reports it kept for
+// the next session. Secured values (passwords) are left out: a CWMP read never gives them either.
 
 import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
@@ -14,13 +14,15 @@ import { CWMP_CALLER, type UploadRequest } from './rpc/context.js';
 import type { EventStruct } from './state.js';
 
 /** File types this agent uploads (TR-069 A.4.1.5). */
-export const UPLOAD_TYPES = ['1 Vendor Configuration File'];
+export const UPLOAD_TYPES = ['1 Vendor Configuration File', '2 Vendor Log File'];
 
-export async function performUpload(req: UploadRequest, env: DownloadEnv): Promise<void> {
+/** log: the vendor log file's text. */
+export async function performUpload(req: UploadRequest, env: DownloadEnv, log: () => string): Promise<void> {
   const start = now();
   let fault = { code: 0, message: '' };
   try {
-    await put(req, configFile(env), env.caFile);
+    const config = req.fileType.startsWith('1 ');
+    await put(req, config ? configFile(env) : log(), config ? 'application/json' : 'text/plain', env.caFile);
   } catch (e) {
     fault = { code: e instanceof CwmpFault ? e.code : 9011, message: (e as Error).message };
     env.log.warn({ url: req.url, fault }, 'upload failed');
@@ -47,7 +49,7 @@ function configFile(env: DownloadEnv): string {
   return `${JSON.stringify(out, null, 1)}\n`;
 }
 
-function put(req: UploadRequest, body: string, caFile: string | undefined): Promise<void> {
+function put(req: UploadRequest, body: string, type: string, caFile: string | undefined): Promise<void> {
   const url = new URL(req.url);
   const https = url.protocol === 'https:';
   const auth = req.username ? `${req.username}:${req.password}` : undefined;
@@ -56,7 +58,7 @@ function put(req: UploadRequest, body: string, caFile: string | undefined): Prom
       url,
       {
         method: 'PUT',
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        headers: { 'content-type': type, 'content-length': Buffer.byteLength(body) },
         timeout: 60_000,
         ...(auth ? { auth } : {}),
         ...(https && caFile ? { ca: readFileSync(caFile) } : {}),

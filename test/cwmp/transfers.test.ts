@@ -1,7 +1,7 @@
 // The transfer queue as an ACS sees it: GetAllQueuedTransfers lists the Downloads and Uploads not yet
 // done (1 not started, 2 in progress), CancelTransfer removes one not started (9021 for one in progress,
 // 9003 for a CommandKey nothing carries), the queue survives a restart, and Upload PUTs the vendor
-// configuration file to a real HTTP server with TransferComplete and "M Upload".
+// configuration file or the vendor log file to a real HTTP server with TransferComplete and "M Upload".
 
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
@@ -155,6 +155,7 @@ test('Upload: the configuration file PUT to an HTTP server, TransferComplete wit
   const denied = acs.rpc(upload('up-2', '1 Vendor Configuration File', files.url('denied')));
   const ftp = acs.rpc(upload('up-3', '1 Vendor Configuration File', 'ftp://127.0.0.1/x'));
   const badType = acs.rpc(upload('up-4', '9 Nothing', files.url('x')));
+  const log = acs.rpc(upload('up-5', '2 Vendor Log File', files.url('agent.log')));
   assert.equal(await cr(), 200);
   const answer = await ok;
   assert.equal(answer.method, 'UploadResponse');
@@ -162,10 +163,14 @@ test('Upload: the configuration file PUT to an HTTP server, TransferComplete wit
   assert.equal((await denied).method, 'UploadResponse');
   assert.equal(txt(faultOf(await ftp)!.FaultCode), '9013');
   assert.equal(txt(faultOf(await badType)!.FaultCode), '9003');
+  assert.equal((await log).method, 'UploadResponse');
 
-  await acs.until(() => completes(acs).length === 2);
+  await acs.until(() => completes(acs).length === 3);
   const byKey = Object.fromEntries(completes(acs).map((c) => [c.key, c.code]));
-  assert.deepEqual(byKey, { 'up-1': 0, 'up-2': 9012 });
+  assert.deepEqual(byKey, { 'up-1': 0, 'up-2': 9012, 'up-5': 0 });
+  const logFile = files.puts.find((p) => p.url === '/agent.log')!.body;
+  assert.match(logFile, /^\S+Z session done \{"events":\[[^\]]*"1 BOOT"/m, 'the first session is in the log');
+  assert.match(logFile, /upload started \{"commandKey":"up-5","fileType":"2 Vendor Log File"\}/);
   const put = files.puts.find((p) => p.url === '/backup.json')!;
   assert.equal(put.auth, `Basic ${Buffer.from('u:p').toString('base64')}`);
   const config = JSON.parse(put.body) as Record<string, string>;
