@@ -474,6 +474,8 @@ export class CwmpClient {
   /** A Download or Upload: queued now (persisted, 9004 past the limit), started after this session. */
   private queueTransfer(method: string, req: QueuedTransfer['request']): void {
     this.admit(method);
+    // GetAllQueuedTransfers lists at most 16 (TR-069's TransferList): no more are queued.
+    if (this.transfers.size >= 16) throw new CwmpFault(9004, `16 transfers are queued already; ${method} refused`);
     const t = this.transfers.add(req);
     this.afterSession.push(() => this.transfers.arm(t));
   }

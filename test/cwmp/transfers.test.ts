@@ -181,3 +181,17 @@ test('Upload: the configuration file PUT to an HTTP server, TransferComplete wit
   assert.ok(informed.some((e) => e.code === 'M Upload' && e.key === 'up-1'));
   assert.ok(informed.some((e) => e.code === '7 TRANSFER COMPLETE'));
 });
+
+test('at most 16 transfers queued (what GetAllQueuedTransfers lists), whatever MaxRequestsInFlight allows', async (t) => {
+  const { agent, acs } = await setup(t, { [`${MS}X_CPE-AGENT_MaxRequestsInFlight`]: '40' });
+  await acs.until(() => acs.sessionsEnded >= 1);
+  const answers = Array.from({ length: 17 }, (_, i) =>
+    acs.rpc(download(`d${i}`, 'http://127.0.0.1:9/never.json', 3600)),
+  );
+  const listed = acs.rpc(QUEUED);
+  assert.equal(await TestAcs.connectionRequest(agent.dm.value(`${MS}ConnectionRequestURL`), 'acs', 'cr-secret'), 200);
+  const methods = await Promise.all(answers.map(async (a) => (await a).method));
+  assert.deepEqual(methods.slice(0, 16), Array(16).fill('DownloadResponse'));
+  assert.equal(txt(faultOf(await answers[16]!)!.FaultCode), '9004');
+  assert.equal(queued(await listed).length, 16);
+});
