@@ -182,7 +182,7 @@ test('Upload: the configuration file PUT to an HTTP server, TransferComplete wit
   assert.ok(informed.some((e) => e.code === '7 TRANSFER COMPLETE'));
 });
 
-test('at most 16 transfers queued (what GetAllQueuedTransfers lists), whatever MaxRequestsInFlight allows', async (t) => {
+test('at most 16 transfers queued (what GetAllQueuedTransfers lists), whatever MaxRequestsInFlight', async (t) => {
   const { agent, acs } = await setup(t, { [`${MS}X_CPE-AGENT_MaxRequestsInFlight`]: '40' });
   await acs.until(() => acs.sessionsEnded >= 1);
   const answers = Array.from({ length: 17 }, (_, i) =>
