@@ -7,18 +7,22 @@
 import type { DataModel } from '../dm/datamodel.js';
 import type { Logger } from '../util/logger.js';
 import { cwmpSessionRetry, Retry, retryWaitMs } from '../util/retry.js';
-import { UNKNOWN_TIME } from '../util/time.js';
 import { asWork } from '../util/work.js';
 import { ConnectionRequestServer } from './connection-request.js';
 import { type DownloadEnv, performDownload } from './download.js';
 import { AutonomousDuReporter } from './du-autonomous.js';
 import { DuStateRunner } from './du-state.js';
 import { CwmpFault } from './faults.js';
+import { forcedInformParams } from './forced-inform.js';
+import { PhasedTimer } from './phased-timer.js';
+import { RecentLog } from './recent-log.js';
 import { notificationOf } from './rpc/attributes.js';
 import { CWMP_CALLER, type CwmpActions, type RpcContext } from './rpc/context.js';
 import { CwmpSession } from './session.js';
-import { CwmpState } from './state.js';
+import { CwmpState, type QueuedTransfer } from './state.js';
+import { TransferQueue } from './transfers.js';
 import { AcsConnection } from './transport.js';
+import { performUpload } from './upload.js';
 
 const MS = 'Device.ManagementServer.';
 
@@ -66,7 +70,18 @@ export class CwmpClient {
       },
     },
   );
-  private periodicTimer: NodeJS.Timeout | undefined;
+  /** PERIODIC every PeriodicInformInterval, HEARTBEAT every HeartbeatPolicy.ReportingInterval, each in its phase. */
+  private readonly periodic = new PhasedTimer(() => {
+    this.state.addEvent('2 PERIODIC');
+    this.kick();
+  });
+  private readonly heartbeat = new PhasedTimer(() => {
+    this.state.addEvent('14 HEARTBEAT');
+    this.kick();
+  });
+  private readonly transfers: TransferQueue;
+  /** Upload's vendor log file. */
+  private readonly recent = new RecentLog();
   private readonly timers = new Set<NodeJS.Timeout>();
   private afterSession: (() => void)[] = [];
   private offFeed: (() => void)[] = [];
@@ -78,8 +93,7 @@ export class CwmpClient {
   private throttled = false;
   /** Sessions completed since start (tests and benchmarks wait on it). */
   sessions = 0;
-  /** Downloads accepted and not yet reported, ChangeDUState requests accepted and not yet started. */
-  private transfers = 0;
+  /** ChangeDUState requests accepted and not yet started. */
   private jobsToStart = 0;
 
   /** DU state changes are heard from the moment the client exists: the agent's recovery reports them next. */
@@ -92,6 +106,11 @@ export class CwmpClient {
     this.du = new DuStateRunner(dm, this.state, this.log, () => this.kick());
     this.autonomous = new AutonomousDuReporter(dm, this.state, this.log, () => this.kick());
     this.forced = forcedInformParams(dm);
+    this.transfers = new TransferQueue(
+      this.state,
+      (t) => asWork(() => this.perform(t)),
+      () => this.kick(),
+    );
   }
 
   get enabled(): boolean {
@@ -137,6 +156,9 @@ export class CwmpClient {
           `${MS}PeriodicInformEnable`,
           `${MS}PeriodicInformInterval`,
           `${MS}PeriodicInformTime`,
+          `${MS}HeartbeatPolicy.Enable`,
+          `${MS}HeartbeatPolicy.ReportingInterval`,
+          `${MS}HeartbeatPolicy.InitiationTime`,
         ],
         (c) => {
           if (c.kind !== 'value') return;
@@ -149,6 +171,7 @@ export class CwmpClient {
       ),
     );
     for (const s of this.state.data.scheduled) this.armScheduled(s);
+    this.transfers.resume();
     this.schedulePeriodic();
     this.kick();
   }
@@ -195,7 +218,10 @@ export class CwmpClient {
     for (const off of this.offFeed) off();
     this.du.close();
     this.autonomous.close();
-    for (const t of [this.retryTimer, this.periodicTimer, ...this.timers]) if (t) clearTimeout(t);
+    this.transfers.close();
+    this.periodic.stop();
+    this.heartbeat.stop();
+    for (const t of [this.retryTimer, ...this.timers]) if (t) clearTimeout(t);
     await this.cr?.close();
     await this.running?.catch(() => undefined);
   }
@@ -316,7 +342,9 @@ export class CwmpClient {
         retryCount: this.state.data.retryCount,
       });
       this.sessions++;
-      this.log.info({ events: events.map((e) => e.code), served: out.requestsServed }, 'CWMP session done');
+      const done = { events: events.map((e) => e.code), served: out.requestsServed };
+      this.log.info(done, 'CWMP session done');
+      this.recent.add('session done', done);
       // Events that arrived during the session, and requests of ours that came up meanwhile, need
       // another one; requests the ACS held or asked to retry wait a little (no session loop with it).
       if (out.deferred && !this.pendingDeferred) {
@@ -331,7 +359,9 @@ export class CwmpClient {
     } catch (e) {
       // TR-069 sets no limit on session retries: next() always gives a wait.
       const { n, waitMs: wait } = this.retry.next()!;
-      this.log.warn({ err: (e as Error).message, retry: n, waitMs: wait }, 'CWMP session failed; retrying');
+      const failed = { err: (e as Error).message, retry: n, waitMs: wait };
+      this.log.warn(failed, 'CWMP session failed; retrying');
+      this.recent.add('session failed', failed);
       this.retryTimer = setTimeout(() => {
         this.retryTimer = undefined;
         this.kick();
@@ -368,20 +398,10 @@ export class CwmpClient {
         this.state.save();
         this.armScheduled(s);
       },
-      download: (req) => {
-        this.admit('Download');
-        this.transfers++;
-        this.afterSession.push(() =>
-          this.arm(
-            req.delaySeconds * 1000,
-            () =>
-              void asWork(() => performDownload(req, this.downloadEnv())).finally(() => {
-                this.transfers--;
-                this.kick();
-              }),
-          ),
-        );
-      },
+      download: (req) => this.queueTransfer('Download', { kind: 'download', ...req }),
+      upload: (req) => this.queueTransfer('Upload', { kind: 'upload', ...req }),
+      cancelTransfer: (key) => this.transfers.cancel(key),
+      queuedTransfers: () => this.transfers.list(),
       changeDUState: (ops, key) => {
         this.admit('ChangeDUState');
         this.jobsToStart++;
@@ -399,7 +419,7 @@ export class CwmpClient {
   private admit(method: string): void {
     const limit = Number(this.dm.value(`${MS}X_CPE-AGENT_MaxRequestsInFlight`));
     const inProgress =
-      this.transfers + this.jobsToStart + this.state.data.jobs.length + this.state.data.scheduled.length;
+      this.transfers.size + this.jobsToStart + this.state.data.jobs.length + this.state.data.scheduled.length;
     if (inProgress >= limit)
       throw new CwmpFault(
         9004,
@@ -433,45 +453,45 @@ export class CwmpClient {
     this.timers.add(t);
   }
 
-  /** PERIODIC: every PeriodicInformInterval seconds, in phase with PeriodicInformTime when set. */
+  /**
+   * PERIODIC in phase with PeriodicInformTime, HEARTBEAT with HeartbeatPolicy.InitiationTime (TR-069
+   * 3.2.1, Amendment 6); without a phase the first comes one interval after now.
+   */
   private schedulePeriodic(): void {
-    if (this.periodicTimer) clearTimeout(this.periodicTimer);
-    this.periodicTimer = undefined;
-    if (this.stopped || this.dm.value(`${MS}PeriodicInformEnable`) !== 'true') return;
-    const interval = (Number(this.dm.value(`${MS}PeriodicInformInterval`)) || 86400) * 1000;
-    const phase = this.dm.value(`${MS}PeriodicInformTime`);
-    const t0 = phase && phase !== UNKNOWN_TIME ? Date.parse(phase) : Date.now();
-    const elapsed = (((Date.now() - t0) % interval) + interval) % interval;
-    this.periodicTimer = setTimeout(
-      () => {
-        this.state.addEvent('2 PERIODIC');
-        this.kick();
-        this.schedulePeriodic();
-      },
-      Math.min(interval - elapsed || interval, 2 ** 31 - 1),
+    const hb = `${MS}HeartbeatPolicy.`;
+    this.periodic.schedule(
+      !this.stopped && this.dm.value(`${MS}PeriodicInformEnable`) === 'true',
+      Number(this.dm.value(`${MS}PeriodicInformInterval`)) || 86400,
+      this.dm.value(`${MS}PeriodicInformTime`),
+    );
+    this.heartbeat.schedule(
+      !this.stopped && this.dm.value(`${hb}Enable`) === 'true',
+      Number(this.dm.value(`${hb}ReportingInterval`)) || 60,
+      this.dm.value(`${hb}InitiationTime`),
     );
   }
 
-  private downloadEnv(): DownloadEnv {
-    return {
+  /** A Download or Upload: queued now (persisted, 9004 past the limit), started after this session. */
+  private queueTransfer(method: string, req: QueuedTransfer['request']): void {
+    this.admit(method);
+    // GetAllQueuedTransfers lists at most 16 (TR-069's TransferList): no more are queued.
+    if (this.transfers.size >= 16) throw new CwmpFault(9004, `16 transfers are queued already; ${method} refused`);
+    const t = this.transfers.add(req);
+    this.afterSession.push(() => this.transfers.arm(t));
+  }
+
+  private perform(t: QueuedTransfer): Promise<void> {
+    const env: DownloadEnv = {
       dm: this.dm,
       state: this.state,
       log: this.log,
       caFile: this.opts.tls?.ca,
       firmwareCommand: this.opts.firmwareCommand,
     };
+    const { kind, commandKey, fileType } = t.request;
+    this.recent.add(`${kind} started`, { commandKey, fileType });
+    return kind === 'download'
+      ? performDownload(t.request, env)
+      : performUpload(t.request, env, () => this.recent.text());
   }
-}
-
-/** The parameters every Inform carries: those the definitions mark forcedInform (single objects). */
-function forcedInformParams(dm: DataModel): string[] {
-  const out: string[] = [];
-  const visit = (path: string): void => {
-    const node = dm.node(path);
-    if (!node) return;
-    for (const p of node.def.params.values()) if (p.forcedInform && p.only !== 'usp') out.push(path + p.name);
-    for (const s of node.singles.values()) visit(s.path);
-  };
-  visit('Device.');
-  return out;
 }

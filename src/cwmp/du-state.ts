@@ -14,7 +14,7 @@ import { type DuStateEvent, onDuStateChange } from './du-event.js';
 import { opResultXml, UUID } from './du-result.js';
 import { dusFor, execEnvFor, isInstalled } from './du-select.js';
 import { el } from './envelope.js';
-import { duFaultOf } from './faults.js';
+import { DU_FAILED, duFaultOf } from './faults.js';
 import { CWMP_CALLER } from './rpc/context.js';
 import type { CdsJob, CwmpState, DuOp, OpResult } from './state.js';
 
@@ -83,7 +83,7 @@ export class DuStateRunner {
       const i = job.results.length;
       const r = await this.exec(job.ops[i]!, `cwmp:${job.id}:${i}`).catch((e: unknown) => {
         this.log.error({ err: e, job: job.id, operation: i }, 'a ChangeDUState operation failed unexpectedly');
-        return this.failed(job.ops[i]!, 9002, (e as Error).message, now());
+        return this.failed(job.ops[i]!, DU_FAILED, (e as Error).message, now());
       });
       if (job.results.length === i) job.results.push(r); // recovery may have filled it meanwhile
       this.state.save();
@@ -143,7 +143,7 @@ export class DuStateRunner {
       if (heard) return heard;
       if (outcome && !outcome.ok)
         return this.failed(op, duFaultOf({ code: outcome.code, transfer: outcome.transfer }), outcome.message, start);
-      return this.failed(op, 9002, `${path} ended without reporting a DU state change`, start);
+      return this.failed(op, DU_FAILED, `${path} ended without reporting a DU state change`, start);
     } catch (e) {
       const err = asDmError(e, path);
       return this.failed(op, duFaultOf({ code: err.code, transfer: err.transfer }), err.message, start);

@@ -66,8 +66,6 @@ export function cwmpFaultOf(usp: number): number {
 const DU_FAULTS: Record<number, number> = {
   7004: 9003,
   7012: 9003,
-  7022: 9002,
-  7003: 9002,
   7033: 9015,
   7034: 9012,
   7035: 9018,
@@ -101,16 +99,29 @@ const DOWNLOAD_FAULTS: Record<DownloadFailure, number> = {
   canceled: 9002,
 };
 
-/** A failed Download's fetch as its TransferComplete fault: the transfer detail first. */
+/** The codes a TransferComplete may carry (the schema's TransferCompleteCPEFaultCodeType; 9800 up vendor's). */
+const TRANSFER_RESULT_CODES = new Set([9001, 9002, 9010, 9011, 9012, 9014, 9015, 9016, 9017, 9018, 9019, 9020]);
+
+/** A failed Download's fetch as its TransferComplete fault: the transfer detail first; else 9010 download failure. */
 export function downloadFaultOf(e: DownloadError): number {
-  return e.transfer ? TRANSFER_FAULTS[e.transfer] : DOWNLOAD_FAULTS[e.failure];
+  const code = e.transfer ? TRANSFER_FAULTS[e.transfer] : DOWNLOAD_FAULTS[e.failure];
+  return TRANSFER_RESULT_CODES.has(code) ? code : 9010;
 }
+
+/**
+ * The codes a DU operation's result may carry (the schema's DeploymentUnitCPEFaultCodeType; 9033 and up
+ * are extension and vendor codes). There is no internal error (9002) among them: a failure that is no
+ * one of these is "9001 Request denied (no reason specified)", its FaultString saying what happened.
+ */
+const DU_RESULT_CODES = new Set([
+  9001, 9003, 9012, 9013, 9015, 9016, 9017, 9018, 9022, 9023, 9024, 9025, 9026, 9027, 9028, 9029, 9030, 9031, 9032,
+]);
+export const DU_FAILED = 9001;
 
 /** A DU operation's failure as the 9xxx code of its result: the transfer detail first. */
 export function duFaultOf(fault: { code: number; transfer?: TransferFailure | undefined }): number {
-  if (fault.transfer) return TRANSFER_FAULTS[fault.transfer];
-  if (fault.code >= 9000 && fault.code < 10000) return fault.code;
-  return DU_FAULTS[fault.code] ?? 9002;
+  const code = fault.transfer ? TRANSFER_FAULTS[fault.transfer] : (DU_FAULTS[fault.code] ?? fault.code);
+  return DU_RESULT_CODES.has(code) || (code >= 9033 && code < 9900) ? code : DU_FAILED;
 }
 
 /** Anything a handler throws, as the fault to answer with. */

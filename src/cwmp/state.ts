@@ -1,6 +1,6 @@
 // What the CWMP client must not forget across restarts: events not yet delivered, its own requests
 // the ACS has not acknowledged (TransferComplete, DUStateChangeComplete ...), parameters whose
-// notification fired, notification attributes, ChangeDUState jobs in progress, scheduled informs,
+// notification fired, notification attributes, ChangeDUState jobs in progress, queued transfers, scheduled informs,
 // the retry count, and whether the ACS at the current URL has seen our BOOTSTRAP. One JSON file,
 // replaced atomically at every change. A file that is not what this writes is moved aside
 // (util/quarantine) and the client starts afresh: with a BOOTSTRAP, so the ACS provisions it again.
@@ -59,6 +59,42 @@ export interface CdsJob {
   results: OpResult[];
 }
 
+/** What a Download asked for (TR-069 A.3.2.8). */
+export interface DownloadRequest {
+  readonly commandKey: string;
+  readonly fileType: string;
+  readonly url: string;
+  readonly username: string;
+  readonly password: string;
+  readonly fileSize: number;
+  readonly delaySeconds: number;
+}
+
+/** What an Upload asked for (TR-069 A.4.1.5). */
+export interface UploadRequest {
+  readonly commandKey: string;
+  readonly fileType: string;
+  readonly url: string;
+  readonly username: string;
+  readonly password: string;
+  readonly delaySeconds: number;
+}
+
+export type TransferRequest =
+  | ({ readonly kind: 'download' } & DownloadRequest)
+  | ({ readonly kind: 'upload' } & UploadRequest);
+
+/**
+ * A transfer accepted and not yet done (GetAllQueuedTransfers): 1 not yet started (due: when it starts),
+ * 2 in progress. Once done it leaves the queue; its TransferComplete waits among the pending requests.
+ */
+export interface QueuedTransfer {
+  readonly id: string;
+  readonly request: TransferRequest;
+  readonly due: number;
+  state: 1 | 2;
+}
+
 export interface CwmpStateData {
   bootstrappedUrl: string;
   events: EventStruct[];
@@ -70,6 +106,7 @@ export interface CwmpStateData {
   attributes: Record<string, Attribute>;
   connectionRequestPath: string;
   jobs: CdsJob[];
+  transfers: QueuedTransfer[];
   scheduled: { due: number; key: string }[];
   retryCount: number;
 }
@@ -99,6 +136,7 @@ export class CwmpState {
       attributes: {},
       connectionRequestPath: `/cr/${randomBytes(12).toString('hex')}`,
       jobs: [],
+      transfers: [],
       scheduled: [],
       retryCount: 0,
     };
@@ -115,10 +153,10 @@ export class CwmpState {
     writeFileAtomic(this.file, JSON.stringify(this.data));
   }
 
-  /** Whether an earlier run left ChangeDUState jobs or requests for the ACS unfinished. */
+  /** Whether an earlier run left ChangeDUState jobs, transfers or requests for the ACS unfinished. */
   static hasWork(stateDir: string, quarantine: Quarantine): boolean {
     const d = quarantine.readJson(join(stateDir, 'cwmp', 'state.json'), isStateData);
-    return (d?.jobs?.length ?? 0) > 0 || (d?.pending?.length ?? 0) > 0;
+    return (d?.jobs?.length ?? 0) > 0 || (d?.pending?.length ?? 0) > 0 || (d?.transfers?.length ?? 0) > 0;
   }
 
   addEvent(code: string, key = ''): void {
@@ -203,10 +241,23 @@ const FIELDS: { readonly [K in keyof CwmpStateData]: (x: unknown) => boolean } =
         isArrayOf(j.ops, isObject) &&
         isArrayOf(j.results, isObject),
     ),
+  transfers: (x) => isArrayOf(x, isTransfer),
   scheduled: (x) =>
     isArrayOf(x, (e): e is { due: number; key: string } => isObject(e) && isNumber(e.due) && isString(e.key)),
   retryCount: (x) => Number.isInteger(x),
 };
+
+function isTransfer(t: unknown): t is QueuedTransfer {
+  if (!isObject(t) || !isString(t.id) || !isNumber(t.due) || (t.state !== 1 && t.state !== 2)) return false;
+  const r = t.request;
+  return (
+    isObject(r) &&
+    (r.kind === 'download' || r.kind === 'upload') &&
+    ['commandKey', 'fileType', 'url', 'username', 'password'].every((k) => isString(r[k])) &&
+    isNumber(r.delaySeconds) &&
+    (r.kind === 'upload' || isNumber(r.fileSize))
+  );
+}
 
 function isStateData(x: unknown): x is Partial<CwmpStateData> {
   return (

@@ -59,7 +59,7 @@ test(
         `</ParameterValueStruct><ParameterValueStruct><Name>Device.Nope.X</Name><Value>1</Value>` +
         `</ParameterValueStruct></ParameterList><ParameterKey>key-2</ParameterKey></cwmp:SetParameterValues>`,
     );
-    const unknown = acs.rpc('<cwmp:Upload><CommandKey/></cwmp:Upload>');
+    const unknown = acs.rpc('<cwmp:ScheduleDownload><CommandKey/></cwmp:ScheduleDownload>');
     const add = acs.rpc(
       `<cwmp:AddObject><ObjectName>${MS}InformParameter.</ObjectName><ParameterKey>key-3</ParameterKey>` +
         `</cwmp:AddObject>`,

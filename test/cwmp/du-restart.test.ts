@@ -80,7 +80,7 @@ test(
     assert.equal(results.length, 2, 'one result per operation');
     assert.deepEqual(
       results[0],
-      ['Failed', '9002', 'interrupted by an agent restart'],
+      ['Failed', '9001', 'interrupted by an agent restart'],
       'the cut install, reported by the recovery',
     );
     assert.deepEqual(results[1]!.slice(0, 2), ['Installed', '0'], 'the rest of the job ran after the restart');

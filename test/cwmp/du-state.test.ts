@@ -210,3 +210,84 @@ test(
     assert.equal(autonomous().length, 2, 'the faulted requests are not sent again, the update not at all');
   },
 );
+
+test(
+  'an ACS that faults DUStateChangeComplete (8000, like GenieACS): each report is sent once and dropped, later ' +
+    'jobs are still reported and the ACS still served',
+  async (t) => {
+    const http = await serveFiles({ 'app-1.tgz': pkg('1.0') });
+    t.after(() => http.close());
+    const { agent, acs } = await setup(t);
+    await acs.until(() => acs.sessionsEnded >= 1);
+    acs.faultMethods.add('DUStateChangeComplete');
+    const cr = () => TestAcs.connectionRequest(agent.dm.value(`${MS}ConnectionRequestURL`), 'acs', 'cr-secret');
+    const completes = () => acs.requests.filter((r) => r.method === 'DUStateChangeComplete');
+
+    const first = acs.rpc(cds('faulted-1', install(http.url('app-1.tgz'))));
+    assert.equal(await cr(), 200);
+    assert.equal((await first).method, 'ChangeDUStateResponse');
+    await acs.until(() => completes().length === 1);
+    const [installed] = results(completes()[0]!);
+    assert.equal(installed!.state, 'Installed');
+    await acs.until(() => acs.sessionsEnded >= acs.informs.length);
+    await agent.cwmpClient!.idle();
+
+    const second = acs.rpc(cds('faulted-2', uninstall(installed!.uuid)));
+    assert.equal(await cr(), 200);
+    assert.equal((await second).method, 'ChangeDUStateResponse');
+    await acs.until(() => completes().length === 2);
+    assert.deepEqual(
+      completes().map((m) => txt(m.body.CommandKey)),
+      ['faulted-1', 'faulted-2'],
+    );
+    await acs.until(() => acs.sessionsEnded >= acs.informs.length);
+    await agent.cwmpClient!.idle();
+    const informs = acs.informs.length;
+    const read = acs.rpc(
+      `<cwmp:GetParameterValues><ParameterNames soapenc:arrayType="xsd:string[1]"><string>${MS}URL</string>` +
+        `</ParameterNames></cwmp:GetParameterValues>`,
+    );
+    assert.equal(await cr(), 200);
+    assert.equal((await read).method, 'GetParameterValuesResponse', 'the ACS is still served');
+    assert.ok(
+      !acs.informs.slice(informs).some((i) => i.events.some((e) => e.code === '11 DU STATE CHANGE COMPLETE')),
+      'a dropped report is not announced again',
+    );
+    assert.equal(completes().length, 2, 'each faulted report sent once');
+    assert.deepEqual(agent.cwmpClient!.state.data.pending, [], 'nothing left to send');
+  },
+);
+
+test('ChangeDUState with two versions of one DU installed: an Update naming no Version is 9031', async (t) => {
+  const http = await serveFiles({ 'app-1.tgz': pkg('1.0'), 'app-2.tgz': pkg('2.0'), 'app-3.tgz': pkg('3.0') });
+  t.after(() => http.close());
+  const { agent, acs } = await setup(t);
+  await acs.until(() => acs.sessionsEnded >= 1);
+  const cr = () => TestAcs.connectionRequest(agent.dm.value(`${MS}ConnectionRequestURL`), 'acs', 'cr-secret');
+  const completes = () => acs.requests.filter((r) => r.method === 'DUStateChangeComplete');
+
+  const both = acs.rpc(cds('two', install(http.url('app-1.tgz')), install(http.url('app-2.tgz'))));
+  assert.equal(await cr(), 200);
+  assert.equal((await both).method, 'ChangeDUStateResponse');
+  await acs.until(() => completes().length === 1);
+  const [one, two] = results(completes()[0]!);
+  assert.deepEqual([one!.state, two!.state, one!.uuid], ['Installed', 'Installed', two!.uuid], 'one DU, two versions');
+  await acs.until(() => acs.sessionsEnded >= acs.informs.length);
+  await agent.cwmpClient!.idle();
+
+  const unversioned = acs.rpc(cds('which', update(one!.uuid, http.url('app-3.tgz'))));
+  assert.equal(await cr(), 200);
+  assert.equal((await unversioned).method, 'ChangeDUStateResponse');
+  await acs.until(() => completes().length === 2);
+  const [refused] = results(completes()[1]!);
+  assert.deepEqual(
+    [refused!.state, refused!.fault, refused!.uuid],
+    ['Installed', 9031, one!.uuid],
+    'a failed Update leaves the DU installed',
+  );
+  assert.deepEqual(
+    [...agent.dm.node(SM)!.tables.get('DeploymentUnit')!.rows.values()].map((r) => r.stored('Version')).sort(),
+    ['1.0', '2.0'],
+    'nothing updated',
+  );
+});

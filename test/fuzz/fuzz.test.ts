@@ -313,6 +313,9 @@ test(
       download: () => {},
       changeDUState: () => {},
       setParameterKey: () => {},
+      upload: () => {},
+      cancelTransfer: () => {},
+      queuedTransfers: () => [],
     };
     const ctx: RpcContext = { dm, caller: CWMP_CALLER, state: new CwmpState(dir), actions };
     const r = rng(0xc0ffee);

@@ -343,6 +343,9 @@ async function cwmpSession(dm: DataModel, dir: string, acsRequest: string): Prom
     download: () => {},
     changeDUState: () => {},
     setParameterKey: () => {},
+    upload: () => {},
+    cancelTransfer: () => {},
+    queuedTransfers: () => [],
   };
   const session = new CwmpSession(
     conn as unknown as AcsConnection,

@@ -7,23 +7,20 @@ import type { DataModel } from '../../dm/datamodel.js';
 import type { ParamDef } from '../../dm/schema.js';
 import type { ByteBudget } from '../../util/byte-budget.js';
 import { esc, type Xml } from '../envelope.js';
-import type { CwmpState, DuOp } from '../state.js';
+import type { CwmpState, DownloadRequest, DuOp, QueuedTransfer, UploadRequest } from '../state.js';
 
-export interface DownloadRequest {
-  readonly commandKey: string;
-  readonly fileType: string;
-  readonly url: string;
-  readonly username: string;
-  readonly password: string;
-  readonly fileSize: number;
-  readonly delaySeconds: number;
-}
+export type { DownloadRequest, UploadRequest } from '../state.js';
 
 export interface CwmpActions {
   reboot(commandKey: string): void;
   factoryReset(): void;
   scheduleInform(delaySeconds: number, commandKey: string): void;
   download(req: DownloadRequest): void;
+  upload(req: UploadRequest): void;
+  /** Removes the transfers with this CommandKey not yet started; 9021 if one has started. */
+  cancelTransfer(commandKey: string): void;
+  /** Transfers accepted and not yet done, oldest first. */
+  queuedTransfers(): readonly QueuedTransfer[];
   changeDUState(ops: readonly DuOp[], commandKey: string): void;
   setParameterKey(key: string): void;
 }

@@ -6,6 +6,7 @@ import type { RpcHandler } from './context.js';
 import { changeDUState, download, factoryReset, reboot, scheduleInform } from './control.js';
 import { addObject, deleteObject } from './objects.js';
 import { getParameterNames, getParameterValues, setParameterValues } from './parameters.js';
+import { cancelTransfer, getAllQueuedTransfers, upload } from './transfers.js';
 
 export const RPCS: Readonly<Record<string, RpcHandler>> = {
   GetRPCMethods: () =>
@@ -25,5 +26,8 @@ export const RPCS: Readonly<Record<string, RpcHandler>> = {
   FactoryReset: factoryReset,
   ScheduleInform: scheduleInform,
   Download: download,
+  Upload: upload,
+  CancelTransfer: cancelTransfer,
+  GetAllQueuedTransfers: getAllQueuedTransfers,
   ChangeDUState: changeDUState,
 };

@@ -1,0 +1,58 @@
+// Sessions in phase with a reference time: "2 PERIODIC" at PeriodicInformTime plus whole
+// PeriodicInformIntervals, "14 HEARTBEAT" at HeartbeatPolicy.InitiationTime plus whole ReportingIntervals,
+// and every Inform's CurrentTime a valid dateTime of now.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { nextPhaseDelay } from '../../src/cwmp/phased-timer.js';
+import { dateTime, UNKNOWN_TIME } from '../../src/util/time.js';
+import type { Inform } from './acs.js';
+import { MS, setup } from './harness.js';
+
+const currentTime = (i: Inform) => /<CurrentTime>([^<]*)<\/CurrentTime>/.exec(i.raw)?.[1] ?? '';
+
+test('nextPhaseDelay: the next reference time plus whole intervals, before or after the reference', () => {
+  const t0 = Date.parse('2026-01-01T00:00:00Z');
+  assert.equal(nextPhaseDelay(t0 + 1000, 60_000, '2026-01-01T00:00:00Z'), 59_000);
+  assert.equal(nextPhaseDelay(t0 - 1000, 60_000, '2026-01-01T00:00:00Z'), 1000, 'a reference in the future');
+  assert.equal(nextPhaseDelay(t0 + 3_600_000 * 24 * 365 + 15_000, 60_000, '2026-01-01T00:00:00Z'), 45_000);
+  assert.equal(nextPhaseDelay(t0, 60_000, '2026-01-01T00:00:00Z'), 60_000, 'at the moment: the next one');
+  assert.equal(nextPhaseDelay(t0, 60_000, UNKNOWN_TIME), 60_000, 'no phase: one interval from now');
+  assert.equal(nextPhaseDelay(t0, 60_000, 'not a time'), 60_000);
+});
+
+test('PeriodicInformTime sets the phase of "2 PERIODIC"; every CurrentTime is a valid time of now', async (t) => {
+  // Informs every 2 s at odd seconds: the phase is an odd second.
+  const phase = dateTime(Math.floor(Date.now() / 2000) * 2000 + 1000 - 3600_000);
+  const { acs } = await setup(t, {
+    [`${MS}PeriodicInformEnable`]: 'true',
+    [`${MS}PeriodicInformInterval`]: '2',
+    [`${MS}PeriodicInformTime`]: phase,
+  });
+  const periodic = () => acs.informs.filter((i) => i.events.some((e) => e.code === '2 PERIODIC'));
+  await acs.until(() => periodic().length >= 3);
+  for (const i of acs.informs) {
+    const at = currentTime(i);
+    assert.match(at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/);
+    assert.ok(Math.abs(Date.parse(at) - Date.now()) < 30_000, `CurrentTime ${at} is now`);
+  }
+  const seconds = periodic().map((i) => new Date(currentTime(i)).getUTCSeconds());
+  // Under load an Inform may leave a second late; most are on the odd seconds.
+  assert.ok(seconds.filter((s) => s % 2 === 1).length >= 2, `PERIODIC Informs at seconds ${seconds.join(', ')}`);
+});
+
+test('HeartbeatPolicy: "14 HEARTBEAT" at InitiationTime plus whole ReportingIntervals', async (t) => {
+  // The minimum interval is 30 s: a reference 2 s ahead, less 30 s, brings the first heartbeat 2 s from now.
+  const first = Math.ceil(Date.now() / 1000) * 1000 + 2000;
+  const { acs } = await setup(t, {
+    [`${MS}HeartbeatPolicy.Enable`]: 'true',
+    [`${MS}HeartbeatPolicy.ReportingInterval`]: '30',
+    [`${MS}HeartbeatPolicy.InitiationTime`]: dateTime(first - 30_000),
+  });
+  const beats = () => acs.informs.filter((i) => i.events.some((e) => e.code === '14 HEARTBEAT'));
+  await acs.until(() => acs.sessionsEnded >= 1);
+  assert.equal(beats().length, 0, 'not before its time');
+  await acs.until(() => beats().length === 1, 10_000);
+  const at = Date.parse(currentTime(beats()[0]!));
+  assert.ok(at >= first && at <= first + 2000, `the heartbeat at ${currentTime(beats()[0]!)}, due ${dateTime(first)}`);
+});
