@@ -16,8 +16,11 @@ export const rssMB = (pid: number) => statusMB(pid, 'VmRSS');
 export const rssPartsMB = (pid: number) => ({ file: statusMB(pid, 'RssFile'), anon: statusMB(pid, 'RssAnon') });
 
 /** A working directory with a mosquitto of its own listening on a free port; undefined (and said so)
- *  when mosquitto is not installed. */
-export async function benchBroker(name: string): Promise<{ dir: string; port: number; broker: Mosquitto } | undefined> {
+ *  when mosquitto is not installed. stock: mosquitto's default TCP settings (no set_tcp_nodelay). */
+export async function benchBroker(
+  name: string,
+  o: { stock?: boolean } = {},
+): Promise<{ dir: string; port: number; broker: Mosquitto } | undefined> {
   const bin = mosquittoPath();
   if (!bin) {
     console.log(`${name} benchmark skipped: mosquitto is not installed`);
@@ -25,7 +28,7 @@ export async function benchBroker(name: string): Promise<{ dir: string; port: nu
   }
   const dir = mkdtempSync(join(tmpdir(), `cpe-bench-${name}-`));
   const port = await freePort();
-  const broker = new Mosquitto(bin, dir, port);
+  const broker = new Mosquitto(bin, dir, port, undefined, '', !o.stock);
   await broker.start();
   return { dir, port, broker };
 }
