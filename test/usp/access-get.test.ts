@@ -29,9 +29,8 @@ function setup(denied: string[]) {
   const role = dm.addInstance(`${CT}Role.`, { Name: 'Reader', Enable: 'true' }, 'test');
   const perm = { Enable: 'true', Obj: 'r---', InstantiatedObj: 'r---', CommandEvent: 'r---' };
   dm.addInstance(`${role}Permission.`, { ...perm, Order: '0', Targets: 'Device.', Param: 'r---' }, 'test');
-  denied.forEach((t, i) =>
-    dm.addInstance(`${role}Permission.`, { ...perm, Order: String(i + 1), Targets: t, Param: '----' }, 'test'),
-  );
+  for (const [i, t] of denied.entries())
+    dm.addInstance(`${role}Permission.`, { ...perm, Order: String(i + 1), Targets: t, Param: '----' }, 'test');
   dm.update('Device.LocalAgent.Controller.1.', { AssignedRole: role.slice(0, -1) });
   const ep = new UspEndpoint(dm, silentLogger);
   const sim = new ControllerSim('proto::ctl', 'os::agent');
