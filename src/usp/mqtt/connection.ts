@@ -167,6 +167,7 @@ export class Connection {
       ).catch((e) => fail((e as Error).message));
     });
     client.on('message', (topic, payload, packet: IPublishPacket) => {
+      holdWrites(client);
       this.ev.stat('PublishReceived');
       const props = packet.properties ?? {};
       if (c.version === '5.0' && props.contentType && !USP_CONTENT_TYPES.has(props.contentType)) {
@@ -317,6 +318,18 @@ const PUBLISH_OVERHEAD = 26;
 
 /** The record's bytes as a Buffer without copying them. */
 const asBuffer = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+
+/**
+ * Holds the socket's writes to the end of this turn of the event loop: the PUBACK of a request (sent
+ * right after this event) and an answer built in the same turn leave in one write, one system call
+ * (the larger part of the agent's CPU for a small Get), instead of two.
+ */
+function holdWrites(client: MqttClient): void {
+  const s = client.stream as unknown as { cork?: () => void; uncork?: () => void };
+  if (!s.cork || !s.uncork) return;
+  s.cork();
+  setImmediate(() => s.uncork!());
+}
 
 /** USP exchanges are small request/answer pairs: Nagle's delay would add tens of ms to each. */
 export function noDelay(client: MqttClient): void {
