@@ -12,12 +12,18 @@ import { agentAndController, deployment } from './usp-world.js';
 
 /** A stock broker, the agent with PublishQoS (unset: the default), a controller, and an observer that
  *  sees the QoS of every record the agent publishes to the controller. */
-async function world(t: TestContext, version: '3.1.1' | '5.0', publishQoS?: '0' | '1', controllerQoS?: 0 | 1) {
+async function world(
+  t: TestContext,
+  version: '3.1.1' | '5.0',
+  publishQoS?: '0' | '1',
+  controllerQoS?: 0 | 1,
+  brokerConf = '',
+) {
   const bin = requireMosquitto(t);
   if (!bin) return undefined;
   const { dir, cleanup } = tempDir('cpe-usp-qos-');
   const port = await freePort();
-  const broker = new Mosquitto(bin, dir, port, undefined, '', false);
+  const broker = new Mosquitto(bin, dir, port, undefined, brokerConf, false);
   await broker.start();
   // Subscribed with QoS 2, the observer gets each PUBLISH with the QoS the agent sent it with.
   const observer = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { protocolVersion: 5 });
@@ -72,4 +78,17 @@ test('stock mosquitto, default QoS: 20 sequential Gets, none held back by tens o
   // to some of them. Two slow ones are tolerated; a stall would make all of them slow.
   const slow = times.filter((ms) => ms >= 30);
   assert.ok(slow.length <= 2, `round trips ${times.map((ms) => ms.toFixed(1)).join(', ')} ms (max ${max.toFixed(1)})`);
+});
+
+// TR-181 PublishQoS: above the broker's Maximum QoS (MQTT 5 CONNACK) the agent uses the highest the
+// broker supports. mosquitto disconnects a client that publishes above its max_qos, so an agent that
+// did would answer nothing.
+test('MQTT 5.0: PublishQoS 1 on a broker whose Maximum QoS is 0: published with 0, Gets answered', {
+  timeout: 30_000,
+}, async (t) => {
+  const w = await world(t, '5.0', '1', 0, 'max_qos 0\n');
+  if (!w) return;
+  await sequentialGets(w, 5);
+  assert.equal(w.agent.dm.value('Device.MQTT.Client.1.Status'), 'Connected');
+  assert.equal(w.agent.dm.value('Device.MQTT.Client.1.Stats.ConnectionErrors'), '0');
 });
