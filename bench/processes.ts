@@ -24,8 +24,11 @@ export function smapsMB(pid: number): { rss: number; privateDirty: number } {
 }
 
 /** A working directory with a mosquitto of its own listening on a free port; undefined (and said so)
- *  when mosquitto is not installed. */
-export async function benchBroker(name: string): Promise<{ dir: string; port: number; broker: Mosquitto } | undefined> {
+ *  when mosquitto is not installed. stock: mosquitto's default TCP settings (no set_tcp_nodelay). */
+export async function benchBroker(
+  name: string,
+  o: { stock?: boolean } = {},
+): Promise<{ dir: string; port: number; broker: Mosquitto } | undefined> {
   const bin = mosquittoPath();
   if (!bin) {
     console.log(`${name} benchmark skipped: mosquitto is not installed`);
@@ -33,7 +36,7 @@ export async function benchBroker(name: string): Promise<{ dir: string; port: nu
   }
   const dir = mkdtempSync(join(tmpdir(), `cpe-bench-${name}-`));
   const port = await freePort();
-  const broker = new Mosquitto(bin, dir, port);
+  const broker = new Mosquitto(bin, dir, port, undefined, '', !o.stock);
   await broker.start();
   return { dir, port, broker };
 }

@@ -1,6 +1,9 @@
 // USP figures through a real mosquitto: Get Device.DeviceInfo. round trips one at a time and 32 in
 // flight with the agent's CPU time per request, and ValueChange latency from Set to Notify. The
-// agent runs as its own process, as on a device.
+// agent runs as its own process, as on a device, and the broker with mosquitto's stock configuration
+// (no set_tcp_nodelay), as most deployed brokers run: an agent that waits on the broker's PUBACKs is
+// held back by Nagle and delayed ACKs there. Targets are obuspa v11's figures on the same machine
+// (438 Get/s one at a time, 0.28 ms of CPU per Get; 0.17 ms with 32 in flight).
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,7 +22,7 @@ function cpuSeconds(pid: number): number {
 }
 
 export async function uspFigures(): Promise<Figure[]> {
-  const world = await benchBroker('usp');
+  const world = await benchBroker('usp', { stock: true });
   if (!world) return [];
   const { dir, port, broker } = world;
   let agent: ChildProcess | undefined;
@@ -46,6 +49,8 @@ export async function uspFigures(): Promise<Figure[]> {
       agentId: AGENT,
       agentTopic: 'bench/agent',
       timeoutMs: 10_000,
+      // Requests with QoS 0, as the agent answers: a PUBACK from a stock broker stalls either side.
+      qos: 0,
     });
     await ctl.connect();
     const get = () => ctl.request('get', 'GET', { param_paths: ['Device.DeviceInfo.'] });
@@ -117,10 +122,10 @@ export async function uspFigures(): Promise<Figure[]> {
         name: 'USP Get Device.DeviceInfo. one at a time',
         value: serialRps,
         unit: 'req/s',
-        target: 0,
+        target: 438,
         better: 'higher',
       },
-      { name: 'agent CPU per Get, one at a time', value: serialCpuMs, unit: 'ms', target: 0.17, better: 'lower' },
+      { name: 'agent CPU per Get, one at a time', value: serialCpuMs, unit: 'ms', target: 0.28, better: 'lower' },
       {
         name: 'USP Get Device.DeviceInfo. 32 in flight',
         value: parallelRps,

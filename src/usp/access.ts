@@ -15,6 +15,8 @@ const RIGHT_INDEX: Record<Right, number> = { r: 0, w: 1, x: 2, n: 3 };
 
 interface Rule {
   order: number;
+  /** The Targets, instance numbers and "*" as "{i}"; an object ends with ".". */
+  paths: string[];
   targets: ((path: string) => boolean)[];
   cols: Record<Column, string>;
 }
@@ -22,6 +24,8 @@ interface Rule {
 export class Access {
   /** Answers already worked out: the same paths come back in every Get. */
   private readonly memo = new Map<string, boolean>();
+  /** allowsParams answers by column, right and object path; null: parameter by parameter. */
+  private readonly objectMemo = new Map<string, boolean | null>();
 
   private constructor(private readonly rules: Rule[]) {}
 
@@ -43,9 +47,11 @@ export class Access {
       if (node?.stored('Enable') !== 'true') continue;
       for (const perm of node.tables.get('Permission')?.rows.values() ?? []) {
         if (perm.stored('Enable') !== 'true') continue;
+        const paths = targetPaths(perm.stored('Targets') ?? '');
         rules.push({
           order: Number(perm.stored('Order') ?? 0),
-          targets: parseTargets(perm.stored('Targets') ?? ''),
+          paths,
+          targets: paths.map(matcher),
           cols: {
             Param: perm.stored('Param')!,
             Obj: perm.stored('Obj')!,
@@ -69,6 +75,27 @@ export class Access {
       this.memo.set(key, ok);
     }
     return ok;
+  }
+
+  /**
+   * The right on every parameter of an object at once, or undefined when its parameters must be asked
+   * about one by one. A Get reads whole objects, and Permission targets are nearly always objects: when
+   * no target names anything below this object, one answer holds for all its parameters, and the
+   * parameter paths need not be built and looked up.
+   */
+  allowsParams(col: Column, right: Right, objectPath: string): boolean | undefined {
+    const key = `${col}${right}${objectPath}`;
+    let ok = this.objectMemo.get(key);
+    if (ok === undefined) {
+      const supported = toSupportedPath(objectPath);
+      const below = this.rules.some((r) => r.paths.some((t) => t.length > supported.length && t.startsWith(supported)));
+      // No target is longer than the object's path and under it: a parameter matches a target exactly
+      // when the object does, whatever its name, so any name stands for them all.
+      ok = below ? null : this.decide(col, right, `${supported}\u0000`);
+      if (this.objectMemo.size > 50_000) this.objectMemo.clear();
+      this.objectMemo.set(key, ok);
+    }
+    return ok ?? undefined;
   }
 
   private decide(col: Column, right: Right, supported: string): boolean {
@@ -106,15 +133,15 @@ export class AccessCache {
 const norm = (p: string): string => (p.endsWith('.') ? p : `${p}.`);
 
 /** Targets is a list of partial paths; "{i}" and "*" match any instance. */
-function parseTargets(v: string): ((path: string) => boolean)[] {
+function targetPaths(v: string): string[] {
   return listItems(v.replace(/^\[|\]$/g, '').replace(/"/g, ''))
     .filter(Boolean)
-    .map((t) => {
-      const target = t.replace(/\.\*\./g, '.{i}.').replace(/\.\d+\./g, '.{i}.');
-      return target.endsWith('.')
-        ? (p: string) => p.startsWith(target) || `${p}.` === target
-        : (p: string) => p === target;
-    });
+    .map((t) => t.replace(/\.\*\./g, '.{i}.').replace(/\.\d+\./g, '.{i}.'));
+}
+
+/** Whether a supported path is under a target object, is that object, or is the target parameter. */
+function matcher(target: string): (path: string) => boolean {
+  return target.endsWith('.') ? (p) => p.startsWith(target) || `${p}.` === target : (p) => p === target;
 }
 
 /** The two roles every agent starts with: full access, and read with notifications. */

@@ -30,6 +30,8 @@ export interface ControllerOptions {
   readonly timeoutMs?: number;
   /** PEM files for mqtts:// URLs: the CA to verify the broker, and our client certificate. */
   readonly tls?: { ca?: string; cert?: string; key?: string };
+  /** QoS of our requests (1 by default); with 0 a request is not held up by the broker's PUBACK. */
+  readonly qos?: 0 | 1;
 }
 
 const MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
@@ -127,10 +129,11 @@ export class UspController {
     const bytes = Buffer.from(wrapMsg(o.endpointId, o.agentId, msg));
     if (o.version === '5.0')
       await this.client!.publishAsync(topic, bytes, {
-        qos: 1,
+        qos: o.qos ?? 1,
         properties: { contentType: 'usp.msg', responseTopic: o.topic },
       });
-    else await this.client!.publishAsync(`${topic}/reply-to=${o.topic.replace(/\//g, '%2F')}`, bytes, { qos: 1 });
+    else
+      await this.client!.publishAsync(`${topic}/reply-to=${o.topic.replace(/\//g, '%2F')}`, bytes, { qos: o.qos ?? 1 });
   }
 
   /** Sends a request and waits for its response or Error. */

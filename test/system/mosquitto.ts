@@ -26,13 +26,18 @@ export async function freePort(): Promise<number> {
 /** A real mosquitto on 127.0.0.1:port, anonymous access, no persistence. */
 export class Mosquitto {
   private proc: ChildProcess | undefined;
-  /** tls: serve TLS only, and require client certificates signed by the CA; conf: more lines for mosquitto.conf. */
+  /**
+   * tls: serve TLS only, and require client certificates signed by the CA; conf: more lines for
+   * mosquitto.conf; tcpNoDelay false: the stock setting, where the broker's small packets wait on Nagle
+   * (what most deployed brokers do, and what the agent must stay fast against).
+   */
   constructor(
     readonly bin: string,
     readonly dir: string,
     readonly port: number,
     readonly tls?: { ca: string; cert: string; key: string },
     readonly conf = '',
+    readonly tcpNoDelay = true,
   ) {}
 
   async start(): Promise<void> {
@@ -42,8 +47,8 @@ export class Mosquitto {
       : '';
     writeFileSync(
       conf,
-      `listener ${this.port} 127.0.0.1\n${tls}allow_anonymous true\nset_tcp_nodelay true\npersistence ` +
-        `false\n${this.conf}`,
+      `listener ${this.port} 127.0.0.1\n${tls}allow_anonymous true\n` +
+        `${this.tcpNoDelay ? 'set_tcp_nodelay true\n' : ''}persistence false\n${this.conf}`,
     );
     this.proc = spawn(this.bin, ['-c', conf], { stdio: 'ignore' });
     const end = Date.now() + 5000;

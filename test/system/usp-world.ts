@@ -34,6 +34,8 @@ export async function agentAndController(
     broker: Mosquitto;
     version: '3.1.1' | '5.0';
     defaults: Record<string, string>;
+    /** The controller's request QoS (1 when not given). */
+    controllerQoS?: 0 | 1;
   },
 ) {
   const defaultsFile = join(o.dir, 'defaults.json');
@@ -47,6 +49,7 @@ export async function agentAndController(
     agentId: AGENT_ID,
     agentTopic: 'usp/agent/test',
     timeoutMs: 5000,
+    ...(o.controllerQoS === undefined ? {} : { qos: o.controllerQoS }),
   });
   await ctl.connect();
   await agent.start();

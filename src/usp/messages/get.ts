@@ -21,12 +21,19 @@ export const handleGet: RequestHandler<'get'> = (req, ctx) => {
     try {
       const resolved: { resolved_path: string; result_params: Record<string, string> }[] = [];
       ctx.dm.getEach(path, ctx.caller, maxDepth, (o) => {
-        const params: Record<string, string> = {};
+        // One access answer for the whole object where the Permissions allow it (access.ts).
+        const all = ctx.access.allowsParams('Param', 'r', o.path);
+        const params: Record<string, string> = all ? o.params : {};
         let size = o.path.length + 2 * FIELD_BYTES;
-        for (const [k, v] of Object.entries(o.params)) {
-          if (!ctx.access.allows('Param', 'r', `${o.path}${k}`)) continue;
-          params[k] = v;
-          size += k.length + v.length + ENTRY_BYTES;
+        if (all !== false) {
+          for (const k in o.params) {
+            const v = o.params[k]!;
+            if (all === undefined) {
+              if (!ctx.access.allows('Param', 'r', `${o.path}${k}`)) continue;
+              params[k] = v;
+            }
+            size += k.length + v.length + ENTRY_BYTES;
+          }
         }
         ctx.budget.charge(size);
         resolved.push({ resolved_path: o.path, result_params: params });

@@ -3,7 +3,8 @@
 // subscribe topics from the CONNACK and the Subscription table, reconnection with the
 // ConnectRetryTime back-off (our own timer, so the TR-181 parameters govern it), and the broker's
 // Maximum Packet Size (MQTT 5 CONNACK): a PUBLISH above it would make the broker drop the connection,
-// so none is sent, and the endpoint is told how large an answer may be.
+// so none is sent, and the endpoint is told how large an answer may be. Records go out with the MTP's
+// PublishQoS, lowered to the broker's Maximum QoS (MQTT 5 CONNACK) as TR-181 requires.
 
 import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
@@ -28,7 +29,11 @@ export interface ConnectionConfig {
   readonly topics: { topic: string; qos: 0 | 1 | 2 }[]; // configured Subscription rows
   readonly responseTopicConfigured: string;
   readonly retry: { min: number; multiplier: number; max: number };
+  /** LocalAgent.MTP.{i}.MQTT.PublishQoS: the QoS of every record this connection publishes. */
+  readonly publishQoS: QoS;
 }
+
+export type QoS = 0 | 1 | 2;
 
 export interface Received {
   payload: Buffer;
@@ -66,6 +71,8 @@ export class Connection {
   private clientId: string;
   /** The broker's Maximum Packet Size from the last CONNACK (MQTT 5); none: no limit stated. */
   private maxPacket: number | undefined;
+  /** PublishQoS, or the broker's Maximum QoS from the last CONNACK (MQTT 5) when that is lower. */
+  private qos: QoS;
 
   constructor(
     private cfg: ConnectionConfig,
@@ -73,6 +80,12 @@ export class Connection {
     private readonly log: Logger,
   ) {
     this.clientId = cfg.clientId;
+    this.qos = cfg.publishQoS;
+  }
+
+  /** The QoS records are published with now. */
+  get publishQoS(): QoS {
+    return this.qos;
   }
 
   get version(): '3.1.1' | '5.0' {
@@ -141,6 +154,8 @@ export class Connection {
       noDelay(client);
       const props = connack.properties ?? {};
       this.maxPacket = c.version === '5.0' ? props.maximumPacketSize : undefined;
+      const brokerMax = c.version === '5.0' ? props.maximumQoS : undefined;
+      this.qos = brokerMax === undefined ? c.publishQoS : (Math.min(c.publishQoS, brokerMax) as QoS);
       if (c.version === '5.0' && props.assignedClientIdentifier && !this.clientId) {
         this.clientId = props.assignedClientIdentifier;
         this.ev.assignedClientId(this.clientId);
@@ -152,6 +167,7 @@ export class Connection {
       ).catch((e) => fail((e as Error).message));
     });
     client.on('message', (topic, payload, packet: IPublishPacket) => {
+      holdWrites(client);
       this.ev.stat('PublishReceived');
       const props = packet.properties ?? {};
       if (c.version === '5.0' && props.contentType && !USP_CONTENT_TYPES.has(props.contentType)) {
@@ -240,9 +256,14 @@ export class Connection {
     );
   }
 
-  /** Publishes a record to a controller's topic, with our reply-to topic attached. */
-  async publish(topic: string, record: Uint8Array, qos: 0 | 1 = 1): Promise<boolean> {
+  /**
+   * Publishes a record to a controller's topic, with our reply-to topic attached. With QoS 0 it is
+   * done once the packet is written: no PUBACK to wait for, which a broker without TCP_NODELAY holds
+   * back for tens of milliseconds. Delivery of what must arrive is USP's own business (NotifRetry).
+   */
+  async publish(topic: string, record: Uint8Array): Promise<boolean> {
     const client = this.client;
+    const qos = this.qos;
     if (!client || !this.connected) return false;
     const own = this.replyTo;
     const max = this.maxRecordBytes(topic);
@@ -256,12 +277,12 @@ export class Connection {
     }
     try {
       if (this.cfg.version === '5.0') {
-        await client.publishAsync(topic, Buffer.from(record), {
+        await client.publishAsync(topic, asBuffer(record), {
           qos,
           properties: { contentType: 'usp.msg', responseTopic: own },
         });
       } else {
-        await client.publishAsync(`${topic}/reply-to=${own.replace(/\//g, '%2F')}`, Buffer.from(record), { qos });
+        await client.publishAsync(`${topic}/reply-to=${own.replace(/\//g, '%2F')}`, asBuffer(record), { qos });
       }
       this.ev.stat('PublishSent');
       return true;
@@ -294,6 +315,21 @@ export class Connection {
  * "usp.msg" 10, response topic 3).
  */
 const PUBLISH_OVERHEAD = 26;
+
+/** The record's bytes as a Buffer without copying them. */
+const asBuffer = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+
+/**
+ * Holds the socket's writes to the end of this turn of the event loop: the PUBACK of a request (sent
+ * right after this event) and an answer built in the same turn leave in one write, one system call
+ * (the larger part of the agent's CPU for a small Get), instead of two.
+ */
+function holdWrites(client: MqttClient): void {
+  const s = client.stream as unknown as { cork?: () => void; uncork?: () => void };
+  if (!s.cork || !s.uncork) return;
+  s.cork();
+  setImmediate(() => s.uncork!());
+}
 
 /** USP exchanges are small request/answer pairs: Nagle's delay would add tens of ms to each. */
 export function noDelay(client: MqttClient): void {

@@ -11,7 +11,7 @@ import { dateTime, UNKNOWN_TIME } from '../../util/time.js';
 import { encodeRecord, type PlainMsg, wrapMsg } from '../codec.js';
 import { controllerByEndpoint, controllers } from '../controllers.js';
 import type { UspEndpoint } from '../endpoint.js';
-import { Connection, type ConnectionConfig, type Status } from './connection.js';
+import { Connection, type ConnectionConfig, type QoS, type Status } from './connection.js';
 
 const LA = 'Device.LocalAgent.';
 const AGENT = 'usp-mqtt';
@@ -163,6 +163,8 @@ export class MqttMtp {
       endpointId: this.endpoint.endpointId,
       topics,
       responseTopicConfigured: mtp.singles.get('MQTT')!.stored('ResponseTopicConfigured') ?? '',
+      // No default in TR-181; 0 as obuspa: a PUBACK per record buys nothing USP does not do itself.
+      publishQoS: Math.min(2, Number(mtp.singles.get('MQTT')!.stored('PublishQoS') || 0)) as QoS,
       retry: {
         min: Number(v('ConnectRetryTime') || 5),
         multiplier: Number(v('ConnectRetryIntervalMultiplier') || 2000),
