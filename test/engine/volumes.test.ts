@@ -60,7 +60,10 @@ test(
     const [vState, vCache] = [vols[0]!, vols[1]!];
     const stateDir = engine.volumePath(vState);
     assert.ok(isMounted(stateDir), 'the volume is a mount of its own');
-    await waitFor(() => existsSync(join(stateDir, 'runs')));
+    // `>>` creates the file before it writes the line: wait for the line.
+    await waitFor(
+      () => existsSync(join(stateDir, 'runs')) && readFileSync(join(stateDir, 'runs'), 'utf8').includes('\n'),
+    );
     assert.equal(
       readFileSync(join(stateDir, 'runs'), 'utf8').trim(),
       r.euids[0],
