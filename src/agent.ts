@@ -8,11 +8,13 @@ import { DataModel } from './dm/datamodel.js';
 import { Schema } from './dm/schema.js';
 import { parseValues } from './dm/values-file.js';
 import { Engine, type EngineOptions } from './engine/engine.js';
+import { registerCertificates } from './model/certificates.js';
 import { type BootCause, type BootInfo, emitBoot, registerDevice } from './model/device.js';
 import { initDeviceInfo, registerDeviceInfo, reportCorruptState } from './model/device-info.js';
 import { initEndpointId, registerLocalAgent } from './model/local-agent.js';
 import { registerManagementServer } from './model/management-server.js';
 import { registerMqtt } from './model/mqtt.js';
+import { registerScheduleTimer } from './model/schedule-timer.js';
 import { registerSoftwareModules, SoftwareModules } from './model/software-modules.js';
 import type { TlsFiles } from './usp/mqtt/mtp.js';
 import { UspAgent } from './usp/usp-agent.js';
@@ -100,6 +102,8 @@ export class Agent {
     registerDeviceInfo(dm, { stateDir: this.opts.stateDir });
     registerManagementServer(dm);
     registerLocalAgent(dm);
+    registerCertificates(dm, this.opts.stateDir);
+    registerScheduleTimer(dm);
     registerMqtt(dm);
     UspAgent.register(dm, () => this.usp);
     // Commands on software modules wait for the engine's start (below, after the protocols connect).

@@ -337,8 +337,16 @@ test('operate: sync output, async operation with progress and cancel, argument e
     kind: 'sync',
     output: { ExecEnvRef: 'made-ee1' },
   });
-  const [bad] = await dm.operate('Device.SoftwareModules.ExecEnvClass.1.AddExecEnv()', { Bogus: '1' }, usp);
-  assert.equal(bad?.kind === 'error' && bad.error.code, 7027);
+  const unknownArg = { Name: 'ee2', ParentExecEnv: '', Bogus: '1' };
+  const [unknown] = await dm.operate('Device.SoftwareModules.ExecEnvClass.1.AddExecEnv()', unknownArg, usp);
+  assert.deepEqual(
+    unknown,
+    { ...sync, output: { ExecEnvRef: 'made-ee2' } },
+    'an unknown argument is ignored (R-OPR.6)',
+  );
+  dm.command('Device.ScheduleTimer()', () => ({}));
+  const [bad] = await dm.operate('Device.ScheduleTimer()', { DelaySeconds: 'soon' }, usp);
+  assert.equal(bad?.kind === 'error' && bad.error.code, 7027, 'an unsignedInt argument that is not a number');
   const [noUrl] = await dm.operate('Device.SoftwareModules.InstallDU()', {}, usp);
   assert.equal(noUrl?.kind === 'error' && noUrl.error.code, 7027, 'URL is mandatory');
 
