@@ -13,8 +13,6 @@ import { writeFileAtomic } from '../util/atomic-file.js';
 
 const LA = 'Device.LocalAgent.';
 const TABLE = `${LA}Certificate.`;
-/** TR-181 bounds the Certificate argument to 65535 characters; the DER within is smaller still. */
-const MAX_DER = 48 * 1024;
 /** GetFingerprint()'s algorithms (TR-181 names) as node:crypto names them. */
 export const FINGERPRINTS: Readonly<Record<string, string>> = {
   'SHA-1': 'sha1',
@@ -30,10 +28,9 @@ export function parseCertificate(text: string): X509Certificate {
   const b64 = (pem ? pem[1]! : text).replace(/\s+/g, '');
   if (!b64 || !/^[A-Za-z0-9+/]+={0,2}$/.test(b64))
     throw new DmError(UspError.InvalidValue, 'Certificate is not a PEM or base64 X.509 certificate');
-  const der = Buffer.from(b64, 'base64');
-  if (der.length > MAX_DER) throw new DmError(UspError.InvalidValue, `Certificate is over ${MAX_DER} bytes`);
   try {
-    return new X509Certificate(der);
+    // The argument's definition bounds it to 65535 characters (7027 beyond), so the DER is small.
+    return new X509Certificate(Buffer.from(b64, 'base64'));
   } catch (e) {
     throw new DmError(UspError.InvalidValue, `Certificate is not a valid X.509 certificate: ${(e as Error).message}`);
   }
