@@ -102,7 +102,8 @@ export class Agent {
     registerDeviceInfo(dm, { stateDir: this.opts.stateDir });
     registerManagementServer(dm);
     registerLocalAgent(dm);
-    registerCertificates(dm, this.opts.stateDir);
+    // Under usp/, which a factory reset removes along with the Certificate rows in dm/.
+    registerCertificates(dm, join(this.opts.stateDir, 'usp', 'certificates'));
     registerScheduleTimer(dm);
     registerMqtt(dm);
     UspAgent.register(dm, () => this.usp);

@@ -39,8 +39,8 @@ export function parseCertificate(text: string): X509Certificate {
 /** The issuer's distinguished name on one line, as the Issuer parameter holds it. */
 const oneLine = (dn: string) => dn.split('\n').filter(Boolean).join(', ');
 
-export function registerCertificates(dm: DataModel, stateDir: string): void {
-  const dir = join(stateDir, 'certificates');
+/** dir: where the DER files live; a factory reset must remove it with the rows. */
+export function registerCertificates(dm: DataModel, dir: string): void {
   const fileOf = (row: string) => join(dir, `${/\.(\d+)\.$/.exec(row)![1]}.der`);
   dm.param(`${LA}SupportedFingerprintAlgorithms`, { get: () => Object.keys(FINGERPRINTS).join(',') });
 

@@ -24,7 +24,7 @@ test('AddCertificate() stores a PEM certificate, Delete() removes it, GetFingerp
   const pem = readFileSync(certs.clientCert, 'utf8');
   const x509 = new X509Certificate(pem);
   const dm = newModel();
-  registerCertificates(dm, join(dir, 'state'));
+  registerCertificates(dm, join(dir, 'certificates'));
 
   assert.equal(code(await run(dm, `${LA}AddCertificate()`, { Alias: 'added', Certificate: pem })), 'sync');
   const row = `${LA}Certificate.1.`;
@@ -59,7 +59,7 @@ test('AddCertificate() refuses what is not an X.509 certificate with 7012, and a
   const { dir, cleanup } = tempDir('cpe-certs-');
   t.after(cleanup);
   const dm = newModel();
-  registerCertificates(dm, join(dir, 'state'));
+  registerCertificates(dm, join(dir, 'certificates'));
   const add = (Certificate: string) => run(dm, `${LA}AddCertificate()`, { Certificate });
   assert.equal(code(await add('')), 7012);
   assert.equal(code(await add('not a certificate')), 7012);
