@@ -104,7 +104,7 @@ export class Agent {
     registerLocalAgent(dm);
     // Under usp/, which a factory reset removes along with the Certificate rows in dm/.
     registerCertificates(dm, join(this.opts.stateDir, 'usp', 'certificates'));
-    registerScheduleTimer(dm);
+    const timers = registerScheduleTimer(dm, join(this.opts.stateDir, 'usp', 'timers'));
     registerMqtt(dm);
     UspAgent.register(dm, () => this.usp);
     // Commands on software modules wait for the engine's start (below, after the protocols connect).
@@ -185,6 +185,7 @@ export class Agent {
     engine.reportRecovered();
     const usp = this.usp;
     setImmediate(() => usp.resumeNotifications());
+    timers.resume();
     this.cwmp?.resumeJobs();
     const boot = this.takeBootInfo();
     this.log.info(
@@ -218,7 +219,7 @@ export class Agent {
     // Services keep running: the next start adopts them (a restart of the agent is not of the device).
     await this.engine?.detach();
     this.engine = undefined;
-    for (const op of dm.operations.list()) dm.operations.cancel(op.id);
+    for (const op of dm.operations.list()) dm.operations.cancel(op.id, 'stopping');
     dm.close();
     this.log.info('agent stopped');
   }
