@@ -16,7 +16,7 @@ function completions(dm: DataModel): Change[] {
 const done = (seen: Change[], key: string) =>
   seen.some((c) => c.kind === 'operation' && c.operation.state === 'complete' && c.operation.commandKey === key);
 
-test('ScheduleTimer() fires after DelaySeconds; a timer the agent stopped on runs again for the time left', async (t) => {
+test('ScheduleTimer() fires after DelaySeconds; a timer the agent stopped on runs again later', async (t) => {
   const { dir, cleanup } = tempDir('cpe-timers-');
   t.after(cleanup);
   const first = newModel();
