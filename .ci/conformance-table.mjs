@@ -44,6 +44,10 @@ const SUBSTITUTIONS = {
   1.53: 'waits 2 s (not 20 s) for the Notify that must not come',
   1.55: 'TimeToLive 2 and a wait of 2.5 s (not 20 s)',
   1.59: 'PeriodicNotifInterval 2 s +/- 0.5 s (not 60 s +/- 4 s)',
+  1.79: 'DelaySeconds 2 (not 30)',
+  '1.100': 'waits 3 s (not 120 s) for the Notify that must not come',
+  9.2: "over MQTT the controller's connection ends at the broker: a new controller client reconnects",
+  9.11: 'DelaySeconds 2 (not 60)',
   '2.20': 'waits 2 s (not 30 s) for the Notify that must not come',
   11.9: "the Set's obj_path ends with '.' (the plan's lacks it, which the agent answers with 7008)",
 };

@@ -8,11 +8,13 @@ import { DataModel } from './dm/datamodel.js';
 import { Schema } from './dm/schema.js';
 import { parseValues } from './dm/values-file.js';
 import { Engine, type EngineOptions } from './engine/engine.js';
+import { registerCertificates } from './model/certificates.js';
 import { type BootCause, type BootInfo, emitBoot, registerDevice } from './model/device.js';
 import { initDeviceInfo, registerDeviceInfo, reportCorruptState } from './model/device-info.js';
 import { initEndpointId, registerLocalAgent } from './model/local-agent.js';
 import { registerManagementServer } from './model/management-server.js';
 import { registerMqtt } from './model/mqtt.js';
+import { registerScheduleTimer } from './model/schedule-timer.js';
 import { registerSoftwareModules, SoftwareModules } from './model/software-modules.js';
 import type { TlsFiles } from './usp/mqtt/mtp.js';
 import { UspAgent } from './usp/usp-agent.js';
@@ -100,6 +102,9 @@ export class Agent {
     registerDeviceInfo(dm, { stateDir: this.opts.stateDir });
     registerManagementServer(dm);
     registerLocalAgent(dm);
+    // Under usp/, which a factory reset removes along with the Certificate rows in dm/.
+    registerCertificates(dm, join(this.opts.stateDir, 'usp', 'certificates'));
+    const timers = registerScheduleTimer(dm, join(this.opts.stateDir, 'usp', 'timers'));
     registerMqtt(dm);
     UspAgent.register(dm, () => this.usp);
     // Commands on software modules wait for the engine's start (below, after the protocols connect).
@@ -180,6 +185,7 @@ export class Agent {
     engine.reportRecovered();
     const usp = this.usp;
     setImmediate(() => usp.resumeNotifications());
+    timers.resume();
     this.cwmp?.resumeJobs();
     const boot = this.takeBootInfo();
     this.log.info(
@@ -213,7 +219,7 @@ export class Agent {
     // Services keep running: the next start adopts them (a restart of the agent is not of the device).
     await this.engine?.detach();
     this.engine = undefined;
-    for (const op of dm.operations.list()) dm.operations.cancel(op.id);
+    for (const op of dm.operations.list()) dm.operations.cancel(op.id, 'stopping');
     dm.close();
     this.log.info('agent stopped');
   }

@@ -319,7 +319,7 @@ class Importer {
 
 /** Which objects each output file holds, and what is left out because the agent does not implement it. */
 const AREAS: { area: string; roots: string[]; skip: RegExp[] }[] = [
-  { area: 'root', roots: ['Device.'], skip: [/ScheduleTimer\(\)|Diagnostics\(\)|ProxiedDevice/] },
+  { area: 'root', roots: ['Device.'], skip: [/Diagnostics\(\)|ProxiedDevice/] },
   {
     area: 'device-info',
     roots: ['Device.DeviceInfo.'],
@@ -354,7 +354,7 @@ const AREAS: { area: string; roots: string[]; skip: RegExp[] }[] = [
       new RegExp(
         [
           String.raw`Threshold|Watchdog|Monitor|E2ESession|WebSocket|STOMP|CoAP|UDS|\.DataElement`,
-          String.raw`TransferComplete|AddCertificate|AddMyCertificate|Certificate\.|RequestChallenge`,
+          'TransferComplete|AddMyCertificate|RequestChallenge',
           'ChallengeResponse|WakeUp!|ScheduleTimer|Timer!',
         ].join('|'),
       ),

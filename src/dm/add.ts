@@ -7,7 +7,7 @@ import type { ModelCore } from './model-core.js';
 import { writeParams } from './param-writes.js';
 import { parsePath } from './path.js';
 import { applyEach, type Tx } from './transaction.js';
-import { type Table, tableAt } from './tree.js';
+import { type ObjectNode, type Table, tableAt } from './tree.js';
 import { generateKeys } from './unique-keys.js';
 
 export interface AddRequest {
@@ -106,9 +106,31 @@ function addRow(
     .map(([name, value]) => ({ name, value }));
   // Initial values are the agent's (a Recipient is read-only to the controller that gets it).
   if (initial.length) writeParams(core.handlers, node, initial, tx, agentCaller('initial'), 'add');
-  const generated = generateKeys(node, [...initial, ...params]);
-  const res = writeParams(core.handlers, node, [...generated, ...params], tx, caller, 'add');
+  const { own, nested } = bySubObject(node, params);
+  const generated = generateKeys(node, [...initial, ...own]);
+  const res = writeParams(core.handlers, node, [...generated, ...own], tx, caller, 'add');
+  const failures = [...res.failures];
+  for (const [sub, settings] of nested)
+    failures.push(...writeParams(core.handlers, sub, settings, tx, caller, 'add').failures);
   const keys: Record<string, string> = {};
   for (const k of def.keys.flat()) keys[k] = res.updated[k] ?? core.read(node, def.params.get(k)!);
-  return { path: node.path, keys, failures: res.failures };
+  return { path: node.path, keys, failures };
+}
+
+/**
+ * USP Add's param_settings may name a parameter of a nested single-instance sub-object by its
+ * relative path ("MQTT.Topic" for a Controller's MTP row): those go to the sub-object they name. A
+ * name whose sub-object does not exist stays with the row, which reports it as unsupported.
+ */
+function bySubObject(node: ObjectNode, params: readonly ParamSetting[]) {
+  const own: ParamSetting[] = [];
+  const nested = new Map<ObjectNode, ParamSetting[]>();
+  for (const p of params) {
+    const parts = p.name.split('.');
+    let sub: ObjectNode | undefined = node;
+    for (const name of parts.slice(0, -1)) sub = sub?.singles.get(name);
+    if (parts.length === 1 || !sub) own.push(p);
+    else nested.set(sub, [...(nested.get(sub) ?? []), { ...p, name: parts.at(-1)! }]);
+  }
+  return { own, nested };
 }

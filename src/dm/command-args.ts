@@ -1,6 +1,6 @@
-// Validation of command input arguments against their definition: unknown names, missing mandatory
-// arguments and badly typed values are 7027 naming the argument. Arguments of argument objects are
-// flattened as "Obj.{i}.Param" / "Obj.Param" keys, as USP Operate carries them.
+// Validation of command input arguments against their definition: missing mandatory arguments and
+// badly typed values are 7027 naming the argument; unknown names are dropped (TR-369 R-OPR.6).
+// Arguments of argument objects are flattened as "Obj.{i}.Param" / "Obj.Param" keys, as USP Operate carries them.
 import type { ArgsSpec, ParamSpec } from './definition-format.js';
 import { DmError, UspError } from './errors.js';
 import { canonicalValue } from './types.js';
@@ -25,7 +25,7 @@ export function validateArgs(
   const out: Record<string, string> = {};
   for (const [key, raw] of Object.entries(input)) {
     const p = findArg(spec, key);
-    if (!p) throw new DmError(UspError.InvalidCommandArguments, `${command} has no input argument '${key}'`);
+    if (!p) continue;
     try {
       out[key] = canonicalValue(p, raw);
     } catch (e) {

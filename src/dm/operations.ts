@@ -7,6 +7,16 @@ import type { Caller } from './caller.js';
 import type { Change, OperationChange } from './change-feed.js';
 import { asDmError, DmError, UspError } from './errors.js';
 
+/** canceled: by a controller (Request.{i}.Cancel()); stopping: the agent is going down and will start again. */
+export type AbortCause = 'canceled' | 'stopping';
+
+/** The reason of an aborted operation's signal. */
+export class OperationAborted extends DmError {
+  constructor(readonly why: AbortCause) {
+    super(UspError.CommandCanceled, why === 'canceled' ? 'operation canceled' : 'the agent is stopping');
+  }
+}
+
 export interface Operation {
   readonly id: number;
   readonly path: string;
@@ -105,10 +115,11 @@ export class Operations {
     ]);
   }
 
-  cancel(id: number): boolean {
+  /** Aborts an operation; the signal's reason says why (a command that persists keeps itself when stopping). */
+  cancel(id: number, why: AbortCause = 'canceled'): boolean {
     const op = this.running.get(id);
     if (!op) return false;
-    op.abort.abort(new DmError(UspError.CommandCanceled, 'operation canceled'));
+    op.abort.abort(new OperationAborted(why));
     return true;
   }
 

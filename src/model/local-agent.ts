@@ -15,7 +15,6 @@ export function registerLocalAgent(dm: DataModel): void {
   dm.param(`${LA}SoftwareVersion`, { get: () => packageVersion });
   dm.param(`${LA}UpTime`, { get: () => String(Math.floor((Date.now() - started) / 1000)) });
   dm.param(`${LA}SupportedProtocols`, { get: () => 'MQTT' });
-  dm.param(`${LA}SupportedFingerprintAlgorithms`, { get: () => 'SHA-256' });
   dm.object(`${LA}Request.{i}.`, { volatile: true });
   trackRequests(dm);
 }

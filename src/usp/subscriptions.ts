@@ -203,6 +203,11 @@ export class Subscriptions {
       const row = this.dm.node(c.path);
       if (row) this.armTtl(row);
     }
+    // A TimeToLive set later counts from CreationDate as well; 0 ends the limit.
+    if (c.kind === 'value' && c.path.endsWith('.TimeToLive')) {
+      const row = this.dm.node(c.path.slice(0, -'TimeToLive'.length));
+      if (row) this.armTtl(row);
+    }
     if (c.kind === 'delete') {
       clearTimeout(this.ttlTimers.get(c.path));
       this.ttlTimers.delete(c.path);
@@ -217,10 +222,11 @@ export class Subscriptions {
 
   private armTtl(row: ObjectNode): void {
     const ttl = Number(row.stored('TimeToLive') ?? 0);
+    clearTimeout(this.ttlTimers.get(row.path));
+    this.ttlTimers.delete(row.path);
     if (!ttl) return;
     const created = Date.parse(row.stored('CreationDate') ?? '') || Date.now();
     const left = Math.max(0, created + ttl * 1000 - Date.now());
-    clearTimeout(this.ttlTimers.get(row.path));
     this.ttlTimers.set(
       row.path,
       setTimeout(() => {

@@ -254,6 +254,30 @@ test('add refuses duplicate keys (7025), non-tables (7018), non-creatable tables
   assert.equal(dm.value('Device.LocalAgent.Controller.2.Alias'), 'cpe-2');
 });
 
+test('add sets parameters of nested single-instance sub-objects by relative path (USP Add param_settings)', () => {
+  const dm = withControllers();
+  const [r] = dm.add(
+    'Device.LocalAgent.Controller.1.MTP.',
+    [
+      { name: 'Protocol', value: 'MQTT' },
+      { name: 'MQTT.Topic', value: 'usp/ctl' },
+      { name: 'MQTT.NoSuch', value: 'x', required: false },
+      { name: 'Nope.Topic', value: 'x', required: false },
+    ],
+    usp,
+  );
+  assert.equal(dm.value(`${r!.path}MQTT.Topic`), 'usp/ctl');
+  assert.deepEqual(
+    r!.failures.map((f) => [f.path, f.code]),
+    [
+      [`${r!.path}Nope.Topic`, 7010],
+      [`${r!.path}MQTT.NoSuch`, 7010],
+    ],
+  );
+  const e = err(() => dm.add('Device.LocalAgent.Controller.1.MTP.', [{ name: 'MQTT.Topic', value: 7 as never }], usp));
+  assert.equal(e.code, 7017, 'a required nested parameter that fails fails the Add');
+});
+
 test('delete removes rows and their sub-rows; search delete; 7024 for non-deletable', () => {
   const dm = withControllers();
   dm.add('Device.LocalAgent.Controller.1.MTP.', [{ name: 'Protocol', value: 'MQTT' }], usp);
@@ -337,8 +361,16 @@ test('operate: sync output, async operation with progress and cancel, argument e
     kind: 'sync',
     output: { ExecEnvRef: 'made-ee1' },
   });
-  const [bad] = await dm.operate('Device.SoftwareModules.ExecEnvClass.1.AddExecEnv()', { Bogus: '1' }, usp);
-  assert.equal(bad?.kind === 'error' && bad.error.code, 7027);
+  const unknownArg = { Name: 'ee2', ParentExecEnv: '', Bogus: '1' };
+  const [unknown] = await dm.operate('Device.SoftwareModules.ExecEnvClass.1.AddExecEnv()', unknownArg, usp);
+  assert.deepEqual(
+    unknown,
+    { ...sync, output: { ExecEnvRef: 'made-ee2' } },
+    'an unknown argument is ignored (R-OPR.6)',
+  );
+  dm.command('Device.ScheduleTimer()', () => ({}));
+  const [bad] = await dm.operate('Device.ScheduleTimer()', { DelaySeconds: 'soon' }, usp);
+  assert.equal(bad?.kind === 'error' && bad.error.code, 7027, 'an unsignedInt argument that is not a number');
   const [noUrl] = await dm.operate('Device.SoftwareModules.InstallDU()', {}, usp);
   assert.equal(noUrl?.kind === 'error' && noUrl.error.code, 7027, 'URL is mandatory');
 
