@@ -14,6 +14,7 @@ import { AutonomousDuReporter } from './du-autonomous.js';
 import { DuStateRunner } from './du-state.js';
 import { CwmpFault } from './faults.js';
 import { forcedInformParams } from './forced-inform.js';
+import { HEARTBEAT, Heartbeat } from './heartbeat.js';
 import { PhasedTimer } from './phased-timer.js';
 import { RecentLog } from './recent-log.js';
 import { notificationOf } from './rpc/attributes.js';
@@ -75,10 +76,7 @@ export class CwmpClient {
     this.state.addEvent('2 PERIODIC');
     this.kick();
   });
-  private readonly heartbeat = new PhasedTimer(() => {
-    this.state.addEvent('14 HEARTBEAT');
-    this.kick();
-  });
+  private readonly heartbeat = new Heartbeat(() => this.kick());
   private readonly transfers: TransferQueue;
   /** Upload's vendor log file. */
   private readonly recent = new RecentLog();
@@ -250,6 +248,7 @@ export class CwmpClient {
   /** Something waits for a session now: events (but a throttled VALUE CHANGE), requests not put off. */
   private undelivered(): boolean {
     return (
+      this.heartbeat.pending ||
       this.state.data.events.some((e) => !(this.throttled && e.code === '4 VALUE CHANGE')) ||
       (this.state.data.pending.length > 0 && !this.pendingDeferred)
     );
@@ -313,10 +312,11 @@ export class CwmpClient {
       this.log.error({ err: e }, 'the Connection Request server could not listen');
     }
     if (this.state.data.bootstrappedUrl !== url) this.state.addEvent('0 BOOTSTRAP');
-    const events = this.state.informEvents();
+    const beat = this.heartbeat.take(this.state.data.retryCount > 0, this.state.data.bootstrappedUrl !== url);
+    const events = beat ? [{ code: HEARTBEAT, key: '' }] : this.state.informEvents();
     if (events.some((e) => e.code === '4 VALUE CHANGE')) this.lastActiveSession = Date.now();
-    const pending = this.state.data.pending.map((p) => p.id);
-    const changed = [...this.state.data.changed];
+    const pending = beat ? [] : this.state.data.pending.map((p) => p.id);
+    const changed = beat ? [] : [...this.state.data.changed];
     const conn = new AcsConnection({
       url,
       username: this.dm.value(`${MS}Username`),
@@ -357,6 +357,11 @@ export class CwmpClient {
       } else if (!out.deferred) this.pendingDeferred = false;
       if (this.undelivered()) this.again = true;
     } catch (e) {
+      // A failed heartbeat is dropped (heartbeat.ts); a retry is for what else waits.
+      if (beat && !this.undelivered()) {
+        this.log.warn({ err: (e as Error).message }, 'CWMP heartbeat session failed; not retried');
+        return;
+      }
       // TR-069 sets no limit on session retries: next() always gives a wait.
       const { n, waitMs: wait } = this.retry.next()!;
       const failed = { err: (e as Error).message, retry: n, waitMs: wait };
@@ -453,10 +458,7 @@ export class CwmpClient {
     this.timers.add(t);
   }
 
-  /**
-   * PERIODIC in phase with PeriodicInformTime, HEARTBEAT with HeartbeatPolicy.InitiationTime (TR-069
-   * 3.2.1, Amendment 6); without a phase the first comes one interval after now.
-   */
+  /** PERIODIC and HEARTBEAT in phase with their reference times (TR-069 3.2.1); none: one interval from now. */
   private schedulePeriodic(): void {
     const hb = `${MS}HeartbeatPolicy.`;
     this.periodic.schedule(

@@ -85,6 +85,8 @@ export class TestAcs {
   private inFlight: { resolve: (m: Message) => void; sentAt: number } | undefined;
   private readonly nonces = new Set<string>();
   private readonly cookies = new Set<string>();
+  /** The TCP connections each session (by its cookie) came on, in the order the sessions began. */
+  private readonly sockets = new Map<string, Set<object>>();
   private waiters: { pred: () => boolean; resolve: () => void }[] = [];
   sessionsEnded = 0;
   emptyPosts = 0;
@@ -130,6 +132,11 @@ export class TestAcs {
   }
 
   /** Queues an RPC for the next session; resolves with the CPE's answer (response or Fault). */
+  /** How many TCP connections each session used, oldest session first (TR-069 wants one). */
+  connectionsPerSession(): number[] {
+    return [...this.sockets.values()].map((s) => s.size);
+  }
+
   rpc(body: string): Promise<Message> {
     return new Promise((resolve) => {
       this.queue.push({ body, resolve });
@@ -213,6 +220,7 @@ export class TestAcs {
       });
       const id = randomBytes(6).toString('hex');
       this.cookies.add(id);
+      this.sockets.set(id, new Set([req.socket]));
       res
         .writeHead(200, { 'content-type': 'text/xml', 'set-cookie': `session=${id}; Path=/` })
         .end(this.envelope(msg.id, '<cwmp:InformResponse><MaxEnvelopes>1</MaxEnvelopes></cwmp:InformResponse>'));
@@ -223,6 +231,7 @@ export class TestAcs {
       res.writeHead(400).end('Invalid session');
       return;
     }
+    this.sockets.get(cookie)?.add(req.socket);
     if (
       msg &&
       [

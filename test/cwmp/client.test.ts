@@ -107,6 +107,10 @@ test(
       1,
       'one session for the connection request',
     );
+    await acs.until(() => acs.sessionsEnded >= acs.informs.length);
+    // Every session on one TCP connection (the Digest challenge included: the ACS keeps no session otherwise).
+    const connections = acs.connectionsPerSession();
+    assert.ok(connections.length >= 2 && connections.every((n) => n === 1), `connections: ${connections.join(', ')}`);
   },
 );
 

@@ -42,6 +42,19 @@ test('a good envelope: namespace, ID, HoldRequests, method and arguments', async
   );
 });
 
+test('an envelope of 64 KiB (TR-069 asks for at least 32 KiB) parses whole', async () => {
+  const names = Array.from({ length: 2000 }, (_, i) => `<string>Device.IP.Interface.${i}.Name</string>`);
+  const big = good.replace(
+    /<ParameterNames>.*<\/ParameterNames>/,
+    `<ParameterNames>${names.join('')}</ParameterNames>`,
+  );
+  assert.ok(Buffer.byteLength(big) >= 64 * 1024, `${Buffer.byteLength(big)} bytes`);
+  const p = await parseEnvelope(big);
+  const got = arrayItems(p.body, 'ParameterNames', 'string').map((x) => text$(x));
+  assert.equal(got.length, 2000);
+  assert.equal(got[1999], 'Device.IP.Interface.1999.Name');
+});
+
 test(
   'refused with the standard faults: DOCTYPE/entities (XXE), oversize, not XML, not SOAP, no CWMP namespace, ' +
     'two methods',

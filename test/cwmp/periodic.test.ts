@@ -1,6 +1,7 @@
 // Sessions in phase with a reference time: "2 PERIODIC" at PeriodicInformTime plus whole
 // PeriodicInformIntervals, "14 HEARTBEAT" at HeartbeatPolicy.InitiationTime plus whole ReportingIntervals,
-// and every Inform's CurrentTime a valid dateTime of now.
+// and every Inform's CurrentTime a valid dateTime of now. A heartbeat goes alone in its Inform (no other
+// event, no changed parameter) and one whose session fails is not retried (TR-069 Amendment 6, Annex O).
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -55,4 +56,49 @@ test('HeartbeatPolicy: "14 HEARTBEAT" at InitiationTime plus whole ReportingInte
   await acs.until(() => beats().length === 1, 10_000);
   const at = Date.parse(currentTime(beats()[0]!));
   assert.ok(at >= first && at <= first + 2000, `the heartbeat at ${currentTime(beats()[0]!)}, due ${dateTime(first)}`);
+});
+
+/** Heartbeats every 30 s (the minimum), the first at `first`. */
+const beatEvery30 = (first: number) => ({
+  [`${MS}HeartbeatPolicy.Enable`]: 'true',
+  [`${MS}HeartbeatPolicy.ReportingInterval`]: '30',
+  [`${MS}HeartbeatPolicy.InitiationTime`]: dateTime(first - 30_000),
+});
+
+test('HeartbeatPolicy: "14 HEARTBEAT" alone in its Inform, while a VALUE CHANGE waits its throttle', async (t) => {
+  const first = Math.ceil(Date.now() / 1000) * 1000 + 5000;
+  const { agent, acs } = await setup(t, { ...beatEvery30(first), [`${MS}DefaultActiveNotificationThrottle`]: '60' });
+  await acs.until(() => acs.sessionsEnded >= 1);
+  const provision = (v: string) =>
+    agent.dm.set([{ objPath: 'Device.DeviceInfo.', params: [{ name: 'ProvisioningCode', value: v }] }], {
+      kind: 'local',
+      user: 'test',
+    });
+  const changes = () => acs.informs.filter((i) => i.events.some((e) => e.code === '4 VALUE CHANGE'));
+  provision('a'); // ProvisioningCode is always active: a session now, and the throttle starts
+  await acs.until(() => changes().length === 1 && acs.sessionsEnded >= acs.informs.length);
+  provision('b'); // waits 60 s for its session
+  assert.ok(Date.now() < first - 500, 'the setup took too long for the heartbeat due');
+  const beats = () => acs.informs.filter((i) => i.events.some((e) => e.code === '14 HEARTBEAT'));
+  await acs.until(() => beats().length === 1, 10_000);
+  assert.deepEqual(
+    beats()[0]!.events.map((e) => e.code),
+    ['14 HEARTBEAT'],
+    'the heartbeat Inform carries no other event',
+  );
+  await acs.until(() => acs.sessionsEnded >= acs.informs.length);
+  assert.equal(changes().length, 1, 'the throttled VALUE CHANGE still waits');
+});
+
+test('HeartbeatPolicy: a heartbeat whose session fails is dropped, not retried', async (t) => {
+  const first = Math.ceil(Date.now() / 1000) * 1000 + 4000;
+  const { acs } = await setup(t, { ...beatEvery30(first), [`${MS}CWMPRetryMinimumWaitInterval`]: '1' });
+  await acs.until(() => acs.sessionsEnded >= 1);
+  assert.ok(Date.now() < first - 500, 'the setup took too long for the heartbeat due');
+  const informs = acs.informs.length;
+  acs.failNext = 1;
+  await acs.until(() => acs.failed === 1, 10_000);
+  // A retry would come 1 to 2 s later (CWMPRetryMinimumWaitInterval 1, multiplier 2000).
+  await new Promise((r) => setTimeout(r, 3500));
+  assert.equal(acs.informs.length, informs, 'no Inform after the failed heartbeat');
 });
