@@ -2,7 +2,6 @@
 // (or the UntrustedRole when it has none). For each target path the enabled Permission with the
 // highest Order decides; without any, nothing is allowed. Checked on every message.
 import type { DataModel } from '../dm/datamodel.js';
-import { toSupportedPath } from '../dm/schema.js';
 import { listItems } from '../dm/types.js';
 import { controllerByEndpoint } from './controllers.js';
 
@@ -59,21 +58,21 @@ export class Access {
     return new Access(rules);
   }
 
-  /** Whether the right is granted on an instantiated or supported path. */
+  /** Whether the right is granted on an instantiated or supported path ("{i}": an instance not known yet). */
   allows(col: Column, right: Right, path: string): boolean {
     const key = `${col}${right}${path}`;
     let ok = this.memo.get(key);
     if (ok === undefined) {
-      ok = this.decide(col, right, toSupportedPath(path));
+      ok = this.decide(col, right, path);
       if (this.memo.size > 50_000) this.memo.clear();
       this.memo.set(key, ok);
     }
     return ok;
   }
 
-  private decide(col: Column, right: Right, supported: string): boolean {
+  private decide(col: Column, right: Right, path: string): boolean {
     for (const r of this.rules) {
-      if (r.targets.some((t) => t(supported))) return r.cols[col][RIGHT_INDEX[right]] === right;
+      if (r.targets.some((t) => t(path))) return r.cols[col][RIGHT_INDEX[right]] === right;
     }
     return false;
   }
@@ -105,15 +104,21 @@ export class AccessCache {
 
 const norm = (p: string): string => (p.endsWith('.') ? p : `${p}.`);
 
-/** Targets is a list of partial paths; "{i}" and "*" match any instance. */
+/**
+ * Targets is a list of partial paths; "{i}" and "*" match any instance, an instance number only that
+ * instance (TR-181 Permission.{i}.Targets), so a Permission on one instance leaves its siblings alone.
+ */
 function parseTargets(v: string): ((path: string) => boolean)[] {
   return listItems(v.replace(/^\[|\]$/g, '').replace(/"/g, ''))
     .filter(Boolean)
     .map((t) => {
-      const target = t.replace(/\.\*\./g, '.{i}.').replace(/\.\d+\./g, '.{i}.');
-      return target.endsWith('.')
-        ? (p: string) => p.startsWith(target) || `${p}.` === target
-        : (p: string) => p === target;
+      const partial = t.endsWith('.');
+      const want = (partial ? t.slice(0, -1) : t).split('.');
+      return (p: string) => {
+        const got = (p.endsWith('.') ? p.slice(0, -1) : p).split('.');
+        if (got.length < want.length || (!partial && got.length !== want.length)) return false;
+        return want.every((w, i) => w === got[i] || ((w === '*' || w === '{i}') && /^(\d+|\{i\})$/.test(got[i]!)));
+      };
     });
 }
 

@@ -1,0 +1,117 @@
+// TP-469 section 2, more permission cases (ControllerTrust): overlapping Permissions and an Add on a
+// search path that a Permission half forbids, against one agent over a real mosquitto. The test
+// controller's Role.1 gives full access; each test adds Permissions with Orders above every Order
+// the role has (Order is a unique key of Permission, so the plan's "Order 1" twice cannot be kept).
+// Substitution: 2.23 and 2.24 make the plan's second Controller with an Add of their own.
+
+import assert from 'node:assert/strict';
+import { type TestContext, test } from 'node:test';
+import type { DecodedMsg } from '../../src/usp/codec.js';
+import { errorOf, responseOf } from '../fixtures/usp-answer.js';
+import { add, CTL, cleanUp, conformanceWorld, get, resolved, type World } from './world.js';
+
+const the = conformanceWorld();
+const ROLE = 'Device.LocalAgent.ControllerTrust.Role.1.';
+
+const created = (m: DecodedMsg) =>
+  responseOf(m, 'add_resp').created_obj_results.map((r) => {
+    const ok = r.oper_status?.oper_success;
+    assert.ok(ok, `oper_success: ${JSON.stringify(r)}`);
+    return ok.instantiated_path!;
+  });
+
+/** The Order above every Order the role's Permissions have now. */
+async function nextOrder(w: World): Promise<number> {
+  const orders = Object.values(resolved(await get(w, [`${ROLE}Permission.*.Order`]))).map((p) => Number(p.Order));
+  return Math.max(0, ...orders) + 1;
+}
+
+/** A Permission's settings: Targets, the Param rights, and full rights on the rest. */
+const perm = (targets: string, param: string, order: number) => ({
+  path: `${ROLE}Permission.`,
+  params: {
+    Enable: 'true',
+    Targets: targets,
+    Param: param,
+    Obj: 'rwxn',
+    InstantiatedObj: 'rwxn',
+    CommandEvent: 'rwxn',
+    Order: String(order),
+  },
+});
+
+/** Adds objects, removed again after the test whatever its outcome. */
+async function made(t: TestContext, w: World, m: Promise<DecodedMsg>): Promise<string[]> {
+  const paths = created(await m);
+  t.after(() => cleanUp(w, ...[...paths].reverse()));
+  return paths;
+}
+
+async function bootParameter(t: TestContext, w: World, ctl: string): Promise<string> {
+  const [bp] = await made(
+    t,
+    w,
+    add(w, false, { path: `${ctl}BootParameter.`, params: { Enable: 'true', ParameterName: `${ctl}Alias` } }),
+  );
+  return bp!;
+}
+
+test('2.21 Permissions - Overlapping Permissions', async (t) => {
+  const w = the(t);
+  if (!w) return;
+  const bp = await bootParameter(t, w, CTL);
+  const order = await nextOrder(w);
+  // Step 1: no rights on the instance's parameters, then read and write with a higher Order.
+  const perms = await made(t, w, add(w, false, perm(bp, '----', order), perm(bp, 'rw--', order + 1)));
+  assert.equal(perms.length, 2, 'two oper_success, one for each Permission');
+  const before = resolved(await get(w, [`${CTL}BootParameter.`]))[bp];
+  assert.ok(before, `${bp} is returned`);
+  assert.equal(before.Enable, 'true');
+  assert.equal(before.ParameterName, `${CTL}Alias`);
+  // Step 3: no rights again, with the highest Order of the three: it decides.
+  assert.equal((await made(t, w, add(w, false, perm(bp, '----', order + 2)))).length, 1);
+  const after = resolved(await get(w, [`${CTL}BootParameter.`]));
+  assert.ok(!(bp in after), `${bp} is not returned: ${JSON.stringify(after)}`);
+});
+
+/** The plan's setup and step 1 of 2.23 and 2.24: a second controller, whose BootParameters are read-only. */
+async function secondControllerReadOnly(t: TestContext, w: World): Promise<string> {
+  const [ctl2] = await made(
+    t,
+    w,
+    add(w, false, {
+      path: 'Device.LocalAgent.Controller.',
+      params: { EndpointID: `proto::tp469-second-${t.name.slice(0, 4)}`, Enable: 'true' },
+    }),
+  );
+  const order = await nextOrder(w);
+  const perms = await made(
+    t,
+    w,
+    add(w, false, perm(`${CTL}BootParameter.`, 'rw--', order), perm(`${ctl2}BootParameter.`, 'r---', order + 1)),
+  );
+  assert.equal(perms.length, 2, 'two oper_success, one for each Permission');
+  return ctl2!;
+}
+
+const bootParameters = async (w: World) =>
+  Object.keys(resolved(await get(w, ['Device.LocalAgent.Controller.*.BootParameter.']))).sort();
+
+const addBootParameters = (w: World, allowPartial: boolean) =>
+  add(w, allowPartial, {
+    path: 'Device.LocalAgent.Controller.*.BootParameter.',
+    params: { Enable: { value: 'false', required: true } },
+  });
+
+test('2.24 Permissions - Add message with search path, allow partial false, required parameters fail', async (t) => {
+  const w = the(t);
+  if (!w) return;
+  const ctl2 = await secondControllerReadOnly(t, w);
+  const before = await bootParameters(w);
+  const e = errorOf(await addBootParameters(w, false));
+  assert.equal(e.err_code, 7006);
+  assert.equal(e.param_errs.length, 1, JSON.stringify(e));
+  assert.match(e.param_errs[0]!.param_path, new RegExp(`^${ctl2.replace(/\./g, '\\.')}BootParameter\\.?`));
+  assert.equal(e.param_errs[0]!.err_code, 7006);
+  assert.deepEqual(await bootParameters(w), before, 'no BootParameter made');
+});
