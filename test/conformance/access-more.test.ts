@@ -103,6 +103,26 @@ const addBootParameters = (w: World, allowPartial: boolean) =>
     params: { Enable: { value: 'false', required: true } },
   });
 
+test('2.23 Permissions - Add message with search path, allow partial true, required parameters fail', async (t) => {
+  const w = the(t);
+  if (!w) return;
+  const ctl2 = await secondControllerReadOnly(t, w);
+  const m = await addBootParameters(w, true);
+  const results = responseOf(m, 'add_resp').created_obj_results;
+  const made1 = results.flatMap((r) => r.oper_status?.oper_success?.instantiated_path ?? []);
+  t.after(() => cleanUp(w, ...made1));
+  const ctls = (await get(w, ['Device.LocalAgent.Controller.*.EndpointID'])).body.response?.get_resp;
+  const count = ctls?.req_path_results[0]?.resolved_path_results.length ?? 0;
+  assert.equal(results.length, count, 'one CreatedObjectResult per Controller');
+  for (const r of results) assert.equal(r.requested_path, 'Device.LocalAgent.Controller.*.BootParameter.');
+  const mine = made1.filter((p) => p.startsWith(`${CTL}BootParameter.`));
+  assert.equal(mine.length, 1, `a BootParameter made under ${CTL}: ${JSON.stringify(results)}`);
+  const denied = results.filter((r) => r.oper_status?.oper_failure);
+  assert.ok(denied.length >= 1, 'the second controller gets an OperationFailure');
+  for (const r of denied) assert.equal(r.oper_status!.oper_failure!.err_code, 7006);
+  assert.ok(!made1.some((p) => p.startsWith(`${ctl2}BootParameter.`)), 'nothing made under the second controller');
+});
+
 test('2.24 Permissions - Add message with search path, allow partial false, required parameters fail', async (t) => {
   const w = the(t);
   if (!w) return;
