@@ -22,7 +22,14 @@ export class Access {
   /** Answers already worked out: the same paths come back in every Get. */
   private readonly memo = new Map<string, boolean>();
 
-  private constructor(private readonly rules: Rule[]) {}
+  /**
+   * @param readsSecured the controller holds a role listed in ControllerTrust.SecuredRoles: it reads
+   *   secured parameters' values, where others read "" (TR-181, TP-469 2.27)
+   */
+  private constructor(
+    private readonly rules: Rule[],
+    readonly readsSecured: boolean,
+  ) {}
 
   /** The access of the controller with this endpoint id, as the data model says now. */
   static of(dm: DataModel, endpointId: string): Access {
@@ -55,7 +62,11 @@ export class Access {
       }
     }
     rules.sort((a, b) => b.order - a.order);
-    return new Access(rules);
+    const secured = new Set(listItems(dm.value(`${CT}SecuredRoles`)).map(norm));
+    return new Access(
+      rules,
+      [...roles].some((r) => secured.has(r)),
+    );
   }
 
   /** Whether the right is granted on an instantiated or supported path ("{i}": an instance not known yet). */

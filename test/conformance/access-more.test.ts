@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
 import type { DecodedMsg } from '../../src/usp/codec.js';
 import { errorOf, responseOf } from '../fixtures/usp-answer.js';
-import { add, CTL, cleanUp, conformanceWorld, get, resolved, type World } from './world.js';
+import { add, CTL, cleanUp, conformanceWorld, get, resolved, set, type World } from './world.js';
 
 const the = conformanceWorld();
 const ROLE = 'Device.LocalAgent.ControllerTrust.Role.1.';
@@ -134,4 +134,29 @@ test('2.24 Permissions - Add message with search path, allow partial false, requ
   assert.match(e.param_errs[0]!.param_path, new RegExp(`^${ctl2.replace(/\./g, '\\.')}BootParameter\\.?`));
   assert.equal(e.param_errs[0]!.err_code, 7006);
   assert.deepEqual(await bootParameters(w), before, 'no BootParameter made');
+});
+
+test('2.27 Use of SecuredRole', async (t) => {
+  const w = the(t);
+  if (!w) return;
+  // The secured parameter: a Challenge's Value. The test controller plays the plan's secondary
+  // controller as well (its Role.1 may read everything; Role.1 is not in SecuredRoles at first).
+  const CT = 'Device.LocalAgent.ControllerTrust.';
+  const SECRET = Buffer.from('tp469-secret').toString('base64'); // Value is base64
+  const [challenge] = await made(
+    t,
+    w,
+    add(w, false, {
+      path: `${CT}Challenge.`,
+      params: { Alias: 'tp469-2-27', Value: { value: SECRET, required: true } },
+    }),
+  );
+  const secured = `${challenge}Value`;
+  const roles = resolved(await get(w, [`${CT}SecuredRoles`]))[CT]?.SecuredRoles ?? '';
+  assert.ok(!roles.split(',').some((r) => r.replace(/\.?$/, '.') === ROLE), `${ROLE} not in SecuredRoles`);
+  t.after(() => set(w, true, { path: CT, params: { SecuredRoles: roles } }));
+  assert.equal(resolved(await get(w, [secured]))[challenge!]?.Value, '', 'an empty string in place of the value');
+  const s = await set(w, false, { path: CT, params: { SecuredRoles: { value: ROLE.slice(0, -1), required: true } } });
+  responseOf(s, 'set_resp');
+  assert.equal(resolved(await get(w, [secured]))[challenge!]?.Value, SECRET, 'the value, for a SecuredRole');
 });

@@ -1,6 +1,7 @@
 // USP Get: one RequestedPathResult per path, a path named more than once answered once; an error for
 // one path does not fail the others. Each object is charged to the response budget as it is read, so
-// an answer too large for the MTP stops at the limit (the endpoint answers 7005).
+// an answer too large for the MTP stops at the limit (the endpoint answers 7005). Secured parameters
+// read "" except for a controller that holds one of ControllerTrust.SecuredRoles.
 import { DmError } from '../../dm/errors.js';
 import { BudgetExceeded } from '../../util/byte-budget.js';
 import type { RequestHandler } from '../context.js';
@@ -22,11 +23,12 @@ export const handleGet: RequestHandler<'get'> = (req, ctx) => {
       const resolved: { resolved_path: string; result_params: Record<string, string> }[] = [];
       ctx.dm.getEach(path, ctx.caller, maxDepth, (o) => {
         const params: Record<string, string> = {};
+        const def = ctx.access.readsSecured ? ctx.dm.node(o.path)?.def : undefined;
         let size = o.path.length + 2 * FIELD_BYTES;
         for (const [k, v] of Object.entries(o.params)) {
           if (!ctx.access.allows('Param', 'r', `${o.path}${k}`)) continue;
-          params[k] = v;
-          size += k.length + v.length + ENTRY_BYTES;
+          params[k] = def?.params.get(k)?.secured ? ctx.dm.value(`${o.path}${k}`) : v;
+          size += k.length + params[k]!.length + ENTRY_BYTES;
         }
         ctx.budget.charge(size);
         resolved.push({ resolved_path: o.path, result_params: params });
