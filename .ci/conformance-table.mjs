@@ -52,6 +52,20 @@ const SUBSTITUTIONS = {
   9.11: 'DelaySeconds 2 (not 60)',
   '2.20': 'waits 2 s (not 30 s) for the Notify that must not come',
   11.9: "the Set's obj_path ends with '.' (the plan's lacks it, which the agent answers with 7008)",
+  1.56: 'USPNotifRetryMinimumWaitInterval 1 (not 5), NotifExpiration 3 (not 20), watched for 6 s (not 60 s)',
+  1.64: 'Device.SoftwareModules.InstallDU() from a URL nothing serves as the asynchronous operation',
+  1.65: 'Device.SoftwareModules.InstallDU() from a URL nothing serves as the asynchronous operation',
+  2.21: "Orders above the role's own (Order is a unique key of Permission)",
+  2.23: "the second Controller is added by the test; Orders above the role's own, not 1 twice (a unique key)",
+  2.24: "the second Controller is added by the test; Orders above the role's own, not 1 twice (a unique key)",
+  2.27: "the test controller plays the secondary one; the secured parameter is a Challenge's Value",
+  11.5: 'a scripted MQTT 5.0 server; the agent is stopped and started again from its state (the reboot)',
+  11.6: 'a scripted MQTT 5.0 server that drops connections; ForceReconnect() (not Reboot()); ConnectRetryTime 1',
+  11.7: 'a scripted MQTT 5.0 server; ForceReconnect() (not a reboot); KeepAliveTime 2, Server Keep Alive 1',
+  11.8: 'a scripted MQTT 5.0 server; ForceReconnect() (not a reboot)',
+  '11.10': 'a scripted MQTT 5.0 server; ForceReconnect() (not a reboot); ResponseTopicConfigured emptied too',
+  11.11: 'a scripted MQTT 5.0 server; ForceReconnect() (not a reboot); no Periodic! set up, waits 0.5 s',
+  11.16: "mosquitto ends the session (another client takes the agent's ClientID over); ConnectRetryTime 1",
 };
 
 function cases() {

@@ -2,7 +2,6 @@
 // (or the UntrustedRole when it has none). For each target path the enabled Permission with the
 // highest Order decides; without any, nothing is allowed. Checked on every message.
 import type { DataModel } from '../dm/datamodel.js';
-import { toSupportedPath } from '../dm/schema.js';
 import { listItems } from '../dm/types.js';
 import { controllerByEndpoint } from './controllers.js';
 
@@ -15,7 +14,7 @@ const RIGHT_INDEX: Record<Right, number> = { r: 0, w: 1, x: 2, n: 3 };
 
 interface Rule {
   order: number;
-  /** The Targets, instance numbers and "*" as "{i}"; an object ends with ".". */
+  /** The Targets as written; an object ends with ".". */
   paths: string[];
   targets: ((path: string) => boolean)[];
   cols: Record<Column, string>;
@@ -27,7 +26,14 @@ export class Access {
   /** allowsParams answers by column, right and object path; null: parameter by parameter. */
   private readonly objectMemo = new Map<string, boolean | null>();
 
-  private constructor(private readonly rules: Rule[]) {}
+  /**
+   * @param readsSecured the controller holds a role listed in ControllerTrust.SecuredRoles: it reads
+   *   secured parameters' values, where others read "" (TR-181, TP-469 2.27)
+   */
+  private constructor(
+    private readonly rules: Rule[],
+    readonly readsSecured: boolean,
+  ) {}
 
   /** The access of the controller with this endpoint id, as the data model says now. */
   static of(dm: DataModel, endpointId: string): Access {
@@ -62,15 +68,19 @@ export class Access {
       }
     }
     rules.sort((a, b) => b.order - a.order);
-    return new Access(rules);
+    const secured = new Set(listItems(dm.value(`${CT}SecuredRoles`)).map(norm));
+    return new Access(
+      rules,
+      [...roles].some((r) => secured.has(r)),
+    );
   }
 
-  /** Whether the right is granted on an instantiated or supported path. */
+  /** Whether the right is granted on an instantiated or supported path ("{i}": an instance not known yet). */
   allows(col: Column, right: Right, path: string): boolean {
     const key = `${col}${right}${path}`;
     let ok = this.memo.get(key);
     if (ok === undefined) {
-      ok = this.decide(col, right, toSupportedPath(path));
+      ok = this.decide(col, right, path);
       if (this.memo.size > 50_000) this.memo.clear();
       this.memo.set(key, ok);
     }
@@ -87,20 +97,19 @@ export class Access {
     const key = `${col}${right}${objectPath}`;
     let ok = this.objectMemo.get(key);
     if (ok === undefined) {
-      const supported = toSupportedPath(objectPath);
-      const below = this.rules.some((r) => r.paths.some((t) => t.length > supported.length && t.startsWith(supported)));
-      // No target is longer than the object's path and under it: a parameter matches a target exactly
-      // when the object does, whatever its name, so any name stands for them all.
-      ok = below ? null : this.decide(col, right, `${supported}\u0000`);
+      const below = this.rules.some((r) => r.paths.some((t) => isBelow(t, objectPath)));
+      // No target names anything below this object: a parameter matches a target exactly when the
+      // object does, whatever its name, so any name stands for them all.
+      ok = below ? null : this.decide(col, right, `${objectPath}\u0000`);
       if (this.objectMemo.size > 50_000) this.objectMemo.clear();
       this.objectMemo.set(key, ok);
     }
     return ok ?? undefined;
   }
 
-  private decide(col: Column, right: Right, supported: string): boolean {
+  private decide(col: Column, right: Right, path: string): boolean {
     for (const r of this.rules) {
-      if (r.targets.some((t) => t(supported))) return r.cols[col][RIGHT_INDEX[right]] === right;
+      if (r.targets.some((t) => t(path))) return r.cols[col][RIGHT_INDEX[right]] === right;
     }
     return false;
   }
@@ -132,16 +141,36 @@ export class AccessCache {
 
 const norm = (p: string): string => (p.endsWith('.') ? p : `${p}.`);
 
-/** Targets is a list of partial paths; "{i}" and "*" match any instance. */
+/** Targets is a list of partial paths (TR-181 Permission.{i}.Targets). */
 function targetPaths(v: string): string[] {
-  return listItems(v.replace(/^\[|\]$/g, '').replace(/"/g, ''))
-    .filter(Boolean)
-    .map((t) => t.replace(/\.\*\./g, '.{i}.').replace(/\.\d+\./g, '.{i}.'));
+  return listItems(v.replace(/^\[|\]$/g, '').replace(/"/g, '')).filter(Boolean);
 }
 
-/** Whether a supported path is under a target object, is that object, or is the target parameter. */
+const segments = (p: string): string[] => (p.endsWith('.') ? p.slice(0, -1) : p).split('.');
+
+/** A target's segment against a path's: "{i}" and "*" match any instance, an instance number only itself. */
+const segmentMatches = (want: string, got: string): boolean =>
+  want === got || ((want === '*' || want === '{i}') && /^(\d+|\{i\})$/.test(got));
+
+/**
+ * Whether a path is the target, or under it when the target is an object (ends with "."). An instance
+ * number matches only that instance, so a Permission on one instance leaves its siblings alone.
+ */
 function matcher(target: string): (path: string) => boolean {
-  return target.endsWith('.') ? (p) => p.startsWith(target) || `${p}.` === target : (p) => p === target;
+  const partial = target.endsWith('.');
+  const want = segments(target);
+  return (p) => {
+    const got = segments(p);
+    if (got.length < want.length || (!partial && got.length !== want.length)) return false;
+    return want.every((w, i) => segmentMatches(w, got[i]!));
+  };
+}
+
+/** Whether a target names something below an object (a sub-object or one of its parameters). */
+function isBelow(target: string, objectPath: string): boolean {
+  const want = segments(target);
+  const got = segments(objectPath);
+  return want.length > got.length && got.every((g, i) => segmentMatches(want[i]!, g));
 }
 
 /** The two roles every agent starts with: full access, and read with notifications. */

@@ -28,6 +28,8 @@ export class UspAgent {
       const to = req.node.stored('EndpointID') ?? '';
       if (!agent?.sendOnBoardRequest(to))
         throw new DmError(UspError.CommandFailure, `controller ${to} can't be reached now`);
+      // Onboarding starts again: the controller sets it true when done (TR-181, TP-469 1.101).
+      dm.update(req.node.path, { OnBoardingComplete: 'false' }, 'usp');
       return {};
     });
   }

@@ -15,36 +15,48 @@ interface Denied {
 
 export const handleAdd: RequestHandler<'add'> = (req, ctx) => {
   try {
-    const plans = req.create_objs.map((c) => {
-      const deniedParams: (Denied & { required: boolean })[] = [];
-      for (const t of ctx.dm.resolve(c.obj_path, ctx.caller)) {
+    // A search path that resolves to several tables is one plan per table once the role refuses a
+    // required parameter in some of them: with allow_partial the others are still made (TP-469 2.23).
+    const plans = req.create_objs.flatMap((c) => {
+      const targets = ctx.dm.resolve(c.obj_path, ctx.caller).map((t) => {
         const path = t.kind === 'table' ? t.table.path : t.node.path;
         if (!ctx.access.allows('Obj', 'w', path)) throw denied(path, 'add to');
+        const deniedParams: (Denied & { required: boolean })[] = [];
         for (const p of c.param_settings) {
           const where = `${path}{i}.${p.param}`;
           if (!ctx.access.allows('Param', 'w', where) && !deniedParams.some((d) => d.param === p.param))
             deniedParams.push({ param: p.param, path: where, required: p.required });
         }
-      }
-      const refused = deniedParams.find((d) => d.required);
-      if (refused && !req.allow_partial) throw denied(refused.path, 'write');
-      return {
-        objPath: c.obj_path,
-        refused,
-        skipped: deniedParams.filter((d) => !d.required),
-        params: c.param_settings
-          .filter((p) => !deniedParams.some((d) => d.param === p.param))
-          .map((p) => ({ name: p.param, value: p.value, required: p.required })),
-      };
+        return { path, deniedParams };
+      });
+      const split = targets.length > 1 && targets.some((t) => t.deniedParams.some((d) => d.required));
+      const groups = split
+        ? targets.map((t) => ({ objPath: t.path, deniedParams: t.deniedParams }))
+        : [{ objPath: c.obj_path, deniedParams: targets.flatMap((t) => t.deniedParams) }];
+      return groups.map(({ objPath, deniedParams }) => {
+        const refused = deniedParams.find((d) => d.required);
+        if (refused && !req.allow_partial) throw denied(refused.path, 'write');
+        const names = new Set(deniedParams.map((d) => d.param));
+        return {
+          objPath,
+          requestedPath: c.obj_path,
+          refused,
+          skipped: deniedParams.filter((d) => !d.required),
+          params: c.param_settings
+            .filter((p) => !names.has(p.param))
+            .map((p) => ({ name: p.param, value: p.value, required: p.required })),
+        };
+      });
     });
     const run = plans.filter((p) => !p.refused);
     const outcomes = ctx.dm.addAll(run, ctx.caller, req.allow_partial);
     const created = plans.flatMap((plan): usp.AddResp.ICreatedObjectResult[] => {
       if (plan.refused) {
         const err = denied(plan.refused.path, 'write');
-        return [{ requested_path: plan.objPath, oper_status: { oper_failure: failure(err) } }];
+        return [{ requested_path: plan.requestedPath, oper_status: { oper_failure: failure(err) } }];
       }
-      return result(outcomes[run.indexOf(plan)]!, plan.skipped, ctx.access.allows.bind(ctx.access));
+      const allows = ctx.access.allows.bind(ctx.access);
+      return result(outcomes[run.indexOf(plan)]!, plan.requestedPath, plan.skipped, allows);
     });
     return { response: { add_resp: { created_obj_results: created } } };
   } catch (e) {
@@ -56,12 +68,13 @@ const failure = (e: DmError) => ({ err_code: e.code, err_msg: e.message });
 
 function result(
   o: AddOutcome,
+  requestedPath: string,
   skipped: readonly Denied[],
   allows: (col: 'Param', right: 'r', path: string) => boolean,
 ): usp.AddResp.ICreatedObjectResult[] {
-  if (!o.ok) return [{ requested_path: o.objPath, oper_status: { oper_failure: failure(o.error) } }];
+  if (!o.ok) return [{ requested_path: requestedPath, oper_status: { oper_failure: failure(o.error) } }];
   return o.results.map((r) => ({
-    requested_path: o.objPath,
+    requested_path: requestedPath,
     oper_status: {
       oper_success: {
         instantiated_path: r.path,

@@ -1,6 +1,7 @@
 // USP Get: one RequestedPathResult per path, a path named more than once answered once; an error for
 // one path does not fail the others. Each object is charged to the response budget as it is read, so
-// an answer too large for the MTP stops at the limit (the endpoint answers 7005).
+// an answer too large for the MTP stops at the limit (the endpoint answers 7005). Secured parameters
+// read "" except for a controller that holds one of ControllerTrust.SecuredRoles.
 import { DmError } from '../../dm/errors.js';
 import { BudgetExceeded } from '../../util/byte-budget.js';
 import type { RequestHandler } from '../context.js';
@@ -23,15 +24,15 @@ export const handleGet: RequestHandler<'get'> = (req, ctx) => {
       ctx.dm.getEach(path, ctx.caller, maxDepth, (o) => {
         // One access answer for the whole object where the Permissions allow it (access.ts).
         const all = ctx.access.allowsParams('Param', 'r', o.path);
-        const params: Record<string, string> = all ? o.params : {};
+        // A controller with a SecuredRoles role reads secured values, which others read as "".
+        const def = ctx.access.readsSecured ? ctx.dm.node(o.path)?.def : undefined;
+        const params: Record<string, string> = all && !def ? o.params : {};
         let size = o.path.length + 2 * FIELD_BYTES;
         if (all !== false) {
           for (const k in o.params) {
-            const v = o.params[k]!;
-            if (all === undefined) {
-              if (!ctx.access.allows('Param', 'r', `${o.path}${k}`)) continue;
-              params[k] = v;
-            }
+            if (all === undefined && !ctx.access.allows('Param', 'r', `${o.path}${k}`)) continue;
+            const v = def?.params.get(k)?.secured ? ctx.dm.value(`${o.path}${k}`) : o.params[k]!;
+            if (params !== o.params) params[k] = v;
             size += k.length + v.length + ENTRY_BYTES;
           }
         }

@@ -214,10 +214,17 @@ export class Connection {
       return;
     }
     this.ev.stat('SubscribeSent');
-    const granted = await client.subscribeAsync(
-      Object.fromEntries([...topics].map(([topic, qos]) => [topic, { qos }])),
-    );
-    if (!granted.length || granted.every((g) => g.qos === 128)) {
+    // mqtt.js rejects a SUBACK that refuses any topic; its reason codes say which (TP-469 11.11).
+    const granted = await client
+      .subscribeAsync(Object.fromEntries([...topics].map(([topic, qos]) => [topic, { qos }])))
+      .then(
+        (g) => g.map((x) => x.qos as number),
+        (e: Error & { packet?: { granted?: number[] } }) => {
+          if (!e.packet?.granted) throw e;
+          return e.packet.granted;
+        },
+      );
+    if (!granted.length || granted.every((g) => (g & 0x80) !== 0)) {
       this.log.error(
         { client: c.name, topics: [...topics.keys()] },
         'the broker refused every subscription: disconnecting',
