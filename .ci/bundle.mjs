@@ -1,8 +1,9 @@
 // npm run bundle: the shipped form of the agent. One minified ES module entry (dist/bundle/main.js, the
 // CLI) with the protocol stacks, the embedded broker, the engine's tools and each subcommand in chunks
 // of their own, read only when a run uses them (the dynamic import()s of src/ are the split points).
-// Beside it what the agent reads at run time: datamodel/, proto/ and a package.json with the version
-// (the nearest package.json above a module is its package root, src/util/package-info.ts).
+// Beside it what the agent reads at run time: datamodel/ and a package.json with the version (the nearest
+// package.json above a module is its package root, src/util/package-info.ts). The USP schema is inside:
+// src/usp/generated/descriptor.ts, made from proto/ at build time.
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -47,7 +48,6 @@ const result = await build({
   },
 });
 cpSync(join(root, 'datamodel'), join(out, 'datamodel'), { recursive: true });
-cpSync(join(root, 'proto'), join(out, 'proto'), { recursive: true });
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const shipped = { name: pkg.name, version: pkg.version, type: 'module', bin: { 'cpe-agent': 'main.js' } };
 writeFileSync(join(out, 'package.json'), `${JSON.stringify(shipped, null, 2)}\n`);

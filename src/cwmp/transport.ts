@@ -1,9 +1,11 @@
-// One CWMP session's HTTP side, with undici: a single kept-alive connection to the ACS for the whole
+// One CWMP session's HTTP side, with node:http: a single kept-alive connection to the ACS for the whole
 // session, cookies echoed, authentication answered on the same connection (some ACSs tie a Digest
 // nonce to the socket), Basic only over TLS, certificates always verified (against the operator's CA
-// when one is given).
+// when one is given). Not undici: loading it and its llhttp WebAssembly parser cost an agent some 10 MB
+// of private memory for as long as it runs (docs/footprint.md); Node's own HTTP client is already there.
 import { readFileSync } from 'node:fs';
-import { Client } from 'undici';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { type Challenge, digestAuthorization, parseAuthHeader } from './digest.js';
 
 export interface AcsTarget {
@@ -25,7 +27,8 @@ export interface AcsReply {
 export class TransportError extends Error {}
 
 export class AcsConnection {
-  private readonly client: Client;
+  // One socket at most, kept alive between the POSTs of a session.
+  private readonly agent: HttpAgent;
   private readonly url: URL;
   private readonly cookies = new Map<string, string>();
   private challenge: Challenge | undefined;
@@ -45,13 +48,8 @@ export class AcsConnection {
             ...(target.key ? { key: readFileSync(target.key) } : {}),
           }
         : undefined;
-    this.client = new Client(this.url.origin, {
-      pipelining: 1,
-      keepAliveTimeout: 60_000,
-      headersTimeout: target.timeoutMs,
-      bodyTimeout: target.timeoutMs,
-      ...(tls ? { connect: tls } : {}),
-    });
+    const keep = { keepAlive: true, maxSockets: 1, maxFreeSockets: 1, timeout: 60_000 };
+    this.agent = tls ? new HttpsAgent({ ...keep, ...tls }) : new HttpAgent(keep);
   }
 
   /** POSTs an envelope (or nothing: the empty POST) and returns the ACS's answer. */
@@ -80,7 +78,7 @@ export class AcsConnection {
   }
 
   async close(): Promise<void> {
-    await this.client.close().catch(() => undefined);
+    this.agent.destroy();
   }
 
   private authorization(): string | undefined {
@@ -108,11 +106,9 @@ export class AcsConnection {
     }
     if (authorization) headers.authorization = authorization;
     if (this.cookies.size) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-    const res = await this.client
-      .request({ path: this.url.pathname + this.url.search, method: 'POST', headers, body })
-      .catch((e: Error) => {
-        throw new TransportError(`the ACS at ${this.url.origin} could not be reached: ${e.message}`);
-      });
+    const res = await this.request(headers, body).catch((e: Error) => {
+      throw new TransportError(`the ACS at ${this.url.origin} could not be reached: ${e.message}`);
+    });
     for (const c of ([] as string[]).concat(res.headers['set-cookie'] ?? [])) {
       const m = /^\s*([^=;\s]+)=([^;]*)/.exec(c);
       if (m) {
@@ -122,14 +118,39 @@ export class AcsConnection {
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    for await (const chunk of res.body as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > this.maxBytes) {
-        res.body.destroy();
-        throw new TransportError(`the ACS sent more than ${this.maxBytes} bytes`);
+    try {
+      for await (const chunk of res as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > this.maxBytes) {
+          res.destroy();
+          throw new TransportError(`the ACS sent more than ${this.maxBytes} bytes`);
+        }
+        chunks.push(chunk);
       }
-      chunks.push(chunk);
+    } catch (e) {
+      if (e instanceof TransportError) throw e;
+      throw new TransportError(`the ACS at ${this.url.origin} broke off its answer: ${(e as Error).message}`);
     }
-    return { status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') };
+    return { status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') };
+  }
+
+  /** The POST, answered once the status and headers are in; the body is read by the caller. An idle socket
+   *  (no header, no body byte) for timeoutMs ends the request. */
+  private request(headers: Record<string, string>, body: string): Promise<IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      const req = (this.url.protocol === 'https:' ? httpsRequest : httpRequest)(
+        this.url,
+        {
+          method: 'POST',
+          agent: this.agent,
+          headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+          timeout: this.target.timeoutMs,
+        },
+        resolve,
+      );
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.target.timeoutMs} ms`)));
+      req.on('error', reject);
+      req.end(body);
+    });
   }
 }

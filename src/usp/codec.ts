@@ -1,17 +1,14 @@
 // USP Record and Message encoding with protobufjs, from our proto/ files. Decoding is bounded
 // (a record larger than the limit is refused unread) and never throws anything but UspDecodeError.
 
-import { join } from 'node:path';
-import protobuf from 'protobufjs';
-import { packageRoot } from '../util/package-info.js';
+// light: reflection without the .proto parser; the build turned proto/ into a JSON descriptor.
+import protobuf from 'protobufjs/light.js';
+import { descriptor } from './generated/descriptor.js';
 import type * as usp from './generated/usp-msg.js';
 import type * as usp_record from './generated/usp-record.js';
 
-// keepCase: the field names stay those of the wire format (to_id, msg_id ...).
-const root = new protobuf.Root().loadSync(
-  [join(packageRoot, 'proto', 'usp-record.proto'), join(packageRoot, 'proto', 'usp-msg.proto')],
-  { keepCase: true },
-);
+// The field names are those of the wire format (to_id, msg_id ...): the descriptor was read with keepCase.
+const root = protobuf.Root.fromJSON(descriptor);
 const RecordType = root.lookupType('usp_record.Record');
 const MsgType = root.lookupType('usp.Msg');
 
