@@ -2,7 +2,7 @@
 // before the tests; `node .ci/leftovers.mjs check FILE` fails, naming them, when processes or mounts
 // exist after the tests that did not before. A process is known by its pid and start time (pids are
 // reused); kernel threads (no command line) come and go by themselves and are left out, as are this
-// script and the shells that started it.
+// script, the shells that started it and the children of processes that ran before the tests.
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 const [, , action, file] = process.argv;
@@ -30,7 +30,7 @@ function processes() {
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       if (fields[0] === 'Z') continue; // a zombie is its parent's to reap, and ends with it
       const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-      list[`${pid}@${fields[19]}`] = `uid ${uid} pid ${pid}: ${cmd}`;
+      list[`${pid}@${fields[19]}`] = { ppid: Number(fields[1]), text: `uid ${uid} pid ${pid}: ${cmd}` };
     } catch {} // ended meanwhile
   }
   return list;
@@ -41,10 +41,13 @@ const snapshot = () => ({ processes: processes(), mounts: mounts() });
 
 function leftovers(before) {
   const now = snapshot();
+  // A child of a process that ran before the tests (other than init, which adopts orphans) is that
+  // process's doing, not the tests'.
+  const older = new Set(Object.keys(before.processes).map((k) => Number(k.split('@')[0])));
   return [
     ...Object.entries(now.processes)
-      .filter(([k]) => !(k in before.processes))
-      .map(([, v]) => `process left running: ${v}`),
+      .filter(([k, v]) => !(k in before.processes) && !(v.ppid > 1 && older.has(v.ppid)))
+      .map(([, v]) => `process left running: ${v.text}`),
     ...now.mounts.filter((m) => !before.mounts.includes(m)).map((m) => `mount left: ${m}`),
   ];
 }
