@@ -23,6 +23,7 @@ import { UspEndpoint } from '../../src/usp/endpoint.js';
 import { Subscriptions } from '../../src/usp/subscriptions.js';
 import { BudgetExceeded, ByteBudget } from '../../src/util/byte-budget.js';
 import { silentLogger } from '../../src/util/logger.js';
+import { idleCwmpActions } from '../fixtures/cwmp-actions.js';
 import { loadSchema, tempDir } from '../helpers.js';
 
 const TOTAL = Number(process.env.FUZZ_INPUTS ?? 20_000);
@@ -306,17 +307,7 @@ test(
     const { dir, cleanup } = tempDir('cpe-fuzz-');
     t.after(cleanup);
     const dm = model();
-    const actions = {
-      reboot: () => {},
-      factoryReset: () => {},
-      scheduleInform: () => {},
-      download: () => {},
-      changeDUState: () => {},
-      setParameterKey: () => {},
-      upload: () => {},
-      cancelTransfer: () => {},
-      queuedTransfers: () => [],
-    };
+    const actions = idleCwmpActions();
     const ctx: RpcContext = { dm, caller: CWMP_CALLER, state: new CwmpState(dir), actions };
     const r = rng(0xc0ffee);
     const seeds = SOAP_SEEDS.map((b) => Buffer.from(soap(b)));

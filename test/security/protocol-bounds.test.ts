@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Parser, processors } from 'xml2js';
-import { CWMP_CALLER, type CwmpActions } from '../../src/cwmp/rpc/context.js';
+import { CWMP_CALLER } from '../../src/cwmp/rpc/context.js';
 import { CwmpSession } from '../../src/cwmp/session.js';
 import { CwmpState } from '../../src/cwmp/state.js';
 import type { AcsConnection } from '../../src/cwmp/transport.js';
@@ -20,6 +20,7 @@ import type { DecodedMsg } from '../../src/usp/codec.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { list, type Node, TestAcs, txt } from '../cwmp/acs.js';
 import { faultOf, MS, setup } from '../cwmp/harness.js';
+import { idleCwmpActions } from '../fixtures/cwmp-actions.js';
 import { errorOf, responseOf } from '../fixtures/usp-answer.js';
 import {
   answerOf,
@@ -336,17 +337,7 @@ async function cwmpSession(dm: DataModel, dir: string, acsRequest: string): Prom
     },
     close: async () => {},
   };
-  const actions: CwmpActions = {
-    reboot: () => {},
-    factoryReset: () => {},
-    scheduleInform: () => {},
-    download: () => {},
-    changeDUState: () => {},
-    setParameterKey: () => {},
-    upload: () => {},
-    cancelTransfer: () => {},
-    queuedTransfers: () => [],
-  };
+  const actions = idleCwmpActions();
   const session = new CwmpSession(
     conn as unknown as AcsConnection,
     { dm, caller: CWMP_CALLER, state: new CwmpState(dir), actions },
