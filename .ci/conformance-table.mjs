@@ -221,20 +221,20 @@ function resultOf(name) {
   return seen.includes('FAIL') ? 'FAIL' : seen.every((r) => r === 'skipped') ? 'skipped' : 'pass';
 }
 
+/** The "Last run" cell: of the tests that check a row, how their latest results read. */
+function lastRun(testCount, results) {
+  if (!testCount) return '';
+  if (!results.length) return 'not run';
+  if (results.includes('FAIL')) return '**FAIL**';
+  return results.every((r) => r === 'skipped') ? 'skipped' : 'pass';
+}
+
 const cell = (s) => String(s).replace(/\|/g, '\\|');
 const rows = all.map((c) => {
   const mine = tests.filter((t) => t.ids.includes(c.id));
   const named = mine.map((t) => `${t.file.replace(/^test\//, '')}: "${t.name}"`);
   const res = mine.map((t) => resultOf(t.name)).filter(Boolean);
-  const last = !mine.length
-    ? ''
-    : !res.length
-      ? 'not run'
-      : res.includes('FAIL')
-        ? '**FAIL**'
-        : res.every((r) => r === 'skipped')
-          ? 'skipped'
-          : 'pass';
+  const last = lastRun(mine.length, res);
   const sub = SUBSTITUTIONS[c.id] ? ` (substitution: ${SUBSTITUTIONS[c.id]})` : '';
   const cols = [c.id, cell(c.title), tagOf(c.tag), cell(applies(c, items)), cell(named.join('<br>') + sub), last];
   return `| ${cols.join(' | ')} |`;
@@ -245,15 +245,7 @@ const cwmpRows = checklist.flatMap((s) => [
   ...s.lines.map((l) => {
     const tested = (l.tests ?? []).map(([f, n]) => `${f}: "${n}..."`);
     const res = (l.tests ?? []).map(([, n]) => resultOf(n)).filter(Boolean);
-    const last = !tested.length
-      ? ''
-      : !res.length
-        ? 'not run'
-        : res.includes('FAIL')
-          ? '**FAIL**'
-          : res.every((r) => r === 'skipped')
-            ? 'skipped'
-            : 'pass';
+    const last = lastRun(tested.length, res);
     const status = l.na ? `does not apply: ${l.na}` : l.todo ? `not done: ${l.todo}` : tested.join('<br>');
     return `| ${l.id} | ${cell(l.line)} | ${cell(status)} | ${last} |`;
   }),
