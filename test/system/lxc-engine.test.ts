@@ -154,6 +154,8 @@ test(
     // ModifyConstraints: memory and CPU change at once, the disk grows online, shrinking is refused.
     const freeBefore = lxcHost(engine).freeKiB(ee.container!);
     await engine.modifyConstraints(ee.id, { diskKiB: 128 * 1024, memoryKiB: 96 * 1024, cpuPercent: 25, force: false });
+    // The online resize shows in the file system's free space a moment after resize2fs returns, on a busy host.
+    await waitFor(() => lxcHost(engine).freeKiB(ee.container!) > freeBefore + 50 * 1024, 10_000).catch(() => undefined);
     assert.ok(lxcHost(engine).freeKiB(ee.container!) > freeBefore + 50 * 1024, 'the writable layer grew');
     const limit = await execa('lxc-cgroup', [
       '-P',
