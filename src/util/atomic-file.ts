@@ -1,17 +1,6 @@
 // Crash-safe file replacement: write a temporary file, fsync it, rename it over the target and
 // fsync the directory, so that after a kill -9 or power cut the file is either old or new.
-import { createHash } from 'node:crypto';
-import {
-  closeSync,
-  fsyncSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
@@ -36,23 +25,11 @@ export function removeStaleTemps(dir: string): void {
  */
 const unsynced = new Set<string>();
 
-/**
- * The digest of what this process last wrote to each file: a large state file (dus.json with many
- * DUs) is then compared without being read back at every save.
- */
-const written = new Map<string, string>();
-const digest = (data: Buffer) => createHash('sha256').update(data).digest('base64');
-
 /** The file already holds exactly data (and, when durable is asked, no replacement of it waits for an fsync). */
 function holds(path: string, data: Buffer, sync: boolean): boolean {
   if (sync && unsynced.has(path)) return false;
   try {
-    const known = written.get(path);
-    // Still there with the size we wrote (a reset may have removed it): the digest decides.
-    if (known !== undefined) return statSync(path).size === data.length && known === digest(data);
-    const same = readFileSync(path).equals(data);
-    if (same) written.set(path, digest(data));
-    return same;
+    return readFileSync(path).equals(data);
   } catch {
     return false;
   }
@@ -86,7 +63,6 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, sync = 
     }
     throw e;
   }
-  written.set(path, digest(bytes));
   if (sync) {
     fsyncDir(dirname(path));
     unsynced.delete(path);
