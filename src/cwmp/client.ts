@@ -6,6 +6,7 @@
 // (downloads not yet reported, DU jobs, scheduled informs); more are refused with 9004.
 import type { DataModel } from '../dm/datamodel.js';
 import type { Logger } from '../util/logger.js';
+import { type LongTimer, setLongTimeout } from '../util/long-timer.js';
 import { cwmpSessionRetry, Retry, retryWaitMs } from '../util/retry.js';
 import { asWork } from '../util/work.js';
 import { ConnectionRequestServer } from './connection-request.js';
@@ -80,7 +81,7 @@ export class CwmpClient {
   private readonly transfers: TransferQueue;
   /** Upload's vendor log file. */
   private readonly recent = new RecentLog();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new Set<LongTimer>();
   private afterSession: (() => void)[] = [];
   private offFeed: (() => void)[] = [];
   private stopped = false;
@@ -219,7 +220,8 @@ export class CwmpClient {
     this.transfers.close();
     this.periodic.stop();
     this.heartbeat.stop();
-    for (const t of [this.retryTimer, ...this.timers]) if (t) clearTimeout(t);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    for (const t of this.timers) t.cancel();
     await this.cr?.close();
     await this.running?.catch(() => undefined);
   }
@@ -448,13 +450,10 @@ export class CwmpClient {
     // A session that ends while the client stops runs its after-session work then: a timer armed
     // now would outlive stop() (and keep the process up for a Download's DelaySeconds).
     if (this.stopped) return;
-    const t = setTimeout(
-      () => {
-        this.timers.delete(t);
-        fn();
-      },
-      Math.min(ms, 2 ** 31 - 1),
-    );
+    const t = setLongTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
     this.timers.add(t);
   }
 

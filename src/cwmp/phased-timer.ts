@@ -1,10 +1,8 @@
 // A timer that fires every interval in phase with a reference time: PeriodicInformTime for the periodic
 // Inform, HeartbeatPolicy.InitiationTime for the heartbeat. TR-069 wants the sessions at the reference
 // time plus whole intervals (before or after it), not at the agent's start plus intervals.
+import { type LongTimer, setLongTimeout } from '../util/long-timer.js';
 import { UNKNOWN_TIME } from '../util/time.js';
-
-/** setTimeout's longest wait; a longer one fires early, at once. */
-const MAX_WAIT = 2 ** 31 - 1;
 
 /**
  * ms from now to the next moment phase + k * interval (k any integer, the moment after now). No phase
@@ -18,7 +16,7 @@ export function nextPhaseDelay(now: number, intervalMs: number, phase: string): 
 }
 
 export class PhasedTimer {
-  private timer: NodeJS.Timeout | undefined;
+  private timer: LongTimer | undefined;
 
   constructor(private readonly fire: () => void) {}
 
@@ -30,18 +28,15 @@ export class PhasedTimer {
     let wait = nextPhaseDelay(Date.now(), interval, phase);
     // A timer that fired a hair before its moment must not fire again for the same one.
     if (justFired && wait < Math.min(1000, interval / 2)) wait += interval;
-    this.timer = setTimeout(
-      () => {
-        this.timer = undefined;
-        this.fire();
-        this.schedule(enabled, intervalSeconds, phase, true);
-      },
-      Math.min(wait, MAX_WAIT),
-    );
+    this.timer = setLongTimeout(() => {
+      this.timer = undefined;
+      this.fire();
+      this.schedule(enabled, intervalSeconds, phase, true);
+    }, wait);
   }
 
   stop(): void {
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
   }
 }

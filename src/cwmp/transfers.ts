@@ -3,11 +3,12 @@
 // the queue once its TransferComplete is among the pending requests. GetAllQueuedTransfers lists the
 // queue; CancelTransfer removes what has not started (one that has is not stopped halfway: 9021).
 import { randomBytes } from 'node:crypto';
+import { type LongTimer, setLongTimeout } from '../util/long-timer.js';
 import { CwmpFault } from './faults.js';
 import type { CwmpState, QueuedTransfer, TransferRequest } from './state.js';
 
 export class TransferQueue {
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new Map<string, LongTimer>();
   private closed = false;
 
   /** run: performs one transfer and keeps its TransferComplete; done: after each, the queue changed. */
@@ -52,13 +53,10 @@ export class TransferQueue {
 
   arm(t: QueuedTransfer): void {
     if (this.closed || this.timers.has(t.id) || !this.state.data.transfers.includes(t)) return;
-    const timer = setTimeout(
-      () => {
-        this.timers.delete(t.id);
-        void this.start(t);
-      },
-      Math.min(Math.max(0, t.due - Date.now()), 2 ** 31 - 1),
-    );
+    const timer = setLongTimeout(() => {
+      this.timers.delete(t.id);
+      void this.start(t);
+    }, t.due - Date.now());
     this.timers.set(t.id, timer);
   }
 
@@ -69,7 +67,7 @@ export class TransferQueue {
     if (named.some((t) => t.state === 2))
       throw new CwmpFault(9021, `the transfer with CommandKey '${commandKey}' is in progress: it can not be canceled`);
     for (const t of named) {
-      clearTimeout(this.timers.get(t.id));
+      this.timers.get(t.id)?.cancel();
       this.timers.delete(t.id);
     }
     this.state.data.transfers = this.state.data.transfers.filter((t) => !named.includes(t));
@@ -78,7 +76,7 @@ export class TransferQueue {
 
   close(): void {
     this.closed = true;
-    for (const t of this.timers.values()) clearTimeout(t);
+    for (const t of this.timers.values()) t.cancel();
     this.timers.clear();
   }
 

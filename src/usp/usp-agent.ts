@@ -10,6 +10,7 @@ import { USP_VERSIONS } from './codec.js';
 import { UspEndpoint } from './endpoint.js';
 import { MqttMtp, type TlsFiles } from './mqtt/mtp.js';
 import { NotifyOutbox } from './notify-outbox.js';
+import { OnBoardingRetry } from './onboarding.js';
 import { PeriodicNotifier } from './periodic.js';
 import { Subscriptions } from './subscriptions.js';
 
@@ -18,6 +19,7 @@ export class UspAgent {
   readonly subscriptions: Subscriptions;
   readonly mtp: MqttMtp;
   private readonly periodic: PeriodicNotifier;
+  private readonly onBoarding: OnBoardingRetry;
 
   /** Handlers the data model needs before it is opened. */
   static register(dm: DataModel, send: () => UspAgent | undefined): void {
@@ -25,9 +27,11 @@ export class UspAgent {
     MqttMtp.register(dm);
     dm.command('Device.LocalAgent.Controller.{i}.SendOnBoardRequest()', (req) => {
       const agent = send();
-      const to = req.node.stored('EndpointID') ?? '';
-      if (!agent?.sendOnBoardRequest(to))
-        throw new DmError(UspError.CommandFailure, `controller ${to} can't be reached now`);
+      if (agent?.sendOnBoardRequest(req.node.path) === undefined)
+        throw new DmError(
+          UspError.CommandFailure,
+          `controller ${req.node.stored('EndpointID') ?? ''} can't be reached now`,
+        );
       // Onboarding starts again: the controller sets it true when done (TR-181, TP-469 1.101).
       dm.update(req.node.path, { OnBoardingComplete: 'false' }, 'usp');
       return {};
@@ -50,7 +54,11 @@ export class UspAgent {
       log.child({ component: 'usp-subscriptions' }),
       stateDir ? new NotifyOutbox(join(stateDir, 'usp', 'outbox')) : undefined,
     );
-    this.endpoint.onNotifyResp = (_from, msgId) => this.subscriptions.acknowledge(msgId);
+    this.onBoarding = new OnBoardingRetry(dm, (row) => this.sendOnBoardRequest(row));
+    this.endpoint.onNotifyResp = (_from, msgId) => {
+      this.subscriptions.acknowledge(msgId);
+      this.onBoarding.acknowledged(msgId);
+    };
     this.periodic = new PeriodicNotifier(dm);
   }
 
@@ -63,6 +71,7 @@ export class UspAgent {
       }
     }
     this.subscriptions.start();
+    this.onBoarding.start();
     this.mtp.start();
     this.periodic.start();
   }
@@ -74,14 +83,17 @@ export class UspAgent {
 
   async stop(): Promise<void> {
     this.periodic.stop();
+    this.onBoarding.stop();
     this.subscriptions.stop();
     await this.mtp.stop();
     this.endpoint.access.close();
   }
 
-  sendOnBoardRequest(to: string): boolean {
-    return this.mtp.send(to, {
-      header: { msg_id: randomUUID(), msg_type: 'NOTIFY' },
+  /** An OnBoardRequest to the controller of a LocalAgent.Controller row: its msg_id, undefined if it could not go. */
+  sendOnBoardRequest(controllerRow: string): string | undefined {
+    const msgId = randomUUID();
+    const sent = this.mtp.send(this.dm.value(`${controllerRow}EndpointID`), {
+      header: { msg_id: msgId, msg_type: 'NOTIFY' },
       body: {
         request: {
           notify: {
@@ -97,5 +109,8 @@ export class UspAgent {
         },
       },
     });
+    if (!sent) return undefined;
+    this.onBoarding.sent(controllerRow, msgId);
+    return msgId;
   }
 }
