@@ -19,6 +19,8 @@ export const EngineCode = {
   /** TR-181: the server "fails security checks (e.g. by not presenting a valid certificate)". */
   ServerInsecure: 'server-insecure',
   CorruptData: 'corrupt-data',
+  /** TR-181: the package does not match its signature, or a required signature is absent (docs/signatures.md). */
+  BadSignature: 'bad-signature',
   InternalError: 'internal',
 } as const;
 
