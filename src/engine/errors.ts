@@ -43,6 +43,7 @@ const KIND_OF = {
   7033: 'server-unreachable',
   7034: 'server-insecure',
   7035: 'corrupt-data',
+  7036: 'bad-signature',
   7223: 'unknown-exec-env',
   7225: 'exec-env-mismatch',
   7226: 'duplicate-du',

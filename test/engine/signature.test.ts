@@ -141,7 +141,8 @@ test('data: URLs decode as RFC 2397 says', () => {
   assert.throws(() => decodeDataUrl('data:nocomma'), /no data/);
 });
 
-test('the install policy: unsigned where required, userinfo, oversized download, a good signature over HTTP', async (t) => {
+const POLICY = 'the install policy: unsigned where required, userinfo, oversized download, a good signature over HTTP';
+test(POLICY, async (t) => {
   const s = signers(t);
   if (!s) return;
   const sig = Buffer.from(signDigest(sha(PACKAGE), s.ed.key, s.ed.cert));
