@@ -90,6 +90,8 @@ test('over USP: a signed DU is installed where signatures are required; the othe
     }),
   );
   const good = app(dir, 'good', '1.0');
+  const good2 = app(dir, 'good', '2.0');
+  const good3 = app(dir, 'good', '3.0');
   const tampered = app(dir, 'tampered', '1.0');
   const unsigned = app(dir, 'unsigned', '1.0');
   const foreign = app(dir, 'foreign', '1.0');
@@ -99,6 +101,7 @@ test('over USP: a signed DU is installed where signatures are required; the othe
     return r.stdout.trim().split('\n')[1]!;
   };
   const goodSig = sigOf(good);
+  const good2Sig = sigOf(good2);
   const tamperedSig = sigOf(tampered);
   writeFileSync(tampered, Buffer.concat([readFileSync(tampered), Buffer.alloc(512)]));
   const foreignSig = sigOf(foreign, stranger);
@@ -173,6 +176,19 @@ test('over USP: a signed DU is installed where signatures are required; the othe
     ['good'],
     'nothing refused was installed',
   );
+
+  // Update() checks the same way, against the Signers of the DU's EE
+  const update = async (url: string, signature?: string) => {
+    const before = events.length;
+    const du = dm.get(`${SM}DeploymentUnit.`, usp, 2).find((o) => o.params.Name === 'good')!.path;
+    await dm.operate(`${du}Update()`, { URL: `file://${url}`, ...(signature ? { Signature: signature } : {}) }, usp);
+    await waitFor(() => events.length > before);
+    return events[events.length - 1]!;
+  };
+  const unsignedUpdate = await update(good3);
+  assert.deepEqual([unsignedUpdate['Fault.FaultCode'], unsignedUpdate.Version], ['7036', '1.0']);
+  const signedUpdate = await update(good2, good2Sig);
+  assert.deepEqual([signedUpdate['Fault.FaultCode'], signedUpdate.Version], ['0', '2.0']);
 
   // Credentials in the Signature URL: the command fails before the engine hears of it
   const [op] = await dm.operate(
