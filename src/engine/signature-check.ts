@@ -12,15 +12,26 @@ import type { InstallRequest } from './types.js';
 
 type SignedRequest = Pick<InstallRequest, 'signature' | 'trust' | 'signal'>;
 
-/**
- * Refuses the package at pkg unless the request's signature policy holds; returns the signer when
- * the package was signed. No trust (the engine driven without a model): a signature given is still
- * checked, and can only fail, as nobody is trusted.
- */
-export async function checkSignature(
+/** Refuses the package at pkg unless the request's signature policy holds (see checkDigestSignature). */
+export function checkSignature(
   c: DownloadContext,
   req: SignedRequest,
   pkg: string,
+  staging: string,
+): Promise<VerifiedSigner | undefined> {
+  return checkDigestSignature(c, req, () => sha256File(pkg), staging);
+}
+
+/**
+ * Refuses what `digest` names (a package's SHA-256, an OCI image's manifest digest; computed only when
+ * a signature is given) unless the request's signature policy holds; returns the signer when it was
+ * signed. No trust (the engine driven without a model): a signature given is still checked, and can
+ * only fail, as nobody is trusted.
+ */
+export async function checkDigestSignature(
+  c: DownloadContext,
+  req: SignedRequest,
+  digest: () => Promise<Buffer> | Buffer,
   staging: string,
 ): Promise<VerifiedSigner | undefined> {
   const trust = req.trust ?? { required: false, signers: [] };
@@ -30,7 +41,7 @@ export async function checkSignature(
     return undefined;
   }
   const signature = await fetchSignature(c, req, join(staging, 'signature'));
-  return verifyDetachedSignature(await sha256File(pkg), signature, trust, new Date());
+  return verifyDetachedSignature(await digest(), signature, trust, new Date());
 }
 
 export async function sha256File(file: string): Promise<Buffer> {
