@@ -15,6 +15,7 @@ import { initEndpointId, registerLocalAgent } from './model/local-agent.js';
 import { registerManagementServer } from './model/management-server.js';
 import { registerMqtt } from './model/mqtt.js';
 import { registerScheduleTimer } from './model/schedule-timer.js';
+import { SecurityCertificates } from './model/security-certificates.js';
 import { registerSoftwareModules, SoftwareModules } from './model/software-modules.js';
 import type { TlsFiles } from './usp/mqtt/mtp.js';
 import { UspAgent } from './usp/usp-agent.js';
@@ -104,6 +105,12 @@ export class Agent {
     registerLocalAgent(dm);
     // Under usp/, which a factory reset removes along with the Certificate rows in dm/.
     registerCertificates(dm, join(this.opts.stateDir, 'usp', 'certificates'));
+    // Outside usp/ and dm/: signer certificates an operator put there survive a factory reset.
+    const certificates = new SecurityCertificates(
+      dm,
+      join(this.opts.stateDir, 'certs'),
+      this.opts.logger.child({ component: 'security' }),
+    );
     const timers = registerScheduleTimer(dm, join(this.opts.stateDir, 'usp', 'timers'));
     registerMqtt(dm);
     UspAgent.register(dm, () => this.usp);
@@ -114,6 +121,7 @@ export class Agent {
     const { fresh } = dm.open();
     initDeviceInfo(dm, fresh);
     initEndpointId(dm);
+    certificates.sync();
     for (const [path, value] of Object.entries(this.opts.settings ?? {})) {
       const obj = path.slice(0, path.lastIndexOf('.') + 1);
       if (dm.value(path) !== value) dm.update(obj, { [path.slice(obj.length)]: value }, 'settings');
@@ -141,6 +149,7 @@ export class Agent {
       dm,
       operationsAfter(engine, started.promise),
       this.opts.logger.child({ component: 'software-modules' }),
+      certificates,
     );
     const adopt = async () => {
       try {

@@ -244,7 +244,8 @@ class Importer {
             p.sizes = [];
             replaceSizes = false;
           }
-          (p.sizes ??= []).push(sz);
+          // Each model file that names Device. repeats its sizes: keep each once.
+          if (!(p.sizes ??= []).some((x) => JSON.stringify(x) === JSON.stringify(sz))) p.sizes.push(sz);
           break;
         }
         case 'range': {
@@ -362,6 +363,7 @@ const AREAS: { area: string; roots: string[]; skip: RegExp[] }[] = [
   },
   { area: 'mqtt', roots: ['Device.MQTT.'], skip: [/\.Broker\.|BrokerNumberOfEntries|BridgeNumberOfEntries/] },
   { area: 'software-modules', roots: ['Device.SoftwareModules.'], skip: [] },
+  { area: 'security', roots: ['Device.Security.'], skip: [/CABundle/] },
 ];
 
 /** A NumberOfEntries parameter stays only when its table does. */
@@ -413,6 +415,7 @@ export async function importTr181(specDir: string, outDir: string): Promise<stri
     'tr-181-2-localagent.xml',
     'tr-181-2-mqtt.xml',
     'tr-181-2-softwaremodules.xml',
+    'tr-181-2-security.xml',
   ];
   for (const f of order) if (docs.has(f)) imp.applyModel(docs.get(f)!);
   if (docs.has('tr-181-2-usp.xml')) imp.applyModel(docs.get('tr-181-2-usp.xml')!, 'usp');

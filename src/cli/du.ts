@@ -1,5 +1,6 @@
 // `cpe-agent du`: the developer kit for deployment units. `pack` builds a package from a directory
-// with a manifest, `inspect` checks a package the way the agent would before installing it.
+// with a manifest, `inspect` checks a package the way the agent would before installing it, `sign` and
+// `verify` make and check its detached signature (du-sign.ts).
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -8,32 +9,51 @@ import { MANIFEST_FILE, parseManifest } from '../engine/package/manifest.js';
 import { unpackPackage } from '../engine/package/unpack.js';
 import { duUuid } from '../engine/package/uuid.js';
 import { CliError, type Command, parseOptions } from './command.js';
+import { sign, verifyPackage } from './du-sign.js';
 
 export const duCommand: Command = {
   name: 'du',
   help: `Usage: cpe-agent du pack DIR -o FILE.tar.gz|FILE.sqfs
        cpe-agent du inspect FILE [--json]
+       cpe-agent du sign --key KEY.pem --cert CERT.pem PACKAGE [-o SIG] [--data-url]
+       cpe-agent du verify --cert CERT.pem PACKAGE [-s SIG]
 
 pack     checks DIR/${MANIFEST_FILE} and builds a tar.gz or SquashFS package (by the output's extension)
 inspect  unpacks FILE into a temporary directory with the agent's safety checks and prints its
          manifest and DU UUID; exits 1 when the agent would refuse the package
+sign     writes PACKAGE's detached signature (default PACKAGE.sig); --data-url also prints it as a
+         data: URL for InstallDU's Signature argument (docs/signatures.md)
+verify   checks PACKAGE against its signature with CERT as the trusted signer; exits 1 when it fails
 
 See docs/package-format.md for the manifest.
 
 Options:
-  -o, --output FILE   the package to write (pack)
+  -o, --output FILE   the package to write (pack), the signature to write (sign)
+  --key FILE          the signer's private key, PEM (sign)
+  --cert FILE         the signer's certificate, PEM (sign, verify)
+  -s, --signature F   the signature to check (verify)
+  --data-url          print the signature as a data: URL too (sign)
   --json              print the manifest as JSON (inspect)
   -h, --help          this help`,
   async run(argv) {
     const { values, positionals } = parseOptions(
       argv,
-      { output: { type: 'string', short: 'o' }, json: { type: 'boolean', default: false } },
+      {
+        output: { type: 'string', short: 'o' },
+        json: { type: 'boolean', default: false },
+        key: { type: 'string' },
+        cert: { type: 'string' },
+        signature: { type: 'string', short: 's' },
+        'data-url': { type: 'boolean', default: false },
+      },
       true,
     );
     const [action, target] = positionals;
     if (action === 'pack') return pack(target, values.output);
     if (action === 'inspect') return inspect(target, Boolean(values.json));
-    throw new CliError(`needs 'pack' or 'inspect', not '${action ?? ''}'`);
+    if (action === 'sign') return sign(target, { ...values, dataUrl: values['data-url'] });
+    if (action === 'verify') return verifyPackage(target, values);
+    throw new CliError(`needs 'pack', 'inspect', 'sign' or 'verify', not '${action ?? ''}'`);
   },
 };
 

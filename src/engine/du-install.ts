@@ -14,6 +14,7 @@ import { logDetail, logError } from './fault-log.js';
 import { newOpId, resultOf } from './journal.js';
 import type { Manifest } from './package/manifest.js';
 import { duUuid } from './package/uuid.js';
+import { checkSignature } from './signature-check.js';
 import { download, placeImage } from './staging.js';
 import type { DURecord, DuResult, EERecord, InstallRequest, OpRecord } from './types.js';
 import type { VolumeRecord } from './volumes.js';
@@ -88,6 +89,7 @@ async function fetchForInstall(p: EngineParts, req: InstallRequest, job: Install
   journalled.catch(() => undefined); // awaited below; a failed fetch must not leave it unhandled
   const pkg = join(op.staging, 'package');
   await download(p.downloads(), req, pkg);
+  await checkSignature(p.downloads(), req, pkg, op.staging);
   await journalled;
   return { ee, pkg, tree: await unpackIfTree(pkg, op.staging, ee, unpackLimits(ee, p.opts.maxUnpackedBytes)) };
 }

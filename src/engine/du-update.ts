@@ -24,6 +24,7 @@ import { newOpId, resultOf } from './journal.js';
 import { mountImage, unmount } from './mounts.js';
 import type { Manifest } from './package/manifest.js';
 import { mountPackage, type PackageFormat, packageFormat } from './package/unpack.js';
+import { checkSignature } from './signature-check.js';
 import { download } from './staging.js';
 import type { DURecord, DuResult, EERecord, OpRecord, UpdateRequest } from './types.js';
 import type { VolumeRecord } from './volumes.js';
@@ -81,6 +82,7 @@ async function fetchForUpdate(p: EngineParts, req: UpdateRequest, job: UpdateJob
     : { username: old.username, password: old.password };
   const pkg = join(op.staging, 'package');
   await download(p.downloads(), { ...req, ...creds, url }, pkg);
+  await checkSignature(p.downloads(), req, pkg, op.staging);
   // The new package is checked before the old one is touched.
   const format = await packageFormat(pkg);
   const layout = layoutFor(ee, format);

@@ -19,6 +19,8 @@ export const EngineCode = {
   /** TR-181: the server "fails security checks (e.g. by not presenting a valid certificate)". */
   ServerInsecure: 'server-insecure',
   CorruptData: 'corrupt-data',
+  /** TR-181: the package does not match its signature, or a required signature is absent (docs/signatures.md). */
+  BadSignature: 'bad-signature',
   InternalError: 'internal',
 } as const;
 
@@ -41,6 +43,7 @@ const KIND_OF = {
   7033: 'server-unreachable',
   7034: 'server-insecure',
   7035: 'corrupt-data',
+  7036: 'bad-signature',
   7223: 'unknown-exec-env',
   7225: 'exec-env-mismatch',
   7226: 'duplicate-du',

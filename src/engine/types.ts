@@ -9,6 +9,7 @@ import type { DownloadLimits } from './fetch.js';
 import type { IdPool } from './ids/pool.js';
 import type { UserIds } from './ids/users.js';
 import type { Manifest, ServiceSpec } from './package/manifest.js';
+import type { SignatureTrust } from './package/signature.js';
 import type { UnitState } from './supervisor.js';
 import type { VolumeSpec } from './volumes.js';
 
@@ -147,6 +148,10 @@ export interface InstallRequest {
   readonly appData?: readonly VolumeSpec[];
   /** TR-181 Privileged: allowed only into an EE whose policy allows it. */
   readonly privileged?: boolean;
+  /** InstallDU/Update Signature: an http(s) or data: URL of the package's detached signature (docs/signatures.md). */
+  readonly signature?: string;
+  /** The EE's signature policy and signer certificates, resolved by the model from ExecEnv.Signers. */
+  readonly trust?: SignatureTrust;
 }
 
 export type UpdateRequest = Omit<InstallRequest, 'ee' | 'url'> & { url?: string; retainData?: boolean };

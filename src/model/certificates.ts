@@ -37,7 +37,7 @@ export function parseCertificate(text: string): X509Certificate {
 }
 
 /** The issuer's distinguished name on one line, as the Issuer parameter holds it. */
-const oneLine = (dn: string) => dn.split('\n').filter(Boolean).join(', ');
+export const oneLine = (dn: string) => dn.split('\n').filter(Boolean).join(', ');
 
 /** dir: where the DER files live; a factory reset must remove it with the rows. */
 export function registerCertificates(dm: DataModel, dir: string): void {

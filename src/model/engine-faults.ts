@@ -20,6 +20,7 @@ export const USP_CODE_OF: Readonly<Record<EngineFaultKind, number>> = {
   'server-unreachable': 7033,
   'server-insecure': 7034,
   'corrupt-data': 7035,
+  'bad-signature': 7036,
   internal: UspError.InternalError,
 };
 

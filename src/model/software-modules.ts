@@ -9,6 +9,7 @@ import { DmError, UspError } from '../dm/errors.js';
 import type { DuResult, Engine } from '../engine/engine.js';
 import type { EERecord } from '../engine/records.js';
 import type { Logger } from '../util/logger.js';
+import type { SecurityCertificates } from './security-certificates.js';
 import { ApplicationData, registerApplicationData } from './software-modules/application-data.js';
 import { DeploymentUnits, registerDeploymentUnits } from './software-modules/deployment-unit.js';
 import { type DuStateChange, DuStateChanges } from './software-modules/du-state-change.js';
@@ -16,6 +17,7 @@ import { ExecEnvs, registerExecEnvs } from './software-modules/exec-env.js';
 import { ExecutionUnits, registerExecutionUnits } from './software-modules/execution-unit.js';
 import { followFileUrlDirectory, registerFileUrlDirectory } from './software-modules/file-url-directory.js';
 import { ME, SmRows } from './software-modules/rows.js';
+import { followCertificates, pruneSigners, registerSigners } from './software-modules/signers.js';
 
 export type { DuStateChange } from './software-modules/du-state-change.js';
 
@@ -45,6 +47,7 @@ export function registerSoftwareModules(dm: DataModel, model: () => SoftwareModu
     () => model()?.applicationData,
   );
   registerFileUrlDirectory(dm);
+  registerSigners(dm);
 }
 
 export class SoftwareModules {
@@ -54,13 +57,18 @@ export class SoftwareModules {
   readonly applicationData: ApplicationData;
   private readonly results: DuStateChanges;
   private readonly offFileUrlDirectory: () => void;
+  private readonly offCertificates: () => void;
+  private readonly pruneSigners: () => void;
 
   constructor(
     dm: DataModel,
     private readonly engine: Engine,
     log: Logger,
+    certificates?: SecurityCertificates,
   ) {
-    const rows = new SmRows(dm, engine, log);
+    const rows = new SmRows(dm, engine, log, certificates);
+    this.offCertificates = followCertificates(dm);
+    this.pruneSigners = () => pruneSigners(dm);
     this.offFileUrlDirectory = followFileUrlDirectory(dm, engine);
     this.execEnvs = new ExecEnvs(rows);
     this.executionUnits = new ExecutionUnits(rows, this.execEnvs);
@@ -89,12 +97,14 @@ export class SoftwareModules {
     // Runtime state, not persisted: the units adopted before their rows were there are counted now.
     for (const ee of this.engine.execEnvs()) this.execEnvs.syncActive(ee.id);
     this.applicationData.sync();
+    this.pruneSigners();
   }
 
   close(): void {
     this.execEnvs.close();
     this.executionUnits.close();
     this.offFileUrlDirectory();
+    this.offCertificates();
     this.engine.off('result', this.results.onResult);
     this.engine.off('eu', this.executionUnits.onUnit);
     this.engine.off('ee', this.execEnvs.sync);

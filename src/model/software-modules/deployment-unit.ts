@@ -10,6 +10,7 @@ import { dmErrorOf, rethrow } from '../engine-faults.js';
 import type { ExecEnvs } from './exec-env.js';
 import type { ExecutionUnits } from './execution-unit.js';
 import { ME, ref, SM, type SmRows } from './rows.js';
+import { signatureArgs } from './signature-args.js';
 
 export function registerDeploymentUnits(dm: DataModel, need: () => DeploymentUnits): void {
   dm.command(`${SM}InstallDU()`, (req) =>
@@ -49,6 +50,7 @@ export class DeploymentUnits {
       progress,
       ...(appData ? { appData } : {}),
       privileged: input.Privileged === 'true',
+      ...signatureArgs(input, this.rows, row),
     });
     if (r.fault) throw dmErrorOf(r.fault);
     return { UUID: r.uuid, Version: r.version, ExecEnvRef: eeRef };
@@ -68,6 +70,7 @@ export class DeploymentUnits {
         ...(input.Password ? { password: input.Password } : {}),
         retainData: input.RetainData === 'true',
         requestTag: commandKey,
+        ...signatureArgs(input, this.rows, `${row.stored('ExecutionEnvRef') ?? ''}.`),
       })
       .catch(rethrow);
     if (r.fault) throw dmErrorOf(r.fault);

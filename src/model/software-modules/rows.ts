@@ -9,6 +9,7 @@ import type { ObjectNode } from '../../dm/tree.js';
 import type { Engine } from '../../engine/engine.js';
 import type { EERecord } from '../../engine/records.js';
 import type { Logger } from '../../util/logger.js';
+import type { SecurityCertificates } from '../security-certificates.js';
 
 export const SM = 'Device.SoftwareModules.';
 export const DI = 'Device.DeviceInfo.';
@@ -33,6 +34,8 @@ export class SmRows {
     readonly dm: DataModel,
     readonly engine: Engine,
     readonly log: Logger,
+    /** Device.Security.Certificate, which ExecEnv.Signers names (absent: no signer is trusted). */
+    readonly certificates?: SecurityCertificates,
   ) {}
 
   rows(table: SmTable): ObjectNode[] {
