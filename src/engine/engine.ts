@@ -15,6 +15,7 @@ import type { Backend, ExecEnvClass } from './backends/backend.js';
 import { makeBackends } from './backends/registry.js';
 import type { EngineParts } from './context.js';
 import { install } from './du-install.js';
+import { graceOf } from './du-settings.js';
 import { DuStore } from './du-store.js';
 import { uninstall } from './du-uninstall.js';
 import { update } from './du-update.js';
@@ -116,7 +117,8 @@ export class Engine extends EventEmitter<EngineEvents> {
       events: this,
       grace: opts.shutdownGraceMs ?? 10_000,
       downloads: () => ({ opts, detached: queue.detached, fileUrlDirectory: this.fileUrlDirectory }),
-      supervise: (du, eu) => supervisor.add(eu.euid, launchOf(this.parts, du, eu), policyOf(eu)),
+      supervise: (du, eu) =>
+        supervisor.add(eu.euid, launchOf(this.parts, du, eu), policyOf(eu), graceOf(du.settings, this.parts.grace)),
     };
     this.eeManager = new EEManager(this.parts, (duid, tag) => this.uninstall(duid, tag));
     this.units = new Units(this.parts);

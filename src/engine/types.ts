@@ -4,6 +4,7 @@
 import type { Logger } from '../util/logger.js';
 import type { Quarantine } from '../util/quarantine.js';
 import type { IdRange } from './backends/lxc/policy.js';
+import type { DuSettings } from './du-settings.js';
 import type { EngineFaultKind, TransferFailure } from './errors.js';
 import type { DownloadLimits } from './fetch.js';
 import type { IdPool } from './ids/pool.js';
@@ -36,6 +37,8 @@ export interface EERecord {
   readonly ids?: IdRange;
   /** The operator allows privileged DUs here (TR-181 Privileged). */
   allowPrivileged?: boolean;
+  /** The factory DUs' URLs (defaults file), installed once; Reset() restores them (absent: none yet). */
+  factoryDUs?: readonly string[];
 }
 
 /** The TR-181 AutoRestart settings an operator gave (absent: the manifest's policy, default timing). */
@@ -45,6 +48,8 @@ export interface UnitRestart {
   maxWait: number;
   multiplier: number;
   maxRetries: number;
+  /** ResetPeriod (s): the retry count starts again after the unit ran this long (0: never). */
+  resetPeriod?: number;
 }
 
 export interface EURecord {
@@ -76,6 +81,10 @@ export interface DURecord {
   readonly installedAt: string;
   readonly diskKiB: number;
   eus: EURecord[];
+  /** The InstallDU / Update arguments beyond the package (absent in older records: none given). */
+  readonly settings?: DuSettings;
+  /** A factory DU's factory URL: Reset() brings it back to that version (absent: installed later). */
+  readonly factoryUrl?: string;
 }
 
 /** An install, update or uninstall that has started and not yet been reported. */
@@ -147,6 +156,10 @@ export interface InstallRequest {
   readonly appData?: readonly VolumeSpec[];
   /** TR-181 Privileged: allowed only into an EE whose policy allows it. */
   readonly privileged?: boolean;
+  /** AutoRestart, Resources, ShutdownDelay, roles, HostObject, EnvVariable (absent on Update: unchanged). */
+  readonly settings?: DuSettings;
+  /** Installed as one of its EE's factory DUs (the defaults file's). */
+  readonly factory?: boolean;
 }
 
 export type UpdateRequest = Omit<InstallRequest, 'ee' | 'url'> & { url?: string; retainData?: boolean };

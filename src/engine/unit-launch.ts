@@ -2,6 +2,7 @@
 // application's volumes, user) and the restart policy in force (the operator's AutoRestart settings
 // over the manifest's).
 import type { AppVolumes } from './app-volumes.js';
+import { envOf } from './du-settings.js';
 import type { DuStore } from './du-store.js';
 import type { Identities } from './identity.js';
 import type { Launch, RestartPolicy } from './supervisor.js';
@@ -14,7 +15,7 @@ export function launchOf(
   eu: EURecord,
 ): Launch {
   const ee = c.store.ee(du.ee);
-  const env: Record<string, string> = { ...eu.service.env, CPE_EUID: eu.euid };
+  const env: Record<string, string> = { ...eu.service.env, ...envOf(du.settings), CPE_EUID: eu.euid };
   for (const v of c.store.volumesOf(du)) env[volumeEnvName(v.name)] = c.volumes.path(v);
   return c.store
     .backendOf(ee)
@@ -37,5 +38,6 @@ export function policyOf(eu: EURecord): Readonly<RestartPolicy> {
     multiplier: Math.max(1000, r?.multiplier ?? 2000),
     maxWait: Math.max(1, r?.maxWait ?? 3600),
     maxRetries: r?.maxRetries ?? 10,
+    resetPeriod: r?.resetPeriod ?? 0,
   } as const;
 }

@@ -7,8 +7,10 @@ import type { ObjectNode } from '../../dm/tree.js';
 import type { DURecord } from '../../engine/records.js';
 import type { VolumeSpec } from '../../engine/volumes.js';
 import { dmErrorOf, rethrow } from '../engine-faults.js';
+import { duRoleValues } from './du-settings-rows.js';
 import type { ExecEnvs } from './exec-env.js';
 import type { ExecutionUnits } from './execution-unit.js';
+import { installArgs } from './install-args.js';
 import { ME, ref, SM, type SmRows } from './rows.js';
 
 export function registerDeploymentUnits(dm: DataModel, need: () => DeploymentUnits): void {
@@ -49,6 +51,7 @@ export class DeploymentUnits {
       progress,
       ...(appData ? { appData } : {}),
       privileged: input.Privileged === 'true',
+      ...installArgs(this.rows.dm, row, input),
     });
     if (r.fault) throw dmErrorOf(r.fault);
     return { UUID: r.uuid, Version: r.version, ExecEnvRef: eeRef };
@@ -68,6 +71,7 @@ export class DeploymentUnits {
         ...(input.Password ? { password: input.Password } : {}),
         retainData: input.RetainData === 'true',
         requestTag: commandKey,
+        ...installArgs(this.rows.dm, this.rows.eeRow(this.rows.engine.du(row.stored('DUID') ?? '')?.ee ?? ''), input),
       })
       .catch(rethrow);
     if (r.fault) throw dmErrorOf(r.fault);
@@ -110,6 +114,7 @@ export class DeploymentUnits {
       ExecutionEnvRef: eeRow ? ref(eeRow) : '',
       Installed: du.installedAt,
       LastUpdate: du.installedAt,
+      ...duRoleValues(du),
     });
     for (const eu of du.eus) {
       const row = this.rows.rowBy('ExecutionUnit', 'EUID', eu.euid);

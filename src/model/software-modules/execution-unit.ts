@@ -8,6 +8,7 @@ import type { ObjectNode } from '../../dm/tree.js';
 import type { DURecord, EURecord } from '../../engine/records.js';
 import type { UnitState } from '../../engine/supervisor.js';
 import { rethrow } from '../engine-faults.js';
+import { euSettingValues, syncEuTables } from './du-settings-rows.js';
 import type { ExecEnvs } from './exec-env.js';
 import { DI, ME, type OperatorWrite, ref, SM, type SmRows } from './rows.js';
 
@@ -116,6 +117,7 @@ export class ExecutionUnits {
         maxWait: num(ar, 'RetryMaximumWaitInterval'),
         multiplier: num(ar, 'RetryIntervalMultiplier'),
         maxRetries: num(ar, 'MaximumRetryCount'),
+        resetPeriod: num(ar, 'ResetPeriod'),
       },
     });
   }
@@ -174,6 +176,7 @@ export class ExecutionUnits {
       ExecutionEnvRef: eeRow ? ref(eeRow) : '',
       ...this.unitIds(eu.euid),
       Privileged: String(du.privileged === true),
+      ...euSettingValues(du),
     });
     const policy = engine.unitPolicy(eu.euid)!;
     dm.update(
@@ -184,6 +187,7 @@ export class ExecutionUnits {
         RetryMaximumWaitInterval: String(policy.maxWait),
         RetryIntervalMultiplier: String(policy.multiplier),
         MaximumRetryCount: String(policy.maxRetries),
+        ResetPeriod: String(policy.resetPeriod ?? 0),
         RetryCount: String(s?.retryCount ?? 0),
       },
       ME,
@@ -199,10 +203,7 @@ export class ExecutionUnits {
         ME,
       );
     dm.update(path, { VendorLogList: ref(logRow) }, ME);
-    const env = dm.node(path)!.tables.get('EnvVariable')!;
-    if (!env.rows.size)
-      for (const [Key, Value] of Object.entries(eu.service.env))
-        dm.addInstance(`${path}EnvVariable.`, { Key, Value }, ME);
+    syncEuTables(dm, path, du, eu);
     return path;
   }
 
