@@ -20,6 +20,7 @@ import { DuStore } from './du-store.js';
 import { uninstall } from './du-uninstall.js';
 import { update } from './du-update.js';
 import { type Constraints, EEManager, type NewEE } from './ee-manager.js';
+import { installFactoryDUs, type ResetOps, resetToFactory } from './ee-reset.js';
 import { logDetail } from './fault-log.js';
 import { Identities } from './identity.js';
 import { DEFAULT_POOL } from './ids/pool.js';
@@ -301,6 +302,32 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** Reset(): the EE's writable layer is wiped; installed DUs stay and their services start again. */
   resetEE(eeId: string): Promise<void> {
     return asWork(() => this.eeManager.resetEE(eeId));
+  }
+
+  /**
+   * ExecEnv.Reset() as TR-181 defines it: DUs installed since the factory reset removed, factory DUs
+   * restored to their factory version, the EE restarted (see ee-reset.ts). resetEE() is its last step.
+   */
+  resetToFactory(eeId: string): Promise<void> {
+    return asWork(() => resetToFactory(this.resetOps(), eeId));
+  }
+
+  /** Installs an EE's factory DUs (the defaults file's) unless it has had them already. */
+  installFactoryDUs(eeId: string, urls: readonly string[]): Promise<DuResult[]> {
+    return asWork(() => installFactoryDUs(this.resetOps(), eeId, urls));
+  }
+
+  private resetOps(): ResetOps {
+    return {
+      store: this.store,
+      install: (req) => this.install(req),
+      update: (duid, req) => this.update(duid, req),
+      uninstall: (duid, tag) => this.uninstall(duid, tag),
+      restart: (ee) =>
+        this.store.backendOf(ee).caps.writableLayer
+          ? this.eeManager.resetEE(ee.id)
+          : this.eeManager.restartEE(ee.id, 'Reset()'),
+    };
   }
 
   /** ModifyConstraints(): only the constraints given change; see EEManager.modifyConstraints. */

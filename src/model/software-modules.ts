@@ -14,6 +14,7 @@ import { DeploymentUnits, registerDeploymentUnits } from './software-modules/dep
 import { type DuStateChange, DuStateChanges } from './software-modules/du-state-change.js';
 import { ExecEnvs, registerExecEnvs } from './software-modules/exec-env.js';
 import { ExecutionUnits, registerExecutionUnits } from './software-modules/execution-unit.js';
+import { installFactoryDUs } from './software-modules/factory-dus.js';
 import { followFileUrlDirectory, registerFileUrlDirectory } from './software-modules/file-url-directory.js';
 import { ME, SmRows } from './software-modules/rows.js';
 
@@ -53,6 +54,7 @@ export class SoftwareModules {
   readonly executionUnits: ExecutionUnits;
   readonly applicationData: ApplicationData;
   private readonly results: DuStateChanges;
+  private readonly rows: SmRows;
   private readonly offFileUrlDirectory: () => void;
 
   constructor(
@@ -60,7 +62,7 @@ export class SoftwareModules {
     private readonly engine: Engine,
     log: Logger,
   ) {
-    const rows = new SmRows(dm, engine, log);
+    const rows = (this.rows = new SmRows(dm, engine, log));
     this.offFileUrlDirectory = followFileUrlDirectory(dm, engine);
     this.execEnvs = new ExecEnvs(rows);
     this.executionUnits = new ExecutionUnits(rows, this.execEnvs);
@@ -89,6 +91,7 @@ export class SoftwareModules {
     // Runtime state, not persisted: the units adopted before their rows were there are counted now.
     for (const ee of this.engine.execEnvs()) this.execEnvs.syncActive(ee.id);
     this.applicationData.sync();
+    installFactoryDUs(this.rows);
   }
 
   close(): void {
