@@ -92,6 +92,7 @@ export function admitDuDisk(r: DuResources | undefined, bytes: number): void {
   if (r && r.diskKiB > 0 && bytes > r.diskKiB * 1024)
     throw new EngineError(
       EngineCode.ResourcesExceeded,
-      `the package needs ${Math.ceil(bytes / 1024)} KiB, more than its Resources.AllocatedDiskSpace of ${r.diskKiB} KiB`,
+      `the package needs ${Math.ceil(bytes / 1024)} KiB, more than its Resources.AllocatedDiskSpace of ` +
+        `${r.diskKiB} KiB`,
     );
 }
