@@ -71,7 +71,7 @@ async function operate(a: Agent, path: string, input: Record<string, string>) {
 const duNames = (a: Agent) =>
   a.containerEngine!.deploymentUnits().map((d) => `${d.manifest.name} ${d.manifest.version}`);
 
-test('InstallDU over USP: an unrecognized argument is ignored; EnvVariable reaches the service and its rows', async () => {
+test('InstallDU over USP: an unknown argument is ignored; EnvVariable reaches the service and its rows', async () => {
   await withAgent({}, async (a, dir) => {
     const roles = ensureRoles(a.dm);
     a.dm.update('Device.LocalAgent.Controller.1.', { AssignedRole: roles.full.slice(0, -1) });
@@ -124,7 +124,7 @@ test('a bad value of a known argument is 7027 naming it; a required role the EE 
   });
 });
 
-test('AutoRestart.* and Resources.* are kept with the DU and shown on its EU; Uninstall names the removed DU', async () => {
+test('AutoRestart.* and Resources.* kept with the DU, shown on its EU; Uninstall names the removed DU', async () => {
   await withAgent({}, async (a, dir) => {
     const r = await operate(a, `${SM}InstallDU()`, {
       URL: writePkg(dir, 'app', '1.0'),
