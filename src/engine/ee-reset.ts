@@ -35,11 +35,8 @@ export async function resetToFactory(o: ResetOps, eeId: string): Promise<void> {
       results.push(await o.install({ url, ee: eeId, requestTag: RESET_TAG, factory: true }));
   await o.restart(ee);
   const failed = results.filter((r) => r.fault);
-  if (failed.length)
-    throw new EngineError(
-      EngineCode.CommandFailure,
-      `Reset() of ${ee.name}: ${failed.map((r) => `${r.operation} of ${r.uuid || 'a DU'}: ${r.fault!.message}`).join('; ')}`,
-    );
+  const what = failed.map((r) => `${r.operation} of ${r.uuid || 'a DU'}: ${r.fault!.message}`);
+  if (failed.length) throw new EngineError(EngineCode.CommandFailure, `Reset() of ${ee.name}: ${what.join('; ')}`);
 }
 
 /**
