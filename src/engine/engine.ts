@@ -14,6 +14,7 @@ import { AppVolumes } from './app-volumes.js';
 import type { Backend, ExecEnvClass } from './backends/backend.js';
 import { makeBackends } from './backends/registry.js';
 import type { EngineParts } from './context.js';
+import { DuCgroups } from './du-cgroup.js';
 import { install } from './du-install.js';
 import { graceOf } from './du-settings.js';
 import { DuStore } from './du-store.js';
@@ -118,6 +119,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       events: this,
       grace: opts.shutdownGraceMs ?? 10_000,
       downloads: () => ({ opts, detached: queue.detached, fileUrlDirectory: this.fileUrlDirectory }),
+      cgroups: new DuCgroups((duid) => records.path('cgroups', `${duid}.json`), log),
       supervise: (du, eu) =>
         supervisor.add(eu.euid, launchOf(this.parts, du, eu), policyOf(eu), graceOf(du.settings, this.parts.grace)),
     };

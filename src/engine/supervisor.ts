@@ -31,6 +31,8 @@ export interface Launch {
   readonly privileged?: boolean;
   /** The backend that starts it (native host process, or inside a container). */
   readonly launcher: ProcessLauncher;
+  /** Told the process's pid once it is started (its DU's cgroup takes it in). */
+  readonly started?: (pid: number) => void;
 }
 
 /** How a backend starts a unit's process and tells whether it still runs. */
@@ -212,6 +214,7 @@ export class Supervisor extends EventEmitter<UnitEvents> {
       this.set(u, { status: 'Active', pid, fault: 'NoFault', faultMessage: '' });
       this.watch(u, pid, exited, gen);
       this.resetRetriesAfter(u, gen);
+      u.launch.started?.(pid);
     } catch (e) {
       // ExecutionFaultMessage is read by controllers: our words only, not the package's command.
       this.log.debug({ euid: u.euid, err: e }, 'execution unit could not be started');

@@ -1,13 +1,13 @@
 // The InstallDU arguments the engine applies: ShutdownDelay (SIGTERM, then SIGKILL after the DU's own
 // delay, whatever the engine's default), the DU's own disk allowance, its AutoRestart policy and environment.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Engine } from '../../src/engine/engine.js';
 import { EngineCode } from '../../src/engine/errors.js';
 import { silentLogger } from '../../src/util/logger.js';
-import { tempDir, waitFor } from '../helpers.js';
+import { requireRoot, tempDir, waitFor } from '../helpers.js';
 import { manifest, tarGz } from './tar-builder.js';
 
 // Ignores SIGTERM (the sleeps of its loop die, the loop goes on): only SIGKILL ends it.
@@ -94,4 +94,33 @@ test('AutoRestart.* of the InstallDU is the policy of the DU units, kept with th
   const p = engine.unitPolicy(r.euids[0]!)!;
   assert.deepEqual([p.minWait, p.maxWait, p.multiplier, p.maxRetries, p.resetPeriod], [9, 90, 1200, 2, 60]);
   assert.deepEqual(engine.du(r.duid!)?.settings?.restart, restart);
+});
+
+test('Resources.AllocatedMemory, AllocatedCPUPercent: units run in a cgroup of their DU, removed with it', async (t) => {
+  if (!requireRoot(t, 'makes cgroups')) return;
+  const { engine, dir } = await setup(t);
+  const r = await engine.install({
+    url: writePkg(dir, 'limited'),
+    ee: 'native',
+    requestTag: 'limited',
+    settings: { shutdownDelayS: 1, resources: { diskKiB: -1, memoryKiB: 65_536, cpuPercent: 20 } },
+  });
+  assert.equal(r.fault, undefined, r.fault?.message);
+  const euid = r.euids[0]!;
+  await waitFor(() => engine.unitState(euid)?.status === 'Active');
+  const pid = engine.unitState(euid)!.pid!;
+  const memoryDir = () => {
+    const lines = readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n');
+    const v1 = lines.find((l) => l.split(':')[1]!.split(',').includes('memory'));
+    return v1
+      ? `/sys/fs/cgroup/memory${v1.split(':')[2]}`
+      : `/sys/fs/cgroup${lines.find((l) => l.startsWith('0::'))!.slice(3)}`;
+  };
+  await waitFor(() => memoryDir().endsWith(`/cpe-du-${r.duid}`));
+  const dirNow = memoryDir();
+  const limit = ['memory.limit_in_bytes', 'memory.max'].map((f) => join(dirNow, f)).find((f) => existsSync(f))!;
+  assert.equal(readFileSync(limit, 'utf8').trim(), String(65_536 * 1024));
+  const un = await engine.uninstall(r.duid!, 'rm');
+  assert.equal(un.fault, undefined);
+  assert.ok(!existsSync(dirNow), 'the DU cgroup is removed with the DU');
 });
