@@ -96,7 +96,7 @@ test('AutoRestart.* of the InstallDU is the policy of the DU units, kept with th
   assert.deepEqual(engine.du(r.duid!)?.settings?.restart, restart);
 });
 
-test('Resources.AllocatedMemory, AllocatedCPUPercent: units run in a cgroup of their DU, removed with it', async (t) => {
+test('Resources.AllocatedMemory and AllocatedCPUPercent: units run in a cgroup of their DU', async (t) => {
   if (!requireRoot(t, 'makes cgroups')) return;
   const { engine, dir } = await setup(t);
   const r = await engine.install({
