@@ -83,6 +83,7 @@ async function fetchForInstall(p: EngineParts, req: InstallRequest, job: Install
     );
   }
   admitResources(ee, req.settings?.resources);
+  p.hostObjects.check(ee, req);
   mkdirSync(op.staging, { recursive: true, mode: 0o700 });
   // The journal entry is on disk before anything is placed where it would outlive a crash (the
   // staging directory does not: start() clears it); its fsync runs while the package downloads.
@@ -154,6 +155,12 @@ async function commitInstall(p: EngineParts, req: InstallRequest, job: InstallJo
       ...(req.settings ? { settings: req.settings } : {}),
       ...(req.factory ? { factoryUrl: req.url } : {}),
     };
+    try {
+      await p.hostObjects.attach(du);
+    } catch (e) {
+      await p.hostObjects.detach(du);
+      throw e;
+    }
     if (!existsSync(store.dataDir(du.uuid, du.ee))) job.madeData = du;
     p.identity.makeDataDir(du);
     // The commit point: recovery finds the DU in the records. Known in memory only once it is there.

@@ -40,6 +40,7 @@ export async function uninstall(
     p.cgroups.remove(duid);
     // Committed: the DU is gone whatever the cleanup meets (a restart's recovery finishes it too).
     try {
+      await p.hostObjects.detach(du);
       await removeRoot(du.root);
       if (!retainData) await removeData(p, du);
       await p.volumes.drop(store.volumesOf(du).filter((v) => !(retainData && v.retain === 'Forever')));

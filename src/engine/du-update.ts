@@ -123,10 +123,12 @@ async function commitUpdate(p: EngineParts, req: UpdateRequest, job: UpdateJob, 
     const extra = specs ? p.volumes.newBytes(ee, old.uuid, p.volumes.specs(specs)) : 0;
     const settings = req.settings ? { ...old.settings, ...req.settings } : old.settings;
     admitResources(ee, settings?.resources);
+    if (settings) p.hostObjects.check(ee, { settings });
     admitDuDisk(settings?.resources, bytes + extra);
     admitDisk(store, ee, bytes - old.diskKiB * 1024 + extra);
     job.wasActive = old.eus.filter((e) => supervisor.isRunning(e.euid)).map((e) => e.service.name);
     for (const eu of old.eus) await supervisor.stop(eu.euid, p.grace);
+    if (req.settings?.hostObjects) await p.hostObjects.detach(old);
     await detachRoot(old, op.staging);
     job.swapped = true;
     if (layout === 'image') {
@@ -165,6 +167,7 @@ async function commitUpdate(p: EngineParts, req: UpdateRequest, job: UpdateJob, 
       ...(settings ? { settings } : {}),
     };
     p.identity.makeDataDir(du);
+    if (req.settings?.hostObjects) await p.hostObjects.attach(du);
     store.commitDUs(store.dus.map((d) => (d.duid === duid ? du : d))); // the commit point
     p.records.saveOp({ ...op, committed: true });
     // Without RetainData the old volumes' data goes: the ones still named start empty, the others go.

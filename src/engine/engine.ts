@@ -23,6 +23,7 @@ import { update } from './du-update.js';
 import { type Constraints, EEManager, type NewEE } from './ee-manager.js';
 import { installFactoryDUs, type ResetOps, resetToFactory } from './ee-reset.js';
 import { logDetail } from './fault-log.js';
+import { HostObjects } from './host-objects.js';
 import { Identities } from './identity.js';
 import { DEFAULT_POOL } from './ids/pool.js';
 import type { UserIds } from './ids/users.js';
@@ -119,6 +120,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       events: this,
       grace: opts.shutdownGraceMs ?? 10_000,
       downloads: () => ({ opts, detached: queue.detached, fileUrlDirectory: this.fileUrlDirectory }),
+      hostObjects: new HostObjects({ store, log }),
       cgroups: new DuCgroups((duid) => records.path('cgroups', `${duid}.json`), log),
       supervise: (du, eu) =>
         supervisor.add(eu.euid, launchOf(this.parts, du, eu), policyOf(eu), graceOf(du.settings, this.parts.grace)),
