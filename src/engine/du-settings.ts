@@ -61,9 +61,10 @@ export function envOf(s: DuSettings | undefined): Record<string, string> {
   return env;
 }
 
-/** How long a unit of the DU may take to stop after SIGTERM, in ms. */
-export function graceOf(s: DuSettings | undefined, engineDefaultMs: number): number {
-  return s?.shutdownDelayS !== undefined ? s.shutdownDelayS * 1000 : engineDefaultMs;
+/** How long a unit may take to stop after SIGTERM, in ms: its own delay, else its DU's, else the engine's. */
+export function graceOf(s: DuSettings | undefined, engineDefaultMs: number, unitS?: number): number {
+  const sec = unitS ?? s?.shutdownDelayS;
+  return sec !== undefined ? sec * 1000 : engineDefaultMs;
 }
 
 /** A DU's own limits must fit in its EE's (a limit of the EE of -1 or 0 is none). */

@@ -32,17 +32,9 @@ import { OpQueue } from './op-queue.js';
 import { type DURecord, type EERecord, EngineRecords, type EURecord } from './records.js';
 import { startEngine } from './startup.js';
 import { memoryKiB, Supervisor, type UnitState } from './supervisor.js';
-import type {
-  BackendKind,
-  DuResult,
-  EngineEvents,
-  EngineOptions,
-  InstallRequest,
-  UnitRestart,
-  UpdateRequest,
-} from './types.js';
+import type { BackendKind, DuResult, EngineEvents, EngineOptions, InstallRequest, UpdateRequest } from './types.js';
 import { launchOf, policyOf } from './unit-launch.js';
-import { Units } from './units.js';
+import { type UnitConfig, Units } from './units.js';
 import { VolumeImages, type VolumeRecord } from './volumes.js';
 
 export type {
@@ -123,7 +115,12 @@ export class Engine extends EventEmitter<EngineEvents> {
       hostObjects: new HostObjects({ store, log }),
       cgroups: new DuCgroups((duid) => records.path('cgroups', `${duid}.json`), log),
       supervise: (du, eu) =>
-        supervisor.add(eu.euid, launchOf(this.parts, du, eu), policyOf(eu), graceOf(du.settings, this.parts.grace)),
+        supervisor.add(
+          eu.euid,
+          launchOf(this.parts, du, eu),
+          policyOf(eu),
+          graceOf(du.settings, this.parts.grace, eu.shutdownDelayS),
+        ),
     };
     this.eeManager = new EEManager(this.parts, (duid, tag) => this.uninstall(duid, tag));
     this.units = new Units(this.parts);
@@ -271,7 +268,7 @@ export class Engine extends EventEmitter<EngineEvents> {
    * What an operator may change about a unit: AutoStart, RunLevel and the AutoRestart policy. Kept
    * with the DU so that it holds across restarts and until an Update replaces the unit.
    */
-  configureUnit(euid: string, c: { autoStart?: boolean; runLevel?: number; restart?: UnitRestart }): void {
+  configureUnit(euid: string, c: UnitConfig): void {
     this.units.configure(euid, c);
   }
 

@@ -180,6 +180,12 @@ export class Supervisor extends EventEmitter<UnitEvents> {
     rmSync(this.files(euid, 'log'), { force: true });
   }
 
+  /** A new stop delay applies from the next stop on. */
+  setGrace(euid: string, graceMs: number): void {
+    const u = this.units.get(euid);
+    if (u) u.graceMs = graceMs;
+  }
+
   /** New restart settings apply from the next exit on. */
   setPolicy(euid: string, policy: RestartPolicy): void {
     const u = this.units.get(euid);

@@ -60,6 +60,8 @@ export interface EURecord {
   requested: 'Active' | 'Idle';
   autoStart: boolean;
   runLevel: number;
+  /** The EU row's ShutdownDelay as an operator wrote it, in seconds (absent: its DU's, else the engine's). */
+  shutdownDelayS?: number;
 }
 
 export interface DURecord {

@@ -100,6 +100,24 @@ test('InstallDU over USP: an unknown argument is ignored; EnvVariable reaches th
     assert.equal(a.dm.value(`${SM}ExecutionUnit.1.EnvVariable.1.Key`), 'MODE');
     assert.equal(a.dm.value(`${SM}ExecutionUnit.1.EnvVariable.1.Value`), 'blue');
     assert.equal(a.dm.value(`${SM}ExecutionUnit.1.ShutdownDelay`), '3');
+    // An operator's ShutdownDelay on the EU row holds for that unit.
+    a.dm.set([{ objPath: `${SM}ExecutionUnit.1.`, params: [{ name: 'ShutdownDelay', value: '5' }] }], caller);
+    await waitFor(() => a.containerEngine!.unitOf(euid)?.eu.shutdownDelayS === 5);
+    // Update() takes EnvVariable too: the unit gets the new value, the rows show it.
+    const du = a.dm.value(`${SM}ExecutionUnit.1.References`);
+    const up = await operate(a, `${du}.Update()`, {
+      URL: writePkg(dir, 'app', '2.0'),
+      'EnvVariable.1.Key': 'MODE',
+      'EnvVariable.1.Value': 'green',
+    });
+    assert.equal(up.ok, true, JSON.stringify(up));
+    const eu2 = a.containerEngine!.deploymentUnits()[0]!.eus[0]!.euid;
+    await waitFor(() => a.containerEngine!.unitLog(eu2).includes('MODE=green'));
+    const env = [...a.dm.node(`${SM}ExecutionUnit.1.`)!.tables.get('EnvVariable')!.rows.values()];
+    assert.deepEqual(
+      env.map((r) => `${r.stored('Key')}=${r.stored('Value')}`),
+      ['MODE=green'],
+    );
   });
 });
 

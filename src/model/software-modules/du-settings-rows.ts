@@ -18,8 +18,9 @@ export function duRoleValues(du: DURecord): Record<string, string> {
 }
 
 /** An ExecutionUnit row's values that come from its DU's arguments (only those given: the rest keep their defaults). */
-export function euSettingValues(du: DURecord): Record<string, string> {
+export function euSettingValues(du: DURecord, eu: EURecord): Record<string, string> {
   const s = du.settings;
+  const delay = eu.shutdownDelayS ?? s?.shutdownDelayS;
   return {
     ...(s?.resources
       ? {
@@ -28,7 +29,7 @@ export function euSettingValues(du: DURecord): Record<string, string> {
           AllocatedCPUPercent: String(s.resources.cpuPercent),
         }
       : {}),
-    ...(s?.shutdownDelayS !== undefined ? { ShutdownDelay: String(s.shutdownDelayS) } : {}),
+    ...(delay !== undefined ? { ShutdownDelay: String(delay) } : {}),
   };
 }
 

@@ -54,6 +54,7 @@ export class ExecutionUnits {
         `${SM}ExecutionUnit.*.RequestedState`,
         `${SM}ExecutionUnit.*.AutoStart`,
         `${SM}ExecutionUnit.*.RunLevel`,
+        `${SM}ExecutionUnit.*.ShutdownDelay`,
         `${SM}ExecutionUnit.*.AutoRestart.`,
       ],
       (w, fail) => this.onWrite(w, fail),
@@ -61,7 +62,7 @@ export class ExecutionUnits {
   }
 
   private onWrite({ row, param, value }: OperatorWrite, fail: (e: unknown) => void): void {
-    if (row.endsWith('.AutoRestart.') || param === 'AutoStart' || param === 'RunLevel') {
+    if (row.endsWith('.AutoRestart.') || ['AutoStart', 'RunLevel', 'ShutdownDelay'].includes(param)) {
       try {
         this.configureUnit(
           this.rows.dm.node(row.endsWith('.AutoRestart.') ? row.slice(0, -'AutoRestart.'.length) : row)!,
@@ -111,6 +112,7 @@ export class ExecutionUnits {
     this.rows.engine.configureUnit(row.stored('EUID') ?? '', {
       autoStart: row.stored('AutoStart') === 'true',
       runLevel: num(row, 'RunLevel'),
+      ...(row.stored('ShutdownDelay') !== undefined ? { shutdownDelayS: num(row, 'ShutdownDelay') } : {}),
       restart: {
         enabled: ar.stored('Enable') === 'true',
         minWait: num(ar, 'RetryMinimumWaitInterval'),
@@ -176,7 +178,7 @@ export class ExecutionUnits {
       ExecutionEnvRef: eeRow ? ref(eeRow) : '',
       ...this.unitIds(eu.euid),
       Privileged: String(du.privileged === true),
-      ...euSettingValues(du),
+      ...euSettingValues(du, eu),
     });
     const policy = engine.unitPolicy(eu.euid)!;
     dm.update(
