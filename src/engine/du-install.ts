@@ -9,7 +9,7 @@ import { admitDisk, unpackLimits } from './admission.js';
 import type { EngineParts } from './context.js';
 import { removeData } from './du-data.js';
 import { asEngineError, faultOf, removeRoot, type Unpacked, unpackIfTree } from './du-files.js';
-import { admitDuDisk, admitResources } from './du-settings.js';
+import { admitDuDisk, admitResources } from './du-limits.js';
 import { EngineCode, EngineError } from './errors.js';
 import { logDetail, logError } from './fault-log.js';
 import { newOpId, resultOf } from './journal.js';

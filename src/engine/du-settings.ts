@@ -2,8 +2,17 @@
 // restart policy, resources, stop delay, roles, host objects and environment of its units. The model
 // parses and validates them (src/model/software-modules/install-args.ts); the engine keeps them with the
 // DU and applies them (unit-launch.ts, the supervisor, admission).
-import { EngineCode, EngineError } from './errors.js';
-import type { EERecord, UnitRestart } from './types.js';
+
+/** The TR-181 AutoRestart settings an operator gave (absent: the manifest's policy, default timing). */
+export interface UnitRestart {
+  enabled: boolean;
+  minWait: number;
+  maxWait: number;
+  multiplier: number;
+  maxRetries: number;
+  /** ResetPeriod (s): the retry count starts again after the unit ran this long (0: never). */
+  resetPeriod?: number;
+}
 
 /** Per-DU limits below the EE's (TR-181 Resources.*); -1: none of its own. */
 export interface DuResources {
@@ -65,35 +74,4 @@ export function envOf(s: DuSettings | undefined): Record<string, string> {
 export function graceOf(s: DuSettings | undefined, engineDefaultMs: number, unitS?: number): number {
   const sec = unitS ?? s?.shutdownDelayS;
   return sec !== undefined ? sec * 1000 : engineDefaultMs;
-}
-
-/** A DU's own limits must fit in its EE's (a limit of the EE of -1 or 0 is none). */
-export function admitResources(ee: EERecord, r: DuResources | undefined): void {
-  if (!r) return;
-  const over = (mine: number, ees: number) => ees > 0 && mine > ees;
-  if (over(r.memoryKiB, ee.allocatedMemoryKiB))
-    throw new EngineError(
-      EngineCode.ResourcesExceeded,
-      `Resources.AllocatedMemory ${r.memoryKiB} KiB exceeds ${ee.name}'s ${ee.allocatedMemoryKiB} KiB`,
-    );
-  if (over(r.cpuPercent, ee.allocatedCpuPercent))
-    throw new EngineError(
-      EngineCode.ResourcesExceeded,
-      `Resources.AllocatedCPUPercent ${r.cpuPercent} exceeds ${ee.name}'s ${ee.allocatedCpuPercent}`,
-    );
-  if (over(r.diskKiB, ee.allocatedDiskKiB))
-    throw new EngineError(
-      EngineCode.ResourcesExceeded,
-      `Resources.AllocatedDiskSpace ${r.diskKiB} KiB exceeds ${ee.name}'s ${ee.allocatedDiskKiB} KiB`,
-    );
-}
-
-/** The package (and its data volumes) must fit in the DU's own disk allowance. */
-export function admitDuDisk(r: DuResources | undefined, bytes: number): void {
-  if (r && r.diskKiB > 0 && bytes > r.diskKiB * 1024)
-    throw new EngineError(
-      EngineCode.ResourcesExceeded,
-      `the package needs ${Math.ceil(bytes / 1024)} KiB, more than its Resources.AllocatedDiskSpace of ` +
-        `${r.diskKiB} KiB`,
-    );
 }

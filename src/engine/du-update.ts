@@ -18,7 +18,7 @@ import {
   type Unpacked,
   unpackTree,
 } from './du-files.js';
-import { admitDuDisk, admitResources } from './du-settings.js';
+import { admitDuDisk, admitResources } from './du-limits.js';
 import { EngineCode, EngineError } from './errors.js';
 import { logDetail } from './fault-log.js';
 import { newOpId, resultOf } from './journal.js';

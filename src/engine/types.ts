@@ -4,7 +4,7 @@
 import type { Logger } from '../util/logger.js';
 import type { Quarantine } from '../util/quarantine.js';
 import type { IdRange } from './backends/lxc/policy.js';
-import type { DuSettings } from './du-settings.js';
+import type { DuSettings, UnitRestart } from './du-settings.js';
 import type { EngineFaultKind, TransferFailure } from './errors.js';
 import type { DownloadLimits } from './fetch.js';
 import type { IdPool } from './ids/pool.js';
@@ -12,6 +12,8 @@ import type { UserIds } from './ids/users.js';
 import type { Manifest, ServiceSpec } from './package/manifest.js';
 import type { UnitState } from './supervisor.js';
 import type { VolumeSpec } from './volumes.js';
+
+export type { UnitRestart } from './du-settings.js';
 
 /** The backends' kinds, as EE records keep them (the backends themselves are in backends/registry.ts). */
 export const BACKEND_KINDS = ['native', 'lxc'] as const;
@@ -39,17 +41,6 @@ export interface EERecord {
   allowPrivileged?: boolean;
   /** The factory DUs' URLs (defaults file), installed once; Reset() restores them (absent: none yet). */
   factoryDUs?: readonly string[];
-}
-
-/** The TR-181 AutoRestart settings an operator gave (absent: the manifest's policy, default timing). */
-export interface UnitRestart {
-  enabled: boolean;
-  minWait: number;
-  maxWait: number;
-  multiplier: number;
-  maxRetries: number;
-  /** ResetPeriod (s): the retry count starts again after the unit ran this long (0: never). */
-  resetPeriod?: number;
 }
 
 export interface EURecord {
