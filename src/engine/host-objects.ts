@@ -8,15 +8,18 @@
 import {
   closeSync,
   constants,
+  existsSync,
   fstatSync,
   lstatSync,
   mkdirSync,
   openSync,
+  readdirSync,
   realpathSync,
   rmdirSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Logger } from '../util/logger.js';
 import type { DuStore } from './du-store.js';
 import { EngineCode, EngineError } from './errors.js';
@@ -68,6 +71,17 @@ export class HostObjects {
           .catch((e) => logError(this.c.log, e, { duid: du.duid }, 'a host object has no Destination'));
   }
 
+  /** What a crash left of a DU no record has (an install not committed, an uninstall committed): unmounted. */
+  async sweep(duid: string): Promise<void> {
+    for (const ee of this.c.store.ees) {
+      const b = this.c.store.backendOf(ee);
+      if (!b.caps.volumeLinks) continue;
+      const dir = dirname(b.volumeDir(ee, 'x'));
+      const left = existsSync(dir) ? readdirSync(dir).filter((n) => n.startsWith(`host-${duid}-`)) : [];
+      for (const n of left) await removeMountPoint(join(dir, n));
+    }
+  }
+
   /** Takes a DU's host objects away (uninstall, or before an update gives others). */
   async detach(du: DURecord): Promise<void> {
     const ee = this.c.store.ee(du.ee);
@@ -76,14 +90,17 @@ export class HostObjects {
     if (!b.caps.volumeLinks) return;
     for (const [i, h] of (du.settings?.hostObjects ?? []).entries()) {
       await b.unlink(ee, h.destination).catch(() => undefined);
-      const at = b.volumeDir(ee, idOf(du, i));
-      await unmount(at);
-      try {
-        rmdirSync(at);
-      } catch {
-        rmSync(at, { force: true }); // a file's mount point
-      }
+      await removeMountPoint(b.volumeDir(ee, idOf(du, i)));
     }
+  }
+}
+
+async function removeMountPoint(at: string): Promise<void> {
+  await unmount(at);
+  try {
+    rmdirSync(at);
+  } catch {
+    rmSync(at, { force: true }); // a file's mount point
   }
 }
 
