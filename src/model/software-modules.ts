@@ -13,6 +13,7 @@ import { ApplicationData, registerApplicationData } from './software-modules/app
 import { DeploymentUnits, registerDeploymentUnits } from './software-modules/deployment-unit.js';
 import { type DuStateChange, DuStateChanges } from './software-modules/du-state-change.js';
 import { ExecEnvs, registerExecEnvs } from './software-modules/exec-env.js';
+import { registerExecEnvRoles } from './software-modules/exec-env-roles.js';
 import { ExecutionUnits, registerExecutionUnits } from './software-modules/execution-unit.js';
 import { installFactoryDUs } from './software-modules/factory-dus.js';
 import { followFileUrlDirectory, registerFileUrlDirectory } from './software-modules/file-url-directory.js';
@@ -46,6 +47,7 @@ export function registerSoftwareModules(dm: DataModel, model: () => SoftwareModu
     () => model()?.applicationData,
   );
   registerFileUrlDirectory(dm);
+  registerExecEnvRoles(dm);
 }
 
 export class SoftwareModules {

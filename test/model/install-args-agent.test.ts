@@ -142,6 +142,33 @@ test('a bad value of a known argument is 7027 naming it; a required role the EE 
   });
 });
 
+test('RequiredRoles: installed where ModifyAvailableRoles() made the role available; kept on the DU row', async () => {
+  await withAgent({}, async (a, dir) => {
+    const role = a.dm.addInstance(
+      'Device.LocalAgent.ControllerTrust.Role.',
+      { Name: 'camera', Enable: 'true' },
+      'test',
+    );
+    const url = writePkg(dir, 'cam', '1.0');
+    assert.equal((await operate(a, `${SM}InstallDU()`, { URL: url, RequiredRoles: 'camera' })).ok, false);
+    const bad = await operate(a, `${SM}ExecEnv.1.ModifyAvailableRoles()`, {
+      AvailableRoles: 'Device.LocalAgent.Controller.1',
+      AvailableUserRoles: '',
+    });
+    assert.equal(bad.ok, false);
+    const ok = await operate(a, `${SM}ExecEnv.1.ModifyAvailableRoles()`, {
+      AvailableRoles: role.slice(0, -1),
+      AvailableUserRoles: '',
+    });
+    assert.equal(ok.ok, true, JSON.stringify(ok));
+    const r = await operate(a, `${SM}InstallDU()`, { URL: url, RequiredRoles: 'camera', OptionalRoles: 'mic' });
+    assert.equal(r.ok, true, JSON.stringify(r));
+    const du = `${SM}DeploymentUnit.1.`;
+    assert.equal(a.dm.value(`${du}X_CPE-AGENT_RequiredRoles`), 'camera');
+    assert.equal(a.dm.value(`${du}X_CPE-AGENT_OptionalRoles`), 'mic');
+  });
+});
+
 test('AutoRestart.* and Resources.* kept with the DU, shown on its EU; Uninstall names the removed DU', async () => {
   await withAgent({}, async (a, dir) => {
     const r = await operate(a, `${SM}InstallDU()`, {
