@@ -3,7 +3,9 @@
 import type { EventEmitter } from 'node:events';
 import type { Logger } from '../util/logger.js';
 import type { AppVolumes } from './app-volumes.js';
+import type { DuCgroups } from './du-cgroup.js';
 import type { DuStore } from './du-store.js';
+import type { HostObjects } from './host-objects.js';
 import type { Identities } from './identity.js';
 import type { Journal } from './journal.js';
 import type { OpQueue } from './op-queue.js';
@@ -29,4 +31,8 @@ export interface EngineParts {
   readonly downloads: () => DownloadContext;
   /** Hands a unit to the supervisor: its launch and its restart policy. */
   supervise(du: DURecord, eu: EURecord): void;
+  /** The DUs' own cgroups (Resources.AllocatedMemory / AllocatedCPUPercent). */
+  readonly cgroups: DuCgroups;
+  /** The host paths bound into EEs for DUs (HostObject). */
+  readonly hostObjects: HostObjects;
 }

@@ -9,6 +9,7 @@ import { admitDisk, unpackLimits } from './admission.js';
 import type { EngineParts } from './context.js';
 import { removeData } from './du-data.js';
 import { asEngineError, faultOf, removeRoot, type Unpacked, unpackIfTree } from './du-files.js';
+import { admitDuDisk, admitResources } from './du-limits.js';
 import { EngineCode, EngineError } from './errors.js';
 import { logDetail, logError } from './fault-log.js';
 import { newOpId, resultOf } from './journal.js';
@@ -82,6 +83,8 @@ async function fetchForInstall(p: EngineParts, req: InstallRequest, job: Install
         `(AllowPrivileged policy)`,
     );
   }
+  admitResources(ee, req.settings?.resources);
+  p.hostObjects.check(ee, req);
   mkdirSync(op.staging, { recursive: true, mode: 0o700 });
   // The journal entry is on disk before anything is placed where it would outlive a crash (the
   // staging directory does not: start() clears it); its fsync runs while the package downloads.
@@ -119,6 +122,7 @@ async function commitInstall(p: EngineParts, req: InstallRequest, job: InstallJo
     }
     const user = p.identity.checkUsers(ee, manifest, req.privileged === true);
     const specs = p.volumes.specs(req.appData ?? manifest.data);
+    admitDuDisk(req.settings?.resources, placed.bytes + p.volumes.newBytes(ee, uuid, specs));
     admitDisk(store, ee, placed.bytes + p.volumes.newBytes(ee, uuid, specs));
     if (placed.layout === 'tree') {
       // Recovery must know what the rename creates: the entry on disk says so since it was made (the DU's
@@ -148,8 +152,17 @@ async function commitInstall(p: EngineParts, req: InstallRequest, job: InstallJo
         requested: s.autostart ? 'Active' : 'Idle',
         autoStart: s.autostart,
         runLevel: s.runLevel,
+        ...(req.settings?.restart ? { restart: req.settings.restart } : {}),
       })),
+      ...(req.settings ? { settings: req.settings } : {}),
+      ...(req.factory ? { factoryUrl: req.url } : {}),
     };
+    try {
+      await p.hostObjects.attach(du);
+    } catch (e) {
+      await p.hostObjects.detach(du);
+      throw e;
+    }
     if (!existsSync(store.dataDir(du.uuid, du.ee))) job.madeData = du;
     p.identity.makeDataDir(du);
     // The commit point: recovery finds the DU in the records. Known in memory only once it is there.

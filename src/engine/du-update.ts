@@ -18,6 +18,7 @@ import {
   type Unpacked,
   unpackTree,
 } from './du-files.js';
+import { admitDuDisk, admitResources } from './du-limits.js';
 import { EngineCode, EngineError } from './errors.js';
 import { logDetail } from './fault-log.js';
 import { newOpId, resultOf } from './journal.js';
@@ -122,9 +123,14 @@ async function commitUpdate(p: EngineParts, req: UpdateRequest, job: UpdateJob, 
     // Volumes: those named (by the caller, else the new manifest, else the ones it has) must exist.
     let specs = req.appData ?? manifest.data;
     const extra = specs ? p.volumes.newBytes(ee, old.uuid, p.volumes.specs(specs)) : 0;
+    const settings = req.settings ? { ...old.settings, ...req.settings } : old.settings;
+    admitResources(ee, settings?.resources);
+    if (settings) p.hostObjects.check(ee, { settings });
+    admitDuDisk(settings?.resources, bytes + extra);
     admitDisk(store, ee, bytes - old.diskKiB * 1024 + extra);
     job.wasActive = old.eus.filter((e) => supervisor.isRunning(e.euid)).map((e) => e.service.name);
     for (const eu of old.eus) await supervisor.stop(eu.euid, p.grace);
+    if (req.settings?.hostObjects) await p.hostObjects.detach(old);
     await detachRoot(old, op.staging);
     job.swapped = true;
     if (layout === 'image') {
@@ -158,9 +164,12 @@ async function commitUpdate(p: EngineParts, req: UpdateRequest, job: UpdateJob, 
         requested: keep.get(s.name)?.requested ?? (s.autostart ? 'Active' : 'Idle'),
         autoStart: s.autostart,
         runLevel: s.runLevel,
+        ...(settings?.restart ? { restart: settings.restart } : {}),
       })),
+      ...(settings ? { settings } : {}),
     };
     p.identity.makeDataDir(du);
+    if (req.settings?.hostObjects) await p.hostObjects.attach(du);
     store.commitDUs(store.dus.map((d) => (d.duid === duid ? du : d))); // the commit point
     p.records.saveOp({ ...op, committed: true });
     // Without RetainData the old volumes' data goes: the ones still named start empty, the others go.

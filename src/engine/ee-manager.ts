@@ -50,6 +50,7 @@ export class EEManager {
           logError(this.p.log, e, { volume: v.name, ee: ee.name }, 'application data volume has no AccessPath'),
         );
     }
+    await this.p.hostObjects.linkAll(ee);
   }
 
   /** Starts the units that should run at the EE's current run level. */

@@ -40,6 +40,7 @@ export async function startEngine(p: EngineParts, ees: EEManager, images: Volume
   }
   store.vols = records.loadVolumes();
   await p.volumes.mountAll();
+  await p.hostObjects.mountAll();
   for (const du of store.dus) for (const eu of du.eus) p.supervise(du, eu);
   for (const op of records.loadOps()) await recover(p, op);
   // Without a readable volume list, an image no record names may still be someone's data: kept.

@@ -4,6 +4,7 @@
 import type { Logger } from '../util/logger.js';
 import type { Quarantine } from '../util/quarantine.js';
 import type { IdRange } from './backends/lxc/policy.js';
+import type { DuSettings, UnitRestart } from './du-settings.js';
 import type { EngineFaultKind, TransferFailure } from './errors.js';
 import type { DownloadLimits } from './fetch.js';
 import type { IdPool } from './ids/pool.js';
@@ -12,6 +13,8 @@ import type { Manifest, ServiceSpec } from './package/manifest.js';
 import type { SignatureTrust } from './package/signature.js';
 import type { UnitState } from './supervisor.js';
 import type { VolumeSpec } from './volumes.js';
+
+export type { UnitRestart } from './du-settings.js';
 
 /** The backends' kinds, as EE records keep them (the backends themselves are in backends/registry.ts). */
 export const BACKEND_KINDS = ['native', 'lxc'] as const;
@@ -37,15 +40,8 @@ export interface EERecord {
   readonly ids?: IdRange;
   /** The operator allows privileged DUs here (TR-181 Privileged). */
   allowPrivileged?: boolean;
-}
-
-/** The TR-181 AutoRestart settings an operator gave (absent: the manifest's policy, default timing). */
-export interface UnitRestart {
-  enabled: boolean;
-  minWait: number;
-  maxWait: number;
-  multiplier: number;
-  maxRetries: number;
+  /** The factory DUs' URLs (defaults file), installed once; Reset() restores them (absent: none yet). */
+  factoryDUs?: readonly string[];
 }
 
 export interface EURecord {
@@ -56,6 +52,8 @@ export interface EURecord {
   requested: 'Active' | 'Idle';
   autoStart: boolean;
   runLevel: number;
+  /** The EU row's ShutdownDelay as an operator wrote it, in seconds (absent: its DU's, else the engine's). */
+  shutdownDelayS?: number;
 }
 
 export interface DURecord {
@@ -77,6 +75,10 @@ export interface DURecord {
   readonly installedAt: string;
   readonly diskKiB: number;
   eus: EURecord[];
+  /** The InstallDU / Update arguments beyond the package (absent in older records: none given). */
+  readonly settings?: DuSettings;
+  /** A factory DU's factory URL: Reset() brings it back to that version (absent: installed later). */
+  readonly factoryUrl?: string;
 }
 
 /** An install, update or uninstall that has started and not yet been reported. */
@@ -152,6 +154,10 @@ export interface InstallRequest {
   readonly signature?: string;
   /** The EE's signature policy and signer certificates, resolved by the model from ExecEnv.Signers. */
   readonly trust?: SignatureTrust;
+  /** AutoRestart, Resources, ShutdownDelay, roles, HostObject, EnvVariable (absent on Update: unchanged). */
+  readonly settings?: DuSettings;
+  /** Installed as one of its EE's factory DUs (the defaults file's). */
+  readonly factory?: boolean;
 }
 
 export type UpdateRequest = Omit<InstallRequest, 'ee' | 'url'> & { url?: string; retainData?: boolean };

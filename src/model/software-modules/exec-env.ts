@@ -1,7 +1,7 @@
 // ExecEnvClass and ExecEnv: one class per backend present, one ExecEnv row per engine execution
 // environment, their commands (AddExecEnv, SetRunLevel, Restart, Remove, Reset, ModifyConstraints)
 // and the writes of an operator that act on the engine (Enable, Reset, RequestedRunLevel, the
-// X_CPE-AGENT_AllowPrivileged policy).
+// X_CPE-AGENT_AllowPrivileged policy). Reset() is TR-181's: see engine/ee-reset.ts.
 import type { DataModel } from '../../dm/datamodel.js';
 import { DmError, UspError } from '../../dm/errors.js';
 import type { ObjectNode } from '../../dm/tree.js';
@@ -62,7 +62,7 @@ export class ExecEnvs {
     } else if (param === 'Enable') void engine.setEnabled(ee.id, value === 'true').catch(fail);
     else if (param === 'Reset' && value === 'true')
       void engine
-        .resetEE(ee.id)
+        .resetToFactory(ee.id)
         .catch(fail)
         .finally(() => this.rows.dm.update(row, { Reset: 'false' }, ME));
     else if (param === 'RequestedRunLevel') void engine.setRunLevel(ee.id, Number(value)).catch(fail);
@@ -177,7 +177,7 @@ export class ExecEnvs {
 
   async resetEE(row: ObjectNode): Promise<Record<string, string>> {
     const ee = this.rows.eeForCommand(row);
-    await this.rows.engine.resetEE(ee.id).catch(rethrow);
+    await this.rows.engine.resetToFactory(ee.id).catch(rethrow);
     return {};
   }
 
