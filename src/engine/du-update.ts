@@ -123,6 +123,7 @@ async function commitUpdate(p: EngineParts, req: UpdateRequest, job: UpdateJob, 
     admitDisk(store, ee, bytes - old.diskKiB * 1024 + extra);
     job.wasActive = old.eus.filter((e) => supervisor.isRunning(e.euid)).map((e) => e.service.name);
     for (const eu of old.eus) await supervisor.stop(eu.euid, p.grace);
+    await store.backendOf(ee).release?.(ee, old);
     await detachRoot(old, op.staging);
     job.swapped = true;
     if (layout === 'image') {

@@ -13,7 +13,7 @@ import type { UnitState } from './supervisor.js';
 import type { VolumeSpec } from './volumes.js';
 
 /** The backends' kinds, as EE records keep them (the backends themselves are in backends/registry.ts). */
-export const BACKEND_KINDS = ['native', 'lxc'] as const;
+export const BACKEND_KINDS = ['native', 'lxc', 'oci'] as const;
 export type BackendKind = (typeof BACKEND_KINDS)[number];
 
 export interface EERecord {
@@ -76,6 +76,11 @@ export interface DURecord {
   readonly installedAt: string;
   readonly diskKiB: number;
   eus: EURecord[];
+  /**
+   * An OCI image's layer directories, lowest first (RUNC: an OCI EE's container root is an overlay of them).
+   * Absent: the DU's root is its only layer.
+   */
+  readonly image?: { readonly layers: readonly string[] };
 }
 
 /** An install, update or uninstall that has started and not yet been reported. */

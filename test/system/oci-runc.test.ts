@@ -1,0 +1,111 @@
+// The engine's OCI EEs on real runc: a DU's EU runs as a container that is root in its own user namespace
+// and an unprivileged id on the host, can neither mount nor see host files, stops within ShutdownDelay,
+// loses its writes on Reset, and leaves no container, mount or cgroup once uninstalled and its EE removed.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { OciBackend } from '../../src/engine/backends/oci/backend.js';
+import { CGROUP_PARENT } from '../../src/engine/backends/oci/cgroup.js';
+import { Engine } from '../../src/engine/engine.js';
+import { silentLogger } from '../../src/util/logger.js';
+import { tempDir, waitFor } from '../helpers.js';
+import { serveFiles } from '../http-files.js';
+import { busyboxPackage, requireRunc } from './oci.js';
+
+const GRACE_MS = 2000;
+
+test('OCI EE: an EU is a runc container, unprivileged, confined, stopped in time, reset and removed cleanly', async (t) => {
+  if (!(await requireRunc(t))) return;
+  const { dir, cleanup } = tempDir('cpe-oci-');
+  const marker = join(dir, `host-secret-${process.pid}`);
+  const web =
+    '#!/bin/sh\nid -u > "$CPE_DU_DATA/uid"\necho written > /written\ntrap "exit 0" TERM\n' +
+    'while true; do sleep 0.2; done\n';
+  // No handler: as a pid namespace's init it ignores SIGTERM, so only the SIGKILL after ShutdownDelay ends it.
+  const stubborn = '#!/bin/sh\nwhile true; do sleep 1; done\n';
+  const probe =
+    '#!/bin/sh\nr="$CPE_DU_DATA/probe"\n: > "$r"\n' +
+    'mount -t tmpfs none /mnt 2>/dev/null && echo mounted >> "$r"\n' +
+    `test -e ${marker} && echo host-visible >> "$r"\n` +
+    'ip link 2>/dev/null | grep -c "^[0-9]" >> "$r"\ntouch /probed\necho done >> "$r"\n';
+  const pkg = busyboxPackage(
+    'ociapp',
+    [
+      { name: 'web', command: 'bin/web.sh' },
+      { name: 'stubborn', command: 'bin/stubborn.sh' },
+      { name: 'probe', command: 'bin/probe.sh', autostart: false, restart: 'never' },
+    ],
+    { 'bin/web.sh': web, 'bin/stubborn.sh': stubborn, 'bin/probe.sh': probe },
+  );
+  const http = await serveFiles({ 'app.tgz': pkg });
+  const engine = new Engine({ stateDir: join(dir, 'state'), logger: silentLogger, shutdownGraceMs: GRACE_MS });
+  await engine.start();
+  const oci = engine.backend('oci') as OciBackend;
+  assert.ok(engine.backends.includes('oci'), 'runc works here: the OCI class is present');
+  const ee = await engine.createEE({
+    name: 'oci',
+    execEnvClass: 'OCI',
+    enabled: true,
+    memoryKiB: 64 * 1024,
+    cpuPercent: 50,
+    diskKiB: 32 * 1024,
+  });
+  t.after(async () => {
+    await engine.stopAll();
+    await oci.destroy(ee).catch(() => undefined);
+    await http.close();
+    cleanup();
+  });
+  require_(ee.ids);
+  const res = await engine.install({ url: http.url('app.tgz'), ee: ee.id, requestTag: 'oci' });
+  assert.equal(res.fault, undefined, res.fault?.message);
+  const du = res.du!;
+  const euid = (n: string) => du.eus.find((e) => e.service.name === n)!.euid;
+  const data = (f: string) => join(engine.dataDir(du.uuid, ee.id), f);
+  await waitFor(() => existsSync(data('uid')));
+  assert.equal(engine.unitState(euid('web'))?.status, 'Active');
+  assert.equal(readFileSync(data('uid'), 'utf8').trim(), '0', 'root in its own namespace');
+
+  // On the host its init is the EE's base id, not root.
+  const ctrs = await oci.runc.list();
+  const web1 = ctrs.find((c) => c.id === euid('web'));
+  assert.ok(web1 && web1.status === 'running', 'a runc container per EU');
+  const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${web1.pid}/status`, 'utf8'))?.[1];
+  assert.equal(Number(uid), ee.ids.base);
+
+  // Confined: no mount, no host file, loopback only.
+  await engine.setRequestedState(euid('probe'), 'Active');
+  await waitFor(() => existsSync(data('probe')) && readFileSync(data('probe'), 'utf8').includes('done'));
+  assert.deepEqual(readFileSync(data('probe'), 'utf8').trim().split('\n'), ['1', 'done']);
+
+  // ShutdownDelay: SIGTERM is ignored by this one, SIGKILL follows the delay.
+  const t0 = Date.now();
+  await engine.setRequestedState(euid('stubborn'), 'Idle');
+  const took = Date.now() - t0;
+  assert.ok(took >= GRACE_MS - 100 && took < GRACE_MS + 5000, `stopped after ${took} ms`);
+  assert.equal(engine.unitState(euid('stubborn'))?.status, 'Idle');
+  assert.ok(!(await oci.runc.list()).some((c) => c.id === euid('stubborn')), 'its container is gone');
+
+  // Reset: the writes in the container's root go (the probe does not run again); the DU and its data stay.
+  const upper = join(dir, 'state', 'engine', 'oci', ee.id, 'upper', 'layers', du.duid, 'diff');
+  assert.ok(existsSync(join(upper, 'probed')), 'the write went to the DU upper layer');
+  await engine.resetEE(ee.id);
+  await waitFor(() => engine.unitState(euid('web'))?.status === 'Active');
+  assert.ok(!existsSync(join(upper, 'probed')));
+  assert.ok(existsSync(data('uid')));
+
+  // Uninstall and removal leave nothing behind.
+  const un = await engine.uninstall(du.duid, 'oci');
+  assert.equal(un.fault, undefined);
+  await engine.removeEE(ee.id, true);
+  assert.deepEqual(await oci.runc.list(), []);
+  const mounts = readFileSync('/proc/mounts', 'utf8');
+  assert.ok(!mounts.includes(dir), 'no mount left under the state directory');
+  for (const c of ['memory', 'pids', 'cpu'])
+    assert.ok(!existsSync(join('/sys/fs/cgroup', c, CGROUP_PARENT, ee.id)), `no ${c} cgroup left`);
+});
+
+function require_<T>(v: T | undefined): asserts v is T {
+  assert.ok(v);
+}
