@@ -2,6 +2,7 @@
 // and an unprivileged id on the host, can neither mount nor see host files, stops within ShutdownDelay,
 // loses its writes on Reset, and leaves no container, mount or cgroup once uninstalled and its EE removed.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -109,3 +110,61 @@ test('OCI EE: an EU is a runc container, unprivileged, confined, stopped in time
 function require_<T>(v: T | undefined): asserts v is T {
   assert.ok(v);
 }
+
+test('OCI EE: an agent restart adopts running containers; after a reboot the roots are mounted again', async (t) => {
+  if (!(await requireRunc(t))) return;
+  const { dir, cleanup } = tempDir('cpe-oci-');
+  const pkg = busyboxPackage('adopted', [{ name: 'svc', command: 'bin/svc.sh' }], {
+    'bin/svc.sh': '#!/bin/sh\ntrap "exit 0" TERM\nwhile true; do sleep 0.2; done\n',
+  });
+  const http = await serveFiles({ 'app.tgz': pkg });
+  const opts = { stateDir: join(dir, 'state'), logger: silentLogger, shutdownGraceMs: GRACE_MS };
+  let engine = new Engine(opts);
+  await engine.start();
+  const ee = await engine.createEE({
+    name: 'oci',
+    execEnvClass: 'OCI',
+    enabled: true,
+    memoryKiB: -1,
+    cpuPercent: -1,
+    diskKiB: 32 * 1024,
+  });
+  t.after(async () => {
+    await engine.stopAll();
+    await (engine.backend('oci') as OciBackend).destroy(ee).catch(() => undefined);
+    await http.close();
+    cleanup();
+  });
+  const res = await engine.install({ url: http.url('app.tgz'), ee: ee.id, requestTag: 'a' });
+  assert.equal(res.fault, undefined, res.fault?.message);
+  const euid = res.euids[0]!;
+  await waitFor(() => engine.unitState(euid)?.status === 'Active');
+  const pid = engine.unitState(euid)?.pid;
+
+  // An agent restart: the container runs on and is adopted, not started again.
+  engine.detach();
+  engine = new Engine(opts);
+  await engine.start();
+  assert.equal(engine.unitState(euid)?.status, 'Active');
+  assert.equal(engine.unitState(euid)?.pid, pid);
+  const oci = engine.backend('oci') as OciBackend;
+  assert.equal((await oci.runc.list()).filter((c) => c.status === 'running').length, 1);
+
+  // A "reboot": the containers and every mount go (runc's state stays on disk, stale); start cleans and remounts.
+  engine.detach();
+  for (const c of await oci.runc.list()) process.kill(c.pid, 'SIGKILL');
+  await waitFor(async () => (await oci.runc.list()).every((c) => c.status !== 'running'));
+  const mounts = () =>
+    readFileSync('/proc/mounts', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[1] ?? '')
+      .filter((m) => m.startsWith(dir));
+  for (const m of mounts().reverse()) execFileSync('umount', ['-l', m]);
+  engine = new Engine(opts);
+  await engine.start();
+  await waitFor(() => engine.unitState(euid)?.status === 'Active' && engine.unitState(euid)?.pid !== pid);
+  // One container: the stale one was deleted, the new one runs.
+  await waitFor(async () => (await oci.runc.list()).map((c) => c.status).join() === 'running');
+  await engine.removeEE(ee.id, true);
+  assert.deepEqual(mounts(), []);
+});
