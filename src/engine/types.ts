@@ -76,11 +76,6 @@ export interface DURecord {
   readonly installedAt: string;
   readonly diskKiB: number;
   eus: EURecord[];
-  /**
-   * An OCI image's layer directories, lowest first (RUNC: an OCI EE's container root is an overlay of them).
-   * Absent: the DU's root is its only layer.
-   */
-  readonly image?: { readonly layers: readonly string[] };
 }
 
 /** An install, update or uninstall that has started and not yet been reported. */

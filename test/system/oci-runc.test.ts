@@ -16,7 +16,8 @@ import { busyboxPackage, requireRunc } from './oci.js';
 
 const GRACE_MS = 2000;
 
-test('OCI EE: an EU is a runc container, unprivileged, confined, stopped in time, reset and removed cleanly', async (t) => {
+const FIRST = 'OCI EE: an EU is a runc container, unprivileged, confined, stopped in time, reset and removed cleanly';
+test(FIRST, async (t) => {
   if (!(await requireRunc(t))) return;
   const { dir, cleanup } = tempDir('cpe-oci-');
   const marker = join(dir, `host-secret-${process.pid}`);

@@ -14,6 +14,7 @@ import type { Backend, BackendCapabilities, EERef, ExecEnvClass } from '../backe
 import type { IdRange } from '../lxc/policy.js';
 import { containerCgroup, EECgroup } from './cgroup.js';
 import { runcLauncher } from './launcher.js';
+import { layersOf } from './layers.js';
 import { Runc } from './runc.js';
 import { type BindMount, ociSpec } from './spec.js';
 import { OciStorage } from './storage.js';
@@ -21,9 +22,6 @@ import { imageUser } from './users.js';
 
 /** Where a DU's data directory is bound in its containers (CPE_DU_DATA), as in the LXC EEs. */
 export const DATA_IN_CONTAINER = '/var/lib/cpe/data';
-
-/** An image's layers (lowest first); a package DU's root is its only one. */
-export const layersOf = (du: DURecord): readonly string[] => du.image?.layers ?? [du.root];
 
 export class OciBackend implements Backend {
   readonly kind = 'oci' as const;
