@@ -3,7 +3,7 @@
 // loses its writes on Reset, and leaves no container, mount or cgroup once uninstalled and its EE removed.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { OciBackend } from '../../src/engine/backends/oci/backend.js';
@@ -22,7 +22,7 @@ test(FIRST, async (t) => {
   const { dir, cleanup } = tempDir('cpe-oci-');
   const marker = join(dir, `host-secret-${process.pid}`);
   const web =
-    '#!/bin/sh\nid -u > "$CPE_DU_DATA/uid"\necho written > /written\ntrap "exit 0" TERM\n' +
+    '#!/bin/sh\nid -u > "$CPE_DU_DATA/uid"\necho kept > /srv/store/v\ntrap "exit 0" TERM\n' +
     'while true; do sleep 0.2; done\n';
   // No handler: as a pid namespace's init it ignores SIGTERM, so only the SIGKILL after ShutdownDelay ends it.
   const stubborn = '#!/bin/sh\nwhile true; do sleep 1; done\n';
@@ -60,7 +60,12 @@ test(FIRST, async (t) => {
     cleanup();
   });
   require_(ee.ids);
-  const res = await engine.install({ url: http.url('app.tgz'), ee: ee.id, requestTag: 'oci' });
+  const res = await engine.install({
+    url: http.url('app.tgz'),
+    ee: ee.id,
+    requestTag: 'oci',
+    appData: [{ name: 'store', capacityMiB: 4, retain: 'UntilStopped', accessPath: '/srv/store' }],
+  });
   assert.equal(res.fault, undefined, res.fault?.message);
   const du = res.du!;
   const euid = (n: string) => du.eus.find((e) => e.service.name === n)!.euid;
@@ -75,6 +80,17 @@ test(FIRST, async (t) => {
   assert.ok(web1 && web1.status === 'running', 'a runc container per EU');
   const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${web1.pid}/status`, 'utf8'))?.[1];
   assert.equal(Number(uid), ee.ids.base);
+
+  // Its volume is bound at its AccessPath; its cgroup is below the EE's, which holds the EE's memory limit.
+  const vols = join(dir, 'state', 'engine', 'oci', ee.id, 'volumes');
+  assert.equal(readFileSync(join(vols, readdirSync(vols)[0]!, 'v'), 'utf8'), 'kept\n');
+  const eeCgroup = join('/sys/fs/cgroup/memory', CGROUP_PARENT, ee.id);
+  if (existsSync('/sys/fs/cgroup/memory')) {
+    assert.equal(Number(readFileSync(join(eeCgroup, 'memory.limit_in_bytes'), 'utf8')), 64 * 1024 * 1024);
+    assert.match(readFileSync(`/proc/${web1.pid}/cgroup`, 'utf8'), new RegExp(`${CGROUP_PARENT}/${ee.id}/`));
+    await engine.modifyConstraints(ee.id, { memoryKiB: 96 * 1024, force: false });
+    assert.equal(Number(readFileSync(join(eeCgroup, 'memory.limit_in_bytes'), 'utf8')), 96 * 1024 * 1024);
+  }
 
   // Confined: no mount, no host file, loopback only.
   await engine.setRequestedState(euid('probe'), 'Active');
@@ -96,6 +112,16 @@ test(FIRST, async (t) => {
   await waitFor(() => engine.unitState(euid('web'))?.status === 'Active');
   assert.ok(!existsSync(join(upper, 'probed')));
   assert.ok(existsSync(data('uid')));
+
+  // A bigger disk: the EE's image grows, its units start again.
+  const size = () => {
+    const s = statfsSync(join(dir, 'state', 'engine', 'oci', ee.id, 'upper'));
+    return s.blocks * s.bsize;
+  };
+  const before = size();
+  await engine.modifyConstraints(ee.id, { diskKiB: 48 * 1024, force: false });
+  assert.ok(size() > before + 12 * 1024 * 1024, `the writable image grew from ${before} to ${size()}`);
+  await waitFor(() => engine.unitState(euid('web'))?.status === 'Active');
 
   // Uninstall and removal leave nothing behind.
   const un = await engine.uninstall(du.duid, 'oci');
