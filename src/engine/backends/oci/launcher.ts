@@ -39,14 +39,34 @@ export function runcLauncher(runc: Runc, unit: RuncUnit): ProcessLauncher {
       return { pid: child.pid, exited };
     },
     signal(_euid, pid, sig) {
-      void runc.kill(unit.id, sig === 'SIGTERM' ? 'TERM' : 'KILL').then(async (ok) => {
-        if (sig !== 'SIGKILL') return;
-        // Not created yet, or runc hung: runc's own session goes, and the container (if any) with it.
-        if (!ok) killGroup(pid);
-        await runc.delete(unit.id);
-      });
+      void deliver(runc, unit.id, pid, sig);
     },
   };
+}
+
+/**
+ * A stop that comes right after the start may find `runc run` still creating the container: the signal is
+ * tried again (every 100 ms, while runc runs, for up to 5 s) rather than lost. A SIGKILL that finds no
+ * container (or a hung runc) takes runc's own session, and the container is deleted in any case.
+ */
+async function deliver(runc: Runc, id: string, pid: number, sig: 'SIGTERM' | 'SIGKILL'): Promise<void> {
+  let ok = false;
+  for (let i = 0; i < 50 && !ok && alive(pid); i++) {
+    ok = await runc.kill(id, sig === 'SIGTERM' ? 'TERM' : 'KILL');
+    if (!ok) await new Promise((r) => setTimeout(r, 100));
+  }
+  if (sig !== 'SIGKILL') return;
+  if (!ok) killGroup(pid);
+  await runc.delete(id);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function killGroup(pid: number): void {
