@@ -78,7 +78,7 @@ export class OciBackend implements Backend {
   }
 
   async create(ee: EERecord): Promise<void> {
-    await this.store(ee).create(this.ids(ee), ee.allocatedDiskKiB);
+    await this.store(ee).create(ee.allocatedDiskKiB);
     this.cgroup(ee).apply(this.limits(ee));
   }
 
@@ -87,7 +87,7 @@ export class OciBackend implements Backend {
    * containers no unit can be adopted with removed (stopped ones, and those whose `runc run` is gone).
    */
   async prepare(ee: EERecord): Promise<void> {
-    await this.store(ee).mount(this.ids(ee));
+    await this.store(ee).mount();
     this.cgroup(ee).apply(this.limits(ee));
     for (const c of await this.containers(ee))
       if (c.status !== 'running' || !ownedByRunc(c.pid)) await this.runc.delete(c.id);

@@ -50,21 +50,21 @@ export class OciStorage {
   }
 
   /** A new EE: its directories, and an empty writable image of its disk allowance, mounted. */
-  async create(ids: IdRange, diskKiB: number): Promise<void> {
+  async create(diskKiB: number): Promise<void> {
     for (const d of [this.dir, this.duDir, this.upper, this.volumesDir, join(this.dir, 'rootfs')])
       mkdirSync(d, { recursive: true, mode: 0o711 });
     writeFileSync(this.image, '');
     await run('truncate', ['-s', `${diskKiB > 0 ? diskKiB : DEFAULT_DISK_KIB}K`, this.image]);
     await run('mkfs.ext4', ['-q', '-F', '-m', '0', '-E', 'root_owner=0:0', this.image]);
-    await this.mount(ids);
+    await this.mount();
   }
 
   /**
-   * The writable image mounted (after a device reboot), and its directories owned by the container's root
-   * inside an image root that stays the host's; containers (host ids of the range) must pass through
-   * the agent's directories to their roots and volumes, and can list none of them.
+   * The writable image mounted (after a device reboot), its layers/ and data/ the agent's (each DU's entries
+   * below are owned by the range); containers (host ids of the range) must pass through the agent's
+   * directories to their roots and volumes, and can list none of them.
    */
-  async mount(ids: IdRange): Promise<void> {
+  async mount(): Promise<void> {
     if (!isMounted(this.upper)) await run('mount', ['-o', 'loop,nodev,nosuid', this.image, this.upper]);
     chmodSync(this.upper, 0o711);
     for (const d of ['layers', 'data']) {
@@ -72,7 +72,6 @@ export class OciStorage {
       if (existsSync(p)) continue;
       mkdirSync(p, { mode: 0o711 });
     }
-    chownSync(this.dataDir, ids.base, ids.base);
     // Every directory above (up to /) must be: the first that is passable does not mean those above it are.
     for (let d = this.dir; d !== dirname(d); d = dirname(d)) makePassable(d);
   }
@@ -128,7 +127,7 @@ export class OciStorage {
     await run('truncate', ['-s', `${diskKiB}K`, this.image]);
     await tool('e2fsck', ['-f', '-y', this.image]);
     await run('resize2fs', [this.image]);
-    await this.mount(ids);
+    await this.mount();
   }
 
   /** Everything gone: mounts first (volumes were dropped by the core before). */
