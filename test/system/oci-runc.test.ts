@@ -141,10 +141,17 @@ function require_<T>(v: T | undefined): asserts v is T {
 test('OCI EE: an agent restart adopts running containers; after a reboot the roots are mounted again', async (t) => {
   if (!(await requireRunc(t))) return;
   const { dir, cleanup } = tempDir('cpe-oci-');
+  const loop = 'trap "exit 0" TERM\nwhile true; do sleep 0.2; done\n';
   const pkg = busyboxPackage('adopted', [{ name: 'svc', command: 'bin/svc.sh' }], {
-    'bin/svc.sh': '#!/bin/sh\ntrap "exit 0" TERM\nwhile true; do sleep 0.2; done\n',
+    'bin/svc.sh': `#!/bin/sh\ntouch /mark\n${loop}`,
   });
-  const http = await serveFiles({ 'app.tgz': pkg });
+  const v2 = busyboxPackage(
+    'adopted',
+    [{ name: 'svc', command: 'bin/svc.sh' }],
+    { 'bin/svc.sh': `#!/bin/sh\n[ -e /mark ] && v=stale || v=2\necho $v > "$CPE_DU_DATA/version"\n${loop}` },
+    '2.0',
+  );
+  const http = await serveFiles({ 'app.tgz': pkg, 'v2.tgz': v2 });
   const opts = { stateDir: join(dir, 'state'), logger: silentLogger, shutdownGraceMs: GRACE_MS };
   let engine = new Engine(opts);
   await engine.start();
@@ -192,6 +199,13 @@ test('OCI EE: an agent restart adopts running containers; after a reboot the roo
   await waitFor(() => engine.unitState(euid)?.status === 'Active' && engine.unitState(euid)?.pid !== pid);
   // One container: the stale one was deleted, the new one runs.
   await waitFor(async () => (await oci.runc.list()).map((c) => c.status).join() === 'running');
+
+  // Update: the new package's root, and an empty upper layer (what the old version wrote is gone).
+  const up = await engine.update(res.duid!, { url: http.url('v2.tgz'), requestTag: 'u' });
+  assert.equal(up.fault, undefined, up.fault?.message);
+  const version = join(engine.dataDir(res.uuid, ee.id), 'version');
+  await waitFor(() => existsSync(version));
+  assert.equal(readFileSync(version, 'utf8').trim(), '2');
   await engine.removeEE(ee.id, true);
   assert.deepEqual(mounts(), []);
 });

@@ -13,10 +13,15 @@ export async function requireRunc(t: TestContext): Promise<boolean> {
 const APPLETS = ['sh', 'sleep', 'id', 'cat', 'echo', 'ls', 'mount', 'touch', 'test', 'hostname', 'ip'];
 
 /** A tar.gz DU whose root is a tiny root file system: static busybox, its applets, and the given scripts. */
-export function busyboxPackage(name: string, services: object[], scripts: Record<string, string>): Buffer {
+export function busyboxPackage(
+  name: string,
+  services: object[],
+  scripts: Record<string, string>,
+  version = '1.0',
+): Buffer {
   const busybox = readFileSync(which('busybox') ?? '/bin/busybox');
   return tarGz([
-    { name: 'manifest.json', data: manifest({ name, services }) },
+    { name: 'manifest.json', data: manifest({ name, services, version }) },
     { name: 'bin/busybox', data: busybox, mode: 0o755 },
     ...APPLETS.map((a) => ({ name: `bin/${a}`, type: '2' as const, link: 'busybox' })),
     { name: 'etc/passwd', data: 'root:x:0:0:root:/:/bin/sh\napp:x:1000:1000:app:/:/bin/sh\n' },
