@@ -62,6 +62,15 @@ test('OCI spec: the capabilities and the seccomp deny list are those of the LXC 
   assert.ok(s.linux.seccomp.architectures.length > 0, "this machine's architecture is named");
 });
 
+test('OCI spec: a privileged DU keeps every capability (of its user namespace); seccomp still holds', () => {
+  const s = ociSpec({ ...input, privileged: true });
+  const caps = s.process.capabilities as Record<string, string[]>;
+  assert.ok(caps.bounding?.includes('CAP_SYS_ADMIN') && caps.bounding.includes('CAP_NET_ADMIN'));
+  assert.ok(CAPABILITIES.every((c) => caps.effective?.includes(c)));
+  assert.deepEqual(s.linux.seccomp, ociSpec(input).linux.seccomp);
+  assert.deepEqual(s.linux.uidMappings, ociSpec(input).linux.uidMappings);
+});
+
 test("OCI spec: runc's masked and read-only paths, a pids limit, the EE's cgroup, a writable overlay root", () => {
   const s = ociSpec(input);
   assert.deepEqual(s.linux.maskedPaths, [...MASKED_PATHS]);

@@ -151,7 +151,8 @@ test('OCI EE: an agent restart adopts running containers; after a reboot the roo
     { 'bin/svc.sh': `#!/bin/sh\n[ -e /mark ] && v=stale || v=2\necho $v > "$CPE_DU_DATA/version"\n${loop}` },
     '2.0',
   );
-  const http = await serveFiles({ 'app.tgz': pkg, 'v2.tgz': v2 });
+  const files: Record<string, Buffer> = { 'app.tgz': pkg, 'v2.tgz': v2 };
+  const http = await serveFiles(files);
   const opts = { stateDir: join(dir, 'state'), logger: silentLogger, shutdownGraceMs: GRACE_MS };
   let engine = new Engine(opts);
   await engine.start();
@@ -162,6 +163,7 @@ test('OCI EE: an agent restart adopts running containers; after a reboot the roo
     memoryKiB: -1,
     cpuPercent: -1,
     diskKiB: 32 * 1024,
+    allowPrivileged: true,
   });
   t.after(async () => {
     await engine.stopAll();
@@ -206,6 +208,21 @@ test('OCI EE: an agent restart adopts running containers; after a reboot the roo
   const version = join(engine.dataDir(res.uuid, ee.id), 'version');
   await waitFor(() => existsSync(version));
   assert.equal(readFileSync(version, 'utf8').trim(), '2');
+
+  // A privileged DU (its EE's policy allows it): every capability, in its user namespace only.
+  const priv = busyboxPackage('priv', [{ name: 'svc', command: 'bin/svc.sh' }], { 'bin/svc.sh': `#!/bin/sh\n${loop}` });
+  files['priv.tgz'] = priv;
+  const p = await engine.install({ url: http.url('priv.tgz'), ee: ee.id, requestTag: 'p', privileged: true });
+  assert.equal(p.fault, undefined, p.fault?.message);
+  await waitFor(async () => (await oci.runc.list()).filter((c) => c.status === 'running').length === 2);
+  const capEff = async (id: string) => {
+    const c = (await oci.runc.list()).find((x) => x.id === id)!;
+    return BigInt(`0x${/^CapEff:\s+([0-9a-f]+)/m.exec(readFileSync(`/proc/${c.pid}/status`, 'utf8'))![1]}`);
+  };
+  const NET_ADMIN = 1n << 12n;
+  assert.equal((await capEff(p.euids[0]!)) & NET_ADMIN, NET_ADMIN);
+  assert.equal((await capEff(euid)) & NET_ADMIN, 0n);
+
   await engine.removeEE(ee.id, true);
   assert.deepEqual(mounts(), []);
 });

@@ -191,6 +191,7 @@ export class OciBackend implements Backend {
         pidsMax: this.opts.pidsMax,
         cgroupsPath: containerCgroup(ee.id, ctr),
         binds: this.binds(ee, du),
+        privileged: du.privileged === true,
       });
     return { ...launch, launcher: runcLauncher(this.runc, { id: ctr, bundle: store.bundle(ctr), spec }) };
   }

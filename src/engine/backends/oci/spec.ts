@@ -27,6 +27,8 @@ export interface SpecInput {
   readonly binds: readonly BindMount[];
   /** A network namespace made for the EU (its interfaces, routes, rules); absent: loopback only. */
   readonly networkNamespacePath?: string;
+  /** A privileged DU's process: ALL_CAPABILITIES instead of CAPABILITIES. */
+  readonly privileged?: boolean;
 }
 
 /**
@@ -34,6 +36,54 @@ export interface SpecInput {
  * docs/security.md explains. Inside the user namespace even these act only on what the namespace owns.
  */
 export const CAPABILITIES: readonly string[] = KEPT_CAPABILITIES.map((c) => `CAP_${c.toUpperCase()}`);
+
+/**
+ * A privileged DU's (TR-181 Privileged, where its EE's policy allows it): every capability, as an LXC EE's
+ * privileged DU keeps them, still only over what the container's user namespace owns; seccomp still holds.
+ */
+export const ALL_CAPABILITIES: readonly string[] = [
+  'CHOWN',
+  'DAC_OVERRIDE',
+  'DAC_READ_SEARCH',
+  'FOWNER',
+  'FSETID',
+  'KILL',
+  'SETGID',
+  'SETUID',
+  'SETPCAP',
+  'LINUX_IMMUTABLE',
+  'NET_BIND_SERVICE',
+  'NET_BROADCAST',
+  'NET_ADMIN',
+  'NET_RAW',
+  'IPC_LOCK',
+  'IPC_OWNER',
+  'SYS_MODULE',
+  'SYS_RAWIO',
+  'SYS_CHROOT',
+  'SYS_PTRACE',
+  'SYS_PACCT',
+  'SYS_ADMIN',
+  'SYS_BOOT',
+  'SYS_NICE',
+  'SYS_RESOURCE',
+  'SYS_TIME',
+  'SYS_TTY_CONFIG',
+  'MKNOD',
+  'LEASE',
+  'AUDIT_WRITE',
+  'AUDIT_CONTROL',
+  'SETFCAP',
+  'MAC_OVERRIDE',
+  'MAC_ADMIN',
+  'SYSLOG',
+  'WAKE_ALARM',
+  'BLOCK_SUSPEND',
+  'AUDIT_READ',
+  'PERFMON',
+  'BPF',
+  'CHECKPOINT_RESTORE',
+].map((c) => `CAP_${c}`);
 
 /** runc's defaults (`runc spec`): what a container must not read, and what it must not write. */
 export const MASKED_PATHS = [
@@ -105,6 +155,7 @@ interface IdMapping {
 export function ociSpec(i: SpecInput): OciSpec {
   const env = { PATH: DEFAULT_PATH, ...i.env };
   const map: IdMapping[] = [{ containerID: 0, hostID: i.ids.base, size: i.ids.size }];
+  const caps = i.privileged ? ALL_CAPABILITIES : CAPABILITIES;
   return {
     ociVersion: '1.0.2',
     process: {
@@ -113,11 +164,7 @@ export function ociSpec(i: SpecInput): OciSpec {
       args: [...i.args],
       env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
       cwd: i.cwd,
-      capabilities: {
-        bounding: CAPABILITIES,
-        effective: CAPABILITIES,
-        permitted: CAPABILITIES,
-      },
+      capabilities: { bounding: caps, effective: caps, permitted: caps },
       rlimits: [{ type: 'RLIMIT_NOFILE', hard: 4096, soft: 1024 }],
       noNewPrivileges: true,
     },
