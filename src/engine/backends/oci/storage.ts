@@ -124,6 +124,7 @@ export class OciStorage {
   async grow(ids: IdRange, diskKiB: number): Promise<void> {
     await this.dropAllRootfs(ids, false);
     await unmount(this.upper);
+    await detachLoops(this.image);
     await run('truncate', ['-s', `${diskKiB}K`, this.image]);
     await tool('e2fsck', ['-f', '-y', this.image]);
     await run('resize2fs', [this.image]);
@@ -136,6 +137,24 @@ export class OciStorage {
     for (const v of existsSync(this.volumesDir) ? readdirSync(this.volumesDir) : [])
       await unmount(join(this.volumesDir, v));
     await unmount(this.upper);
+    await detachLoops(this.image);
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The loop devices still over an image after its unmount (auto-clear can lag on a busy host) detached, before
+ * the image is changed: a later `mount -o loop` would take the same device again, and its cached blocks (the
+ * old superblock) with it, so a grown file system would come back at its old size.
+ */
+async function detachLoops(image: string): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    const devs = (await tool('losetup', ['-j', image])).stdout
+      .split('\n')
+      .map((l) => l.split(':')[0] ?? '')
+      .filter((d) => d.startsWith('/dev/'));
+    if (!devs.length) return;
+    for (const d of devs) await tool('losetup', ['-d', d]);
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
