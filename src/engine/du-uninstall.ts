@@ -34,6 +34,8 @@ export async function uninstall(
   try {
     p.records.saveOp(op);
     for (const eu of du.eus) await supervisor.stop(eu.euid, p.grace);
+    const ee = store.ee(du.ee);
+    if (ee) await store.backendOf(ee).release?.(ee, du);
     store.commitDUs(store.dus.filter((d) => d.duid !== duid)); // the commit point
     p.records.saveOp({ ...op, committed: true });
     for (const eu of du.eus) supervisor.remove(eu.euid);

@@ -131,6 +131,7 @@ async function commitUpdate(p: EngineParts, req: UpdateRequest, job: UpdateJob, 
     job.wasActive = old.eus.filter((e) => supervisor.isRunning(e.euid)).map((e) => e.service.name);
     for (const eu of old.eus) await supervisor.stop(eu.euid, p.grace);
     if (req.settings?.hostObjects) await p.hostObjects.detach(old);
+    await store.backendOf(ee).release?.(ee, old);
     await detachRoot(old, op.staging);
     job.swapped = true;
     if (layout === 'image') {

@@ -38,6 +38,11 @@ export interface Launch {
 /** How a backend starts a unit's process and tells whether it still runs. */
 export interface ProcessLauncher {
   spawn(euid: string, launch: Launch, logFd: number): { pid: number; exited: Promise<number | null> };
+  /**
+   * Delivers a stop signal where the process group is not the service (a runtime that forwards SIGTERM but dies
+   * of SIGKILL and leaves its container behind); absent: the unit's process group is signalled.
+   */
+  signal?(euid: string, pid: number, sig: 'SIGTERM' | 'SIGKILL'): void;
 }
 
 export interface RestartPolicy {
@@ -302,11 +307,13 @@ export class Supervisor extends EventEmitter<UnitEvents> {
     if (u.stopping) return u.stopping;
     this.set(u, { status: 'Stopping' });
     u.stopping = (async () => {
-      signalGroup(pid, 'SIGTERM');
+      const signal = (sig: 'SIGTERM' | 'SIGKILL') =>
+        u.launch.launcher.signal ? u.launch.launcher.signal(euid, pid, sig) : signalGroup(pid, sig);
+      signal('SIGTERM');
       const end = Date.now() + graceMs;
       while (u.state.pid !== undefined && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
       if (u.state.pid !== undefined) {
-        signalGroup(pid, 'SIGKILL');
+        signal('SIGKILL');
         while (u.state.pid !== undefined && Date.now() < end + 5000) await new Promise((r) => setTimeout(r, 50));
         if (u.state.pid !== undefined)
           this.set(u, { fault: 'FailureOnStop', faultMessage: `process ${pid} did not stop` });

@@ -17,7 +17,7 @@ import type { VolumeSpec } from './volumes.js';
 export type { UnitRestart } from './du-settings.js';
 
 /** The backends' kinds, as EE records keep them (the backends themselves are in backends/registry.ts). */
-export const BACKEND_KINDS = ['native', 'lxc'] as const;
+export const BACKEND_KINDS = ['native', 'lxc', 'oci'] as const;
 export type BackendKind = (typeof BACKEND_KINDS)[number];
 
 export interface EERecord {

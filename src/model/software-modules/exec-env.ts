@@ -13,6 +13,8 @@ import { ME, type OperatorWrite, ref, SM, type SmRows } from './rows.js';
 
 /** The operator's policy: privileged DUs may be installed into this EE (docs/security.md). */
 const ALLOW_PRIVILEGED = 'X_CPE-AGENT_AllowPrivileged';
+/** The classes whose EEs AddExecEnv() makes (the engine's LXC and OCI backends). */
+const ADDABLE_CLASSES = ['LXC', 'OCI'];
 
 export function registerExecEnvs(dm: DataModel, need: () => ExecEnvs, find: () => ExecEnvs | undefined): void {
   dm.command(`${SM}ExecEnv.{i}.SetRunLevel()`, (req) =>
@@ -137,17 +139,22 @@ export class ExecEnvs {
     return {};
   }
 
-  /** AddExecEnv() on the LXC class: a new system container with its limits; returns its row. */
+  /**
+   * AddExecEnv() on a class whose EEs are made (LXC: a system container; OCI: a home for runc containers)
+   * with its limits; returns its row.
+   */
   async addExecEnv(cls: ObjectNode, input: Readonly<Record<string, string>>): Promise<Record<string, string>> {
-    if (cls.stored('Name') !== 'LXC')
+    const name = cls.stored('Name') ?? '';
+    if (!ADDABLE_CLASSES.includes(name))
       throw new DmError(
         UspError.CommandFailure,
-        `${ref(cls.path)} can not create execution environments; use the LXC class`,
+        `${ref(cls.path)} can not create execution environments; use the ${ADDABLE_CLASSES.join(' or ')} class`,
       );
     const n = (v: string | undefined) => (v === undefined || v === '' ? -1 : Number(v));
     const ee = await this.rows.engine
       .createEE({
-        name: input.Name || `lxc-${this.rows.rows('ExecEnv').length + 1}`,
+        execEnvClass: name,
+        name: input.Name || `${name.toLowerCase()}-${this.rows.rows('ExecEnv').length + 1}`,
         enabled: input.Enable !== 'false',
         memoryKiB: n(input.AllocatedMemory),
         cpuPercent: n(input.AllocatedCPUPercent),
