@@ -23,6 +23,7 @@ import { logDetail } from './fault-log.js';
 import { Identities } from './identity.js';
 import { DEFAULT_POOL } from './ids/pool.js';
 import type { UserIds } from './ids/users.js';
+import { imageBounds, OciImages } from './image/oci-images.js';
 import { Journal } from './journal.js';
 import { OpQueue } from './op-queue.js';
 import { type DURecord, type EERecord, EngineRecords, type EURecord } from './records.js';
@@ -116,6 +117,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       events: this,
       grace: opts.shutdownGraceMs ?? 10_000,
       downloads: () => ({ opts, detached: queue.detached, fileUrlDirectory: this.fileUrlDirectory }),
+      ociImages: new OciImages(records.path('images'), imageBounds(opts)),
       supervise: (du, eu) => supervisor.add(eu.euid, launchOf(this.parts, du, eu), policyOf(eu)),
     };
     this.eeManager = new EEManager(this.parts, (duid, tag) => this.uninstall(duid, tag));
