@@ -154,7 +154,8 @@ function accepts(backend: Backend, ee: EERecord): void {
   if (!backend.execEnvClass.formats.includes('oci'))
     throw new EngineError(
       EngineCode.ExecEnvMismatch,
-      `${ee.name} (${backend.execEnvClass.name}) does not run OCI images; install them into an OCI execution environment`,
+      `${ee.name} (${backend.execEnvClass.name}) does not run OCI images; ` +
+        'install them into an OCI execution environment',
     );
 }
 
