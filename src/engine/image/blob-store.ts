@@ -13,6 +13,7 @@ import {
   readdirSync,
   renameSync,
   rmSync,
+  statSync,
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -110,6 +111,15 @@ export class BlobStore {
 
   remove(digest: string): void {
     rmSync(this.path(digest), { force: true });
+  }
+
+  /** Removes the blobs last written before `before` (ms), but those kept. */
+  removeOlder(before: number, keep: ReadonlySet<string>): void {
+    for (const d of this.list()) {
+      if (keep.has(d)) continue;
+      const st = statSync(this.path(d), { throwIfNoEntry: false });
+      if (st && st.mtimeMs < before) this.remove(d);
+    }
   }
 
   /** Every blob's digest in the store. */

@@ -27,8 +27,8 @@ type PullRequest = Pick<InstallRequest, 'url' | 'username' | 'password' | 'signa
 export class OciImages {
   readonly blobs: BlobStore;
   readonly layers: LayerStore;
-  /** The pins of each operation's pull (by its staging directory), let go when it commits or fails. */
-  private readonly held = new Map<string, () => void>();
+  /** Each operation's pull (by its staging directory), its pins let go when it commits or fails. */
+  private readonly held = new Map<string, PulledImage>();
 
   constructor(
     readonly dir: string,
@@ -38,23 +38,38 @@ export class OciImages {
     this.layers = new LayerStore(join(dir, 'layers'));
   }
 
-  /** At start (after recovery): temporary files go, and layers no DU uses (an interrupted install's). */
+  /**
+   * At start (after recovery): temporary files go, and layers no DU uses (an interrupted install's); their
+   * verified blobs stay for the install's retry, for a day.
+   */
   sweep(dus: readonly DURecord[] | undefined): void {
     this.blobs.sweep();
     this.layers.sweep();
-    if (dus) this.prune(dus);
+    if (!dus) return;
+    this.layers.prune(usedKeys(dus));
+    this.blobs.removeOlder(Date.now() - BLOB_RETRY_MS, new Set(dus.flatMap((d) => configOf(d))));
   }
 
-  /** Removes the layers no DU uses and no pull holds. */
+  /** Removes the layers no DU uses and no pull holds, with their blobs (an uninstall). */
   prune(dus: readonly DURecord[]): string[] {
-    return this.layers.prune(new Set(dus.flatMap((d) => (d.image ? layerKeys(d.image) : []))));
+    const gone = this.layers.prune(usedKeys(dus));
+    for (const k of gone) this.blobs.remove(`sha256:${k.slice(0, 64)}`);
+    return gone;
   }
 
-  /** An operation is over (committed or failed): its pins go, and what no DU uses with them. */
+  /**
+   * An operation is over: its pins go. Committed, its layers' blobs are no longer needed (the unpacked
+   * layers are what stays); failed, its layers go and their verified blobs stay for a retry.
+   */
   settle(staging: string, dus: readonly DURecord[]): void {
-    this.held.get(staging)?.();
+    const pulled = this.held.get(staging);
     this.held.delete(staging);
-    this.prune(dus);
+    pulled?.release();
+    const used = usedKeys(dus);
+    pulled?.keys.forEach((k, i) => {
+      if (used.has(k)) this.blobs.remove(pulled.layers[i]!);
+    });
+    this.layers.prune(used);
   }
 
   /** The image a registry reference names, pulled for the EE; undefined when the URL is not a reference. */
@@ -128,7 +143,7 @@ export class OciImages {
       ids: ee.ids,
       progress: (pct) => req.progress?.(Math.floor(pct * 0.8)),
     });
-    this.held.set(staging, pulled.release);
+    this.held.set(staging, pulled);
     const image: ImageRecord = {
       reference: isImageReference(req.url) && ref ? formatReference(ref) : req.url,
       manifestDigest: pulled.manifestDigest,
@@ -148,6 +163,14 @@ export class OciImages {
     return { manifest, bytes: pulled.unpackedBytes, format: 'oci', image };
   }
 }
+
+/** How long a verified blob of a failed or interrupted pull waits for the retry. */
+const BLOB_RETRY_MS = 24 * 3600_000;
+
+const usedKeys = (dus: readonly DURecord[]): Set<string> =>
+  new Set(dus.flatMap((d) => (d.image ? layerKeys(d.image) : [])));
+
+const configOf = (d: DURecord): string[] => (d.image ? [d.image.configDigest] : []);
 
 /** Only an EE whose class runs OCI images takes one. */
 function accepts(backend: Backend, ee: EERecord): void {

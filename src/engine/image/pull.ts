@@ -1,6 +1,6 @@
 // Pulls an image from a source into the image store: the root document, the manifest for this
 // machine (chosen from an index by platform), the config, then each layer not yet in the layer store:
-// its blob streamed into the blob store (verified, bounded), unpacked once, the blob dropped. Every
+// its blob streamed into the blob store (verified, bounded) unless it is there already, unpacked once. Every
 // document and blob is checked against its digest before it is used. The layers the image uses stay
 // pinned until the caller's install commits or fails (release()).
 import { createHash } from 'node:crypto';
@@ -151,7 +151,6 @@ async function fetchImage(
         maxBytes: bounds.maxUnpackedBytes - unpacked,
         maxEntries: bounds.maxEntries,
       });
-      blobs.remove(l.digest);
     }
     return {
       manifestDigest,
