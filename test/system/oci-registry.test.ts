@@ -244,15 +244,15 @@ test('a blob that does not match its digest, and a hostile layer, are refused; n
   if (!requireRoot(t, 'layers keep their owners')) return;
   const { dir, images, pull } = setup(t, 'cpe-oci-bad-');
   const good = image([base]);
-  const escape = layer([
+  const escaping = layer([
     { name: 'ok', data: 'x' },
     { name: '../../etc/evil', data: 'x' },
   ]);
-  const hostile = image([base, escape]);
+  const hostile = image([base, escaping]);
   const tampered = Buffer.from(base.bytes);
   tampered[tampered.length - 5]! ^= 0xff;
   // A server pretending to be a registry: it serves the manifest as published, a layer's bytes altered.
-  const blobs = new Map([good.config, hostile.config, escape].map((b) => [b.digest, b.bytes]));
+  const blobs = new Map([good.config, hostile.config, escaping].map((b) => [b.digest, b.bytes]));
   blobs.set(base.digest, tampered);
   const server = createServer((req, res) => {
     const m = /^\/v2\/(\w+)\/(manifests|blobs)\/(.+)$/.exec(req.url ?? '');
