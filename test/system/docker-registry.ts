@@ -107,11 +107,8 @@ export class RegistryFront {
       this.seen.push({ method: req.method!, path, authorization: req.headers.authorization, at: 'registry' });
       if (this.opts.bearer && req.headers.authorization !== `Bearer ${this.opts.bearer.token}`) {
         const repo = /^\/v2\/(.+?)\/(?:manifests|blobs)\//.exec(path)?.[1] ?? '';
-        return res
-          .writeHead(401, {
-            'www-authenticate': `Bearer realm="${this.url}/token",service="test-registry",scope="repository:${repo}:pull"`,
-          })
-          .end();
+        const challenge = `Bearer realm="${this.url}/token",service="test-registry"`;
+        return res.writeHead(401, { 'www-authenticate': `${challenge},scope="repository:${repo}:pull"` }).end();
       }
       if (this.opts.cutOnce && path.endsWith(`/blobs/${this.opts.cutOnce}`) && !this.cut) {
         this.cut = true;
