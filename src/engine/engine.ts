@@ -68,6 +68,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   private readonly parts: EngineParts;
   /** Where file: URLs may lead (the operator's setting; '' refuses them all). */
   private fileUrlDirectory = '';
+  /** Image registries (host or host:port) reached over plain http besides loopback ones. */
+  private insecureRegistries: readonly string[] = [];
 
   constructor(opts: EngineOptions) {
     super();
@@ -116,7 +118,12 @@ export class Engine extends EventEmitter<EngineEvents> {
       identity,
       events: this,
       grace: opts.shutdownGraceMs ?? 10_000,
-      downloads: () => ({ opts, detached: queue.detached, fileUrlDirectory: this.fileUrlDirectory }),
+      downloads: () => ({
+        opts,
+        detached: queue.detached,
+        fileUrlDirectory: this.fileUrlDirectory,
+        insecureRegistries: [...(opts.insecureRegistries ?? []), ...this.insecureRegistries],
+      }),
       ociImages: new OciImages(records.path('images'), imageBounds(opts)),
       supervise: (du, eu) => supervisor.add(eu.euid, launchOf(this.parts, du, eu), policyOf(eu)),
     };
@@ -236,6 +243,11 @@ export class Engine extends EventEmitter<EngineEvents> {
    */
   setFileUrlDirectory(dir: string): void {
     this.fileUrlDirectory = dir;
+  }
+
+  /** Image registries reached over plain http besides loopback ones (the operator's list). */
+  setInsecureRegistries(list: readonly string[]): void {
+    this.insecureRegistries = list;
   }
 
   // ---- deployment units -----------------------------------------------------------------------

@@ -15,6 +15,7 @@ import { type DuStateChange, DuStateChanges } from './software-modules/du-state-
 import { ExecEnvs, registerExecEnvs } from './software-modules/exec-env.js';
 import { ExecutionUnits, registerExecutionUnits } from './software-modules/execution-unit.js';
 import { followFileUrlDirectory, registerFileUrlDirectory } from './software-modules/file-url-directory.js';
+import { followInsecureRegistries, registerInsecureRegistries } from './software-modules/insecure-registries.js';
 import { ME, SmRows } from './software-modules/rows.js';
 
 export type { DuStateChange } from './software-modules/du-state-change.js';
@@ -45,6 +46,7 @@ export function registerSoftwareModules(dm: DataModel, model: () => SoftwareModu
     () => model()?.applicationData,
   );
   registerFileUrlDirectory(dm);
+  registerInsecureRegistries(dm);
 }
 
 export class SoftwareModules {
@@ -54,6 +56,7 @@ export class SoftwareModules {
   readonly applicationData: ApplicationData;
   private readonly results: DuStateChanges;
   private readonly offFileUrlDirectory: () => void;
+  private readonly offInsecureRegistries: () => void;
 
   constructor(
     dm: DataModel,
@@ -62,6 +65,7 @@ export class SoftwareModules {
   ) {
     const rows = new SmRows(dm, engine, log);
     this.offFileUrlDirectory = followFileUrlDirectory(dm, engine);
+    this.offInsecureRegistries = followInsecureRegistries(dm, engine);
     this.execEnvs = new ExecEnvs(rows);
     this.executionUnits = new ExecutionUnits(rows, this.execEnvs);
     this.deploymentUnits = new DeploymentUnits(rows, this.execEnvs, this.executionUnits);
@@ -95,6 +99,7 @@ export class SoftwareModules {
     this.execEnvs.close();
     this.executionUnits.close();
     this.offFileUrlDirectory();
+    this.offInsecureRegistries();
     this.engine.off('result', this.results.onResult);
     this.engine.off('eu', this.executionUnits.onUnit);
     this.engine.off('ee', this.execEnvs.sync);

@@ -93,7 +93,7 @@ export class OciImages {
       limits: c.opts.download,
       caFile: c.opts.caFile,
       signal: stop.signal,
-      insecure: c.opts.insecureRegistries,
+      insecure: c.insecureRegistries,
     });
     try {
       return await this.pullInto(registrySource(client, ref), req, ee, staging, ref, ref.registry);
