@@ -9,7 +9,7 @@ import { agent as caller, tempDir } from '../helpers.js';
 
 const PARAM = 'X_CPE-AGENT_InsecureRegistries';
 
-test('insecure registries: set from the defaults and by Set, refused when malformed; images refused by native', async (t) => {
+test('insecure registries: from the defaults and by Set, refused when malformed; native refuses images', async (t) => {
   const { dir, cleanup } = tempDir();
   const a = new Agent({
     stateDir: join(dir, 'state'),
@@ -39,4 +39,21 @@ test('insecure registries: set from the defaults and by Set, refused when malfor
   const done = await out.done;
   assert.equal(done.ok, false);
   assert.match(JSON.stringify(done), /7225|does not run OCI images/);
+});
+
+test('an ExecEnvClass that runs OCI images has the OCIImage Capability row; the others none', async (t) => {
+  const { dir, cleanup } = tempDir();
+  const a = new Agent({ stateDir: join(dir, 'state'), logger: silentLogger });
+  t.after(async () => {
+    await a.stop();
+    cleanup();
+  });
+  await a.start();
+  const native = a.containerEngine!.backend('native');
+  Object.defineProperty(native, 'execEnvClass', { value: { ...native.execEnvClass, formats: ['tar.gz', 'oci'] } });
+  await (a as unknown as { sm: { sync(): Promise<void> } }).sm.sync();
+  const rows = a.dm.get('Device.SoftwareModules.ExecEnvClass.', caller);
+  const caps = rows.filter((r) => /Capability\.\d+\.$/.test(r.path));
+  assert.equal(caps.length, 1);
+  assert.equal(caps[0]!.params.Specification, 'OCIImage');
 });
