@@ -305,6 +305,17 @@ test('the engine: a native EE refuses an image; an EE whose class runs oci insta
   assert.deepEqual(r.du?.image?.layers, [base.digest, app1.digest]);
   const layers = join(dir, 'state', 'engine', 'images', 'layers', 'sha256');
   assert.equal(readdirSync(layers).length, 2);
+  // Update to an image sharing the base layer: the old top layer goes, the base stays.
+  const v2 = image([base, app2], { Cmd: ['/bin/true'] });
+  await push(registry.url, 'apps/web', 'v2', [v2]);
+  const up = await engine.update(r.duid!, { url: `docker://${registry.host}/apps/web:v2`, requestTag: 'r4' });
+  assert.equal(up.fault, undefined, up.fault?.message);
+  assert.equal(up.du?.manifest.version, 'v2');
+  assert.deepEqual(up.du?.image?.layers, [base.digest, app2.digest]);
+  assert.deepEqual(readdirSync(layers).sort(), [base.digest, app2.digest].map((d) => d.slice(7)).sort());
+  const other = await engine.update(r.duid!, { url: `docker://${registry.host}/multi-other:v1`, requestTag: 'r5' });
+  assert.equal(other.fault?.transfer, 'not-found', 'a failed update keeps the DU and its layers');
+  assert.equal(readdirSync(layers).length, 2);
   const u = await engine.uninstall(r.duid!, 'r3');
   assert.equal(u.fault, undefined);
   assert.deepEqual(readdirSync(layers), [], 'the last DU using the layers is gone: so are they');
