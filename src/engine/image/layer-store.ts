@@ -44,6 +44,7 @@ export class LayerStore {
     ids: IdRange | undefined,
     limits: { maxBytes: number; maxEntries: number },
   ): Promise<number> {
+    if (this.has(key)) return 0;
     const tmp = join(this.dir, 'tmp');
     mkdirSync(tmp, { recursive: true, mode: 0o700 });
     mkdirSync(join(this.dir, 'sha256'), { recursive: true, mode: 0o711 });

@@ -4,7 +4,7 @@
 // xattr trusted.overlay.opaque=y. Owners are the headers' ids, moved into the EE's subordinate range
 // when the layer is for an unprivileged EE (overlayfs reads whiteouts and xattrs from the lower dirs as
 // they are). Node has no mknod nor setxattr: mknod (coreutils) and setfattr (attr) make them.
-import { open } from 'node:fs/promises';
+import { chown, mkdir, open } from 'node:fs/promises';
 import type { IdRange } from '../backends/lxc/policy.js';
 import { hostId } from '../ids/ownership.js';
 import { type ExtractLimits, extractTarGz, type LayerForm } from '../package/tar-extract.js';
@@ -41,7 +41,6 @@ export async function unpackLayer(
   ids: IdRange | undefined,
   limits: Pick<ExtractLimits, 'maxBytes' | 'maxEntries'>,
 ): Promise<{ bytes: number; entries: number }> {
-  const { mkdir, chown } = await import('node:fs/promises');
   await mkdir(target, { mode: 0o755 });
   const root = layerForm(ids).owner(0, 0);
   await chown(target, root.uid, root.gid);

@@ -3,7 +3,7 @@
 // the package extractor's safety) into staging, then read as a registry is, every blob verified by
 // whoever stores it. The index.json itself is the one document without a digest: it is the root.
 import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EngineCode, EngineError } from '../errors.js';
 import { extractTarGz } from '../package/tar-extract.js';
@@ -44,7 +44,6 @@ export async function unpackLayout(
   dir: string,
   limits: { maxBytes: number; maxEntries: number },
 ): Promise<void> {
-  const { mkdir } = await import('node:fs/promises');
   await mkdir(dir, { recursive: true });
   await extractTarGz(archive, dir, { ...limits, gzip: false });
   const layout = await readFile(join(dir, 'oci-layout'), 4096, 'oci-layout');

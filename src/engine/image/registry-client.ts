@@ -112,14 +112,12 @@ export class RegistryClient {
     }
     if (c?.scheme !== 'bearer') throw authFault('the registry asks for an authentication scheme not supported');
     const at = tokenUrl(c, `repository:${this.ref.repository}:pull`);
+    // The credentials go to the realm the registry named, as every client does; the token (and they) never in
+    // clear text to a host that is not on loopback nor listed insecure.
+    if (at.protocol !== 'https:' && !plainHttpAllowed({ registry: at.host }, this.opts.insecure))
+      throw authFault('the token realm is plain http: tokens and credentials go only over https');
     const headers: Record<string, string> = {};
-    if (username) {
-      // The credentials go to the realm the registry named, as every client does, but never in clear text
-      // to a host that is not on loopback nor listed insecure.
-      if (at.protocol !== 'https:' && !plainHttpAllowed({ registry: at.host }, this.opts.insecure))
-        throw authFault('the token realm is plain http: credentials are sent only over https');
-      headers.authorization = basicAuth(username, password ?? '');
-    }
+    if (username) headers.authorization = basicAuth(username, password ?? '');
     const res = await this.send(at, headers);
     if (res.statusCode !== 200) {
       await res.body.dump().catch(() => undefined);
