@@ -70,6 +70,8 @@ export interface FrontOptions {
   readonly redirectBlobs?: boolean;
   /** The first GET of this blob breaks off halfway (the connection dropped, or the agent killed). */
   readonly cutOnce?: string;
+  /** The first GET of this blob trickles (16 KiB every 100 ms): long enough to kill the puller mid-blob. */
+  readonly slowOnce?: string;
 }
 
 /** What passed through the front. */
@@ -112,7 +114,11 @@ export class RegistryFront {
       }
       if (this.opts.cutOnce && path.endsWith(`/blobs/${this.opts.cutOnce}`) && !this.cut) {
         this.cut = true;
-        return this.forward(req, res, true);
+        return this.forward(req, res, 'cut');
+      }
+      if (this.opts.slowOnce && path.endsWith(`/blobs/${this.opts.slowOnce}`) && !this.cut) {
+        this.cut = true;
+        return this.forward(req, res, 'slow');
       }
       if (this.opts.redirectBlobs && /\/blobs\/sha256:/.test(path))
         return res.writeHead(307, { location: `${this.storageUrl}${path}` }).end();
@@ -144,13 +150,14 @@ export class RegistryFront {
       .map((s) => s.path.replace(/^.*\/blobs\//, ''));
   }
 
-  private forward(req: IncomingMessage, res: import('node:http').ServerResponse, cut = false): void {
+  private forward(req: IncomingMessage, res: import('node:http').ServerResponse, how?: 'cut' | 'slow'): void {
     const u = new URL(req.url!, this.target);
     const headers = { ...req.headers, host: u.host };
     delete headers.authorization;
     const out = request(u, { method: req.method, headers }, (up) => {
       res.writeHead(up.statusCode!, up.headers);
-      if (!cut) return up.pipe(res);
+      if (how === 'slow') return void trickle(up, res);
+      if (how !== 'cut') return up.pipe(res);
       const half = Number(up.headers['content-length']) / 2;
       let sent = 0;
       up.on('data', (c: Buffer) => {
@@ -179,4 +186,16 @@ export class RegistryFront {
       await new Promise((r) => s.close(r));
     }
   }
+}
+
+/** Sends a body 16 KiB every 100 ms, until it ends or the client goes. */
+async function trickle(up: IncomingMessage, res: import('node:http').ServerResponse): Promise<void> {
+  const chunks: Buffer[] = [];
+  for await (const c of up) chunks.push(c as Buffer);
+  const body = Buffer.concat(chunks);
+  for (let off = 0; off < body.length && !res.destroyed; off += 16 * 1024) {
+    res.write(body.subarray(off, off + 16 * 1024));
+    await sleep(100);
+  }
+  res.end();
 }

@@ -3,6 +3,8 @@
 // and Bearer auth (the token flow through a small endpoint of the test's), credentials that never leave
 // the registry's origin, digests verified, hostile layers refused, and the engine's install path.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
@@ -17,7 +19,7 @@ import type { DownloadContext } from '../../src/engine/staging.js';
 import type { DURecord, EERecord } from '../../src/engine/types.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { image, index, layer, push, sha256 } from '../engine/image/oci-builder.js';
-import { requireRoot, requireTool, tempDir } from '../helpers.js';
+import { requireRoot, requireTool, sleep, tempDir, waitFor } from '../helpers.js';
 import { DockerRegistry, RegistryFront } from './docker-registry.js';
 
 const HERE = platformOf().architecture;
@@ -162,6 +164,52 @@ test('a pull broken off mid-layer restarts cleanly: verified blobs are not fetch
   assert.equal(got?.image.layers.length, 3);
   assert.deepEqual(front.blobGets(), [big.digest], 'only the blob that broke off is fetched again');
   assert.deepEqual(images.blobs.list().sort(), [img.config.digest], 'committed: the layer blobs go');
+});
+
+test('a puller killed by SIGKILL mid-blob: leftovers swept at start, the retry fetches the rest', async (t) => {
+  if (!requireTool(t, 'docker-registry') || !requireRoot(t, 'layers keep their owners')) return;
+  const { dir, images, pull } = setup(t, 'cpe-oci-kill-');
+  const registry = new DockerRegistry(join(dir, 'registry'));
+  await registry.start();
+  const big = layer([{ name: 'srv/big', data: randomBytes(512 * 1024) }]);
+  const front = new RegistryFront(registry.url, { slowOnce: big.digest });
+  await front.start();
+  t.after(async () => {
+    await front.stop();
+    await registry.stop();
+  });
+  const img = image([base, app1, big]);
+  await push(registry.url, 'apps/killed', 'v1', [img]);
+  const url = `docker://${front.host}/apps/killed:v1`;
+  // The same pull in a process of its own, over the same image store, killed once the big blob trickles.
+  const mod = (p: string) => JSON.stringify(new URL(`../../src/engine/image/${p}`, import.meta.url).href);
+  const script = `
+    import { mkdirSync } from 'node:fs';
+    import { OciImages } from ${mod('oci-images.js')};
+    const staging = ${JSON.stringify(join(dir, 'staging-child'))};
+    mkdirSync(staging, { recursive: true });
+    const backend = { execEnvClass: { name: 'OCI', formats: ['oci'] } };
+    await new OciImages(${JSON.stringify(join(dir, 'images'))}).fromReference(
+      { opts: {}, detached: new AbortController().signal, fileUrlDirectory: '' },
+      { url: ${JSON.stringify(url)} }, { id: 'oci-1', name: 'oci-1' }, backend, staging);
+    setInterval(() => {}, 1000);`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: 'ignore' });
+  t.after(() => child.kill('SIGKILL'));
+  const tmp = join(dir, 'images', 'blobs', 'tmp');
+  const trickling = () => front.seen.some((s) => s.path.endsWith(big.digest));
+  await waitFor(() => existsSync(tmp) && readdirSync(tmp).length > 0 && trickling(), 20_000);
+  await sleep(300);
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('exit', r));
+  assert.ok(readdirSync(join(dir, 'images', 'blobs', 'tmp')).length > 0, 'a half-written blob is left');
+  images.sweep([]);
+  assert.equal(existsSync(join(dir, 'images', 'blobs', 'tmp')), false, 'swept at start');
+  assert.deepEqual(readdirSync(join(dir, 'images', 'layers', 'sha256')), [], 'layers no DU names are removed');
+  front.seen.length = 0;
+  const got = await pull(url);
+  assert.deepEqual(got?.image.layers, [base.digest, app1.digest, big.digest]);
+  assert.deepEqual(front.blobGets(), [big.digest], 'the verified blobs are not downloaded again');
+  assert.equal(readFileSync(join(lowerDirs(got!.image)[2]!, 'srv', 'big')).length, 512 * 1024);
 });
 
 test('an index gives the manifest for this machine; an index without it is refused', async (t) => {
