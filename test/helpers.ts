@@ -48,6 +48,10 @@ const PACKAGES: Record<string, string> = {
   busybox: 'busybox-static',
   gcc: 'gcc libc6-dev',
   openssl: 'openssl',
+  setfattr: 'attr',
+  getfattr: 'attr',
+  'docker-registry': 'docker-registry',
+  htpasswd: 'apache2-utils',
 };
 
 /** Where cmd is on PATH, or undefined. */

@@ -91,10 +91,14 @@ async function fetchForInstall(p: EngineParts, req: InstallRequest, job: Install
   const journalled = p.records.saveOpSoon(op);
   journalled.catch(() => undefined); // awaited below; a failed fetch must not leave it unhandled
   const pkg = join(op.staging, 'package');
-  await download(p.downloads(), req, pkg);
-  await checkSignature(p.downloads(), req, pkg, op.staging);
+  const backend = p.store.backendOf(ee);
+  const pulled = await p.ociImages.fromReference(p.downloads(), req, ee, backend, op.staging);
+  if (!pulled) await download(p.downloads(), req, pkg);
   await journalled;
-  return { ee, pkg, tree: await unpackIfTree(pkg, op.staging, ee, unpackLimits(ee, p.opts.maxUnpackedBytes)) };
+  const image = pulled ?? (await p.ociImages.fromArchive(pkg, req, ee, backend, op.staging));
+  await checkSignature(p.downloads(), req, image?.image ?? pkg, op.staging);
+  const tree = image ?? (await unpackIfTree(pkg, op.staging, ee, unpackLimits(ee, p.opts.maxUnpackedBytes)));
+  return { ee, pkg, tree };
 }
 
 async function commitInstall(p: EngineParts, req: InstallRequest, job: InstallJob, fetched: Fetched) {
@@ -146,6 +150,7 @@ async function commitInstall(p: EngineParts, req: InstallRequest, job: InstallJo
       diskKiB: Math.ceil(placed.bytes / 1024),
       privileged: req.privileged === true,
       ...(user ? { user } : {}),
+      ...(placed.image ? { image: placed.image } : {}),
       eus: manifest.services.map((s) => ({
         euid: `${duid}-${s.name}`,
         service: s,
@@ -167,6 +172,7 @@ async function commitInstall(p: EngineParts, req: InstallRequest, job: InstallJo
     p.identity.makeDataDir(du);
     // The commit point: recovery finds the DU in the records. Known in memory only once it is there.
     store.commitDUs([...store.dus, du]);
+    p.ociImages.settle(op.staging, store.dus);
     for (const eu of du.eus) p.supervise(du, eu);
     rmSync(op.staging, { recursive: true, force: true });
     const result = resultOf('Install', req.requestTag, du, undefined, op.startTime);
@@ -198,6 +204,7 @@ async function failInstall(p: EngineParts, req: InstallRequest, job: InstallJob,
     logError(p.log, c, { opId: op.id }, 'cleanup after a failed install failed');
   }
   rmSync(op.staging, { recursive: true, force: true });
+  p.ociImages.settle(op.staging, p.store.dus);
   const result: DuResult = {
     operation: 'Install',
     requestTag: req.requestTag,

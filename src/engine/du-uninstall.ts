@@ -46,6 +46,7 @@ export async function uninstall(
       await removeRoot(du.root);
       if (!retainData) await removeData(p, du);
       await p.volumes.drop(store.volumesOf(du).filter((v) => !(retainData && v.retain === 'Forever')));
+      p.ociImages.prune(store.dus);
     } catch (e) {
       logError(p.log, e, { duid }, 'cleanup after an uninstall failed');
     }

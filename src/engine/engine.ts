@@ -27,6 +27,7 @@ import { HostObjects } from './host-objects.js';
 import { Identities } from './identity.js';
 import { DEFAULT_POOL } from './ids/pool.js';
 import type { UserIds } from './ids/users.js';
+import { imageBounds, OciImages } from './image/oci-images.js';
 import { Journal } from './journal.js';
 import { OpQueue } from './op-queue.js';
 import { type DURecord, type EERecord, EngineRecords, type EURecord } from './records.js';
@@ -63,6 +64,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   private readonly parts: EngineParts;
   /** Where file: URLs may lead (the operator's setting; '' refuses them all). */
   private fileUrlDirectory = '';
+  /** Image registries (host or host:port) reached over plain http besides loopback ones. */
+  private insecureRegistries: readonly string[] = [];
 
   constructor(opts: EngineOptions) {
     super();
@@ -111,7 +114,13 @@ export class Engine extends EventEmitter<EngineEvents> {
       identity,
       events: this,
       grace: opts.shutdownGraceMs ?? 10_000,
-      downloads: () => ({ opts, detached: queue.detached, fileUrlDirectory: this.fileUrlDirectory }),
+      downloads: () => ({
+        opts,
+        detached: queue.detached,
+        fileUrlDirectory: this.fileUrlDirectory,
+        insecureRegistries: [...(opts.insecureRegistries ?? []), ...this.insecureRegistries],
+      }),
+      ociImages: new OciImages(records.path('images'), imageBounds(opts)),
       hostObjects: new HostObjects({ store, log }),
       cgroups: new DuCgroups((duid) => records.path('cgroups', `${duid}.json`), log),
       supervise: (du, eu) =>
@@ -238,6 +247,11 @@ export class Engine extends EventEmitter<EngineEvents> {
    */
   setFileUrlDirectory(dir: string): void {
     this.fileUrlDirectory = dir;
+  }
+
+  /** Image registries reached over plain http besides loopback ones (the operator's list). */
+  setInsecureRegistries(list: readonly string[]): void {
+    this.insecureRegistries = list;
   }
 
   // ---- deployment units -----------------------------------------------------------------------

@@ -9,8 +9,10 @@ import type { EngineFaultKind, TransferFailure } from './errors.js';
 import type { DownloadLimits } from './fetch.js';
 import type { IdPool } from './ids/pool.js';
 import type { UserIds } from './ids/users.js';
+import type { ImageRecord } from './image/image-record.js';
 import type { Manifest, ServiceSpec } from './package/manifest.js';
 import type { SignatureTrust } from './package/signature.js';
+import type { PackageFormat } from './package/unpack.js';
 import type { UnitState } from './supervisor.js';
 import type { VolumeSpec } from './volumes.js';
 
@@ -64,7 +66,7 @@ export interface DURecord {
   readonly url: string;
   readonly username: string;
   readonly password: string; // kept for Update without a URL (the file is 0600)
-  readonly format: 'tar.gz' | 'squashfs';
+  readonly format: PackageFormat;
   /** A mounted SquashFS image, or files unpacked (absent in older records: a SquashFS was mounted). */
   readonly layout?: 'image' | 'tree';
   readonly root: string; // unpacked package
@@ -79,6 +81,8 @@ export interface DURecord {
   readonly settings?: DuSettings;
   /** A factory DU's factory URL: Reset() brings it back to that version (absent: installed later). */
   readonly factoryUrl?: string;
+  /** An OCI image DU (format 'oci'): its image and layers (image/image-record.ts); absent for packages. */
+  readonly image?: ImageRecord | undefined;
 }
 
 /** An install, update or uninstall that has started and not yet been reported. */
@@ -184,4 +188,6 @@ export interface EngineOptions {
   readonly pidsMax?: number;
   /** Where corrupt record files are reported (the agent's, for all its state); else the engine's own. */
   readonly quarantine?: Quarantine;
+  /** Image registries (host or host:port) reached over plain http besides loopback ones (docs/oci-images.md). */
+  readonly insecureRegistries?: readonly string[];
 }

@@ -18,6 +18,7 @@ import { registerExecEnvRoles } from './software-modules/exec-env-roles.js';
 import { ExecutionUnits, registerExecutionUnits } from './software-modules/execution-unit.js';
 import { installFactoryDUs } from './software-modules/factory-dus.js';
 import { followFileUrlDirectory, registerFileUrlDirectory } from './software-modules/file-url-directory.js';
+import { followInsecureRegistries, registerInsecureRegistries } from './software-modules/insecure-registries.js';
 import { ME, SmRows } from './software-modules/rows.js';
 import { followCertificates, pruneSigners, registerSigners } from './software-modules/signers.js';
 
@@ -51,6 +52,7 @@ export function registerSoftwareModules(dm: DataModel, model: () => SoftwareModu
   registerFileUrlDirectory(dm);
   registerSigners(dm);
   registerExecEnvRoles(dm);
+  registerInsecureRegistries(dm);
 }
 
 export class SoftwareModules {
@@ -63,6 +65,7 @@ export class SoftwareModules {
   private readonly offFileUrlDirectory: () => void;
   private readonly offCertificates: () => void;
   private readonly pruneSigners: () => void;
+  private readonly offInsecureRegistries: () => void;
 
   constructor(
     dm: DataModel,
@@ -74,6 +77,7 @@ export class SoftwareModules {
     this.offCertificates = followCertificates(dm);
     this.pruneSigners = () => pruneSigners(dm);
     this.offFileUrlDirectory = followFileUrlDirectory(dm, engine);
+    this.offInsecureRegistries = followInsecureRegistries(dm, engine);
     this.execEnvs = new ExecEnvs(rows);
     this.executionUnits = new ExecutionUnits(rows, this.execEnvs);
     this.deploymentUnits = new DeploymentUnits(rows, this.execEnvs, this.executionUnits);
@@ -110,6 +114,7 @@ export class SoftwareModules {
     this.executionUnits.close();
     this.offFileUrlDirectory();
     this.offCertificates();
+    this.offInsecureRegistries();
     this.engine.off('result', this.results.onResult);
     this.engine.off('eu', this.executionUnits.onUnit);
     this.engine.off('ee', this.execEnvs.sync);

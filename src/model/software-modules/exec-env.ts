@@ -11,6 +11,13 @@ import { diskKiB } from '../disk-space.js';
 import { rethrow } from '../engine-faults.js';
 import { ME, type OperatorWrite, ref, SM, type SmRows } from './rows.js';
 
+/** What an ExecEnvClass that runs OCI images declares (TR-181 ExecEnvClass.{i}.Capability.{i}.). */
+const OCI_CAPABILITY = {
+  Specification: 'OCIImage',
+  SpecificationVersion: '1.1',
+  SpecificationURI: 'https://github.com/opencontainers/image-spec/blob/v1.1.0/spec.md',
+};
+
 /** The operator's policy: privileged DUs may be installed into this EE (docs/security.md). */
 const ALLOW_PRIVILEGED = 'X_CPE-AGENT_AllowPrivileged';
 /** The classes whose EEs AddExecEnv() makes (the engine's LXC and OCI backends). */
@@ -72,10 +79,13 @@ export class ExecEnvs {
 
   /** One ExecEnvClass row per backend present. */
   syncClasses(): void {
-    // No Capability rows: TR-181 names OCI images, VM images, OSGi bundles, JAR and WAR only, and
-    // our packages are none of them (docs/package-format.md).
-    for (const c of this.rows.engine.classes())
-      this.rows.ensureRow('ExecEnvClass', 'Name', c.name, { Vendor: c.vendor, Version: c.version });
+    // Capability rows only for OCI images: TR-181 names OCI images, VM images, OSGi bundles, JAR and WAR
+    // only, and our packages are none of them (docs/package-format.md).
+    for (const c of this.rows.engine.classes()) {
+      const row = this.rows.ensureRow('ExecEnvClass', 'Name', c.name, { Vendor: c.vendor, Version: c.version });
+      if (c.formats.includes('oci') && this.rows.dm.value(`${row}CapabilityNumberOfEntries`) === '0')
+        this.rows.dm.addInstance(`${row}Capability.`, OCI_CAPABILITY, ME);
+    }
   }
 
   /**

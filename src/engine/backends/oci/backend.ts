@@ -175,7 +175,7 @@ export class OciBackend implements Backend {
     const launch = {
       command: s.command.startsWith('/') ? s.command : `/${s.command}`,
       args: s.args,
-      cwd: '/',
+      cwd: s.workingDir ?? '/',
       user: s.user,
       env: { ...env, CPE_DU_DATA: DATA_IN_CONTAINER },
     };
