@@ -270,9 +270,13 @@ export class Agent {
     await client.start();
   }
 
-  /** Reboot() and FactoryReset(): the cause is written first so the next Boot! reports it. */
+  /**
+   * Reboot() and FactoryReset(): the cause is written first so the next Boot! reports it. A request that
+   * comes while a restart is under way (the new CWMP session can ask for a FactoryReset before start()
+   * has returned) runs after it, never merged into it: a factory reset must not be lost.
+   */
   restart(boot: BootInfo, factoryReset: boolean): Promise<void> {
-    this.restarting ??= (async () => {
+    const run = async () => {
       writeFileAtomic(join(this.opts.stateDir, BOOT_FILE), JSON.stringify(boot));
       if (factoryReset) await this.engine?.factoryReset();
       await this.stop();
@@ -283,10 +287,15 @@ export class Agent {
         rmSync(join(this.opts.stateDir, 'usp'), { recursive: true, force: true });
       }
       await this.start();
-    })().finally(() => {
-      this.restarting = undefined;
-    });
-    return this.restarting;
+    };
+    const next: Promise<void> = (this.restarting ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(run)
+      .finally(() => {
+        if (this.restarting === next) this.restarting = undefined;
+      });
+    this.restarting = next;
+    return next;
   }
 
   private loadDefaults(): Record<string, string> {

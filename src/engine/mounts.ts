@@ -28,3 +28,20 @@ export async function makeShared(dir: string): Promise<void> {
   if (!isMounted(dir)) await mountCmd(['--bind', dir, dir]);
   await mountCmd(['--make-rshared', dir]);
 }
+
+/**
+ * The loop devices still over an image after its unmount (auto-clear can lag on a busy host) detached, before
+ * the image is changed: a later `mount -o loop` would take the same device again, and its cached blocks (the
+ * old superblock) with it, so a grown file system would come back at its old size.
+ */
+export async function detachLoops(image: string): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    const devs = (await tool('losetup', ['-j', image])).stdout
+      .split('\n')
+      .map((l) => l.split(':')[0] ?? '')
+      .filter((d) => d.startsWith('/dev/'));
+    if (!devs.length) return;
+    for (const d of devs) await tool('losetup', ['-d', d]);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

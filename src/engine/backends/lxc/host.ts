@@ -17,7 +17,7 @@ import { EngineCode, EngineError } from '../../errors.js';
 import { removeTree } from '../../ids/as-owner.js';
 import { makePassable, shiftTree } from '../../ids/ownership.js';
 import { lookupUser } from '../../ids/users.js';
-import { isMounted, makeShared, unmount } from '../../mounts.js';
+import { detachLoops, isMounted, makeShared, unmount } from '../../mounts.js';
 import type { ProcessLauncher } from '../../supervisor.js';
 import { runTool as run, toolDetail } from '../../tool.js';
 import { baseRootfs } from './base-rootfs.js';
@@ -203,6 +203,7 @@ export class LxcHost {
     await lxcTool('lxc-stop', ['-P', this.lxcpath, '-n', name, '-k']);
     await this.unmount(name).catch(() => undefined);
     await unmount(this.duDir(name));
+    await detachLoops(this.image(name));
     rmSync(join(this.lxcpath, name), { recursive: true, force: true });
   }
 
@@ -214,6 +215,7 @@ export class LxcHost {
     const running = (await this.state(name)) === 'RUNNING';
     if (running) await lxcTool('lxc-stop', ['-P', this.lxcpath, '-n', name, '-t', '5']);
     await this.unmount(name);
+    await detachLoops(this.image(name));
     await run('truncate', ['-s', `${diskKiB}K`, this.image(name)]);
     await lxcTool('e2fsck', ['-f', '-y', this.image(name)]);
     await run('resize2fs', [this.image(name)]);

@@ -8,7 +8,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, rmSync, write
 import { dirname, join } from 'node:path';
 import { removeTree } from '../../ids/as-owner.js';
 import { makePassable } from '../../ids/ownership.js';
-import { isMounted, unmount } from '../../mounts.js';
+import { detachLoops, isMounted, unmount } from '../../mounts.js';
 import { runTool as run, tool } from '../../tool.js';
 import type { IdRange } from '../lxc/policy.js';
 
@@ -139,22 +139,5 @@ export class OciStorage {
     await unmount(this.upper);
     await detachLoops(this.image);
     rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
-/**
- * The loop devices still over an image after its unmount (auto-clear can lag on a busy host) detached, before
- * the image is changed: a later `mount -o loop` would take the same device again, and its cached blocks (the
- * old superblock) with it, so a grown file system would come back at its old size.
- */
-async function detachLoops(image: string): Promise<void> {
-  for (let i = 0; i < 50; i++) {
-    const devs = (await tool('losetup', ['-j', image])).stdout
-      .split('\n')
-      .map((l) => l.split(':')[0] ?? '')
-      .filter((d) => d.startsWith('/dev/'));
-    if (!devs.length) return;
-    for (const d of devs) await tool('losetup', ['-d', d]);
-    await new Promise((r) => setTimeout(r, 100));
   }
 }
