@@ -36,8 +36,8 @@ export const MAX_TIMEOUT_MS = 60_000;
 export const MAX_DATA_BLOCK = 65_000 - 48;
 
 /** RFC 1123 host names: dot-separated labels of letters, digits and inner hyphens; never a leading '-'. */
-const HOST_NAME =
-  /^(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+const LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
+const HOST_NAME = new RegExp(`^(?=.{1,253}\\.?$)${LABEL}(?:\\.${LABEL})*\\.?$`);
 
 const COMMAND = 'Device.IP.Diagnostics.TraceRoute()';
 const bad = (arg: string, why: string) =>
