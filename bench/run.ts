@@ -12,6 +12,7 @@ import { engineFigures } from './engine.js';
 import type { Figure } from './figures.js';
 import { figuresTable, printFigures } from './figures.js';
 import { footprintFigures } from './footprint.js';
+import { imageFigures } from './images.js';
 import { uspFigures } from './usp.js';
 import { writesFigures } from './writes.js';
 
@@ -29,6 +30,7 @@ const groups: Record<string, () => Figure[] | Promise<Figure[]>> = {
   bounds: boundsFigures,
   footprint: footprintFigures,
   writes: writesFigures,
+  images: imageFigures,
 };
 // `npm run bench -- usp footprint` runs only those groups and leaves docs/benchmarks.md alone.
 const only = process.argv.slice(2);

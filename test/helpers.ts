@@ -50,6 +50,10 @@ const PACKAGES: Record<string, string> = {
   openssl: 'openssl',
   traceroute: 'traceroute',
   ip: 'iproute2',
+  setfattr: 'attr',
+  getfattr: 'attr',
+  'docker-registry': 'docker-registry',
+  htpasswd: 'apache2-utils',
 };
 
 /** Where cmd is on PATH, or undefined. */

@@ -3,8 +3,11 @@
 import type { EventEmitter } from 'node:events';
 import type { Logger } from '../util/logger.js';
 import type { AppVolumes } from './app-volumes.js';
+import type { DuCgroups } from './du-cgroup.js';
 import type { DuStore } from './du-store.js';
+import type { HostObjects } from './host-objects.js';
 import type { Identities } from './identity.js';
+import type { OciImages } from './image/oci-images.js';
 import type { Journal } from './journal.js';
 import type { OpQueue } from './op-queue.js';
 import type { EngineRecords } from './records.js';
@@ -27,6 +30,12 @@ export interface EngineParts {
   readonly grace: number;
   /** What a package download needs of the engine. */
   readonly downloads: () => DownloadContext;
+  /** OCI images: the blob and layer stores shared by image DUs. */
+  readonly ociImages: OciImages;
   /** Hands a unit to the supervisor: its launch and its restart policy. */
   supervise(du: DURecord, eu: EURecord): void;
+  /** The DUs' own cgroups (Resources.AllocatedMemory / AllocatedCPUPercent). */
+  readonly cgroups: DuCgroups;
+  /** The host paths bound into EEs for DUs (HostObject). */
+  readonly hostObjects: HostObjects;
 }

@@ -4,14 +4,15 @@ import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineCode, EngineError } from './errors.js';
 import { shiftTree } from './ids/ownership.js';
+import type { ImageRecord } from './image/image-record.js';
 import { mountImage, unmount } from './mounts.js';
 import type { Manifest } from './package/manifest.js';
-import { packageFormat, unpackPackage } from './package/unpack.js';
+import { type PackageFormat, packageFormat, unpackPackage } from './package/unpack.js';
 import { duUuid } from './package/uuid.js';
 import type { DURecord, DuResult, EERecord } from './types.js';
 
 /** A package unpacked, or an image checked: what it holds. */
-export type Unpacked = { manifest: Manifest; bytes: number; format: 'tar.gz' | 'squashfs' };
+export type Unpacked = { manifest: Manifest; bytes: number; format: PackageFormat; image?: ImageRecord };
 /** How much a package may unpack to. */
 export type UnpackLimits = { maxBytes: number; maxEntries: number };
 
@@ -91,7 +92,7 @@ export async function unpackIfTree(
  * would be host ids the container does not map (its files unreadable there), and SquashFS has no
  * idmapped mounts, so it is unpacked and shifted like a tar.gz.
  */
-export function layoutFor(ee: EERecord, format: 'tar.gz' | 'squashfs'): 'image' | 'tree' {
+export function layoutFor(ee: EERecord, format: PackageFormat): 'image' | 'tree' {
   return format === 'squashfs' && !ee.ids ? 'image' : 'tree';
 }
 

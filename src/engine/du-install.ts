@@ -9,6 +9,7 @@ import { admitDisk, unpackLimits } from './admission.js';
 import type { EngineParts } from './context.js';
 import { removeData } from './du-data.js';
 import { asEngineError, faultOf, removeRoot, type Unpacked, unpackIfTree } from './du-files.js';
+import { admitDuDisk, admitResources } from './du-limits.js';
 import { EngineCode, EngineError } from './errors.js';
 import { logDetail, logError } from './fault-log.js';
 import { newOpId, resultOf } from './journal.js';
@@ -82,16 +83,22 @@ async function fetchForInstall(p: EngineParts, req: InstallRequest, job: Install
         `(AllowPrivileged policy)`,
     );
   }
+  admitResources(ee, req.settings?.resources);
+  p.hostObjects.check(ee, req);
   mkdirSync(op.staging, { recursive: true, mode: 0o700 });
   // The journal entry is on disk before anything is placed where it would outlive a crash (the
   // staging directory does not: start() clears it); its fsync runs while the package downloads.
   const journalled = p.records.saveOpSoon(op);
   journalled.catch(() => undefined); // awaited below; a failed fetch must not leave it unhandled
   const pkg = join(op.staging, 'package');
-  await download(p.downloads(), req, pkg);
-  await checkSignature(p.downloads(), req, pkg, op.staging);
+  const backend = p.store.backendOf(ee);
+  const pulled = await p.ociImages.fromReference(p.downloads(), req, ee, backend, op.staging);
+  if (!pulled) await download(p.downloads(), req, pkg);
   await journalled;
-  return { ee, pkg, tree: await unpackIfTree(pkg, op.staging, ee, unpackLimits(ee, p.opts.maxUnpackedBytes)) };
+  const image = pulled ?? (await p.ociImages.fromArchive(pkg, req, ee, backend, op.staging));
+  await checkSignature(p.downloads(), req, image?.image ?? pkg, op.staging);
+  const tree = image ?? (await unpackIfTree(pkg, op.staging, ee, unpackLimits(ee, p.opts.maxUnpackedBytes)));
+  return { ee, pkg, tree };
 }
 
 async function commitInstall(p: EngineParts, req: InstallRequest, job: InstallJob, fetched: Fetched) {
@@ -119,6 +126,7 @@ async function commitInstall(p: EngineParts, req: InstallRequest, job: InstallJo
     }
     const user = p.identity.checkUsers(ee, manifest, req.privileged === true);
     const specs = p.volumes.specs(req.appData ?? manifest.data);
+    admitDuDisk(req.settings?.resources, placed.bytes + p.volumes.newBytes(ee, uuid, specs));
     admitDisk(store, ee, placed.bytes + p.volumes.newBytes(ee, uuid, specs));
     if (placed.layout === 'tree') {
       // Recovery must know what the rename creates: the entry on disk says so since it was made (the DU's
@@ -142,18 +150,29 @@ async function commitInstall(p: EngineParts, req: InstallRequest, job: InstallJo
       diskKiB: Math.ceil(placed.bytes / 1024),
       privileged: req.privileged === true,
       ...(user ? { user } : {}),
+      ...(placed.image ? { image: placed.image } : {}),
       eus: manifest.services.map((s) => ({
         euid: `${duid}-${s.name}`,
         service: s,
         requested: s.autostart ? 'Active' : 'Idle',
         autoStart: s.autostart,
         runLevel: s.runLevel,
+        ...(req.settings?.restart ? { restart: req.settings.restart } : {}),
       })),
+      ...(req.settings ? { settings: req.settings } : {}),
+      ...(req.factory ? { factoryUrl: req.url } : {}),
     };
+    try {
+      await p.hostObjects.attach(du);
+    } catch (e) {
+      await p.hostObjects.detach(du);
+      throw e;
+    }
     if (!existsSync(store.dataDir(du.uuid, du.ee))) job.madeData = du;
     p.identity.makeDataDir(du);
     // The commit point: recovery finds the DU in the records. Known in memory only once it is there.
     store.commitDUs([...store.dus, du]);
+    p.ociImages.settle(op.staging, store.dus);
     for (const eu of du.eus) p.supervise(du, eu);
     rmSync(op.staging, { recursive: true, force: true });
     const result = resultOf('Install', req.requestTag, du, undefined, op.startTime);
@@ -185,6 +204,7 @@ async function failInstall(p: EngineParts, req: InstallRequest, job: InstallJob,
     logError(p.log, c, { opId: op.id }, 'cleanup after a failed install failed');
   }
   rmSync(op.staging, { recursive: true, force: true });
+  p.ociImages.settle(op.staging, p.store.dus);
   const result: DuResult = {
     operation: 'Install',
     requestTag: req.requestTag,

@@ -34,14 +34,19 @@ export async function uninstall(
   try {
     p.records.saveOp(op);
     for (const eu of du.eus) await supervisor.stop(eu.euid, p.grace);
+    const ee = store.ee(du.ee);
+    if (ee) await store.backendOf(ee).release?.(ee, du);
     store.commitDUs(store.dus.filter((d) => d.duid !== duid)); // the commit point
     p.records.saveOp({ ...op, committed: true });
     for (const eu of du.eus) supervisor.remove(eu.euid);
+    p.cgroups.remove(duid);
     // Committed: the DU is gone whatever the cleanup meets (a restart's recovery finishes it too).
     try {
+      await p.hostObjects.detach(du);
       await removeRoot(du.root);
       if (!retainData) await removeData(p, du);
       await p.volumes.drop(store.volumesOf(du).filter((v) => !(retainData && v.retain === 'Forever')));
+      p.ociImages.prune(store.dus);
     } catch (e) {
       logError(p.log, e, { duid }, 'cleanup after an uninstall failed');
     }

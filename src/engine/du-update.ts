@@ -18,8 +18,10 @@ import {
   type Unpacked,
   unpackTree,
 } from './du-files.js';
+import { admitDuDisk, admitResources } from './du-limits.js';
 import { EngineCode, EngineError } from './errors.js';
 import { logDetail } from './fault-log.js';
+import type { ImageRecord } from './image/image-record.js';
 import { newOpId, resultOf } from './journal.js';
 import { mountImage, unmount } from './mounts.js';
 import type { Manifest } from './package/manifest.js';
@@ -42,6 +44,7 @@ type FetchedUpdate = {
   layout: 'image' | 'tree';
   manifest: Manifest;
   bytes: number;
+  image?: ImageRecord | undefined;
 };
 /** An update under way: what its failure must put back. */
 type UpdateJob = { op: OpRecord; old: DURecord; swapped: boolean; created: VolumeRecord[]; wasActive: string[] };
@@ -81,8 +84,17 @@ async function fetchForUpdate(p: EngineParts, req: UpdateRequest, job: UpdateJob
     ? { username: req.username ?? '', password: req.password ?? '' }
     : { username: old.username, password: old.password };
   const pkg = join(op.staging, 'package');
-  await download(p.downloads(), { ...req, ...creds, url }, pkg);
-  await checkSignature(p.downloads(), req, pkg, op.staging);
+  const backend = p.store.backendOf(ee);
+  const asked = { ...req, ...creds, url };
+  const pulled = await p.ociImages.fromReference(p.downloads(), asked, ee, backend, op.staging);
+  if (!pulled) await download(p.downloads(), asked, pkg);
+  const image = pulled ?? (await p.ociImages.fromArchive(pkg, asked, ee, backend, op.staging));
+  await checkSignature(p.downloads(), req, image?.image ?? pkg, op.staging);
+  if (image) {
+    assertSameDU(old, image.manifest, req.uuid);
+    const { manifest, bytes } = image;
+    return { ee, url, creds, pkg, format: 'oci', layout: 'tree', manifest, bytes, image: image.image };
+  }
   // The new package is checked before the old one is touched.
   const format = await packageFormat(pkg);
   const layout = layoutFor(ee, format);
@@ -122,9 +134,15 @@ async function commitUpdate(p: EngineParts, req: UpdateRequest, job: UpdateJob, 
     // Volumes: those named (by the caller, else the new manifest, else the ones it has) must exist.
     let specs = req.appData ?? manifest.data;
     const extra = specs ? p.volumes.newBytes(ee, old.uuid, p.volumes.specs(specs)) : 0;
+    const settings = req.settings ? { ...old.settings, ...req.settings } : old.settings;
+    admitResources(ee, settings?.resources);
+    if (settings) p.hostObjects.check(ee, { settings });
+    admitDuDisk(settings?.resources, bytes + extra);
     admitDisk(store, ee, bytes - old.diskKiB * 1024 + extra);
     job.wasActive = old.eus.filter((e) => supervisor.isRunning(e.euid)).map((e) => e.service.name);
     for (const eu of old.eus) await supervisor.stop(eu.euid, p.grace);
+    if (req.settings?.hostObjects) await p.hostObjects.detach(old);
+    await store.backendOf(ee).release?.(ee, old);
     await detachRoot(old, op.staging);
     job.swapped = true;
     if (layout === 'image') {
@@ -152,16 +170,21 @@ async function commitUpdate(p: EngineParts, req: UpdateRequest, job: UpdateJob, 
       installedAt: iso(),
       diskKiB: Math.ceil(bytes / 1024),
       ...(user ? { user } : {}),
+      image: fetched.image,
       eus: manifest.services.map((s) => ({
         euid: `${duid}-${s.name}`,
         service: s,
         requested: keep.get(s.name)?.requested ?? (s.autostart ? 'Active' : 'Idle'),
         autoStart: s.autostart,
         runLevel: s.runLevel,
+        ...(settings?.restart ? { restart: settings.restart } : {}),
       })),
+      ...(settings ? { settings } : {}),
     };
     p.identity.makeDataDir(du);
+    if (req.settings?.hostObjects) await p.hostObjects.attach(du);
     store.commitDUs(store.dus.map((d) => (d.duid === duid ? du : d))); // the commit point
+    p.ociImages.settle(op.staging, store.dus);
     p.records.saveOp({ ...op, committed: true });
     // Without RetainData the old volumes' data goes: the ones still named start empty, the others go.
     if (!req.retainData) {
@@ -194,6 +217,7 @@ async function failUpdate(p: EngineParts, req: UpdateRequest, job: UpdateJob, e:
   logDetail(p.log, err, { opId: op.id });
   if (job.swapped) await restoreRoot(old, op.staging);
   rmSync(op.staging, { recursive: true, force: true });
+  p.ociImages.settle(op.staging, p.store.dus);
   await p.volumes.drop(job.created);
   for (const eu of old.eus) if (job.wasActive.includes(eu.service.name)) p.supervisor.start(eu.euid);
   if (p.store.du(old.duid)) p.events.emit('duStatus', old.duid, 'Installed');

@@ -18,6 +18,8 @@ export interface NewEE {
   diskKiB: number;
   initialRunLevel?: number;
   allowPrivileged?: boolean;
+  /** The ExecEnvClass (its Name) the EE is of; absent: the first available one that makes EEs. */
+  execEnvClass?: string;
 }
 
 export interface Constraints {
@@ -50,6 +52,7 @@ export class EEManager {
           logError(this.p.log, e, { volume: v.name, ee: ee.name }, 'application data volume has no AccessPath'),
         );
     }
+    await this.p.hostObjects.linkAll(ee);
   }
 
   /** Starts the units that should run at the EE's current run level. */
@@ -114,8 +117,14 @@ export class EEManager {
   createEE(req: NewEE): Promise<EERecord> {
     const { store } = this.p;
     return this.p.queue.serial(async () => {
-      const b = store.availableBackends().find((x) => x.caps.addable);
-      if (!b) throw new EngineError(EngineCode.InvalidValue, 'no container backend (LXC) is available on this device');
+      const b = store
+        .availableBackends()
+        .find((x) => x.caps.addable && (req.execEnvClass === undefined || x.execEnvClass.name === req.execEnvClass));
+      if (!b)
+        throw new EngineError(
+          EngineCode.InvalidValue,
+          `no container backend (${req.execEnvClass ?? 'LXC'}) is available on this device`,
+        );
       if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/.test(req.name))
         throw new EngineError(EngineCode.InvalidValue, 'the EE name is not valid (letters, digits, . _ -, at most 32)');
       if (store.ees.some((e) => e.name === req.name))

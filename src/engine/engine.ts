@@ -14,31 +14,28 @@ import { AppVolumes } from './app-volumes.js';
 import type { Backend, ExecEnvClass } from './backends/backend.js';
 import { makeBackends } from './backends/registry.js';
 import type { EngineParts } from './context.js';
+import { DuCgroups } from './du-cgroup.js';
 import { install } from './du-install.js';
+import { graceOf } from './du-settings.js';
 import { DuStore } from './du-store.js';
 import { uninstall } from './du-uninstall.js';
 import { update } from './du-update.js';
 import { type Constraints, EEManager, type NewEE } from './ee-manager.js';
+import { installFactoryDUs, type ResetOps, resetToFactory } from './ee-reset.js';
 import { logDetail } from './fault-log.js';
+import { HostObjects } from './host-objects.js';
 import { Identities } from './identity.js';
 import { DEFAULT_POOL } from './ids/pool.js';
 import type { UserIds } from './ids/users.js';
+import { imageBounds, OciImages } from './image/oci-images.js';
 import { Journal } from './journal.js';
 import { OpQueue } from './op-queue.js';
 import { type DURecord, type EERecord, EngineRecords, type EURecord } from './records.js';
 import { startEngine } from './startup.js';
 import { memoryKiB, Supervisor, type UnitState } from './supervisor.js';
-import type {
-  BackendKind,
-  DuResult,
-  EngineEvents,
-  EngineOptions,
-  InstallRequest,
-  UnitRestart,
-  UpdateRequest,
-} from './types.js';
+import type { BackendKind, DuResult, EngineEvents, EngineOptions, InstallRequest, UpdateRequest } from './types.js';
 import { launchOf, policyOf } from './unit-launch.js';
-import { Units } from './units.js';
+import { type UnitConfig, Units } from './units.js';
 import { VolumeImages, type VolumeRecord } from './volumes.js';
 
 export type {
@@ -67,6 +64,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   private readonly parts: EngineParts;
   /** Where file: URLs may lead (the operator's setting; '' refuses them all). */
   private fileUrlDirectory = '';
+  /** Image registries (host or host:port) reached over plain http besides loopback ones. */
+  private insecureRegistries: readonly string[] = [];
 
   constructor(opts: EngineOptions) {
     super();
@@ -115,8 +114,22 @@ export class Engine extends EventEmitter<EngineEvents> {
       identity,
       events: this,
       grace: opts.shutdownGraceMs ?? 10_000,
-      downloads: () => ({ opts, detached: queue.detached, fileUrlDirectory: this.fileUrlDirectory }),
-      supervise: (du, eu) => supervisor.add(eu.euid, launchOf(this.parts, du, eu), policyOf(eu)),
+      downloads: () => ({
+        opts,
+        detached: queue.detached,
+        fileUrlDirectory: this.fileUrlDirectory,
+        insecureRegistries: [...(opts.insecureRegistries ?? []), ...this.insecureRegistries],
+      }),
+      ociImages: new OciImages(records.path('images'), imageBounds(opts)),
+      hostObjects: new HostObjects({ store, log }),
+      cgroups: new DuCgroups((duid) => records.path('cgroups', `${duid}.json`), log),
+      supervise: (du, eu) =>
+        supervisor.add(
+          eu.euid,
+          launchOf(this.parts, du, eu),
+          policyOf(eu),
+          graceOf(du.settings, this.parts.grace, eu.shutdownDelayS),
+        ),
     };
     this.eeManager = new EEManager(this.parts, (duid, tag) => this.uninstall(duid, tag));
     this.units = new Units(this.parts);
@@ -236,6 +249,11 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.fileUrlDirectory = dir;
   }
 
+  /** Image registries reached over plain http besides loopback ones (the operator's list). */
+  setInsecureRegistries(list: readonly string[]): void {
+    this.insecureRegistries = list;
+  }
+
   // ---- deployment units -----------------------------------------------------------------------
 
   install(req: InstallRequest): Promise<DuResult> {
@@ -264,7 +282,7 @@ export class Engine extends EventEmitter<EngineEvents> {
    * What an operator may change about a unit: AutoStart, RunLevel and the AutoRestart policy. Kept
    * with the DU so that it holds across restarts and until an Update replaces the unit.
    */
-  configureUnit(euid: string, c: { autoStart?: boolean; runLevel?: number; restart?: UnitRestart }): void {
+  configureUnit(euid: string, c: UnitConfig): void {
     this.units.configure(euid, c);
   }
 
@@ -299,6 +317,32 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** Reset(): the EE's writable layer is wiped; installed DUs stay and their services start again. */
   resetEE(eeId: string): Promise<void> {
     return asWork(() => this.eeManager.resetEE(eeId));
+  }
+
+  /**
+   * ExecEnv.Reset() as TR-181 defines it: DUs installed since the factory reset removed, factory DUs
+   * restored to their factory version, the EE restarted (see ee-reset.ts). resetEE() is its last step.
+   */
+  resetToFactory(eeId: string): Promise<void> {
+    return asWork(() => resetToFactory(this.resetOps(), eeId));
+  }
+
+  /** Installs an EE's factory DUs (the defaults file's) unless it has had them already. */
+  installFactoryDUs(eeId: string, urls: readonly string[]): Promise<DuResult[]> {
+    return asWork(() => installFactoryDUs(this.resetOps(), eeId, urls));
+  }
+
+  private resetOps(): ResetOps {
+    return {
+      store: this.store,
+      install: (req) => this.install(req),
+      update: (duid, req) => this.update(duid, req),
+      uninstall: (duid, tag) => this.uninstall(duid, tag),
+      restart: (ee) =>
+        this.store.backendOf(ee).caps.writableLayer
+          ? this.eeManager.resetEE(ee.id)
+          : this.eeManager.restartEE(ee.id, 'Reset()'),
+    };
   }
 
   /** ModifyConstraints(): only the constraints given change; see EEManager.modifyConstraints. */

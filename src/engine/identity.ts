@@ -93,7 +93,7 @@ export class Identities {
     const ee = this.c.ees().find((e) => e.id === du.ee);
     const name = eu?.service.user;
     if (ee?.ids) {
-      const inside = name === undefined ? { uid: 0, gid: 0 } : this.c.backendOf(ee).userIn(ee, name);
+      const inside = name === undefined ? { uid: 0, gid: 0 } : this.c.backendOf(ee).userIn(ee, name, du);
       return { uid: hostId(ee.ids, inside.uid), gid: hostId(ee.ids, inside.gid) };
     }
     if (name !== undefined) return lookupUser(HOST_PASSWD, name) ?? du.user ?? NOBODY;

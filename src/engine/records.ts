@@ -153,7 +153,8 @@ function isDU(x: unknown): x is DURecord {
   return (
     isObject(x) &&
     [x.duid, x.uuid, x.ee, x.root].every(isString) &&
-    oneOf('tar.gz', 'squashfs')(x.format) &&
+    oneOf('tar.gz', 'squashfs', 'oci')(x.format) &&
+    (x.image === undefined || (isObject(x.image) && isArrayOf(x.image.layers, isString) && isString(x.image.store))) &&
     optional(x.layout, oneOf('image', 'tree')) &&
     isObject(m) &&
     isString(m.name) &&

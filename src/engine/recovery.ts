@@ -9,6 +9,7 @@ import { removeRoot, restoreRoot } from './du-files.js';
 import type { DuStore } from './du-store.js';
 import { CHECK_MOUNT } from './du-update.js';
 import { EngineCode } from './errors.js';
+import type { HostObjects } from './host-objects.js';
 import { type Journal, resultOf } from './journal.js';
 import { unmount } from './mounts.js';
 import type { DuResult, OpRecord } from './types.js';
@@ -17,6 +18,7 @@ export interface RecoveryContext {
   readonly store: DuStore;
   readonly volumes: AppVolumes;
   readonly journal: Journal;
+  readonly hostObjects: HostObjects;
 }
 
 export async function recover(c: RecoveryContext, op: OpRecord): Promise<void> {
@@ -42,6 +44,7 @@ export async function recover(c: RecoveryContext, op: OpRecord): Promise<void> {
     // An install is committed exactly when its DU is in the records.
     if (du) return journal.defer(op, resultOf('Install', op.requestTag, du, undefined, op.startTime));
     await volumes.drop(own);
+    if (op.duid) await c.hostObjects.sweep(op.duid);
     if (op.root) await removeRoot(op.root);
     rmSync(op.staging, { recursive: true, force: true });
     return journal.defer(op, without('Install', undefined, interrupted));
@@ -62,6 +65,7 @@ export async function recover(c: RecoveryContext, op: OpRecord): Promise<void> {
   // uninstall: committed means the record is gone; finish the removal. Whether the caller asked to
   // retain data is not journalled: Forever volumes stay (ApplicationData.Remove() takes them).
   if (!du) {
+    if (op.duid) await c.hostObjects.sweep(op.duid);
     await removeRoot(op.staging);
     await volumes.drop(
       store.vols.filter(

@@ -6,20 +6,29 @@ import { createReadStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineCode, EngineError } from './errors.js';
 import { fetchPackage } from './fetch.js';
+import type { ImageRecord } from './image/image-record.js';
 import { MAX_SIGNATURE_BYTES, type VerifiedSigner, verifyDetachedSignature } from './package/signature.js';
 import type { DownloadContext } from './staging.js';
 import type { InstallRequest } from './types.js';
 
 type SignedRequest = Pick<InstallRequest, 'signature' | 'trust' | 'signal'>;
 
-/** Refuses the package at pkg unless the request's signature policy holds (see checkDigestSignature). */
+/**
+ * Refuses what was fetched unless the request's signature policy holds (see checkDigestSignature): a
+ * package (the file at a path) is signed over its SHA-256, an OCI image over its manifest digest, so one
+ * signature serves the image whether it comes from a registry or from an oci-archive.
+ */
 export function checkSignature(
   c: DownloadContext,
   req: SignedRequest,
-  pkg: string,
+  fetched: string | ImageRecord,
   staging: string,
 ): Promise<VerifiedSigner | undefined> {
-  return checkDigestSignature(c, req, () => sha256File(pkg), staging);
+  const digest =
+    typeof fetched === 'string'
+      ? () => sha256File(fetched)
+      : () => Buffer.from(fetched.manifestDigest.replace(/^sha256:/, ''), 'hex');
+  return checkDigestSignature(c, req, digest, staging);
 }
 
 /**

@@ -15,6 +15,8 @@ export interface DownloadContext {
   readonly detached: AbortSignal;
   /** Where file: URLs may lead ('' refuses them all). */
   readonly fileUrlDirectory: string;
+  /** Image registries reached over plain http besides loopback ones (absent: none). */
+  readonly insecureRegistries?: readonly string[];
 }
 
 type DownloadRequest = Pick<InstallRequest, 'url' | 'username' | 'password' | 'signal' | 'progress'>;

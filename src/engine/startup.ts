@@ -40,8 +40,11 @@ export async function startEngine(p: EngineParts, ees: EEManager, images: Volume
   }
   store.vols = records.loadVolumes();
   await p.volumes.mountAll();
+  await p.hostObjects.mountAll();
   for (const du of store.dus) for (const eu of du.eus) p.supervise(du, eu);
   for (const op of records.loadOps()) await recover(p, op);
+  // Without a readable DU list, a layer no record names may still be a DU's: kept.
+  p.ociImages.sweep(records.lost.has('dus.json') ? undefined : store.dus);
   // Without a readable volume list, an image no record names may still be someone's data: kept.
   if (!records.lost.has('appdata.json')) images.sweep(new Set(store.vols.map((v) => v.id)));
   rmSync(records.path('tmp'), { recursive: true, force: true });

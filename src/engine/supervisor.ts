@@ -31,11 +31,18 @@ export interface Launch {
   readonly privileged?: boolean;
   /** The backend that starts it (native host process, or inside a container). */
   readonly launcher: ProcessLauncher;
+  /** Told the process's pid once it is started (its DU's cgroup takes it in). */
+  readonly started?: (pid: number) => void;
 }
 
 /** How a backend starts a unit's process and tells whether it still runs. */
 export interface ProcessLauncher {
   spawn(euid: string, launch: Launch, logFd: number): { pid: number; exited: Promise<number | null> };
+  /**
+   * Delivers a stop signal where the process group is not the service (a runtime that forwards SIGTERM but dies
+   * of SIGKILL and leaves its container behind); absent: the unit's process group is signalled.
+   */
+  signal?(euid: string, pid: number, sig: 'SIGTERM' | 'SIGKILL'): void;
 }
 
 export interface RestartPolicy {
@@ -44,6 +51,8 @@ export interface RestartPolicy {
   multiplier: number;
   maxWait: number;
   maxRetries: number;
+  /** Seconds of running after which RetryCount starts again from 0 (TR-181 ResetPeriod; 0 or absent: never). */
+  resetPeriod?: number;
 }
 
 export interface UnitState {
@@ -96,6 +105,8 @@ interface Unit {
   readonly euid: string;
   launch: Launch;
   policy: RestartPolicy;
+  /** The unit's own stop delay (its DU's ShutdownDelay), over what a caller of stop() passes. */
+  graceMs: number | undefined;
   state: UnitState;
   wanted: 'Active' | 'Idle';
   stopping: Promise<void> | undefined;
@@ -124,11 +135,12 @@ export class Supervisor extends EventEmitter<UnitEvents> {
   }
 
   /** Registers a unit; adopts its process if one from before an agent restart still runs. */
-  add(euid: string, launch: Launch, policy: RestartPolicy): void {
+  add(euid: string, launch: Launch, policy: RestartPolicy, graceMs?: number): void {
     const u: Unit = {
       euid,
       launch,
       policy,
+      graceMs,
       wanted: 'Idle',
       stopping: undefined,
       timer: undefined,
@@ -173,6 +185,12 @@ export class Supervisor extends EventEmitter<UnitEvents> {
     rmSync(this.files(euid, 'log'), { force: true });
   }
 
+  /** A new stop delay applies from the next stop on. */
+  setGrace(euid: string, graceMs: number): void {
+    const u = this.units.get(euid);
+    if (u) u.graceMs = graceMs;
+  }
+
   /** New restart settings apply from the next exit on. */
   setPolicy(euid: string, policy: RestartPolicy): void {
     const u = this.units.get(euid);
@@ -206,6 +224,8 @@ export class Supervisor extends EventEmitter<UnitEvents> {
       writeFileSync(this.files(u.euid, 'pid'), JSON.stringify({ pid, ticks: startTicks(pid) ?? 0 }));
       this.set(u, { status: 'Active', pid, fault: 'NoFault', faultMessage: '' });
       this.watch(u, pid, exited, gen);
+      this.resetRetriesAfter(u, gen);
+      u.launch.started?.(pid);
     } catch (e) {
       // ExecutionFaultMessage is read by controllers: our words only, not the package's command.
       this.log.debug({ euid: u.euid, err: e }, 'execution unit could not be started');
@@ -213,6 +233,16 @@ export class Supervisor extends EventEmitter<UnitEvents> {
     } finally {
       if (fd !== undefined) closeSync(fd);
     }
+  }
+
+  /** TR-181 ResetPeriod: a unit that stays up that long has its RetryCount start again. */
+  private resetRetriesAfter(u: Unit, gen: number): void {
+    const period = u.policy.resetPeriod ?? 0;
+    if (period <= 0) return;
+    setTimeout(() => {
+      if (u.generation === gen && u.state.pid !== undefined && this.units.get(u.euid) === u)
+        this.set(u, { retryCount: 0 });
+    }, period * 1000).unref();
   }
 
   /** Watches for the end of the process: by its exit when it is our child, by polling when adopted. */
@@ -261,10 +291,11 @@ export class Supervisor extends EventEmitter<UnitEvents> {
     this.set(u, { status: 'Idle', pid: undefined, fault, faultMessage: message });
   }
 
-  /** Stops a unit: SIGTERM, then SIGKILL after the grace period. */
-  stop(euid: string, graceMs = 10_000): Promise<void> {
+  /** Stops a unit: SIGTERM, then SIGKILL after the grace period (the unit's own where it has one). */
+  stop(euid: string, defaultGraceMs = 10_000): Promise<void> {
     const u = this.units.get(euid);
     if (!u) return Promise.resolve();
+    const graceMs = u.graceMs ?? defaultGraceMs;
     u.wanted = 'Idle';
     clearTimeout(u.timer);
     this.set(u, { nextRestart: NEVER });
@@ -276,11 +307,13 @@ export class Supervisor extends EventEmitter<UnitEvents> {
     if (u.stopping) return u.stopping;
     this.set(u, { status: 'Stopping' });
     u.stopping = (async () => {
-      signalGroup(pid, 'SIGTERM');
+      const signal = (sig: 'SIGTERM' | 'SIGKILL') =>
+        u.launch.launcher.signal ? u.launch.launcher.signal(euid, pid, sig) : signalGroup(pid, sig);
+      signal('SIGTERM');
       const end = Date.now() + graceMs;
       while (u.state.pid !== undefined && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
       if (u.state.pid !== undefined) {
-        signalGroup(pid, 'SIGKILL');
+        signal('SIGKILL');
         while (u.state.pid !== undefined && Date.now() < end + 5000) await new Promise((r) => setTimeout(r, 50));
         if (u.state.pid !== undefined)
           this.set(u, { fault: 'FailureOnStop', faultMessage: `process ${pid} did not stop` });

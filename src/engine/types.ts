@@ -4,17 +4,22 @@
 import type { Logger } from '../util/logger.js';
 import type { Quarantine } from '../util/quarantine.js';
 import type { IdRange } from './backends/lxc/policy.js';
+import type { DuSettings, UnitRestart } from './du-settings.js';
 import type { EngineFaultKind, TransferFailure } from './errors.js';
 import type { DownloadLimits } from './fetch.js';
 import type { IdPool } from './ids/pool.js';
 import type { UserIds } from './ids/users.js';
+import type { ImageRecord } from './image/image-record.js';
 import type { Manifest, ServiceSpec } from './package/manifest.js';
 import type { SignatureTrust } from './package/signature.js';
+import type { PackageFormat } from './package/unpack.js';
 import type { UnitState } from './supervisor.js';
 import type { VolumeSpec } from './volumes.js';
 
+export type { UnitRestart } from './du-settings.js';
+
 /** The backends' kinds, as EE records keep them (the backends themselves are in backends/registry.ts). */
-export const BACKEND_KINDS = ['native', 'lxc'] as const;
+export const BACKEND_KINDS = ['native', 'lxc', 'oci'] as const;
 export type BackendKind = (typeof BACKEND_KINDS)[number];
 
 export interface EERecord {
@@ -37,15 +42,8 @@ export interface EERecord {
   readonly ids?: IdRange;
   /** The operator allows privileged DUs here (TR-181 Privileged). */
   allowPrivileged?: boolean;
-}
-
-/** The TR-181 AutoRestart settings an operator gave (absent: the manifest's policy, default timing). */
-export interface UnitRestart {
-  enabled: boolean;
-  minWait: number;
-  maxWait: number;
-  multiplier: number;
-  maxRetries: number;
+  /** The factory DUs' URLs (defaults file), installed once; Reset() restores them (absent: none yet). */
+  factoryDUs?: readonly string[];
 }
 
 export interface EURecord {
@@ -56,6 +54,8 @@ export interface EURecord {
   requested: 'Active' | 'Idle';
   autoStart: boolean;
   runLevel: number;
+  /** The EU row's ShutdownDelay as an operator wrote it, in seconds (absent: its DU's, else the engine's). */
+  shutdownDelayS?: number;
 }
 
 export interface DURecord {
@@ -66,7 +66,7 @@ export interface DURecord {
   readonly url: string;
   readonly username: string;
   readonly password: string; // kept for Update without a URL (the file is 0600)
-  readonly format: 'tar.gz' | 'squashfs';
+  readonly format: PackageFormat;
   /** A mounted SquashFS image, or files unpacked (absent in older records: a SquashFS was mounted). */
   readonly layout?: 'image' | 'tree';
   readonly root: string; // unpacked package
@@ -77,6 +77,12 @@ export interface DURecord {
   readonly installedAt: string;
   readonly diskKiB: number;
   eus: EURecord[];
+  /** The InstallDU / Update arguments beyond the package (absent in older records: none given). */
+  readonly settings?: DuSettings;
+  /** A factory DU's factory URL: Reset() brings it back to that version (absent: installed later). */
+  readonly factoryUrl?: string;
+  /** An OCI image DU (format 'oci'): its image and layers (image/image-record.ts); absent for packages. */
+  readonly image?: ImageRecord | undefined;
 }
 
 /** An install, update or uninstall that has started and not yet been reported. */
@@ -152,6 +158,10 @@ export interface InstallRequest {
   readonly signature?: string;
   /** The EE's signature policy and signer certificates, resolved by the model from ExecEnv.Signers. */
   readonly trust?: SignatureTrust;
+  /** AutoRestart, Resources, ShutdownDelay, roles, HostObject, EnvVariable (absent on Update: unchanged). */
+  readonly settings?: DuSettings;
+  /** Installed as one of its EE's factory DUs (the defaults file's). */
+  readonly factory?: boolean;
 }
 
 export type UpdateRequest = Omit<InstallRequest, 'ee' | 'url'> & { url?: string; retainData?: boolean };
@@ -178,4 +188,6 @@ export interface EngineOptions {
   readonly pidsMax?: number;
   /** Where corrupt record files are reported (the agent's, for all its state); else the engine's own. */
   readonly quarantine?: Quarantine;
+  /** Image registries (host or host:port) reached over plain http besides loopback ones (docs/oci-images.md). */
+  readonly insecureRegistries?: readonly string[];
 }

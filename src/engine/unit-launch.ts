@@ -2,6 +2,8 @@
 // application's volumes, user) and the restart policy in force (the operator's AutoRestart settings
 // over the manifest's).
 import type { AppVolumes } from './app-volumes.js';
+import type { DuCgroups } from './du-cgroup.js';
+import { envOf } from './du-settings.js';
 import type { DuStore } from './du-store.js';
 import type { Identities } from './identity.js';
 import type { Launch, RestartPolicy } from './supervisor.js';
@@ -9,16 +11,18 @@ import type { DURecord, EERecord, EURecord } from './types.js';
 import { volumeEnvName } from './volumes.js';
 
 export function launchOf(
-  c: { store: DuStore; volumes: AppVolumes; identity: Identities },
+  c: { store: DuStore; volumes: AppVolumes; identity: Identities; cgroups: DuCgroups },
   du: DURecord,
   eu: EURecord,
 ): Launch {
   const ee = c.store.ee(du.ee);
-  const env: Record<string, string> = { ...eu.service.env, CPE_EUID: eu.euid };
+  const env: Record<string, string> = { ...eu.service.env, ...envOf(du.settings), CPE_EUID: eu.euid };
   for (const v of c.store.volumesOf(du)) env[volumeEnvName(v.name)] = c.volumes.path(v);
-  return c.store
+  const launch = c.store
     .backendOf(ee)
     .launch(ee ?? ({ id: du.ee } as EERecord), du, eu, env, () => c.identity.hostUserOf(du, eu));
+  const resources = du.settings?.resources;
+  return resources ? { ...launch, started: (pid) => c.cgroups.enter(du.duid, resources, pid) } : launch;
 }
 
 export function policyOf(eu: EURecord): Readonly<RestartPolicy> {
@@ -37,5 +41,6 @@ export function policyOf(eu: EURecord): Readonly<RestartPolicy> {
     multiplier: Math.max(1000, r?.multiplier ?? 2000),
     maxWait: Math.max(1, r?.maxWait ?? 3600),
     maxRetries: r?.maxRetries ?? 10,
+    resetPeriod: r?.resetPeriod ?? 0,
   } as const;
 }

@@ -1,11 +1,21 @@
 // Execution units as the operator drives them: SetRequestedState(), Restart(), AutoStart, RunLevel and
 // the AutoRestart policy (kept with the DU so that they hold across restarts), and who a unit runs as.
 import type { EngineParts } from './context.js';
+import { graceOf } from './du-settings.js';
 import { EngineCode, EngineError } from './errors.js';
 import type { UserIds } from './ids/users.js';
 import type { RestartPolicy } from './supervisor.js';
 import type { DURecord, EURecord, UnitRestart } from './types.js';
 import { policyOf } from './unit-launch.js';
+
+/** What an operator may change about a unit (EU row writes). */
+export interface UnitConfig {
+  autoStart?: boolean;
+  runLevel?: number;
+  restart?: UnitRestart;
+  /** ShutdownDelay in seconds. */
+  shutdownDelayS?: number;
+}
 
 export class Units {
   constructor(private readonly p: EngineParts) {}
@@ -38,13 +48,15 @@ export class Units {
    * What an operator may change about a unit: AutoStart, RunLevel and the AutoRestart policy. Kept
    * with the DU so that it holds across restarts and until an Update replaces the unit.
    */
-  configure(euid: string, c: { autoStart?: boolean; runLevel?: number; restart?: UnitRestart }): void {
+  configure(euid: string, c: UnitConfig): void {
     const found = this.require(euid);
     if (c.autoStart !== undefined) found.eu.autoStart = c.autoStart;
     if (c.runLevel !== undefined) found.eu.runLevel = c.runLevel;
     if (c.restart !== undefined) found.eu.restart = c.restart;
+    if (c.shutdownDelayS !== undefined) found.eu.shutdownDelayS = c.shutdownDelayS;
     this.p.store.saveDUs();
     this.p.supervisor.setPolicy(euid, policyOf(found.eu));
+    this.p.supervisor.setGrace(euid, graceOf(found.du.settings, this.p.grace, found.eu.shutdownDelayS));
   }
 
   async restart(euid: string): Promise<void> {

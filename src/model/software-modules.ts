@@ -14,8 +14,11 @@ import { ApplicationData, registerApplicationData } from './software-modules/app
 import { DeploymentUnits, registerDeploymentUnits } from './software-modules/deployment-unit.js';
 import { type DuStateChange, DuStateChanges } from './software-modules/du-state-change.js';
 import { ExecEnvs, registerExecEnvs } from './software-modules/exec-env.js';
+import { registerExecEnvRoles } from './software-modules/exec-env-roles.js';
 import { ExecutionUnits, registerExecutionUnits } from './software-modules/execution-unit.js';
+import { installFactoryDUs } from './software-modules/factory-dus.js';
 import { followFileUrlDirectory, registerFileUrlDirectory } from './software-modules/file-url-directory.js';
+import { followInsecureRegistries, registerInsecureRegistries } from './software-modules/insecure-registries.js';
 import { ME, SmRows } from './software-modules/rows.js';
 import { followCertificates, pruneSigners, registerSigners } from './software-modules/signers.js';
 
@@ -48,6 +51,8 @@ export function registerSoftwareModules(dm: DataModel, model: () => SoftwareModu
   );
   registerFileUrlDirectory(dm);
   registerSigners(dm);
+  registerExecEnvRoles(dm);
+  registerInsecureRegistries(dm);
 }
 
 export class SoftwareModules {
@@ -56,9 +61,11 @@ export class SoftwareModules {
   readonly executionUnits: ExecutionUnits;
   readonly applicationData: ApplicationData;
   private readonly results: DuStateChanges;
+  private readonly rows: SmRows;
   private readonly offFileUrlDirectory: () => void;
   private readonly offCertificates: () => void;
   private readonly pruneSigners: () => void;
+  private readonly offInsecureRegistries: () => void;
 
   constructor(
     dm: DataModel,
@@ -66,10 +73,11 @@ export class SoftwareModules {
     log: Logger,
     certificates?: SecurityCertificates,
   ) {
-    const rows = new SmRows(dm, engine, log, certificates);
+    const rows = (this.rows = new SmRows(dm, engine, log, certificates));
     this.offCertificates = followCertificates(dm);
     this.pruneSigners = () => pruneSigners(dm);
     this.offFileUrlDirectory = followFileUrlDirectory(dm, engine);
+    this.offInsecureRegistries = followInsecureRegistries(dm, engine);
     this.execEnvs = new ExecEnvs(rows);
     this.executionUnits = new ExecutionUnits(rows, this.execEnvs);
     this.deploymentUnits = new DeploymentUnits(rows, this.execEnvs, this.executionUnits);
@@ -98,6 +106,7 @@ export class SoftwareModules {
     for (const ee of this.engine.execEnvs()) this.execEnvs.syncActive(ee.id);
     this.applicationData.sync();
     this.pruneSigners();
+    installFactoryDUs(this.rows);
   }
 
   close(): void {
@@ -105,6 +114,7 @@ export class SoftwareModules {
     this.executionUnits.close();
     this.offFileUrlDirectory();
     this.offCertificates();
+    this.offInsecureRegistries();
     this.engine.off('result', this.results.onResult);
     this.engine.off('eu', this.executionUnits.onUnit);
     this.engine.off('ee', this.execEnvs.sync);

@@ -167,7 +167,11 @@ test(
       ['Installed', '2.0', 0, ok!.uuid],
     );
     assert.deepEqual([dup!.state, dup!.fault], ['Failed', 9026]);
-    assert.deepEqual([removed!.state, removed!.fault, removed!.du, removed!.uuid], ['Uninstalled', 0, '', ok!.uuid]);
+    // The removed DU's row is named though it is gone (TR-181 DeploymentUnitRef of DUStateChange!).
+    assert.deepEqual(
+      [removed!.state, removed!.fault, removed!.du, removed!.uuid],
+      ['Uninstalled', 0, ok!.du, ok!.uuid],
+    );
     assert.equal(agent.dm.node(SM)!.tables.get('DeploymentUnit')!.rows.size, 0);
     await acs.until(() => acs.sessionsEnded >= 5);
     assert.equal(completes().length, 2, 'each job reported once');

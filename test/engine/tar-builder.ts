@@ -7,14 +7,16 @@ export interface Entry {
   data?: string | Buffer;
   link?: string;
   mode?: number;
+  uid?: number;
+  gid?: number;
 }
 
 function header(e: Entry, size: number): Buffer {
   const h = Buffer.alloc(512);
   h.write(e.name.slice(0, 100), 0, 'utf8');
   h.write(`${(e.mode ?? 0o644).toString(8).padStart(7, '0')}\0`, 100);
-  h.write('0000000\0', 108);
-  h.write('0000000\0', 116);
+  h.write(`${(e.uid ?? 0).toString(8).padStart(7, '0')}\0`, 108);
+  h.write(`${(e.gid ?? 0).toString(8).padStart(7, '0')}\0`, 116);
   h.write(`${size.toString(8).padStart(11, '0')}\0`, 124);
   h.write(
     `${Math.floor(Date.now() / 1000)

@@ -36,8 +36,8 @@ export interface ExecEnvClass {
   readonly name: string;
   readonly vendor: string;
   readonly version: string;
-  /** The package formats its EEs accept. */
-  readonly formats: readonly PackageFormat[];
+  /** The package formats its EEs accept ('oci': OCI images, a registry reference or an oci-archive). */
+  readonly formats: readonly (PackageFormat | 'oci')[];
 }
 
 export interface Backend {
@@ -65,8 +65,11 @@ export interface Backend {
   /** Gives a volume its AccessPath (target) in the EE, and takes it back. */
   link(ee: EERecord, volumeId: string, target: string): Promise<void>;
   unlink(ee: EERecord, target: string): Promise<void>;
-  /** A user as the EE knows it (its own passwd, or the host's); throws when there is none. */
-  userIn(ee: EERecord, user: string): UserIds;
+  /**
+   * A user as the EE knows it (its own passwd, or the host's; an OCI EE's from the DU's image, so a name is
+   * checked only once the DU is given); throws when there is none.
+   */
+  userIn(ee: EERecord, user: string, du?: DURecord): UserIds;
   /** Host places: a DU's root, its data directory, an operation's staging, a volume's mount point. */
   duRoot(ee: EERef, duid: string): string;
   dataDir(ee: EERef, uuid: string): string;
@@ -76,4 +79,6 @@ export interface Backend {
   sweepStaging(ee: EERecord): void;
   /** How a unit starts: env is what the core gives it; hostUser the host ids it runs with. */
   launch(ee: EERecord, du: DURecord, eu: EURecord, env: Record<string, string>, hostUser: () => UserIds): Launch;
+  /** A DU's units have stopped for good (uninstall) or for new files (update): what the backend kept for it goes. */
+  release?(ee: EERecord, du: DURecord): Promise<void>;
 }

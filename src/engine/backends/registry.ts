@@ -7,6 +7,7 @@ import type { Backend } from './backend.js';
 import { LxcBackend } from './lxc/backend.js';
 import { LxcHost } from './lxc/host.js';
 import { NativeBackend } from './native/backend.js';
+import { OciBackend } from './oci/backend.js';
 
 export interface BackendSetup {
   /** A place under the engine's state directory. */
@@ -23,6 +24,7 @@ export function makeBackends(s: BackendSetup) {
   const byKind = {
     native,
     lxc: new LxcBackend(new LxcHost(s.path('lxc'), s.rootfs), { pool: s.pool, pidsMax: s.pidsMax, log: s.log }),
+    oci: new OciBackend(s.path('oci'), { pool: s.pool, pidsMax: s.pidsMax, log: s.log }),
   } satisfies Record<BackendKind, Backend>;
   return { byKind, host: native as Backend };
 }

@@ -20,7 +20,7 @@ export function lookupUser(passwd: string, user: string): UserIds | undefined {
 }
 
 /** A regular file's text (at most 1 MiB), '' when it is absent, a link or anything else. */
-function readNoFollow(path: string): string {
+export function readNoFollow(path: string): string {
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);

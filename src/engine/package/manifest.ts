@@ -17,6 +17,10 @@ export interface ServiceSpec {
   readonly runLevel: number;
   readonly restart: RestartPolicy;
   readonly description: string;
+  /** An OCI image's WorkingDir (absolute in the image); absent: the runtime's default. */
+  readonly workingDir?: string;
+  /** An OCI image's ExposedPorts ("80/tcp"): documentation of the image, kept for the operator. */
+  readonly exposedPorts?: readonly string[];
 }
 
 export interface Manifest {

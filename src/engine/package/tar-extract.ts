@@ -6,8 +6,8 @@
 // truncated or corrupt archive is a clear error. Refusals say what was wrong in our words; the
 // entry's name, package content, is their detail (debug log only).
 import { createReadStream } from 'node:fs';
-import { chmod, link, lstat, mkdir, open, symlink } from 'node:fs/promises';
-import { dirname, join, posix } from 'node:path';
+import { chmod, lchown, link, lstat, mkdir, open, symlink } from 'node:fs/promises';
+import { basename, dirname, join, posix } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { EngineCode, EngineError } from '../errors.js';
 
@@ -20,7 +20,27 @@ export interface ExtractLimits {
    * (LXC makes /dev itself). The default, 'package', refuses all of them.
    */
   kind?: 'package' | 'rootfs';
+  /** Absent: the archive is gzip-compressed; false: a plain tar (an OCI layer or image layout). */
+  gzip?: boolean;
+  /**
+   * An OCI image layer (kind 'rootfs' links): owners kept from the headers, as `owner` maps them, and
+   * whiteout entries (`.wh.<name>`, `.wh..wh..opq`) handed to `whiteout` and `opaque` to make in the
+   * form overlayfs reads; device nodes and FIFOs are still refused.
+   */
+  layer?: LayerForm;
 }
+
+/** What a layer's unpacking does besides writing files: ids, and its whiteouts as overlayfs wants them. */
+export interface LayerForm {
+  owner(uid: number, gid: number): { uid: number; gid: number };
+  /** Marks `rel` (under the target, parents made) deleted from the layers below. */
+  whiteout(dest: string): Promise<void>;
+  /** Marks directory `dest` as hiding whatever the layers below hold in it. */
+  opaque(dest: string): Promise<void>;
+}
+
+const WHITEOUT = '.wh.';
+const OPAQUE = '.wh..wh..opq';
 
 const corrupt = (msg: string, detail?: string): never => {
   throw new EngineError(EngineCode.CorruptData, msg, undefined, detail);
@@ -98,8 +118,7 @@ export async function extractTarGz(
   target: string,
   limits: ExtractLimits,
 ): Promise<{ bytes: number; entries: number }> {
-  const gunzip = createGunzip();
-  const src = createReadStream(file).pipe(gunzip);
+  const src = limits.gzip === false ? createReadStream(file) : createReadStream(file).pipe(createGunzip());
   const r = new Reader(src as AsyncIterable<Buffer>);
   let bytes = 0,
     entries = 0;
@@ -126,6 +145,7 @@ export async function extractTarGz(
         else if (type === 'x') pax = parsePax(data);
         continue;
       }
+      const entryPax = pax;
       longName = undefined;
       longLink = undefined;
       pax = {};
@@ -134,6 +154,12 @@ export async function extractTarGz(
       const dest = join(target, rel);
       if (rel !== '') await assertNoSymlinkParent(target, rel);
       const mode = num(h, 100, 8) & 0o777;
+      const layer = limits.layer;
+      if (layer && basename(rel).startsWith(WHITEOUT)) {
+        await whiteoutEntry(layer, target, rel, name);
+        await r.read(padded);
+        continue;
+      }
       switch (type) {
         case '0':
         case '\0':
@@ -167,7 +193,7 @@ export async function extractTarGz(
           if (!linkName) refused('a symbolic link has no target', what);
           if (linkName.includes('\0')) refused('a symbolic link holds a NUL byte', what);
           if (linkName.startsWith('/')) {
-            if (limits.kind !== 'rootfs') refused('a symbolic link points to an absolute path', what);
+            if (limits.kind !== 'rootfs' && !layer) refused('a symbolic link points to an absolute path', what);
           } else if (!inside(posix.join(posix.dirname(rel), linkName)))
             refused('a symbolic link leaves the package', what);
           await mkdir(dirname(dest), { recursive: true });
@@ -186,14 +212,14 @@ export async function extractTarGz(
         }
         case '3':
         case '4':
-          if (limits.kind === 'rootfs') {
+          if (limits.kind === 'rootfs' && !layer) {
             await r.read(padded);
             break;
           }
           refused('the package holds a device node', name);
           break;
         case '6':
-          if (limits.kind === 'rootfs') {
+          if (limits.kind === 'rootfs' && !layer) {
             await r.read(padded);
             break;
           }
@@ -202,6 +228,7 @@ export async function extractTarGz(
         default:
           refused('an entry is of an unsupported type', `${name} (type ${JSON.stringify(type)})`);
       }
+      if (layer && rel !== '') await own(layer, dest, h, entryPax, type === '2' ? undefined : mode);
     }
     return { bytes, entries };
   } catch (e) {
@@ -214,6 +241,34 @@ export async function extractTarGz(
   } finally {
     src.destroy();
   }
+}
+
+/** A layer's entry gets its owner from the header (a pax record wins); chown drops set-id bits, so mode follows. */
+async function own(
+  layer: LayerForm,
+  dest: string,
+  h: Buffer,
+  pax: Record<string, string>,
+  mode: number | undefined,
+): Promise<void> {
+  const id = (key: string, off: number) =>
+    pax[key] && /^\d{1,10}$/.test(pax[key]) ? Number(pax[key]) : num(h, off, 8);
+  const to = layer.owner(id('uid', 108), id('gid', 116));
+  await lchown(dest, to.uid, to.gid);
+  if (mode) await chmod(dest, mode);
+}
+
+/** `.wh.<name>` deletes <name> of the layers below; `.wh..wh..opq` makes its directory opaque. */
+async function whiteoutEntry(layer: LayerForm, target: string, rel: string, name: string): Promise<void> {
+  const dir = posix.dirname(rel) === '.' ? '' : posix.dirname(rel);
+  const base = posix.basename(rel);
+  if (dir) await assertNoSymlinkParent(target, `${dir}/x`);
+  await mkdir(join(target, dir), { recursive: true });
+  if (base === OPAQUE) return layer.opaque(join(target, dir));
+  const hidden = base.slice(WHITEOUT.length);
+  if (hidden === '' || hidden === '.' || hidden === '..' || hidden.startsWith(WHITEOUT))
+    refused('a whiteout entry names no file', name);
+  await layer.whiteout(join(target, dir, hidden));
 }
 
 function parsePax(data: Buffer): Record<string, string> {

@@ -13,9 +13,10 @@ import { MANIFEST_FILE, type Manifest, parseManifest } from './manifest.js';
 import { type ExtractLimits, extractTarGz } from './tar-extract.js';
 import { checkTree } from './tree-check.js';
 
-export type PackageFormat = 'tar.gz' | 'squashfs';
+/** A DU's format: a package (tar.gz, SquashFS), or an OCI image (a registry reference or an oci-archive). */
+export type PackageFormat = 'tar.gz' | 'squashfs' | 'oci';
 
-export async function packageFormat(file: string): Promise<PackageFormat> {
+export async function packageFormat(file: string): Promise<Exclude<PackageFormat, 'oci'>> {
   const fh = await open(file, 'r');
   try {
     const b = Buffer.alloc(4);
@@ -32,7 +33,7 @@ export async function unpackPackage(
   file: string,
   target: string,
   limits: ExtractLimits,
-): Promise<{ manifest: Manifest; format: PackageFormat; bytes: number }> {
+): Promise<{ manifest: Manifest; format: Exclude<PackageFormat, 'oci'>; bytes: number }> {
   const format = await packageFormat(file);
   if (format === 'tar.gz') await extractTarGz(file, target, limits);
   else await unsquash(file, target, limits);

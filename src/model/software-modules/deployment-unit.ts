@@ -7,8 +7,10 @@ import type { ObjectNode } from '../../dm/tree.js';
 import type { DURecord } from '../../engine/records.js';
 import type { VolumeSpec } from '../../engine/volumes.js';
 import { dmErrorOf, rethrow } from '../engine-faults.js';
+import { duRoleValues } from './du-settings-rows.js';
 import type { ExecEnvs } from './exec-env.js';
 import type { ExecutionUnits } from './execution-unit.js';
+import { installArgs } from './install-args.js';
 import { ME, ref, SM, type SmRows } from './rows.js';
 import { signatureArgs } from './signature-args.js';
 
@@ -51,6 +53,7 @@ export class DeploymentUnits {
       ...(appData ? { appData } : {}),
       privileged: input.Privileged === 'true',
       ...signatureArgs(input, this.rows, row),
+      ...installArgs(this.rows.dm, row, input),
     });
     if (r.fault) throw dmErrorOf(r.fault);
     return { UUID: r.uuid, Version: r.version, ExecEnvRef: eeRef };
@@ -71,6 +74,7 @@ export class DeploymentUnits {
         retainData: input.RetainData === 'true',
         requestTag: commandKey,
         ...signatureArgs(input, this.rows, `${row.stored('ExecutionEnvRef') ?? ''}.`),
+        ...installArgs(this.rows.dm, this.rows.eeRow(this.rows.engine.du(row.stored('DUID') ?? '')?.ee ?? ''), input),
       })
       .catch(rethrow);
     if (r.fault) throw dmErrorOf(r.fault);
@@ -113,6 +117,7 @@ export class DeploymentUnits {
       ExecutionEnvRef: eeRow ? ref(eeRow) : '',
       Installed: du.installedAt,
       LastUpdate: du.installedAt,
+      ...duRoleValues(du),
     });
     for (const eu of du.eus) {
       const row = this.rows.rowBy('ExecutionUnit', 'EUID', eu.euid);

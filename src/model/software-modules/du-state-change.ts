@@ -26,6 +26,9 @@ export interface DuStateChange {
 }
 
 export class DuStateChanges {
+  /** The row an uninstalled DU had: its DUStateChange! names it though the row is gone (TR-181 DeploymentUnitRef). */
+  private readonly removedRows = new WeakMap<DuResult, string>();
+
   constructor(
     private readonly rows: SmRows,
     private readonly dus: DeploymentUnits,
@@ -42,7 +45,10 @@ export class DuStateChanges {
           const eu = this.rows.rowBy('ExecutionUnit', 'EUID', euid);
           if (eu) this.eus.drop(eu);
         }
-        if (duRow) dm.delete([duRow.path], this.rows.agent);
+        if (duRow) {
+          this.removedRows.set(r, ref(duRow.path));
+          dm.delete([duRow.path], this.rows.agent);
+        }
       } else if (r.du) {
         duRow = this.dus.sync(r.du, 'Installed');
       }
@@ -93,7 +99,7 @@ export class DuStateChanges {
     return {
       operation: r.operation,
       uuid: r.uuid,
-      duRef: duRow ? ref(duRow.path) : '',
+      duRef: duRow ? ref(duRow.path) : (this.removedRows.get(r) ?? ''),
       version: r.version,
       state,
       resolved: state === 'Installed',

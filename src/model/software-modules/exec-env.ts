@@ -1,7 +1,7 @@
 // ExecEnvClass and ExecEnv: one class per backend present, one ExecEnv row per engine execution
 // environment, their commands (AddExecEnv, SetRunLevel, Restart, Remove, Reset, ModifyConstraints)
 // and the writes of an operator that act on the engine (Enable, Reset, RequestedRunLevel, the
-// X_CPE-AGENT_AllowPrivileged policy).
+// X_CPE-AGENT_AllowPrivileged policy). Reset() is TR-181's: see engine/ee-reset.ts.
 import type { DataModel } from '../../dm/datamodel.js';
 import { DmError, UspError } from '../../dm/errors.js';
 import type { ObjectNode } from '../../dm/tree.js';
@@ -11,8 +11,17 @@ import { diskKiB } from '../disk-space.js';
 import { rethrow } from '../engine-faults.js';
 import { ME, type OperatorWrite, ref, SM, type SmRows } from './rows.js';
 
+/** What an ExecEnvClass that runs OCI images declares (TR-181 ExecEnvClass.{i}.Capability.{i}.). */
+const OCI_CAPABILITY = {
+  Specification: 'OCIImage',
+  SpecificationVersion: '1.1',
+  SpecificationURI: 'https://github.com/opencontainers/image-spec/blob/v1.1.0/spec.md',
+};
+
 /** The operator's policy: privileged DUs may be installed into this EE (docs/security.md). */
 const ALLOW_PRIVILEGED = 'X_CPE-AGENT_AllowPrivileged';
+/** The classes whose EEs AddExecEnv() makes (the engine's LXC and OCI backends). */
+const ADDABLE_CLASSES = ['LXC', 'OCI'];
 
 export function registerExecEnvs(dm: DataModel, need: () => ExecEnvs, find: () => ExecEnvs | undefined): void {
   dm.command(`${SM}ExecEnv.{i}.SetRunLevel()`, (req) =>
@@ -62,7 +71,7 @@ export class ExecEnvs {
     } else if (param === 'Enable') void engine.setEnabled(ee.id, value === 'true').catch(fail);
     else if (param === 'Reset' && value === 'true')
       void engine
-        .resetEE(ee.id)
+        .resetToFactory(ee.id)
         .catch(fail)
         .finally(() => this.rows.dm.update(row, { Reset: 'false' }, ME));
     else if (param === 'RequestedRunLevel') void engine.setRunLevel(ee.id, Number(value)).catch(fail);
@@ -70,10 +79,13 @@ export class ExecEnvs {
 
   /** One ExecEnvClass row per backend present. */
   syncClasses(): void {
-    // No Capability rows: TR-181 names OCI images, VM images, OSGi bundles, JAR and WAR only, and
-    // our packages are none of them (docs/package-format.md).
-    for (const c of this.rows.engine.classes())
-      this.rows.ensureRow('ExecEnvClass', 'Name', c.name, { Vendor: c.vendor, Version: c.version });
+    // Capability rows only for OCI images: TR-181 names OCI images, VM images, OSGi bundles, JAR and WAR
+    // only, and our packages are none of them (docs/package-format.md).
+    for (const c of this.rows.engine.classes()) {
+      const row = this.rows.ensureRow('ExecEnvClass', 'Name', c.name, { Vendor: c.vendor, Version: c.version });
+      if (c.formats.includes('oci') && this.rows.dm.value(`${row}CapabilityNumberOfEntries`) === '0')
+        this.rows.dm.addInstance(`${row}Capability.`, OCI_CAPABILITY, ME);
+    }
   }
 
   /**
@@ -137,17 +149,22 @@ export class ExecEnvs {
     return {};
   }
 
-  /** AddExecEnv() on the LXC class: a new system container with its limits; returns its row. */
+  /**
+   * AddExecEnv() on a class whose EEs are made (LXC: a system container; OCI: a home for runc containers)
+   * with its limits; returns its row.
+   */
   async addExecEnv(cls: ObjectNode, input: Readonly<Record<string, string>>): Promise<Record<string, string>> {
-    if (cls.stored('Name') !== 'LXC')
+    const name = cls.stored('Name') ?? '';
+    if (!ADDABLE_CLASSES.includes(name))
       throw new DmError(
         UspError.CommandFailure,
-        `${ref(cls.path)} can not create execution environments; use the LXC class`,
+        `${ref(cls.path)} can not create execution environments; use the ${ADDABLE_CLASSES.join(' or ')} class`,
       );
     const n = (v: string | undefined) => (v === undefined || v === '' ? -1 : Number(v));
     const ee = await this.rows.engine
       .createEE({
-        name: input.Name || `lxc-${this.rows.rows('ExecEnv').length + 1}`,
+        execEnvClass: name,
+        name: input.Name || `${name.toLowerCase()}-${this.rows.rows('ExecEnv').length + 1}`,
         enabled: input.Enable !== 'false',
         memoryKiB: n(input.AllocatedMemory),
         cpuPercent: n(input.AllocatedCPUPercent),
@@ -177,7 +194,7 @@ export class ExecEnvs {
 
   async resetEE(row: ObjectNode): Promise<Record<string, string>> {
     const ee = this.rows.eeForCommand(row);
-    await this.rows.engine.resetEE(ee.id).catch(rethrow);
+    await this.rows.engine.resetToFactory(ee.id).catch(rethrow);
     return {};
   }
 

@@ -8,6 +8,7 @@ import type { ObjectNode } from '../../dm/tree.js';
 import type { DURecord, EURecord } from '../../engine/records.js';
 import type { UnitState } from '../../engine/supervisor.js';
 import { rethrow } from '../engine-faults.js';
+import { euSettingValues, syncEuTables } from './du-settings-rows.js';
 import type { ExecEnvs } from './exec-env.js';
 import { DI, ME, type OperatorWrite, ref, SM, type SmRows } from './rows.js';
 
@@ -53,6 +54,7 @@ export class ExecutionUnits {
         `${SM}ExecutionUnit.*.RequestedState`,
         `${SM}ExecutionUnit.*.AutoStart`,
         `${SM}ExecutionUnit.*.RunLevel`,
+        `${SM}ExecutionUnit.*.ShutdownDelay`,
         `${SM}ExecutionUnit.*.AutoRestart.`,
       ],
       (w, fail) => this.onWrite(w, fail),
@@ -60,7 +62,7 @@ export class ExecutionUnits {
   }
 
   private onWrite({ row, param, value }: OperatorWrite, fail: (e: unknown) => void): void {
-    if (row.endsWith('.AutoRestart.') || param === 'AutoStart' || param === 'RunLevel') {
+    if (row.endsWith('.AutoRestart.') || ['AutoStart', 'RunLevel', 'ShutdownDelay'].includes(param)) {
       try {
         this.configureUnit(
           this.rows.dm.node(row.endsWith('.AutoRestart.') ? row.slice(0, -'AutoRestart.'.length) : row)!,
@@ -110,12 +112,14 @@ export class ExecutionUnits {
     this.rows.engine.configureUnit(row.stored('EUID') ?? '', {
       autoStart: row.stored('AutoStart') === 'true',
       runLevel: num(row, 'RunLevel'),
+      ...(row.stored('ShutdownDelay') !== undefined ? { shutdownDelayS: num(row, 'ShutdownDelay') } : {}),
       restart: {
         enabled: ar.stored('Enable') === 'true',
         minWait: num(ar, 'RetryMinimumWaitInterval'),
         maxWait: num(ar, 'RetryMaximumWaitInterval'),
         multiplier: num(ar, 'RetryIntervalMultiplier'),
         maxRetries: num(ar, 'MaximumRetryCount'),
+        resetPeriod: num(ar, 'ResetPeriod'),
       },
     });
   }
@@ -174,6 +178,7 @@ export class ExecutionUnits {
       ExecutionEnvRef: eeRow ? ref(eeRow) : '',
       ...this.unitIds(eu.euid),
       Privileged: String(du.privileged === true),
+      ...euSettingValues(du, eu),
     });
     const policy = engine.unitPolicy(eu.euid)!;
     dm.update(
@@ -184,6 +189,7 @@ export class ExecutionUnits {
         RetryMaximumWaitInterval: String(policy.maxWait),
         RetryIntervalMultiplier: String(policy.multiplier),
         MaximumRetryCount: String(policy.maxRetries),
+        ResetPeriod: String(policy.resetPeriod ?? 0),
         RetryCount: String(s?.retryCount ?? 0),
       },
       ME,
@@ -199,10 +205,7 @@ export class ExecutionUnits {
         ME,
       );
     dm.update(path, { VendorLogList: ref(logRow) }, ME);
-    const env = dm.node(path)!.tables.get('EnvVariable')!;
-    if (!env.rows.size)
-      for (const [Key, Value] of Object.entries(eu.service.env))
-        dm.addInstance(`${path}EnvVariable.`, { Key, Value }, ME);
+    syncEuTables(dm, path, du, eu);
     return path;
   }
 

@@ -1,0 +1,101 @@
+// InstallDU arguments on a real LXC EE: the DU's memory limit as a child cgroup of the container's, and a
+// HostObject bound from the EE's allow-list, read-only, at its Destination inside the container; both
+// gone with the DU.
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Engine } from '../../src/engine/engine.js';
+import { isMounted } from '../../src/engine/mounts.js';
+import { silentLogger } from '../../src/util/logger.js';
+import { manifest, tarGz } from '../engine/tar-builder.js';
+import { tempDir, waitFor } from '../helpers.js';
+import { lxcHost, requireLxc } from './lxc.js';
+
+const SERVICE = `#!/bin/sh
+cat /mnt/host/hello.txt
+if echo x > /mnt/host/written 2>/dev/null; then echo "host object writable"; else echo "host object read-only"; fi
+trap "exit 0" TERM
+while true; do sleep 0.2; done
+`;
+
+test('LXC EE: a DU memory limit is a child cgroup of the container, a HostObject is bound read-only', async (t) => {
+  if (!(await requireLxc(t))) return;
+  const { dir, cleanup } = tempDir('cpe-lxc-args-');
+  const share = join(dir, 'share');
+  mkdirSync(share);
+  writeFileSync(join(share, 'hello.txt'), 'hello from the host\n');
+  writeFileSync(
+    join(dir, 'app.tgz'),
+    tarGz([
+      { name: 'manifest.json', data: manifest({ name: 'args', services: [{ name: 'svc', command: 'bin/run.sh' }] }) },
+      { name: 'bin/run.sh', data: SERVICE, mode: 0o755 },
+    ]),
+  );
+  const engine = new Engine({ stateDir: join(dir, 'state'), logger: silentLogger, shutdownGraceMs: 3000 });
+  engine.setFileUrlDirectory(dir);
+  await engine.start();
+  const ee = await engine.createEE({
+    name: 'args',
+    enabled: true,
+    memoryKiB: 128 * 1024,
+    cpuPercent: 50,
+    diskKiB: 64 * 1024,
+  });
+  t.after(async () => {
+    await engine.stopAll();
+    await lxcHost(engine).destroy(ee.container!);
+    cleanup();
+  });
+  const r = await engine.install({
+    url: `file://${dir}/app.tgz`,
+    ee: ee.id,
+    requestTag: 'args',
+    settings: {
+      shutdownDelayS: 1,
+      resources: { diskKiB: -1, memoryKiB: 32 * 1024, cpuPercent: 10 },
+      hostObjects: [{ source: share, destination: '/mnt/host', options: '', readOnly: true }],
+    },
+  });
+  assert.equal(r.fault, undefined, r.fault?.message);
+  const euid = r.euids[0]!;
+  await waitFor(() => engine.unitLog(euid).includes('host object'), 15_000);
+  const log = engine.unitLog(euid);
+  assert.match(log, /hello from the host/, 'the host file is seen at its Destination');
+  assert.match(log, /host object read-only/);
+
+  // The service runs inside the container's cgroup, in the DU's child with the DU's limit.
+  const pid = engine.unitState(euid)!.pid!;
+  const inDuCgroup = () => {
+    const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    return [String(pid), ...kids].map((p) => {
+      const line = readFileSync(`/proc/${p}/cgroup`, 'utf8')
+        .split('\n')
+        .find((l) => l.split(':')[1]?.split(',').includes('memory') || l.startsWith('0::'));
+      return line?.split(':')[2] ?? '';
+    });
+  };
+  await waitFor(() => inDuCgroup().some((p) => p.includes(ee.container!) && p.endsWith(`/cpe-du-${r.duid}`)), 10_000);
+  const cg = inDuCgroup().find((p) => p.endsWith(`/cpe-du-${r.duid}`))!;
+  const base = readFileSync('/proc/self/cgroup', 'utf8').includes(':memory:')
+    ? '/sys/fs/cgroup/memory'
+    : '/sys/fs/cgroup';
+  const limitFile = ['memory.limit_in_bytes', 'memory.max'].map((f) => join(base, cg, f));
+  const limit = limitFile.map((f) => {
+    try {
+      return readFileSync(f, 'utf8').trim();
+    } catch {
+      return '';
+    }
+  });
+  assert.ok(limit.includes(String(32 * 1024 * 1024)), `the DU limit in ${cg}: ${limit}`);
+
+  const bound = lxcHost(engine).duDir(ee.container!);
+  const un = await engine.uninstall(r.duid!, 'rm');
+  assert.equal(un.fault, undefined);
+  assert.ok(
+    !readFileSync('/proc/mounts', 'utf8').includes(`host-${r.duid}`),
+    'the host object is unmounted with the DU',
+  );
+  assert.ok(!isMounted(join(bound, '.appdata', `host-${r.duid}-1`)));
+});
