@@ -36,6 +36,7 @@ const NEEDS = [
   [['1.59'], ['Device.LocalAgent.Periodic!']],
   [['2.27'], ['Device.LocalAgent.ControllerTrust.SecuredRoles']],
   [['10.13'], ['Device.BulkData.']],
+  [['1.92'], ['Device.IP.Diagnostics.TraceRoute()']],
 ];
 const NOT_IMPLEMENTED = {
   reason: 'no USP session context or end-to-end message protection (features 23, 24)',
@@ -65,6 +66,10 @@ const SUBSTITUTIONS = {
   11.8: 'a scripted MQTT 5.0 server; ForceReconnect() (not a reboot)',
   '11.10': 'a scripted MQTT 5.0 server; ForceReconnect() (not a reboot); ResponseTopicConfigured emptied too',
   11.11: 'a scripted MQTT 5.0 server; ForceReconnect() (not a reboot); no Periodic! set up, waits 0.5 s',
+  1.92:
+    "the remote host is in a network namespace of the test; the run is cancelled after the first hop's 3 probes " +
+    "and the next hop's first (30 default hops would take 7.5 minutes)",
+  2.9: 'the operator has opted in: ControllerTrust.X_CPE-AGENT_AdmitUnknownControllers true in the defaults',
   11.16: "mosquitto ends the session (another client takes the agent's ClientID over); ConnectRetryTime 1",
 };
 

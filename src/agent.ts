@@ -11,6 +11,7 @@ import { Engine, type EngineOptions } from './engine/engine.js';
 import { registerCertificates } from './model/certificates.js';
 import { type BootCause, type BootInfo, emitBoot, registerDevice } from './model/device.js';
 import { initDeviceInfo, registerDeviceInfo, reportCorruptState } from './model/device-info.js';
+import { registerTraceRoute } from './model/ip-diagnostics/traceroute.js';
 import { initEndpointId, registerLocalAgent } from './model/local-agent.js';
 import { registerManagementServer } from './model/management-server.js';
 import { registerMqtt } from './model/mqtt.js';
@@ -112,6 +113,7 @@ export class Agent {
       this.opts.logger.child({ component: 'security' }),
     );
     const timers = registerScheduleTimer(dm, join(this.opts.stateDir, 'usp', 'timers'));
+    registerTraceRoute(dm, this.opts.logger.child({ component: 'ip-diagnostics' }));
     registerMqtt(dm);
     UspAgent.register(dm, () => this.usp);
     // Commands on software modules wait for the engine's start (below, after the protocols connect).

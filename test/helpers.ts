@@ -48,6 +48,8 @@ const PACKAGES: Record<string, string> = {
   busybox: 'busybox-static',
   gcc: 'gcc libc6-dev',
   openssl: 'openssl',
+  traceroute: 'traceroute',
+  ip: 'iproute2',
   setfattr: 'attr',
   getfattr: 'attr',
   'docker-registry': 'docker-registry',

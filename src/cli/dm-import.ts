@@ -364,6 +364,12 @@ const AREAS: { area: string; roots: string[]; skip: RegExp[] }[] = [
   { area: 'mqtt', roots: ['Device.MQTT.'], skip: [/\.Broker\.|BrokerNumberOfEntries|BridgeNumberOfEntries/] },
   { area: 'software-modules', roots: ['Device.SoftwareModules.'], skip: [] },
   { area: 'security', roots: ['Device.Security.'], skip: [/CABundle/] },
+  // Only TraceRoute() of the IP diagnostics (TraceRoute:1); Device.IP.Interface is another file's.
+  {
+    area: 'ip-diagnostics',
+    roots: ['Device.IP.Diagnostics.'],
+    skip: [/^Device\.IP\.Diagnostics\.(?!(IPv4TraceRouteSupported|IPv6TraceRouteSupported|TraceRoute\(\))$)./],
+  },
 ];
 
 /** A NumberOfEntries parameter stays only when its table does. */

@@ -1,7 +1,8 @@
 // The agent's USP endpoint at the record layer: checks who a record is from and for, answers
 // session-context records with a Disconnect (7106, E2E sessions are not offered), decodes the
 // message, dispatches it and wraps the answer. Records that can't be parsed, are not for us or come
-// from an unknown controller are dropped and logged, never answered. What one controller can make
+// from a disabled controller are dropped and logged, never answered; so are those of an unknown one,
+// unless the operator admits unknown controllers (controller-admission.ts). What one controller can make
 // the agent hold is bounded: requests in flight per controller (LocalAgent.X_CPE-AGENT_MaxRequestsInFlight)
 // and the size of an answer (the MTP's limit, else LocalAgent.X_CPE-AGENT_MaxRecordSize); past either
 // the answer is Error 7005, and an answer too large is never built whole.
@@ -20,6 +21,7 @@ import {
   wrapMsg,
 } from './codec.js';
 import type { UspContext } from './context.js';
+import { admitController, admitsUnknown } from './controller-admission.js';
 import { controllerByEndpoint } from './controllers.js';
 import { dispatch } from './dispatch.js';
 import type * as usp from './generated/usp-msg.js';
@@ -35,6 +37,8 @@ export interface Inbound {
 export interface ReplyRoute {
   /** The largest record this MTP carries back (an MQTT 5 broker's Maximum Packet Size less the PUBLISH header). */
   readonly maxRecordBytes: number | undefined;
+  /** The topic the sender asked to be answered on (MQTT 5 Response Topic, 3.1.1 "reply-to="). */
+  readonly replyTopic?: string;
   /**
    * Sends the answer to the controller; the request keeps its place among the controller's requests in flight until
    * this settles.
@@ -85,10 +89,9 @@ export class UspEndpoint {
       this.log.warn({ from: rec.from_id }, 'dropped a record from our own or an empty endpoint id');
       return undefined;
     }
-    if (!this.isKnownController(rec.from_id)) {
-      this.log.warn({ from: rec.from_id }, 'dropped a record from an unknown or disabled controller');
-      return undefined;
-    }
+    // An unknown endpoint that may be admitted gets its row only for a well-formed request.
+    const known = this.isKnownController(rec.from_id);
+    if (!known && !this.mayAdmit(rec.from_id)) return undefined;
     if (!/^1\.\d+$/.test(rec.version)) {
       this.log.warn({ from: rec.from_id, version: rec.version }, 'dropped a record of an unsupported USP version');
       return undefined;
@@ -98,6 +101,7 @@ export class UspEndpoint {
     let reply: Uint8Array | undefined;
     switch (rec.record_type) {
       case 'session_context':
+        if (!known) return undefined;
         reply = encodeRecord({
           version,
           to_id: from,
@@ -120,6 +124,7 @@ export class UspEndpoint {
       return undefined;
     }
     const request = msg.body.request;
+    if (!known && (!request || !this.admit(from, route?.replyTopic))) return undefined;
     if (!request) {
       this.handleOther(from, msg);
       return undefined;
@@ -209,6 +214,27 @@ export class UspEndpoint {
     } finally {
       this.inFlight.delete(key);
     }
+  }
+
+  /** A record from a disabled controller, or an unknown one when unknown ones are not admitted, is dropped. */
+  private mayAdmit(endpointId: string): boolean {
+    if (controllerByEndpoint(this.dm, endpointId)) {
+      this.log.warn({ from: endpointId }, 'dropped a record from a disabled controller');
+      return false;
+    }
+    if (!admitsUnknown(this.dm)) {
+      this.log.warn({ from: endpointId }, 'dropped a record from an unknown controller');
+      return false;
+    }
+    return true;
+  }
+
+  /** An endpoint with no Controller row gets one if the operator admits unknown controllers (TP-469 2.9). */
+  private admit(endpointId: string, replyTopic: string | undefined): boolean {
+    const a = admitController(this.dm, endpointId, replyTopic);
+    if (a.admitted) this.log.info({ from: endpointId, row: a.row }, 'admitted an unknown controller, untrusted');
+    else this.log.warn({ from: endpointId, why: a.why }, 'dropped a record from an unknown controller');
+    return a.admitted;
   }
 
   isKnownController(endpointId: string): boolean {

@@ -176,6 +176,7 @@ export class MqttMtp {
   private async onRecord(conn: Connection, payload: Buffer, replyTo: string | undefined): Promise<void> {
     await this.endpoint.receive(payload, {
       maxRecordBytes: conn.maxRecordBytes(replyTo),
+      replyTopic: replyTo,
       send: async (reply, to) => {
         const topic = replyTo ?? this.controllerTopic(to)?.topic;
         if (!topic) {
