@@ -1,14 +1,18 @@
 // An OCI image (an oci-archive built by the test) in an OCI EE on real runc: its layers from the image store
-// stacked as the container's root (a whiteout hides a lower file), its User and WorkingDir applied.
+// stacked as the container's root (a whiteout hides a lower file), its User and WorkingDir applied. Where
+// signatures are required, the image's signature (over its manifest digest) is checked: one made for another
+// image is refused before anything runs, its own accepted.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Engine } from '../../src/engine/engine.js';
+import { signDigest } from '../../src/engine/package/signature.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { image, layer, ociArchive } from '../engine/image/oci-builder.js';
 import { tempDir, waitFor, which } from '../helpers.js';
 import { serveFiles } from '../http-files.js';
+import { makeSigner } from '../signing-certs.js';
 import { requireRunc } from './oci.js';
 
 test('an oci-archive image runs in an OCI EE under runc', async (t) => {
@@ -38,7 +42,14 @@ test('an oci-archive image runs in an OCI EE under runc', async (t) => {
     { name: 'etc/.wh.gone', data: '' },
   ]);
   const img = image([base, top], { Cmd: ['/srv/run.sh'], User: 'web', WorkingDir: '/srv' });
+  const other = image([base], { Cmd: ['/bin/sh'] });
   const http = await serveFiles({ 'img.tar': ociArchive(img) });
+  const signer = makeSigner(dir, 'image-signer');
+  const signatureOf = (i: typeof img) =>
+    `data:application/json;base64,${Buffer.from(
+      signDigest(Buffer.from(i.manifest.digest.replace(/^sha256:/, ''), 'hex'), signer.key, signer.cert),
+    ).toString('base64')}`;
+  const trust = { required: true, signers: [signer.cert] };
   const engine = new Engine({ stateDir: join(dir, 'state'), logger: silentLogger, shutdownGraceMs: 1000 });
   await engine.start();
   const ee = await engine.createEE({
@@ -54,7 +65,24 @@ test('an oci-archive image runs in an OCI EE under runc', async (t) => {
     await http.close();
     cleanup();
   });
-  const r = await engine.install({ url: http.url('img.tar'), ee: ee.id, requestTag: 'i' });
+  const forged = await engine.install({
+    url: http.url('img.tar'),
+    ee: ee.id,
+    requestTag: 'forged',
+    trust,
+    signature: signatureOf(other),
+  });
+  assert.equal(forged.fault?.code, 'bad-signature', 'a signature made for another image');
+  const unsigned = await engine.install({ url: http.url('img.tar'), ee: ee.id, requestTag: 'unsigned', trust });
+  assert.equal(unsigned.fault?.code, 'bad-signature', 'no signature where one is required');
+  assert.deepEqual(engine.deploymentUnits(), []);
+  const r = await engine.install({
+    url: http.url('img.tar'),
+    ee: ee.id,
+    requestTag: 'i',
+    trust,
+    signature: signatureOf(img),
+  });
   assert.equal(r.fault, undefined, r.fault?.message);
   const out = join(engine.dataDir(r.du!.uuid, ee.id), 'out');
   await waitFor(() => existsSync(out) && readFileSync(out, 'utf8').split('\n').length > 3);
