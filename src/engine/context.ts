@@ -6,6 +6,7 @@ import type { AppVolumes } from './app-volumes.js';
 import type { DuStore } from './du-store.js';
 import type { Identities } from './identity.js';
 import type { Journal } from './journal.js';
+import type { Network } from './net/network.js';
 import type { OpQueue } from './op-queue.js';
 import type { EngineRecords } from './records.js';
 import type { DownloadContext } from './staging.js';
@@ -27,6 +28,8 @@ export interface EngineParts {
   readonly grace: number;
   /** What a package download needs of the engine. */
   readonly downloads: () => DownloadContext;
+  /** Units' networking: namespaces, the bridge, the nftables ruleset. */
+  readonly net: Network;
   /** Hands a unit to the supervisor: its launch and its restart policy. */
   supervise(du: DURecord, eu: EURecord): void;
 }

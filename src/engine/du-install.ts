@@ -116,6 +116,7 @@ async function commitInstall(p: EngineParts, req: InstallRequest, job: InstallJo
       );
     }
     const user = p.identity.checkUsers(ee, manifest, req.privileged === true);
+    const network = p.net.admit(ee, req.network, store.dus);
     const specs = p.volumes.specs(req.appData ?? manifest.data);
     admitDisk(store, ee, placed.bytes + p.volumes.newBytes(ee, uuid, specs));
     if (placed.layout === 'tree') {
@@ -140,6 +141,7 @@ async function commitInstall(p: EngineParts, req: InstallRequest, job: InstallJo
       diskKiB: Math.ceil(placed.bytes / 1024),
       privileged: req.privileged === true,
       ...(user ? { user } : {}),
+      ...(network ? { network } : {}),
       eus: manifest.services.map((s) => ({
         euid: `${duid}-${s.name}`,
         service: s,
@@ -152,6 +154,7 @@ async function commitInstall(p: EngineParts, req: InstallRequest, job: InstallJo
     p.identity.makeDataDir(du);
     // The commit point: recovery finds the DU in the records. Known in memory only once it is there.
     store.commitDUs([...store.dus, du]);
+    if (network) await p.net.refresh(store.ees, store.dus);
     for (const eu of du.eus) p.supervise(du, eu);
     rmSync(op.staging, { recursive: true, force: true });
     const result = resultOf('Install', req.requestTag, du, undefined, op.startTime);

@@ -37,6 +37,7 @@ export async function uninstall(
     store.commitDUs(store.dus.filter((d) => d.duid !== duid)); // the commit point
     p.records.saveOp({ ...op, committed: true });
     for (const eu of du.eus) supervisor.remove(eu.euid);
+    if (du.network) await p.net.refresh(store.ees, store.dus);
     // Committed: the DU is gone whatever the cleanup meets (a restart's recovery finishes it too).
     try {
       await removeRoot(du.root);

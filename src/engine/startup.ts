@@ -40,6 +40,8 @@ export async function startEngine(p: EngineParts, ees: EEManager, images: Volume
   }
   store.vols = records.loadVolumes();
   await p.volumes.mountAll();
+  // Links, namespaces and the ruleset made again, exactly once, before any unit starts (a reboot lost them).
+  await p.net.refresh(store.ees, store.dus);
   for (const du of store.dus) for (const eu of du.eus) p.supervise(du, eu);
   for (const op of records.loadOps()) await recover(p, op);
   // Without a readable volume list, an image no record names may still be someone's data: kept.

@@ -7,6 +7,7 @@ import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync, trunca
 import type { Logger } from '../util/logger.js';
 import { autoRestart, Retry } from '../util/retry.js';
 import { dateTime as now, UNKNOWN_TIME as UNKNOWN } from '../util/time.js';
+import type { UnitNetwork } from './net/types.js';
 
 export type EUStatus = 'Idle' | 'Starting' | 'Active' | 'Stopping' | 'Restarting';
 export type FaultCode =
@@ -29,6 +30,8 @@ export interface Launch {
   readonly gid?: number;
   /** Keeps every capability of the EE's user namespace (a privileged DU in an LXC EE). */
   readonly privileged?: boolean;
+  /** Its network namespace: one the agent made to join, or a fresh loopback-only one (absent: its EE's). */
+  readonly network?: UnitNetwork | undefined;
   /** The backend that starts it (native host process, or inside a container). */
   readonly launcher: ProcessLauncher;
 }

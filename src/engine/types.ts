@@ -8,6 +8,7 @@ import type { EngineFaultKind, TransferFailure } from './errors.js';
 import type { DownloadLimits } from './fetch.js';
 import type { IdPool } from './ids/pool.js';
 import type { UserIds } from './ids/users.js';
+import type { DuNetwork, NetSettings } from './net/types.js';
 import type { Manifest, ServiceSpec } from './package/manifest.js';
 import type { UnitState } from './supervisor.js';
 import type { VolumeSpec } from './volumes.js';
@@ -36,6 +37,8 @@ export interface EERecord {
   readonly ids?: IdRange;
   /** The operator allows privileged DUs here (TR-181 Privileged). */
   allowPrivileged?: boolean;
+  /** Host interfaces its DUs may be networked through (AvailableAccessInterfaces; absent: none). */
+  accessInterfaces?: string[];
 }
 
 /** The TR-181 AutoRestart settings an operator gave (absent: the manifest's policy, default timing). */
@@ -76,6 +79,8 @@ export interface DURecord {
   readonly installedAt: string;
   readonly diskKiB: number;
   eus: EURecord[];
+  /** Its NetworkConfig, applied to its units (absent: no network but loopback). Kept by Update. */
+  readonly network?: DuNetwork;
 }
 
 /** An install, update or uninstall that has started and not yet been reported. */
@@ -147,6 +152,8 @@ export interface InstallRequest {
   readonly appData?: readonly VolumeSpec[];
   /** TR-181 Privileged: allowed only into an EE whose policy allows it. */
   readonly privileged?: boolean;
+  /** TR-181 NetworkConfig (host interface names); absent: the DU's units get loopback only. */
+  readonly network?: DuNetwork;
 }
 
 export type UpdateRequest = Omit<InstallRequest, 'ee' | 'url'> & { url?: string; retainData?: boolean };
@@ -173,4 +180,6 @@ export interface EngineOptions {
   readonly pidsMax?: number;
   /** Where corrupt record files are reported (the agent's, for all its state); else the engine's own. */
   readonly quarantine?: Quarantine;
+  /** The agent's bridge and subnet for networked units (DEFAULT_NET where absent). */
+  readonly network?: Partial<NetSettings>;
 }

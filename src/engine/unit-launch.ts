@@ -4,21 +4,23 @@
 import type { AppVolumes } from './app-volumes.js';
 import type { DuStore } from './du-store.js';
 import type { Identities } from './identity.js';
+import type { Network } from './net/network.js';
 import type { Launch, RestartPolicy } from './supervisor.js';
 import type { DURecord, EERecord, EURecord } from './types.js';
 import { volumeEnvName } from './volumes.js';
 
 export function launchOf(
-  c: { store: DuStore; volumes: AppVolumes; identity: Identities },
+  c: { store: DuStore; volumes: AppVolumes; identity: Identities; net: Network },
   du: DURecord,
   eu: EURecord,
 ): Launch {
   const ee = c.store.ee(du.ee);
   const env: Record<string, string> = { ...eu.service.env, CPE_EUID: eu.euid };
   for (const v of c.store.volumesOf(du)) env[volumeEnvName(v.name)] = c.volumes.path(v);
-  return c.store
-    .backendOf(ee)
-    .launch(ee ?? ({ id: du.ee } as EERecord), du, eu, env, () => c.identity.hostUserOf(du, eu));
+  const backend = c.store.backendOf(ee);
+  const launch = backend.launch(ee ?? ({ id: du.ee } as EERecord), du, eu, env, () => c.identity.hostUserOf(du, eu));
+  const network = c.net.unitNetwork(du, backend.caps.ownNetwork === true, eu);
+  return network ? { ...launch, network } : launch;
 }
 
 export function policyOf(eu: EURecord): Readonly<RestartPolicy> {

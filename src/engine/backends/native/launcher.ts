@@ -2,6 +2,7 @@
 // that a stop reaches its children and an agent restart does not.
 import { spawn } from 'node:child_process';
 import { isAbsolute, join } from 'node:path';
+import { inNetwork } from '../../net/enter.js';
 import type { Launch, ProcessLauncher } from '../../supervisor.js';
 
 /** Where the host's users are. */
@@ -10,14 +11,20 @@ export const HOST_PASSWD = '/etc/passwd';
 export const nativeLauncher: ProcessLauncher = {
   spawn(_euid: string, launch: Launch, logFd: number) {
     const command = isAbsolute(launch.command) ? launch.command : join(launch.cwd, launch.command);
-    const child = spawn(command, [...launch.args], {
+    const user =
+      launch.uid !== undefined && launch.gid !== undefined ? { uid: launch.uid, gid: launch.gid } : undefined;
+    // In a network of its own: the wrapper (root) enters it and drops to the user itself.
+    const argv = launch.network
+      ? inNetwork(launch.network, [command, ...launch.args], user)
+      : [command, ...launch.args];
+    const asUser = launch.network ? {} : { ...(user ? { uid: user.uid, gid: user.gid } : {}) };
+    const child = spawn(argv[0]!, argv.slice(1), {
       cwd: launch.cwd,
       env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...launch.env },
       stdio: ['ignore', logFd, logFd],
       detached: true,
       // As the DU's user (libuv drops supplementary groups with it); root only for a privileged DU.
-      ...(launch.uid !== undefined ? { uid: launch.uid } : {}),
-      ...(launch.gid !== undefined ? { gid: launch.gid } : {}),
+      ...asUser,
     });
     const exited = new Promise<number | null>((resolve) => {
       child.once('exit', (code) => resolve(code));
