@@ -11,9 +11,11 @@ import { Engine, type EngineOptions } from './engine/engine.js';
 import { registerCertificates } from './model/certificates.js';
 import { type BootCause, type BootInfo, emitBoot, registerDevice } from './model/device.js';
 import { initDeviceInfo, registerDeviceInfo, reportCorruptState } from './model/device-info.js';
+import { registerIpInterfaces } from './model/ip-interface.js';
 import { initEndpointId, registerLocalAgent } from './model/local-agent.js';
 import { registerManagementServer } from './model/management-server.js';
 import { registerMqtt } from './model/mqtt.js';
+import { registerNat } from './model/nat.js';
 import { registerScheduleTimer } from './model/schedule-timer.js';
 import { registerSoftwareModules, SoftwareModules } from './model/software-modules.js';
 import type { TlsFiles } from './usp/mqtt/mtp.js';
@@ -106,6 +108,8 @@ export class Agent {
     registerCertificates(dm, join(this.opts.stateDir, 'usp', 'certificates'));
     const timers = registerScheduleTimer(dm, join(this.opts.stateDir, 'usp', 'timers'));
     registerMqtt(dm);
+    registerIpInterfaces(dm);
+    registerNat(dm);
     UspAgent.register(dm, () => this.usp);
     // Commands on software modules wait for the engine's start (below, after the protocols connect).
     const started = settledLater();
@@ -132,6 +136,8 @@ export class Agent {
       logger: this.opts.logger.child({ component: 'engine' }),
       idPool,
       quarantine,
+      // The bridge and subnet of networked units: read at start (docs/networking.md).
+      network: { bridge: dm.value(`${SM}X_CPE-AGENT_BridgeName`), subnet: dm.value(`${SM}X_CPE-AGENT_BridgeSubnet`) },
       ...(this.opts.lxcRootfs ? { lxcRootfs: this.opts.lxcRootfs } : {}),
       ...(this.opts.tls?.caFile ? { caFile: this.opts.tls.caFile } : {}),
       ...(this.opts.download ? { download: this.opts.download } : {}),

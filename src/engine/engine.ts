@@ -118,7 +118,12 @@ export class Engine extends EventEmitter<EngineEvents> {
       events: this,
       grace: opts.shutdownGraceMs ?? 10_000,
       downloads: () => ({ opts, detached: queue.detached, fileUrlDirectory: this.fileUrlDirectory }),
-      net: new Network({ ...DEFAULT_NET, ...opts.network }, records.dir, log.child({ part: 'net' })),
+      net: new Network(
+        // An empty setting (a data model without the vendor parameters) is the default.
+        { bridge: opts.network?.bridge || DEFAULT_NET.bridge, subnet: opts.network?.subnet || DEFAULT_NET.subnet },
+        records.dir,
+        log.child({ part: 'net' }),
+      ),
       supervise: (du, eu) => supervisor.add(eu.euid, launchOf(this.parts, du, eu), policyOf(eu)),
     };
     this.eeManager = new EEManager(this.parts, (duid, tag) => this.uninstall(duid, tag));

@@ -15,6 +15,7 @@ import { type DuStateChange, DuStateChanges } from './software-modules/du-state-
 import { ExecEnvs, registerExecEnvs } from './software-modules/exec-env.js';
 import { ExecutionUnits, registerExecutionUnits } from './software-modules/execution-unit.js';
 import { followFileUrlDirectory, registerFileUrlDirectory } from './software-modules/file-url-directory.js';
+import { NetworkRows, registerNetwork } from './software-modules/network.js';
 import { ME, SmRows } from './software-modules/rows.js';
 
 export type { DuStateChange } from './software-modules/du-state-change.js';
@@ -45,6 +46,7 @@ export function registerSoftwareModules(dm: DataModel, model: () => SoftwareModu
     () => model()?.applicationData,
   );
   registerFileUrlDirectory(dm);
+  registerNetwork(dm, () => need().network);
 }
 
 export class SoftwareModules {
@@ -52,6 +54,7 @@ export class SoftwareModules {
   readonly deploymentUnits: DeploymentUnits;
   readonly executionUnits: ExecutionUnits;
   readonly applicationData: ApplicationData;
+  readonly network: NetworkRows;
   private readonly results: DuStateChanges;
   private readonly offFileUrlDirectory: () => void;
 
@@ -66,12 +69,16 @@ export class SoftwareModules {
     this.executionUnits = new ExecutionUnits(rows, this.execEnvs);
     this.deploymentUnits = new DeploymentUnits(rows, this.execEnvs, this.executionUnits);
     this.applicationData = new ApplicationData(rows);
+    this.network = new NetworkRows(rows);
     this.results = new DuStateChanges(rows, this.deploymentUnits, this.executionUnits, this.applicationData);
     engine.on('result', this.results.onResult);
     engine.on('eu', this.executionUnits.onUnit);
     engine.on('ee', this.execEnvs.sync);
     engine.on('duStatus', this.deploymentUnits.onStatus);
     engine.on('volumes', this.applicationData.sync);
+    // After the rows of the result and of the EE: the network rows reference them.
+    engine.on('result', this.network.sync);
+    engine.on('ee', this.network.sync);
   }
 
   /**
@@ -89,6 +96,7 @@ export class SoftwareModules {
     // Runtime state, not persisted: the units adopted before their rows were there are counted now.
     for (const ee of this.engine.execEnvs()) this.execEnvs.syncActive(ee.id);
     this.applicationData.sync();
+    this.network.sync();
   }
 
   close(): void {
@@ -100,6 +108,8 @@ export class SoftwareModules {
     this.engine.off('ee', this.execEnvs.sync);
     this.engine.off('duStatus', this.deploymentUnits.onStatus);
     this.engine.off('volumes', this.applicationData.sync);
+    this.engine.off('result', this.network.sync);
+    this.engine.off('ee', this.network.sync);
   }
 
   /** The engine's EE an ExecutionEnvRef names; an empty reference means the first enabled one. */

@@ -23,6 +23,8 @@ export function tablesOf(bridge: string): Tables {
 const q = (name: string) => JSON.stringify(name);
 const set = (names: readonly string[]) => `{ ${names.map(q).join(', ')} }`;
 const proto = (p: string) => p.toLowerCase();
+/** A flow our prerouting rule rewrote (not one addressed to the unit from outside directly). */
+const DNATED = 'ct status dnat accept';
 
 /** Deletes the agent's tables if they exist (declaring a table first makes its deletion never fail). */
 export function dropText(bridge: string): string {
@@ -51,9 +53,7 @@ export function rulesetText(net: NetSettings, units: readonly UnitLink[]): strin
   out.push('    drop', '  }', '  chain to_units {', '    ct state established,related accept');
   for (const u of units)
     for (const p of u.ports)
-      out.push(
-        `    iifname ${q(p.iface)} ip daddr ${u.address} ${proto(p.protocol)} dport ${p.internal} ct status dnat accept`,
-      );
+      out.push(`    iifname ${q(p.iface)} ip daddr ${u.address} ${proto(p.protocol)} dport ${p.internal} ${DNATED}`);
   out.push(
     '    drop',
     '  }',

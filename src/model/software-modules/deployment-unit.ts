@@ -9,6 +9,8 @@ import type { VolumeSpec } from '../../engine/volumes.js';
 import { dmErrorOf, rethrow } from '../engine-faults.js';
 import type { ExecEnvs } from './exec-env.js';
 import type { ExecutionUnits } from './execution-unit.js';
+import { ipInterfacesOf } from './network.js';
+import { networkArgs } from './network-args.js';
 import { ME, ref, SM, type SmRows } from './rows.js';
 
 export function registerDeploymentUnits(dm: DataModel, need: () => DeploymentUnits): void {
@@ -49,6 +51,7 @@ export class DeploymentUnits {
       progress,
       ...(appData ? { appData } : {}),
       privileged: input.Privileged === 'true',
+      ...networkArgs(input, ipInterfacesOf(this.rows.dm), ee),
     });
     if (r.fault) throw dmErrorOf(r.fault);
     return { UUID: r.uuid, Version: r.version, ExecEnvRef: eeRef };
