@@ -48,6 +48,8 @@ const PACKAGES: Record<string, string> = {
   busybox: 'busybox-static',
   gcc: 'gcc libc6-dev',
   openssl: 'openssl',
+  nft: 'nftables',
+  ip: 'iproute2',
 };
 
 /** Where cmd is on PATH, or undefined. */
