@@ -1,6 +1,7 @@
 // What the tests leave behind: `node .ci/leftovers.mjs save FILE` records the processes, mounts,
 // network devices, named network namespaces and nftables tables before the tests;
-// `node .ci/leftovers.mjs check FILE` fails, naming them, when any exist after the tests that did not before. A process is known by its pid and start time (pids are
+// `node .ci/leftovers.mjs check FILE` fails, naming them, when any exist after the tests that did not
+// before. A process is known by its pid and start time (pids are
 // reused); kernel threads (no command line) come and go by themselves and are left out, as are this
 // script, the shells that started it and the children of processes that ran before the tests.
 import { execFileSync } from 'node:child_process';
