@@ -27,6 +27,3 @@ export function inNetwork(network: UnitNetwork, argv: readonly string[], user?: 
     ];
   return ['nsenter', `--net=${network.join}`, '--', ...setpriv(user), ...argv];
 }
-
-/** lxc-attach's namespaces for a unit with its own network: all of the container's but its network. */
-export const ATTACH_ALL_BUT_NET = 'MOUNT|PID|UTSNAME|IPC|USER';

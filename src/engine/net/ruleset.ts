@@ -43,6 +43,9 @@ export function rulesetText(net: NetSettings, units: readonly UnitLink[]): strin
     `table ${t.filter} {`,
     '  chain forward {',
     '    type filter hook forward priority filter; policy accept;',
+    // Unit to unit on the bridge (seen here where br_netfilter passes bridged traffic to IP hooks):
+    // the bridge table decides.
+    `    iifname ${br} oifname ${br} accept`,
     `    iifname ${br} jump from_units`,
     `    oifname ${br} jump to_units`,
     '  }',

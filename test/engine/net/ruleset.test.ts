@@ -77,6 +77,8 @@ test("units of one EE reach each other on the bridge, another EE's units don't",
   assert.match(chain, /iifname \{ "cpebr0v2", "cpebr0v3" \} oifname \{ "cpebr0v2", "cpebr0v3" \} accept/);
   assert.match(chain, /iifname \{ "cpebr0v4" \} oifname \{ "cpebr0v4" \} accept/);
   assert.match(chain, /iifname \{ "cpebr0v2", "cpebr0v3", "cpebr0v4" \} drop\s*$/);
+  // Bridged traffic passed to the IP hooks (br_netfilter) is the bridge table's to judge.
+  assert.match(text, /chain forward \{\n.*\n {4}iifname "cpebr0" oifname "cpebr0" accept\n {4}iifname "cpebr0" jump/);
 });
 
 test('nft accepts the ruleset (checked, not applied)', (t) => {
