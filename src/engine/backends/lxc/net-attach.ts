@@ -23,7 +23,8 @@ export function cgroupProcsOf(pid: number, root = '/sys/fs/cgroup'): string[] {
     .map((l) => {
       const [, controllers, path] = /^\d+:([^:]*):(.*)$/.exec(l) ?? [];
       if (controllers === undefined || path === undefined) return undefined;
-      const dir = `${controllers === '' ? v2 : `${root}/${controllers.replace(/^name=/, '')}`}${path === '/' ? '' : path}`;
+      const hierarchy = controllers === '' ? v2 : `${root}/${controllers.replace(/^name=/, '')}`;
+      const dir = `${hierarchy}${path === '/' ? '' : path}`;
       return existsSync(`${dir}/cgroup.procs`) ? `${dir}/cgroup.procs` : undefined;
     })
     .filter((f): f is string => f !== undefined);
