@@ -79,9 +79,12 @@ function fromClient(url: string): string {
 
 const probe = [
   '#!/bin/sh',
-  'rm -f "$CPE_DU_DATA/rc" "$CPE_DU_DATA/got"',
+  'rm -f "$CPE_DU_DATA/rc" "$CPE_DU_DATA/got" "$CPE_DU_DATA/tamper"',
   '/bin/busybox timeout 5 /bin/busybox wget -q -O "$CPE_DU_DATA/got" "$(cat "$CPE_DU_DATA/target")"',
-  'echo $? > "$CPE_DU_DATA/rc"',
+  'rc=$?',
+  // Its own network is not its to change (harmless if it could: an address on lo).
+  '/bin/busybox ip addr add 10.1.2.3/32 dev lo 2>/dev/null; echo $? > "$CPE_DU_DATA/tamper"',
+  'echo $rc > "$CPE_DU_DATA/rc"',
   '',
 ].join('\n');
 const web = '#!/bin/sh\nexec /bin/busybox httpd -f -p 8080 -h www\n';
@@ -238,12 +241,15 @@ test('networked EUs: port mapping from a client namespace, masquerade to a serve
     await waitFor(() => existsSync(join(data, 'rc')), 20_000);
     await waitFor(() => engine.unitState(eu(r, 'probe'))?.status === 'Idle');
     const got = existsSync(join(data, 'got')) ? readFileSync(join(data, 'got'), 'utf8') : '';
+    tampered = readFileSync(join(data, 'tamper'), 'utf8').trim() === '0';
     return { rc: readFileSync(join(data, 'rc'), 'utf8').trim(), got };
   };
+  let tampered = false;
 
   // Out through its access interface, masqueraded: the server sees the host's address on that link.
   const out = await runProbe(a, ee1.id, `http://${SERVERLINK.nsIp}:9000/`);
   assert.deepEqual(out, { rc: '0', got: SERVERLINK.hostIp });
+  assert.equal(tampered, false, "a networked unit can't change its own network");
   // Without NetworkConfig: loopback only, the same server is unreachable.
   const none = await runProbe(closed, ee1.id, `http://${SERVERLINK.nsIp}:9000/`);
   assert.notEqual(none.rc, '0');
