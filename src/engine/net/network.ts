@@ -35,7 +35,7 @@ export class Network {
   private active: boolean | undefined;
   private queue: Promise<void> = Promise.resolve();
   private links = new Map<string, UnitLink>();
-  /** Root with iproute2 and nftables: units can be networked. */
+  /** Root with iproute2, nftables, nsenter and setpriv: units can be networked. */
   readonly capable: boolean;
   /** Root with unshare and setpriv: units without a network of their own get a loopback-only one. */
   readonly isolates: boolean;
@@ -49,7 +49,7 @@ export class Network {
       throw new EngineError(EngineCode.InvalidValue, `bridge name '${settings.bridge}' is not 1-10 letters or digits`);
     this.subnet = parseSubnet(settings.subnet);
     const root = process.getuid?.() === 0;
-    this.capable = root && ['ip', 'nft', 'nsenter'].every(found);
+    this.capable = root && ['ip', 'nft', 'nsenter', 'setpriv'].every(found);
     this.isolates = root && ['ip', 'unshare', 'setpriv', 'nsenter'].every(found);
     this.offsets = this.load();
   }
@@ -58,12 +58,16 @@ export class Network {
     return join(this.dir, 'net.json');
   }
 
+  /** The units' offsets; a file that is missing or unreadable only means addresses are allocated afresh. */
   private load(): Record<string, number> {
     try {
       const x = JSON.parse(readFileSync(this.file, 'utf8')) as unknown;
-      if (x && typeof x === 'object') return x as Record<string, number>;
+      if (x && typeof x === 'object')
+        return Object.fromEntries(
+          Object.entries(x).filter((e): e is [string, number] => Number.isInteger(e[1]) && e[1] >= 2),
+        );
     } catch {
-      /* none yet: addresses are allocated afresh */
+      /* none yet */
     }
     return {};
   }
@@ -84,7 +88,7 @@ export class Network {
     if (!this.capable)
       throw new EngineError(
         EngineCode.CommandFailure,
-        'NetworkConfig can not be applied: the agent needs root, iproute2 (ip), nftables (nft) and nsenter',
+        'NetworkConfig can not be applied: the agent needs root, iproute2 (ip), nftables (nft), nsenter and setpriv',
       );
   }
 
@@ -161,7 +165,12 @@ export class Network {
       if (units.length) this.log.warn('networked units are installed but this host can not network them');
       return;
     }
-    if (!units.length && this.active === false) return;
+    // Nothing networked and nothing of ours on the host: no tool to run (the bridge is made before the
+    // tables and removed after them, so without it there are none).
+    if (!units.length && (this.active === false || !this.leftovers())) {
+      this.active = false;
+      return;
+    }
     if (units.length) {
       enableForwarding();
       await ensureBridge(bridge, `${gatewayOf(this.subnet)}/${this.subnet.prefix}`);
@@ -176,6 +185,11 @@ export class Network {
     if (!units.length) await removeBridge(bridge);
     this.active = units.length > 0;
     this.log.debug({ units: units.length, subnet: cidrOf(this.subnet) }, 'network synced');
+  }
+
+  private leftovers(): boolean {
+    const { veths, netns } = ourLinks(this.settings.bridge);
+    return existsSync(`/sys/class/net/${this.settings.bridge}`) || veths.length > 0 || netns.length > 0;
   }
 
   /** Replaces the agent's tables in one nft transaction. */
