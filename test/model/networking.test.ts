@@ -121,6 +121,21 @@ test('IP.Interface, AvailableAccessInterfaces, NetworkConfig, NAT.PortMapping th
     assert.notEqual(nsOf(pidOf(other!)!), host);
 
     const du = a.dm.instances(`${SM}DeploymentUnit.`, caller, true).find((r) => value(`${r.path}Name`) === 'netapp')!;
+    // Update keeps the DU's network: the mapping, the unit's address and namespace.
+    const address = value(`${pm}InternalClient`);
+    assert.equal((await operate(`${du.path}Update()`, { URL: `file://${dir}/net.tgz` })).ok, true);
+    await waitFor(() => engine.unitState(net!)?.status === 'Active');
+    assert.equal(value(`${pm}InternalClient`), address);
+    assert.equal(value(`${euRow(net!)}NetworkConfig.PortMappingRefList`), 'Device.NAT.PortMapping.1');
+    await waitFor(() => pidOf(net!) !== undefined);
+    await waitFor(() =>
+      /sleep/.test(execFileSync('ps', ['-o', 'args=', '-p', String(pidOf(net!))], { encoding: 'utf8' })),
+    );
+    assert.equal(
+      nsOf(pidOf(net!)!),
+      execFileSync('stat', ['-L', '-c', 'net:[%i]', `/run/netns/${BRIDGE}-${net}`], { encoding: 'utf8' }).trim(),
+    );
+
     assert.equal((await operate(`${du.path}Uninstall()`, {})).ok, true);
     assert.deepEqual(a.dm.instances('Device.NAT.PortMapping.', caller, true), []);
     assert.ok(!existsSync(`/sys/class/net/${BRIDGE}`), 'the bridge goes with the last networked unit');
