@@ -10,6 +10,8 @@ import type { DuNetwork, Protocol } from './types.js';
 export const FIRST_MAPPABLE_PORT = 1024;
 
 const refuse = (message: string) => new EngineError(EngineCode.InvalidArguments, message);
+/** What an interface name may hold to be written into the ruleset as it is. */
+const IFNAME = /^[A-Za-z0-9_.@-]{1,15}$/;
 
 /** The config, checked against its EE and the DUs installed (those of `replacing`, its own DU on Update, aside). */
 export function admitNetwork(
@@ -19,7 +21,7 @@ export function admitNetwork(
   replacing?: string,
   inUse: (p: Protocol) => ReadonlySet<number> = hostPortsInUse,
 ): DuNetwork {
-  const available = new Set(ee.accessInterfaces ?? []);
+  const available = new Set((ee.accessInterfaces ?? []).filter((n) => IFNAME.test(n)));
   for (const a of net.access)
     if (!available.has(a))
       throw refuse(`NetworkConfig.AccessInterfaces: '${a}' is not among ${ee.name}'s AvailableAccessInterfaces`);
