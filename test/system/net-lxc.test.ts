@@ -202,6 +202,7 @@ test('networked EUs: port mapping from a client namespace, masquerade to a serve
   await refused({ access: [], ports: [mapping(80)] }, /reserved/);
   assert.deepEqual(ours(), [], 'a refused install makes nothing');
 
+  const t0 = performance.now();
   const a = await engine.install({
     url: http.url('a.tgz'),
     ee: ee1.id,
@@ -209,6 +210,8 @@ test('networked EUs: port mapping from a client namespace, masquerade to a serve
     network: { access: [SERVERLINK.host], ports: [mapping(PORT)] },
   });
   assert.equal(a.fault, undefined, a.fault?.message);
+  await waitFor(() => fromClient(`http://${UPLINK.hostIp}:${PORT}/`) === 'hello from neta\n', 20_000).catch(() => {});
+  t.diagnostic(`install -> answering on the mapped port: ${Math.round(performance.now() - t0)} ms`);
   const closed = await engine.install({ url: http.url('c.tgz'), ee: ee1.id, requestTag: 'c' });
   assert.equal(closed.fault, undefined, closed.fault?.message);
   const b = await engine.install({
