@@ -30,10 +30,10 @@ export interface Launch {
   readonly gid?: number;
   /** Keeps every capability of the EE's user namespace (a privileged DU in an LXC EE). */
   readonly privileged?: boolean;
-  /** Its network namespace: one the agent made to join, or a fresh loopback-only one (absent: its EE's). */
-  readonly network?: UnitNetwork | undefined;
   /** The backend that starts it (native host process, or inside a container). */
   readonly launcher: ProcessLauncher;
+  /** Its network namespace: one the agent made to join, or a fresh loopback-only one (absent: its EE's). */
+  readonly network?: UnitNetwork | undefined;
 }
 
 /** How a backend starts a unit's process and tells whether it still runs. */
