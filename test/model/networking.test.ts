@@ -5,7 +5,7 @@
 // NetworkConfig in a loopback-only one), and nothing left once the DU is uninstalled. Needs root.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Agent } from '../../src/agent.js';
@@ -28,7 +28,6 @@ test('IP.Interface, AvailableAccessInterfaces, NetworkConfig, NAT.PortMapping th
     ]);
   writeFileSync(join(dir, 'net.tgz'), app('netapp'));
   writeFileSync(join(dir, 'plain.tgz'), app('plainapp'));
-  const forwarding = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8');
   execFileSync('ip', ['link', 'add', UPLINK, 'type', 'veth', 'peer', 'name', `${UPLINK}p`]);
   const a = new Agent({
     stateDir: join(dir, 'state'),
@@ -148,8 +147,9 @@ test('IP.Interface, AvailableAccessInterfaces, NetworkConfig, NAT.PortMapping th
     await a.containerEngine?.stopAll();
     await a.stop();
     for (const du of a.containerEngine?.deploymentUnits() ?? []) await a.containerEngine?.uninstall(du.duid, 'rm');
+    // ip_forward stays as the agent leaves it (on): turning it off here could cut the traffic of a
+    // networked test running beside this one.
     execFileSync('ip', ['link', 'del', UPLINK]);
-    writeFileSync('/proc/sys/net/ipv4/ip_forward', forwarding);
     for (const f of ['inet', 'ip', 'bridge'])
       try {
         execFileSync('nft', ['delete', 'table', f, `cpe_agent_${BRIDGE}${f === 'ip' ? '_nat' : ''}`], {
