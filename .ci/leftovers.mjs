@@ -1,9 +1,11 @@
-// What the tests leave behind: `node .ci/leftovers.mjs save FILE` records the processes and mounts
-// before the tests; `node .ci/leftovers.mjs check FILE` fails, naming them, when processes or mounts
-// exist after the tests that did not before. A process is known by its pid and start time (pids are
+// What the tests leave behind: `node .ci/leftovers.mjs save FILE` records the processes, mounts,
+// network devices, named network namespaces and nftables tables before the tests;
+// `node .ci/leftovers.mjs check FILE` fails, naming them, when any exist after the tests that did not
+// before. A process is known by its pid and start time (pids are
 // reused); kernel threads (no command line) come and go by themselves and are left out, as are this
 // script, the shells that started it and the children of processes that ran before the tests.
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 const [, , action, file] = process.argv;
 
@@ -37,7 +39,23 @@ function processes() {
 }
 
 const mounts = () => readFileSync('/proc/mounts', 'utf8').split('\n').filter(Boolean);
-const snapshot = () => ({ processes: processes(), mounts: mounts() });
+const list = (dir) => (existsSync(dir) ? readdirSync(dir) : []);
+/** `nft list tables` lines, where nft runs (root); none elsewhere. */
+function tables() {
+  try {
+    return execFileSync('nft', ['list', 'tables'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+      .split('\n')
+      .filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+const network = () => [
+  ...list('/sys/class/net').map((n) => `network device ${n}`),
+  ...list('/run/netns').map((n) => `network namespace ${n}`),
+  ...tables().map((t) => `nftables ${t}`),
+];
+const snapshot = () => ({ processes: processes(), mounts: mounts(), network: network() });
 
 function leftovers(before) {
   const now = snapshot();
@@ -49,6 +67,7 @@ function leftovers(before) {
       .filter(([k, v]) => !(k in before.processes) && !(v.ppid > 1 && older.has(v.ppid)))
       .map(([, v]) => `process left running: ${v.text}`),
     ...now.mounts.filter((m) => !before.mounts.includes(m)).map((m) => `mount left: ${m}`),
+    ...now.network.filter((n) => !(before.network ?? []).includes(n)).map((n) => `left: ${n}`),
   ];
 }
 
@@ -63,10 +82,10 @@ else if (action === 'check') {
   }
   for (const l of left) console.error(`ci: ${l}`);
   if (left.length) {
-    console.error(`ci: the tests left ${left.length} process(es) or mount(s) behind`);
+    console.error(`ci: the tests left ${left.length} process(es), mount(s) or network object(s) behind`);
     process.exit(1);
   }
-  console.log('ci: no process or mount left behind');
+  console.log('ci: no process, mount or network object left behind');
 } else {
   console.error('usage: node .ci/leftovers.mjs save|check FILE');
   process.exit(2);

@@ -12,9 +12,11 @@ import { registerCertificates } from './model/certificates.js';
 import { type BootCause, type BootInfo, emitBoot, registerDevice } from './model/device.js';
 import { initDeviceInfo, registerDeviceInfo, reportCorruptState } from './model/device-info.js';
 import { registerTraceRoute } from './model/ip-diagnostics/traceroute.js';
+import { registerIpInterfaces } from './model/ip-interface.js';
 import { initEndpointId, registerLocalAgent } from './model/local-agent.js';
 import { registerManagementServer } from './model/management-server.js';
 import { registerMqtt } from './model/mqtt.js';
+import { registerNat } from './model/nat.js';
 import { registerScheduleTimer } from './model/schedule-timer.js';
 import { SecurityCertificates } from './model/security-certificates.js';
 import { registerSoftwareModules, SoftwareModules } from './model/software-modules.js';
@@ -115,6 +117,8 @@ export class Agent {
     const timers = registerScheduleTimer(dm, join(this.opts.stateDir, 'usp', 'timers'));
     registerTraceRoute(dm, this.opts.logger.child({ component: 'ip-diagnostics' }));
     registerMqtt(dm);
+    registerIpInterfaces(dm);
+    registerNat(dm);
     UspAgent.register(dm, () => this.usp);
     // Commands on software modules wait for the engine's start (below, after the protocols connect).
     const started = settledLater();
@@ -142,6 +146,8 @@ export class Agent {
       logger: this.opts.logger.child({ component: 'engine' }),
       idPool,
       quarantine,
+      // The bridge and subnet of networked units: read at start (docs/networking.md).
+      network: { bridge: dm.value(`${SM}X_CPE-AGENT_BridgeName`), subnet: dm.value(`${SM}X_CPE-AGENT_BridgeSubnet`) },
       ...(this.opts.lxcRootfs ? { lxcRootfs: this.opts.lxcRootfs } : {}),
       ...(this.opts.tls?.caFile ? { caFile: this.opts.tls.caFile } : {}),
       ...(this.opts.download ? { download: this.opts.download } : {}),

@@ -54,6 +54,7 @@ const PACKAGES: Record<string, string> = {
   getfattr: 'attr',
   'docker-registry': 'docker-registry',
   htpasswd: 'apache2-utils',
+  nft: 'nftables',
 };
 
 /** Where cmd is on PATH, or undefined. */

@@ -9,6 +9,7 @@ import type { HostObjects } from './host-objects.js';
 import type { Identities } from './identity.js';
 import type { OciImages } from './image/oci-images.js';
 import type { Journal } from './journal.js';
+import type { Network } from './net/network.js';
 import type { OpQueue } from './op-queue.js';
 import type { EngineRecords } from './records.js';
 import type { DownloadContext } from './staging.js';
@@ -32,6 +33,8 @@ export interface EngineParts {
   readonly downloads: () => DownloadContext;
   /** OCI images: the blob and layer stores shared by image DUs. */
   readonly ociImages: OciImages;
+  /** Units' networking: namespaces, the bridge, the nftables ruleset. */
+  readonly net: Network;
   /** Hands a unit to the supervisor: its launch and its restart policy. */
   supervise(du: DURecord, eu: EURecord): void;
   /** The DUs' own cgroups (Resources.AllocatedMemory / AllocatedCPUPercent). */

@@ -125,6 +125,7 @@ async function commitInstall(p: EngineParts, req: InstallRequest, job: InstallJo
       );
     }
     const user = p.identity.checkUsers(ee, manifest, req.privileged === true);
+    const network = p.net.admit(ee, req.network, store.dus);
     const specs = p.volumes.specs(req.appData ?? manifest.data);
     admitDuDisk(req.settings?.resources, placed.bytes + p.volumes.newBytes(ee, uuid, specs));
     admitDisk(store, ee, placed.bytes + p.volumes.newBytes(ee, uuid, specs));
@@ -151,6 +152,7 @@ async function commitInstall(p: EngineParts, req: InstallRequest, job: InstallJo
       privileged: req.privileged === true,
       ...(user ? { user } : {}),
       ...(placed.image ? { image: placed.image } : {}),
+      ...(network ? { network } : {}),
       eus: manifest.services.map((s) => ({
         euid: `${duid}-${s.name}`,
         service: s,
@@ -173,6 +175,7 @@ async function commitInstall(p: EngineParts, req: InstallRequest, job: InstallJo
     // The commit point: recovery finds the DU in the records. Known in memory only once it is there.
     store.commitDUs([...store.dus, du]);
     p.ociImages.settle(op.staging, store.dus);
+    if (network) await p.net.refresh(store.ees, store.dus);
     for (const eu of du.eus) p.supervise(du, eu);
     rmSync(op.staging, { recursive: true, force: true });
     const result = resultOf('Install', req.requestTag, du, undefined, op.startTime);

@@ -40,6 +40,7 @@ export async function uninstall(
     p.records.saveOp({ ...op, committed: true });
     for (const eu of du.eus) supervisor.remove(eu.euid);
     p.cgroups.remove(duid);
+    if (du.network) await p.net.refresh(store.ees, store.dus);
     // Committed: the DU is gone whatever the cleanup meets (a restart's recovery finishes it too).
     try {
       await p.hostObjects.detach(du);

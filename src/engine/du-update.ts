@@ -193,6 +193,7 @@ async function commitUpdate(p: EngineParts, req: UpdateRequest, job: UpdateJob, 
       await p.volumes.drop(had.filter((v) => !named.has(v.name)));
     }
     for (const eu of old.eus) if (!du.eus.some((n) => n.euid === eu.euid)) supervisor.remove(eu.euid);
+    if (du.network) await p.net.refresh(store.ees, store.dus);
     for (const eu of du.eus) {
       supervisor.remove(eu.euid);
       p.supervise(du, eu);

@@ -29,6 +29,8 @@ import { DEFAULT_POOL } from './ids/pool.js';
 import type { UserIds } from './ids/users.js';
 import { imageBounds, OciImages } from './image/oci-images.js';
 import { Journal } from './journal.js';
+import { Network } from './net/network.js';
+import { DEFAULT_NET, type UnitLink } from './net/types.js';
 import { OpQueue } from './op-queue.js';
 import { type DURecord, type EERecord, EngineRecords, type EURecord } from './records.js';
 import { startEngine } from './startup.js';
@@ -130,6 +132,12 @@ export class Engine extends EventEmitter<EngineEvents> {
           policyOf(eu),
           graceOf(du.settings, this.parts.grace, eu.shutdownDelayS),
         ),
+      net: new Network(
+        // An empty setting (a data model without the vendor parameters) is the default.
+        { bridge: opts.network?.bridge || DEFAULT_NET.bridge, subnet: opts.network?.subnet || DEFAULT_NET.subnet },
+        records.dir,
+        log.child({ part: 'net' }),
+      ),
     };
     this.eeManager = new EEManager(this.parts, (duid, tag) => this.uninstall(duid, tag));
     this.units = new Units(this.parts);
@@ -353,6 +361,27 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** Whether privileged DUs may be installed in an EE (TR-181 Privileged). */
   setPolicy(eeId: string, policy: { allowPrivileged: boolean }): void {
     this.eeManager.setPolicy(eeId, policy);
+  }
+
+  /**
+   * ModifyAvailableAccessInterfaces(): the host interfaces the EE's DUs may be networked through. Units
+   * installed with an interface no longer listed lose it (rules rebuilt now); installs naming it are refused.
+   */
+  setAccessInterfaces(eeId: string, names: readonly string[]): Promise<void> {
+    return asWork(() =>
+      this.queue.serial(async () => {
+        const ee = this.store.requireEE(eeId, false);
+        ee.accessInterfaces = [...new Set(names)];
+        this.store.saveEEs();
+        this.emit('ee', ee);
+        await this.parts.net.refresh(this.store.ees, this.store.dus);
+      }),
+    );
+  }
+
+  /** A networked unit's address, access interfaces and port mappings as applied (undefined: not networked). */
+  unitNetwork(euid: string): UnitLink | undefined {
+    return this.parts.net.link(euid);
   }
 
   /** The memory an EE uses now (its container's cgroup), in KiB; -1 for the native EE. */

@@ -41,6 +41,8 @@ export async function startEngine(p: EngineParts, ees: EEManager, images: Volume
   store.vols = records.loadVolumes();
   await p.volumes.mountAll();
   await p.hostObjects.mountAll();
+  // Links, namespaces and the ruleset made again, exactly once, before any unit starts (a reboot lost them).
+  await p.net.refresh(store.ees, store.dus);
   for (const du of store.dus) for (const eu of du.eus) p.supervise(du, eu);
   for (const op of records.loadOps()) await recover(p, op);
   // Without a readable DU list, a layer no record names may still be a DU's: kept.

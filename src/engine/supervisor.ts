@@ -7,6 +7,7 @@ import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync, trunca
 import type { Logger } from '../util/logger.js';
 import { autoRestart, Retry } from '../util/retry.js';
 import { dateTime as now, UNKNOWN_TIME as UNKNOWN } from '../util/time.js';
+import type { UnitNetwork } from './net/types.js';
 
 export type EUStatus = 'Idle' | 'Starting' | 'Active' | 'Stopping' | 'Restarting';
 export type FaultCode =
@@ -33,6 +34,8 @@ export interface Launch {
   readonly launcher: ProcessLauncher;
   /** Told the process's pid once it is started (its DU's cgroup takes it in). */
   readonly started?: (pid: number) => void;
+  /** Its network namespace: one the agent made to join, or a fresh loopback-only one (absent: its EE's). */
+  readonly network?: UnitNetwork | undefined;
 }
 
 /** How a backend starts a unit's process and tells whether it still runs. */

@@ -10,6 +10,7 @@ import type { DownloadLimits } from './fetch.js';
 import type { IdPool } from './ids/pool.js';
 import type { UserIds } from './ids/users.js';
 import type { ImageRecord } from './image/image-record.js';
+import type { DuNetwork, NetSettings } from './net/types.js';
 import type { Manifest, ServiceSpec } from './package/manifest.js';
 import type { SignatureTrust } from './package/signature.js';
 import type { PackageFormat } from './package/unpack.js';
@@ -44,6 +45,8 @@ export interface EERecord {
   allowPrivileged?: boolean;
   /** The factory DUs' URLs (defaults file), installed once; Reset() restores them (absent: none yet). */
   factoryDUs?: readonly string[];
+  /** Host interfaces its DUs may be networked through (AvailableAccessInterfaces; absent: none). */
+  accessInterfaces?: string[];
 }
 
 export interface EURecord {
@@ -83,6 +86,8 @@ export interface DURecord {
   readonly factoryUrl?: string;
   /** An OCI image DU (format 'oci'): its image and layers (image/image-record.ts); absent for packages. */
   readonly image?: ImageRecord | undefined;
+  /** Its NetworkConfig, applied to its units (absent: no network but loopback). Kept by Update. */
+  readonly network?: DuNetwork;
 }
 
 /** An install, update or uninstall that has started and not yet been reported. */
@@ -162,6 +167,8 @@ export interface InstallRequest {
   readonly settings?: DuSettings;
   /** Installed as one of its EE's factory DUs (the defaults file's). */
   readonly factory?: boolean;
+  /** TR-181 NetworkConfig (host interface names); absent: the DU's units get loopback only. */
+  readonly network?: DuNetwork;
 }
 
 export type UpdateRequest = Omit<InstallRequest, 'ee' | 'url'> & { url?: string; retainData?: boolean };
@@ -190,4 +197,6 @@ export interface EngineOptions {
   readonly quarantine?: Quarantine;
   /** Image registries (host or host:port) reached over plain http besides loopback ones (docs/oci-images.md). */
   readonly insecureRegistries?: readonly string[];
+  /** The agent's bridge and subnet for networked units (DEFAULT_NET where absent). */
+  readonly network?: Partial<NetSettings>;
 }

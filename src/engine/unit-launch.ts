@@ -6,23 +6,28 @@ import type { DuCgroups } from './du-cgroup.js';
 import { envOf } from './du-settings.js';
 import type { DuStore } from './du-store.js';
 import type { Identities } from './identity.js';
+import type { Network } from './net/network.js';
 import type { Launch, RestartPolicy } from './supervisor.js';
 import type { DURecord, EERecord, EURecord } from './types.js';
 import { volumeEnvName } from './volumes.js';
 
 export function launchOf(
-  c: { store: DuStore; volumes: AppVolumes; identity: Identities; cgroups: DuCgroups },
+  c: { store: DuStore; volumes: AppVolumes; identity: Identities; cgroups: DuCgroups; net: Network },
   du: DURecord,
   eu: EURecord,
 ): Launch {
   const ee = c.store.ee(du.ee);
   const env: Record<string, string> = { ...eu.service.env, ...envOf(du.settings), CPE_EUID: eu.euid };
   for (const v of c.store.volumesOf(du)) env[volumeEnvName(v.name)] = c.volumes.path(v);
-  const launch = c.store
-    .backendOf(ee)
-    .launch(ee ?? ({ id: du.ee } as EERecord), du, eu, env, () => c.identity.hostUserOf(du, eu));
+  const backend = c.store.backendOf(ee);
+  const launch = backend.launch(ee ?? ({ id: du.ee } as EERecord), du, eu, env, () => c.identity.hostUserOf(du, eu));
+  const network = c.net.unitNetwork(du, backend.caps.ownNetwork === true, eu);
   const resources = du.settings?.resources;
-  return resources ? { ...launch, started: (pid) => c.cgroups.enter(du.duid, resources, pid) } : launch;
+  return {
+    ...launch,
+    ...(network ? { network } : {}),
+    ...(resources ? { started: (pid: number) => c.cgroups.enter(du.duid, resources, pid) } : {}),
+  };
 }
 
 export function policyOf(eu: EURecord): Readonly<RestartPolicy> {

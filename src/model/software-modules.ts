@@ -19,6 +19,7 @@ import { ExecutionUnits, registerExecutionUnits } from './software-modules/execu
 import { installFactoryDUs } from './software-modules/factory-dus.js';
 import { followFileUrlDirectory, registerFileUrlDirectory } from './software-modules/file-url-directory.js';
 import { followInsecureRegistries, registerInsecureRegistries } from './software-modules/insecure-registries.js';
+import { NetworkRows, registerNetwork } from './software-modules/network.js';
 import { ME, SmRows } from './software-modules/rows.js';
 import { followCertificates, pruneSigners, registerSigners } from './software-modules/signers.js';
 
@@ -53,6 +54,7 @@ export function registerSoftwareModules(dm: DataModel, model: () => SoftwareModu
   registerSigners(dm);
   registerExecEnvRoles(dm);
   registerInsecureRegistries(dm);
+  registerNetwork(dm, () => need().network);
 }
 
 export class SoftwareModules {
@@ -60,6 +62,7 @@ export class SoftwareModules {
   readonly deploymentUnits: DeploymentUnits;
   readonly executionUnits: ExecutionUnits;
   readonly applicationData: ApplicationData;
+  readonly network: NetworkRows;
   private readonly results: DuStateChanges;
   private readonly rows: SmRows;
   private readonly offFileUrlDirectory: () => void;
@@ -82,12 +85,16 @@ export class SoftwareModules {
     this.executionUnits = new ExecutionUnits(rows, this.execEnvs);
     this.deploymentUnits = new DeploymentUnits(rows, this.execEnvs, this.executionUnits);
     this.applicationData = new ApplicationData(rows);
+    this.network = new NetworkRows(rows);
     this.results = new DuStateChanges(rows, this.deploymentUnits, this.executionUnits, this.applicationData);
     engine.on('result', this.results.onResult);
     engine.on('eu', this.executionUnits.onUnit);
     engine.on('ee', this.execEnvs.sync);
     engine.on('duStatus', this.deploymentUnits.onStatus);
     engine.on('volumes', this.applicationData.sync);
+    // After the rows of the result and of the EE: the network rows reference them.
+    engine.on('result', this.network.sync);
+    engine.on('ee', this.network.sync);
   }
 
   /**
@@ -107,6 +114,7 @@ export class SoftwareModules {
     this.applicationData.sync();
     this.pruneSigners();
     installFactoryDUs(this.rows);
+    this.network.sync();
   }
 
   close(): void {
@@ -120,6 +128,8 @@ export class SoftwareModules {
     this.engine.off('ee', this.execEnvs.sync);
     this.engine.off('duStatus', this.deploymentUnits.onStatus);
     this.engine.off('volumes', this.applicationData.sync);
+    this.engine.off('result', this.network.sync);
+    this.engine.off('ee', this.network.sync);
   }
 
   /** The engine's EE an ExecutionEnvRef names; an empty reference means the first enabled one. */

@@ -28,6 +28,8 @@ export interface BackendCapabilities {
   readonly volumeLinks: boolean;
   /** Services run as host users (each DU has its own unless a service names another); else as the EE's users. */
   readonly hostUsers: boolean;
+  /** Its EEs give units a network of their own (a container's, loopback only); absent: the agent isolates them. */
+  readonly ownNetwork?: boolean;
 }
 
 /** The TR-181 ExecEnvClass a backend's EEs belong to: what the model shows of it. */

@@ -11,6 +11,8 @@ import { duRoleValues } from './du-settings-rows.js';
 import type { ExecEnvs } from './exec-env.js';
 import type { ExecutionUnits } from './execution-unit.js';
 import { installArgs } from './install-args.js';
+import { ipInterfacesOf } from './network.js';
+import { networkArgs } from './network-args.js';
 import { ME, ref, SM, type SmRows } from './rows.js';
 import { signatureArgs } from './signature-args.js';
 
@@ -54,6 +56,7 @@ export class DeploymentUnits {
       privileged: input.Privileged === 'true',
       ...signatureArgs(input, this.rows, row),
       ...installArgs(this.rows.dm, row, input),
+      ...networkArgs(input, ipInterfacesOf(this.rows.dm), ee),
     });
     if (r.fault) throw dmErrorOf(r.fault);
     return { UUID: r.uuid, Version: r.version, ExecEnvRef: eeRef };

@@ -25,6 +25,7 @@ export class LxcBackend implements Backend {
     idRange: true,
     volumeLinks: true,
     hostUsers: false,
+    ownNetwork: true,
   };
   readonly execEnvClass: ExecEnvClass = {
     name: 'LXC',

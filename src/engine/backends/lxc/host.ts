@@ -1,6 +1,7 @@
 // An EE's LXC container on the host, driven through the lxc-* tools: created unprivileged from the base
 // rootfs, its writable layer an ext4 image of its disk allowance, started, stopped, reset, grown,
 // limited, and reached inside (volume links, users) only through processes of the container itself.
+import { execFileSync } from 'node:child_process';
 import {
   chmodSync,
   chownSync,
@@ -290,6 +291,14 @@ export class LxcHost {
       '[ ! -L "$0" ] || rm -f "$0"',
       target,
     ]);
+  }
+
+  /** The container's init process as the host sees it (lxc-info); throws when it is not running. */
+  initPid(name: string): number {
+    const out = execFileSync('lxc-info', ['-P', this.lxcpath, '-n', name, '-p', '-H'], { encoding: 'utf8' });
+    const pid = Number(out.trim());
+    if (!Number.isInteger(pid) || pid <= 0) throw new Error(`container ${name} is not running`);
+    return pid;
   }
 
   /** lxc-attach's arguments to run a command in the container, with a clean environment. */

@@ -1,18 +1,24 @@
 // How a unit's process starts inside an LXC container: lxc-attach with a clean environment, as the
 // service's user of the container, in its own session, cd to the DU.
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import type { UserIds } from '../../ids/users.js';
 import type { Launch, ProcessLauncher } from '../../supervisor.js';
+import { cgroupProcsOf, netAttachArgv } from './net-attach.js';
+import type { IdRange } from './policy.js';
 
 /** What the launcher needs of the container's host. */
 export interface AttachTarget {
   attachArgs(name: string): string[];
   userIn(name: string, user: string): UserIds;
+  /** The container's init process, on the host (for a networked unit). */
+  initPid(name: string): number;
+  ids(name: string): IdRange | undefined;
 }
 
 export function lxcLauncher(host: AttachTarget, name: string): ProcessLauncher {
   return {
     spawn(_euid: string, launch: Launch, logFd: number) {
+      if (launch.network && launch.network !== 'loopback') return spawnNetworked(host, name, launch, logFd);
       const args = host.attachArgs(name);
       for (const [k, v] of Object.entries(launch.env)) args.push('--set-var', `${k}=${v}`);
       const uid = launch.user === undefined ? undefined : host.userIn(name, launch.user);
@@ -22,14 +28,38 @@ export function lxcLauncher(host: AttachTarget, name: string): ProcessLauncher {
       // the seccomp list (mounts included) still holds.
       if (launch.privileged) args.push('--elevated-privileges=CAP');
       args.push('--', '/bin/sh', '-c', 'cd "$0" && exec "$@"', launch.cwd, launch.command, ...launch.args);
-      const child = spawn('lxc-attach', args, { stdio: ['ignore', logFd, logFd], detached: true });
-      const exited = new Promise<number | null>((resolve) => {
-        child.once('exit', (code) => resolve(code));
-        child.once('error', () => resolve(127));
-      });
-      if (child.pid === undefined) throw new Error('lxc-attach could not be executed');
-      child.unref();
-      return { pid: child.pid, exited };
+      return started(spawn('lxc-attach', args, { stdio: ['ignore', logFd, logFd], detached: true }));
     },
   };
+}
+
+/** A unit with a network namespace of its own: entered with nsenter (net-attach.ts says why and how). */
+function spawnNetworked(host: AttachTarget, name: string, launch: Launch, logFd: number) {
+  const ids = host.ids(name);
+  if (!ids || typeof launch.network !== 'object') throw new Error('a networked unit needs an unprivileged EE');
+  const user = launch.user === undefined ? { uid: 0, gid: 0 } : host.userIn(name, launch.user);
+  const initPid = host.initPid(name);
+  const argv = netAttachArgv(
+    { initPid, ids, ...user, netns: launch.network.join, cgroups: cgroupProcsOf(initPid) },
+    launch.cwd,
+    launch.command,
+    launch.args,
+  );
+  return started(
+    spawn(argv[0]!, argv.slice(1), {
+      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', ...launch.env },
+      stdio: ['ignore', logFd, logFd],
+      detached: true,
+    }),
+  );
+}
+
+function started(child: ChildProcess) {
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => resolve(code));
+    child.once('error', () => resolve(127));
+  });
+  if (child.pid === undefined) throw new Error('the unit could not be started in its container');
+  child.unref();
+  return { pid: child.pid, exited };
 }
