@@ -180,3 +180,12 @@ export async function medianMs(fn: () => Promise<unknown>, rounds: number, n: nu
   }
   return t.sort((a, b) => a - b)[Math.floor(t.length / 2)]!;
 }
+
+/** Stops a helper process (a broker, a registry) with SIGTERM and waits for it to exit. */
+export async function stopChild(p: ChildProcess | undefined): Promise<void> {
+  if (!p || p.exitCode !== null || p.signalCode !== null) return;
+  await new Promise<void>((r) => {
+    p.once('exit', () => r());
+    p.kill('SIGTERM');
+  });
+}

@@ -1,9 +1,11 @@
 // The signature policy of an install or update, applied once the package is fetched and before it is
 // unpacked: its Signature (a data: URL, or an http(s) URL fetched with the package download's bounds
 // and a small size limit) is verified over the SHA-256 of the bytes fetched (package/signature.ts).
+
 import { createHash } from 'node:crypto';
 import { createReadStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { anyAbort } from '../util/any-abort.js';
 import { EngineCode, EngineError } from './errors.js';
 import { fetchPackage } from './fetch.js';
 import type { ImageRecord } from './image/image-record.js';
@@ -68,12 +70,7 @@ async function fetchSignature(c: DownloadContext, req: SignedRequest, dest: stri
     throw new EngineError(EngineCode.InvalidArguments, 'Signature must be an http, https or data: URL');
   if (u.username || u.password)
     throw new EngineError(EngineCode.InvalidArguments, 'the Signature URL must not carry credentials (userinfo)');
-  const stop = new AbortController();
-  const cancel = () => stop.abort();
-  for (const s of [req.signal, c.detached]) {
-    s?.addEventListener('abort', cancel, { once: true });
-    if (s?.aborted) cancel();
-  }
+  const stop = anyAbort([req.signal, c.detached]);
   try {
     await fetchPackage(url, dest, {
       maxBytes: MAX_SIGNATURE_BYTES,
@@ -86,7 +83,7 @@ async function fetchSignature(c: DownloadContext, req: SignedRequest, dest: stri
       throw new EngineError(EngineCode.BadSignature, `the signature is larger than ${MAX_SIGNATURE_BYTES} bytes`);
     throw e;
   } finally {
-    for (const s of [req.signal, c.detached]) s?.removeEventListener('abort', cancel);
+    stop.release();
   }
   return readFileSync(dest);
 }

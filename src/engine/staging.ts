@@ -1,7 +1,9 @@
 // What an install or update does in its staging directory before or while it places a DU: the package
 // downloaded there (cancelled by its requester or by the engine detaching), and a SquashFS image put
 // where it will run, the journal told first.
+
 import { mkdirSync, renameSync } from 'node:fs';
+import { anyAbort } from '../util/any-abort.js';
 import type { Unpacked, UnpackLimits } from './du-files.js';
 import { fetchPackage } from './fetch.js';
 import { mountPackage } from './package/unpack.js';
@@ -24,12 +26,7 @@ type DownloadRequest = Pick<InstallRequest, 'url' | 'username' | 'password' | 's
 /** Downloads a package to dest: up to 80% of the operation's progress. */
 export async function download(c: DownloadContext, req: DownloadRequest, dest: string): Promise<void> {
   // Cancelled by the requester, or by the engine detaching (an agent stop or restart).
-  const stop = new AbortController();
-  const cancel = () => stop.abort();
-  for (const s of [req.signal, c.detached]) {
-    s?.addEventListener('abort', cancel, { once: true });
-    if (s?.aborted) cancel();
-  }
+  const stop = anyAbort([req.signal, c.detached]);
   try {
     await fetchPackage(req.url, dest, {
       username: req.username,
@@ -44,7 +41,7 @@ export async function download(c: DownloadContext, req: DownloadRequest, dest: s
       },
     });
   } finally {
-    for (const s of [req.signal, c.detached]) s?.removeEventListener('abort', cancel);
+    stop.release();
   }
 }
 

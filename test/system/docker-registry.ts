@@ -6,7 +6,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, request, type Server } from 'node:http';
 import { join } from 'node:path';
-import { sleep } from '../helpers.js';
+import { sleep, stopChild } from '../helpers.js';
 import { freePort } from './mosquitto.js';
 
 export class DockerRegistry {
@@ -55,11 +55,7 @@ export class DockerRegistry {
   async stop(): Promise<void> {
     const p = this.proc;
     this.proc = undefined;
-    if (!p || p.exitCode !== null) return;
-    await new Promise<void>((r) => {
-      p.once('exit', () => r());
-      p.kill('SIGTERM');
-    });
+    await stopChild(p);
   }
 }
 

@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { requireTool, which } from '../helpers.js';
+import { requireTool, stopChild, which } from '../helpers.js';
 
 export const mosquittoPath = (): string | undefined => which('mosquitto');
 
@@ -71,10 +71,6 @@ export class Mosquitto {
   async stop(): Promise<void> {
     const p = this.proc;
     this.proc = undefined;
-    if (!p || p.exitCode !== null) return;
-    await new Promise<void>((r) => {
-      p.once('exit', () => r());
-      p.kill('SIGTERM');
-    });
+    await stopChild(p);
   }
 }

@@ -2,8 +2,10 @@
 // an oci-archive already downloaded) into the shared stores, its config made the DU's manifest, and the
 // layers no DU uses any more removed. The DU's own root is an empty directory the backend builds its
 // root file system on (lowerDirs(image) below it); its files are the layers.
+
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { anyAbort } from '../../util/any-abort.js';
 import type { Backend } from '../backends/backend.js';
 import type { Unpacked } from '../du-files.js';
 import { EngineCode, EngineError } from '../errors.js';
@@ -83,23 +85,23 @@ export class OciImages {
     if (!isImageReference(req.url)) return undefined;
     accepts(backend, ee);
     const ref = parseReference(req.url);
-    const stop = new AbortController();
-    const cancel = () => stop.abort();
-    for (const s of [req.signal, c.detached]) s?.addEventListener('abort', cancel, { once: true });
-    if (req.signal?.aborted || c.detached.aborted) cancel();
-    const client = await RegistryClient.open(ref, {
-      username: req.username,
-      password: req.password,
-      limits: c.opts.download,
-      caFile: c.opts.caFile,
-      signal: stop.signal,
-      insecure: c.insecureRegistries,
-    });
+    const stop = anyAbort([req.signal, c.detached]);
     try {
-      return await this.pullInto(registrySource(client, ref), req, ee, staging, ref, ref.registry);
+      const client = await RegistryClient.open(ref, {
+        username: req.username,
+        password: req.password,
+        limits: c.opts.download,
+        caFile: c.opts.caFile,
+        signal: stop.signal,
+        insecure: c.insecureRegistries,
+      });
+      try {
+        return await this.pullInto(registrySource(client, ref), req, ee, staging, ref, ref.registry);
+      } finally {
+        client.close();
+      }
     } finally {
-      client.close();
-      for (const s of [req.signal, c.detached]) s?.removeEventListener('abort', cancel);
+      stop.release();
     }
   }
 
