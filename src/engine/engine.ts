@@ -163,6 +163,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   detach(): Promise<void> {
     const settled = this.queue.detach();
     this.supervisor.detach();
+    this.parts.net.close();
     return settled;
   }
 

@@ -2,6 +2,7 @@
 // The native one is the host's, which also answers for places that have no EE.
 import type { Logger } from '../../util/logger.js';
 import type { IdPool } from '../ids/pool.js';
+import { RESOLV_CONF } from '../net/resolv-conf.js';
 import type { BackendKind } from '../types.js';
 import type { Backend } from './backend.js';
 import { LxcBackend } from './lxc/backend.js';
@@ -23,7 +24,11 @@ export function makeBackends(s: BackendSetup) {
   const native = new NativeBackend(s.path);
   const byKind = {
     native,
-    lxc: new LxcBackend(new LxcHost(s.path('lxc'), s.rootfs), { pool: s.pool, pidsMax: s.pidsMax, log: s.log }),
+    lxc: new LxcBackend(new LxcHost(s.path('lxc'), s.rootfs, s.path(RESOLV_CONF)), {
+      pool: s.pool,
+      pidsMax: s.pidsMax,
+      log: s.log,
+    }),
     oci: new OciBackend(s.path('oci'), { pool: s.pool, pidsMax: s.pidsMax, log: s.log }),
   } satisfies Record<BackendKind, Backend>;
   return { byKind, host: native as Backend };

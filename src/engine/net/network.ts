@@ -12,6 +12,7 @@ import { logError } from '../fault-log.js';
 import { runTool, tool } from '../tool.js';
 import type { DURecord, EERecord, EURecord } from '../types.js';
 import { admitNetwork } from './admission.js';
+import { DnsForwarder } from './dns-forwarder.js';
 import {
   enableForwarding,
   ensureBridge,
@@ -21,6 +22,7 @@ import {
   removeBridge,
   removeUnitLinks,
 } from './links.js';
+import { writeResolvConf } from './resolv-conf.js';
 import { dropText, rulesetText } from './ruleset.js';
 import { addressAt, cidrOf, freeOffset, gatewayOf, parseSubnet, type Subnet } from './subnet.js';
 import type { DuNetwork, NetSettings, UnitLink, UnitNetwork } from './types.js';
@@ -39,6 +41,8 @@ export class Network {
   readonly capable: boolean;
   /** Root with unshare and setpriv: units without a network of their own get a loopback-only one. */
   readonly isolates: boolean;
+  /** The units' resolver, on the gateway while the bridge exists. */
+  private readonly dns: DnsForwarder;
 
   constructor(
     readonly settings: NetSettings,
@@ -52,6 +56,13 @@ export class Network {
     this.capable = root && ['ip', 'nft', 'nsenter', 'setpriv'].every(found);
     this.isolates = root && ['ip', 'unshare', 'setpriv', 'nsenter'].every(found);
     this.offsets = this.load();
+    this.dns = new DnsForwarder(log);
+    writeResolvConf(dir, gatewayOf(this.subnet));
+  }
+
+  /** The agent stops: its resolver goes (units keep running, and resolve again once it is back). */
+  close(): void {
+    this.dns.stop();
   }
 
   private get file(): string {
@@ -174,6 +185,10 @@ export class Network {
     if (units.length) {
       enableForwarding();
       await ensureBridge(bridge, `${gatewayOf(this.subnet)}/${this.subnet.prefix}`);
+      // A host whose own DNS server holds port 53 on every address: units then resolve nothing (logged).
+      await this.dns
+        .start(gatewayOf(this.subnet))
+        .catch((e: unknown) => this.log.warn({ err: (e as Error).message }, "the units' DNS forwarder can not listen"));
       for (const u of units) await ensureUnit(u, bridge, this.subnet.prefix, gatewayOf(this.subnet));
     }
     const veths = new Set(units.map((u) => u.hostVeth));
@@ -182,7 +197,10 @@ export class Network {
     for (const v of now.veths) if (!veths.has(v)) await removeUnitLinks(v, undefined);
     for (const n of now.netns) if (!netns.has(n)) await removeUnitLinks(undefined, n);
     await this.apply(units.length ? rulesetText(this.settings, units) : dropText(bridge));
-    if (!units.length) await removeBridge(bridge);
+    if (!units.length) {
+      this.dns.stop();
+      await removeBridge(bridge);
+    }
     this.active = units.length > 0;
     this.log.debug({ units: units.length, subnet: cidrOf(this.subnet) }, 'network synced');
   }

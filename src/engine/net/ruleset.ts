@@ -3,9 +3,11 @@
 // nothing of an older one (a restart, a reboot, a removed unit). Only the agent's tables are touched.
 //
 //   inet <t>      forward: a unit's traffic leaves only by its access interfaces, replies come back,
-//                 inbound only what a port mapping forwarded (DNAT); input: units reach no host service.
+//                 inbound only what a port mapping forwarded (DNAT); input: units reach no host service
+//                 but the agent's DNS forwarder on the gateway, and only units that have a way out.
 //   ip <t>_nat    prerouting DNAT per port mapping, postrouting masquerade per unit and access interface.
 //   bridge <t>    forward between bridge ports: only ports of units of the same EE.
+import { gatewayOf, parseSubnet } from './subnet.js';
 import { DEFAULT_NET, type NetSettings, type UnitLink } from './types.js';
 
 export interface Tables {
@@ -39,6 +41,8 @@ export function rulesetText(net: NetSettings, units: readonly UnitLink[]): strin
   const br = q(net.bridge);
   const out: string[] = [dropText(net.bridge)];
   if (!units.length) return out.join('');
+  const gateway = gatewayOf(parseSubnet(net.subnet));
+  const resolving = units.filter((u) => u.access.length).map((u) => u.address);
   out.push(
     `table ${t.filter} {`,
     '  chain forward {',
@@ -63,6 +67,9 @@ export function rulesetText(net: NetSettings, units: readonly UnitLink[]): strin
     '  chain input {',
     '    type filter hook input priority filter; policy accept;',
     `    iifname ${br} ct state established,related accept`,
+    ...(resolving.length
+      ? [`    iifname ${br} ip saddr { ${resolving.join(', ')} } ip daddr ${gateway} udp dport 53 accept`]
+      : []),
     `    iifname ${br} drop`,
     '  }',
     '}',

@@ -27,6 +27,8 @@ export interface ContainerMounts {
   readonly dataDir: string;
   /** Its seccomp profile. */
   readonly seccomp: string;
+  /** The resolv.conf naming the agent's DNS forwarder (net/resolv-conf.ts), bound read-only over /etc/resolv.conf. */
+  readonly resolvConf?: string;
 }
 
 /** The config of a new container: nothing of the host is bound in but its packages (read-only) and their data. */
@@ -50,11 +52,16 @@ export function containerConfig(
     'lxc.mount.entry = shm dev/shm tmpfs nosuid,nodev,noexec,create=dir 0 0',
     `lxc.mount.entry = ${m.duDir} ${IN_CONTAINER.du.slice(1)} none rbind,rslave,ro,nosuid,nodev,create=dir 0 0`,
     `lxc.mount.entry = ${m.dataDir} ${IN_CONTAINER.data.slice(1)} none bind,nosuid,nodev,create=dir 0 0`,
+    ...(m.resolvConf ? [resolvConfLine(m.resolvConf)] : []),
     ...confinementLines(policy, m.seccomp, { cgroupV1: CGROUP_V1, appArmor: appArmorEnabled() }),
     ...limitLines(limits),
     '',
   ].join('\n');
 }
+
+/** The bind of the agent's resolv.conf (optional: a container starts even if the file is missing). */
+export const resolvConfLine = (file: string) =>
+  `lxc.mount.entry = ${file} etc/resolv.conf none bind,ro,nosuid,nodev,noexec,optional,create=file 0 0`;
 
 /** A config with new limits in place of the old ones. */
 export function withLimits(config: string, limits: LxcLimits): string {

@@ -28,6 +28,7 @@ import {
   IN_CONTAINER,
   type LxcLimits,
   limitLines,
+  resolvConfLine,
   SECCOMP,
   withLimits,
 } from './config.js';
@@ -48,6 +49,8 @@ export class LxcHost {
   constructor(
     readonly lxcpath: string,
     readonly rootfsTarball?: string,
+    /** The agent's resolv.conf for units (absent: containers keep their own). */
+    readonly resolvConf?: string,
   ) {
     mkdirSync(lxcpath, { recursive: true, mode: 0o700 });
   }
@@ -90,7 +93,12 @@ export class LxcHost {
     for (const d of [IN_CONTAINER.du, IN_CONTAINER.data]) mkdirSync(join(rootfs, d), { recursive: true, mode: 0o755 });
     shiftTree(rootfs, policy.ids, true);
     writeFileSync(join(dir, SECCOMP), seccompProfile(), { mode: 0o644 });
-    const mounts = { duDir: this.duDir(name), dataDir: this.dataDir(name), seccomp: join(dir, SECCOMP) };
+    const mounts = {
+      duDir: this.duDir(name),
+      dataDir: this.dataDir(name),
+      seccomp: join(dir, SECCOMP),
+      ...(this.resolvConf ? { resolvConf: this.resolvConf } : {}),
+    };
     writeFileSync(
       join(dir, 'config'),
       containerConfig(name, rootfs, join(this.upper(name), 'delta'), mounts, policy, limits),
@@ -163,6 +171,7 @@ export class LxcHost {
   async start(name: string): Promise<void> {
     if ((await this.state(name)) === 'RUNNING') return;
     await this.prepare(name);
+    this.bindResolvConf(name);
     const args = ['-P', this.lxcpath, '-n', name, '-d'];
     const r = await lxcTool('lxc-start', args);
     if (r.exitCode !== 0)
@@ -222,6 +231,15 @@ export class LxcHost {
     await run('resize2fs', [this.image(name)]);
     await this.mount(name);
     if (running) await this.start(name);
+  }
+
+  /** A container made by an agent without the units' resolver gets its bind at its next start. */
+  private bindResolvConf(name: string): void {
+    if (!this.resolvConf) return;
+    const cfg = join(this.lxcpath, name, 'config');
+    const text = readFileSync(cfg, 'utf8');
+    if (!text.includes(resolvConfLine(this.resolvConf)))
+      writeFileSync(cfg, `${text.replace(/\n*$/, '\n')}${resolvConfLine(this.resolvConf)}\n`);
   }
 
   /** Bytes free in the EE's writable layer, in KiB. */
