@@ -1,6 +1,8 @@
 // ChangeDUState from the test ACS into a real LXC execution environment (from the defaults file):
 // the DU installs into the container and its EU runs there; an unknown or disabled EE fails the one
-// operation (9023, 9024); Uninstall leaves nothing. Runs in CI; skipped loudly without LXC.
+// operation (9023, 9024); Uninstall leaves nothing; ExecEnv.{i}.Reset=true by SetParameterValues (CWMP-5.8)
+// removes a DU installed since and wipes what was written into the EE, which runs again. Runs in CI;
+// skipped loudly without LXC.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -18,7 +20,7 @@ const install = (url: string, ee: string) =>
 
 test(
   'ChangeDUState into an LXC EE: Install (running in the container), 9023/9024/9025 per operation, Update, ' +
-    'Uninstall',
+    'Uninstall, Reset=true by SetParameterValues',
   async (t) => {
     if (!(await requireLxc(t))) return;
     const app = (version: string) =>
@@ -129,5 +131,34 @@ test(
     await waitFor(async () => !/run\.sh/.test(await ps()), 10_000).catch(async () =>
       assert.fail(`the service is gone from the container:\n${await ps()}`),
     );
+
+    // Installed again and a file written into the EE's writable layer; Reset=true takes both away.
+    const again = acs.rpc(
+      `<cwmp:ChangeDUState>${install(http.url('app.tgz'), `${EE}1`)}<CommandKey>lxc-3</CommandKey>` +
+        `</cwmp:ChangeDUState>`,
+    );
+    assert.equal(await cr(), 200);
+    await again;
+    await acs.until(() => completes().length === 4, 60_000);
+    assert.equal(results(3)[0]!.state, 'Installed');
+    await waitFor(async () => /run\.sh/.test(await ps()), 30_000);
+    const probe = () => inside('sh', '-c', 'cat /etc/reset-probe 2>/dev/null || echo none');
+    await inside('sh', '-c', 'echo written > /etc/reset-probe');
+    assert.equal(await probe(), 'written');
+    const reset = acs.rpc(
+      `<cwmp:SetParameterValues><ParameterList soapenc:arrayType="cwmp:ParameterValueStruct[1]">` +
+        `<ParameterValueStruct><Name>${EE}1.Reset</Name><Value xsi:type="xsd:boolean">true</Value>` +
+        `</ParameterValueStruct></ParameterList><ParameterKey>lxc-reset</ParameterKey></cwmp:SetParameterValues>`,
+    );
+    assert.equal(await cr(), 200);
+    assert.equal(txt((await reset).body.Status), '0');
+    await waitFor(() => engine.deploymentUnits().length === 0, 60_000);
+    // 'none' needs the container up again (lxc-attach into a stopped one prints nothing).
+    await waitFor(async () => (await probe()) === 'none', 60_000);
+    await waitFor(() => agent.dm.value(`${EE}1.Status`) === 'Up', 30_000);
+    const state = await execa('lxc-info', ['-P', lxcHost(engine).lxcpath, '-n', apps.container!, '-s', '-H']);
+    assert.equal(state.stdout.trim(), 'RUNNING', 'the EE runs again');
+    assert.equal(agent.dm.value(`${EE}1.Reset`), 'false');
+    assert.ok(!/run\.sh/.test(await ps()), 'the DU installed since is gone with its service');
   },
 );

@@ -69,12 +69,18 @@ export class ExecEnvs {
         fail(e);
       }
     } else if (param === 'Enable') void engine.setEnabled(ee.id, value === 'true').catch(fail);
-    else if (param === 'Reset' && value === 'true')
-      void engine
-        .resetToFactory(ee.id)
-        .catch(fail)
-        .finally(() => this.rows.dm.update(row, { Reset: 'false' }, ME));
-    else if (param === 'RequestedRunLevel') void engine.setRunLevel(ee.id, Number(value)).catch(fail);
+    else if (param === 'Reset' && value === 'true') {
+      // A command parameter (TR-181: syntax command="true"), false whenever read, also while the reset
+      // runs on; set back once this write's change has reached every listener.
+      queueMicrotask(() => {
+        try {
+          this.rows.dm.update(row, { Reset: 'false' }, ME);
+        } catch (e) {
+          fail(e);
+        }
+      });
+      void engine.resetToFactory(ee.id).catch(fail);
+    } else if (param === 'RequestedRunLevel') void engine.setRunLevel(ee.id, Number(value)).catch(fail);
   }
 
   /** One ExecEnvClass row per backend present. */
