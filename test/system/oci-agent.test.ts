@@ -72,3 +72,49 @@ test('AddExecEnv() on the OCI class makes an EE that runs DUs as runc containers
   assert.equal(agent.dm.get('Device.SoftwareModules.ExecutionUnit.', usp).length, 0);
   assert.ok(Date.now() - t0 < 5000, 'its service stopped on SIGTERM, well before the 10 s ShutdownDelay');
 });
+
+test('an ExecEnv row of the defaults file with ExecEnvClassRef naming the OCI class becomes an OCI EE', async (t) => {
+  if (!(await requireRunc(t))) return;
+  const { dir, cleanup } = tempDir('cpe-oci-defaults-');
+  // Class rows are numbered in the backends' order, the same on every start: a first agent tells it.
+  const probe = new Agent({ stateDir: join(dir, 'probe'), logger: silentLogger });
+  await probe.start();
+  const ociClass = probe.dm.get('Device.SoftwareModules.ExecEnvClass.', usp).find((c) => c.params.Name === 'OCI');
+  await probe.stop();
+  assert.ok(ociClass, 'runc works here: an OCI ExecEnvClass row');
+  const SM = 'Device.SoftwareModules.';
+  writeFileSync(
+    join(dir, 'defaults.json'),
+    JSON.stringify({
+      [`${SM}ExecEnv.2.Name`]: 'apps',
+      [`${SM}ExecEnv.2.ExecEnvClassRef`]: ociClass.path.replace(/\.$/, ''),
+      [`${SM}ExecEnv.2.AllocatedDiskSpace`]: '32768',
+      [`${SM}ExecEnv.3.Name`]: 'nowhere',
+      [`${SM}ExecEnv.3.ExecEnvClassRef`]: `${SM}ExecEnvClass.99`,
+    }),
+  );
+  const agent = new Agent({
+    stateDir: join(dir, 'state'),
+    defaultsFile: join(dir, 'defaults.json'),
+    logger: silentLogger,
+  });
+  await agent.start();
+  t.after(async () => {
+    await agent.containerEngine?.factoryReset();
+    await agent.stop();
+    cleanup();
+  });
+  const ees = agent.containerEngine!.execEnvs();
+  assert.equal(ees.find((e) => e.name === 'apps')?.backend, 'oci');
+  assert.equal(
+    ees.find((e) => e.name === 'nowhere'),
+    undefined,
+    'a reference to no class makes no EE',
+  );
+  const rows = agent.dm.get(`${SM}ExecEnv.`, usp).map((r) => r.params);
+  assert.deepEqual(
+    rows.filter((r) => r.Name === 'apps').map((r) => [r.Type, r.ExecEnvClassRef]),
+    [['OCI', ociClass.path.replace(/\.$/, '')]],
+  );
+  assert.equal(rows.filter((r) => r.Name === 'nowhere').length, 0, 'its row is dropped, as for any EE that fails');
+});

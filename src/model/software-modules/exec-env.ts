@@ -108,8 +108,13 @@ export class ExecEnvs {
         continue;
       }
       const n = (p: string) => Number(row.stored(p) ?? -1) || -1;
+      // The defaults may name the class (an OCI EE, say) by ExecEnvClassRef; else the first addable one (LXC).
+      const classRef = row.stored('ExecEnvClassRef')?.replace(/\.?$/, '.');
+      const execEnvClass = classRef ? dm.node(classRef)?.stored('Name') : undefined;
       try {
+        if (classRef && !execEnvClass) throw new Error(`ExecEnvClassRef ${classRef} names no ExecEnvClass row`);
         await engine.createEE({
+          ...(execEnvClass ? { execEnvClass } : {}),
           name: row.stored('Name') || `lxc-${row.instance}`,
           enabled: row.stored('Enable') !== 'false',
           allowPrivileged,
