@@ -136,6 +136,8 @@ async function commitUpdate(p: EngineParts, req: UpdateRequest, job: UpdateJob, 
     const extra = specs ? p.volumes.newBytes(ee, old.uuid, p.volumes.specs(specs)) : 0;
     const settings = req.settings ? { ...old.settings, ...req.settings } : old.settings;
     admitResources(ee, settings?.resources);
+    // A NetworkConfig given replaces the DU's (its own mappings are no conflict); none keeps the one it has.
+    const network = req.network ? p.net.admit(ee, req.network, store.dus, duid) : old.network;
     if (settings) p.hostObjects.check(ee, { settings });
     admitDuDisk(settings?.resources, bytes + extra);
     admitDisk(store, ee, bytes - old.diskKiB * 1024 + extra);
@@ -180,6 +182,7 @@ async function commitUpdate(p: EngineParts, req: UpdateRequest, job: UpdateJob, 
         ...(settings?.restart ? { restart: settings.restart } : {}),
       })),
       ...(settings ? { settings } : {}),
+      network,
     };
     p.identity.makeDataDir(du);
     if (req.settings?.hostObjects) await p.hostObjects.attach(du);
@@ -193,7 +196,7 @@ async function commitUpdate(p: EngineParts, req: UpdateRequest, job: UpdateJob, 
       await p.volumes.drop(had.filter((v) => !named.has(v.name)));
     }
     for (const eu of old.eus) if (!du.eus.some((n) => n.euid === eu.euid)) supervisor.remove(eu.euid);
-    if (du.network) await p.net.refresh(store.ees, store.dus);
+    if (du.network || old.network) await p.net.refresh(store.ees, store.dus);
     for (const eu of du.eus) {
       supervisor.remove(eu.euid);
       p.supervise(du, eu);

@@ -136,6 +136,36 @@ test('IP.Interface, AvailableAccessInterfaces, NetworkConfig, NAT.PortMapping th
       execFileSync('stat', ['-L', '-c', 'net:[%i]', `/run/netns/${BRIDGE}-${net}`], { encoding: 'utf8' }).trim(),
     );
 
+    // Update with a NetworkConfig replaces it: its own port is no conflict, the new one is applied.
+    const moved = await operate(`${du.path}Update()`, {
+      URL: `file://${dir}/net.tgz`,
+      'NetworkConfig.AccessInterfaces': rowOf(UPLINK),
+      'NetworkConfig.PortMapping.1.Interface': rowOf(UPLINK),
+      'NetworkConfig.PortMapping.1.ExternalPort': '28081',
+      'NetworkConfig.PortMapping.1.InternalPort': '8080',
+    });
+    assert.equal(moved.ok, true, JSON.stringify(moved));
+    await waitFor(() => engine.unitState(net!)?.status === 'Active');
+    const mappings = () => a.dm.instances('Device.NAT.PortMapping.', caller, true).map((r) => r.path);
+    const [pm2] = mappings();
+    assert.equal(mappings().length, 1, 'the old mapping is gone');
+    assert.equal(value(`${pm2}ExternalPort`), '28081');
+    assert.equal(value(`${pm2}InternalClient`), address, 'the unit keeps its address');
+    assert.equal(value(`${euRow(net!)}NetworkConfig.PortMappingRefList`), pm2!.replace(/\.$/, ''));
+    const rules = execFileSync('nft', ['list', 'table', 'ip', `cpe_agent_${BRIDGE}_nat`], { encoding: 'utf8' });
+    assert.match(rules, /dport 28081 dnat to/);
+    assert.doesNotMatch(rules, /dport 28080/);
+    // A mapping onto an interface the EE was not given is refused, naming the argument; nothing changes.
+    const refusedUpdate = await operate(`${du.path}Update()`, {
+      URL: `file://${dir}/net.tgz`,
+      'NetworkConfig.PortMapping.1.Interface': rowOf('lo'),
+      'NetworkConfig.PortMapping.1.ExternalPort': '28082',
+      'NetworkConfig.PortMapping.1.InternalPort': '8080',
+    });
+    assert.equal(refusedUpdate.code, 7027);
+    assert.deepEqual(mappings(), [pm2]);
+    assert.equal(value(`${pm2}ExternalPort`), '28081');
+
     assert.equal((await operate(`${du.path}Uninstall()`, {})).ok, true);
     assert.deepEqual(a.dm.instances('Device.NAT.PortMapping.', caller, true), []);
     assert.ok(!existsSync(`/sys/class/net/${BRIDGE}`), 'the bridge goes with the last networked unit');

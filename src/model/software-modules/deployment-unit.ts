@@ -68,6 +68,7 @@ export class DeploymentUnits {
     commandKey: string,
   ): Promise<Record<string, string>> {
     const appData = volumeArgs(input);
+    const ee = this.rows.engine.execEnvs().find((e) => e.id === this.rows.engine.du(row.stored('DUID') ?? '')?.ee);
     const r = await this.rows.engine
       .update(row.stored('DUID') ?? '', {
         ...(appData ? { appData } : {}),
@@ -77,7 +78,8 @@ export class DeploymentUnits {
         retainData: input.RetainData === 'true',
         requestTag: commandKey,
         ...signatureArgs(input, this.rows, `${row.stored('ExecutionEnvRef') ?? ''}.`),
-        ...installArgs(this.rows.dm, this.rows.eeRow(this.rows.engine.du(row.stored('DUID') ?? '')?.ee ?? ''), input),
+        ...installArgs(this.rows.dm, this.rows.eeRow(ee?.id ?? ''), input),
+        ...(ee ? networkArgs(input, ipInterfacesOf(this.rows.dm), ee) : {}),
       })
       .catch(rethrow);
     if (r.fault) throw dmErrorOf(r.fault);
