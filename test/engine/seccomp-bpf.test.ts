@@ -18,8 +18,9 @@ import {
   type Insn,
   SECCOMP,
 } from '../../src/engine/backends/lxc/seccomp-bpf.js';
-import { findSeccompLoader, underSeccomp } from '../../src/engine/backends/lxc/seccomp-loader.js';
+import { findSeccompLoader, requireSeccompLoader, underSeccomp } from '../../src/engine/backends/lxc/seccomp-loader.js';
 import { AUDIT_ARCH, type SeccompAbi, SYSCALL_NUMBERS } from '../../src/engine/backends/lxc/syscall-numbers.js';
+import { EngineCode, EngineError } from '../../src/engine/errors.js';
 import { missing } from '../helpers.js';
 
 /** Runs a seccomp program as the kernel would, for one call: its return value. */
@@ -175,4 +176,15 @@ test('the host perl loads the filter: no_new_privs, seccomp mode 2, a denied cal
   assert.match(r.stdout, /Seccomp:\s+2/);
   assert.match(r.stdout, /denied:1\n/, 'keyctl fails with EPERM under the filter, in a child of the loader');
   if (free.trim() !== 'allowed') t.diagnostic(`keyctl fails here without the filter too (${free.trim()})`);
+});
+
+test('without the loader a networked install into an LXC EE is refused (7022) naming what is missing', () => {
+  const none = findSeccompLoader(['/nonexistent/perl']);
+  assert.throws(
+    () => requireSeccompLoader(none),
+    (e: unknown) =>
+      e instanceof EngineError &&
+      e.code === EngineCode.CommandFailure &&
+      /without the EE's seccomp list; missing perl \(the seccomp filter loader/.test(e.message),
+  );
 });

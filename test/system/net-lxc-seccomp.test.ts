@@ -54,8 +54,8 @@ function compileProbe(t: TestContext, dir: string): Buffer | undefined {
 }
 
 function app(name: string, probe: Buffer | undefined): Buffer {
-  const run =
-    '#!/bin/sh\n{ bin/probe; echo "env=$HELLO"; } > "$CPE_DU_DATA/out.tmp"; mv "$CPE_DU_DATA/out.tmp" "$CPE_DU_DATA/out"\n';
+  const out = '"$CPE_DU_DATA/out"';
+  const run = `#!/bin/sh\n{ bin/probe; echo "env=$HELLO"; } > ${out}.tmp; mv ${out}.tmp ${out}\n`;
   return tarGz([
     {
       name: 'manifest.json',

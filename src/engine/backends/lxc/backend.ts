@@ -3,7 +3,6 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../../util/logger.js';
-import { EngineCode, EngineError } from '../../errors.js';
 import { checkPool, delegatePool, type IdPool } from '../../ids/pool.js';
 import type { UserIds } from '../../ids/users.js';
 import type { Launch } from '../../supervisor.js';
@@ -12,7 +11,7 @@ import type { Backend, BackendCapabilities, EERef, ExecEnvClass } from '../backe
 import { IN_CONTAINER, type LxcLimits, VOLUME_DIR } from './config.js';
 import { LxcHost } from './host.js';
 import { appArmorEnabled } from './policy.js';
-import { seccompLoader } from './seccomp-loader.js';
+import { requireSeccompLoader, seccompLoader } from './seccomp-loader.js';
 
 /**
  * The engine's LXC backend over LxcHost: each EE an unprivileged system container, its DUs under
@@ -68,13 +67,7 @@ export class LxcBackend implements Backend {
 
   /** A networked unit is started by the agent, not LXC: it needs the agent's own seccomp loader. */
   admitNetwork(): void {
-    const check = seccompLoader();
-    if ('missing' in check)
-      throw new EngineError(
-        EngineCode.CommandFailure,
-        `NetworkConfig can not be applied in an LXC EE: its units would run without the EE's seccomp list; ` +
-          `missing ${check.missing}`,
-      );
+    requireSeccompLoader(seccompLoader());
   }
 
   defaultEE(): undefined {

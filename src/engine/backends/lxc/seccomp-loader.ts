@@ -6,6 +6,7 @@
 // brings namespaces of its own that the chain doesn't want. The loader is found on the host's file
 // system by absolute path, once; no container file runs before the filter is in place.
 import { accessSync, constants, statSync } from 'node:fs';
+import { EngineCode, EngineError } from '../../errors.js';
 import { abisOf, denyProgram, encode } from './seccomp-bpf.js';
 import { PRCTL, type SeccompAbi } from './syscall-numbers.js';
 
@@ -61,6 +62,16 @@ let found: LoaderCheck | undefined;
 export function seccompLoader(): LoaderCheck {
   found ??= findSeccompLoader();
   return found;
+}
+
+/** Refuses a networked install into an LXC EE (7022) where its units could not get the filter. */
+export function requireSeccompLoader(check: LoaderCheck): asserts check is { readonly loader: SeccompLoader } {
+  if ('missing' in check)
+    throw new EngineError(
+      EngineCode.CommandFailure,
+      `NetworkConfig can not be applied in an LXC EE: its units would run without the EE's seccomp list; ` +
+        `missing ${check.missing}`,
+    );
 }
 
 /** argv: the loader, then `rest` (an absolute path or a name the host's PATH resolves) under the filter. */
