@@ -37,6 +37,14 @@ const PROBE_C = `#include <errno.h>
 int main(void) {
   long r = syscall(SYS_keyctl, 0, -3, 1);
   if (r < 0) printf("denied %d\\n", errno); else printf("allowed\\n");
+#ifdef __x86_64__
+  /* The same call through the i386 ABI (int 0x80, keyctl is 288 there): the filter's second section. */
+  long c;
+  __asm__ volatile("int $0x80" : "=a"(c) : "a"(288L), "b"(0L), "c"(-3L), "d"(1L) : "memory");
+  if (c < 0) printf("i386 denied %ld\\n", -c); else printf("i386 allowed\\n");
+  __asm__ volatile("int $0x80" : "=a"(c) : "a"(20L) : "memory"); /* getpid: i386 programs still run */
+  printf("i386 getpid %s\\n", c > 0 ? "ok" : "failed");
+#endif
   return 0;
 }
 `;
@@ -197,8 +205,14 @@ test('a networked LXC unit runs under the EE seccomp list: Seccomp 2, NoNewPrivs
   assert.match(networked, /^env=it is \$me; `x`$/m, 'the EnvVariable reaches the networked unit as given');
   assert.match(attached, /^env=it is \$me; `x`$/m);
   if (!probe) return;
-  const host = execFileSync(join(dir, 'probe'), { encoding: 'utf8' }).trim();
-  if (host !== 'allowed') return missing(t, `keyctl is refused on this host without seccomp too (${host})`);
+  const host = execFileSync(join(dir, 'probe'), { encoding: 'utf8' });
+  if (!/^allowed$/m.test(host)) return missing(t, `keyctl is refused on this host without seccomp too (${host})`);
   assert.match(networked, /^denied 1$/m, 'keyctl: EPERM in the networked unit');
   assert.match(attached, /^denied 1$/m, 'as in a unit LXC started with its own filter');
+  const compat = /^i386 (denied.*|allowed)$/m.exec(host)?.[1];
+  t.diagnostic(`i386 ABI: host ${compat}, networked ${/^i386 (denied.*|allowed)$/m.exec(networked)?.[1]}`);
+  if (compat === undefined) return;
+  if (compat !== 'allowed') return missing(t, `the i386 ABI is not usable on this host (${compat})`);
+  assert.match(networked, /^i386 denied 1$/m, 'keyctl through int 0x80: EPERM as well');
+  assert.match(networked, /^i386 getpid ok$/m, 'other i386 calls are allowed');
 });

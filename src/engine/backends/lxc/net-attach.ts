@@ -3,9 +3,9 @@
 // lives in the host's network namespace, and its -s option gives up the confinement: capabilities,
 // cgroup, LSM). So the agent enters the namespaces itself with nsenter: the unit's own network
 // namespace (made on the host, owned by the host's user namespace), the container's mount, pid, uts,
-// ipc and cgroup namespaces, and NOT its user namespace (entering it would hand the process every
-// capability of that namespace, which nothing trusted could take away again before the container's
-// files run): the process runs as the host id the container's user maps to, with no capability at
+// ipc and cgroup namespaces, and NOT its user namespace (setns into it grants every capability of that
+// namespace, bounding set included; the container's root would keep them past exec, and nothing trusted
+// runs after nsenter to drop them): the process runs as the host id the container's user maps to, with no capability at
 // all (so it can change nothing of its network, and gains nothing over the container's own
 // processes), inside the container's cgroups (memory, CPU and pids limits hold), with no_new_privs
 // and the EE's seccomp deny list, loaded by the host's perl before nsenter runs (seccomp-loader.ts).
