@@ -1,9 +1,11 @@
 // A networked LXC unit keeps the EE's confinement although the agent, not LXC, starts it (nsenter, see
 // src/engine/backends/lxc/net-attach.ts): its process shows seccomp filter mode, no_new_privs and no
-// capability, a denied call (keyctl, which any user may make without the filter) fails with EPERM
-// inside it as in a unit LXC started, the DU's EnvVariable reaches it, and it still serves its port
-// mapping. The probe is a tiny static program compiled here with gcc (its assertion skips loudly
-// without gcc); every name carries the test's pid and is removed even on failure.
+// capability; every call the security probe makes (test/security/probe.ts: kernel modules, kexec, the
+// keyring, bpf, perf, userfaultfd, open_by_handle_at, mount) fails with EPERM inside it, exactly as in a
+// unit LXC started with its own profile; keyctl, which any user may make without a filter, is refused
+// through the i386 ABI too (int 0x80) while other i386 calls work; the DU's EnvVariable reaches it; and
+// it still serves its port mapping. The probes are static programs compiled here with gcc (their
+// assertions skip loudly without it); every name carries the test's pid and is removed even on failure.
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -15,6 +17,7 @@ import { silentLogger } from '../../src/util/logger.js';
 import { manifest, tarGz } from '../engine/tar-builder.js';
 import { missing, requireRoot, requireTool, tempDir, waitFor } from '../helpers.js';
 import { serveFiles } from '../http-files.js';
+import { buildProbe } from '../security/probe.js';
 import { lxcHost, requireLxc } from './lxc.js';
 
 const id = String(process.pid % 100000);
@@ -29,41 +32,49 @@ const quiet = (cmd: string, ...args: string[]) => {
   } catch {}
 };
 
-/** keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 1): allowed to any user unless seccomp says no. */
-const PROBE_C = `#include <errno.h>
+/**
+ * keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 1), allowed to any user unless seccomp says
+ * no, natively and through the i386 ABI on x86_64 (int 0x80: keyctl is 288, getpid 20 there).
+ */
+const COMPAT_C = `#include <errno.h>
 #include <stdio.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 int main(void) {
   long r = syscall(SYS_keyctl, 0, -3, 1);
-  if (r < 0) printf("denied %d\\n", errno); else printf("allowed\\n");
+  if (r < 0) printf("native %d\\n", errno); else printf("native allowed\\n");
 #ifdef __x86_64__
-  /* The same call through the i386 ABI (int 0x80, keyctl is 288 there): the filter's second section. */
   long c;
   __asm__ volatile("int $0x80" : "=a"(c) : "a"(288L), "b"(0L), "c"(-3L), "d"(1L) : "memory");
-  if (c < 0) printf("i386 denied %ld\\n", -c); else printf("i386 allowed\\n");
-  __asm__ volatile("int $0x80" : "=a"(c) : "a"(20L) : "memory"); /* getpid: i386 programs still run */
+  if (c < 0) printf("i386 %ld\\n", -c); else printf("i386 allowed\\n");
+  __asm__ volatile("int $0x80" : "=a"(c) : "a"(20L) : "memory");
   printf("i386 getpid %s\\n", c > 0 ? "ok" : "failed");
 #endif
   return 0;
 }
 `;
 
-/** The probe, compiled static (the container has busybox only), or undefined after a loud skip. */
-function compileProbe(t: TestContext, dir: string): Buffer | undefined {
+/** The compat probe, compiled static (the container has busybox only), or undefined after a loud skip. */
+function compileCompat(t: TestContext, dir: string): Buffer | undefined {
   try {
-    writeFileSync(join(dir, 'probe.c'), PROBE_C);
-    execFileSync('gcc', ['-static', '-O2', '-o', join(dir, 'probe'), join(dir, 'probe.c')], { stdio: 'pipe' });
-    return readFileSync(join(dir, 'probe'));
+    writeFileSync(join(dir, 'compat.c'), COMPAT_C);
+    execFileSync('gcc', ['-static', '-O2', '-o', join(dir, 'compat'), join(dir, 'compat.c')], { stdio: 'pipe' });
+    return readFileSync(join(dir, 'compat'));
   } catch (e) {
     missing(t, `gcc with a static libc to build the keyctl probe (${(e as Error).message.split('\n')[0]})`);
     return undefined;
   }
 }
 
-function app(name: string, probe: Buffer | undefined): Buffer {
+interface Probes {
+  readonly probe: Buffer;
+  readonly compat: Buffer;
+}
+
+function app(name: string, probes: Probes | undefined): Buffer {
   const out = '"$CPE_DU_DATA/out"';
-  const run = `#!/bin/sh\n{ bin/probe; echo "env=$HELLO"; } > ${out}.tmp; mv ${out}.tmp ${out}\n`;
+  const run = `#!/bin/sh\n{ bin/probe; bin/compat; echo "env=$HELLO"; } > ${out}.tmp; mv ${out}.tmp ${out}\n`;
+  const none = '#!/bin/sh\necho no-probe\n';
   return tarGz([
     {
       name: 'manifest.json',
@@ -77,7 +88,8 @@ function app(name: string, probe: Buffer | undefined): Buffer {
     },
     { name: 'bin/web.sh', data: '#!/bin/sh\nexec /bin/busybox httpd -f -p 8080 -h www\n', mode: 0o755 },
     { name: 'bin/run.sh', data: run, mode: 0o755 },
-    { name: 'bin/probe', data: probe ?? '#!/bin/sh\necho no-probe\n', mode: 0o755 },
+    { name: 'bin/probe', data: probes?.probe ?? none, mode: 0o755 },
+    { name: 'bin/compat', data: probes?.compat ?? none, mode: 0o755 },
     { name: 'www/index.html', data: `hello from ${name}\n` },
   ]);
 }
@@ -106,10 +118,12 @@ test('a networked LXC unit runs under the EE seccomp list: Seccomp 2, NoNewPrivs
   if (!requireTool(t, 'ip', 'nft', 'nsenter')) return;
   if (!(await requireLxc(t))) return;
   const { dir, cleanup } = tempDir('cpe-netsc-');
-  const probe = compileProbe(t, dir);
+  const probePath = buildProbe(t, dir);
+  const compat = probePath ? compileCompat(t, dir) : undefined;
+  const probes = probePath && compat ? { probe: readFileSync(probePath), compat } : undefined;
   const engines: Engine[] = [];
   const containers: string[] = [];
-  const http = await serveFiles({ 'a.tgz': app('sca', probe), 'b.tgz': app('scb', probe) });
+  const http = await serveFiles({ 'a.tgz': app('sca', probes), 'b.tgz': app('scb', probes) });
   t.after(async () => {
     for (const e of engines) await e.stopAll().catch(() => undefined);
     for (const c of containers)
@@ -204,15 +218,20 @@ test('a networked LXC unit runs under the EE seccomp list: Seccomp 2, NoNewPrivs
   const attached = await runProbe(b);
   assert.match(networked, /^env=it is \$me; `x`$/m, 'the EnvVariable reaches the networked unit as given');
   assert.match(attached, /^env=it is \$me; `x`$/m);
-  if (!probe) return;
-  const host = execFileSync(join(dir, 'probe'), { encoding: 'utf8' });
-  if (!/^allowed$/m.test(host)) return missing(t, `keyctl is refused on this host without seccomp too (${host})`);
-  assert.match(networked, /^denied 1$/m, 'keyctl: EPERM in the networked unit');
-  assert.match(attached, /^denied 1$/m, 'as in a unit LXC started with its own filter');
-  const compat = /^i386 (denied.*|allowed)$/m.exec(host)?.[1];
-  t.diagnostic(`i386 ABI: host ${compat}, networked ${/^i386 (denied.*|allowed)$/m.exec(networked)?.[1]}`);
-  if (compat === undefined) return;
-  if (compat !== 'allowed') return missing(t, `the i386 ABI is not usable on this host (${compat})`);
-  assert.match(networked, /^i386 denied 1$/m, 'keyctl through int 0x80: EPERM as well');
+  if (!probes) return;
+  // Every call of the security probe: EPERM, the same lines as under LXC's own profile.
+  const calls = (log: string) => log.split('\n').filter((l) => l.startsWith('SYSCALL '));
+  assert.match(networked, /^PROBE-DONE$/m, networked);
+  assert.ok(calls(networked).length >= 10, networked);
+  for (const l of calls(networked)) assert.match(l, / EPERM$/, `networked unit: ${l}`);
+  assert.deepEqual(calls(networked), calls(attached), 'the same answers as in a unit LXC started');
+  const host = execFileSync(join(dir, 'compat'), { encoding: 'utf8' });
+  if (!/^native allowed$/m.test(host)) return missing(t, `keyctl is refused on this host without seccomp (${host})`);
+  assert.match(networked, /^native 1$/m, 'keyctl: EPERM in the networked unit, allowed on the host');
+  const compatOnHost = /^i386 (\d+|allowed)$/m.exec(host)?.[1];
+  t.diagnostic(`i386 ABI keyctl: host ${compatOnHost}, networked ${/^i386 (\d+|allowed)$/m.exec(networked)?.[1]}`);
+  if (compatOnHost === undefined) return;
+  if (compatOnHost !== 'allowed') return missing(t, `the i386 ABI is not usable on this host (${compatOnHost})`);
+  assert.match(networked, /^i386 1$/m, 'keyctl through int 0x80: EPERM as well');
   assert.match(networked, /^i386 getpid ok$/m, 'other i386 calls are allowed');
 });
