@@ -126,6 +126,7 @@ async function commitInstall(p: EngineParts, req: InstallRequest, job: InstallJo
     }
     const user = p.identity.checkUsers(ee, manifest, req.privileged === true);
     const network = p.net.admit(ee, req.network, store.dus);
+    if (network) store.backendOf(ee).admitNetwork?.();
     const specs = p.volumes.specs(req.appData ?? manifest.data);
     admitDuDisk(req.settings?.resources, placed.bytes + p.volumes.newBytes(ee, uuid, specs));
     admitDisk(store, ee, placed.bytes + p.volumes.newBytes(ee, uuid, specs));

@@ -11,6 +11,7 @@ import type { Backend, BackendCapabilities, EERef, ExecEnvClass } from '../backe
 import { IN_CONTAINER, type LxcLimits, VOLUME_DIR } from './config.js';
 import { LxcHost } from './host.js';
 import { appArmorEnabled } from './policy.js';
+import { requireSeccompLoader, seccompLoader } from './seccomp-loader.js';
 
 /**
  * The engine's LXC backend over LxcHost: each EE an unprivileged system container, its DUs under
@@ -55,7 +56,18 @@ export class LxcBackend implements Backend {
         : 'LXC EEs: user namespaces, seccomp, capability allow-list; AppArmor is not enabled on this kernel; ' +
             'package owners shifted at install (no idmapped mounts)',
     );
+    const check = seccompLoader();
+    if ('missing' in check)
+      this.opts.log.warn(
+        { missing: check.missing },
+        'LXC EEs: units with a NetworkConfig can not get the seccomp list here, so such installs are refused',
+      );
     return true;
+  }
+
+  /** A networked unit is started by the agent, not LXC: it needs the agent's own seccomp loader. */
+  admitNetwork(): void {
+    requireSeccompLoader(seccompLoader());
   }
 
   defaultEE(): undefined {

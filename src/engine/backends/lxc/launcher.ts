@@ -5,6 +5,7 @@ import type { UserIds } from '../../ids/users.js';
 import type { Launch, ProcessLauncher } from '../../supervisor.js';
 import { cgroupProcsOf, netAttachArgv } from './net-attach.js';
 import type { IdRange } from './policy.js';
+import { seccompLoader } from './seccomp-loader.js';
 
 /** What the launcher needs of the container's host. */
 export interface AttachTarget {
@@ -33,21 +34,25 @@ export function lxcLauncher(host: AttachTarget, name: string): ProcessLauncher {
   };
 }
 
-/** A unit with a network namespace of its own: entered with nsenter (net-attach.ts says why and how). */
+/**
+ * A unit with a network namespace of its own: entered with nsenter under the EE's seccomp list
+ * (net-attach.ts says why and how). Without the filter's loader it is not started at all.
+ */
 function spawnNetworked(host: AttachTarget, name: string, launch: Launch, logFd: number) {
   const ids = host.ids(name);
   if (!ids || typeof launch.network !== 'object') throw new Error('a networked unit needs an unprivileged EE');
+  const check = seccompLoader();
+  if ('missing' in check)
+    throw new Error(`a networked unit is not started without the EE's seccomp filter: missing ${check.missing}`);
   const user = launch.user === undefined ? { uid: 0, gid: 0 } : host.userIn(name, launch.user);
   const initPid = host.initPid(name);
   const argv = netAttachArgv(
-    { initPid, ids, ...user, netns: launch.network.join, cgroups: cgroupProcsOf(initPid) },
-    launch.cwd,
-    launch.command,
-    launch.args,
+    { initPid, ids, ...user, netns: launch.network.join, cgroups: cgroupProcsOf(initPid), loader: check.loader },
+    { env: launch.env, cwd: launch.cwd, command: launch.command, args: launch.args },
   );
   return started(
     spawn(argv[0]!, argv.slice(1), {
-      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', ...launch.env },
+      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
       stdio: ['ignore', logFd, logFd],
       detached: true,
     }),
