@@ -1,7 +1,7 @@
 // The InstallDU arguments the engine applies: ShutdownDelay (SIGTERM, then SIGKILL after the DU's own
 // delay, whatever the engine's default), the DU's own disk allowance, its AutoRestart policy and environment.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Engine } from '../../src/engine/engine.js';
@@ -123,4 +123,41 @@ test('Resources.AllocatedMemory and AllocatedCPUPercent: units run in a cgroup o
   const un = await engine.uninstall(r.duid!, 'rm');
   assert.equal(un.fault, undefined);
   assert.ok(!existsSync(dirNow), 'the DU cgroup is removed with the DU');
+});
+
+// A native unit in a network namespace starts through a root wrapper (unshare, sh, ip, setpriv): no
+// variable of the DU's may steer it. A PATH leading to the DU's own `ip` would run it as root.
+test("the DU's PATH and LD_* reach its service, never the root wrapper that starts it", async (t) => {
+  if (!requireRoot(t, 'a native unit gets a namespace of its own only when the agent is root')) return;
+  const { engine, dir } = await setup(t);
+  const evil = join(dir, 'evil');
+  const marker = join(dir, 'ran-as-root');
+  mkdirSync(evil, { mode: 0o755 });
+  writeFileSync(join(evil, 'ip'), `#!/bin/sh\ntouch ${marker}\n`, { mode: 0o755 });
+  const file = join(dir, 'envapp.tgz');
+  writeFileSync(
+    file,
+    tarGz([
+      {
+        name: 'manifest.json',
+        // The package's own environment: PATH is the package's to set (an EnvVariable may not).
+        data: manifest({
+          name: 'envapp',
+          services: [{ name: 'svc', command: 'bin/run.sh', env: { PATH: `${evil}:/usr/bin:/bin` } }],
+        }),
+      },
+      { name: 'bin/run.sh', data: '#!/bin/sh\necho "PATH=$PATH LIB=$LD_LIBRARY_PATH"\nexec sleep 1000\n', mode: 0o755 },
+    ]),
+  );
+  const r = await engine.install({
+    url: `file://${file}`,
+    ee: 'native',
+    requestTag: 'env',
+    settings: { env: [{ key: 'LD_LIBRARY_PATH', value: evil }] },
+  });
+  assert.equal(r.fault, undefined, r.fault?.message);
+  const euid = r.euids[0]!;
+  await waitFor(() => engine.unitLog(euid).includes('PATH='));
+  assert.match(engine.unitLog(euid), new RegExp(`PATH=${evil}:/usr/bin:/bin LIB=${evil}`));
+  assert.equal(existsSync(marker), false, "the DU's `ip` ran in the root wrapper");
 });

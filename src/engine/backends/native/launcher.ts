@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import { inNetwork } from '../../net/enter.js';
+import { HOST_PATH, inNetwork, splitEnv } from '../../net/enter.js';
 import type { Launch, ProcessLauncher } from '../../supervisor.js';
 
 /** Where the host's users are. */
@@ -17,13 +17,15 @@ export const nativeLauncher: ProcessLauncher = {
     // In a network of its own: the wrapper (root) enters it and drops to the user itself. A command it
     // could not run fails here, as a direct spawn would, not with the wrapper's words (naming it) in the log.
     if (launch.network && !isExecutable(command)) throw new Error("the service's command could not be executed");
+    // The wrapper runs as root: the DU's variables that steer programs reach only the service (enter.ts).
+    const { wrapper, late } = splitEnv(launch.env);
     const argv = launch.network
-      ? inNetwork(launch.network, [command, ...launch.args], user)
+      ? inNetwork(launch.network, [command, ...launch.args], user, late)
       : [command, ...launch.args];
     const asUser = launch.network ? {} : { ...(user ? { uid: user.uid, gid: user.gid } : {}) };
     const child = spawn(argv[0]!, argv.slice(1), {
       cwd: launch.cwd,
-      env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...launch.env },
+      env: launch.network ? wrapper : { PATH: HOST_PATH, ...launch.env },
       stdio: ['ignore', logFd, logFd],
       detached: true,
       // As the DU's user (libuv drops supplementary groups with it); root only for a privileged DU.
