@@ -1,6 +1,7 @@
 // OCI images for networking tests: a base layer of static busybox (a shell, httpd, wget, ip) and, on it,
 // a web app that first probes a URL (what it got, wget's exit code, whether it could add an address to
-// its own lo, its interfaces' names: into its DU's data directory), then serves "hello from <name>" on 8080.
+// its own lo, its interfaces' names, and the same for a peer's URL if PEER is set: into its DU's data
+// directory), then serves "hello from <name>" on 8080.
 import { readFileSync } from 'node:fs';
 import { type Blob, type Image, image, layer, ociArchive } from '../engine/image/oci-builder.js';
 import { which } from '../helpers.js';
@@ -25,6 +26,8 @@ const RUN = [
   'timeout 5 wget -q -O "$d/got" "$PROBE"; echo $? > "$d/rc.tmp"',
   'ip addr add 10.1.2.3/32 dev lo 2>/dev/null; echo $? > "$d/tamper"',
   'ip -o link | cut -d: -f2 | tr -d " " > "$d/lo"',
+  // A unit of another EE, where one is given (PEER): out of reach on the bridge.
+  '[ -z "$PEER" ] || { timeout 5 wget -q -O "$d/peer" "$PEER"; echo $? > "$d/peerrc"; }',
   'mv "$d/rc.tmp" "$d/rc"',
   'exec httpd -f -p 8080 -h /www',
   '',
