@@ -36,6 +36,15 @@ test('OCI spec: every namespace of its own, network loopback only unless a names
     withNet.linux.namespaces.find((n) => n.type === 'network'),
     { type: 'network', path: '/run/netns/eu1' },
   );
+  // sysfs can't be mounted over a namespace the container's user namespace doesn't own: an empty one instead.
+  const sys = (x: typeof s) => x.mounts.find((m) => m.destination === '/sys');
+  assert.equal(sys(s)?.type, 'sysfs');
+  assert.equal(sys(withNet)?.type, 'tmpfs');
+  assert.ok(sys(withNet)?.options.includes('ro'));
+  assert.ok(
+    withNet.mounts.every((m) => m.type !== 'bind' || m.source.startsWith('/state/')),
+    'no host /sys bound',
+  );
 });
 
 test("OCI spec: ids map onto the EE's range only, never host root; the process runs as the user given", () => {

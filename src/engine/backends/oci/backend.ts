@@ -8,6 +8,7 @@ import type { Logger } from '../../../util/logger.js';
 import { EngineCode, EngineError } from '../../errors.js';
 import { checkPool, type IdPool } from '../../ids/pool.js';
 import type { UserIds } from '../../ids/users.js';
+import type { UnitNetwork } from '../../net/types.js';
 import type { Launch } from '../../supervisor.js';
 import type { DURecord, EERecord, EURecord } from '../../types.js';
 import type { Backend, BackendCapabilities, EERef, ExecEnvClass } from '../backend.js';
@@ -32,6 +33,8 @@ export class OciBackend implements Backend {
     idRange: true,
     volumeLinks: true,
     hostUsers: false,
+    // runc gives a unit without NetworkConfig a network namespace of its own with only lo up.
+    ownNetwork: true,
   };
   readonly execEnvClass: ExecEnvClass = {
     name: 'OCI',
@@ -179,7 +182,7 @@ export class OciBackend implements Backend {
       user: s.user,
       env: { ...env, CPE_DU_DATA: DATA_IN_CONTAINER },
     };
-    const spec = () =>
+    const spec = (network: UnitNetwork | undefined) =>
       ociSpec({
         rootfs: store.mountRootfs(du.duid, layersOf(du), ids),
         hostname: s.name,
@@ -192,6 +195,7 @@ export class OciBackend implements Backend {
         cgroupsPath: containerCgroup(ee.id, ctr),
         binds: this.binds(ee, du),
         privileged: du.privileged === true,
+        ...(typeof network === 'object' ? { networkNamespacePath: network.join } : {}),
       });
     return { ...launch, launcher: runcLauncher(this.runc, { id: ctr, bundle: store.bundle(ctr), spec }) };
   }

@@ -5,21 +5,25 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { UnitNetwork } from '../../net/types.js';
 import type { ProcessLauncher } from '../../supervisor.js';
 import type { Runc } from './runc.js';
 import type { OciSpec } from './spec.js';
 
-/** What a start needs: the container's id, its bundle directory, and its spec made (DU root mounted) then. */
+/**
+ * What a start needs: the container's id, its bundle directory, and its spec made (DU root mounted) then, in
+ * the network the engine gives the unit (a namespace the agent made to join; otherwise runc makes a fresh one).
+ */
 export interface RuncUnit {
   readonly id: string;
   readonly bundle: string;
-  readonly spec: () => OciSpec;
+  readonly spec: (network: UnitNetwork | undefined) => OciSpec;
 }
 
 export function runcLauncher(runc: Runc, unit: RuncUnit): ProcessLauncher {
   return {
-    spawn(_euid, _launch, logFd) {
-      const spec = unit.spec();
+    spawn(_euid, launch, logFd) {
+      const spec = unit.spec(launch.network);
       mkdirSync(unit.bundle, { recursive: true, mode: 0o700 });
       writeFileSync(join(unit.bundle, 'config.json'), JSON.stringify(spec, null, 1), { mode: 0o600 });
       runc.deleteSync(unit.id);

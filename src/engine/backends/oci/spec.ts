@@ -124,9 +124,16 @@ const KERNEL_MOUNTS = [
     options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'],
   },
   { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-  // Allowed in a user namespace because the container has a network namespace of its own (and read-only).
-  { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
 ] as const;
+
+/**
+ * sysfs may be mounted in a user namespace only over a network namespace that user namespace owns: runc's
+ * fresh one (loopback only). A networked unit joins the agent's namespace, owned by the host (so that the
+ * unit can't change its network), where the kernel refuses it: it gets an empty read-only /sys, rather
+ * than the host's bound in.
+ */
+const SYSFS = { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] };
+const EMPTY_SYS = { destination: '/sys', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] };
 
 export interface OciSpec {
   readonly ociVersion: string;
@@ -173,6 +180,7 @@ export function ociSpec(i: SpecInput): OciSpec {
     hostname: i.hostname,
     mounts: [
       ...KERNEL_MOUNTS,
+      i.networkNamespacePath ? EMPTY_SYS : SYSFS,
       ...i.binds.map((b) => ({
         destination: b.destination,
         type: 'bind',
