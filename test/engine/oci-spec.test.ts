@@ -45,6 +45,21 @@ test('OCI spec: every namespace of its own, network loopback only unless a names
     withNet.mounts.every((m) => m.type !== 'bind' || m.source.startsWith('/state/')),
     'no host /sys bound',
   );
+  // A networked unit resolves through the agent's forwarder: its resolv.conf, read-only; none without a network.
+  const withDns = ociSpec({ ...input, networkNamespacePath: '/run/netns/eu1', resolvConf: '/state/resolv.conf' });
+  assert.deepEqual(
+    withDns.mounts.find((m) => m.destination === '/etc/resolv.conf'),
+    {
+      destination: '/etc/resolv.conf',
+      type: 'bind',
+      source: '/state/resolv.conf',
+      options: ['bind', 'ro', 'nosuid', 'nodev', 'noexec'],
+    },
+  );
+  assert.equal(
+    s.mounts.find((m) => m.destination === '/etc/resolv.conf'),
+    undefined,
+  );
 });
 
 test("OCI spec: ids map onto the EE's range only, never host root; the process runs as the user given", () => {

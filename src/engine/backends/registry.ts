@@ -29,7 +29,12 @@ export function makeBackends(s: BackendSetup) {
       pidsMax: s.pidsMax,
       log: s.log,
     }),
-    oci: new OciBackend(s.path('oci'), { pool: s.pool, pidsMax: s.pidsMax, log: s.log }),
+    oci: new OciBackend(s.path('oci'), {
+      pool: s.pool,
+      pidsMax: s.pidsMax,
+      log: s.log,
+      resolvConf: s.path(RESOLV_CONF),
+    }),
   } satisfies Record<BackendKind, Backend>;
   return { byKind, host: native as Backend };
 }

@@ -48,7 +48,8 @@ export class OciBackend implements Backend {
 
   constructor(
     private readonly base: string,
-    private readonly opts: { pool: () => IdPool; pidsMax: number; log: Logger },
+    /** resolvConf: the agent's (net/resolv-conf.ts), bound over a networked unit's /etc/resolv.conf. */
+    private readonly opts: { pool: () => IdPool; pidsMax: number; log: Logger; resolvConf?: string },
   ) {
     this.runc = new Runc(join(base, 'runc'));
   }
@@ -196,6 +197,7 @@ export class OciBackend implements Backend {
         binds: this.binds(ee, du),
         privileged: du.privileged === true,
         ...(typeof network === 'object' ? { networkNamespacePath: network.join } : {}),
+        ...(typeof network === 'object' && this.opts.resolvConf ? { resolvConf: this.opts.resolvConf } : {}),
       });
     return { ...launch, launcher: runcLauncher(this.runc, { id: ctr, bundle: store.bundle(ctr), spec }) };
   }

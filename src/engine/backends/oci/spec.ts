@@ -27,6 +27,8 @@ export interface SpecInput {
   readonly binds: readonly BindMount[];
   /** A network namespace made for the EU (its interfaces, routes, rules); absent: loopback only. */
   readonly networkNamespacePath?: string;
+  /** The agent's resolv.conf (its DNS forwarder), bound read-only over /etc/resolv.conf of a networked EU. */
+  readonly resolvConf?: string;
   /** A privileged DU's process: ALL_CAPABILITIES instead of CAPABILITIES. */
   readonly privileged?: boolean;
 }
@@ -187,6 +189,16 @@ export function ociSpec(i: SpecInput): OciSpec {
         source: b.source,
         options: ['rbind', 'rprivate', 'nosuid', 'nodev'],
       })),
+      ...(i.resolvConf
+        ? [
+            {
+              destination: '/etc/resolv.conf',
+              type: 'bind',
+              source: i.resolvConf,
+              options: ['bind', 'ro', 'nosuid', 'nodev', 'noexec'],
+            },
+          ]
+        : []),
     ],
     linux: {
       namespaces: [
