@@ -82,15 +82,18 @@ test(
   },
 );
 
-test('makePassable adds only the search bit, up to the first directory that has it', () => {
+test('makePassable adds only the search bit, to every directory above, past one that has it already', () => {
   const { dir, cleanup } = tempDir();
   try {
     const deep = join(dir, 'a', 'b');
     mkdirSync(deep, { recursive: true, mode: 0o700 });
-    chmodSync(join(dir, 'a'), 0o700);
+    // A passable directory inside a private one (a state directory made by hand with the default mode).
+    chmodSync(join(dir, 'a'), 0o755);
     chmodSync(dir, 0o700);
     makePassable(deep);
-    for (const d of [deep, join(dir, 'a'), dir]) assert.equal(statSync(d).mode & 0o777, 0o701);
+    assert.equal(statSync(deep).mode & 0o777, 0o701);
+    assert.equal(statSync(join(dir, 'a')).mode & 0o777, 0o755, 'a mode with the bit already is left alone');
+    assert.equal(statSync(dir).mode & 0o777, 0o701, 'the private directory above gets the search bit');
   } finally {
     cleanup();
   }

@@ -32,14 +32,14 @@ export function shiftTree(root: string, ids: IdRange, keepSetId = false): number
 
 /**
  * Lets services that are not root reach what lies below dir (an EE's layers, a native DU's files):
- * dir and the directories above it get the search bit for others (never read: nothing can be
- * listed), up to the first one that has it already.
+ * dir and every directory above it get the search bit for others (never read: nothing can be
+ * listed). All the way up: one that has it already says nothing of those above it (a state
+ * directory made passable inside a private one).
  */
 export function makePassable(dir: string): void {
   for (let d = dir; ; d = dirname(d)) {
     const mode = statSync(d).mode;
-    if (mode & 0o001) return;
-    chmodSync(d, (mode & 0o7777) | 0o001);
+    if (!(mode & 0o001)) chmodSync(d, (mode & 0o7777) | 0o001);
     if (d === dirname(d)) return;
   }
 }

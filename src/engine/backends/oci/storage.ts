@@ -5,7 +5,7 @@
 // root), bundles/<container> each EU's runtime spec, volumes/ the application data volumes.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { removeTree } from '../../ids/as-owner.js';
 import { makePassable } from '../../ids/ownership.js';
 import { detachLoops, isMounted, unmount } from '../../mounts.js';
@@ -73,7 +73,7 @@ export class OciStorage {
       mkdirSync(p, { mode: 0o711 });
     }
     // Every directory above (up to /) must be: the first that is passable does not mean those above it are.
-    for (let d = this.dir; d !== dirname(d); d = dirname(d)) makePassable(d);
+    makePassable(this.dir);
   }
 
   mounted(): boolean {
