@@ -109,7 +109,8 @@ export class ExecEnvs {
       }
       const n = (p: string) => Number(row.stored(p) ?? -1) || -1;
       // The defaults may name the class (an OCI EE, say) by ExecEnvClassRef; else the first addable one (LXC).
-      const classRef = row.stored('ExecEnvClassRef')?.replace(/\.?$/, '.');
+      const given = row.stored('ExecEnvClassRef');
+      const classRef = given ? given.replace(/\.?$/, '.') : undefined;
       const execEnvClass = classRef ? dm.node(classRef)?.stored('Name') : undefined;
       try {
         if (classRef && !execEnvClass) throw new Error(`ExecEnvClassRef ${classRef} names no ExecEnvClass row`);
