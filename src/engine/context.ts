@@ -37,6 +37,8 @@ export interface EngineParts {
   readonly net: Network;
   /** Hands a unit to the supervisor: its launch and its restart policy. */
   supervise(du: DURecord, eu: EURecord): void;
+  /** A stopped unit's launch worked out again (its EE's policy may have changed); its log and state stay. */
+  relaunch(du: DURecord, eu: EURecord): void;
   /** The DUs' own cgroups (Resources.AllocatedMemory / AllocatedCPUPercent). */
   readonly cgroups: DuCgroups;
   /** The host paths bound into EEs for DUs (HostObject). */

@@ -18,6 +18,8 @@ export interface NewEE {
   diskKiB: number;
   initialRunLevel?: number;
   allowPrivileged?: boolean;
+  /** Its units share the host's network (in force only with allowPrivileged). */
+  hostNetwork?: boolean;
   /** The ExecEnvClass (its Name) the EE is of; absent: the first available one that makes EEs. */
   execEnvClass?: string;
 }
@@ -102,6 +104,8 @@ export class EEManager {
     await this.stopUnits(eeId);
     await this.p.store.backendOf(ee).stop(ee);
     if (ee.enabled) await this.startEE(ee);
+    // Launched afresh: what the EE's policy decides at a start (its units' network) holds from now on.
+    for (const du of this.p.store.dus.filter((d) => d.ee === ee.id)) for (const eu of du.eus) this.p.relaunch(du, eu);
     ee.restartCount++;
     ee.lastRestarted = iso();
     ee.restartReason = reason;
@@ -160,6 +164,7 @@ export class EEManager {
         restartReason: '',
         ids,
         allowPrivileged: req.allowPrivileged === true,
+        ...(req.hostNetwork ? { hostNetwork: true } : {}),
       };
       await b.create(ee);
       store.ees = [...store.ees, ee];
@@ -262,12 +267,16 @@ export class EEManager {
 
   /**
    * The operator's policy for an EE: whether privileged DUs may be installed there (TR-181
-   * Privileged; on the native EE that allows services to run as root).
+   * Privileged; on the native EE that allows services to run as root), and whether its units share the
+   * host's network (only while privileged DUs are allowed too; from the EE's next start).
    */
-  setPolicy(eeId: string, policy: { allowPrivileged: boolean }): void {
+  setPolicy(eeId: string, policy: { allowPrivileged?: boolean; hostNetwork?: boolean }): void {
     const ee = this.p.store.requireEE(eeId, false);
-    if (ee.allowPrivileged === policy.allowPrivileged) return;
-    ee.allowPrivileged = policy.allowPrivileged;
+    const next = { allowPrivileged: ee.allowPrivileged === true, hostNetwork: ee.hostNetwork === true, ...policy };
+    if (next.allowPrivileged === (ee.allowPrivileged === true) && next.hostNetwork === (ee.hostNetwork === true))
+      return;
+    ee.allowPrivileged = next.allowPrivileged;
+    ee.hostNetwork = next.hostNetwork;
     this.p.store.saveEEs();
   }
 

@@ -132,6 +132,7 @@ export class Engine extends EventEmitter<EngineEvents> {
           policyOf(eu),
           graceOf(du.settings, this.parts.grace, eu.shutdownDelayS),
         ),
+      relaunch: (du, eu) => supervisor.setLaunch(eu.euid, launchOf(this.parts, du, eu)),
       net: new Network(
         // An empty setting (a data model without the vendor parameters) is the default.
         { bridge: opts.network?.bridge || DEFAULT_NET.bridge, subnet: opts.network?.subnet || DEFAULT_NET.subnet },
@@ -360,7 +361,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   /** Whether privileged DUs may be installed in an EE (TR-181 Privileged). */
-  setPolicy(eeId: string, policy: { allowPrivileged: boolean }): void {
+  setPolicy(eeId: string, policy: { allowPrivileged?: boolean; hostNetwork?: boolean }): void {
     this.eeManager.setPolicy(eeId, policy);
   }
 

@@ -188,6 +188,12 @@ export class Supervisor extends EventEmitter<UnitEvents> {
     rmSync(this.files(euid, 'log'), { force: true });
   }
 
+  /** A new launch applies from the unit's next start on. */
+  setLaunch(euid: string, launch: Launch): void {
+    const u = this.units.get(euid);
+    if (u) u.launch = launch;
+  }
+
   /** A new stop delay applies from the next stop on. */
   setGrace(euid: string, graceMs: number): void {
     const u = this.units.get(euid);

@@ -47,7 +47,16 @@ export interface EERecord {
   factoryDUs?: readonly string[];
   /** Host interfaces its DUs may be networked through (AvailableAccessInterfaces; absent: none). */
   accessInterfaces?: string[];
+  /**
+   * The operator gives its units the host's network (X_CPE-AGENT_HostNetwork): in force only while
+   * allowPrivileged is too (hostNetworkOf), from the EE's next start.
+   */
+  hostNetwork?: boolean;
 }
+
+/** Whether an EE's units share the host's network: part of its privileged policy, never on its own. */
+export const hostNetworkOf = (ee: Pick<EERecord, 'hostNetwork' | 'allowPrivileged'> | undefined): boolean =>
+  ee?.hostNetwork === true && ee.allowPrivileged === true;
 
 export interface EURecord {
   readonly euid: string;

@@ -8,7 +8,7 @@ import type { DuStore } from './du-store.js';
 import type { Identities } from './identity.js';
 import type { Network } from './net/network.js';
 import type { Launch, RestartPolicy } from './supervisor.js';
-import type { DURecord, EERecord, EURecord } from './types.js';
+import { type DURecord, type EERecord, type EURecord, hostNetworkOf } from './types.js';
 import { volumeEnvName } from './volumes.js';
 
 export function launchOf(
@@ -21,7 +21,7 @@ export function launchOf(
   for (const v of c.store.volumesOf(du)) env[volumeEnvName(v.name)] = c.volumes.path(v);
   const backend = c.store.backendOf(ee);
   const launch = backend.launch(ee ?? ({ id: du.ee } as EERecord), du, eu, env, () => c.identity.hostUserOf(du, eu));
-  const network = c.net.unitNetwork(du, backend.caps.ownNetwork === true, eu);
+  const network = c.net.unitNetwork(du, backend.caps.ownNetwork === true || hostNetworkOf(ee), eu);
   const resources = du.settings?.resources;
   return {
     ...launch,

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { containerConfig, withNet } from '../../src/engine/backends/lxc/config.js';
 import {
   appArmorEnabled,
   confinementLines,
@@ -91,4 +92,19 @@ test("AppArmor is detected from the kernel's module parameter", () => {
   } finally {
     cleanup();
   }
+});
+
+test("a container's network lines: its own namespace with sysfs, or the host's with an empty /sys", () => {
+  const mounts = { duDir: '/x/du', dataDir: '/x/data', seccomp: '/x/seccomp', resolvConf: '/x/resolv.conf' };
+  const own = containerConfig('c', '/x/rootfs', '/x/delta', mounts, policy, { memoryKiB: -1, cpuPercent: -1 });
+  assert.match(own, /^lxc\.net\.0\.type = empty$/m);
+  assert.match(own, /^lxc\.mount\.auto = cgroup:mixed proc:mixed sys:ro$/m);
+  const host = withNet(own, true);
+  assert.match(host, /^lxc\.net\.0\.type = none$/m);
+  // sysfs can't be mounted over a network namespace the container's user namespace doesn't own.
+  assert.doesNotMatch(host, /sys:ro/);
+  assert.match(host, /^lxc\.mount\.entry = tmpfs sys tmpfs /m);
+  assert.equal(withNet(host, true), host, 'applying it again changes nothing');
+  assert.equal(withNet(host, false), own, 'and back: the same config as made');
+  assert.equal(host.split('\n').length, own.split('\n').length + 2);
 });

@@ -60,6 +60,13 @@ test('OCI spec: every namespace of its own, network loopback only unless a names
     s.mounts.find((m) => m.destination === '/etc/resolv.conf'),
     undefined,
   );
+  // An EE whose privileged policy gives its units the host's network: no network namespace, an empty /sys.
+  const onHost = ociSpec({ ...input, hostNetwork: true });
+  assert.equal(
+    onHost.linux.namespaces.find((n) => n.type === 'network'),
+    undefined,
+  );
+  assert.equal(sys(onHost)?.type, 'tmpfs');
 });
 
 test("OCI spec: ids map onto the EE's range only, never host root; the process runs as the user given", () => {

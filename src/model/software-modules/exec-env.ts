@@ -20,6 +20,8 @@ const OCI_CAPABILITY = {
 
 /** The operator's policy: privileged DUs may be installed into this EE (docs/security.md). */
 const ALLOW_PRIVILEGED = 'X_CPE-AGENT_AllowPrivileged';
+/** The EE's units share the host's network: only while ALLOW_PRIVILEGED is true too, from its next start. */
+const HOST_NETWORK = 'X_CPE-AGENT_HostNetwork';
 /** The classes whose EEs AddExecEnv() makes (the engine's LXC and OCI backends). */
 const ADDABLE_CLASSES = ['LXC', 'OCI'];
 
@@ -49,6 +51,7 @@ export class ExecEnvs {
         `${SM}ExecEnv.*.Reset`,
         `${SM}ExecEnv.*.RequestedRunLevel`,
         `${SM}ExecEnv.*.${ALLOW_PRIVILEGED}`,
+        `${SM}ExecEnv.*.${HOST_NETWORK}`,
       ],
       (w, fail) => this.onWrite(w, fail),
     );
@@ -62,9 +65,9 @@ export class ExecEnvs {
     const engine = this.rows.engine;
     const ee = this.rows.eeOfRow(row);
     if (!ee) return;
-    if (param === ALLOW_PRIVILEGED) {
+    if (param === ALLOW_PRIVILEGED || param === HOST_NETWORK) {
       try {
-        engine.setPolicy(ee.id, { allowPrivileged: value === 'true' });
+        engine.setPolicy(ee.id, { [param === ALLOW_PRIVILEGED ? 'allowPrivileged' : 'hostNetwork']: value === 'true' });
       } catch (e) {
         fail(e);
       }
@@ -102,9 +105,10 @@ export class ExecEnvs {
     const { dm, engine } = this.rows;
     for (const row of this.rows.rows('ExecEnv')) {
       const allowPrivileged = row.stored(ALLOW_PRIVILEGED) === 'true';
+      const hostNetwork = row.stored(HOST_NETWORK) === 'true';
       const ee = engine.execEnvs().find((e) => e.name === row.stored('Name'));
       if (ee) {
-        engine.setPolicy(ee.id, { allowPrivileged });
+        engine.setPolicy(ee.id, { allowPrivileged, hostNetwork });
         continue;
       }
       const n = (p: string) => Number(row.stored(p) ?? -1) || -1;
@@ -119,6 +123,7 @@ export class ExecEnvs {
           name: row.stored('Name') || `lxc-${row.instance}`,
           enabled: row.stored('Enable') !== 'false',
           allowPrivileged,
+          hostNetwork,
           memoryKiB: n('AllocatedMemory'),
           cpuPercent: n('AllocatedCPUPercent'),
           diskKiB: n('AllocatedDiskSpace'),
@@ -238,6 +243,7 @@ export class ExecEnvs {
       RestartCount: String(ee.restartCount),
       LastRestarted: ee.lastRestarted,
       [ALLOW_PRIVILEGED]: String(ee.allowPrivileged === true),
+      [HOST_NETWORK]: String(ee.hostNetwork === true),
     });
   };
 

@@ -6,7 +6,7 @@ import type { Logger } from '../../../util/logger.js';
 import { checkPool, delegatePool, type IdPool } from '../../ids/pool.js';
 import type { UserIds } from '../../ids/users.js';
 import type { Launch } from '../../supervisor.js';
-import type { DURecord, EERecord, EURecord } from '../../types.js';
+import { type DURecord, type EERecord, type EURecord, hostNetworkOf } from '../../types.js';
 import type { Backend, BackendCapabilities, EERef, ExecEnvClass } from '../backend.js';
 import { IN_CONTAINER, type LxcLimits, VOLUME_DIR } from './config.js';
 import { LxcHost } from './host.js';
@@ -88,7 +88,7 @@ export class LxcBackend implements Backend {
     return this.host.prepare(ee.container!);
   }
   start(ee: EERecord): Promise<void> {
-    return this.host.start(ee.container!);
+    return this.host.start(ee.container!, hostNetworkOf(ee));
   }
   stop(ee: EERecord): Promise<void> {
     return this.host.stop(ee.container!);

@@ -47,8 +47,7 @@ export function containerConfig(
     'lxc.autodev = 1',
     'lxc.tty.max = 1',
     'lxc.pty.max = 16',
-    'lxc.net.0.type = empty',
-    'lxc.mount.auto = cgroup:mixed proc:mixed sys:ro',
+    ...netLines(false),
     'lxc.mount.entry = shm dev/shm tmpfs nosuid,nodev,noexec,create=dir 0 0',
     `lxc.mount.entry = ${m.duDir} ${IN_CONTAINER.du.slice(1)} none rbind,rslave,ro,nosuid,nodev,create=dir 0 0`,
     `lxc.mount.entry = ${m.dataDir} ${IN_CONTAINER.data.slice(1)} none bind,nosuid,nodev,create=dir 0 0`,
@@ -62,6 +61,39 @@ export function containerConfig(
 /** The bind of the agent's resolv.conf (optional: a container starts even if the file is missing). */
 export const resolvConfLine = (file: string) =>
   `lxc.mount.entry = ${file} etc/resolv.conf none bind,ro,nosuid,nodev,noexec,optional,create=file 0 0`;
+
+/**
+ * The container's network and what depends on it: `empty` (a namespace of its own with loopback only:
+ * units get theirs from the agent) with sysfs read-only; or `none`, the host's (an EE whose privileged
+ * policy gives its units the host's network). The kernel mounts sysfs in a user namespace only over a
+ * network namespace it owns, so a container on the host's network gets an empty /sys (a tmpfs, with the
+ * directory LXC mounts the cgroups on), never the host's.
+ */
+export function netLines(hostNetwork: boolean): string[] {
+  return hostNetwork
+    ? [
+        'lxc.net.0.type = none',
+        'lxc.mount.auto = cgroup:mixed proc:mixed',
+        `${EMPTY_SYS} sys ${EMPTY_SYS_OPTIONS}`,
+        `${EMPTY_SYS} sys/fs/cgroup ${EMPTY_SYS_OPTIONS}`,
+      ]
+    : ['lxc.net.0.type = empty', 'lxc.mount.auto = cgroup:mixed proc:mixed sys:ro'];
+}
+const EMPTY_SYS = 'lxc.mount.entry = tmpfs';
+const EMPTY_SYS_OPTIONS = 'tmpfs nosuid,nodev,noexec,mode=755,create=dir 0 0';
+const isNetLine = (l: string) =>
+  /^lxc\.net\.0\.type = /.test(l) ||
+  l.startsWith('lxc.mount.auto = ') ||
+  (l.startsWith(`${EMPTY_SYS} sys`) && l.endsWith(EMPTY_SYS_OPTIONS));
+
+/** A config with the network lines for this policy (the EE's next start applies it). */
+export function withNet(config: string, hostNetwork: boolean): string {
+  const lines = config.split('\n');
+  const at = lines.findIndex(isNetLine);
+  const kept = lines.filter((l) => !isNetLine(l));
+  kept.splice(at < 0 ? kept.length : at, 0, ...netLines(hostNetwork));
+  return kept.join('\n');
+}
 
 /** A config with new limits in place of the old ones. */
 export function withLimits(config: string, limits: LxcLimits): string {

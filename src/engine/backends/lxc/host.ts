@@ -31,6 +31,7 @@ import {
   resolvConfLine,
   SECCOMP,
   withLimits,
+  withNet,
 } from './config.js';
 import { lxcLauncher } from './launcher.js';
 import { type ContainerPolicy, type IdRange, seccompProfile } from './policy.js';
@@ -168,10 +169,14 @@ export class LxcHost {
     return r.exitCode === 0 ? r.stdout.trim() : 'ABSENT';
   }
 
-  async start(name: string): Promise<void> {
+  /** hostNetwork: the EE's privileged policy gives its units the host's network (hostNetworkOf). */
+  async start(name: string, hostNetwork = false): Promise<void> {
     if ((await this.state(name)) === 'RUNNING') return;
     await this.prepare(name);
     this.bindResolvConf(name);
+    const cfg = join(this.lxcpath, name, 'config');
+    const text = readFileSync(cfg, 'utf8');
+    if (withNet(text, hostNetwork) !== text) writeFileSync(cfg, withNet(text, hostNetwork));
     const args = ['-P', this.lxcpath, '-n', name, '-d'];
     const r = await lxcTool('lxc-start', args);
     if (r.exitCode !== 0)

@@ -10,7 +10,7 @@ import { checkPool, type IdPool } from '../../ids/pool.js';
 import type { UserIds } from '../../ids/users.js';
 import type { UnitNetwork } from '../../net/types.js';
 import type { Launch } from '../../supervisor.js';
-import type { DURecord, EERecord, EURecord } from '../../types.js';
+import { type DURecord, type EERecord, type EURecord, hostNetworkOf } from '../../types.js';
 import type { Backend, BackendCapabilities, EERef, ExecEnvClass } from '../backend.js';
 import type { IdRange } from '../lxc/policy.js';
 import { containerCgroup, EECgroup } from './cgroup.js';
@@ -198,6 +198,7 @@ export class OciBackend implements Backend {
         privileged: du.privileged === true,
         ...(typeof network === 'object' ? { networkNamespacePath: network.join } : {}),
         ...(typeof network === 'object' && this.opts.resolvConf ? { resolvConf: this.opts.resolvConf } : {}),
+        ...(typeof network !== 'object' && hostNetworkOf(ee) ? { hostNetwork: true } : {}),
       });
     return { ...launch, launcher: runcLauncher(this.runc, { id: ctr, bundle: store.bundle(ctr), spec }) };
   }

@@ -29,6 +29,8 @@ export interface SpecInput {
   readonly networkNamespacePath?: string;
   /** The agent's resolv.conf (its DNS forwarder), bound read-only over /etc/resolv.conf of a networked EU. */
   readonly resolvConf?: string;
+  /** No network namespace at all: the host's (an EE whose privileged policy allows it; no networkNamespacePath). */
+  readonly hostNetwork?: boolean;
   /** A privileged DU's process: ALL_CAPABILITIES instead of CAPABILITIES. */
   readonly privileged?: boolean;
 }
@@ -182,7 +184,7 @@ export function ociSpec(i: SpecInput): OciSpec {
     hostname: i.hostname,
     mounts: [
       ...KERNEL_MOUNTS,
-      i.networkNamespacePath ? EMPTY_SYS : SYSFS,
+      i.networkNamespacePath || i.hostNetwork ? EMPTY_SYS : SYSFS,
       ...i.binds.map((b) => ({
         destination: b.destination,
         type: 'bind',
@@ -203,7 +205,11 @@ export function ociSpec(i: SpecInput): OciSpec {
     linux: {
       namespaces: [
         { type: 'pid' },
-        i.networkNamespacePath ? { type: 'network', path: i.networkNamespacePath } : { type: 'network' },
+        ...(i.networkNamespacePath
+          ? [{ type: 'network', path: i.networkNamespacePath }]
+          : i.hostNetwork
+            ? []
+            : [{ type: 'network' }]),
         { type: 'ipc' },
         { type: 'uts' },
         { type: 'mount' },
