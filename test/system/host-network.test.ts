@@ -21,6 +21,12 @@ test('an LXC EE shares the host network only while both policies say so, from it
   const { dir, cleanup } = tempDir('cpe-hostnet-');
   const engine = new Engine({ stateDir: join(dir, 'state'), logger: silentLogger });
   await engine.start();
+  // Before the EE is made: a start that fails still leaves an EE (and its mounts) to remove.
+  t.after(async () => {
+    for (const e of engine.execEnvs()) if (e.container) await engine.removeEE(e.id, true);
+    await engine.detach();
+    cleanup();
+  });
   const ee = await engine.createEE({
     name: 'hostnet',
     execEnvClass: 'LXC',
@@ -30,11 +36,6 @@ test('an LXC EE shares the host network only while both policies say so, from it
     diskKiB: 65536,
     allowPrivileged: true,
     hostNetwork: true,
-  });
-  t.after(async () => {
-    await engine.removeEE(ee.id, true);
-    await engine.detach();
-    cleanup();
   });
   const lxcpath = join(dir, 'state', 'engine', 'lxc');
   const netOfInit = () => {
