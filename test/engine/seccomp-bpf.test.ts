@@ -160,8 +160,9 @@ test('a networked unit: the loader runs before nsenter, and the DU environment o
 test('the host perl loads the filter: no_new_privs, seccomp mode 2, a denied call EPERM, the rest works', (t) => {
   const found = findSeccompLoader();
   if ('missing' in found) return missing(t, found.missing);
+  // What is missing, without the host paths looked in (the text reaches controllers).
   assert.deepEqual(findSeccompLoader(['/nonexistent/perl']), {
-    missing: 'perl (the seccomp filter loader; looked for /nonexistent/perl)',
+    missing: 'perl, the seccomp filter loader (not installed on the host)',
   });
   const abi = abisOf()![0]!;
   const keyctl = SYSCALL_NUMBERS[abi].keyctl[0]!;
@@ -185,6 +186,8 @@ test('without the loader a networked install into an LXC EE is refused (7022) na
     (e: unknown) =>
       e instanceof EngineError &&
       e.code === EngineCode.CommandFailure &&
-      /without the EE's seccomp list; missing perl \(the seccomp filter loader/.test(e.message),
+      /without the EE's seccomp list; missing perl, the seccomp filter loader \(not installed on the host\)/.test(
+        e.message,
+      ),
   );
 });

@@ -116,8 +116,12 @@ export class RegistryClient {
     // clear text to a host that is not on loopback nor listed insecure.
     if (at.protocol !== 'https:' && !plainHttpAllowed({ registry: at.host }, this.opts.insecure))
       throw authFault('the token realm is plain http: tokens and credentials go only over https');
+    // A challenge that came over https is the registry's own word, and its realm may be another host (as
+    // Docker Hub's is). One that came in clear text may have been rewritten on the way: the credentials then
+    // go only to the registry's own host, other realms are asked anonymously.
+    const trusted = this.base.protocol === 'https:' || at.host === this.base.host;
     const headers: Record<string, string> = {};
-    if (username) headers.authorization = basicAuth(username, password ?? '');
+    if (username && trusted) headers.authorization = basicAuth(username, password ?? '');
     const res = await this.send(at, headers);
     if (res.statusCode !== 200) {
       await res.body.dump().catch(() => undefined);

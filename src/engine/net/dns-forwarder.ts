@@ -13,6 +13,10 @@ import type { Logger } from '../../util/logger.js';
 /** EDNS0 allows 4096-byte UDP messages; a query is far smaller, anything bigger is not one. */
 const MAX_QUERY_BYTES = 4096;
 const MAX_IN_FLIGHT = 256;
+/** One unit may not take the pool from the others. */
+const MAX_IN_FLIGHT_PER_SOURCE = 32;
+/** The host's resolvers are read again at most this often. */
+const RESOLVERS_TTL_MS = 5000;
 const TIMEOUT_MS = 5000;
 const HEADER_BYTES = 12;
 
@@ -38,13 +42,22 @@ export class DnsForwarder {
   private listening = '';
   /** Our transaction id -> the unit's query it stands for. */
   private readonly waiting = new Map<number, Waiting>();
+  /** Queries waiting per unit address. */
+  private readonly bySource = new Map<string, number>();
+  private cached: { at: number; list: string[] } | undefined;
 
   /** resolvers and their port: the host's (tests give their own). */
   constructor(
     private readonly log: Logger,
-    private readonly resolvers: () => string[] = () => hostResolvers(readResolvConf()),
+    private readonly readResolvers: () => string[] = () => hostResolvers(readResolvConf()),
     private readonly resolverPort = 53,
   ) {}
+
+  private resolvers(): string[] {
+    const now = Date.now();
+    if (!this.cached || now - this.cached.at > RESOLVERS_TTL_MS) this.cached = { at: now, list: this.readResolvers() };
+    return this.cached.list;
+  }
 
   /** Listens on address:port (idempotent; a new address replaces the old one). */
   async start(address: string, port = 53): Promise<void> {
@@ -75,6 +88,7 @@ export class DnsForwarder {
   stop(): void {
     for (const w of this.waiting.values()) clearTimeout(w.timer);
     this.waiting.clear();
+    this.bySource.clear();
     this.server?.close();
     this.upstream?.close();
     this.server = this.upstream = undefined;
@@ -84,13 +98,14 @@ export class DnsForwarder {
   private query(msg: Buffer, address: string, port: number): void {
     // A query: a whole header, QR (the top bit of byte 2) clear. Anything else is not for us.
     if (msg.length < HEADER_BYTES || msg.length > MAX_QUERY_BYTES || (msg[2]! & 0x80) !== 0) return;
-    if (this.waiting.size >= MAX_IN_FLIGHT) return;
+    if (this.waiting.size >= MAX_IN_FLIGHT || (this.bySource.get(address) ?? 0) >= MAX_IN_FLIGHT_PER_SOURCE) return;
     const upstream = this.resolvers()[0];
     if (!upstream || !this.upstream) return;
     const ours = this.freeId();
-    const timer = setTimeout(() => this.waiting.delete(ours), TIMEOUT_MS);
+    const timer = setTimeout(() => this.settle(ours), TIMEOUT_MS);
     timer.unref();
     this.waiting.set(ours, { id: msg.readUInt16BE(0), address, port, timer });
+    this.bySource.set(address, (this.bySource.get(address) ?? 0) + 1);
     const out = Buffer.from(msg);
     out.writeUInt16BE(ours, 0);
     this.upstream.send(out, this.resolverPort, upstream);
@@ -98,13 +113,23 @@ export class DnsForwarder {
 
   private answer(msg: Buffer, from: string): void {
     if (msg.length < HEADER_BYTES || !this.resolvers().includes(from)) return;
-    const w = this.waiting.get(msg.readUInt16BE(0));
+    const w = this.settle(msg.readUInt16BE(0));
     if (!w) return;
-    clearTimeout(w.timer);
-    this.waiting.delete(msg.readUInt16BE(0));
     const back = Buffer.from(msg);
     back.writeUInt16BE(w.id, 0);
     this.server?.send(back, w.port, w.address);
+  }
+
+  /** A query's wait is over (answered or timed out): it no longer counts. */
+  private settle(id: number): Waiting | undefined {
+    const w = this.waiting.get(id);
+    if (!w) return undefined;
+    clearTimeout(w.timer);
+    this.waiting.delete(id);
+    const n = (this.bySource.get(w.address) ?? 1) - 1;
+    if (n > 0) this.bySource.set(w.address, n);
+    else this.bySource.delete(w.address);
+    return w;
   }
 
   /**

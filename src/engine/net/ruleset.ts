@@ -66,6 +66,8 @@ export function rulesetText(net: NetSettings, units: readonly UnitLink[]): strin
     '  }',
     '  chain input {',
     '    type filter hook input priority filter; policy accept;',
+    // The gateway's address serves units only (the DNS forwarder): nobody on another link reaches it.
+    `    iifname != ${br} ip daddr ${gateway} drop`,
     `    iifname ${br} ct state established,related accept`,
     ...(resolving.length
       ? [`    iifname ${br} ip saddr { ${resolving.join(', ')} } ip daddr ${gateway} udp dport 53 accept`]
@@ -77,9 +79,13 @@ export function rulesetText(net: NetSettings, units: readonly UnitLink[]): strin
     '  chain prerouting {',
     '    type nat hook prerouting priority dstnat; policy accept;',
   );
+  // Only what is addressed to this device: traffic routed through it to another host on that port is not ours.
   for (const u of units)
     for (const p of u.ports)
-      out.push(`    iifname ${q(p.iface)} ${proto(p.protocol)} dport ${p.external} dnat to ${u.address}:${p.internal}`);
+      out.push(
+        `    iifname ${q(p.iface)} fib daddr type local ${proto(p.protocol)} dport ${p.external} ` +
+          `dnat to ${u.address}:${p.internal}`,
+      );
   out.push('  }', '  chain postrouting {', '    type nat hook postrouting priority srcnat; policy accept;');
   for (const u of units) if (u.access.length) out.push(`    ip saddr ${u.address} oifname ${set(u.access)} masquerade`);
   out.push('  }', '}', `table ${t.bridge} {`, '  chain forward {', '    type filter hook forward priority filter;');

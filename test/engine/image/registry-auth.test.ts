@@ -53,3 +53,29 @@ test('a token realm in clear text on the network is refused before anything is s
       e.code === EngineCode.ServerUnreachable && e.transfer === 'auth' && /only over https/.test(e.message),
   );
 });
+
+test("a clear-text registry's challenge naming another host's realm gets no credentials", async (t) => {
+  const seen: (string | undefined)[] = [];
+  const auth = createServer((req, res) => {
+    seen.push(req.headers.authorization);
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: 'anon' }));
+  });
+  await new Promise<void>((r) => auth.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise((r) => auth.close(r)));
+  // Another host than the registry's (host:port differs), on loopback so that plain http is allowed.
+  const realm = `http://127.0.0.1:${(auth.address() as { port: number }).port}/token`;
+  const registry = createServer((req, res) => {
+    if (req.headers.authorization === 'Bearer anon') res.writeHead(404).end();
+    else res.writeHead(401, { 'www-authenticate': `Bearer realm="${realm}",service="s"` }).end();
+  });
+  await new Promise<void>((r) => registry.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise((r) => registry.close(r)));
+  const port = (registry.address() as { port: number }).port;
+  const client = await RegistryClient.open(parseReference(`docker://127.0.0.1:${port}/app:v1`), {
+    username: 'u',
+    password: 'p',
+  });
+  t.after(() => client.close());
+  await assert.rejects(client.get('manifests', 'v1'));
+  assert.deepEqual(seen, [undefined], 'the token was asked for without the InstallDU credentials');
+});

@@ -93,9 +93,8 @@ test('what is not a query is dropped: answers sent to it, short and oversized me
   assert.equal(await next(resolver, 300), undefined, 'something that is not a query went to the resolver');
 });
 
-test('at most 256 queries wait for the resolver at once', async (t) => {
+test('at most 32 queries of one unit and 256 in all wait for the resolver at once', async (t) => {
   const resolver = await udp();
-  const unit = await udp();
   const fwd = new DnsForwarder(silentLogger, () => ['127.0.0.1'], resolver.address().port);
   const probe = await udp();
   const port = probe.address().port;
@@ -103,12 +102,26 @@ test('at most 256 queries wait for the resolver at once', async (t) => {
   await fwd.start('127.0.0.1', port);
   let seen = 0;
   resolver.on('message', () => seen++);
+  // Units by their addresses: 127.0.0.2 .. 127.0.0.10 on loopback.
+  const units: dgram.Socket[] = [];
+  for (let i = 2; i <= 10; i++) {
+    const s = dgram.createSocket('udp4');
+    await new Promise<void>((r) => s.bind(0, `127.0.0.${i}`, () => r()));
+    units.push(s);
+  }
   t.after(() => {
     fwd.stop();
     resolver.close();
-    unit.close();
+    for (const u of units) u.close();
   });
-  for (let i = 0; i < 300; i++) unit.send(query(i), port, '127.0.0.1');
+  for (let i = 0; i < 40; i++) units[0]!.send(query(i), port, '127.0.0.1');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(seen, 32, 'one unit alone');
+  // One unit at a time, so that the kernel's socket buffer drops none of the datagrams.
+  for (const u of units.slice(1)) {
+    for (let i = 0; i < 40; i++) u.send(query(i), port, '127.0.0.1');
+    await new Promise((r) => setTimeout(r, 30));
+  }
   await new Promise((r) => setTimeout(r, 500));
-  assert.equal(seen, 256);
+  assert.equal(seen, 256, 'all of them');
 });

@@ -53,7 +53,8 @@ export function findSeccompLoader(perlPaths: readonly string[] = PERL_PATHS): Lo
   const own = USERLAND[process.arch];
   if (!own) return { missing: `prctl's system call number for ${process.arch}` };
   const perl = perlPaths.find(executable);
-  if (!perl) return { missing: `perl (the seccomp filter loader; looked for ${perlPaths.join(', ')})` };
+  // Not the places looked in: the message reaches controllers, which are told no host path.
+  if (!perl) return { missing: 'perl, the seccomp filter loader (not installed on the host)' };
   return { loader: { perl, prctl: PRCTL[own], program: encode(denyProgram(abis)).toString('hex') } };
 }
 
