@@ -66,9 +66,12 @@ export class DuCgroups {
     for (const p of processTree(pid)) {
       for (const at of placesOf(p)) {
         // A process elsewhere (a launcher left on the host, or one that moved out of reach) is left alone.
-        if (!bases.some((b) => b.mount === at.mount && isWithin(b.path, at.path))) continue;
+        const scope = bases.find((b) => b.mount === at.mount && isWithin(b.path, at.path));
+        if (!scope) continue;
         const base = join(at.mount, at.path);
-        const dir = base.endsWith(`/${name(duid)}`) ? base : join(base, name(duid));
+        // In the DU's cgroup already: only below the scope, so that its parent (enabled below) is inside too.
+        const already = at.path !== scope.path && base.endsWith(`/${name(duid)}`);
+        const dir = already ? base : join(base, name(duid));
         try {
           if (!existsSync(dir)) {
             if (V2) tryWrite(join(dirname(dir), 'cgroup.subtree_control'), '+memory +cpu');

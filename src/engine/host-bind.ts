@@ -53,6 +53,7 @@ export async function bindOpened(fd: number, at: string, opts: { readOnly: boole
   const dir = fstatSync(fd).isDirectory();
   const { staging } = opts;
   const held = join(staging, 'object');
+  await clearStaging(staging); // what an agent that crashed in here left
   mkdirSync(staging, { recursive: true, mode: 0o700 });
   // A mount of its own, private: the bind made in it reaches no other mount namespace, and may be moved.
   await runTool('mount', ['--bind', staging, staging]);
@@ -66,11 +67,17 @@ export async function bindOpened(fd: number, at: string, opts: { readOnly: boole
     // Every copy du/ propagates it to (the running container's) is made of it as it is now: flags and all.
     await runTool('mount', ['--move', held, at]);
   } finally {
-    await unmount(held).catch(() => undefined);
-    await unmount(staging).catch(() => undefined);
-    // Only the empty mount points go; never a recursive removal, which could reach into a mount left behind.
-    if (!isMounted(held)) removeMountPoint(held);
-    if (!isMounted(staging)) removeMountPoint(staging);
+    await clearStaging(staging);
+  }
+}
+
+/** A staging directory unmounted and removed (its mount points only, never a recursive removal). */
+export async function clearStaging(staging: string): Promise<void> {
+  const held = join(staging, 'object');
+  for (const m of [held, staging]) {
+    // A bind stacked by an earlier attempt too: until nothing is mounted there.
+    for (let i = 0; i < 8 && isMounted(m); i++) await unmount(m).catch(() => undefined);
+    if (!isMounted(m)) removeMountPoint(m);
   }
 }
 

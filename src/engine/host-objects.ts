@@ -10,7 +10,7 @@ import type { Logger } from '../util/logger.js';
 import type { DuStore } from './du-store.js';
 import { EngineCode, EngineError } from './errors.js';
 import { logError } from './fault-log.js';
-import { bindOpened, openExact } from './host-bind.js';
+import { bindOpened, clearStaging, openExact } from './host-bind.js';
 import { isMounted, unmount } from './mounts.js';
 import type { DURecord, EERecord } from './types.js';
 
@@ -66,6 +66,9 @@ export class HostObjects {
       const left = existsSync(dir) ? readdirSync(dir).filter((n) => n.startsWith(`host-${duid}-`)) : [];
       for (const n of left) await removeMountPoint(join(dir, n));
     }
+    const staging = this.c.store.records.path('host-staging');
+    for (const n of existsSync(staging) ? readdirSync(staging) : [])
+      if (n.startsWith(`host-${duid}-`)) await clearStaging(join(staging, n));
   }
 
   /** Takes a DU's host objects away (uninstall, or before an update gives others). */

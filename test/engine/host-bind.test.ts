@@ -1,11 +1,22 @@
 // A HostObject's path is opened as it was checked: a parent directory swapped for a link, or the object
 // replaced, between the check and the open, is refused rather than bound.
 import assert from 'node:assert/strict';
-import { closeSync, mkdirSync, readlinkSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { openExact } from '../../src/engine/host-bind.js';
-import { tempDir } from '../helpers.js';
+import { bindOpened, clearStaging, openExact } from '../../src/engine/host-bind.js';
+import { isMounted, makeShared, unmount } from '../../src/engine/mounts.js';
+import { runTool } from '../../src/engine/tool.js';
+import { requireRoot, tempDir } from '../helpers.js';
 
 function layout() {
   const t = tempDir('cpe-host-bind-');
@@ -73,5 +84,53 @@ test('openExact: a parent swapped for a link to another tree, or the object repl
     );
   } finally {
     l.cleanup();
+  }
+});
+
+test('bindOpened: in a shared tree the bind appears with its flags, and no staging mount is left', async (t) => {
+  if (!requireRoot(t, 'mounts')) return;
+  const { dir, cleanup, source } = layout();
+  const du = join(dir, 'du');
+  const at = join(du, '.appdata', 'host-1');
+  const staging = join(dir, 'staging', 'host-1');
+  mkdirSync(du);
+  await makeShared(du);
+  const fd = openExact(source);
+  try {
+    await bindOpened(fd, at, { readOnly: true, staging });
+    const line = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .find((l) => l.split(' ')[4] === at);
+    assert.ok(line, 'mounted in du/');
+    const opts = line.split(' ')[5]!.split(',');
+    for (const o of ['ro', 'nosuid', 'nodev']) assert.ok(opts.includes(o), `${o}: ${line}`);
+    assert.equal(readFileSync(join(at, 'f'), 'utf8'), 'x');
+    assert.ok(!isMounted(staging) && !existsSync(staging), 'the staging mount is gone');
+  } finally {
+    closeSync(fd);
+    await unmount(at);
+    await unmount(du);
+    cleanup();
+  }
+});
+
+test('clearStaging: what a crash left (binds stacked, an object held) is unmounted and removed', async (t) => {
+  if (!requireRoot(t, 'mounts')) return;
+  const { dir, cleanup, source } = layout();
+  const staging = join(dir, 'staging');
+  mkdirSync(join(staging, 'object'), { recursive: true });
+  try {
+    await runTool('mount', ['--bind', staging, staging]);
+    await runTool('mount', ['--bind', staging, staging]);
+    mkdirSync(join(staging, 'object'), { recursive: true });
+    await runTool('mount', ['--bind', source, join(staging, 'object')]);
+    await clearStaging(staging);
+    assert.ok(!isMounted(staging) && !isMounted(join(staging, 'object')));
+    assert.ok(!existsSync(staging));
+    assert.equal(readFileSync(join(source, 'f'), 'utf8'), 'x', 'the host path is untouched');
+  } finally {
+    await unmount(join(staging, 'object')).catch(() => undefined);
+    await unmount(staging).catch(() => undefined);
+    cleanup();
   }
 });
