@@ -3,10 +3,13 @@
 // a native DU, the container's for a DU in an LXC EE (so the DU's limit sits inside the EE's). Every
 // process of a unit is moved in when it starts, and again a moment later for those a launcher forks
 // late (lxc-attach starts the service inside the container after it returned). The cgroups made are
-// listed in a file per DU, so an uninstall after an agent restart still removes them.
+// listed in a file per DU, so an uninstall after an agent restart still removes them. A process is taken
+// in only where its cgroup lies below the unit's expected one (the container's, or the launched process's
+// at its start), never where a path its children chose leads: the agent writes nowhere else.
 import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from '../util/logger.js';
+import { isWithin, parseCgroupLines } from './cgroup-path.js';
 import type { DuResources } from './du-settings.js';
 
 const ROOT = '/sys/fs/cgroup';
@@ -16,6 +19,11 @@ const FOLLOW_UPS = [100, 500, 2000];
 
 /** The directory of a DU's cgroup for one controller (cgroup v1) or the unified one (v2). */
 type Dir = string;
+/** A process's cgroup in one hierarchy: the hierarchy's mount and the path below it. */
+interface Place {
+  readonly mount: string;
+  readonly path: string;
+}
 
 export class DuCgroups {
   constructor(
@@ -23,11 +31,22 @@ export class DuCgroups {
     private readonly log: Logger,
   ) {}
 
-  /** Moves a unit's process tree into its DU's cgroup (made, with the DU's limits, if need be). */
-  enter(duid: string, r: DuResources | undefined, pid: number): void {
+  /**
+   * Moves a unit's process tree into its DU's cgroup (made, with the DU's limits, if need be), below the
+   * cgroups `scope` is in (the container's init for a unit in a container; the launched process by default),
+   * read now, before the unit's processes could move.
+   */
+  enter(duid: string, r: DuResources | undefined, pid: number, scope: () => number = () => pid): void {
     if (!r || (r.memoryKiB <= 0 && r.cpuPercent <= 0)) return;
-    this.move(duid, r, pid);
-    for (const ms of FOLLOW_UPS) setTimeout(() => this.move(duid, r, pid), ms).unref();
+    let bases: Place[];
+    try {
+      bases = placesOf(scope());
+    } catch (e) {
+      this.log.warn({ err: e, duid }, 'DU cgroup not applied: the unit has no cgroup to put it below');
+      return;
+    }
+    this.move(duid, r, pid, bases);
+    for (const ms of FOLLOW_UPS) setTimeout(() => this.move(duid, r, pid, bases), ms).unref();
   }
 
   /** Removes a DU's cgroups once its units have stopped. */
@@ -43,10 +62,16 @@ export class DuCgroups {
     rmSync(file, { force: true });
   }
 
-  private move(duid: string, r: DuResources, pid: number): void {
+  private move(duid: string, r: DuResources, pid: number, bases: readonly Place[]): void {
     for (const p of processTree(pid)) {
-      for (const base of cgroupsOf(p)) {
-        const dir = base.endsWith(`/${name(duid)}`) ? base : join(base, name(duid));
+      for (const at of placesOf(p)) {
+        // A process elsewhere (a launcher left on the host, or one that moved out of reach) is left alone.
+        const scope = bases.find((b) => b.mount === at.mount && isWithin(b.path, at.path));
+        if (!scope) continue;
+        const base = join(at.mount, at.path);
+        // In the DU's cgroup already: only below the scope, so that its parent (enabled below) is inside too.
+        const already = at.path !== scope.path && base.endsWith(`/${name(duid)}`);
+        const dir = already ? base : join(base, name(duid));
         try {
           if (!existsSync(dir)) {
             if (V2) tryWrite(join(dirname(dir), 'cgroup.subtree_control'), '+memory +cpu');
@@ -99,25 +124,29 @@ function limit(dir: Dir, r: DuResources): void {
   }
 }
 
-/** The cgroup directories a process is in for the memory and cpu controllers (v1), or its unified one (v2). */
-function cgroupsOf(pid: number): Dir[] {
-  let lines: string[];
+/** Where a process is for the memory and cpu controllers (v1), or in the unified hierarchy (v2). */
+export function placesOf(pid: number, root = ROOT, v2 = V2): Place[] {
+  let text: string;
   try {
-    lines = readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n');
+    text = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
   } catch {
     return [];
   }
-  const out: Dir[] = [];
-  for (const l of lines) {
-    const [, ctrls = '', path = ''] = l.split(':');
-    if (V2) {
-      if (ctrls === '') out.push(join(ROOT, path));
+  return placesIn(text, root, v2);
+}
+
+/** The places a /proc/<pid>/cgroup text names (none where it is malformed or forged). */
+export function placesIn(text: string, root = ROOT, v2 = V2): Place[] {
+  const out: Place[] = [];
+  for (const { controllers, path } of parseCgroupLines(text) ?? []) {
+    if (v2) {
+      if (controllers === '') out.push({ mount: root, path });
       continue;
     }
     for (const c of ['memory', 'cpu'])
-      if (ctrls.split(',').includes(c)) {
-        const mount = [join(ROOT, ctrls), join(ROOT, c)].find((m) => existsSync(m));
-        if (mount) out.push(join(mount, path));
+      if (controllers.split(',').includes(c)) {
+        const mount = [join(root, controllers), join(root, c)].find((m) => existsSync(m));
+        if (mount && !out.some((o) => o.mount === mount)) out.push({ mount, path });
       }
   }
   return out;

@@ -2,30 +2,16 @@
 // volumes reach a container: bind-mounted on the host under the EE's shared du/ directory, then linked at
 // its Destination inside the EE by a process of the container (backend link()). The model has checked
 // the path against the EE's allow-list; here it is checked again just before the mount, and the bind is
-// made of the directory or file opened without following a link (O_NOFOLLOW, through /proc/<pid>/fd), so
-// a link planted meanwhile cannot redirect it. Read-only unless the DU was allowed read-write; never
-// devices or set-id programs.
-import {
-  closeSync,
-  constants,
-  existsSync,
-  fstatSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  realpathSync,
-  rmdirSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+// made of the object opened then, staged outside du/ with its flags set before it appears there
+// (host-bind.ts). Read-only unless the DU was allowed read-write; never devices or set-id programs.
+import { closeSync, existsSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from '../util/logger.js';
 import type { DuStore } from './du-store.js';
 import { EngineCode, EngineError } from './errors.js';
 import { logError } from './fault-log.js';
+import { bindOpened, clearStaging, openExact } from './host-bind.js';
 import { isMounted, unmount } from './mounts.js';
-import { runTool } from './tool.js';
 import type { DURecord, EERecord } from './types.js';
 
 export class HostObjects {
@@ -49,7 +35,7 @@ export class HostObjects {
     const running = await b.running(ee);
     for (const [i, h] of objs.entries()) {
       const at = b.volumeDir(ee, idOf(du, i));
-      await bind(h.source, at, h.readOnly);
+      await bind(h.source, at, h.readOnly, this.c.store.records.path('host-staging', idOf(du, i)));
       if (running) await b.link(ee, idOf(du, i), h.destination);
     }
   }
@@ -80,6 +66,9 @@ export class HostObjects {
       const left = existsSync(dir) ? readdirSync(dir).filter((n) => n.startsWith(`host-${duid}-`)) : [];
       for (const n of left) await removeMountPoint(join(dir, n));
     }
+    const staging = this.c.store.records.path('host-staging');
+    for (const n of existsSync(staging) ? readdirSync(staging) : [])
+      if (n.startsWith(`host-${duid}-`)) await clearStaging(join(staging, n));
   }
 
   /** Takes a DU's host objects away (uninstall, or before an update gives others). */
@@ -106,17 +95,12 @@ async function removeMountPoint(at: string): Promise<void> {
 
 const idOf = (du: DURecord, i: number) => `host-${du.duid}-${i + 1}`;
 
-async function bind(source: string, at: string, readOnly: boolean): Promise<void> {
+async function bind(source: string, at: string, readOnly: boolean, staging: string): Promise<void> {
   if (isMounted(at)) return;
   let fd: number | undefined;
   try {
-    if (realpathSync(source) !== source || lstatSync(source).isSymbolicLink()) throw new Error('a symbolic link');
-    fd = openSync(source, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-    const dir = fstatSync(fd).isDirectory();
-    if (dir) mkdirSync(at, { recursive: true });
-    else writeFileSync(at, '', { flag: 'a' });
-    await runTool('mount', ['--bind', `/proc/${process.pid}/fd/${fd}`, at]);
-    await runTool('mount', ['-o', `remount,bind,${readOnly ? 'ro' : 'rw'},nosuid,nodev`, at]);
+    fd = openExact(source);
+    await bindOpened(fd, at, { readOnly, staging });
   } catch (e) {
     await unmount(at).catch(() => undefined);
     throw new EngineError(

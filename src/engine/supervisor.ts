@@ -34,6 +34,8 @@ export interface Launch {
   readonly launcher: ProcessLauncher;
   /** Told the process's pid once it is started (its DU's cgroup takes it in). */
   readonly started?: (pid: number) => void;
+  /** A process whose cgroups hold the unit's (an LXC EE's init); absent: the launched process's own. */
+  readonly cgroupScope?: () => number;
   /** Its network namespace: one the agent made to join, or a fresh loopback-only one (absent: its EE's). */
   readonly network?: UnitNetwork | undefined;
 }

@@ -26,7 +26,7 @@ export function launchOf(
   return {
     ...launch,
     ...(network ? { network } : {}),
-    ...(resources ? { started: (pid: number) => c.cgroups.enter(du.duid, resources, pid) } : {}),
+    ...(resources ? { started: (pid: number) => c.cgroups.enter(du.duid, resources, pid, launch.cgroupScope) } : {}),
   };
 }
 

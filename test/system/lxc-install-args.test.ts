@@ -1,8 +1,9 @@
 // InstallDU arguments on a real LXC EE: the DU's memory limit as a child cgroup of the container's, and a
-// HostObject bound from the EE's allow-list, read-only, at its Destination inside the container; both
+// HostObject bound from the EE's allow-list, read-only, at its Destination inside the container (for root of
+// the container too, installed into the running EE and after the EE's restart, nosuid and nodev held); both
 // gone with the DU.
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Engine } from '../../src/engine/engine.js';
@@ -14,7 +15,10 @@ import { lxcHost, requireLxc } from './lxc.js';
 
 const SERVICE = `#!/bin/sh
 cat /mnt/host/hello.txt
+echo "runs as uid $(id -u)"
 if echo x > /mnt/host/written 2>/dev/null; then echo "host object writable"; else echo "host object read-only"; fi
+grep "appdata/host-" /proc/self/mountinfo | sed 's/^/mountinfo: /'
+echo "round done"
 trap "exit 0" TERM
 while true; do sleep 0.2; done
 `;
@@ -23,7 +27,9 @@ test('LXC EE: a DU memory limit is a child cgroup of the container, a HostObject
   if (!(await requireLxc(t))) return;
   const { dir, cleanup } = tempDir('cpe-lxc-args-');
   const share = join(dir, 'share');
-  mkdirSync(share);
+  // Writable by anyone, root of the container included: only the mount's read-only flag may stop the write.
+  mkdirSync(share, { mode: 0o777 });
+  chmodSync(share, 0o777);
   writeFileSync(join(share, 'hello.txt'), 'hello from the host\n');
   writeFileSync(
     join(dir, 'app.tgz'),
@@ -59,10 +65,10 @@ test('LXC EE: a DU memory limit is a child cgroup of the container, a HostObject
   });
   assert.equal(r.fault, undefined, r.fault?.message);
   const euid = r.euids[0]!;
-  await waitFor(() => engine.unitLog(euid).includes('host object'), 15_000);
+  await waitFor(() => engine.unitLog(euid).includes('round done'), 15_000);
   const log = engine.unitLog(euid);
   assert.match(log, /hello from the host/, 'the host file is seen at its Destination');
-  assert.match(log, /host object read-only/);
+  assertReadOnlyInside(log, share, 'installed into the running EE');
 
   // The service runs inside the container's cgroup, in the DU's child with the DU's limit.
   const pid = engine.unitState(euid)!.pid!;
@@ -90,6 +96,11 @@ test('LXC EE: a DU memory limit is a child cgroup of the container, a HostObject
   });
   assert.ok(limit.includes(String(32 * 1024 * 1024)), `the DU limit in ${cg}: ${limit}`);
 
+  // The EE started afresh with the host object in place: its copy of du/ holds the same flags.
+  await engine.restartEE(ee.id, 'test');
+  await waitFor(() => engine.unitLog(euid).split('round done').length > 2, 30_000);
+  assertReadOnlyInside(engine.unitLog(euid).split('round done').at(-2)!, share, 'after the EE restarted');
+
   const bound = lxcHost(engine).duDir(ee.container!);
   const un = await engine.uninstall(r.duid!, 'rm');
   assert.equal(un.fault, undefined);
@@ -99,3 +110,16 @@ test('LXC EE: a DU memory limit is a child cgroup of the container, a HostObject
   );
   assert.ok(!isMounted(join(bound, '.appdata', `host-${r.duid}-1`)));
 });
+
+/** What the service saw of its read-only host object, as root of the container: no write, ro,nosuid,nodev. */
+function assertReadOnlyInside(log: string, share: string, when: string): void {
+  assert.match(log, /runs as uid 0\n/, `the write is tried as root of the container (${when})`);
+  assert.match(log, /host object read-only/, `no write inside the container (${when})`);
+  assert.ok(!existsSync(join(share, 'written')), `nothing written to the host path (${when})`);
+  const lines = log.split('\n').filter((l) => l.startsWith('mountinfo: '));
+  assert.ok(lines.length > 0, `the bind is seen in the container's mountinfo (${when})`);
+  for (const l of lines) {
+    const opts = (l.split(' ')[6] ?? '').split(',');
+    for (const o of ['ro', 'nosuid', 'nodev']) assert.ok(opts.includes(o), `${o} inside (${when}): ${l}`);
+  }
+}

@@ -146,6 +146,8 @@ export class LxcBackend implements Backend {
       privileged: du.privileged === true,
       env: { ...env, CPE_DU_DATA: `${IN_CONTAINER.data}/${du.uuid}` },
       launcher: this.host.launcher(ee.container!),
+      // The DU's cgroup lies below the container's, never where a unit's own cgroup names lead.
+      cgroupScope: () => this.host.initPid(ee.container!),
     };
   }
 }
