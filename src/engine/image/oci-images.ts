@@ -25,6 +25,8 @@ import { RegistryClient } from './registry-client.js';
 export type PulledDU = Unpacked & { format: 'oci'; image: ImageRecord };
 
 type PullRequest = Pick<InstallRequest, 'url' | 'username' | 'password' | 'signal' | 'progress'>;
+/** The signature policy, applied to the manifest digest before config and layers are fetched and unpacked. */
+type Verify = (manifestDigest: string) => Promise<unknown>;
 
 export class OciImages {
   readonly blobs: BlobStore;
@@ -81,6 +83,7 @@ export class OciImages {
     ee: EERecord,
     backend: Backend,
     staging: string,
+    verify?: Verify,
   ): Promise<PulledDU | undefined> {
     if (!isImageReference(req.url)) return undefined;
     accepts(backend, ee);
@@ -96,7 +99,7 @@ export class OciImages {
         insecure: c.insecureRegistries,
       });
       try {
-        return await this.pullInto(registrySource(client, ref), req, ee, staging, ref, ref.registry);
+        return await this.pullInto(registrySource(client, ref), req, ee, staging, ref, ref.registry, verify);
       } finally {
         client.close();
       }
@@ -112,6 +115,7 @@ export class OciImages {
     ee: EERecord,
     backend: Backend,
     staging: string,
+    verify?: Verify,
   ): Promise<PulledDU | undefined> {
     if (!(await isOciArchive(pkg))) return undefined;
     accepts(backend, ee);
@@ -125,7 +129,7 @@ export class OciImages {
     const named = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/.test(file)
       ? { registry: host, repository: file, tag: undefined, digest: undefined }
       : undefined;
-    return this.pullInto(layoutSource(layout), req, ee, staging, named, host);
+    return this.pullInto(layoutSource(layout), req, ee, staging, named, host, verify);
   }
 
   private limits(): ImageBounds {
@@ -139,11 +143,13 @@ export class OciImages {
     staging: string,
     ref: ImageReference | undefined,
     origin: string,
+    verify: Verify | undefined,
   ): Promise<PulledDU> {
     const pulled: PulledImage = await pullImage(src, this, {
       bounds: this.limits(),
       ids: ee.ids,
       progress: (pct) => req.progress?.(Math.floor(pct * 0.8)),
+      verify,
     });
     this.held.set(staging, pulled);
     const image: ImageRecord = {

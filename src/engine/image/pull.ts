@@ -40,6 +40,11 @@ export interface PullOptions {
   readonly platform?: Platform | undefined;
   /** Percent of the blobs to fetch that arrived. */
   readonly progress?: ((percent: number) => void) | undefined;
+  /**
+   * Refuses the image by its manifest digest (a signature policy) before anything else is fetched or
+   * unpacked: a forged image's config and layers are never read.
+   */
+  readonly verify?: ((manifestDigest: string) => Promise<unknown>) | undefined;
 }
 
 export interface PulledImage {
@@ -89,6 +94,7 @@ export async function pullImage(src: ImageSource, stores: ImageStores, opts: Pul
     if (doc.kind !== 'manifest')
       throw new EngineError(EngineCode.CorruptData, 'image refused: an index inside an index');
   }
+  await opts.verify?.(manifestDigest);
   return fetchImage(src, stores, opts, doc, manifestDigest);
 }
 
