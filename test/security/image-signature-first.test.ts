@@ -17,6 +17,7 @@ import { imageSignatureCheck } from '../../src/engine/signature-check.js';
 import type { DownloadContext } from '../../src/engine/staging.js';
 import type { EERecord } from '../../src/engine/types.js';
 import { type Image, image, index, layer, ociArchive } from '../engine/image/oci-builder.js';
+import { header } from '../engine/tar-builder.js';
 import { requireRoot, tempDir, which } from '../helpers.js';
 import { makeSigner } from '../signing-certs.js';
 
@@ -116,6 +117,7 @@ test('an oci-archive unsigned, or signed by nobody trusted, is refused before it
       what,
     );
     assert.deepEqual(stored(join(dir, 'images')), [], `${what}: nothing in the layer or blob store`);
+    assert.deepEqual(readdirSync(staging), ['package'], `${what}: nothing of the archive extracted`);
   }
   if (!signer) return;
   const staging = join(dir, 'staging-good');
@@ -136,3 +138,31 @@ test('an oci-archive unsigned, or signed by nobody trusted, is refused before it
   );
   assert.equal(got?.image.manifestDigest, one.manifest.digest, 'a well signed archive installs');
 });
+
+test('an oci-archive is read where it lies: a link in it is no file, a truncated one is refused', async (t) => {
+  const { dir, cleanup } = tempDir('cpe-sig-first-');
+  t.after(cleanup);
+  const host = join(dir, 'host-index.json');
+  writeFileSync(host, '{"schemaVersion":2,"manifests":[]}');
+  const one = img();
+  const layout = ociArchive(one);
+  const staging = join(dir, 'staging');
+  mkdirSync(staging);
+  const pkg = join(staging, 'package');
+  const images = new OciImages(join(dir, 'images'));
+  const req = { url: 'https://files.example.com/app.tar' };
+  // index.json replaced by a link to a host file: the archive has no index.json.
+  const linked = Buffer.from(layout);
+  const at = linked.indexOf(Buffer.from('index.json\0'));
+  linked.set(header({ name: 'index.json', type: '2', link: host }, 0), at);
+  const next = at + 512 + Math.ceil(tarSize(layout, at) / 512) * 512;
+  writeFileSync(pkg, Buffer.concat([linked.subarray(0, at + 512), layout.subarray(next)]));
+  await assert.rejects(images.fromArchive(pkg, req, EE, OCI, staging), /has no index\.json/);
+  writeFileSync(pkg, layout.subarray(0, layout.length - 4096));
+  await assert.rejects(images.fromArchive(pkg, req, EE, OCI, staging), /truncated|lacks|has no/);
+  assert.deepEqual(readdirSync(staging), ['package']);
+  assert.deepEqual(stored(join(dir, 'images')), []);
+});
+
+/** The size field of the tar header at `at`. */
+const tarSize = (tar: Buffer, at: number): number => parseInt(tar.toString('ascii', at + 124, at + 135), 8);

@@ -50,7 +50,7 @@ const refused = (msg: string, entry: string): never => {
 };
 
 /** Parses a numeric header field (octal, or GNU base-256). */
-function num(buf: Buffer, off: number, len: number): number {
+export function num(buf: Buffer, off: number, len: number): number {
   if (buf[off]! & 0x80) {
     let v = 0;
     for (let i = off + 1; i < off + len; i++) v = v * 256 + buf[i]!;
@@ -65,10 +65,10 @@ function num(buf: Buffer, off: number, len: number): number {
   return parseInt(s, 8);
 }
 
-const str = (buf: Buffer, off: number, len: number): string =>
+export const str = (buf: Buffer, off: number, len: number): string =>
   buf.toString('utf8', off, off + len).replace(/\0.*$/s, '');
 
-function checksumOk(h: Buffer): boolean {
+export function checksumOk(h: Buffer): boolean {
   let sum = 0;
   for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : h[i]!;
   const field = h.toString('ascii', 148, 156).replace(/\0.*$/s, '').trim();
@@ -291,7 +291,7 @@ async function whiteoutEntry(layer: LayerForm, target: string, rel: string, name
   await layer.whiteout(join(target, dir, hidden));
 }
 
-function parsePax(data: Buffer): Record<string, string> {
+export function parsePax(data: Buffer): Record<string, string> {
   const out: Record<string, string> = {};
   let i = 0;
   while (i < data.length) {
