@@ -15,7 +15,7 @@ import { logDetail, logError } from './fault-log.js';
 import { newOpId, resultOf } from './journal.js';
 import type { Manifest } from './package/manifest.js';
 import { duUuid } from './package/uuid.js';
-import { checkSignature } from './signature-check.js';
+import { checkSignature, imageSignatureCheck } from './signature-check.js';
 import { download, placeImage } from './staging.js';
 import type { DURecord, DuResult, EERecord, InstallRequest, OpRecord } from './types.js';
 import type { VolumeRecord } from './volumes.js';
@@ -92,11 +92,13 @@ async function fetchForInstall(p: EngineParts, req: InstallRequest, job: Install
   journalled.catch(() => undefined); // awaited below; a failed fetch must not leave it unhandled
   const pkg = join(op.staging, 'package');
   const backend = p.store.backendOf(ee);
-  const pulled = await p.ociImages.fromReference(p.downloads(), req, ee, backend, op.staging);
+  // An image's signature is checked on its manifest, before its layers are fetched and unpacked.
+  const verify = imageSignatureCheck(p.downloads(), req, op.staging);
+  const pulled = await p.ociImages.fromReference(p.downloads(), req, ee, backend, op.staging, verify);
   if (!pulled) await download(p.downloads(), req, pkg);
   await journalled;
-  const image = pulled ?? (await p.ociImages.fromArchive(pkg, req, ee, backend, op.staging));
-  await checkSignature(p.downloads(), req, image?.image ?? pkg, op.staging);
+  const image = pulled ?? (await p.ociImages.fromArchive(pkg, req, ee, backend, op.staging, verify));
+  if (!image) await checkSignature(p.downloads(), req, pkg, op.staging);
   const tree = image ?? (await unpackIfTree(pkg, op.staging, ee, unpackLimits(ee, p.opts.maxUnpackedBytes)));
   return { ee, pkg, tree };
 }

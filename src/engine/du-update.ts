@@ -26,7 +26,7 @@ import { newOpId, resultOf } from './journal.js';
 import { mountImage, unmount } from './mounts.js';
 import type { Manifest } from './package/manifest.js';
 import { mountPackage, type PackageFormat, packageFormat } from './package/unpack.js';
-import { checkSignature } from './signature-check.js';
+import { checkSignature, imageSignatureCheck } from './signature-check.js';
 import { download } from './staging.js';
 import type { DURecord, DuResult, EERecord, OpRecord, UpdateRequest } from './types.js';
 import type { VolumeRecord } from './volumes.js';
@@ -86,10 +86,12 @@ async function fetchForUpdate(p: EngineParts, req: UpdateRequest, job: UpdateJob
   const pkg = join(op.staging, 'package');
   const backend = p.store.backendOf(ee);
   const asked = { ...req, ...creds, url };
-  const pulled = await p.ociImages.fromReference(p.downloads(), asked, ee, backend, op.staging);
+  // An image's signature is checked on its manifest, before its layers are fetched and unpacked.
+  const verify = imageSignatureCheck(p.downloads(), req, op.staging);
+  const pulled = await p.ociImages.fromReference(p.downloads(), asked, ee, backend, op.staging, verify);
   if (!pulled) await download(p.downloads(), asked, pkg);
-  const image = pulled ?? (await p.ociImages.fromArchive(pkg, asked, ee, backend, op.staging));
-  await checkSignature(p.downloads(), req, image?.image ?? pkg, op.staging);
+  const image = pulled ?? (await p.ociImages.fromArchive(pkg, asked, ee, backend, op.staging, verify));
+  if (!image) await checkSignature(p.downloads(), req, pkg, op.staging);
   if (image) {
     assertSameDU(old, image.manifest, req.uuid);
     const { manifest, bytes } = image;

@@ -34,6 +34,19 @@ export function checkSignature(
 }
 
 /**
+ * The signature policy of an OCI image, for the pull to apply to its manifest digest before it fetches
+ * the config and layers: an image the EE would refuse is never unpacked.
+ */
+export function imageSignatureCheck(
+  c: DownloadContext,
+  req: SignedRequest,
+  staging: string,
+): (manifestDigest: string) => Promise<VerifiedSigner | undefined> {
+  return (manifestDigest) =>
+    checkDigestSignature(c, req, () => Buffer.from(manifestDigest.replace(/^sha256:/, ''), 'hex'), staging);
+}
+
+/**
  * Refuses what `digest` names (a package's SHA-256, an OCI image's manifest digest; computed only when
  * a signature is given) unless the request's signature policy holds; returns the signer when it was
  * signed. No trust (the engine driven without a model): a signature given is still checked, and can

@@ -11,7 +11,7 @@ export interface Entry {
   gid?: number;
 }
 
-function header(e: Entry, size: number): Buffer {
+export function header(e: Entry, size: number): Buffer {
   const h = Buffer.alloc(512);
   h.write(e.name.slice(0, 100), 0, 'utf8');
   h.write(`${(e.mode ?? 0o644).toString(8).padStart(7, '0')}\0`, 100);

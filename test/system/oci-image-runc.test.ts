@@ -1,9 +1,9 @@
 // An OCI image (an oci-archive built by the test) in an OCI EE on real runc: its layers from the image store
 // stacked as the container's root (a whiteout hides a lower file), its User and WorkingDir applied. Where
 // signatures are required, the image's signature (over its manifest digest) is checked: one made for another
-// image is refused before anything runs, its own accepted.
+// image is refused before anything of it is fetched into the stores, its own accepted.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Engine } from '../../src/engine/engine.js';
@@ -76,6 +76,10 @@ test('an oci-archive image runs in an OCI EE under runc', async (t) => {
   const unsigned = await engine.install({ url: http.url('img.tar'), ee: ee.id, requestTag: 'unsigned', trust });
   assert.equal(unsigned.fault?.code, 'bad-signature', 'no signature where one is required');
   assert.deepEqual(engine.deploymentUnits(), []);
+  // Refused on its manifest: nothing of either image was fetched into the stores, nor unpacked.
+  const images = join(dir, 'state', 'engine', 'images');
+  for (const d of ['blobs/sha256', 'layers/sha256'])
+    assert.deepEqual(existsSync(join(images, d)) ? readdirSync(join(images, d)) : [], [], `${d} after the refusals`);
   const r = await engine.install({
     url: http.url('img.tar'),
     ee: ee.id,
@@ -84,6 +88,7 @@ test('an oci-archive image runs in an OCI EE under runc', async (t) => {
     signature: signatureOf(img),
   });
   assert.equal(r.fault, undefined, r.fault?.message);
+  assert.ok(existsSync(join(images, 'layers', 'sha256')), 'the image store is where this test looks');
   const out = join(engine.dataDir(r.du!.uuid, ee.id), 'out');
   await waitFor(() => existsSync(out) && readFileSync(out, 'utf8').split('\n').length > 3);
   const lines = readFileSync(out, 'utf8').trim().split('\n');

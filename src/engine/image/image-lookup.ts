@@ -10,9 +10,20 @@ const MAX_LINKS = 40;
 
 type Found = { kind: 'dir' | 'file' | 'link' | 'other'; layer: string };
 
-/** The entry at rel (no link in it) in the merged view of layers (top first). */
+/**
+ * The entry at rel (no link in it) in the merged view of layers (top first). Within a layer, each
+ * directory on the way must be a real directory there: lstat of a path whose component is a link would
+ * have the host resolve it (an absolute link, a host directory). As in overlayfs, a layer where such a
+ * component is not a directory (a link, a file, a whiteout) hides everything below it at that path.
+ */
 function entryAt(layersTopFirst: readonly string[], rel: string): Found | undefined {
-  for (const layer of layersTopFirst) {
+  const parts = rel.split('/');
+  layers: for (const layer of layersTopFirst) {
+    for (let i = 1; i < parts.length; i++) {
+      const dir = lstatSync(join(layer, ...parts.slice(0, i)), { throwIfNoEntry: false });
+      if (!dir) continue layers;
+      if (!dir.isDirectory()) return undefined;
+    }
     const st = lstatSync(join(layer, rel), { throwIfNoEntry: false });
     if (!st) continue;
     if (st.isCharacterDevice() && st.rdev === 0) return undefined; // a whiteout

@@ -37,22 +37,25 @@ export class LayerStore {
     else this.pins.delete(key);
   }
 
-  /** Unpacks a verified blob as the layer `key`; a layer that appeared meanwhile (another pull) is kept. */
+  /**
+   * Unpacks a verified blob as the layer `key`; a layer that appeared meanwhile (another pull) is kept.
+   * Returns what the unpacking held (nothing when the layer was there).
+   */
   async add(
     key: string,
     blob: string,
     ids: IdRange | undefined,
     limits: { maxBytes: number; maxEntries: number },
-  ): Promise<number> {
-    if (this.has(key)) return 0;
+  ): Promise<{ bytes: number; entries: number }> {
+    if (this.has(key)) return { bytes: 0, entries: 0 };
     const tmp = join(this.dir, 'tmp');
     mkdirSync(tmp, { recursive: true, mode: 0o700 });
     mkdirSync(join(this.dir, 'sha256'), { recursive: true, mode: 0o711 });
     const at = join(tmp, randomBytes(8).toString('hex'));
     try {
-      const { bytes } = await unpackLayer(blob, at, ids, limits);
+      const got = await unpackLayer(blob, at, ids, limits);
       if (!this.has(key)) renameSync(at, this.path(key));
-      return bytes;
+      return got;
     } finally {
       rmSync(at, { recursive: true, force: true });
     }

@@ -30,7 +30,7 @@ export function layerForm(ids: IdRange | undefined): LayerForm {
       await runTool('mknod', ['-m', '000', dest, 'c', '0', '0']);
       await runTool('chown', ['-h', `${root.uid}:${root.gid}`, dest]);
     },
-    opaque: (dest) => runTool('setfattr', ['-n', 'trusted.overlay.opaque', '-v', 'y', dest]),
+    opaque: (dest) => runTool('setfattr', ['-h', '-n', 'trusted.overlay.opaque', '-v', 'y', dest]),
   };
 }
 

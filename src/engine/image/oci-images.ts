@@ -14,9 +14,10 @@ import type { DURecord, EERecord, InstallRequest } from '../types.js';
 import { BlobStore } from './blob-store.js';
 import { manifestOfImage } from './image-config.js';
 import { type ImageRecord, layerKeys } from './image-record.js';
-import { type ImageSource, layoutSource, registrySource } from './image-source.js';
+import { type ImageSource, registrySource } from './image-source.js';
 import { LayerStore } from './layer-store.js';
-import { isOciArchive, unpackLayout } from './oci-layout.js';
+import { archiveSource } from './oci-archive-source.js';
+import { isOciArchive } from './oci-layout.js';
 import { DEFAULT_IMAGE_BOUNDS, type ImageBounds, type PulledImage, pullImage } from './pull.js';
 import { formatReference, type ImageReference, isImageReference, parseReference } from './reference.js';
 import { RegistryClient } from './registry-client.js';
@@ -25,6 +26,8 @@ import { RegistryClient } from './registry-client.js';
 export type PulledDU = Unpacked & { format: 'oci'; image: ImageRecord };
 
 type PullRequest = Pick<InstallRequest, 'url' | 'username' | 'password' | 'signal' | 'progress'>;
+/** The signature policy, applied to the manifest digest before config and layers are fetched and unpacked. */
+type Verify = (manifestDigest: string) => Promise<unknown>;
 
 export class OciImages {
   readonly blobs: BlobStore;
@@ -81,6 +84,7 @@ export class OciImages {
     ee: EERecord,
     backend: Backend,
     staging: string,
+    verify?: Verify,
   ): Promise<PulledDU | undefined> {
     if (!isImageReference(req.url)) return undefined;
     accepts(backend, ee);
@@ -96,7 +100,7 @@ export class OciImages {
         insecure: c.insecureRegistries,
       });
       try {
-        return await this.pullInto(registrySource(client, ref), req, ee, staging, ref, ref.registry);
+        return await this.pullInto(registrySource(client, ref), req, ee, staging, ref, ref.registry, verify);
       } finally {
         client.close();
       }
@@ -112,12 +116,12 @@ export class OciImages {
     ee: EERecord,
     backend: Backend,
     staging: string,
+    verify?: Verify,
   ): Promise<PulledDU | undefined> {
     if (!(await isOciArchive(pkg))) return undefined;
     accepts(backend, ee);
-    const layout = join(staging, 'layout');
-    const b = this.limits();
-    await unpackLayout(pkg, layout, { maxBytes: b.maxTotalBytes + 16 * 1024 * 1024, maxEntries: 10_000 });
+    // Read where it lies: nothing of the archive is written before the pull has checked its manifest.
+    const src = await archiveSource(pkg, 10_000);
     // The archive's file name stands for the repository (its last component names the DU).
     const u = URL.canParse(req.url) ? new URL(req.url) : undefined;
     const host = u?.hostname || 'localhost';
@@ -125,7 +129,7 @@ export class OciImages {
     const named = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/.test(file)
       ? { registry: host, repository: file, tag: undefined, digest: undefined }
       : undefined;
-    return this.pullInto(layoutSource(layout), req, ee, staging, named, host);
+    return this.pullInto(src, req, ee, staging, named, host, verify);
   }
 
   private limits(): ImageBounds {
@@ -139,11 +143,13 @@ export class OciImages {
     staging: string,
     ref: ImageReference | undefined,
     origin: string,
+    verify: Verify | undefined,
   ): Promise<PulledDU> {
     const pulled: PulledImage = await pullImage(src, this, {
       bounds: this.limits(),
       ids: ee.ids,
       progress: (pct) => req.progress?.(Math.floor(pct * 0.8)),
+      verify,
     });
     this.held.set(staging, pulled);
     const image: ImageRecord = {

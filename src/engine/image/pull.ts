@@ -19,7 +19,7 @@ export interface ImageBounds {
   /** Each blob, and all blobs of one pull together (compressed). */
   readonly maxBlobBytes: number;
   readonly maxTotalBytes: number;
-  /** What the new layers may unpack to, together, and their entries each. */
+  /** What the new layers may unpack to, and how many entries they may hold, together. */
   readonly maxUnpackedBytes: number;
   readonly maxEntries: number;
 }
@@ -40,6 +40,11 @@ export interface PullOptions {
   readonly platform?: Platform | undefined;
   /** Percent of the blobs to fetch that arrived. */
   readonly progress?: ((percent: number) => void) | undefined;
+  /**
+   * Refuses the image by its manifest digest (a signature policy) before anything else is fetched or
+   * unpacked: a forged image's config and layers are never read.
+   */
+  readonly verify?: ((manifestDigest: string) => Promise<unknown>) | undefined;
 }
 
 export interface PulledImage {
@@ -89,6 +94,7 @@ export async function pullImage(src: ImageSource, stores: ImageStores, opts: Pul
     if (doc.kind !== 'manifest')
       throw new EngineError(EngineCode.CorruptData, 'image refused: an index inside an index');
   }
+  await opts.verify?.(manifestDigest);
   return fetchImage(src, stores, opts, doc, manifestDigest);
 }
 
@@ -142,15 +148,19 @@ async function fetchImage(
         `image refused: its config exceeds ${bounds.maxManifestBytes} bytes`,
       );
     const config = readFileSync(await fetchBlob(m.config, bounds.maxManifestBytes));
-    let unpacked = 0;
+    // Running totals: the bounds hold for the image, not for each of its (up to maxLayers) layers.
+    let unpacked = 0,
+      entries = 0;
     for (const [i, l] of m.layers.entries()) {
       const key = keys[i]!;
       if (layers.has(key)) continue;
       const blob = await fetchBlob(l, bounds.maxBlobBytes);
-      unpacked += await layers.add(key, blob, opts.ids, {
+      const got = await layers.add(key, blob, opts.ids, {
         maxBytes: bounds.maxUnpackedBytes - unpacked,
-        maxEntries: bounds.maxEntries,
+        maxEntries: bounds.maxEntries - entries,
       });
+      unpacked += got.bytes;
+      entries += got.entries;
     }
     return {
       manifestDigest,

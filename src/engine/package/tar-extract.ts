@@ -5,8 +5,8 @@
 // uncompressed size and entry count are bounded (a decompression bomb stops at the limit). A
 // truncated or corrupt archive is a clear error. Refusals say what was wrong in our words; the
 // entry's name, package content, is their detail (debug log only).
-import { createReadStream } from 'node:fs';
-import { chmod, lchown, link, lstat, mkdir, open, symlink } from 'node:fs/promises';
+import { constants, createReadStream } from 'node:fs';
+import { lchown, link, lstat, mkdir, open, symlink } from 'node:fs/promises';
 import { basename, dirname, join, posix } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { EngineCode, EngineError } from '../errors.js';
@@ -50,7 +50,7 @@ const refused = (msg: string, entry: string): never => {
 };
 
 /** Parses a numeric header field (octal, or GNU base-256). */
-function num(buf: Buffer, off: number, len: number): number {
+export function num(buf: Buffer, off: number, len: number): number {
   if (buf[off]! & 0x80) {
     let v = 0;
     for (let i = off + 1; i < off + len; i++) v = v * 256 + buf[i]!;
@@ -65,10 +65,10 @@ function num(buf: Buffer, off: number, len: number): number {
   return parseInt(s, 8);
 }
 
-const str = (buf: Buffer, off: number, len: number): string =>
+export const str = (buf: Buffer, off: number, len: number): string =>
   buf.toString('utf8', off, off + len).replace(/\0.*$/s, '');
 
-function checksumOk(h: Buffer): boolean {
+export function checksumOk(h: Buffer): boolean {
   let sum = 0;
   for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : h[i]!;
   const field = h.toString('ascii', 148, 156).replace(/\0.*$/s, '').trim();
@@ -155,9 +155,13 @@ export async function extractTarGz(
       if (rel !== '') await assertNoSymlinkParent(target, rel);
       const mode = num(h, 100, 8) & 0o777;
       const layer = limits.layer;
-      if (layer && basename(rel).startsWith(WHITEOUT)) {
+      const regular = type === '0' || type === '\0' || type === '7';
+      const whiteout = layer !== undefined && basename(rel).startsWith(WHITEOUT);
+      // Only a regular file's data is written and counted; anything else that declares data would have it
+      // read (into memory) for nothing, outside the size bound.
+      if (size !== 0 && (whiteout || !regular)) refused('an entry that is not a file declares data', name);
+      if (whiteout) {
         await whiteoutEntry(layer, target, rel, name);
-        await r.read(padded);
         continue;
       }
       switch (type) {
@@ -177,17 +181,21 @@ export async function extractTarGz(
               await fh.write(data!);
               left -= n;
             }
+            await fh.chmod(mode || 0o644);
           } finally {
             await fh.close();
           }
-          await chmod(dest, mode || 0o644);
           if (padded > size) await r.read(padded - size);
           break;
         }
-        case '5':
-          await mkdir(dest, { recursive: true, mode: (mode || 0o755) | 0o700 });
-          await r.read(padded);
+        case '5': {
+          // An earlier entry may have put a link here (to a host directory): mkdir would accept it, and
+          // the mode and owner below would land on the link's target.
+          const there = await lstat(dest).catch(() => undefined);
+          if (there && !there.isDirectory()) refused('a directory entry would replace or follow another entry', name);
+          if (!there) await mkdir(dest, { recursive: true, mode: (mode || 0o755) | 0o700 });
           break;
+        }
         case '2': {
           const what = `${name} -> ${linkName}`;
           if (!linkName) refused('a symbolic link has no target', what);
@@ -212,17 +220,11 @@ export async function extractTarGz(
         }
         case '3':
         case '4':
-          if (limits.kind === 'rootfs' && !layer) {
-            await r.read(padded);
-            break;
-          }
+          if (limits.kind === 'rootfs' && !layer) break;
           refused('the package holds a device node', name);
           break;
         case '6':
-          if (limits.kind === 'rootfs' && !layer) {
-            await r.read(padded);
-            break;
-          }
+          if (limits.kind === 'rootfs' && !layer) break;
           refused('the package holds a FIFO', name);
           break;
         default:
@@ -243,7 +245,11 @@ export async function extractTarGz(
   }
 }
 
-/** A layer's entry gets its owner from the header (a pax record wins); chown drops set-id bits, so mode follows. */
+/**
+ * A layer's entry gets its owner from the header (a pax record wins); chown drops set-id bits, so mode
+ * follows, set on the entry itself: never through a link (lchown, and chmod on a descriptor opened
+ * O_NOFOLLOW).
+ */
 async function own(
   layer: LayerForm,
   dest: string,
@@ -255,7 +261,21 @@ async function own(
     pax[key] && /^\d{1,10}$/.test(pax[key]) ? Number(pax[key]) : num(h, off, 8);
   const to = layer.owner(id('uid', 108), id('gid', 116));
   await lchown(dest, to.uid, to.gid);
-  if (mode) await chmod(dest, mode);
+  if (mode) await chmodNoFollow(dest, mode);
+}
+
+/** chmod on the entry at `path` itself; a link there (which no entry here should be) is refused. */
+async function chmodNoFollow(path: string, mode: number): Promise<void> {
+  const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch((e) => {
+    if ((e as NodeJS.ErrnoException).code === 'ELOOP')
+      refused('an entry would be written through a symbolic link', path);
+    throw e;
+  });
+  try {
+    await fh.chmod(mode);
+  } finally {
+    await fh.close();
+  }
 }
 
 /** `.wh.<name>` deletes <name> of the layers below; `.wh..wh..opq` makes its directory opaque. */
@@ -271,7 +291,7 @@ async function whiteoutEntry(layer: LayerForm, target: string, rel: string, name
   await layer.whiteout(join(target, dir, hidden));
 }
 
-function parsePax(data: Buffer): Record<string, string> {
+export function parsePax(data: Buffer): Record<string, string> {
   const out: Record<string, string> = {};
   let i = 0;
   while (i < data.length) {

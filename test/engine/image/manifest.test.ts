@@ -55,6 +55,34 @@ test('bad manifests are refused as corrupt data: media types, digests, layer cou
   );
 });
 
+test("a lookup never descends through a layer's link on the host: a lower `bin -> /host/dir` hides, not leads", (t) => {
+  const { dir, cleanup } = tempDir('cpe-image-lookup-');
+  t.after(cleanup);
+  // The host directory the link names holds an `app` and a link the lookup must not read.
+  const host = join(dir, 'host-usr-bin');
+  mkdirSync(host);
+  writeFileSync(join(host, 'app'), '');
+  symlinkSync('/usr/bin/busybox', join(host, 'tool'));
+  const low = join(dir, 'low');
+  const up = join(dir, 'up');
+  mkdirSync(low);
+  symlinkSync(host, join(low, 'bin'));
+  mkdirSync(join(up, 'bin'), { recursive: true });
+  // The upper layer's /bin is a directory, so overlayfs stops at the lower link: neither name is there.
+  assert.equal(resolveInImage([up, low], '/bin/app'), undefined);
+  assert.equal(resolveInImage([up, low], '/bin/tool'), undefined);
+  // A whiteout or a file on the way hides the lower layers the same way.
+  writeFileSync(join(up, 'usr'), '');
+  mkdirSync(join(low, 'usr', 'bin'), { recursive: true });
+  writeFileSync(join(low, 'usr', 'bin', 'app'), '');
+  assert.equal(resolveInImage([up, low], '/usr/bin/app'), undefined);
+  // A lower directory under an upper one still shows through.
+  mkdirSync(join(up, 'opt', 'x'), { recursive: true });
+  mkdirSync(join(low, 'opt', 'x'), { recursive: true });
+  writeFileSync(join(low, 'opt', 'x', 'app'), '');
+  assert.equal(resolveInImage([up, low], '/opt/x/app'), '/opt/x/app');
+});
+
 test('the image config becomes one service: PATH lookup through links in the layers, env, user, ports', (t) => {
   const { dir, cleanup } = tempDir('cpe-image-config-');
   t.after(cleanup);

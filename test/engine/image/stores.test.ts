@@ -6,9 +6,11 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { EngineCode } from '../../../src/engine/errors.js';
 import { BlobStore } from '../../../src/engine/image/blob-store.js';
+import type { ImageSource } from '../../../src/engine/image/image-source.js';
 import { LayerStore, layerKey } from '../../../src/engine/image/layer-store.js';
+import { DEFAULT_IMAGE_BOUNDS, pullImage } from '../../../src/engine/image/pull.js';
 import { requireRoot, requireTool, tempDir } from '../../helpers.js';
-import { layer, sha256 } from './oci-builder.js';
+import { image, layer, sha256 } from './oci-builder.js';
 
 async function* chunks(b: Buffer, size = 7): AsyncIterable<Buffer> {
   for (let i = 0; i < b.length; i += size) yield b.subarray(i, i + size);
@@ -137,4 +139,34 @@ test('a hostile layer is refused and leaves nothing in the store; unused layers 
   store.release('b');
   assert.deepEqual(store.prune(new Set(['b'])), [], 'a layer a DU uses stays');
   assert.deepEqual(store.prune(new Set()), ['b']);
+});
+
+test("the entry bound holds for an image's layers together, not for each layer", async (t) => {
+  if (!requireRoot(t, 'layers are unpacked with their owners')) return;
+  const { dir, cleanup } = tempDir('cpe-layers-');
+  t.after(cleanup);
+  const three = (n: string) => layer(['a', 'b', 'c'].map((f) => ({ name: `${n}/${f}`, data: f })));
+  const img = image([three('x'), three('y')]);
+  const src: ImageSource = {
+    root: async () => ({ bytes: img.manifest.bytes, contentType: img.manifest.mediaType, digest: undefined }),
+    manifest: async () => assert.fail('no index here'),
+    blob: async (digest) => {
+      const b = [img.config, ...img.layers].find((x) => x.digest === digest)!;
+      return (async function* () {
+        yield b.bytes;
+      })();
+    },
+    close: () => undefined,
+  };
+  const stores = (d: string) => ({
+    blobs: new BlobStore(join(dir, d, 'blobs')),
+    layers: new LayerStore(join(dir, d, 'l')),
+  });
+  // Each layer holds 3 entries (its files; their directory is made, not listed): 6 in all.
+  const bounds = (maxEntries: number) => ({ bounds: { ...DEFAULT_IMAGE_BOUNDS, maxEntries } });
+  await assert.rejects(pullImage(src, stores('five'), bounds(5)), refused(EngineCode.CorruptData, /more than/));
+  assert.deepEqual(readdirSync(join(dir, 'five', 'l', 'sha256')), [img.layers[0]!.digest.slice(7)]);
+  const got = await pullImage(src, stores('six'), bounds(6));
+  assert.equal(got.layers.length, 2);
+  got.release();
 });
