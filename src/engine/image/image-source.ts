@@ -1,9 +1,7 @@
-// Where an image comes from: a registry (by tag or digest) or an OCI image layout unpacked from an
-// archive. Both serve a root document (the registry's manifest or index for the reference, the
+// Where an image comes from: a registry (by tag or digest) or an oci-archive read in place
+// (oci-archive-source.ts). Both serve a root document (the registry's manifest or index for the reference, the
 // layout's index.json), manifests by digest and blobs by digest; the pull verifies each digest.
-import { join } from 'node:path';
 import { MANIFEST_ACCEPT } from './media-types.js';
-import { layoutBlob, readFile } from './oci-layout.js';
 import type { ImageReference } from './reference.js';
 import { type RegistryClient, readAll } from './registry-client.js';
 
@@ -30,22 +28,5 @@ export function registrySource(client: RegistryClient, ref: ImageReference): Ima
     manifest,
     blob: async (digest) => (await client.get('blobs', digest)).body,
     close: () => client.close(),
-  };
-}
-
-export function layoutSource(dir: string): ImageSource {
-  const blobFile = (digest: string) => join(dir, 'blobs', 'sha256', digest.slice('sha256:'.length));
-  return {
-    root: async (maxBytes) => ({
-      bytes: await readFile(join(dir, 'index.json'), maxBytes, 'index.json'),
-      contentType: undefined,
-      digest: undefined,
-    }),
-    manifest: async (digest, maxBytes) => ({
-      bytes: await readFile(blobFile(digest), maxBytes, 'manifest'),
-      contentType: undefined,
-    }),
-    blob: (digest) => layoutBlob(dir, digest),
-    close: () => undefined,
   };
 }

@@ -1,14 +1,6 @@
-// An OCI image layout (oci-layout + index.json + blobs/sha256/...) as a source of an image, the way an
-// `oci-archive` tar delivers it: told from other packages by its content, unpacked (plain tar, with
-// the package extractor's safety) into staging, then read as a registry is, every blob verified by
-// whoever stores it. The index.json itself is the one document without a digest: it is the root.
-import { constants } from 'node:fs';
-import { mkdir, open } from 'node:fs/promises';
-import { join } from 'node:path';
-import { EngineCode, EngineError } from '../errors.js';
-import { extractTarGz } from '../package/tar-extract.js';
-import { hexOf } from './blob-store.js';
-import { readAll } from './registry-client.js';
+// An `oci-archive` told from other packages by its content: a plain tar whose first entries are an OCI
+// image layout's (oci-layout, index.json). It is read in place, never extracted (oci-archive-source.ts).
+import { open } from 'node:fs/promises';
 
 /** Whether a downloaded file is a plain tar holding an OCI image layout (its first entries name one). */
 export async function isOciArchive(file: string): Promise<boolean> {
@@ -37,49 +29,4 @@ export async function isOciArchive(file: string): Promise<boolean> {
   } finally {
     await fh.close();
   }
-}
-
-export async function unpackLayout(
-  archive: string,
-  dir: string,
-  limits: { maxBytes: number; maxEntries: number },
-): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  await extractTarGz(archive, dir, { ...limits, gzip: false });
-  const layout = await readFile(join(dir, 'oci-layout'), 4096, 'oci-layout');
-  let version: unknown;
-  try {
-    version = (JSON.parse(layout.toString('utf8')) as { imageLayoutVersion?: unknown }).imageLayoutVersion;
-  } catch {}
-  if (version !== '1.0.0')
-    throw new EngineError(EngineCode.CorruptData, 'image refused: the archive is not an OCI image layout 1.0.0');
-}
-
-/** A file of the layout, never through a link, at most max bytes. */
-export async function readFile(path: string, max: number, what: string): Promise<Buffer> {
-  const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(() => {
-    throw new EngineError(EngineCode.CorruptData, `image refused: the archive has no ${what}`);
-  });
-  try {
-    if (!(await fh.stat()).isFile())
-      throw new EngineError(EngineCode.CorruptData, `image refused: the archive's ${what} is not a file`);
-    return await readAll(fh.createReadStream({ autoClose: false }), max, what);
-  } finally {
-    await fh.close();
-  }
-}
-
-/** A blob of the layout, as a stream (verified by whoever reads it). */
-export async function layoutBlob(dir: string, digest: string): Promise<AsyncIterable<Buffer>> {
-  const fh = await open(
-    join(dir, 'blobs', 'sha256', hexOf(digest)),
-    constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK,
-  ).catch(() => {
-    throw new EngineError(EngineCode.CorruptData, `image refused: the archive lacks blob ${digest.slice(7, 19)}`);
-  });
-  if (!(await fh.stat()).isFile()) {
-    await fh.close();
-    throw new EngineError(EngineCode.CorruptData, 'image refused: a blob of the archive is not a file');
-  }
-  return fh.createReadStream();
 }
