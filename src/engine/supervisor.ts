@@ -36,6 +36,8 @@ export interface Launch {
   readonly started?: (pid: number) => void;
   /** A process whose cgroups hold the unit's (an LXC EE's init); absent: the launched process's own. */
   readonly cgroupScope?: () => number;
+  /** The backend applies the DU's own memory and CPU limits itself (an OCI runtime spec's cgroup). */
+  readonly ownLimits?: boolean;
   /** Its network namespace: one the agent made to join, or a fresh loopback-only one (absent: its EE's). */
   readonly network?: UnitNetwork | undefined;
 }

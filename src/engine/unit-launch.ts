@@ -26,7 +26,9 @@ export function launchOf(
   return {
     ...launch,
     ...(network ? { network } : {}),
-    ...(resources ? { started: (pid: number) => c.cgroups.enter(du.duid, resources, pid, launch.cgroupScope) } : {}),
+    ...(resources && !launch.ownLimits
+      ? { started: (pid: number) => c.cgroups.enter(du.duid, resources, pid, launch.cgroupScope) }
+      : {}),
   };
 }
 

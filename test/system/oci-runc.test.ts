@@ -181,6 +181,8 @@ test('OCI EE: an agent restart adopts running containers; after a reboot the roo
   engine.detach();
   engine = new Engine(opts);
   await engine.start();
+  // Adopted: the same process (a loaded host may take a moment to report it Active).
+  await waitFor(() => engine.unitState(euid)?.status === 'Active', 5000).catch(() => undefined);
   assert.equal(engine.unitState(euid)?.status, 'Active');
   assert.equal(engine.unitState(euid)?.pid, pid);
   const oci = engine.backend('oci') as OciBackend;

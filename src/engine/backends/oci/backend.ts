@@ -13,7 +13,7 @@ import type { Launch } from '../../supervisor.js';
 import { type DURecord, type EERecord, type EURecord, hostNetworkOf } from '../../types.js';
 import type { Backend, BackendCapabilities, EERef, ExecEnvClass } from '../backend.js';
 import type { IdRange } from '../lxc/policy.js';
-import { containerCgroup, EECgroup } from './cgroup.js';
+import { containerCgroup, duCgroupName, EECgroup } from './cgroup.js';
 import { runcLauncher } from './launcher.js';
 import { layersOf } from './layers.js';
 import { Runc } from './runc.js';
@@ -169,6 +169,7 @@ export class OciBackend implements Backend {
   /** A DU's writes go with it (uninstall) or with its old files (update: a new image starts clean). */
   async release(ee: EERecord, du: DURecord): Promise<void> {
     await this.store(ee).dropRootfs(du.duid, this.ids(ee), true);
+    new EECgroup(ee.id, undefined, duCgroupName(du.duid)).remove();
   }
 
   launch(ee: EERecord, du: DURecord, eu: EURecord, env: Record<string, string>): Launch {
@@ -183,8 +184,18 @@ export class OciBackend implements Backend {
       user: s.user,
       env: { ...env, CPE_DU_DATA: DATA_IN_CONTAINER },
     };
-    const spec = (network: UnitNetwork | undefined) =>
-      ociSpec({
+    // The DU's own memory and CPU limits (InstallDU Resources.*): its cgroup below the EE's, above its
+    // containers, written before each start (runc makes the containers' cgroups below it).
+    const r = du.settings?.resources;
+    const limits = r && (r.memoryKiB > 0 || r.cpuPercent > 0) ? r : undefined;
+    const spec = (network: UnitNetwork | undefined) => {
+      if (limits)
+        new EECgroup(ee.id, undefined, duCgroupName(du.duid)).apply({
+          memoryKiB: limits.memoryKiB,
+          cpuPercent: limits.cpuPercent,
+          pidsMax: this.opts.pidsMax,
+        });
+      return ociSpec({
         rootfs: store.mountRootfs(du.duid, layersOf(du), ids),
         hostname: s.name,
         args: [launch.command, ...launch.args],
@@ -193,14 +204,19 @@ export class OciBackend implements Backend {
         user: s.user === undefined ? { uid: 0, gid: 0 } : imageUser(layersOf(du), s.user),
         ids,
         pidsMax: this.opts.pidsMax,
-        cgroupsPath: containerCgroup(ee.id, ctr),
+        cgroupsPath: containerCgroup(ee.id, ctr, limits ? du.duid : undefined),
         binds: this.binds(ee, du),
         privileged: du.privileged === true,
         ...(typeof network === 'object' ? { networkNamespacePath: network.join } : {}),
         ...(typeof network === 'object' && this.opts.resolvConf ? { resolvConf: this.opts.resolvConf } : {}),
         ...(typeof network !== 'object' && hostNetworkOf(ee) ? { hostNetwork: true } : {}),
       });
-    return { ...launch, launcher: runcLauncher(this.runc, { id: ctr, bundle: store.bundle(ctr), spec }) };
+    };
+    return {
+      ...launch,
+      ownLimits: true,
+      launcher: runcLauncher(this.runc, { id: ctr, bundle: store.bundle(ctr), spec }),
+    };
   }
 
   /** The only host directories a container sees: its DU's data, and the EE's volumes at their AccessPath. */

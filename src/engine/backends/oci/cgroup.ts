@@ -16,19 +16,30 @@ export interface CgroupLimits {
 
 const v1 = (root: string) => existsSync(join(root, 'memory'));
 
-/** The cgroup path runc is given for a container of the EE (relative to each controller's root). */
-export const containerCgroup = (eeId: string, ctr: string): string => `/${CGROUP_PARENT}/${eeId}/${ctr}`;
+/** A DU's own cgroup below its EE's, holding its Resources limits over all its containers. */
+export const duCgroupName = (duid: string): string => `du-${duid}`;
 
+/**
+ * The cgroup path runc is given for a container of the EE (relative to each controller's root): below its
+ * DU's own cgroup when the DU has limits of its own.
+ */
+export const containerCgroup = (eeId: string, ctr: string, duid?: string): string =>
+  `/${CGROUP_PARENT}/${eeId}/${duid === undefined ? '' : `${duCgroupName(duid)}/`}${ctr}`;
+
+/** An EE's cgroup, or with `sub` a DU's cgroup below it. */
 export class EECgroup {
   constructor(
     private readonly eeId: string,
     private readonly root = ROOT,
+    private readonly sub?: string,
   ) {}
 
   private dir(controller: string | undefined): string {
-    return controller === undefined
-      ? join(this.root, CGROUP_PARENT, this.eeId)
-      : join(this.root, controller, CGROUP_PARENT, this.eeId);
+    const base =
+      controller === undefined
+        ? join(this.root, CGROUP_PARENT, this.eeId)
+        : join(this.root, controller, CGROUP_PARENT, this.eeId);
+    return this.sub === undefined ? base : join(base, this.sub);
   }
 
   /** Writes the limits (0 or less: none); made first when absent. */
@@ -45,6 +56,9 @@ export class EECgroup {
     const parent = join(this.root, CGROUP_PARENT);
     mkdirSync(parent, { recursive: true });
     writeFileSync(join(parent, 'cgroup.subtree_control'), '+memory +cpu +pids');
+    // A DU's cgroup: its EE's passes the controllers down too.
+    if (this.sub !== undefined)
+      writeFileSync(join(dirname(this.dir(undefined)), 'cgroup.subtree_control'), '+memory +cpu +pids');
     this.write(undefined, 'memory.max', mem ?? 'max');
     this.write(undefined, 'cpu.max', `${quota ?? 'max'} 100000`);
     this.write(undefined, 'pids.max', String(l.pidsMax));
@@ -68,12 +82,18 @@ export class EECgroup {
     }
   }
 
-  /** Removes the EE's cgroup in every hierarchy (its containers are gone; runc removed theirs). */
+  /**
+   * Removes the cgroup in every hierarchy (its containers are gone; runc removed theirs): a DU's alone, or
+   * an EE's with its DUs' below it and the common parent when it is left empty.
+   */
   remove(): void {
     // runc makes a container's cgroup in every v1 hierarchy it finds (named ones too): all are looked at.
     const controllers = v1(this.root) ? readdirSync(this.root) : [];
     for (const c of [...controllers, undefined]) {
-      for (const d of [this.dir(c), dirname(this.dir(c))]) {
+      const own = this.dir(c);
+      const dus = this.sub === undefined && existsSync(own) ? readdirSync(own).filter((n) => n.startsWith('du-')) : [];
+      const dirs = this.sub === undefined ? [...dus.map((n) => join(own, n)), own, dirname(own)] : [own];
+      for (const d of dirs) {
         try {
           rmdirSync(d);
         } catch {
