@@ -18,6 +18,7 @@ import { manifest, tarGz } from '../engine/tar-builder.js';
 import { requireRoot, requireTool, tempDir, waitFor } from '../helpers.js';
 import { serveFiles } from '../http-files.js';
 import { lxcHost, requireLxc } from './lxc.js';
+import { makeLink, quiet, removeLink } from './netns.js';
 
 const id = String(process.pid % 100000);
 const n = (process.pid % 200) + 20;
@@ -29,22 +30,6 @@ const SERVERLINK = { host: `cps${id}`, ns: `cpes${id}`, hostIp: `10.98.${n}.1`, 
 const PORT = 20000 + (process.pid % 10000);
 
 const ip = (...args: string[]) => execFileSync('ip', args, { encoding: 'utf8' });
-const quiet = (cmd: string, ...args: string[]) => {
-  try {
-    execFileSync(cmd, args, { stdio: 'ignore' });
-  } catch {}
-};
-
-function makeLink(l: typeof UPLINK): void {
-  ip('netns', 'add', l.ns);
-  ip('link', 'add', l.host, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', l.ns);
-  ip('addr', 'add', `${l.hostIp}/24`, 'dev', l.host);
-  ip('link', 'set', l.host, 'up');
-  ip('-n', l.ns, 'addr', 'add', `${l.nsIp}/24`, 'dev', 'eth0');
-  ip('-n', l.ns, 'link', 'set', 'eth0', 'up');
-  ip('-n', l.ns, 'link', 'set', 'lo', 'up');
-}
-
 /** What of ours is on the host now: tables, links, namespaces. */
 function ours(): string[] {
   const tables = execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' })
@@ -128,8 +113,7 @@ test('networked EUs: port mapping from a client namespace, masquerade to a serve
         .catch(() => undefined);
     server?.kill('SIGKILL');
     for (const l of [UPLINK, SERVERLINK]) {
-      quiet('ip', 'link', 'del', l.host);
-      quiet('ip', 'netns', 'del', l.ns);
+      removeLink(l);
     }
     for (const x of ours()) {
       if (x.startsWith('table ')) quiet('nft', 'delete', 'table', ...x.slice(6).split(' '));
