@@ -28,19 +28,11 @@ const next = (s: dgram.Socket, ms = 1000) =>
     });
   });
 
-test('hostResolvers: the IPv4 nameserver lines of resolv.conf, at most three', () => {
-  const text =
-    'search lan\nnameserver 10.0.0.1\n# nameserver 9.9.9.9\nnameserver ::1\nnameserver 127.0.0.53\n' +
-    'nameserver 1.1.1.1\nnameserver 8.8.8.8\n';
-  assert.deepEqual(hostResolvers(text), ['10.0.0.1', '127.0.0.53', '1.1.1.1']);
-  assert.deepEqual(hostResolvers(''), []);
-});
-
-test('a unit query goes to the resolver under an id of ours and its answer comes back under the unit id', async (t) => {
+/** A forwarder on a loopback port of its own (standing for the gateway's 53), a resolver and a unit socket. */
+async function setup(t: { after(fn: () => void): void }) {
   const resolver = await udp();
   const unit = await udp();
   const fwd = new DnsForwarder(silentLogger, () => ['127.0.0.1'], resolver.address().port);
-  // A port of its own on loopback stands for the gateway's port 53.
   const probe = await udp();
   const port = probe.address().port;
   probe.close();
@@ -50,6 +42,19 @@ test('a unit query goes to the resolver under an id of ours and its answer comes
     resolver.close();
     unit.close();
   });
+  return { resolver, unit, port };
+}
+
+test('hostResolvers: the IPv4 nameserver lines of resolv.conf, at most three', () => {
+  const text =
+    'search lan\nnameserver 10.0.0.1\n# nameserver 9.9.9.9\nnameserver ::1\nnameserver 127.0.0.53\n' +
+    'nameserver 1.1.1.1\nnameserver 8.8.8.8\n';
+  assert.deepEqual(hostResolvers(text), ['10.0.0.1', '127.0.0.53', '1.1.1.1']);
+  assert.deepEqual(hostResolvers(''), []);
+});
+
+test('a unit query goes to the resolver under an id of ours and its answer comes back under the unit id', async (t) => {
+  const { resolver, unit, port } = await setup(t);
 
   unit.send(query(0x1234), port, '127.0.0.1');
   const asked = await next(resolver);
@@ -73,18 +78,7 @@ test('a unit query goes to the resolver under an id of ours and its answer comes
 });
 
 test('what is not a query is dropped: answers sent to it, short and oversized messages', async (t) => {
-  const resolver = await udp();
-  const unit = await udp();
-  const fwd = new DnsForwarder(silentLogger, () => ['127.0.0.1'], resolver.address().port);
-  const probe = await udp();
-  const port = probe.address().port;
-  probe.close();
-  await fwd.start('127.0.0.1', port);
-  t.after(() => {
-    fwd.stop();
-    resolver.close();
-    unit.close();
-  });
+  const { resolver, unit, port } = await setup(t);
   const answer = query(1);
   answer.writeUInt16BE(0x8180, 2);
   unit.send(answer, port, '127.0.0.1');
@@ -94,12 +88,7 @@ test('what is not a query is dropped: answers sent to it, short and oversized me
 });
 
 test('at most 32 queries of one unit and 256 in all wait for the resolver at once', async (t) => {
-  const resolver = await udp();
-  const fwd = new DnsForwarder(silentLogger, () => ['127.0.0.1'], resolver.address().port);
-  const probe = await udp();
-  const port = probe.address().port;
-  probe.close();
-  await fwd.start('127.0.0.1', port);
+  const { resolver, port } = await setup(t);
   let seen = 0;
   resolver.on('message', () => seen++);
   // Units by their addresses: 127.0.0.2 .. 127.0.0.10 on loopback.
@@ -110,8 +99,6 @@ test('at most 32 queries of one unit and 256 in all wait for the resolver at onc
     units.push(s);
   }
   t.after(() => {
-    fwd.stop();
-    resolver.close();
     for (const u of units) u.close();
   });
   for (let i = 0; i < 40; i++) units[0]!.send(query(i), port, '127.0.0.1');
