@@ -106,11 +106,13 @@ function containerPids(state: string, id: string): number[] {
   return JSON.parse(out.toString()) as number[];
 }
 
-/** This process's memory after a GC, in KB: the JavaScript heap (what the agent keeps per DU) and the RSS. */
-function afterGc(): { heap: number; rss: number } {
+/**
+ * This process's JavaScript heap after a GC, in KB: what the agent keeps per DU. (Its RSS moves by more than a
+ * DU's few KB between two readings, so it is no figure per DU.)
+ */
+function afterGc(): { heap: number } {
   (globalThis as { gc?: () => void }).gc?.();
-  const m = process.memoryUsage();
-  return { heap: m.heapUsed / 1024, rss: m.rss / 1024 };
+  return { heap: process.memoryUsage().heapUsed / 1024 };
 }
 
 export async function networkedFigures(): Promise<Figure[]> {
@@ -200,7 +202,6 @@ export async function networkedFigures(): Promise<Figure[]> {
       mem(`networked OCI container: PSS of its processes (httpd), mean of ${UNITS}`, mean(container)),
       mem('  + its `runc run` supervisor process (PSS)', mean(supervisor)),
       mem('  + agent heap growth per networked DU (after GC)', (after.heap - before.heap) / UNITS, 'KB'),
-      mem('  + agent RSS growth per networked DU (after GC; noisy)', (after.rss - before.rss) / UNITS, 'KB'),
     ];
   } finally {
     await registry.stop();
