@@ -186,7 +186,10 @@ test('OCI EE: an agent restart adopts running containers; after a reboot the roo
   assert.equal(engine.unitState(euid)?.status, 'Active');
   assert.equal(engine.unitState(euid)?.pid, pid);
   const oci = engine.backend('oci') as OciBackend;
-  assert.equal((await oci.runc.list()).filter((c) => c.status === 'running').length, 1);
+  // Its container is kept (runc run may still be between create and start on a loaded host).
+  const running = async () => (await oci.runc.list()).filter((c) => c.status === 'running').length;
+  await waitFor(async () => (await running()) === 1, 5000).catch(() => undefined);
+  assert.equal(await running(), 1);
 
   // A "reboot": the containers and every mount go (runc's state stays on disk, stale); start cleans and remounts.
   engine.detach();

@@ -89,12 +89,14 @@ export class OciBackend implements Backend {
   /**
    * After a device reboot or an agent restart: the EE's image mounted, its cgroup limits set, and runc
    * containers no unit can be adopted with removed (stopped ones, and those whose `runc run` is gone).
+   * A "created" one whose `runc run` lives is kept: that run is between create and start (a restart
+   * right after a unit's launch), and deleting it would kill the unit the supervisor adopts.
    */
   async prepare(ee: EERecord): Promise<void> {
     await this.store(ee).mount();
     this.cgroup(ee).apply(this.limits(ee));
     for (const c of await this.containers(ee))
-      if (c.status !== 'running' || !ownedByRunc(c.pid)) await this.runc.delete(c.id);
+      if (c.status === 'stopped' || !ownedByRunc(c.pid)) await this.runc.delete(c.id);
   }
   private async containers(ee: EERef) {
     return (await this.runc.list()).filter((c) => c.id.startsWith(`${ee.id}-`));
