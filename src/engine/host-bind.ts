@@ -60,7 +60,8 @@ export async function bindOpened(fd: number, at: string, opts: { readOnly: boole
   try {
     await runTool('mount', ['--make-private', staging]);
     makeMountPoint(held, dir);
-    await runTool('mount', ['--bind', `/proc/${process.pid}/fd/${fd}`, held]);
+    // -c: mount would otherwise resolve the descriptor's link back into a path string and mount that path.
+    await runTool('mount', ['-c', '--bind', `/proc/${process.pid}/fd/${fd}`, held]);
     await runTool('mount', ['-o', `remount,bind,${opts.readOnly ? 'ro' : 'rw'},nosuid,nodev`, held]);
     await runTool('mount', ['--make-private', held]);
     makeMountPoint(at, dir);

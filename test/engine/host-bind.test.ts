@@ -114,6 +114,27 @@ test('bindOpened: in a shared tree the bind appears with its flags, and no stagi
   }
 });
 
+test('bindOpened: the opened object is bound even when its path is swapped for a link after the open', async (t) => {
+  if (!requireRoot(t, 'mounts')) return;
+  const { dir, cleanup, parent, source } = layout();
+  const at = join(dir, 'du', 'host-1');
+  const elsewhere = join(dir, 'elsewhere');
+  mkdirSync(elsewhere);
+  writeFileSync(join(elsewhere, 'f'), 'secret');
+  const fd = openExact(source);
+  try {
+    // The mount tool must not resolve /proc/<pid>/fd/<fd> back into a path: that path now leads elsewhere.
+    renameSync(source, join(parent, 'moved'));
+    symlinkSync(elsewhere, source);
+    await bindOpened(fd, at, { readOnly: true, staging: join(dir, 'staging') });
+    assert.equal(readFileSync(join(at, 'f'), 'utf8'), 'x', 'the object opened, not the link planted after');
+  } finally {
+    closeSync(fd);
+    await unmount(at);
+    cleanup();
+  }
+});
+
 test('clearStaging: what a crash left (binds stacked, an object held) is unmounted and removed', async (t) => {
   if (!requireRoot(t, 'mounts')) return;
   const { dir, cleanup, source } = layout();
