@@ -4,6 +4,7 @@ import type { EventEmitter } from 'node:events';
 import type { Logger } from '../util/logger.js';
 import type { AppVolumes } from './app-volumes.js';
 import type { DuCgroups } from './du-cgroup.js';
+import type { DuDisks } from './du-disk.js';
 import type { DuStore } from './du-store.js';
 import type { HostObjects } from './host-objects.js';
 import type { Identities } from './identity.js';
@@ -43,4 +44,6 @@ export interface EngineParts {
   readonly cgroups: DuCgroups;
   /** The host paths bound into EEs for DUs (HostObject). */
   readonly hostObjects: HostObjects;
+  /** The DUs' own disks (Resources.AllocatedDiskSpace): an image over each one's data directory. */
+  readonly disks: DuDisks;
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { dateTime as iso } from '../util/time.js';
 import { admitDisk, unpackLimits } from './admission.js';
 import type { EngineParts } from './context.js';
-import { removeData } from './du-data.js';
+import { applyDisk, removeData } from './du-data.js';
 import { asEngineError, faultOf, removeRoot, type Unpacked, unpackIfTree } from './du-files.js';
 import { admitDuDisk, admitResources } from './du-limits.js';
 import { EngineCode, EngineError } from './errors.js';
@@ -175,6 +175,7 @@ async function commitInstall(p: EngineParts, req: InstallRequest, job: InstallJo
     }
     if (!existsSync(store.dataDir(du.uuid, du.ee))) job.madeData = du;
     p.identity.makeDataDir(du);
+    await applyDisk(p, ee, du);
     // The commit point: recovery finds the DU in the records. Known in memory only once it is there.
     store.commitDUs([...store.dus, du]);
     p.ociImages.settle(op.staging, store.dus);

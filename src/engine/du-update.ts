@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { dateTime as iso } from '../util/time.js';
 import { admitDisk, unpackLimits } from './admission.js';
 import type { EngineParts } from './context.js';
-import { removeData } from './du-data.js';
+import { applyDisk, removeData } from './du-data.js';
 import {
   asEngineError,
   assertSameDU,
@@ -20,7 +20,7 @@ import {
 } from './du-files.js';
 import { admitDuDisk, admitResources } from './du-limits.js';
 import { EngineCode, EngineError } from './errors.js';
-import { logDetail } from './fault-log.js';
+import { logDetail, logError } from './fault-log.js';
 import type { ImageRecord } from './image/image-record.js';
 import { newOpId, resultOf } from './journal.js';
 import { mountImage, unmount } from './mounts.js';
@@ -187,6 +187,7 @@ async function commitUpdate(p: EngineParts, req: UpdateRequest, job: UpdateJob, 
       network,
     };
     p.identity.makeDataDir(du);
+    await applyDisk(p, ee, du);
     if (req.settings?.hostObjects) await p.hostObjects.attach(du);
     store.commitDUs(store.dus.map((d) => (d.duid === duid ? du : d))); // the commit point
     p.ociImages.settle(op.staging, store.dus);
@@ -221,7 +222,11 @@ async function failUpdate(p: EngineParts, req: UpdateRequest, job: UpdateJob, e:
   const { op, old } = job;
   const err = asEngineError(e);
   logDetail(p.log, err, { opId: op.id });
-  if (job.swapped) await restoreRoot(old, op.staging);
+  if (job.swapped) {
+    await restoreRoot(old, op.staging);
+    // Its data back on the disk it had (a new allowance may have been applied, or half of it).
+    await p.disks.apply(old).catch((c) => logError(p.log, c, { duid: old.duid }, "the DU's disk was not restored"));
+  }
   rmSync(op.staging, { recursive: true, force: true });
   p.ociImages.settle(op.staging, p.store.dus);
   await p.volumes.drop(job.created);

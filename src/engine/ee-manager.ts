@@ -191,6 +191,7 @@ export class EEManager {
     for (const du of dus) await this.uninstall(du.duid, 'ee-remove');
     await this.p.queue.serial(async () => {
       await this.p.volumes.drop(store.vols.filter((v) => v.ee === eeId));
+      await this.p.disks.dropEE(eeId, (uuid) => store.dataDir(uuid, eeId));
       await b.destroy(ee);
       store.ees = store.ees.filter((e) => e.id !== eeId);
       store.saveEEs();
@@ -254,8 +255,11 @@ export class EEManager {
           );
         const running = store.unitsIn(eeId).filter((e) => supervisor.isRunning(e.euid));
         for (const eu of running) await supervisor.stop(eu.euid, this.p.grace);
+        // The DUs' own disks are mounted inside the EE's: off while it is unmounted, on again after.
+        await this.p.disks.unmountEE(eeId, (uuid) => store.dataDir(uuid, eeId));
         await b.growDisk(ee, c.diskKiB);
         ee.allocatedDiskKiB = c.diskKiB;
+        for (const du of store.dusIn(eeId)) await this.p.disks.apply(du);
         for (const eu of running) supervisor.start(eu.euid);
       }
       if (c.memoryKiB !== undefined) ee.allocatedMemoryKiB = c.memoryKiB;

@@ -15,6 +15,7 @@ import type { Backend, ExecEnvClass } from './backends/backend.js';
 import { makeBackends } from './backends/registry.js';
 import type { EngineParts } from './context.js';
 import { DuCgroups } from './du-cgroup.js';
+import { DuDisks } from './du-disk.js';
 import { install } from './du-install.js';
 import { graceOf } from './du-settings.js';
 import { DuStore } from './du-store.js';
@@ -124,6 +125,11 @@ export class Engine extends EventEmitter<EngineEvents> {
       }),
       ociImages: new OciImages(records.path('images'), imageBounds(opts)),
       hostObjects: new HostObjects({ store, log }),
+      disks: new DuDisks(records.path('du-disks'), {
+        dataDir: (du) => store.dataDir(du.uuid, du.ee),
+        owner: (du) => identity.ownerOf(du),
+        rootIds: (du) => identity.hostUserOf(du, du.eus[0]),
+      }),
       cgroups: new DuCgroups((duid) => records.path('cgroups', `${duid}.json`), log),
       supervise: (du, eu) =>
         supervisor.add(
@@ -173,7 +179,10 @@ export class Engine extends EventEmitter<EngineEvents> {
     return asWork(async () => {
       for (const du of [...this.store.dus]) await this.uninstall(du.duid, 'factory-reset');
       await this.queue.serial(() => this.vols.drop(this.store.vols));
-      for (const ee of this.store.ees) await this.store.backendOf(ee).destroy(ee);
+      for (const ee of this.store.ees) {
+        await this.parts.disks.dropEE(ee.id, (uuid) => this.store.dataDir(uuid, ee.id));
+        await this.store.backendOf(ee).destroy(ee);
+      }
       await this.queue.serial(async () => {
         this.store.ees = [];
         this.store.saveEEs();

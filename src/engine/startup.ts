@@ -38,6 +38,7 @@ export async function startEngine(p: EngineParts, ees: EEManager, images: Volume
         logError(log, e, { duid: du.duid }, 'DU image could not be mounted'),
       );
   }
+  await mountDuDisks(p);
   store.vols = records.loadVolumes();
   await p.volumes.mountAll();
   await p.hostObjects.mountAll();
@@ -56,5 +57,28 @@ export async function startEngine(p: EngineParts, ees: EEManager, images: Volume
     if (!ee.enabled) continue;
     await ees.startEE(ee).catch((e) => log.error({ err: e, ee: ee.name }, 'container did not start'));
     ees.autostart(ee);
+  }
+}
+
+/**
+ * The DUs' own disks as their records say (a reboot unmounted them, a crash stopped a change half-way), and
+ * data an uninstall retained on its own disk mounted again; the images of EEs no record knows go.
+ */
+async function mountDuDisks(p: EngineParts): Promise<void> {
+  const { store, disks, log } = p;
+  for (const du of store.dus)
+    await disks.apply(du).catch((e) => logError(log, e, { duid: du.duid }, "the DU's own disk could not be mounted"));
+  if (p.records.lost.has('ees.json')) return;
+  for (const eeId of disks.eesWithImages()) {
+    const ee = store.ee(eeId);
+    if (!ee) {
+      await disks.dropEE(eeId).catch((e) => logError(log, e, { ee: eeId }, 'disks of a removed EE stay'));
+      continue;
+    }
+    for (const uuid of disks.imagesOf(eeId))
+      if (!store.dus.some((d) => d.ee === eeId && d.uuid === uuid))
+        await disks
+          .restoreRetained(eeId, uuid, store.dataDir(uuid, eeId))
+          .catch((e) => logError(log, e, { ee: ee.name }, 'retained data on its own disk could not be mounted'));
   }
 }

@@ -1,4 +1,5 @@
-// InstallDU arguments on a real LXC EE: the DU's memory limit as a child cgroup of the container's, and a
+// InstallDU arguments on a real LXC EE: the DU's memory limit as a child cgroup of the container's, its own
+// disk (AllocatedDiskSpace) mounted on the host and reaching the running container, and a
 // HostObject bound from the EE's allow-list, read-only, at its Destination inside the container (for root of
 // the container too, installed into the running EE and after the EE's restart, nosuid and nodev held); both
 // gone with the DU.
@@ -18,12 +19,15 @@ cat /mnt/host/hello.txt
 echo "runs as uid $(id -u)"
 if echo x > /mnt/host/written 2>/dev/null; then echo "host object writable"; else echo "host object read-only"; fi
 grep "appdata/host-" /proc/self/mountinfo | sed 's/^/mountinfo: /'
+dd if=/dev/zero of="$CPE_DU_DATA/fill" bs=1024 count=4096 2>/dev/null
+echo "dd=$? $(ls -ld "$CPE_DU_DATA" | cut -c1-10)"
+rm -f "$CPE_DU_DATA/fill"
 echo "round done"
 trap "exit 0" TERM
 while true; do sleep 0.2; done
 `;
 
-test('LXC EE: a DU memory limit is a child cgroup of the container, a HostObject is bound read-only', async (t) => {
+test('LXC EE: a DU memory limit is a child cgroup of the container, its disk limit holds inside, a HostObject is bound read-only', async (t) => {
   if (!(await requireLxc(t))) return;
   const { dir, cleanup } = tempDir('cpe-lxc-args-');
   const share = join(dir, 'share');
@@ -59,7 +63,7 @@ test('LXC EE: a DU memory limit is a child cgroup of the container, a HostObject
     requestTag: 'args',
     settings: {
       shutdownDelayS: 1,
-      resources: { diskKiB: -1, memoryKiB: 32 * 1024, cpuPercent: 10 },
+      resources: { diskKiB: 2048, memoryKiB: 32 * 1024, cpuPercent: 10 },
       hostObjects: [{ source: share, destination: '/mnt/host', options: '', readOnly: true }],
     },
   });
@@ -69,6 +73,10 @@ test('LXC EE: a DU memory limit is a child cgroup of the container, a HostObject
   const log = engine.unitLog(euid);
   assert.match(log, /hello from the host/, 'the host file is seen at its Destination');
   assertReadOnlyInside(log, share, 'installed into the running EE');
+  // Its own disk of 2 MiB, mounted on the host after the container started, reached it: 4 MiB do not fit.
+  const data = engine.dataDir(engine.du(r.duid!)!.uuid, ee.id);
+  assert.ok(isMounted(data), "the DU's data directory is its own disk on the host");
+  assert.match(log, /dd=[1-9]\d* drwx------/, 'ENOSPC inside the running container, in a directory private to the DU');
 
   // The service runs inside the container's cgroup, in the DU's child with the DU's limit.
   const pid = engine.unitState(euid)!.pid!;
@@ -99,7 +107,9 @@ test('LXC EE: a DU memory limit is a child cgroup of the container, a HostObject
   // The EE started afresh with the host object in place: its copy of du/ holds the same flags.
   await engine.restartEE(ee.id, 'test');
   await waitFor(() => engine.unitLog(euid).split('round done').length > 2, 30_000);
-  assertReadOnlyInside(engine.unitLog(euid).split('round done').at(-2)!, share, 'after the EE restarted');
+  const again = engine.unitLog(euid).split('round done').at(-2)!;
+  assertReadOnlyInside(again, share, 'after the EE restarted');
+  assert.match(again, /dd=[1-9]/, 'its own disk in the container started afresh');
 
   const bound = lxcHost(engine).duDir(ee.container!);
   const un = await engine.uninstall(r.duid!, 'rm');
@@ -108,6 +118,7 @@ test('LXC EE: a DU memory limit is a child cgroup of the container, a HostObject
     !readFileSync('/proc/mounts', 'utf8').includes(`host-${r.duid}`),
     'the host object is unmounted with the DU',
   );
+  assert.ok(!isMounted(data) && !existsSync(data), "the DU's disk and data are gone");
   assert.ok(!isMounted(join(bound, '.appdata', `host-${r.duid}-1`)));
 });
 

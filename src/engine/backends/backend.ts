@@ -81,6 +81,8 @@ export interface Backend {
   sweepStaging(ee: EERecord): void;
   /** How a unit starts: env is what the core gives it; hostUser the host ids it runs with. */
   launch(ee: EERecord, du: DURecord, eu: EURecord, env: Record<string, string>, hostUser: () => UserIds): Launch;
+  /** Throws (a fault saying what to do) when a DU's own disk mounted now would not reach the EE's running units. */
+  admitDataDisk?(ee: EERecord): Promise<void>;
   /** Throws (a fault naming what is missing) when this host can't start a networked unit confined. */
   admitNetwork?(): void;
   /** A DU's units have stopped for good (uninstall) or for new files (update): what the backend kept for it goes. */

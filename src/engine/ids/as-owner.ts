@@ -21,13 +21,13 @@ import type { UserIds } from './users.js';
 
 export type Owner = { readonly range: IdRange } | { readonly user: UserIds };
 
-function runAs(owner: Owner, cmd: string, args: string[]): Promise<void> {
+function runAs(owner: Owner, cmd: string, args: string[]): Promise<boolean> {
   const [file, argv, ids] =
     'range' in owner
       ? ['lxc-usernsexec', ['-m', `b:0:${owner.range.base}:${owner.range.size}`, '--', cmd, ...args], {}]
       : [cmd, args, { uid: owner.user.uid, gid: owner.user.gid }];
   // A failure is the owner's files resisting (their own doing): what is left is checked by the caller.
-  return new Promise((resolve) => execFile(file, argv, { ...ids, maxBuffer: 1024 * 1024 }, () => resolve()));
+  return new Promise((resolve) => execFile(file, argv, { ...ids, maxBuffer: 1024 * 1024 }, (e) => resolve(!e)));
 }
 
 function kind(path: string): 'absent' | 'link' | 'dir' | 'other' {
@@ -65,6 +65,15 @@ export async function removeTree(path: string, owner: Owner): Promise<boolean> {
 export async function emptyTree(path: string, owner: Owner): Promise<void> {
   if (kind(path) !== 'dir') return;
   await runAs(owner, 'find', [path, '-mindepth', '1', '-delete']);
+}
+
+/**
+ * Copies what is in one directory into another as their owner (cp -a: links copied as links, never
+ * followed; ownership and modes kept within what the owner may set). False: not all of it was copied.
+ */
+export async function copyTree(from: string, to: string, owner: Owner): Promise<boolean> {
+  if (kind(from) !== 'dir' || kind(to) !== 'dir') return false;
+  return runAs(owner, 'cp', ['-a', '--', `${from}/.`, `${to}/`]);
 }
 
 /**

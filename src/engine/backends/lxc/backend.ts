@@ -3,6 +3,7 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../../util/logger.js';
+import { EngineCode, EngineError } from '../../errors.js';
 import { checkPool, delegatePool, type IdPool } from '../../ids/pool.js';
 import type { UserIds } from '../../ids/users.js';
 import type { Launch } from '../../supervisor.js';
@@ -104,6 +105,14 @@ export class LxcBackend implements Backend {
   }
   memoryKiB(ee: EERecord): Promise<number> {
     return this.host.memoryKiB(ee.container!);
+  }
+  async admitDataDisk(ee: EERecord): Promise<void> {
+    if (!(await this.host.dataPropagates(ee.container!)))
+      throw new EngineError(
+        EngineCode.CommandFailure,
+        `${ee.name} was started by an earlier agent without the data propagation a DU's own disk needs: disable and ` +
+          `enable it once, then install DUs with Resources.AllocatedDiskSpace there`,
+      );
   }
   growDisk(ee: EERecord, diskKiB: number): Promise<void> {
     return this.host.growDisk(ee.container!, diskKiB);

@@ -50,7 +50,7 @@ export function containerConfig(
     ...netLines(false),
     'lxc.mount.entry = shm dev/shm tmpfs nosuid,nodev,noexec,create=dir 0 0',
     `lxc.mount.entry = ${m.duDir} ${IN_CONTAINER.du.slice(1)} none rbind,rslave,ro,nosuid,nodev,create=dir 0 0`,
-    `lxc.mount.entry = ${m.dataDir} ${IN_CONTAINER.data.slice(1)} none bind,nosuid,nodev,create=dir 0 0`,
+    dataLine(m.dataDir),
     ...(m.resolvConf ? [resolvConfLine(m.resolvConf)] : []),
     ...confinementLines(policy, m.seccomp, { cgroupV1: CGROUP_V1, appArmor: appArmorEnabled() }),
     ...limitLines(limits),
@@ -122,3 +122,14 @@ export function limitLines(l: LxcLimits): string[] {
   }
   return out;
 }
+
+/**
+ * The DUs' data directories: rslave of the host's shared data/, so that a DU's own disk mounted there after
+ * the container started reaches inside it (and nothing mounted inside reaches the host).
+ */
+export const dataLine = (dataDir: string) =>
+  `lxc.mount.entry = ${dataDir} ${IN_CONTAINER.data.slice(1)} none rbind,rslave,nosuid,nodev,create=dir 0 0`;
+
+/** The line an agent before DU disks wrote (no propagation). */
+export const oldDataLine = (dataDir: string) =>
+  `lxc.mount.entry = ${dataDir} ${IN_CONTAINER.data.slice(1)} none bind,nosuid,nodev,create=dir 0 0`;

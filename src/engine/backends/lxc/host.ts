@@ -25,9 +25,11 @@ import { baseRootfs } from './base-rootfs.js';
 import {
   containerConfig,
   DEFAULT_DISK_KIB,
+  dataLine,
   IN_CONTAINER,
   type LxcLimits,
   limitLines,
+  oldDataLine,
   resolvConfLine,
   SECCOMP,
   withLimits,
@@ -149,18 +151,31 @@ export class LxcHost {
   }
 
   private async unmount(name: string): Promise<void> {
+    await unmount(this.dataDir(name));
     await unmount(this.upper(name));
   }
 
   /**
    * What must be in place before the container starts and before any DU image is mounted in its du/
-   * (after a device reboot): the writable layer mounted, and du/ a shared mount of its own, so that
-   * SquashFS DUs mounted there later reach inside the running container.
+   * (after a device reboot): the writable layer mounted, and du/ and data/ shared mounts of their own, so
+   * that SquashFS DUs and DUs' own disks mounted there later reach inside the running container.
    */
   async prepare(name: string): Promise<void> {
     makePassable(this.lxcpath);
     await this.mount(name);
     await makeShared(this.duDir(name));
+    await makeShared(this.dataDir(name));
+  }
+
+  /**
+   * Whether a disk mounted in data/ now reaches the container's services: it is stopped, or it was started
+   * with data/ bound rslave (an agent before DU disks bound it without propagation: restart it once).
+   */
+  async dataPropagates(name: string): Promise<boolean> {
+    return (await this.state(name)) !== 'RUNNING' || existsSync(this.dataMarker(name));
+  }
+  private dataMarker(name: string): string {
+    return join(this.lxcpath, name, 'data-rslave');
   }
 
   async state(name: string): Promise<'RUNNING' | 'STOPPED' | 'ABSENT' | string> {
@@ -176,7 +191,9 @@ export class LxcHost {
     this.bindResolvConf(name);
     const cfg = join(this.lxcpath, name, 'config');
     const text = readFileSync(cfg, 'utf8');
-    if (withNet(text, hostNetwork) !== text) writeFileSync(cfg, withNet(text, hostNetwork));
+    const next = withNet(text, hostNetwork).replace(oldDataLine(this.dataDir(name)), dataLine(this.dataDir(name)));
+    if (next !== text) writeFileSync(cfg, next);
+    writeFileSync(this.dataMarker(name), '');
     const args = ['-P', this.lxcpath, '-n', name, '-d'];
     const r = await lxcTool('lxc-start', args);
     if (r.exitCode !== 0)
