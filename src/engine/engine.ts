@@ -243,6 +243,11 @@ export class Engine extends EventEmitter<EngineEvents> {
   unitMemoryKiB(euid: string): number {
     return memoryKiB(this.supervisor.state(euid)?.pid);
   }
+  /** KiB of its DU's package, and of its data on the DU's own disk if it has one. */
+  unitDiskKiB(euid: string): number {
+    const du = this.store.unitOf(euid)?.du;
+    return du ? du.diskKiB + this.parts.disks.usedKiB(du) : 0;
+  }
   /** Where a unit's stdout and stderr are kept (bounded to 256 KiB). */
   unitLogFile(euid: string): string {
     return this.records.path('eu', `${euid}.log`);

@@ -75,7 +75,7 @@ async function setup(t: { after(fn: () => Promise<void>): void }) {
   return { box, dir, opts };
 }
 
-test('Resources.AllocatedDiskSpace: the data directory is a disk of that size, its services get ENOSPC at the limit; Update resizes, adds and removes it with the data kept', async (t) => {
+test('AllocatedDiskSpace: the data directory is a disk of that size; Update changes it, data kept', async (t) => {
   if (!requireRoot(t, 'loop mounts')) return;
   const { box, dir } = await setup(t);
   const { engine } = box;
@@ -105,7 +105,11 @@ test('Resources.AllocatedDiskSpace: the data directory is a disk of that size, i
   assert.equal(readFileSync(join(data, 'keep'), 'utf8'), 'kept\n');
 
   // Smaller than what is stored: refused, and the DU stays as it was.
+  const before = engine.unitDiskKiB(euid);
   writeFileSync(join(data, 'big'), Buffer.alloc(6 * 1024 * 1024, 1));
+  // ExecutionUnit.DiskSpaceInUse: its package and what its data takes.
+  const inUse = engine.unitDiskKiB(euid) - before;
+  assert.ok(inUse >= 6144 && inUse < 6144 + 256, `DiskSpaceInUse grew by ${inUse} KiB`);
   const small = await engine.update(r.duid!, { requestTag: 'shrink', retainData: true, settings: resources(2048) });
   assert.equal(small.fault?.code, EngineCode.ResourcesExceeded, small.fault?.message);
   assert.ok(isMounted(data) && sizeKiB(data) >= 8192, 'still on its 8 MiB disk');
@@ -140,7 +144,7 @@ test('Resources.AllocatedDiskSpace: the data directory is a disk of that size, i
   assert.ok(!readFileSync('/proc/mounts', 'utf8').includes(dir), 'no mount left under the state directory');
 });
 
-test('a DU disk is mounted again after a reboot; retained data stays on its disk and comes back with the next install', async (t) => {
+test('a DU disk is mounted again after a reboot; retained data keeps its disk until the next install', async (t) => {
   if (!requireRoot(t, 'loop mounts')) return;
   const { box, dir, opts } = await setup(t);
   const url = writePkg(dir, 'keeper', 16);
@@ -182,7 +186,7 @@ test('a DU disk is mounted again after a reboot; retained data stays on its disk
   assert.equal(readFileSync(join(data, 'keep'), 'utf8'), 'kept\n');
 });
 
-test('DuDisks: a link planted where the data directory was is refused; nothing is mounted where it points', async (t) => {
+test('DuDisks: a link planted as the data directory is refused; nothing is mounted where it points', async (t) => {
   if (!requireRoot(t, 'loop mounts')) return;
   const { dir, cleanup } = tempDir('cpe-du-disk-link-');
   t.after(cleanup);

@@ -27,7 +27,7 @@ trap "exit 0" TERM
 while true; do sleep 0.2; done
 `;
 
-test('LXC EE: a DU memory limit is a child cgroup of the container, its disk limit holds inside, a HostObject is bound read-only', async (t) => {
+test('LXC EE: DU memory limit as a child cgroup, its own disk inside, a HostObject bound read-only', async (t) => {
   if (!(await requireLxc(t))) return;
   const { dir, cleanup } = tempDir('cpe-lxc-args-');
   const share = join(dir, 'share');

@@ -40,6 +40,8 @@ export function registerExecutionUnits(
   // kept in memory only (TR-181 asks none of it to outlive a reboot).
   for (const p of RUNTIME) dm.param(`${SM}ExecutionUnit.{i}.${p}`, { volatile: true });
   dm.param(`${SM}ExecutionUnit.{i}.MemoryInUse`, { get: (n) => String(find()?.memoryOf(n) ?? 0) });
+  // Its package, and what its data takes on the DU's own disk (read when asked: it changes with every write).
+  dm.param(`${SM}ExecutionUnit.{i}.DiskSpaceInUse`, { get: (n) => String(find()?.diskOf(n) ?? 0) });
 }
 
 export class ExecutionUnits {
@@ -84,6 +86,9 @@ export class ExecutionUnits {
 
   memoryOf(euRow: ObjectNode): number {
     return this.rows.engine.unitMemoryKiB(euRow.stored('EUID') ?? '');
+  }
+  diskOf(euRow: ObjectNode): number {
+    return this.rows.engine.unitDiskKiB(euRow.stored('EUID') ?? '');
   }
 
   async setRequestedState(row: ObjectNode, state: string): Promise<Record<string, string>> {
@@ -173,7 +178,6 @@ export class ExecutionUnits {
       Vendor: du.manifest.vendor,
       Version: du.manifest.version,
       Description: eu.service.description,
-      DiskSpaceInUse: String(du.diskKiB),
       CreationTime: du.installedAt,
       ExecutionEnvRef: eeRow ? ref(eeRow) : '',
       ...this.unitIds(eu.euid),
