@@ -56,7 +56,7 @@ export interface DuDiskDeps {
  */
 export async function makeSizedImage(img: string, allowanceKiB: number): Promise<number> {
   let kib = allowanceKiB + Math.ceil(allowanceKiB * 0.08) + 1536;
-  for (let i = 0; ; i++) {
+  for (let i = 0; i < 8; i++) {
     rmSync(img, { force: true });
     await run('truncate', ['-s', `${kib}K`, img]);
     await run('mkfs.ext4', ['-q', '-F', '-m', '0', '-E', 'root_owner=0:0', img]);
@@ -65,6 +65,7 @@ export async function makeSizedImage(img: string, allowanceKiB: number): Promise
     if (short <= 0 && (i >= 3 || -short <= Math.max(64, allowanceKiB / 100))) return kib;
     kib += short > 0 ? short + 32 : Math.floor(short / 2);
   }
+  throw new EngineError(EngineCode.InternalError, `no file system of ${allowanceKiB} KiB could be made`);
 }
 
 /** What a mounted ext4 image gives its users (statfs f_bavail): its free blocks less those ext4 keeps back. */
@@ -145,16 +146,14 @@ export class DuDisks {
     if (!existsSync(d.img)) return;
     await unmount(d.data);
     await clearStaging(d.staging);
-    await detachLoops(d.img);
-    rmSync(d.img, { force: true });
-    rmSync(allowanceFile(d.img), { force: true });
+    await deleteImage(d.img);
   }
 
   /**
    * At start, for an image no DU has (an uninstall retained its data): mounted again where its data directory
    * still is, removed where that is gone.
    */
-  async restoreRetained(eeId: string, uuid: string, data: string): Promise<void> {
+  private async restoreRetained(eeId: string, uuid: string, data: string): Promise<void> {
     const img = this.image(eeId, uuid);
     const d: Disk = {
       img,
@@ -165,11 +164,22 @@ export class DuDisks {
       name: uuid,
     };
     await clearStaging(d.staging);
-    if (!existsSync(data)) {
-      await detachLoops(img);
-      rmSync(img, { force: true });
-      rmSync(allowanceFile(img), { force: true });
-    } else if (!isMounted(data)) await mountOver(d);
+    if (!existsSync(data)) await deleteImage(img);
+    else if (!isMounted(data)) await mountOver(d);
+  }
+
+  /**
+   * An EE's DUs' data on the disks their records say, and data retained on a disk of its own mounted again
+   * (at start, and after the EE's own disk was unmounted to grow). dataDir: where the EE keeps a DU's data.
+   */
+  async mountEE(eeId: string, dus: readonly DURecord[], dataDir: (uuid: string) => string): Promise<void> {
+    // One that fails does not keep the others off their disks: the first failure is thrown after all were tried.
+    const failed: unknown[] = [];
+    const attempt = (p: Promise<void>) => p.catch((e: unknown) => void failed.push(e));
+    for (const du of dus) await attempt(this.apply(du));
+    for (const uuid of this.imagesOf(eeId))
+      if (!dus.some((d) => d.uuid === uuid)) await attempt(this.restoreRetained(eeId, uuid, dataDir(uuid)));
+    if (failed.length) throw failed[0];
   }
 
   /** KiB the DU's data takes in its image (0 without one). */
@@ -249,9 +259,13 @@ async function release(d: Disk): Promise<void> {
   } finally {
     await clearStaging(d.staging);
   }
-  await detachLoops(d.img);
-  rmSync(d.img, { force: true });
-  rmSync(allowanceFile(d.img), { force: true });
+  await deleteImage(d.img);
+}
+
+async function deleteImage(img: string): Promise<void> {
+  await detachLoops(img);
+  rmSync(img, { force: true });
+  rmSync(allowanceFile(img), { force: true });
 }
 
 /** Another allowance: the file system grown or shrunk offline; data that does not fit is refused, left as it was. */

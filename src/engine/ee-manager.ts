@@ -259,7 +259,7 @@ export class EEManager {
         await this.p.disks.unmountEE(eeId, (uuid) => store.dataDir(uuid, eeId));
         await b.growDisk(ee, c.diskKiB);
         ee.allocatedDiskKiB = c.diskKiB;
-        for (const du of store.dusIn(eeId)) await this.p.disks.apply(du);
+        await this.p.disks.mountEE(eeId, store.dusIn(eeId), (uuid) => store.dataDir(uuid, eeId));
         for (const eu of running) supervisor.start(eu.euid);
       }
       if (c.memoryKiB !== undefined) ee.allocatedMemoryKiB = c.memoryKiB;

@@ -66,19 +66,12 @@ export async function startEngine(p: EngineParts, ees: EEManager, images: Volume
  */
 async function mountDuDisks(p: EngineParts): Promise<void> {
   const { store, disks, log } = p;
-  for (const du of store.dus)
-    await disks.apply(du).catch((e) => logError(log, e, { duid: du.duid }, "the DU's own disk could not be mounted"));
+  for (const ee of store.ees)
+    await disks
+      .mountEE(ee.id, store.dusIn(ee.id), (uuid) => store.dataDir(uuid, ee.id))
+      .catch((e) => logError(log, e, { ee: ee.name }, "DUs' own disks could not all be mounted"));
   if (p.records.lost.has('ees.json')) return;
-  for (const eeId of disks.eesWithImages()) {
-    const ee = store.ee(eeId);
-    if (!ee) {
-      await disks.dropEE(eeId).catch((e) => logError(log, e, { ee: eeId }, 'disks of a removed EE stay'));
-      continue;
-    }
-    for (const uuid of disks.imagesOf(eeId))
-      if (!store.dus.some((d) => d.ee === eeId && d.uuid === uuid))
-        await disks
-          .restoreRetained(eeId, uuid, store.dataDir(uuid, eeId))
-          .catch((e) => logError(log, e, { ee: ee.name }, 'retained data on its own disk could not be mounted'));
-  }
+  for (const eeId of disks.eesWithImages())
+    if (!store.ee(eeId))
+      await disks.dropEE(eeId).catch((e) => logError(log, e, { ee: eeId }, 'the disks of a removed EE stay'));
 }

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import type { OciBackend } from '../../src/engine/backends/oci/backend.js';
 import { CGROUP_PARENT } from '../../src/engine/backends/oci/cgroup.js';
 import { Engine } from '../../src/engine/engine.js';
+import { isMounted } from '../../src/engine/mounts.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { tempDir, waitFor } from '../helpers.js';
 import { serveFiles } from '../http-files.js';
@@ -65,6 +66,7 @@ test(FIRST, async (t) => {
     ee: ee.id,
     requestTag: 'oci',
     appData: [{ name: 'store', capacityMiB: 4, retain: 'UntilStopped', accessPath: '/srv/store' }],
+    settings: { resources: { diskKiB: 12 * 1024, memoryKiB: -1, cpuPercent: -1 } },
   });
   assert.equal(res.fault, undefined, res.fault?.message);
   const du = res.du!;
@@ -122,6 +124,9 @@ test(FIRST, async (t) => {
   await engine.modifyConstraints(ee.id, { diskKiB: 48 * 1024, force: false });
   assert.ok(size() > before + 12 * 1024 * 1024, `the writable image grew from ${before} to ${size()}`);
   await waitFor(() => engine.unitState(euid('web'))?.status === 'Active');
+  // The DU's own disk, inside the EE's, was unmounted for the growth and is back with its data.
+  assert.ok(isMounted(engine.dataDir(du.uuid, ee.id)), "the DU's own disk is mounted again");
+  assert.ok(existsSync(data('uid')));
 
   // Uninstall and removal leave nothing behind.
   const un = await engine.uninstall(du.duid, 'oci');
