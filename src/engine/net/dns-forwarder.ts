@@ -1,14 +1,15 @@
 // The resolver networked units use: a DNS forwarder on the bridge's gateway address. Units' resolv.conf
 // names the gateway (resolv-conf.ts); the agent passes each query on to the host's own resolvers from the
 // host's network namespace, so a unit needs no route to them (a host resolver on 127.0.0.53 works) and
-// resolves names whichever access interface it may leave by. UDP only (answers that do not fit come back
-// truncated and a unit's TCP retry finds no server: documented). Everything a unit controls is bounded:
+// resolves names whichever access interface it may leave by. UDP here; a truncated answer's retry over TCP
+// is served by dns-tcp.ts on the same address. Everything a unit controls is bounded:
 // the size of a query, the queries in flight, how long one waits. The ruleset lets only units with an
 // access interface reach it (a unit with no way out must not have a channel out through query names).
 import { randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import type { Logger } from '../../util/logger.js';
+import { DnsTcp } from './dns-tcp.js';
 
 /** EDNS0 allows 4096-byte UDP messages; a query is far smaller, anything bigger is not one. */
 const MAX_QUERY_BYTES = 4096;
@@ -45,13 +46,16 @@ export class DnsForwarder {
   /** Queries waiting per unit address. */
   private readonly bySource = new Map<string, number>();
   private cached: { at: number; list: string[] } | undefined;
+  private readonly tcp: DnsTcp;
 
   /** resolvers and their port: the host's (tests give their own). */
   constructor(
     private readonly log: Logger,
     private readonly readResolvers: () => string[] = () => hostResolvers(readResolvConf()),
     private readonly resolverPort = 53,
-  ) {}
+  ) {
+    this.tcp = new DnsTcp(log, () => this.resolvers(), resolverPort);
+  }
 
   private resolvers(): string[] {
     const now = Date.now();
@@ -83,6 +87,10 @@ export class DnsForwarder {
     this.server = server;
     this.upstream = upstream;
     this.listening = at;
+    // Without TCP, names whose answers are large do not resolve; the others still do.
+    await this.tcp
+      .start(address, port)
+      .catch((e: unknown) => this.log.warn({ err: (e as Error).message }, 'DNS forwarder: no TCP listener'));
   }
 
   stop(): void {
@@ -91,6 +99,7 @@ export class DnsForwarder {
     this.bySource.clear();
     this.server?.close();
     this.upstream?.close();
+    this.tcp.stop();
     this.server = this.upstream = undefined;
     this.listening = '';
   }

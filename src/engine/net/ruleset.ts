@@ -10,6 +10,9 @@
 import { gatewayOf, parseSubnet } from './subnet.js';
 import { DEFAULT_NET, type NetSettings, type UnitLink } from './types.js';
 
+/** DNS to the forwarder: UDP, and TCP for a truncated answer's retry. */
+const DNS = 'meta l4proto { tcp, udp } th dport 53';
+
 export interface Tables {
   readonly filter: string;
   readonly nat: string;
@@ -70,7 +73,7 @@ export function rulesetText(net: NetSettings, units: readonly UnitLink[]): strin
     `    iifname != ${br} ip daddr ${gateway} drop`,
     `    iifname ${br} ct state established,related accept`,
     ...(resolving.length
-      ? [`    iifname ${br} ip saddr { ${resolving.join(', ')} } ip daddr ${gateway} udp dport 53 accept`]
+      ? [`    iifname ${br} ip saddr { ${resolving.join(', ')} } ip daddr ${gateway} ${DNS} accept`]
       : []),
     `    iifname ${br} drop`,
     '  }',
