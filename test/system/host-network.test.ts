@@ -6,11 +6,11 @@ import { execFileSync } from 'node:child_process';
 import { readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Agent } from '../../src/agent.js';
 import { Engine } from '../../src/engine/engine.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { manifest, tarGz } from '../engine/tar-builder.js';
 import { requireRoot, tempDir, usp, waitFor } from '../helpers.js';
+import { startAgent } from './defaults-agent.js';
 import { requireLxc } from './lxc.js';
 
 const HOST_NET = readlinkSync('/proc/self/ns/net');
@@ -53,18 +53,7 @@ test('an LXC EE shares the host network only while both policies say so, from it
 test('a native unit shares the host network only while both policies say so (over the data model)', async (t) => {
   if (!requireRoot(t, 'a native unit gets a network of its own only when the agent is root')) return;
   const { dir, cleanup } = tempDir('cpe-hostnet-native-');
-  writeFileSync(join(dir, 'defaults.json'), JSON.stringify({ [`${SM}X_CPE-AGENT_FileURLDirectory`]: dir }));
-  const agent = new Agent({
-    stateDir: join(dir, 'state'),
-    defaultsFile: join(dir, 'defaults.json'),
-    logger: silentLogger,
-  });
-  await agent.start();
-  t.after(async () => {
-    await agent.containerEngine?.stopAll();
-    await agent.stop();
-    cleanup();
-  });
+  const agent = await startAgent(t, dir, { [`${SM}X_CPE-AGENT_FileURLDirectory`]: dir }, cleanup);
   const pkg = join(dir, 'app.tgz');
   writeFileSync(
     pkg,

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { Agent } from '../../src/agent.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { tempDir, usp, waitFor } from '../helpers.js';
+import { startAgent } from './defaults-agent.js';
 import { busyboxPackage, requireRunc } from './oci.js';
 
 test('AddExecEnv() on the OCI class makes an EE that runs DUs as runc containers; Remove() cleans', async (t) => {
@@ -18,21 +19,7 @@ test('AddExecEnv() on the OCI class makes an EE that runs DUs as runc containers
       'bin/run.sh': '#!/bin/sh\ntrap "exit 0" TERM\nwhile true; do sleep 0.2; done\n',
     }),
   );
-  writeFileSync(
-    join(dir, 'defaults.json'),
-    JSON.stringify({ 'Device.SoftwareModules.X_CPE-AGENT_FileURLDirectory': dir }),
-  );
-  const agent = new Agent({
-    stateDir: join(dir, 'state'),
-    defaultsFile: join(dir, 'defaults.json'),
-    logger: silentLogger,
-  });
-  await agent.start();
-  t.after(async () => {
-    await agent.containerEngine?.factoryReset();
-    await agent.stop();
-    cleanup();
-  });
+  const agent = await startAgent(t, dir, { 'Device.SoftwareModules.X_CPE-AGENT_FileURLDirectory': dir }, cleanup);
   const classes = agent.dm.get('Device.SoftwareModules.ExecEnvClass.', usp);
   const oci = classes.find((c) => c.params.Name === 'OCI');
   assert.ok(oci, 'runc works here: an OCI ExecEnvClass row');
@@ -83,27 +70,14 @@ test('an ExecEnv row of the defaults file with ExecEnvClassRef naming the OCI cl
   await probe.stop();
   assert.ok(ociClass, 'runc works here: an OCI ExecEnvClass row');
   const SM = 'Device.SoftwareModules.';
-  writeFileSync(
-    join(dir, 'defaults.json'),
-    JSON.stringify({
-      [`${SM}ExecEnv.2.Name`]: 'apps',
-      [`${SM}ExecEnv.2.ExecEnvClassRef`]: ociClass.path.replace(/\.$/, ''),
-      [`${SM}ExecEnv.2.AllocatedDiskSpace`]: '32768',
-      [`${SM}ExecEnv.3.Name`]: 'nowhere',
-      [`${SM}ExecEnv.3.ExecEnvClassRef`]: `${SM}ExecEnvClass.99`,
-    }),
-  );
-  const agent = new Agent({
-    stateDir: join(dir, 'state'),
-    defaultsFile: join(dir, 'defaults.json'),
-    logger: silentLogger,
-  });
-  await agent.start();
-  t.after(async () => {
-    await agent.containerEngine?.factoryReset();
-    await agent.stop();
-    cleanup();
-  });
+  const defaults = {
+    [`${SM}ExecEnv.2.Name`]: 'apps',
+    [`${SM}ExecEnv.2.ExecEnvClassRef`]: ociClass.path.replace(/\.$/, ''),
+    [`${SM}ExecEnv.2.AllocatedDiskSpace`]: '32768',
+    [`${SM}ExecEnv.3.Name`]: 'nowhere',
+    [`${SM}ExecEnv.3.ExecEnvClassRef`]: `${SM}ExecEnvClass.99`,
+  };
+  const agent = await startAgent(t, dir, defaults, cleanup);
   const ees = agent.containerEngine!.execEnvs();
   assert.equal(ees.find((e) => e.name === 'apps')?.backend, 'oci');
   assert.equal(

@@ -70,7 +70,7 @@ const until = async (cond: () => boolean, ms = 2000) => {
   while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
 };
 
-test('DNS over TCP: two queries on one connection get their large answers whole, in order, under their ids', async (t) => {
+test('DNS over TCP: two queries on one connection get large answers whole, in order, under their ids', async (t) => {
   const { port, asked } = await setup(t, 3000);
   const { s, got } = await unit(port);
   t.after(() => s.destroy());
