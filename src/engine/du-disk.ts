@@ -40,8 +40,13 @@ import { detachLoops, isMounted, unmount } from './mounts.js';
 import { runTool as run, tool } from './tool.js';
 import type { DURecord } from './types.js';
 
-/** What the disks need to know of a DU: where its data is, and who owns it. */
+/** What the disks need to know of a DU: where its data is, and who owns it; and where an EE keeps them. */
 export interface DuDiskDeps {
+  /**
+   * Where an EE's DU disk images live: inside the EE's own disk where it has one (so that they count against
+   * it, a DU's limit below the EE's); undefined: in the engine's directory (the native EE).
+   */
+  imagesDir(eeId: string): string | undefined;
   dataDir(du: DURecord): string;
   owner(du: DURecord): Owner;
   /** The ids the data directory's root belongs to (its mode is 0700). */
@@ -102,8 +107,11 @@ export class DuDisks {
     mkdirSync(dir, { recursive: true, mode: 0o711 });
   }
 
+  private imagesDir(eeId: string): string {
+    return this.deps.imagesDir(eeId) ?? join(this.dir, eeId);
+  }
   image(eeId: string, uuid: string): string {
-    return join(this.dir, eeId, `${uuid}.img`);
+    return join(this.imagesDir(eeId), `${uuid}.img`);
   }
 
   private disk(du: DURecord): Disk {
@@ -205,16 +213,17 @@ export class DuDisks {
   /** The images of an EE that goes (its data with them). */
   async dropEE(eeId: string, dataDir?: (uuid: string) => string): Promise<void> {
     await this.unmountEE(eeId, dataDir);
+    rmSync(this.imagesDir(eeId), { recursive: true, force: true });
     rmSync(join(this.dir, eeId), { recursive: true, force: true });
   }
 
   /** The uuids an EE has images for (retained data included). */
   imagesOf(eeId: string): string[] {
-    const d = join(this.dir, eeId);
+    const d = this.imagesDir(eeId);
     return existsSync(d) ? readdirSync(d).flatMap((f) => (f.endsWith('.img') ? [f.slice(0, -4)] : [])) : [];
   }
 
-  /** The EEs that have images. */
+  /** The EEs that have images or staging in the engine's directory. */
   eesWithImages(): string[] {
     return readdirSync(this.dir);
   }
@@ -223,7 +232,8 @@ export class DuDisks {
 /** A first allowance: a new image, the data copied in as its owner, then the image mounted over it. */
 async function create(d: Disk, want: number): Promise<void> {
   const fresh = `${d.img}.new`;
-  mkdirSync(dirname(d.img), { recursive: true, mode: 0o711 });
+  // The host's alone: in an EE's disk the container's root must not reach the images (0700, host root's).
+  mkdirSync(dirname(d.img), { recursive: true, mode: 0o700 });
   await makeSizedImage(fresh, want);
   const held = await stage(d, fresh);
   try {

@@ -126,6 +126,10 @@ export class Engine extends EventEmitter<EngineEvents> {
       ociImages: new OciImages(records.path('images'), imageBounds(opts)),
       hostObjects: new HostObjects({ store, log }),
       disks: new DuDisks(records.path('du-disks'), {
+        imagesDir: (eeId) => {
+          const ee = store.ee(eeId);
+          return ee ? store.backendOf(ee).disksDir?.(ee) : undefined;
+        },
         dataDir: (du) => store.dataDir(du.uuid, du.ee),
         owner: (du) => identity.ownerOf(du),
         rootIds: (du) => identity.hostUserOf(du, du.eus[0]),

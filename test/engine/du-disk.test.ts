@@ -195,6 +195,7 @@ test('DuDisks: a link planted as the data directory is refused; nothing is mount
   const data = join(dir, 'data');
   symlinkSync(target, data);
   const disks = new DuDisks(join(dir, 'disks'), {
+    imagesDir: () => undefined,
     dataDir: () => data,
     owner: () => ({ user: { uid: 0, gid: 0 } }),
     rootIds: () => ({ uid: 0, gid: 0 }),

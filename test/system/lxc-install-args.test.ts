@@ -4,7 +4,7 @@
 // the container too, installed into the running EE and after the EE's restart, nosuid and nodev held); both
 // gone with the DU.
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Engine } from '../../src/engine/engine.js';
@@ -76,6 +76,11 @@ test('LXC EE: DU memory limit as a child cgroup, its own disk inside, a HostObje
   // Its own disk of 2 MiB, mounted on the host after the container started, reached it: 4 MiB do not fit.
   const data = engine.dataDir(engine.du(r.duid!)!.uuid, ee.id);
   assert.ok(isMounted(data), "the DU's data directory is its own disk on the host");
+  // Its image lies in the EE's own disk, the host's alone: written there, it counts against the EE's.
+  const images = lxcHost(engine).disksDir(ee.container!);
+  assert.ok(existsSync(join(images, `${engine.du(r.duid!)!.uuid}.img`)));
+  assert.equal(statSync(images).uid, 0);
+  assert.equal(statSync(images).mode & 0o777, 0o700);
   assert.match(log, /dd=[1-9]\d* drwx------/, 'ENOSPC inside the running container, in a directory private to the DU');
 
   // The service runs inside the container's cgroup, in the DU's child with the DU's limit.

@@ -81,6 +81,8 @@ export interface Backend {
   sweepStaging(ee: EERecord): void;
   /** How a unit starts: env is what the core gives it; hostUser the host ids it runs with. */
   launch(ee: EERecord, du: DURecord, eu: EURecord, env: Record<string, string>, hostUser: () => UserIds): Launch;
+  /** Where the DUs' own disk images live inside the EE's disk (absent: the EE has none; the engine's place). */
+  disksDir?(ee: EERef): string;
   /** Throws (a fault saying what to do) when a DU's own disk mounted now would not reach the EE's running units. */
   admitDataDisk?(ee: EERecord): Promise<void>;
   /** Throws (a fault naming what is missing) when this host can't start a networked unit confined. */

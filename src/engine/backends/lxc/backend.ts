@@ -106,6 +106,9 @@ export class LxcBackend implements Backend {
   memoryKiB(ee: EERecord): Promise<number> {
     return this.host.memoryKiB(ee.container!);
   }
+  disksDir(ee: EERef): string {
+    return this.host.disksDir(ee.container!);
+  }
   async admitDataDisk(ee: EERecord): Promise<void> {
     if (!(await this.host.dataPropagates(ee.container!)))
       throw new EngineError(

@@ -70,6 +70,10 @@ export class LxcHost {
   dataDir(name: string): string {
     return join(this.upper(name), 'data');
   }
+  /** The DUs' own disk images: in the EE's disk, the host's (the layer's root is the host's, 0711). */
+  disksDir(name: string): string {
+    return join(this.upper(name), 'disks');
+  }
   private upper(name: string): string {
     return join(this.lxcpath, name, 'upper');
   }
@@ -219,11 +223,11 @@ export class LxcHost {
   async reset(name: string): Promise<void> {
     await lxcTool('lxc-stop', ['-P', this.lxcpath, '-n', name, '-k']);
     await this.mount(name);
-    // delta/ and the overlay's work directory; data/ and ext4's lost+found stay. The container is
+    // delta/ and the overlay's work directory; data/, the DUs' disks and ext4's lost+found stay. The container is
     // stopped, but what it wrote is still its own: removed with its ids, not host root's.
     const ids = this.ids(name);
     for (const f of readdirSync(this.upper(name))) {
-      if (f === 'data' || f === 'lost+found') continue;
+      if (f === 'data' || f === 'disks' || f === 'lost+found') continue;
       const p = join(this.upper(name), f);
       if (ids) await removeTree(p, { range: ids });
       else rmSync(p, { recursive: true, force: true });

@@ -156,6 +156,9 @@ export class OciBackend implements Backend {
   dataDir(ee: EERef, uuid: string): string {
     return join(this.store(ee).dataDir, uuid);
   }
+  disksDir(ee: EERef): string {
+    return this.store(ee).disksDir;
+  }
   stagingDir(ee: EERef, id: string): string {
     return join(this.store(ee).duDir, `.staging-${id}`);
   }

@@ -36,6 +36,10 @@ export class OciStorage {
   get dataDir(): string {
     return join(this.upper, 'data');
   }
+  /** The DUs' own disk images, in the EE's disk (the host's: upper/ is 0711). */
+  get disksDir(): string {
+    return join(this.upper, 'disks');
+  }
   get volumesDir(): string {
     return join(this.dir, 'volumes');
   }
