@@ -110,6 +110,10 @@ export class DuDisks {
   private imagesDir(eeId: string): string {
     return this.deps.imagesDir(eeId) ?? join(this.dir, eeId);
   }
+  /** A private mount point of the agent's, outside any EE (nothing propagates to or from it). */
+  private stagingOf(eeId: string, uuid: string): string {
+    return join(this.dir, eeId, `.staging-${uuid}`);
+  }
   image(eeId: string, uuid: string): string {
     return join(this.imagesDir(eeId), `${uuid}.img`);
   }
@@ -118,7 +122,7 @@ export class DuDisks {
     return {
       img: this.image(du.ee, du.uuid),
       data: this.deps.dataDir(du),
-      staging: join(this.dir, du.ee, `.staging-${du.uuid}`),
+      staging: this.stagingOf(du.ee, du.uuid),
       owner: this.deps.owner(du),
       rootIds: this.deps.rootIds(du),
       name: du.manifest.name,
@@ -128,9 +132,9 @@ export class DuDisks {
   /** The data of the DU matches its record's allowance (run with its units stopped). */
   async apply(du: DURecord): Promise<void> {
     const want = allowanceOf(du);
+    // The common case, cheap at every start (no owner looked up): no allowance, no image, nothing staged.
+    if (!want && !existsSync(this.image(du.ee, du.uuid)) && !existsSync(this.stagingOf(du.ee, du.uuid))) return;
     const d = this.disk(du);
-    // The common case, cheap at every start: no allowance, no image, nothing staged.
-    if (!want && !existsSync(d.img) && !existsSync(d.staging)) return;
     await clearStaging(d.staging);
     rmSync(`${d.img}.new`, { force: true }); // an image a crash left half-made
     requireDir(d);
@@ -166,7 +170,7 @@ export class DuDisks {
     const d: Disk = {
       img,
       data,
-      staging: join(this.dir, eeId, `.staging-${uuid}`),
+      staging: this.stagingOf(eeId, uuid),
       owner: undefined,
       rootIds: undefined,
       name: uuid,
@@ -205,7 +209,7 @@ export class DuDisks {
   async unmountEE(eeId: string, dataDir?: (uuid: string) => string): Promise<void> {
     for (const uuid of this.imagesOf(eeId)) {
       if (dataDir) await unmount(dataDir(uuid));
-      await clearStaging(join(this.dir, eeId, `.staging-${uuid}`));
+      await clearStaging(this.stagingOf(eeId, uuid));
       await detachLoops(this.image(eeId, uuid));
     }
   }
