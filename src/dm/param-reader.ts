@@ -4,7 +4,7 @@
 
 import type { Logger } from '../util/logger.js';
 import type { HandlerRegistry } from './handler-registry.js';
-import type { ObjectDef, ParamDef, View } from './schema.js';
+import { type ObjectDef, type ParamDef, type View, visibleIn } from './schema.js';
 import type { ObjectNode } from './tree.js';
 
 interface Reader {
@@ -12,9 +12,19 @@ interface Reader {
   live: ((node: ObjectNode) => string) | undefined;
   counted: string | undefined;
 }
+/**
+ * What a view shows of an object: its readers, and an object with their names as keys, in order. A
+ * copy of that object is filled in: copying a shape is much cheaper than adding a dozen keys one by one.
+ */
+interface Shown {
+  list: Reader[];
+  shape: Record<string, string>;
+}
 interface Readers {
   list: Reader[];
   byName: Map<string, Reader>;
+  /** The readers each view shows, filtered once rather than per parameter of every object read. */
+  byView: Map<View, Shown>;
 }
 
 export class ParamReader {
@@ -35,11 +45,17 @@ export class ParamReader {
 
   /** Every parameter of a node the view shows, secured ones blank. */
   paramsOf(node: ObjectNode, view: View): Record<string, string> {
-    const params: Record<string, string> = {};
-    for (const r of this.readersOf(node.def).list) {
+    const { list, shape } = this.shown(node.def, view);
+    const params = { ...shape };
+    const values = node.values;
+    for (const r of list) {
       const p = r.p;
-      if (p.only !== undefined && view !== 'all' && p.only !== view) continue;
-      params[p.name] = p.secured ? '' : this.readWith(node, r);
+      // A stored value is what most parameters are: read inline, without a call per parameter.
+      params[p.name] = p.secured
+        ? ''
+        : r.live === undefined && r.counted === undefined
+          ? (values.get(p.name) ?? p.zero)
+          : this.readWith(node, r);
     }
     return params;
   }
@@ -57,6 +73,17 @@ export class ParamReader {
     return node.values.get(r.p.name) ?? r.p.zero;
   }
 
+  private shown(def: ObjectDef, view: View): Shown {
+    const rs = this.readersOf(def);
+    let shown = rs.byView.get(view);
+    if (!shown) {
+      const list = rs.list.filter((r) => visibleIn(r.p.only, view));
+      shown = { list, shape: Object.fromEntries(list.map((r) => [r.p.name, ''])) };
+      rs.byView.set(view, shown);
+    }
+    return shown;
+  }
+
   private readersOf(def: ObjectDef): Readers {
     if (this.generation !== this.handlers.generation) {
       this.readers = new WeakMap();
@@ -69,7 +96,7 @@ export class ParamReader {
         live: this.handlers.params.get(`${def.path}${p.name}`)?.get,
         counted: def.counters.get(p.name),
       }));
-      rs = { list, byName: new Map(list.map((r) => [r.p.name, r])) };
+      rs = { list, byName: new Map(list.map((r) => [r.p.name, r])), byView: new Map() };
       this.readers.set(def, rs);
     }
     return rs;
