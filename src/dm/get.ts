@@ -39,13 +39,14 @@ export function getEach(
   }
   for (const t of targets) {
     const { base, starts } = subtreeOf(t);
-    for (const s of starts) {
-      for (const node of s.walk()) {
-        if (maxDepth > 0 && node.depthBelow(base) + (t.kind === 'node' ? 1 : 0) > maxDepth) continue;
-        if (!visibleIn(node.def.spec.only, view)) continue;
-        each({ path: node.path, params: core.reader.paramsOf(node, view) });
-      }
-    }
+    const below = t.kind === 'node' ? 1 : 0;
+    const one = (node: ObjectNode): void => {
+      if (maxDepth > 0 && node.depthBelow(base) + below > maxDepth) return;
+      if (!visibleIn(node.def.spec.only, view)) return;
+      each({ path: node.path, params: core.reader.paramsOf(node, view) });
+    };
+    // Visited, not walked into an array first: a Get allocates what it answers and little else.
+    for (const s of starts) s.visit(one);
   }
 }
 

@@ -75,6 +75,15 @@ export class ObjectNode {
     return out;
   }
 
+  /** Calls fn on every node of this subtree in walk() order, without gathering them first. */
+  visit(fn: (n: ObjectNode) => void): void {
+    fn(this);
+    for (const child of this.def.children.values()) {
+      if (child.multi) for (const row of this.tables.get(child.name)!.rows.values()) row.visit(fn);
+      else this.singles.get(child.name)!.visit(fn);
+    }
+  }
+
   /** Levels between an ancestor and this node; a table row is one level, as in USP max_depth. */
   depthBelow(ancestor: ObjectNode): number {
     let d = 0;
