@@ -160,7 +160,7 @@ export class ExecutionUnits {
       ME,
     );
     const found = this.rows.engine.unitOf(euid);
-    if (found) this.execEnvs.syncActive(found.du.ee);
+    if (found) this.execEnvs.activeChanged(found.du.ee);
   };
 
   /** The row of one EU of a DU, added or brought up to date; returns its path. */

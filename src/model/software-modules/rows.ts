@@ -43,6 +43,11 @@ export class SmRows {
   }
 
   rowBy(table: SmTable, key: string, value: string): ObjectNode | undefined {
+    const t = this.dm.node(SM)?.tables.get(table);
+    // A unique key (EUID, DUID, Name ...) is looked up in the table's index, not by a scan of every
+    // row: a unit's state change finds its row, and 1,000 of them in a row made it quadratic.
+    const filed = t?.keys.has(key) ? t.keys.rowsWith(key, value) : undefined;
+    if (filed && filed.size <= 1) return filed.values().next().value;
     return this.rows(table).find((r) => r.stored(key) === value);
   }
 
