@@ -145,17 +145,20 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, ms = 15_00
 }
 
 /** The agent as a device runs it: `cpe-agent run` (from dist/) in a process of its own. crPort0: a
- *  Connection Request server on a free loopback port (CWMP). Output is ignored unless stdio says. */
+ *  Connection Request server on a free loopback port (CWMP). Output is ignored unless stdio says.
+ *  runtime: node's options and environment variables (a bench runs it as the service file does). */
 export function spawnAgent(o: {
   stateDir: string;
   defaultsFile: string;
   logLevel: string;
   crPort0?: boolean;
   stdio?: StdioOptions;
+  runtime?: { readonly nodeArgs: readonly string[]; readonly env: Readonly<Record<string, string>> };
 }): ChildProcess {
   return spawn(
     process.execPath,
     [
+      ...(o.runtime?.nodeArgs ?? []),
       join(repoRoot, 'dist/src/cli/main.js'),
       'run',
       '--state-dir',
@@ -166,7 +169,7 @@ export function spawnAgent(o: {
       o.logLevel,
       ...(o.crPort0 ? ['--cr-host', '127.0.0.1', '--cr-port', '0'] : []),
     ],
-    { stdio: o.stdio ?? 'ignore' },
+    { stdio: o.stdio ?? 'ignore', env: { ...process.env, ...o.runtime?.env } },
   );
 }
 
