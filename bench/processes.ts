@@ -35,7 +35,8 @@ export async function benchBroker(
     return undefined;
   }
   const dir = mkdtempSync(join(tmpdir(), `cpe-bench-${name}-`));
-  const port = await freePort();
+  // A fixed port (BENCH_MQTT_PORT) lets another agent be configured for the bench's broker beforehand.
+  const port = Number(process.env.BENCH_MQTT_PORT) || (await freePort());
   const broker = new Mosquitto(bin, dir, port, undefined, '', !o.stock);
   await broker.start();
   return { dir, port, broker };

@@ -53,37 +53,7 @@ export async function uspFigures(): Promise<Figure[]> {
       qos: 0,
     });
     await ctl.connect();
-    const get = () => ctl.request('get', 'GET', { param_paths: ['Device.DeviceInfo.'] });
-    for (let i = 0; ; i++) {
-      try {
-        await get();
-        break;
-      } catch (e) {
-        if (i > 50) throw e;
-      }
-    }
-    // Warm-up to the steady state a device's agent spends its life in: V8 is still optimising the hot
-    // paths over the first thousand or so requests (a C agent has nothing to warm up).
-    for (let i = 0; i < 2000; i++) await get();
-
-    const serialN = 1000;
-    let cpu0 = cpuSeconds(agent.pid!),
-      t0 = performance.now();
-    for (let i = 0; i < serialN; i++) await get();
-    const serialRps = serialN / ((performance.now() - t0) / 1000);
-    const serialCpuMs = ((cpuSeconds(agent.pid!) - cpu0) * 1000) / serialN;
-
-    const parallelN = 4000;
-    cpu0 = cpuSeconds(agent.pid!);
-    t0 = performance.now();
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: 32 }, async () => {
-        while (next++ < parallelN) await get();
-      }),
-    );
-    const parallelRps = parallelN / ((performance.now() - t0) / 1000);
-    const parallelCpuMs = ((cpuSeconds(agent.pid!) - cpu0) * 1000) / parallelN;
+    const { serialRps, serialCpuMs, parallelRps, parallelCpuMs } = await measureGets(ctl, agent.pid);
 
     await ctl.request('add', 'ADD', {
       create_objs: [
@@ -125,7 +95,13 @@ export async function uspFigures(): Promise<Figure[]> {
         target: 438,
         better: 'higher',
       },
-      { name: 'agent CPU per Get, one at a time', value: serialCpuMs, unit: 'ms', target: 0.28, better: 'lower' },
+      {
+        name: 'agent CPU per Get, one at a time',
+        value: serialCpuMs ?? NaN,
+        unit: 'ms',
+        target: 0.28,
+        better: 'lower',
+      },
       {
         name: 'USP Get Device.DeviceInfo. 32 in flight',
         value: parallelRps,
@@ -133,13 +109,98 @@ export async function uspFigures(): Promise<Figure[]> {
         target: 0,
         better: 'higher',
       },
-      { name: 'agent CPU per Get, 32 in flight', value: parallelCpuMs, unit: 'ms', target: 0.17, better: 'lower' },
+      {
+        name: 'agent CPU per Get, 32 in flight',
+        value: parallelCpuMs ?? NaN,
+        unit: 'ms',
+        target: 0.17,
+        better: 'lower',
+      },
       { name: 'ValueChange latency Set -> Notify, p99', value: p99, unit: 'ms', target: 50, better: 'lower' },
+      ...(await peerFigures(port)),
     ];
   } finally {
     agent?.kill('SIGTERM');
     await broker.stop();
     await sleep(200);
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+interface GetFigures {
+  readonly serialRps: number;
+  readonly parallelRps: number;
+  /** The answering process's CPU per Get, where its pid is known. */
+  readonly serialCpuMs: number | undefined;
+  readonly parallelCpuMs: number | undefined;
+}
+
+/** Get Device.DeviceInfo. one at a time, then 32 in flight, after a warm-up; CPU from /proc/<pid>/stat. */
+async function measureGets(ctl: UspController, pid: number | undefined): Promise<GetFigures> {
+  const get = () => ctl.request('get', 'GET', { param_paths: ['Device.DeviceInfo.'] });
+  for (let i = 0; ; i++) {
+    try {
+      await get();
+      break;
+    } catch (e) {
+      if (i > 50) throw e;
+    }
+  }
+  // Warm-up to the steady state a device's agent spends its life in: V8 is still optimising the hot
+  // paths over the first thousand or so requests (a C agent has nothing to warm up).
+  for (let i = 0; i < 2000; i++) await get();
+  const cpu = () => (pid ? cpuSeconds(pid) : 0);
+  const serialN = 1000;
+  let cpu0 = cpu(),
+    t0 = performance.now();
+  for (let i = 0; i < serialN; i++) await get();
+  const serialRps = serialN / ((performance.now() - t0) / 1000);
+  const serialCpuMs = pid ? ((cpu() - cpu0) * 1000) / serialN : undefined;
+  const parallelN = 4000;
+  cpu0 = cpu();
+  t0 = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (next++ < parallelN) await get();
+    }),
+  );
+  const parallelRps = parallelN / ((performance.now() - t0) / 1000);
+  const parallelCpuMs = pid ? ((cpu() - cpu0) * 1000) / parallelN : undefined;
+  return { serialRps, serialCpuMs, parallelRps, parallelCpuMs };
+}
+
+/**
+ * Another USP agent driven by the same requests on the same broker, for a side-by-side figure:
+ * BENCH_PEER="<endpoint id>,<its agent topic>[,<its pid>]", started beforehand on the bench's broker
+ * (BENCH_MQTT_PORT fixes its port) with a controller 'proto::bench' on topic 'bench/ctl' it answers.
+ */
+async function peerFigures(port: number): Promise<Figure[]> {
+  const spec = process.env.BENCH_PEER;
+  if (!spec) return [];
+  const [agentId = '', agentTopic = '', pid] = spec.split(',');
+  const ctl = new UspController({
+    url: `mqtt://127.0.0.1:${port}`,
+    version: '5.0',
+    endpointId: 'proto::bench',
+    topic: 'bench/ctl',
+    agentId,
+    agentTopic,
+    timeoutMs: 10_000,
+    qos: 0,
+  });
+  await ctl.connect();
+  try {
+    const f = await measureGets(ctl, pid ? Number(pid) : undefined);
+    const row = (name: string, value: number | undefined, unit: string): Figure[] =>
+      value === undefined ? [] : [{ name: `peer ${agentId}: ${name}`, value, unit, target: 0, better: 'higher' }];
+    return [
+      ...row('USP Get Device.DeviceInfo. one at a time', f.serialRps, 'req/s'),
+      ...row('CPU per Get, one at a time', f.serialCpuMs, 'ms'),
+      ...row('USP Get Device.DeviceInfo. 32 in flight', f.parallelRps, 'req/s'),
+      ...row('CPU per Get, 32 in flight', f.parallelCpuMs, 'ms'),
+    ];
+  } finally {
+    await ctl.close();
   }
 }
