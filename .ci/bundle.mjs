@@ -26,6 +26,35 @@ module.exports = { default: no, streamBuilder: no, browserStreamBuilder: no };`,
     }));
   },
 };
+// pino loads worker_threads when it is loaded (1.6 MB of RSS in a process that never starts a worker):
+// thread-stream, for pino.transport(), which the agent never calls, and tools.js for isMainThread, read
+// to decide on an exit hook for asynchronous destinations (the agent's is synchronous, on its main
+// thread, the only one it logs from). In the bundle thread-stream is loaded at its first use, and
+// isMainThread is what it is there.
+const pinoWithoutWorkers = {
+  name: 'pino-without-workers',
+  setup(b) {
+    const pinoLib = (importer) => importer.includes('/node_modules/pino/lib/');
+    b.onResolve({ filter: /^thread-stream$/ }, (a) =>
+      pinoLib(a.importer) ? { path: a.importer, namespace: 'lazy-thread-stream' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'lazy-thread-stream' }, (a) => ({
+      contents: `module.exports = function ThreadStream(opts) {
+  const Real = require('thread-stream/index.js');
+  return new Real(opts);
+};`,
+      loader: 'js',
+      resolveDir: a.path.slice(0, a.path.lastIndexOf('/')),
+    }));
+    b.onResolve({ filter: /^worker_threads$/ }, (a) =>
+      pinoLib(a.importer) ? { path: 'worker_threads', namespace: 'main-thread' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'main-thread' }, () => ({
+      contents: 'module.exports = { isMainThread: true };',
+      loader: 'js',
+    }));
+  },
+};
 const out = join(root, 'dist', 'bundle');
 rmSync(out, { recursive: true, force: true });
 const result = await build({
@@ -40,7 +69,7 @@ const result = await build({
   legalComments: 'none',
   metafile: true,
   logLevel: 'warning',
-  plugins: [mqttTransportsUnused],
+  plugins: [mqttTransportsUnused, pinoWithoutWorkers],
   // protobufjs loads .proto files with a require() it finds through eval, and CommonJS packages
   // require Node's own modules: both need a require in an ES module.
   banner: {
