@@ -29,8 +29,10 @@ import { manifest, tarGz } from './tar-builder.js';
 const FILLER = `#!/bin/sh
 [ -e "$CPE_DU_DATA/keep" ] || echo kept > "$CPE_DU_DATA/keep"
 dd if=/dev/zero of="$CPE_DU_DATA/fill" bs=1024 count=$FILL 2>/dev/null
-echo "dd=$?"
+rc=$?
+# Said only once the fill is gone: a test that sees it measures the disk without it.
 rm -f "$CPE_DU_DATA/fill"
+echo "dd=$rc"
 trap 'exit 0' TERM
 while true; do sleep 0.1; done
 `;
