@@ -332,7 +332,7 @@ export class CwmpClient {
         events.filter((e) => !e.code.startsWith('7 ') && !e.code.startsWith('11 ') && !e.code.startsWith('12 ')),
         sent,
         (p) => this.valueOrUndefined(p),
-        (p) => notificationOf(this.state, this.dm, p) > 0,
+        (p) => notificationOf(this.state, this.dm, p),
       );
     });
     try {

@@ -112,6 +112,7 @@ export interface CwmpStateData {
 }
 
 /** Event codes that occur once per Inform, whatever their number (M events are kept per CommandKey). */
+const VALUE_CHANGE = '4 VALUE CHANGE';
 const SINGLE = /^(0|1|2|3|4|6|7|8|9|10|11|12|13|14) /;
 
 export class CwmpState {
@@ -194,17 +195,21 @@ export class CwmpState {
 
   /**
    * After an InformResponse: what it carried is delivered. sent: the parameter values in the Inform,
-   * recorded for those watched; a changed one that has changed again since stays for the next Inform.
+   * recorded for those watched (notification above 0); a changed one that has changed again since, or that
+   * changed after the Inform was built, stays for the next Inform, and if it is active, so does
+   * "4 VALUE CHANGE": the change that came during the session has not been announced yet.
    */
   delivered(
     events: readonly EventStruct[],
     sent: Readonly<Record<string, string>>,
     current: (path: string) => string | undefined,
-    watched: (path: string) => boolean,
+    notification: (path: string) => number,
   ): void {
     this.data.events = this.data.events.filter((e) => !events.some((d) => d.code === e.code && d.key === e.key));
-    for (const [p, v] of Object.entries(sent)) if (watched(p)) this.data.reported[p] = v;
+    for (const [p, v] of Object.entries(sent)) if (notification(p) > 0) this.data.reported[p] = v;
     this.data.changed = this.data.changed.filter((p) => !(p in sent) || current(p) !== sent[p]);
+    if (this.data.changed.some((p) => notification(p) === 2) && !this.data.events.some((e) => e.code === VALUE_CHANGE))
+      this.data.events.push({ code: VALUE_CHANGE, key: '' });
     this.data.retryCount = 0;
     this.save();
   }

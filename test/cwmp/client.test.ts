@@ -277,6 +277,27 @@ test(
   },
 );
 
+test('an active change made while the Inform announcing an earlier one is out gets an Inform of its own', async (t) => {
+  const { agent, acs } = await setup(t);
+  await acs.until(() => acs.sessionsEnded >= 1);
+  const code = 'Device.DeviceInfo.ProvisioningCode'; // always active
+  const provision = (v: string) =>
+    agent.dm.set([{ objPath: 'Device.DeviceInfo.', params: [{ name: 'ProvisioningCode', value: v }] }], {
+      kind: 'local',
+      user: 'test',
+    });
+  const announced = (v: string) =>
+    acs.informs.some((i) => i.events.some((e) => e.code === '4 VALUE CHANGE') && i.params[code] === v);
+  provision('a');
+  // The ACS has the Inform with 'a' and has answered; the agent has not read the InformResponse yet (it runs
+  // in this process: the waiter resumes before any I/O of the agent's), so 'b' lands inside that session.
+  await acs.until(() => announced('a'));
+  provision('b');
+  await acs.until(() => announced('b'), 10_000);
+  await agent.cwmpClient!.idle();
+  assert.equal(acs.informs.filter((i) => i.params[code] === 'b').length, 1, "'b' announced once");
+});
+
 test(
   'DefaultActiveNotificationThrottle: active notifications gather, at most one such session per throttle ' + 'period',
   async (t) => {
