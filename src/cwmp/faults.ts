@@ -78,6 +78,8 @@ const DU_FAULTS: Record<number, number> = {
   7228: 9028,
   7229: 9029,
   7230: 9029,
+  7830: 9030,
+  7832: 9032,
 };
 
 const TRANSFER_FAULTS: Record<TransferFailure, number> = {

@@ -19,6 +19,7 @@ import {
   unpackTree,
 } from './du-files.js';
 import { admitDuDisk, admitResources } from './du-limits.js';
+import { admitVersion } from './du-version.js';
 import { EngineCode, EngineError } from './errors.js';
 import { logDetail, logError } from './fault-log.js';
 import type { ImageRecord } from './image/image-record.js';
@@ -132,6 +133,7 @@ async function commitUpdate(p: EngineParts, req: UpdateRequest, job: UpdateJob, 
         `execution environment ${fetched.ee.name} was removed meanwhile`,
       );
     const { url, creds, pkg, format, layout, bytes, manifest } = fetched;
+    admitVersion(store.dus, old, manifest.version, req.allowDowngrade !== false);
     const unpacked = join(op.staging, 'root');
     // Volumes: those named (by the caller, else the new manifest, else the ones it has) must exist.
     let specs = req.appData ?? manifest.data;

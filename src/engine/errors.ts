@@ -13,6 +13,10 @@ export const EngineCode = {
   DuplicateDU: 'duplicate-du',
   ResourcesExceeded: 'resources-exceeded',
   InvalidDUState: 'invalid-du-state',
+  /** An Update to the version another DU of the same application has in the EE (TR-069 9032). */
+  VersionExists: 'version-exists',
+  /** An Update to a lower version where the EE does not permit downgrades (TR-069 9030). */
+  DowngradeRefused: 'downgrade-refused',
   /** An execution unit that can't do what is asked now (it is stopping). */
   InvalidUnitState: 'invalid-unit-state',
   ServerUnreachable: 'server-unreachable',
@@ -50,6 +54,9 @@ const KIND_OF = {
   7227: 'resources-exceeded',
   7229: 'invalid-du-state',
   7230: 'invalid-unit-state',
+  // Never journalled as numbers, but read back all the same: the table is the USP one turned around.
+  7830: 'downgrade-refused',
+  7832: 'version-exists',
 } as const satisfies Record<number, EngineFaultKind>;
 
 /** A fault code as a kind: a kind stays, an older engine's number is read; anything else is internal. */

@@ -180,7 +180,12 @@ export interface InstallRequest {
   readonly network?: DuNetwork;
 }
 
-export type UpdateRequest = Omit<InstallRequest, 'ee' | 'url'> & { url?: string; retainData?: boolean };
+export type UpdateRequest = Omit<InstallRequest, 'ee' | 'url'> & {
+  url?: string;
+  retainData?: boolean;
+  /** The EE's policy (ExecEnv.X_CPE-AGENT_AllowDowngrade); absent: a lower version may be installed. */
+  allowDowngrade?: boolean;
+};
 
 export interface EngineOptions {
   readonly stateDir: string;

@@ -14,6 +14,10 @@ export const USP_CODE_OF: Readonly<Record<EngineFaultKind, number>> = {
   'duplicate-du': 7226,
   'resources-exceeded': 7227,
   'invalid-du-state': 7229,
+  // USP has no codes of its own for these two (TR-069 has 9032 and 9030): vendor codes, so that an ACS
+  // gets its own and a controller can tell them apart.
+  'version-exists': 7832,
+  'downgrade-refused': 7830,
   // What the agent has always answered for a unit that is stopping.
   'invalid-unit-state': 7230,
   // TR-181 SoftwareModules: file transfer failures.

@@ -295,3 +295,57 @@ test('ChangeDUState with two versions of one DU installed: an Update naming no V
     'nothing updated',
   );
 });
+
+test(
+  "ChangeDUState Update faults: 9032 to the version another DU of it has, 9030 a downgrade where the EE's " +
+    'policy forbids it',
+  async (t) => {
+    const http = await serveFiles({ 'app-1.tgz': pkg('1.0'), 'app-2.tgz': pkg('2.0'), 'app-0.tgz': pkg('0.9') });
+    t.after(() => http.close());
+    const { agent, acs } = await setup(t);
+    await acs.until(() => acs.sessionsEnded >= 1);
+    const cr = () => TestAcs.connectionRequest(agent.dm.value(`${MS}ConnectionRequestURL`), 'acs', 'cr-secret');
+    const completes = () => acs.requests.filter((r) => r.method === 'DUStateChangeComplete');
+    const versions = () =>
+      [...agent.dm.node(SM)!.tables.get('DeploymentUnit')!.rows.values()].map((r) => r.stored('Version')).sort();
+    const updateOf = (uuid: string, version: string, url: string) =>
+      `<Operations xsi:type="cwmp:UpdateOpStruct"><UUID>${uuid}</UUID><Version>${version}</Version><URL>${url}` +
+      `</URL><Username/><Password/></Operations>`;
+    /** One ChangeDUState, its results once reported. */
+    const change = async (key: string, ...ops: string[]) => {
+      const n = completes().length;
+      const answer = acs.rpc(cds(key, ...ops));
+      assert.equal(await cr(), 200);
+      assert.equal((await answer).method, 'ChangeDUStateResponse');
+      await acs.until(() => completes().length === n + 1);
+      await acs.until(() => acs.sessionsEnded >= acs.informs.length);
+      await agent.cwmpClient!.idle();
+      return results(completes()[n]!);
+    };
+
+    const [one] = await change('two', install(http.url('app-1.tgz')), install(http.url('app-2.tgz')));
+    const [twin] = await change('twin', updateOf(one!.uuid, '1.0', http.url('app-2.tgz')));
+    assert.deepEqual([twin!.state, twin!.fault, twin!.version], ['Installed', 9032, '1.0'], '2.0 is there already');
+    assert.deepEqual(versions(), ['1.0', '2.0'], 'nothing updated');
+
+    const ee = 'Device.SoftwareModules.ExecEnv.1.';
+    assert.equal(agent.dm.value(`${ee}X_CPE-AGENT_AllowDowngrade`), 'true', 'downgrades are permitted by default');
+    agent.dm.set([{ objPath: ee, params: [{ name: 'X_CPE-AGENT_AllowDowngrade', value: 'false' }] }], {
+      kind: 'local',
+      user: 'test',
+    });
+    const [down] = await change('down', updateOf(one!.uuid, '2.0', http.url('app-0.tgz')));
+    assert.deepEqual([down!.state, down!.fault, down!.version], ['Installed', 9030, '2.0'], 'refused by policy');
+    const fault = list(completes().at(-1)!.body.Results as Node | Node[])[0]!.Fault as Node;
+    assert.match(txt(fault.FaultString), /older than the installed 2\.0/);
+    assert.deepEqual(versions(), ['1.0', '2.0'], 'nothing updated');
+
+    agent.dm.set([{ objPath: ee, params: [{ name: 'X_CPE-AGENT_AllowDowngrade', value: 'true' }] }], {
+      kind: 'local',
+      user: 'test',
+    });
+    const [allowed] = await change('allowed', updateOf(one!.uuid, '2.0', http.url('app-0.tgz')));
+    assert.deepEqual([allowed!.state, allowed!.fault, allowed!.version], ['Installed', 0, '0.9']);
+    assert.deepEqual(versions(), ['0.9', '1.0']);
+  },
+);

@@ -18,10 +18,16 @@ test('the table covers every kind, each with a USP error code', () => {
 test('the SoftwareModules faults reach an ACS as their ChangeDUState codes; legacy numbers read back', () => {
   const cwmp = (kind: (typeof ENGINE_FAULT_KINDS)[number]) => duFaultOf({ code: uspCodeOf(kind) });
   assert.deepEqual(
-    ['unknown-exec-env', 'exec-env-mismatch', 'duplicate-du', 'resources-exceeded', 'invalid-du-state'].map((k) =>
-      cwmp(k as (typeof ENGINE_FAULT_KINDS)[number]),
-    ),
-    [9023, 9025, 9026, 9027, 9029],
+    [
+      'unknown-exec-env',
+      'exec-env-mismatch',
+      'duplicate-du',
+      'resources-exceeded',
+      'invalid-du-state',
+      'downgrade-refused',
+      'version-exists',
+    ].map((k) => cwmp(k as (typeof ENGINE_FAULT_KINDS)[number])),
+    [9023, 9025, 9026, 9027, 9029, 9030, 9032],
   );
   for (const kind of ENGINE_FAULT_KINDS) {
     assert.ok(cwmp(kind) >= 9000 && cwmp(kind) < 9100, `${kind}: ${cwmp(kind)}`);

@@ -16,6 +16,9 @@ import { networkArgs } from './network-args.js';
 import { ME, ref, SM, type SmRows } from './rows.js';
 import { signatureArgs } from './signature-args.js';
 
+/** The EE's policy: an Update may install a lower version than the DU has (false: refused, TR-069 9030). */
+const ALLOW_DOWNGRADE = 'X_CPE-AGENT_AllowDowngrade';
+
 export function registerDeploymentUnits(dm: DataModel, need: () => DeploymentUnits): void {
   dm.command(`${SM}InstallDU()`, (req) =>
     need().installDU(req.input, req.signal, (p) => req.progress(p), req.commandKey),
@@ -69,6 +72,7 @@ export class DeploymentUnits {
   ): Promise<Record<string, string>> {
     const appData = volumeArgs(input);
     const ee = this.rows.engine.execEnvs().find((e) => e.id === this.rows.engine.du(row.stored('DUID') ?? '')?.ee);
+    const eeRow = `${row.stored('ExecutionEnvRef') ?? ''}.`;
     const r = await this.rows.engine
       .update(row.stored('DUID') ?? '', {
         ...(appData ? { appData } : {}),
@@ -77,7 +81,8 @@ export class DeploymentUnits {
         ...(input.Password ? { password: input.Password } : {}),
         retainData: input.RetainData === 'true',
         requestTag: commandKey,
-        ...signatureArgs(input, this.rows, `${row.stored('ExecutionEnvRef') ?? ''}.`),
+        ...signatureArgs(input, this.rows, eeRow),
+        allowDowngrade: this.rows.dm.node(eeRow)?.stored(ALLOW_DOWNGRADE) !== 'false',
         ...installArgs(this.rows.dm, this.rows.eeRow(ee?.id ?? ''), input),
         ...(ee ? networkArgs(input, ipInterfacesOf(this.rows.dm), ee) : {}),
       })
