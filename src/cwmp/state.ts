@@ -207,7 +207,11 @@ export class CwmpState {
   ): void {
     this.data.events = this.data.events.filter((e) => !events.some((d) => d.code === e.code && d.key === e.key));
     for (const [p, v] of Object.entries(sent)) if (notification(p) > 0) this.data.reported[p] = v;
-    this.data.changed = this.data.changed.filter((p) => !(p in sent) || current(p) !== sent[p]);
+    // A changed parameter whose object is gone can be reported no more: it leaves (and calls for no session).
+    this.data.changed = this.data.changed.filter((p) => {
+      const now = current(p);
+      return now !== undefined && (!(p in sent) || now !== sent[p]);
+    });
     if (this.data.changed.some((p) => notification(p) === 2) && !this.data.events.some((e) => e.code === VALUE_CHANGE))
       this.data.events.push({ code: VALUE_CHANGE, key: '' });
     this.data.retryCount = 0;
