@@ -37,9 +37,12 @@ test(
     });
     await agent.start();
     t.after(async () => {
+      const v = await acs.validateAll();
+      if (v.skipped) t.diagnostic(v.skipped);
       await agent.stop();
       await acs.stop();
       cleanup();
+      assert.ok(v.ok, `every envelope the CPE sent validates against the CWMP schema:\n${v.output}`);
     });
     await acs.until(() => acs.sessionsEnded >= 1);
     // A session the ACS asks for (Digest towards the agent), with RPCs reading and writing passwords.

@@ -464,9 +464,12 @@ test(
     });
     await agent.start();
     t.after(async () => {
+      const v = await acs.validateAll();
+      if (v.skipped) t.diagnostic(v.skipped);
       await agent.stop();
       await acs.stop();
       cleanup();
+      assert.ok(v.ok, `every envelope the CPE sent validates against the CWMP schema:\n${v.output}`);
     });
     assert.equal(agent.cwmpClient, undefined, 'no URL: no CWMP client');
     agent.dm.set(

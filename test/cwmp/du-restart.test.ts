@@ -49,9 +49,12 @@ test(
     };
     t.after(async () => {
       agent?.kill('SIGKILL');
+      const v = await acs.validateAll();
+      if (v.skipped) t.diagnostic(v.skipped);
       await acs.stop();
       await http.close();
       cleanup();
+      assert.ok(v.ok, `every envelope the CPE sent validates against the CWMP schema:\n${v.output}`);
     });
     start();
     await acs.until(() => acs.sessionsEnded >= 1);

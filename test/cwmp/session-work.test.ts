@@ -11,6 +11,7 @@ import { Agent } from '../../src/agent.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { working } from '../../src/util/work.js';
 import { tempDir, waitFor } from '../helpers.js';
+import { validateCaptured } from './xsd.js';
 
 const INFORM_RESPONSE =
   `<?xml version="1.0"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" ` +
@@ -26,9 +27,11 @@ test('a CWMP session holds the busy signal from its Inform to its end', async (t
   });
   let informs = 0;
   let ended = 0;
+  const sent: string[] = []; // every envelope the agent posted, for the schema check
   const acs = createServer(async (req, res) => {
     let body = '';
     for await (const c of req) body += c;
+    if (body.trim()) sent.push(body);
     if (body.includes('Inform>')) {
       informs++;
       await held;
@@ -55,6 +58,9 @@ test('a CWMP session holds the busy signal from its Inform to its end', async (t
     acs.closeAllConnections();
     await new Promise((r) => acs.close(r));
     cleanup();
+    const v = await validateCaptured(sent);
+    if (v.skipped) t.diagnostic(v.skipped);
+    assert.ok(v.ok, `every envelope the agent sent validates against the CWMP schema:\n${v.output}`);
   });
   await agent.start();
   await waitFor(() => informs === 1);

@@ -131,13 +131,17 @@ test(
       timeoutMs: 3000,
     });
     await ctl.connect();
+    // Every envelope of all the trials checked once, at the end (one xmllint run per schema).
     t.after(async () => {
       agent?.kill('SIGKILL');
+      const v = await acs.validateAll();
+      if (v.skipped) t.diagnostic(v.skipped);
       await ctl.close();
       await broker.stop();
       await http.close();
       await acs.stop();
       cleanup();
+      assert.ok(v.ok, `every envelope the CPE sent validates against the CWMP schema:\n${v.output}`);
     });
     startAgent();
     const request = async <K extends RequestKind>(kind: K, type: RequestType<K>, body: RequestBody<K>) => {
