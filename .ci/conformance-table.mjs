@@ -1,6 +1,8 @@
 // Writes docs/conformance.md: every TP-469 case of the test plan in ../shared/spec/tp-469 (read now,
 // never copied beyond case numbers and titles), whether it applies to this agent, the tests that
-// check it (test names carry case ids) and, when available, their result in the last run; then the
+// check it (test names carry case ids) and, when available, their result in the last run; the cases of
+// the sections that copy lacks, as spec/notes/tp469-cases.md names or counts them, with why they do
+// not apply; then the
 // CWMP checklist of test/cwmp/checklist.json, each line with its tests (which must exist: a line
 // naming a missing test fails the script) or why it does not apply or is not done.
 //
@@ -13,9 +15,11 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { casesOnlyInNotes } from './tp469-notes.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const planDir = join(process.env.CPE_SHARED_DIR ?? join(root, '..', 'shared'), 'spec', 'tp-469');
+const notesFile = join(planDir, '..', 'notes', 'tp469-cases.md');
 const out = join(root, 'docs', 'conformance.md');
 
 /** Case ids in a test name: "1.3 / 1.14 ..." -> 1.3, 1.14; "MQTT 3.1.1" names none. */
@@ -42,6 +46,18 @@ const NOT_IMPLEMENTED = {
   reason: 'no USP session context or end-to-end message protection (features 23, 24)',
   cases: ['2.6', '2.7', '2.8', ...Array.from({ length: 14 }, (_, i) => `3.${i + 2}`)],
 };
+// Sections of the full plan that the copy in spec/tp-469 lacks: what the agent would need for them
+// (looked up in datamodel/ like NEEDS), or, where no data-model element tells, why they do not apply.
+const ABSENT_SECTIONS = {
+  5: { needs: ['Device.LocalAgent.MTP.{i}.CoAP.'], why: 'the agent has no CoAP MTP (MQTT only); CoAP is deprecated' },
+  6: { needs: ['Device.LocalAgent.MTP.{i}.STOMP.'], why: 'the agent has no STOMP MTP (MQTT only)' },
+  7: { needs: ['Device.LocalAgent.MTP.{i}.WebSocket.'], why: 'the agent has no WebSocket MTP (MQTT only)' },
+  8: {
+    why: 'the agent does no DHCP or mDNS discovery of Controllers (features 21, 22); its Controllers are configured',
+  },
+  10: { needs: ['Device.BulkData.'], why: 'the agent has no Bulk Data collection (BulkDataColl:1)' },
+};
+
 /** Elements the tests use in place of the plan's, as the plan allows; listed in the report. */
 const SUBSTITUTIONS = {
   1.53: 'waits 2 s (not 20 s) for the Notify that must not come',
@@ -108,6 +124,16 @@ function supportedItems() {
   return items;
 }
 
+/** Whether a case or section row that only the notes have applies; never "yes" without the plan's text. */
+function appliesAbsent(r, items) {
+  const s = ABSENT_SECTIONS[r.section];
+  const needs = [...(NEEDS.find(([ids]) => ids.includes(r.id))?.[1] ?? []), ...(s?.needs ?? [])];
+  if (!s) return 'unknown: not in the plan copy, and no reason known why it would not apply';
+  if (needs.length && needs.every((p) => items.has(p)))
+    return 'unknown: the agent may support this, but the plan copy lacks the case text';
+  return `no: ${s.why}`;
+}
+
 function applies(c, items) {
   if (/DEPRECATED/i.test(c.title) || /DEPRECATED/i.test(c.tag)) return 'no: deprecated';
   if (/for future work/i.test(c.title)) return 'no: future work, no metrics';
@@ -119,7 +145,8 @@ function applies(c, items) {
 
 const tagOf = (raw) => {
   const tag = raw.replace(/^['"*_]+|['"*_]+$/g, '');
-  return /deprecated/i.test(tag) ? 'DEP' : /^conditional/i.test(tag) ? 'CM' : /^mandatory/i.test(tag) ? 'M' : tag;
+  if (/deprecated|^DEP\b/i.test(tag)) return 'DEP';
+  return /^(conditional|CM\b)/i.test(tag) ? 'CM' : /^(mandatory|M\b)/i.test(tag) ? 'M' : tag;
 };
 
 /** Test names (the first argument of test(), or in test/conformance any literal starting with a case id). */
@@ -202,7 +229,9 @@ function run(tests) {
 }
 
 const all = cases();
-const known = new Set(all.map((c) => c.id));
+const inCopy = new Set(all.map((c) => c.id));
+const absent = casesOnlyInNotes(notesFile, inCopy);
+const known = new Set([...inCopy, ...absent.flatMap((r) => r.ids ?? [r.id]).filter((id) => !id.endsWith('*'))]);
 const items = supportedItems();
 const tests = testsInSources(known);
 const checklist = cwmpChecklist();
@@ -235,15 +264,29 @@ function lastRun(testCount, results) {
 }
 
 const cell = (s) => String(s).replace(/\|/g, '\\|');
-const rows = all.map((c) => {
+const row = (c, applying) => {
   const mine = tests.filter((t) => t.ids.includes(c.id));
   const named = mine.map((t) => `${t.file.replace(/^test\//, '')}: "${t.name}"`);
   const res = mine.map((t) => resultOf(t.name)).filter(Boolean);
   const last = lastRun(mine.length, res);
   const sub = SUBSTITUTIONS[c.id] ? ` (substitution: ${SUBSTITUTIONS[c.id]})` : '';
-  const cols = [c.id, cell(c.title), tagOf(c.tag), cell(applies(c, items)), cell(named.join('<br>') + sub), last];
+  const cols = [c.id, cell(c.title), tagOf(c.tag), cell(applying), cell(named.join('<br>') + sub), last];
   return `| ${cols.join(' | ')} |`;
-});
+};
+const sectionOf = (id) => Number(id.split('.')[0]);
+// The plan copy's cases in its order, each absent section's rows where the section falls.
+const rows = [
+  ...all.map((c) => ({ section: sectionOf(c.id), text: row(c, applies(c, items)) })),
+  ...absent.map((r) => ({ section: r.section, text: row(r, appliesAbsent(r, items)) })),
+]
+  .sort((a, b) => a.section - b.section)
+  .map((r) => r.text);
+const absentCount = absent.reduce((n, r) => n + r.count, 0);
+const absentApplying = absent.filter((r) => !appliesAbsent(r, items).startsWith('no:'));
+const absentSections = [...new Set(absent.map((r) => r.section))].join(', ');
+const absentVerdict = absentApplying.length
+  ? `${absentApplying.length} of those rows may apply`
+  : 'none of them applies';
 
 const cwmpRows = checklist.flatMap((s) => [
   `| | **${cell(s.title)}** | | |`,
@@ -274,6 +317,9 @@ run against a real agent and controller over mosquitto; the others cover cases i
 no test; not run: the run did not include them).
 
 ${applicable.length} of ${all.length} cases apply; ${covered.length} of those have a test.
+The full plan has ${all.length + absentCount} cases: the ${absentCount} of sections ${absentSections}, which the copy
+lacks, are rows named and counted as \`spec/notes/tp469-cases.md\` does (a section's row stands for the cases
+the notes only count); ${absentVerdict}.
 
 | Case | Title | Tag | Applies | Tests | Last run |
 |---|---|---|---|---|---|
@@ -295,5 +341,6 @@ ${cwmpRows.join('\n')}
 writeFileSync(out, doc);
 console.log(
   `${relative(root, out)}: ${all.length} cases, ${applicable.length} apply, ${covered.length} tested; ` +
+    `${absentCount} more only in the notes (${absent.length} rows, ${absentApplying.length} may apply); ` +
     `CWMP: ${cwmpLines.length} lines, ${cwmpNa.length} do not apply, ${cwmpTested.length} tested`,
 );
