@@ -70,6 +70,7 @@ const SUBSTITUTIONS = {
   '2.20': 'waits 2 s (not 30 s) for the Notify that must not come',
   11.9: "the Set's obj_path ends with '.' (the plan's lacks it, which the agent answers with 7008)",
   1.56: 'USPNotifRetryMinimumWaitInterval 1 (not 5), NotifExpiration 3 (not 20), watched for 6 s (not 60 s)',
+  1.54: 'USPNotifRetryMinimumWaitInterval 1 (not 5): retries within 1-2 s, then 2-4 s (not 5-10 s, then 10-20 s)',
   1.64: 'Device.SoftwareModules.InstallDU() from a URL nothing serves as the asynchronous operation',
   1.65: 'Device.SoftwareModules.InstallDU() from a URL nothing serves as the asynchronous operation',
   2.21: "Orders above the role's own (Order is a unique key of Permission)",

@@ -215,7 +215,7 @@ test('2.26 Permissions - Parameter within added object not allowed, included', a
   const [r, ...more] = responseOf(m, 'add_resp').created_obj_results;
   assert.equal(more.length, 0);
   assert.ok(r!.oper_status?.oper_failure, `the Add fails: ${JSON.stringify(r)}`);
-  assert.ok(r!.oper_status.oper_failure.err_code >= 7000);
+  assert.equal(r!.oper_status.oper_failure.err_code, 7006, 'Permission Denied');
   const ids = Object.values(resolved(await get(w, [SUB]))).map((p) => p.ID);
   assert.ok(!ids.includes('add26'));
 });

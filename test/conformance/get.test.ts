@@ -123,10 +123,24 @@ test('1.66 GetInstances using a single object, first_level_only true', async (t)
 test('1.67 GetInstances using a single object, first_level_only false', async (t) => {
   const w = the(t);
   if (!w) return;
-  const [r, ...more] = curr(await instances(w, [`${LA}Controller.`], false));
-  assert.equal(more.length, 0);
-  assert.ok(r!.insts.includes(CTL));
-  assert.ok(r!.insts.includes(`${CTL}MTP.1.`), `sub-object instances too: ${r!.insts}`);
+  const m = await instances(w, [`${LA}Controller.`], false);
+  const [r, ...more] = responseOf(m, 'get_instances_resp').req_path_results;
+  assert.equal(more.length, 0, 'one req_path_results element');
+  assert.equal(r!.requested_path, `${LA}Controller.`);
+  assert.equal(r!.err_code ?? 0, 0, r!.err_msg ?? '');
+  const listed = r!.curr_insts.map((i) => i.instantiated_obj_path!);
+  assert.equal(new Set(listed).size, listed.length, `each instance once: ${listed}`);
+  assert.ok(listed.includes(`${CTL}MTP.1.`), `sub-object instances too: ${listed}`);
+  // Every instance the agent has under Controller., as its Get of the whole subtree shows them.
+  const all = new Set<string>();
+  for (const o of only(await get(w, [`${LA}Controller.`], 0), `${LA}Controller.`)) {
+    const names = o.resolved_path!.split('.');
+    names.forEach((n, i) => {
+      if (/^\d+$/.test(n)) all.add(`${names.slice(0, i + 1).join('.')}.`);
+    });
+  }
+  assert.ok(all.has(CTL));
+  assert.deepEqual([...listed].sort(), [...all].sort(), 'all instances of Controller and of its sub-objects');
 });
 
 test('1.68 GetInstances with multiple objects', async (t) => {
@@ -166,7 +180,22 @@ test('1.89 Get message using max_depth', async (t) => {
     relative(rs);
     return rs.map((r) => r.resolved_path!);
   };
-  assert.deepEqual(await depth(1), [LA]);
+  const own = only(await get(w, [LA], 1), LA);
+  assert.deepEqual(
+    own.map((r) => r.resolved_path),
+    [LA],
+    'at depth 1 no resolved_path_results for sub-objects',
+  );
+  const keys = Object.keys(own[0]!.result_params ?? {});
+  assert.ok(keys.length > 0, 'the parameters of Device.LocalAgent.');
+  assert.deepEqual(
+    keys.filter((k) => k.includes('.')),
+    [],
+    'ONLY the keys of the parameters of Device.LocalAgent., none of a sub-object',
+  );
+  relative(own);
+  const whole = only(await get(w, [LA], 0), LA).find((r) => r.resolved_path === LA);
+  assert.deepEqual(keys.sort(), Object.keys(whole?.result_params ?? {}).sort(), "all of Device.LocalAgent.'s own");
   const two = await depth(2);
   assert.ok(two.includes(LA) && two.includes(CTL), `${two}`);
   assert.ok(

@@ -1,13 +1,14 @@
 // TP-469 9.9: a Controller row added at runtime by another controller, with an MQTT MTP row, is sent
-// an OnBoardRequest by SendOnBoardRequest() and can then talk to the agent. One agent over a real
-// mosquitto; the secondary controller is a second client on the same broker.
+// an OnBoardRequest by SendOnBoardRequest() and can then talk to the agent; 1.60: the test controller
+// asks for its own. One agent over a real mosquitto; the secondary controller is a second client on
+// the same broker.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { DecodedMsg } from '../../src/usp/codec.js';
 import { UspController } from '../../src/usp/controller-client.js';
 import { responseOf } from '../fixtures/usp-answer.js';
-import { add, cleanUp, conformanceWorld, get, resolved } from './world.js';
+import { add, CTL, cleanUp, conformanceWorld, get, resolved } from './world.js';
 
 const the = conformanceWorld();
 const SECONDARY = 'proto::tp469-secondary';
@@ -58,4 +59,40 @@ test('9.9 Adding a New Controller - OnBoardRequest', async (t) => {
   // The session with the secondary controller: it asks, the agent answers it.
   const own = resolved(await get({ ...w, ctl: secondary }, [`${row}EndpointID`]));
   assert.deepEqual(own, { [row]: { EndpointID: SECONDARY } });
+});
+
+test('1.60 OnBoardRequest Notification', async (t) => {
+  const w = the(t);
+  if (!w) return;
+  // What "appropriate values" are, asked of the agent over the wire.
+  const info = resolved(
+    await get(w, [
+      'Device.DeviceInfo.ManufacturerOUI',
+      'Device.DeviceInfo.ProductClass',
+      'Device.DeviceInfo.SerialNumber',
+    ]),
+  )['Device.DeviceInfo.']!;
+  const proto = await w.ctl.request('get_supported_protocol', 'GET_SUPPORTED_PROTO', {
+    controller_supported_protocol_versions: '1.4',
+  });
+  const versions = responseOf(proto, 'get_supported_protocol_resp').agent_supported_protocol_versions;
+  const before = w.ctl.notifications.length;
+  await w.ctl.post('operate', 'OPERATE', {
+    command: `${CTL}SendOnBoardRequest()`,
+    command_key: 'test60',
+    send_resp: false,
+    input_args: {},
+  });
+  const n = await w.ctl.waitForNotification(
+    (x) => w.ctl.notifications.indexOf(x) >= before && Boolean(x.body.on_board_req),
+    10_000,
+  );
+  assert.equal(n.subscriptionId, '', 'subscription_id is an empty string');
+  assert.deepEqual(n.body.on_board_req, {
+    oui: info.ManufacturerOUI,
+    product_class: info.ProductClass,
+    serial_number: info.SerialNumber,
+    agent_supported_protocol_versions: versions,
+  });
+  assert.ok(info.ManufacturerOUI && info.SerialNumber && versions, JSON.stringify({ info, versions }));
 });

@@ -80,3 +80,24 @@ test('2.17 Permissions - Operation Allowed', async (t) => {
   assert.ok(r!.req_output_args, `req_output_args: ${JSON.stringify(r)}`);
   await booted(w, 'boot217', 'test217');
 });
+
+test('1.61 Operate message using Reboot() with send_resp true', async (t) => {
+  const w = the(t);
+  if (!w) return;
+  await bootSubscription(t, w, 'boot61');
+  const m = await w.ctl.request('operate', 'OPERATE', {
+    command: 'Device.Reboot()',
+    command_key: 'test61',
+    send_resp: true,
+    input_args: {},
+  });
+  const results = responseOf(m, 'operate_resp').operation_results;
+  assert.equal(results.length, 1, `a single operation_results element: ${JSON.stringify(results)}`);
+  assert.equal(results[0]!.executed_command, 'Device.Reboot()');
+  assert.equal(results[0]!.operation_resp, 'req_output_args', JSON.stringify(results[0]));
+  assert.deepEqual(results[0]!.req_output_args?.output_args ?? {}, {}, 'an empty output_args');
+  // The agent reboots (Boot! with the Reboot()'s cause and key) and resumes connectivity.
+  await booted(w, 'boot61', 'test61');
+  const g = await w.ctl.request('get', 'GET', { param_paths: ['Device.DeviceInfo.UpTime'], max_depth: 0 });
+  assert.equal(g.body.response?.get_resp?.req_path_results[0]?.err_code, 0, 'connectivity resumed');
+});

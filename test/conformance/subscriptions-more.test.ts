@@ -3,7 +3,8 @@
 // Device.SoftwareModules.InstallDU() from a URL nothing serves: it ends soon, in failure, which is
 // an OperationComplete all the same (the plan's metrics do not ask for success).
 // Substitution: 1.56 has USPNotifRetryMinimumWaitInterval 1 (not 5) and NotifExpiration 3 (not 20),
-// and watches 6 s (not 60 s).
+// and watches 6 s (not 60 s); 1.54 has USPNotifRetryMinimumWaitInterval 1 (not 5), so its windows are
+// 1-2 s and 2-4 s (not 5-10 s and 10-20 s).
 
 import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
@@ -104,4 +105,58 @@ test('1.65 Asynchronous operation with send_resp false', async (t) => {
   assert.ok(done, JSON.stringify(n.body));
   assert.equal(`${done.obj_path}${done.command_name}`, INSTALL);
   assert.equal(done.command_key, 'test65');
+});
+
+/** How far an arrival at the controller may be from the agent's send: MQTT delivery, a loaded machine. */
+const SLACK = 0.25;
+
+test('1.54 Notification Retry using Value Change', async (t) => {
+  const w = the(t);
+  if (!w) return;
+  // The plan's defaults scaled down: m = 1 s (not 5), k = 2000, so the n-th retry waits m*2^(n-1) to m*2^n.
+  const m = 1;
+  const r = await set(w, false, {
+    path: CTL,
+    params: {
+      ProvisioningCode: 'tp469-54',
+      USPNotifRetryMinimumWaitInterval: { value: String(m), required: true },
+      USPNotifRetryIntervalMultiplier: { value: '2000', required: true },
+    },
+  });
+  responseOf(r, 'set_resp');
+  await subscribe(t, w, {
+    ID: 'notify54',
+    NotifType: 'ValueChange',
+    ReferenceList: `${CTL}ProvisioningCode`,
+    NotifRetry: 'true',
+  });
+  w.ctl.acknowledge = false;
+  t.after(() => {
+    w.ctl.acknowledge = true;
+  });
+  // Each copy is stamped as it arrives: the listener is in place before the Set that causes the Notify.
+  const at = new Map<unknown, number>();
+  const third = w.ctl.waitForNotification((n) => {
+    if (n.subscriptionId !== 'notify54' || at.has(n)) return false;
+    at.set(n, performance.now() / 1000);
+    return at.size === 3;
+  }, 15_000);
+  const s = await set(w, false, { path: CTL, params: { ProvisioningCode: { value: 'TestValue54', required: true } } });
+  responseOf(s, 'set_resp');
+  await third;
+  w.ctl.acknowledge = true;
+  const copies = [...at.keys()] as typeof w.ctl.notifications;
+  assert.equal(copies[0]!.body.send_resp, true, 'NotifRetry true: the Notify asks for a NotifyResp');
+  assert.equal(copies[0]!.body.value_change?.param_value, 'TestValue54');
+  assert.equal(new Set(copies.map((c) => c.msg.header.msg_id)).size, 1, 'a retry resends the same Notify');
+  const [t0, t1, t2] = [...at.values()] as [number, number, number];
+  const windows = [
+    { n: 'first', wait: t1 - t0, lo: m, hi: 2 * m },
+    { n: 'second', wait: t2 - t1, lo: 2 * m, hi: 4 * m },
+  ];
+  for (const x of windows)
+    assert.ok(
+      x.wait >= x.lo - SLACK && x.wait <= x.hi + SLACK,
+      `the ${x.n} retry ${x.wait.toFixed(2)} s after the previous send, not within ${x.lo}-${x.hi} s`,
+    );
 });

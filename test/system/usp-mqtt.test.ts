@@ -126,29 +126,26 @@ for (const version of ['5.0', '3.1.1'] as const) {
   );
 }
 
-test(
-  '1.54 NotifRetry: an unacknowledged Notify is sent again with back-off, and stops once ' + 'acknowledged',
-  async (t) => {
-    const w = await world(t, '5.0');
-    if (!w) return;
-    await subscribe(w.ctl, 'retry', 'ValueChange', 'Device.LocalAgent.Controller.1.ProvisioningCode', true);
-    w.ctl.acknowledge = false;
-    await w.ctl.request('set', 'SET', {
-      update_objs: [
-        {
-          obj_path: 'Device.LocalAgent.Controller.1.',
-          param_settings: [{ param: 'ProvisioningCode', value: 'PC-54', required: true }],
-        },
-      ],
-    });
-    await waitFor(() => w.ctl.notifications.filter((n) => n.subscriptionId === 'retry').length >= 2, 5000);
-    const copies = w.ctl.notifications.filter((n) => n.subscriptionId === 'retry');
-    assert.equal(new Set(copies.map((c) => c.msg.header.msg_id)).size, 1, 'a retry repeats the same message');
-    assert.equal(copies[0]!.body.send_resp, true);
-    w.ctl.acknowledge = true;
-    await waitFor(() => w.agent.uspAgent!.subscriptions.pendingCount === 0, 6000);
-  },
-);
+test('NotifRetry: an unacknowledged Notify is sent again with back-off, and stops once acknowledged', async (t) => {
+  const w = await world(t, '5.0');
+  if (!w) return;
+  await subscribe(w.ctl, 'retry', 'ValueChange', 'Device.LocalAgent.Controller.1.ProvisioningCode', true);
+  w.ctl.acknowledge = false;
+  await w.ctl.request('set', 'SET', {
+    update_objs: [
+      {
+        obj_path: 'Device.LocalAgent.Controller.1.',
+        param_settings: [{ param: 'ProvisioningCode', value: 'PC-54', required: true }],
+      },
+    ],
+  });
+  await waitFor(() => w.ctl.notifications.filter((n) => n.subscriptionId === 'retry').length >= 2, 5000);
+  const copies = w.ctl.notifications.filter((n) => n.subscriptionId === 'retry');
+  assert.equal(new Set(copies.map((c) => c.msg.header.msg_id)).size, 1, 'a retry repeats the same message');
+  assert.equal(copies[0]!.body.send_resp, true);
+  w.ctl.acknowledge = true;
+  await waitFor(() => w.agent.uspAgent!.subscriptions.pendingCount === 0, 6000);
+});
 
 test(
   'a broker restart in the middle of a stream of 300 NotifRetry notifications: every one arrives, repeats only ' +
@@ -317,7 +314,7 @@ test(
   },
 );
 
-test('1.61 Reboot() answers, restarts the agent and a Boot! event follows with its cause', async (t) => {
+test('Reboot() answers, restarts the agent and a Boot! event follows with its cause', async (t) => {
   const w = await world(t, '5.0');
   if (!w) return;
   const add = await subscribe(w.ctl, 'boot', 'Event', 'Device.Boot!');
@@ -347,7 +344,7 @@ test('1.61 Reboot() answers, restarts the agent and a Boot! event follows with i
   assert.equal(boot.body.event?.params.CommandKey, 'reboot-61');
 });
 
-test('1.60 SendOnBoardRequest() sends an OnBoardRequest notification', async (t) => {
+test('SendOnBoardRequest() sends an OnBoardRequest notification', async (t) => {
   const w = await world(t, '5.0');
   if (!w) return;
   await w.ctl.request('operate', 'OPERATE', {
@@ -401,7 +398,7 @@ test('malformed, foreign and oversized packets are dropped and the agent keeps a
   );
 });
 
-test('4.1 / 11.3 TLS to the broker: CA verification and client certificates; a wrong CA never connects', async (t) => {
+test('11.3 TLS to the broker: CA verification and client certificates; a wrong CA never connects', async (t) => {
   const bin = requireMosquitto(t);
   if (!bin) return;
   if (!requireTool(t, 'openssl')) return;
