@@ -107,8 +107,12 @@ test('1.65 Asynchronous operation with send_resp false', async (t) => {
   assert.equal(done.command_key, 'test65');
 });
 
-/** How far an arrival at the controller may be from the agent's send: MQTT delivery, a loaded machine. */
-const SLACK = 0.25;
+/**
+ * How far an arrival at the controller may be from the agent's send (MQTT delivery, a loaded machine): a
+ * late copy shortens the next wait as measured here and lengthens its own, so both sides have room.
+ */
+const EARLY = 0.5;
+const LATE = 1;
 
 test('1.54 Notification Retry using Value Change', async (t) => {
   const w = the(t);
@@ -156,7 +160,7 @@ test('1.54 Notification Retry using Value Change', async (t) => {
   ];
   for (const x of windows)
     assert.ok(
-      x.wait >= x.lo - SLACK && x.wait <= x.hi + SLACK,
+      x.wait >= x.lo - EARLY && x.wait <= x.hi + LATE,
       `the ${x.n} retry ${x.wait.toFixed(2)} s after the previous send, not within ${x.lo}-${x.hi} s`,
     );
 });
