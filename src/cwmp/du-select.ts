@@ -18,6 +18,7 @@ export interface SelectedDu {
   /** The row's path with its dot: "Device.SoftwareModules.DeploymentUnit.3.". */
   readonly path: string;
   readonly uuid: string;
+  readonly version: string;
 }
 
 const fault = (code: number, message: string): SelectionFault => ({ code, message });
@@ -52,7 +53,7 @@ export function dusFor(dm: DataModel, op: DuOp): SelectedDu[] | SelectionFault {
   if (!dus.length) return fault(9028, 'no such deployment unit');
   if (op.kind === 'Update' && op.uuid && !op.version && new Set(dus.map((d) => v(d, 'Version'))).size > 1)
     return fault(9031, 'several versions are installed; name the Version');
-  return dus.map((d) => ({ path: d.path, uuid: v(d, 'UUID') }));
+  return dus.map((d) => ({ path: d.path, uuid: v(d, 'UUID'), version: v(d, 'Version') }));
 }
 
 /** Whether a DU with this UUID is installed (a failed Update or Uninstall leaves it so). */

@@ -21,6 +21,8 @@ import type { CdsJob, CwmpState, DuOp, OpResult } from './state.js';
 const SM = 'Device.SoftwareModules.';
 /** The command key of a job's operation: cwmp:<job id>:<operation index>. */
 const OUR_KEY = /^cwmp:([0-9a-f]+):(\d+)$/;
+/** The DU an operation acts on, as far as it is known before: the UUID and Version it was named by, or its row's. */
+type Target = Pick<DuOp, 'uuid' | 'version'>;
 
 /** Whether a command key is one a ChangeDUState job gave its operation (its end is no autonomous change). */
 export const isJobKey = (commandKey: string): boolean => OUR_KEY.test(commandKey);
@@ -64,7 +66,7 @@ export class DuStateRunner {
       this.state.data.jobs = this.state.data.jobs.filter((j) => j.id !== job.id);
       this.state.addPending(
         'DUStateChangeComplete',
-        `<cwmp:DUStateChangeComplete>${job.results.map((r) => `<Results>${opResultXml(r)}</Results>`).join('')}` +
+        `<cwmp:DUStateChangeComplete>${job.results.flat().map((r) => `<Results>${opResultXml(r)}</Results>`).join('')}` +
           `${el('CommandKey', job.commandKey)}</cwmp:DUStateChangeComplete>`,
         [
           { code: '11 DU STATE CHANGE COMPLETE', key: '' },
@@ -78,24 +80,26 @@ export class DuStateRunner {
   }
 
   private async runOps(job: CdsJob): Promise<void> {
-    // Results are per operation (an Update or Uninstall of several DUs reports the last one).
+    // Results are kept per operation: an operation that acted on several DUs (an Update of all, an Uninstall
+    // of every version) has one each. One an agent restart interrupted is reported as far as it got.
     while (job.results.length < job.ops.length) {
       const i = job.results.length;
-      const r = await this.exec(job.ops[i]!, `cwmp:${job.id}:${i}`).catch((e: unknown) => {
+      const op = job.ops[i]!;
+      const r = await this.exec(op, `cwmp:${job.id}:${i}`).catch((e: unknown) => {
         this.log.error({ err: e, job: job.id, operation: i }, 'a ChangeDUState operation failed unexpectedly');
-        return this.failed(job.ops[i]!, DU_FAILED, (e as Error).message, now());
+        return [this.failed(op, op, DU_FAILED, (e as Error).message, now())];
       });
       if (job.results.length === i) job.results.push(r); // recovery may have filled it meanwhile
       this.state.save();
     }
   }
 
-  private async exec(op: DuOp, key: string): Promise<OpResult> {
+  private async exec(op: DuOp, key: string): Promise<OpResult[]> {
     const start = now();
-    if (op.uuid && !UUID.test(op.uuid)) return this.failed(op, 9022, `'${op.uuid}' is not a UUID`, start);
+    if (op.uuid && !UUID.test(op.uuid)) return [this.failed(op, op, 9022, `'${op.uuid}' is not a UUID`, start)];
     if (op.kind === 'Install') {
       const ee = execEnvFor(this.dm, op.eeRef);
-      if (typeof ee !== 'string') return this.failed(op, ee.code, ee.message, start);
+      if (typeof ee !== 'string') return [this.failed(op, op, ee.code, ee.message, start)];
       const input = {
         URL: op.url,
         ...(op.uuid ? { UUID: op.uuid } : {}),
@@ -103,18 +107,18 @@ export class DuStateRunner {
         Password: op.password,
         ExecutionEnvRef: ee,
       };
-      return this.operate(`${SM}InstallDU()`, input, op, key, start);
+      return [await this.operate(`${SM}InstallDU()`, input, op, op, key, start)];
     }
     const dus = dusFor(this.dm, op);
-    if (!Array.isArray(dus)) return this.failed(op, dus.code, dus.message, start);
+    if (!Array.isArray(dus)) return [this.failed(op, op, dus.code, dus.message, start)];
+    // An Update without URL (of all DUs, say) fetches each from the URL it was installed or last updated from.
     const input: Record<string, string> =
       op.kind === 'Update' && op.url ? { URL: op.url, Username: op.username, Password: op.password } : {};
-    let last: OpResult | undefined;
-    for (const du of dus) {
-      last = await this.operate(`${du.path}${op.kind}()`, input, op, key, start);
-      if (last.fault.code) break;
-    }
-    return last!;
+    // Each DU selected is acted on and reported on its own, in the order of its rows; one that fails does not
+    // keep the others from theirs.
+    const out: OpResult[] = [];
+    for (const du of dus) out.push(await this.operate(`${du.path}${op.kind}()`, input, op, du, key, now()));
+    return out;
   }
 
   /**
@@ -125,6 +129,7 @@ export class DuStateRunner {
     path: string,
     input: Record<string, string>,
     op: DuOp,
+    du: Target,
     key: string,
     start: string,
   ): Promise<OpResult> {
@@ -142,22 +147,23 @@ export class DuStateRunner {
             : undefined;
       if (heard) return heard;
       if (outcome && !outcome.ok)
-        return this.failed(op, duFaultOf({ code: outcome.code, transfer: outcome.transfer }), outcome.message, start);
-      return this.failed(op, DU_FAILED, `${path} ended without reporting a DU state change`, start);
+        return this.failed(op, du, duFaultOf({ code: outcome.code, transfer: outcome.transfer }), outcome.message, start);
+      return this.failed(op, du, DU_FAILED, `${path} ended without reporting a DU state change`, start);
     } catch (e) {
       const err = asDmError(e, path);
-      return this.failed(op, duFaultOf({ code: err.code, transfer: err.transfer }), err.message, start);
+      return this.failed(op, du, duFaultOf({ code: err.code, transfer: err.transfer }), err.message, start);
     } finally {
       this.waiting.delete(key);
     }
   }
 
-  private failed(op: DuOp, code: number, message: string, start: string): OpResult {
-    const installed = op.kind !== 'Install' && isInstalled(this.dm, op.uuid);
+  /** The result of an operation on a DU (the one named, or one it selected) that failed. */
+  private failed(op: DuOp, du: Target, code: number, message: string, start: string): OpResult {
+    const installed = op.kind !== 'Install' && isInstalled(this.dm, du.uuid);
     return {
-      uuid: op.uuid,
+      uuid: du.uuid,
       duRef: '',
-      version: op.version,
+      version: du.version,
       state: installed ? 'Installed' : 'Failed',
       resolved: false,
       euRefs: '',
@@ -178,7 +184,7 @@ export class DuStateRunner {
     // An operation of ours found finished after a restart: its result fills the job's slot.
     const job = this.state.data.jobs.find((j) => j.id === m[1]);
     if (job && !this.running.has(job.id) && job.results.length === Number(m[2])) {
-      job.results.push(e.result);
+      job.results.push([e.result]);
       this.state.save();
     }
   };

@@ -56,7 +56,8 @@ export interface CdsJob {
   readonly id: string;
   readonly commandKey: string;
   readonly ops: readonly DuOp[];
-  results: OpResult[];
+  /** Per operation, in order: one result per DU it acted on (an Update of all DUs has several). */
+  results: OpResult[][];
 }
 
 /** What a Download asked for (TR-069 A.3.2.8). */
@@ -142,6 +143,7 @@ export class CwmpState {
       retryCount: 0,
     };
     this.data = { ...fresh, ...quarantine.readJson(this.file, isStateData) };
+    for (const job of this.data.jobs) job.results = job.results.map((r) => (Array.isArray(r) ? r : [r]));
     // On a full disk the client still starts; the state is written with its first change.
     try {
       this.save();
@@ -248,7 +250,8 @@ const FIELDS: { readonly [K in keyof CwmpStateData]: (x: unknown) => boolean } =
         isString(j.id) &&
         isString(j.commandKey) &&
         isArrayOf(j.ops, isObject) &&
-        isArrayOf(j.results, isObject),
+        // An older agent kept one result per operation, not a list.
+        isArrayOf(j.results, (r): r is unknown => isObject(r) || isArrayOf(r, isObject)),
     ),
   transfers: (x) => isArrayOf(x, isTransfer),
   scheduled: (x) =>
