@@ -64,10 +64,13 @@ export class DuStateRunner {
     try {
       await asWork(() => this.runOps(job));
       this.state.data.jobs = this.state.data.jobs.filter((j) => j.id !== job.id);
+      const resultsXml = job.results
+        .flat()
+        .map((r) => `<Results>${opResultXml(r)}</Results>`)
+        .join('');
       this.state.addPending(
         'DUStateChangeComplete',
-        `<cwmp:DUStateChangeComplete>${job.results.flat().map((r) => `<Results>${opResultXml(r)}</Results>`).join('')}` +
-          `${el('CommandKey', job.commandKey)}</cwmp:DUStateChangeComplete>`,
+        `<cwmp:DUStateChangeComplete>${resultsXml}${el('CommandKey', job.commandKey)}</cwmp:DUStateChangeComplete>`,
         [
           { code: '11 DU STATE CHANGE COMPLETE', key: '' },
           { code: 'M ChangeDUState', key: job.commandKey },
@@ -146,8 +149,7 @@ export class DuStateRunner {
             ? { ok: false as const, code: out.error.code, message: out.error.message, transfer: out.error.transfer }
             : undefined;
       if (heard) return heard;
-      if (outcome && !outcome.ok)
-        return this.failed(op, du, duFaultOf({ code: outcome.code, transfer: outcome.transfer }), outcome.message, start);
+      if (outcome && !outcome.ok) return this.failed(op, du, duFaultOf(outcome), outcome.message, start);
       return this.failed(op, du, DU_FAILED, `${path} ended without reporting a DU state change`, start);
     } catch (e) {
       const err = asDmError(e, path);

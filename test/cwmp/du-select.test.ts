@@ -25,8 +25,8 @@ const update = (f: { uuid?: string; version?: string; url?: string }) =>
   `${f.version ? `<Version>${f.version}</Version>` : ''}${f.url ? `<URL>${f.url}</URL>` : ''}<Username/><Password/>` +
   `</Operations>`;
 const uninstall = (uuid: string, version = '') =>
-  `<Operations xsi:type="cwmp:UninstallOpStruct"><UUID>${uuid}</UUID>${version ? `<Version>${version}</Version>` : ''}` +
-  `<ExecutionEnvRef/></Operations>`;
+  `<Operations xsi:type="cwmp:UninstallOpStruct"><UUID>${uuid}</UUID>` +
+  `${version ? `<Version>${version}</Version>` : ''}<ExecutionEnvRef/></Operations>`;
 const results = (m: Message) =>
   list(m.body.Results as Node | Node[]).map((r) => ({
     uuid: txt(r.UUID),
