@@ -3,8 +3,11 @@
 // faults 9027 (resources) and 9029 (DU state) reaching the ACS in a DUStateChangeComplete.
 
 import assert from 'node:assert/strict';
+import { statfsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { test } from 'node:test';
 import { manifest, tarGz } from '../engine/tar-builder.js';
+import { waitFor } from '../helpers.js';
 import { serveFiles } from '../http-files.js';
 import { list, type Message, type Node, TestAcs, txt } from './acs.js';
 import { MS, setup } from './harness.js';
@@ -33,6 +36,7 @@ const results = (m: Message) =>
     du: txt(r.DeploymentUnitRef),
     version: txt(r.Version),
     state: txt(r.CurrentState),
+    eus: txt(r.ExecutionUnitRefList),
     fault: Number(txt((r.Fault as Node).FaultCode)),
     message: txt((r.Fault as Node).FaultString),
   }));
@@ -149,5 +153,61 @@ test(
     );
     assert.deepEqual(dus(), []);
     assert.equal(agent.dm.node(SM)!.tables.get('ExecutionUnit')!.rows.size, 0, 'their EUs are gone with them');
+  },
+);
+
+test(
+  'ChangeDUState faults 9027 and 9029 in DUStateChangeComplete: an Install whose data would overcommit the ' +
+    "device's disk, an Update of a DU uninstalled before its turn",
+  async (t) => {
+    // The package asks for a data volume of 1 TiB (the most a volume may have): more than the device's disk has
+    // free. (The native EE has no disk allowance of its own to exceed: ModifyConstraints() does not apply to it.)
+    const volume = { data: [{ name: 'store', capacity: 1024 * 1024, accessPath: '/var/lib/store' }] };
+    // The service takes 3 s to stop: the uninstall of its DU lasts that long.
+    const slowStop = '#!/bin/sh\ntrap "sleep 3; exit 0" TERM\nwhile true; do sleep 0.1; done\n';
+    const files = {
+      'big.tgz': pkg('big', '1.0', volume),
+      'slow.tgz': tarGz([
+        { name: 'manifest.json', data: manifest({ name: 'slow', version: '1.0' }) },
+        { name: 'bin/run.sh', data: slowStop, mode: 0o755 },
+      ]),
+    };
+    const { agent, acs, http, change, dus } = await world(t, files);
+    const fs = statfsSync(tmpdir());
+    if (fs.bavail * fs.bsize >= 1024 ** 4) return t.skip('this device has a TiB free');
+    const [big] = await change('too-big', install(http.url('big.tgz')));
+    assert.deepEqual([big!.state, big!.fault, big!.du], ['Failed', 9027, ''], 'System Resources Exceeded');
+    assert.match(big!.message, /the device has \d+ bytes free and the package needs \d+/);
+    assert.deepEqual(dus(), [], 'nothing installed');
+
+    const [slow] = await change('slow', install(http.url('slow.tgz')));
+    assert.equal(slow!.state, 'Installed');
+    await waitFor(() => agent.dm.value(`${slow!.eus}.Status`) === 'Active');
+    // Two ChangeDUStates in one session: the Update finds the DU's row while its Uninstall is stopping its EU,
+    // and its turn on the DU comes once the DU is gone.
+    const completes = () => acs.requests.filter((r) => r.method === 'DUStateChangeComplete');
+    const n = completes().length;
+    const removing = acs.rpc(
+      `<cwmp:ChangeDUState>${uninstall(slow!.uuid)}<CommandKey>rm</CommandKey></cwmp:ChangeDUState>`,
+    );
+    const updating = acs.rpc(
+      `<cwmp:ChangeDUState>${update({ uuid: slow!.uuid, url: http.url('slow.tgz') })}<CommandKey>up</CommandKey>` +
+        '</cwmp:ChangeDUState>',
+    );
+    assert.equal(await TestAcs.connectionRequest(agent.dm.value(`${MS}ConnectionRequestURL`), 'acs', 'cr-secret'), 200);
+    assert.equal((await removing).method, 'ChangeDUStateResponse');
+    assert.equal((await updating).method, 'ChangeDUStateResponse');
+    await acs.until(() => completes().length === n + 2);
+    const byKey = (key: string) => results(completes().find((m) => txt(m.body.CommandKey) === key)!);
+    const [removed] = byKey('rm');
+    assert.deepEqual([removed!.state, removed!.fault], ['Uninstalled', 0]);
+    const [refused] = byKey('up');
+    assert.deepEqual(
+      [refused!.uuid, refused!.fault],
+      [slow!.uuid, 9029],
+      `Invalid Deployment Unit State: ${refused!.message}`,
+    );
+    assert.equal(refused!.state, 'Failed', 'the DU is not installed any more');
+    assert.deepEqual(dus(), []);
   },
 );
