@@ -195,3 +195,46 @@ test('at most 16 transfers queued (what GetAllQueuedTransfers lists), whatever M
   assert.equal(txt(faultOf(await answers[16]!)!.FaultCode), '9004');
   assert.equal(queued(await listed).length, 16);
 });
+
+test(
+  'GetAllQueuedTransfers with an Upload queued beside a Download: each listed in order, the Upload with ' +
+    'IsDownload 0; the Upload canceled is never made',
+  async (t) => {
+    const files = await stallingServer();
+    t.after(() => files.close());
+    const { agent, acs } = await setup(t);
+    await acs.until(() => acs.sessionsEnded >= 1);
+    const cr = () => TestAcs.connectionRequest(agent.dm.value(`${MS}ConnectionRequestURL`), 'acs', 'cr-secret');
+    const laterUpload =
+      `<cwmp:Upload><CommandKey>up-later</CommandKey><FileType>1 Vendor Configuration File</FileType>` +
+      `<URL>${files.url('backup.json')}</URL><Username/><Password/><DelaySeconds>3600</DelaySeconds></cwmp:Upload>`;
+
+    const down = acs.rpc(download('down-later', files.url('config.json'), 3600));
+    const up = acs.rpc(laterUpload);
+    const inSession = acs.rpc(QUEUED);
+    assert.equal(await cr(), 200);
+    assert.equal((await down).method, 'DownloadResponse');
+    assert.equal((await up).method, 'UploadResponse');
+    const both = [
+      { key: 'down-later', state: '1', isDownload: '1', fileType: CONFIG, fileSize: '17' },
+      { key: 'up-later', state: '1', isDownload: '0', fileType: '1 Vendor Configuration File', fileSize: '0' },
+    ];
+    assert.deepEqual(queued(await inSession), both, 'both not started, in the order they came');
+    await acs.until(() => acs.sessionsEnded >= acs.informs.length);
+    await agent.cwmpClient!.idle();
+
+    const listed = acs.rpc(QUEUED);
+    const canceled = acs.rpc(cancel('up-later'));
+    const after = acs.rpc(QUEUED);
+    assert.equal(await cr(), 200);
+    assert.deepEqual(queued(await listed), both, 'still queued in a later session');
+    assert.equal((await canceled).method, 'CancelTransferResponse', 'an Upload not started is canceled');
+    assert.deepEqual(
+      queued(await after).map((q) => [q.key, q.isDownload]),
+      [['down-later', '1']],
+    );
+    await acs.until(() => acs.sessionsEnded >= acs.informs.length);
+    assert.deepEqual(files.puts, [], 'nothing uploaded');
+    assert.deepEqual(completes(acs), [], 'nothing reported');
+  },
+);
