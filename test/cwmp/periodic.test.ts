@@ -5,9 +5,10 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { forcedInformParams } from '../../src/cwmp/forced-inform.js';
 import { nextPhaseDelay } from '../../src/cwmp/phased-timer.js';
 import { dateTime, UNKNOWN_TIME } from '../../src/util/time.js';
-import type { Inform } from './acs.js';
+import { type Inform, TestAcs } from './acs.js';
 import { MS, setup } from './harness.js';
 
 const currentTime = (i: Inform) => /<CurrentTime>([^<]*)<\/CurrentTime>/.exec(i.raw)?.[1] ?? '';
@@ -75,9 +76,29 @@ test('HeartbeatPolicy: "14 HEARTBEAT" alone in its Inform, while a VALUE CHANGE 
       user: 'test',
     });
   const changes = () => acs.informs.filter((i) => i.events.some((e) => e.code === '4 VALUE CHANGE'));
-  provision('a'); // ProvisioningCode is always active: a session now, and the throttle starts
+  // PeriodicInformInterval made passive (by the ACS, in a session of its asking): a change of it (periodic informs are
+  // off) rides the next Inform.
+  const passive = acs.rpc(
+    `<cwmp:SetParameterAttributes><ParameterList soapenc:arrayType="cwmp:SetParameterAttributesStruct[1]">` +
+      `<SetParameterAttributesStruct><Name>${MS}PeriodicInformInterval</Name>` +
+      `<NotificationChange>1</NotificationChange><Notification>1</Notification><AccessListChange>0` +
+      `</AccessListChange><AccessList soapenc:arrayType="xsd:string[0]"></AccessList></SetParameterAttributesStruct>` +
+      `</ParameterList>` +
+      `</cwmp:SetParameterAttributes>`,
+  );
+  provision('a'); // ProvisioningCode is always active, but the boot Inform's VALUE CHANGE started its throttle
   await acs.until(() => changes().length === 1 && acs.sessionsEnded >= acs.informs.length);
+  const crUrl = agent.dm.value(`${MS}ConnectionRequestURL`);
+  assert.equal(await TestAcs.connectionRequest(crUrl, 'acs', 'cr-secret'), 200);
+  assert.equal((await passive).method, 'SetParameterAttributesResponse');
+  await acs.until(() => acs.sessionsEnded >= acs.informs.length);
+  const announced = changes().length;
   provision('b'); // waits 60 s for its session
+  assert.equal(agent.dm.value(`${MS}PeriodicInformEnable`), 'false');
+  agent.dm.set([{ objPath: MS, params: [{ name: 'PeriodicInformInterval', value: '7200' }] }], {
+    kind: 'local',
+    user: 'test',
+  });
   assert.ok(Date.now() < first - 500, 'the setup took too long for the heartbeat due');
   const beats = () => acs.informs.filter((i) => i.events.some((e) => e.code === '14 HEARTBEAT'));
   await acs.until(() => beats().length === 1, 10_000);
@@ -86,8 +107,14 @@ test('HeartbeatPolicy: "14 HEARTBEAT" alone in its Inform, while a VALUE CHANGE 
     ['14 HEARTBEAT'],
     'the heartbeat Inform carries no other event',
   );
+  assert.deepEqual(
+    Object.keys(beats()[0]!.params).sort(),
+    forcedInformParams(agent.dm).sort(),
+    'and no changed parameter: the forced ones alone',
+  );
+  assert.equal(beats()[0]!.params['Device.DeviceInfo.ProvisioningCode'], 'b', 'forced ones with their values now');
   await acs.until(() => acs.sessionsEnded >= acs.informs.length);
-  assert.equal(changes().length, 1, 'the throttled VALUE CHANGE still waits');
+  assert.equal(changes().length, announced, 'the throttled VALUE CHANGE still waits');
 });
 
 test('HeartbeatPolicy: a heartbeat whose session fails is dropped, not retried', async (t) => {
