@@ -3,11 +3,13 @@
 // faults 9027 (resources) and 9029 (DU state) reaching the ACS in a DUStateChangeComplete.
 
 import assert from 'node:assert/strict';
-import { statfsSync } from 'node:fs';
+import { mkdirSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { CwmpState } from '../../src/cwmp/state.js';
 import { manifest, tarGz } from '../engine/tar-builder.js';
-import { waitFor } from '../helpers.js';
+import { tempDir, waitFor } from '../helpers.js';
 import { serveFiles } from '../http-files.js';
 import { list, type Message, type Node, TestAcs, txt } from './acs.js';
 import { MS, setup } from './harness.js';
@@ -211,3 +213,24 @@ test(
     assert.deepEqual(dus(), []);
   },
 );
+
+test('a ChangeDUState job an older agent left (one result per operation) is read as one result each', (t) => {
+  const { dir, cleanup } = tempDir('cpe-cds-state-');
+  t.after(cleanup);
+  mkdirSync(join(dir, 'cwmp'));
+  const done = {
+    uuid: '',
+    duRef: '',
+    version: '',
+    state: 'Failed',
+    resolved: false,
+    euRefs: '',
+    start: '0001-01-01T00:00:00Z',
+    complete: '0001-01-01T00:00:00Z',
+    fault: { code: 9016, message: 'not found' },
+  };
+  const ops = [{ kind: 'Install', url: 'http://x/a', uuid: '', version: '', username: '', password: '', eeRef: '' }];
+  const job = { id: 'ab12', commandKey: 'old', ops: [...ops, ...ops], results: [done] };
+  writeFileSync(join(dir, 'cwmp', 'state.json'), JSON.stringify({ jobs: [job] }));
+  assert.deepEqual(new CwmpState(dir).data.jobs, [{ ...job, results: [[done]] }]);
+});
