@@ -84,7 +84,8 @@ export class DuStateRunner {
 
   private async runOps(job: CdsJob): Promise<void> {
     // Results are kept per operation: an operation that acted on several DUs (an Update of all, an Uninstall
-    // of every version) has one each. One an agent restart interrupted is reported as far as it got.
+    // of every version) has one each. Its progress among them is not kept: after an agent restart it runs again
+    // from its first DU, or, where the restart cut a DU's command short, is reported by that command's result.
     while (job.results.length < job.ops.length) {
       const i = job.results.length;
       const op = job.ops[i]!;
