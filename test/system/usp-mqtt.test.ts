@@ -1,5 +1,6 @@
 // The USP agent end to end over a real mosquitto, with MQTT 5.0 and 3.1.1. Test names carry the
-// TP-469 case ids they cover.
+// TP-469 case ids they cover; the MQTT packet-level cases (11.2, 11.3, 11.12, 11.14, 11.17) are
+// asserted on the wire in test/conformance/mqtt-wire.test.ts.
 
 import assert from 'node:assert/strict';
 import { cpSync, writeFileSync } from 'node:fs';
@@ -58,7 +59,7 @@ const subscribe = (ctl: UspController, id: string, type: string, ref: string, re
   });
 
 for (const version of ['5.0', '3.1.1'] as const) {
-  test(`MQTT ${version}: 11.2 / 11.17 the agent connects, subscribes and sends an MQTTConnect record`, async (t) => {
+  test(`MQTT ${version}: the agent connects, subscribes and sends an MQTTConnect record`, async (t) => {
     const w = await world(t, version);
     if (!w) return;
     const rec = w.ctl.records.find((r) => r.mqtt_connect)!;
@@ -72,7 +73,7 @@ for (const version of ['5.0', '3.1.1'] as const) {
     }
   });
 
-  test(`MQTT ${version}: 1.36 / 11.12 / 11.14 Get answered on the controller's reply-to topic`, async (t) => {
+  test(`MQTT ${version}: 1.36 Get answered on the controller's reply-to topic`, async (t) => {
     const w = await world(t, version);
     if (!w) return;
     const m = await w.ctl.request('get', 'GET', {
@@ -398,7 +399,7 @@ test('malformed, foreign and oversized packets are dropped and the agent keeps a
   );
 });
 
-test('11.3 TLS to the broker: CA verification and client certificates; a wrong CA never connects', async (t) => {
+test('TLS to the broker: CA verification and client certificates; a wrong CA never connects', async (t) => {
   const bin = requireMosquitto(t);
   if (!bin) return;
   if (!requireTool(t, 'openssl')) return;
