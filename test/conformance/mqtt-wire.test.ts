@@ -2,7 +2,8 @@
 // (11.2), PUBLISH of a response (11.12, 11.14), the Connect record (11.17), and TLS (11.3). One agent
 // speaking MQTT 5.0 and one speaking 3.1.1, each against a scripted server of the test's own (see
 // scripted-broker.ts) that records every packet, so the criteria of both versions are asserted;
-// 11.3 has a third agent, against the same server over TLS with a minimum version of TLS 1.2.
+// 11.3 has a third agent, against the same server over TLS with a minimum version of TLS 1.2, and a
+// fourth against one that offers only TLS 1.0 and 1.1, which it must refuse.
 // The plan reboots the agent to make it connect again; here ForceReconnect() does.
 
 import assert from 'node:assert/strict';
@@ -16,7 +17,7 @@ import { mqttDeploymentDefaults } from '../../src/usp/mqtt/deployment.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { makeCertificates } from '../certs.js';
 import { agent as agentCaller, requireTool, tempDir, waitFor } from '../helpers.js';
-import { covers, ScriptedBroker } from './scripted-broker.js';
+import { type BrokerOptions, covers, ScriptedBroker } from './scripted-broker.js';
 
 const CLIENT = 'Device.MQTT.Client.1.';
 const CTL_ID = 'proto::tp469-wire';
@@ -33,19 +34,17 @@ interface Eut {
 }
 
 const { dir, cleanup } = tempDir('cpe-tp469-wire-');
+/** Every agent and server started, stopped after the last test. */
 const euts: Eut[] = [];
-let tlsEut: Eut | undefined;
 
 async function startEut(
   name: string,
   version: Eut['version'],
   extra: Record<string, string> = {},
-  tls?: { key: Buffer; cert: Buffer; ca: string },
+  tls?: { server: NonNullable<BrokerOptions['tls']>; ca: string },
+  wait = true,
 ): Promise<Eut> {
-  const broker = new ScriptedBroker({
-    version: version === '5.0' ? 5 : 4,
-    ...(tls ? { tls: { key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' as const } } : {}),
-  });
+  const broker = new ScriptedBroker({ version: version === '5.0' ? 5 : 4, ...(tls ? { tls: tls.server } : {}) });
   const port = await broker.listen();
   const defaultsFile = join(dir, `${name}.json`);
   writeFileSync(
@@ -71,8 +70,9 @@ async function startEut(
     ...(tls ? { tls: { caFile: tls.ca } } : {}),
   });
   const eut = { version, broker, agent };
+  euts.push(eut);
   await agent.start();
-  await waitFor(() => agent.dm.value(`${CLIENT}Status`) === 'Connected', 8000);
+  if (wait) await waitFor(() => agent.dm.value(`${CLIENT}Status`) === 'Connected', 8000);
   return eut;
 }
 
@@ -119,12 +119,15 @@ async function getOverWire(e: Eut, conn: number, agentTopic: string, replyTo: st
   return p;
 }
 
+/** The 5.0 and the 3.1.1 agent over TCP. */
+const both: Eut[] = [];
+
 before(async () => {
-  euts.push(await startEut('v5', '5.0'), await startEut('v311', '3.1.1'));
+  both.push(await startEut('v5', '5.0'), await startEut('v311', '3.1.1'));
 });
 
 after(async () => {
-  for (const e of [...euts, ...(tlsEut ? [tlsEut] : [])]) {
+  for (const e of euts) {
     await e.agent.stop();
     await e.broker.close();
   }
@@ -132,7 +135,7 @@ after(async () => {
 });
 
 test('11.2 MQTT session establishment using a CONNECT packet', async () => {
-  for (const e of euts) {
+  for (const e of both) {
     const conn = await reconnect(e);
     const [connect] = e.broker.of<IConnectPacket>(conn, 'connect');
     assert.ok(connect, `${e.version}: a CONNECT`);
@@ -150,10 +153,10 @@ test('11.2 MQTT session establishment using a CONNECT packet', async () => {
 });
 
 test('11.12 MQTT PUBLISH Packet', async () => {
-  const v5 = euts.find((e) => e.version === '5.0')!;
+  const v5 = both.find((e) => e.version === '5.0')!;
   v5.broker.connack = { responseInformation: 'usp/resp-info-11-12' };
   try {
-    for (const e of euts) {
+    for (const e of both) {
       const conn = await reconnect(e);
       // 3.1.1 has no Response Information: the agent's reply-to topic is ResponseTopicConfigured.
       const own = e.version === '5.0' ? 'usp/resp-info-11-12' : AGENT_TOPIC;
@@ -172,7 +175,7 @@ test('11.12 MQTT PUBLISH Packet', async () => {
 });
 
 test('11.14 MQTT Reply to Topic', async () => {
-  for (const e of euts) {
+  for (const e of both) {
     // A connection without Response Information: the agent's reply-to topic is the configured one.
     const conn = await reconnect(e);
     const p = await getOverWire(e, conn, AGENT_TOPIC, 'usp/controller/reply-11-14');
@@ -187,7 +190,7 @@ test('11.14 MQTT Reply to Topic', async () => {
 });
 
 test('11.17 MQTT - Use of Connect Record', async () => {
-  for (const e of euts) {
+  for (const e of both) {
     const conn = await reconnect(e);
     // The plan allows 30 s.
     await waitFor(() => records(e, conn).some((r) => r.rec.mqtt_connect), 30_000);
@@ -211,17 +214,35 @@ test('11.17 MQTT - Use of Connect Record', async () => {
 test('11.3 MQTT Use of TLS', async (t: TestContext) => {
   if (!requireTool(t, 'openssl')) return;
   const certs = makeCertificates(dir);
-  tlsEut = await startEut(
+  const key = readFileSync(certs.serverKey);
+  const cert = readFileSync(certs.serverCert);
+  const tls = await startEut(
     'tls',
     '5.0',
     { [`${CLIENT}TransportProtocol`]: 'TLS' },
-    { key: readFileSync(certs.serverKey), cert: readFileSync(certs.serverCert), ca: certs.ca },
+    { server: { key, cert, minVersion: 'TLSv1.2' }, ca: certs.ca },
   );
-  const from = tlsEut.broker.last;
-  const conn = await reconnect(tlsEut);
-  await getOverWire(tlsEut, conn, AGENT_TOPIC, 'usp/controller/reply-11-3');
+  const from = tls.broker.last;
+  const conn = await reconnect(tls);
+  await getOverWire(tls, conn, AGENT_TOPIC, 'usp/controller/reply-11-3');
   // The server speaks TLS only (1.2 at least): every connection since the reboot negotiated it.
-  const versions = [...tlsEut.broker.tlsVersions].filter(([n]) => n > from).map(([, v]) => v);
+  const versions = [...tls.broker.tlsVersions].filter(([n]) => n > from).map(([, v]) => v);
   assert.ok(versions.length > 0);
   for (const v of versions) assert.ok(v === 'TLSv1.2' || v === 'TLSv1.3', `negotiated ${v}`);
+
+  // A server that offers only TLS 1.0 and 1.1: the agent tries, and never agrees to talk MQTT over them.
+  const old = await startEut(
+    'tls-old',
+    '5.0',
+    { [`${CLIENT}TransportProtocol`]: 'TLS' },
+    {
+      server: { key, cert, minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' },
+      ca: certs.ca,
+    },
+    false,
+  );
+  await waitFor(() => old.broker.tlsFailures.length >= 2 || old.broker.tlsVersions.size > 0, 8000);
+  assert.equal(old.broker.tlsVersions.size, 0, `no TLS session below 1.2: ${[...old.broker.tlsVersions.values()]}`);
+  assert.equal(old.broker.seen.length, 0, 'no MQTT packet');
+  assert.notEqual(old.agent.dm.value(`${CLIENT}Status`), 'Connected');
 });

@@ -4,7 +4,7 @@
 // send the agent a PUBLISH of the test's making, as the broker would forward a controller's.
 
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { createServer as createTlsServer, type SecureVersion, type TLSSocket } from 'node:tls';
 import mqttPacket, { type IConnackPacket, type IPublishPacket, type Packet } from 'mqtt-packet';
 
 export interface Seen {
@@ -15,14 +15,16 @@ export interface Seen {
 export interface BrokerOptions {
   /** 5 for MQTT 5.0, 4 for 3.1.1. */
   readonly version: 4 | 5;
-  /** A TLS-only server, refusing anything below minVersion. */
-  readonly tls?: { key: Buffer; cert: Buffer; minVersion: 'TLSv1.2' | 'TLSv1.3' };
+  /** A TLS-only server, refusing anything outside minVersion..maxVersion. */
+  readonly tls?: { key: Buffer; cert: Buffer; minVersion: SecureVersion; maxVersion?: SecureVersion; ciphers?: string };
 }
 
 export class ScriptedBroker {
   readonly seen: Seen[] = [];
   /** The negotiated TLS version of each connection (by number), for a TLS server. */
   readonly tlsVersions = new Map<number, string | null>();
+  /** TLS handshakes that failed, with the reason: a client that would not agree to the server's terms. */
+  readonly tlsFailures: string[] = [];
   /** The CONNACK properties (5.0) of the next connections. */
   connack: IConnackPacket['properties'] = {};
   private conns = 0;
@@ -32,7 +34,9 @@ export class ScriptedBroker {
   constructor(private readonly opts: BrokerOptions) {
     const serve = (s: Socket) => this.serve(s);
     this.server = opts.tls
-      ? createTlsServer({ ...opts.tls, allowHalfOpen: false }, serve)
+      ? createTlsServer({ ...opts.tls, allowHalfOpen: false }, serve).on('tlsClientError', (e) =>
+          this.tlsFailures.push(e.message),
+        )
       : createTcpServer({ noDelay: true }, serve);
   }
 
