@@ -1,114 +1,25 @@
 // TP-469 section 11, the cases that look at MQTT packets or need a CONNACK or SUBACK that mosquitto
 // does not send (a subscribe-topic User Property, refused subscriptions, a Server Keep Alive): one
-// agent against a scripted MQTT 5.0 server of the test's own, which records every packet. The plan
+// agent against a scripted MQTT 5.0 server (scripted-broker.ts), which records every packet. The plan
 // reboots the agent to make it connect again; here ForceReconnect() does, except in 11.5, where the
 // agent is stopped and a new one starts from the same state directory.
 // Substitutions: KeepAliveTime 2 and Server Keep Alive 1 (not 60 and 30) in 11.7; ConnectRetryTime 1.
 
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import mqttPacket, { type IConnackPacket, type Packet } from 'mqtt-packet';
+import type mqttPacket from 'mqtt-packet';
 import { Agent } from '../../src/agent.js';
 import { mqttDeploymentDefaults } from '../../src/usp/mqtt/deployment.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { agent as agentCaller, sleep, tempDir, waitFor } from '../helpers.js';
+import { okScript, ScriptedBroker } from './scripted-broker.js';
 
 const CLIENT = 'Device.MQTT.Client.1.';
 const AGENT_TOPIC = 'usp/agent/packets';
 
-interface Seen {
-  readonly conn: number;
-  readonly at: number;
-  readonly packet: Packet;
-}
-
-/** What the server answers; tests change it before they make the agent connect again. */
-interface Script {
-  connack: IConnackPacket['properties'];
-  subackRefuses: boolean;
-  /** Drops every connection at once, as a server that is down (11.6). */
-  down: boolean;
-}
-
-const okScript = (): Script => ({ connack: {}, subackRefuses: false, down: false });
-
-class ScriptedServer {
-  readonly seen: Seen[] = [];
-  readonly attempts: number[] = [];
-  script: Script = okScript();
-  private conns = 0;
-  private readonly sockets = new Set<Socket>();
-  private readonly server = createServer({ noDelay: true }, (s) => this.serve(s));
-
-  async listen(): Promise<number> {
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', () => r()));
-    return (this.server.address() as { port: number }).port;
-  }
-
-  async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((r) => this.server.close(() => r()));
-  }
-
-  /** The packets of connection n, by command. */
-  of(conn: number, cmd: Packet['cmd']): Packet[] {
-    return this.seen.filter((s) => s.conn === conn && s.packet.cmd === cmd).map((s) => s.packet);
-  }
-
-  get last(): number {
-    return this.conns;
-  }
-
-  private serve(socket: Socket): void {
-    this.attempts.push(Date.now());
-    if (this.script.down) {
-      socket.destroy();
-      return;
-    }
-    const conn = ++this.conns;
-    this.sockets.add(socket);
-    socket.on('close', () => this.sockets.delete(socket));
-    socket.on('error', () => {});
-    const send = (p: Packet) => socket.write(mqttPacket.generate(p, { protocolVersion: 5 }));
-    const parser = mqttPacket.parser({ protocolVersion: 5 });
-    parser.on('packet', (packet) => {
-      this.seen.push({ conn, at: Date.now(), packet });
-      const script = this.script;
-      switch (packet.cmd) {
-        case 'connect':
-          send({
-            cmd: 'connack',
-            sessionPresent: false,
-            reasonCode: 0,
-            properties: {
-              ...(packet.clientId ? {} : { assignedClientIdentifier: 'tp469-assigned-id' }),
-              ...script.connack,
-            },
-          });
-          break;
-        case 'subscribe':
-          send({
-            cmd: 'suback',
-            messageId: packet.messageId,
-            granted: packet.subscriptions.map((s) => (script.subackRefuses ? 0x80 : s.qos)),
-          });
-          break;
-        case 'publish':
-          if (packet.qos === 1) send({ cmd: 'puback', messageId: packet.messageId });
-          break;
-        case 'pingreq':
-          send({ cmd: 'pingresp' });
-          break;
-      }
-    });
-    socket.on('data', (d) => parser.parse(d));
-  }
-}
-
-const server = new ScriptedServer();
+const server = new ScriptedBroker({ version: 5 });
 const { dir, cleanup } = tempDir('cpe-tp469-packets-');
 let agent: Agent | undefined;
 let defaults = '';

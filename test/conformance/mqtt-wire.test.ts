@@ -17,7 +17,7 @@ import { mqttDeploymentDefaults } from '../../src/usp/mqtt/deployment.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { makeCertificates } from '../certs.js';
 import { agent as agentCaller, requireTool, tempDir, waitFor } from '../helpers.js';
-import { type BrokerOptions, covers, ScriptedBroker } from './scripted-broker.js';
+import { type BrokerOptions, covers, okScript, ScriptedBroker } from './scripted-broker.js';
 
 const CLIENT = 'Device.MQTT.Client.1.';
 const CTL_ID = 'proto::tp469-wire';
@@ -154,7 +154,7 @@ test('11.2 MQTT session establishment using a CONNECT packet', async () => {
 
 test('11.12 MQTT PUBLISH Packet', async () => {
   const v5 = both.find((e) => e.version === '5.0')!;
-  v5.broker.connack = { responseInformation: 'usp/resp-info-11-12' };
+  v5.broker.script = { ...okScript(), connack: { responseInformation: 'usp/resp-info-11-12' } };
   try {
     for (const e of both) {
       const conn = await reconnect(e);
@@ -170,7 +170,7 @@ test('11.12 MQTT PUBLISH Packet', async () => {
       }
     }
   } finally {
-    v5.broker.connack = {};
+    v5.broker.script = okScript();
   }
 });
 

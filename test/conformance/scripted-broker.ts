@@ -1,7 +1,8 @@
 // A scripted MQTT server (5.0 or 3.1.1, over TCP or TLS) for the TP-469 cases that look at the
-// agent's packets on the wire: it records every packet the agent sends, with the TLS version of
-// the connection that carried it, answers CONNECT, SUBSCRIBE, PUBLISH (QoS 1) and PINGREQ, and can
-// send the agent a PUBLISH of the test's making, as the broker would forward a controller's.
+// agent's packets on the wire, or need a CONNACK or SUBACK that mosquitto does not send: it records
+// every packet the agent sends, with the TLS version of the connection that carried it, answers
+// CONNECT, SUBSCRIBE, PUBLISH (QoS 1) and PINGREQ as its script says, and can send the agent a
+// PUBLISH of the test's making, as the broker would forward a controller's.
 
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type SecureVersion, type TLSSocket } from 'node:tls';
@@ -9,8 +10,20 @@ import mqttPacket, { type IConnackPacket, type IPublishPacket, type Packet } fro
 
 export interface Seen {
   readonly conn: number;
+  readonly at: number;
   readonly packet: Packet;
 }
+
+/** What the server answers; tests change it before they make the agent connect again. */
+export interface Script {
+  /** The CONNACK properties (5.0). */
+  connack: IConnackPacket['properties'];
+  subackRefuses: boolean;
+  /** Drops every connection at once, as a server that is down (11.6). */
+  down: boolean;
+}
+
+export const okScript = (): Script => ({ connack: {}, subackRefuses: false, down: false });
 
 export interface BrokerOptions {
   /** 5 for MQTT 5.0, 4 for 3.1.1. */
@@ -21,12 +34,13 @@ export interface BrokerOptions {
 
 export class ScriptedBroker {
   readonly seen: Seen[] = [];
+  /** When each connection was attempted, the dropped ones of a server that is down included. */
+  readonly attempts: number[] = [];
+  script: Script = okScript();
   /** The negotiated TLS version of each connection (by number), for a TLS server. */
   readonly tlsVersions = new Map<number, string | null>();
   /** TLS handshakes that failed, with the reason: a client that would not agree to the server's terms. */
   readonly tlsFailures: string[] = [];
-  /** The CONNACK properties (5.0) of the next connections. */
-  connack: IConnackPacket['properties'] = {};
   private conns = 0;
   private readonly sockets = new Map<number, Socket>();
   private readonly server: Server;
@@ -69,6 +83,11 @@ export class ScriptedBroker {
   }
 
   private serve(socket: Socket): void {
+    this.attempts.push(Date.now());
+    if (this.script.down) {
+      socket.destroy();
+      return;
+    }
     const conn = ++this.conns;
     this.sockets.set(conn, socket);
     if (this.opts.tls) this.tlsVersions.set(conn, (socket as TLSSocket).getProtocol());
@@ -77,7 +96,8 @@ export class ScriptedBroker {
     const send = (p: Packet) => socket.write(mqttPacket.generate(p, { protocolVersion: this.opts.version }));
     const parser = mqttPacket.parser({ protocolVersion: this.opts.version });
     parser.on('packet', (packet) => {
-      this.seen.push({ conn, packet });
+      this.seen.push({ conn, at: Date.now(), packet });
+      const script = this.script;
       switch (packet.cmd) {
         case 'connect':
           send({
@@ -88,15 +108,19 @@ export class ScriptedBroker {
             ...(this.opts.version === 5
               ? {
                   properties: {
-                    ...(packet.clientId ? {} : { assignedClientIdentifier: `tp469-assigned-${conn}` }),
-                    ...this.connack,
+                    ...(packet.clientId ? {} : { assignedClientIdentifier: 'tp469-assigned-id' }),
+                    ...script.connack,
                   },
                 }
               : {}),
           });
           break;
         case 'subscribe':
-          send({ cmd: 'suback', messageId: packet.messageId, granted: packet.subscriptions.map((s) => s.qos) });
+          send({
+            cmd: 'suback',
+            messageId: packet.messageId,
+            granted: packet.subscriptions.map((s) => (script.subackRefuses ? 0x80 : s.qos)),
+          });
           break;
         case 'publish':
           if (packet.qos === 1) send({ cmd: 'puback', messageId: packet.messageId });
