@@ -104,8 +104,10 @@ test('Cancel() ends the traceroute process and the command with 7023', async (t)
   const [r] = await w.dm.operate(TRACEROUTE, { Host: '127.0.0.1', ProtocolVersion: 'Any' }, usp, '');
   assert.equal(r?.kind, 'async');
   const op = r as Extract<typeof r, { kind: 'async' }>;
-  await waitFor(() => existsSync(join(w.dir, 'pid')), 5000);
-  const pid = Number(readFileSync(join(w.dir, 'pid'), 'utf8'));
+  // The file exists before the shell has written its pid: an empty read would be pid 0, the whole group.
+  const pidOf = () => (existsSync(join(w.dir, 'pid')) ? Number(readFileSync(join(w.dir, 'pid'), 'utf8')) : 0);
+  await waitFor(() => pidOf() > 0, 5000);
+  const pid = pidOf();
   w.dm.operations.cancel(op.operation.id);
   const outcome = await op.done;
   assert.ok(!outcome.ok && outcome.code === 7023, JSON.stringify(outcome));
