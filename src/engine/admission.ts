@@ -10,7 +10,8 @@ import type { EERecord } from './types.js';
 /** What a package may unpack to: the engine's cap, within the EE's disk allowance. */
 export function unpackLimits(ee: EERecord, maxUnpackedBytes: number | undefined): UnpackLimits {
   const cap = maxUnpackedBytes ?? 1024 ** 3;
-  return { maxBytes: ee.allocatedDiskKiB > 0 ? Math.min(cap, ee.allocatedDiskKiB * 1024) : cap, maxEntries: 100_000 };
+  const allowance = ee.allocatedDiskKiB > 0 ? ee.allocatedDiskKiB * 1024 : Number.POSITIVE_INFINITY;
+  return { maxBytes: Math.min(cap, allowance), maxEntries: 100_000, byAllowance: allowance < cap };
 }
 
 /** An install or update needing `bytes` more is refused if it would overcommit the EE's disk or the device's. */

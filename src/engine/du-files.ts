@@ -7,6 +7,7 @@ import { shiftTree } from './ids/ownership.js';
 import type { ImageRecord } from './image/image-record.js';
 import { mountImage, unmount } from './mounts.js';
 import type { Manifest } from './package/manifest.js';
+import type { SizeLimits } from './package/size-limit.js';
 import { type PackageFormat, packageFormat, unpackPackage } from './package/unpack.js';
 import { duUuid } from './package/uuid.js';
 import type { DURecord, DuResult, EERecord } from './types.js';
@@ -14,7 +15,7 @@ import type { DURecord, DuResult, EERecord } from './types.js';
 /** A package unpacked, or an image checked: what it holds. */
 export type Unpacked = { manifest: Manifest; bytes: number; format: PackageFormat; image?: ImageRecord };
 /** How much a package may unpack to. */
-export type UnpackLimits = { maxBytes: number; maxEntries: number };
+export type UnpackLimits = SizeLimits;
 
 /** A DU whose files are a mounted SquashFS image (records older than `layout` say so by format). */
 export const isImage = (du: DURecord): boolean =>

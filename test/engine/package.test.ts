@@ -4,10 +4,12 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
+import { unpackLimits } from '../../src/engine/admission.js';
 import { EngineCode, EngineError } from '../../src/engine/errors.js';
 import { parseManifest } from '../../src/engine/package/manifest.js';
 import { unpackPackage } from '../../src/engine/package/unpack.js';
 import { duUuid } from '../../src/engine/package/uuid.js';
+import type { EERecord } from '../../src/engine/types.js';
 import { requireTool, tempDir } from '../helpers.js';
 import { type Entry, manifest, tarGz } from './tar-builder.js';
 
@@ -97,6 +99,24 @@ test('a decompression bomb stops at the size limit; truncated and corrupt files 
     ]);
     assert.ok(bomb.length < 20_000, 'the bomb is small packed');
     assert.match(await refusal(unpack(bomb, dir)), /more than 1048576 bytes/);
+    // The same size past an EE's disk allowance (smaller than the engine's cap): too big for that EE, not bad.
+    const file = join(dir, 'bomb.tgz');
+    writeFileSync(file, bomb);
+    mkdirSync(join(dir, 'ee'));
+    await assert.rejects(
+      unpackPackage(file, join(dir, 'ee'), { ...limits, byAllowance: true }),
+      (e: unknown) =>
+        e instanceof EngineError &&
+        e.code === EngineCode.ResourcesExceeded &&
+        /more than the execution environment's 1048576 bytes of disk/.test(e.message),
+    );
+    const ee = { allocatedDiskKiB: 1024 } as EERecord;
+    assert.deepEqual(unpackLimits(ee, 4 * 1024 * 1024), {
+      maxBytes: 1024 * 1024,
+      maxEntries: 100_000,
+      byAllowance: true,
+    });
+    assert.equal(unpackLimits({ ...ee, allocatedDiskKiB: -1 }, 4096).byAllowance, false, "the engine's cap");
   } finally {
     cleanup();
   }

@@ -10,10 +10,9 @@ import { lchown, link, lstat, mkdir, open, symlink } from 'node:fs/promises';
 import { basename, dirname, join, posix } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { EngineCode, EngineError } from '../errors.js';
+import { overSize, type SizeLimits } from './size-limit.js';
 
-export interface ExtractLimits {
-  maxBytes: number;
-  maxEntries: number;
+export interface ExtractLimits extends SizeLimits {
   /**
    * 'rootfs' is for an operator's root file system: absolute symlinks are kept (they resolve inside
    * the container, and nothing is ever written through a link), device nodes and FIFOs are skipped
@@ -169,7 +168,7 @@ export async function extractTarGz(
         case '\0':
         case '7': {
           bytes += size;
-          if (bytes > limits.maxBytes) refused(`unpacks to more than ${limits.maxBytes} bytes`, name);
+          if (bytes > limits.maxBytes) overSize(limits, name);
           await mkdir(dirname(dest), { recursive: true });
           const fh = await open(dest, 'wx', mode || 0o644);
           try {

@@ -7,11 +7,9 @@
 import { lstat, opendir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EngineCode, EngineError } from '../errors.js';
+import { overSize, type SizeLimits } from './size-limit.js';
 
-export interface TreeLimits {
-  maxBytes: number;
-  maxEntries: number;
-}
+export type TreeLimits = SizeLimits;
 
 /** Links followed within one link's resolution, as the kernel allows (MAXSYMLINKS). */
 const MAX_HOPS = 40;
@@ -41,7 +39,7 @@ export async function checkTree(root: string, limits: TreeLimits): Promise<numbe
           linked.add(inode);
         }
         bytes += st.size;
-        if (bytes > limits.maxBytes) refused(`unpacks to more than ${limits.maxBytes} bytes`, rel);
+        if (bytes > limits.maxBytes) overSize(limits, rel.join('/'));
       } else if (st.isSymbolicLink()) {
         const target = await readlink(path);
         if (target.startsWith('/')) refused('a symbolic link points to an absolute path', rel);

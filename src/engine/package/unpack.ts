@@ -10,6 +10,7 @@ import { EngineCode, EngineError } from '../errors.js';
 import { mountImage } from '../mounts.js';
 import { tool, toolDetail } from '../tool.js';
 import { MANIFEST_FILE, type Manifest, parseManifest } from './manifest.js';
+import { overSize } from './size-limit.js';
 import { type ExtractLimits, extractTarGz } from './tar-extract.js';
 import { checkTree } from './tree-check.js';
 
@@ -127,8 +128,7 @@ async function listSquashfs(file: string, limits: ExtractLimits): Promise<number
   }
   if (entries > limits.maxEntries)
     throw new EngineError(EngineCode.CorruptData, `package refused: more than ${limits.maxEntries} entries`);
-  if (bytes > limits.maxBytes)
-    throw new EngineError(EngineCode.CorruptData, `package refused: unpacks to more than ${limits.maxBytes} bytes`);
+  if (bytes > limits.maxBytes) overSize(limits);
   return bytes;
 }
 
