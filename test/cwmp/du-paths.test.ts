@@ -12,8 +12,8 @@ import { manifest, tarGz } from '../engine/tar-builder.js';
 import { sleep, usp, waitFor } from '../helpers.js';
 import { httpServer } from '../hostile-servers.js';
 import { serveFiles } from '../http-files.js';
-import { list, type Message, type Node, TestAcs, txt } from './acs.js';
-import { MS, setup } from './harness.js';
+import { type Node, TestAcs, txt } from './acs.js';
+import { MS, duResults as results, setup } from './harness.js';
 
 const SM = 'Device.SoftwareModules.';
 const POLICY = {
@@ -28,13 +28,6 @@ const pkg = (name: string) =>
 const install = (url: string) => `<Operations xsi:type="cwmp:InstallOpStruct"><URL>${url}</URL></Operations>`;
 const cds = (key: string, ...ops: string[]) =>
   `<cwmp:ChangeDUState>${ops.join('')}<CommandKey>${key}</CommandKey></cwmp:ChangeDUState>`;
-const results = (m: Message) =>
-  list(m.body.Results as Node | Node[]).map((r) => ({
-    uuid: txt(r.UUID),
-    state: txt(r.CurrentState),
-    fault: Number(txt((r.Fault as Node).FaultCode)),
-    message: txt((r.Fault as Node).FaultString),
-  }));
 const byMethod = (acs: TestAcs, method: string) => acs.requests.filter((r) => r.method === method);
 
 /** A port nothing listens on. */

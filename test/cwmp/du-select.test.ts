@@ -11,8 +11,8 @@ import { CwmpState } from '../../src/cwmp/state.js';
 import { manifest, tarGz } from '../engine/tar-builder.js';
 import { tempDir, waitFor } from '../helpers.js';
 import { serveFiles } from '../http-files.js';
-import { list, type Message, type Node, TestAcs, txt } from './acs.js';
-import { MS, setup } from './harness.js';
+import { TestAcs, txt } from './acs.js';
+import { MS, duResults as results, setup } from './harness.js';
 
 const SM = 'Device.SoftwareModules.';
 const SERVICE = '#!/bin/sh\ntrap "exit 0" TERM\nwhile true; do sleep 0.1; done\n';
@@ -32,16 +32,6 @@ const update = (f: { uuid?: string; version?: string; url?: string }) =>
 const uninstall = (uuid: string, version = '') =>
   `<Operations xsi:type="cwmp:UninstallOpStruct"><UUID>${uuid}</UUID>` +
   `${version ? `<Version>${version}</Version>` : ''}<ExecutionEnvRef/></Operations>`;
-const results = (m: Message) =>
-  list(m.body.Results as Node | Node[]).map((r) => ({
-    uuid: txt(r.UUID),
-    du: txt(r.DeploymentUnitRef),
-    version: txt(r.Version),
-    state: txt(r.CurrentState),
-    eus: txt(r.ExecutionUnitRefList),
-    fault: Number(txt((r.Fault as Node).FaultCode)),
-    message: txt((r.Fault as Node).FaultString),
-  }));
 
 /** An agent against the test ACS; change() sends one ChangeDUState and gives its results once reported. */
 async function world(t: Parameters<typeof setup>[0], files: Record<string, Buffer>) {

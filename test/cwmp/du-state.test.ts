@@ -8,8 +8,8 @@ import { test } from 'node:test';
 import { manifest, tarGz } from '../engine/tar-builder.js';
 import { waitFor } from '../helpers.js';
 import { serveFiles } from '../http-files.js';
-import { list, type Message, type Node, TestAcs, txt } from './acs.js';
-import { faultOf, MS, setup } from './harness.js';
+import { list, type Node, TestAcs, txt } from './acs.js';
+import { faultOf, MS, duResults as results, setup } from './harness.js';
 
 const SM = 'Device.SoftwareModules.';
 const SERVICE = '#!/bin/sh\ntrap "exit 0" TERM\nwhile true; do sleep 0.1; done\n';
@@ -29,18 +29,6 @@ const uninstall = (uuid: string) =>
   `<Operations xsi:type="cwmp:UninstallOpStruct"><UUID>${uuid}</UUID><Version/><ExecutionEnvRef/></Operations>`;
 const cds = (key: string, ...ops: string[]) =>
   `<cwmp:ChangeDUState>${ops.join('')}<CommandKey>${key}</CommandKey></cwmp:ChangeDUState>`;
-const results = (m: Message) =>
-  list(m.body.Results as Node | Node[]).map((r) => ({
-    uuid: txt(r.UUID),
-    du: txt(r.DeploymentUnitRef),
-    version: txt(r.Version),
-    state: txt(r.CurrentState),
-    resolved: txt(r.Resolved),
-    eus: txt(r.ExecutionUnitRefList),
-    fault: Number(txt((r.Fault as Node).FaultCode)),
-    op: txt(r.OperationPerformed),
-    start: txt(r.StartTime),
-  }));
 
 test(
   'ChangeDUState: Install, a failure per operation (9022, 9016, 9028), Update, Uninstall; ' +

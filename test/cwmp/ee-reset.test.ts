@@ -9,8 +9,8 @@ import { test } from 'node:test';
 import { manifest, tarGz } from '../engine/tar-builder.js';
 import { waitFor } from '../helpers.js';
 import { serveFiles } from '../http-files.js';
-import { list, type Message, type Node, TestAcs, txt } from './acs.js';
-import { gpv, MS, setup, values } from './harness.js';
+import { TestAcs, txt } from './acs.js';
+import { gpv, MS, duResults as results, setup, values } from './harness.js';
 
 const SM = 'Device.SoftwareModules.';
 const EE1 = `${SM}ExecEnv.1.`;
@@ -19,15 +19,6 @@ const pkg = (name: string, version: string) =>
     { name: 'manifest.json', data: manifest({ name, version, services: [{ name: 'svc', command: 'bin/run.sh' }] }) },
     { name: 'bin/run.sh', data: '#!/bin/sh\ntrap "exit 0" TERM\nwhile true; do sleep 0.1; done\n', mode: 0o755 },
   ]);
-const results = (m: Message) =>
-  list(m.body.Results as Node | Node[]).map((r) => ({
-    uuid: txt(r.UUID),
-    du: txt(r.DeploymentUnitRef),
-    version: txt(r.Version),
-    state: txt(r.CurrentState),
-    fault: Number(txt((r.Fault as Node).FaultCode)),
-    op: txt(r.OperationPerformed),
-  }));
 const spv = (name: string, value: string, key: string) =>
   `<cwmp:SetParameterValues><ParameterList soapenc:arrayType="cwmp:ParameterValueStruct[1]"><ParameterValueStruct>` +
   `<Name>${name}</Name><Value xsi:type="xsd:boolean">${value}</Value></ParameterValueStruct></ParameterList>` +
@@ -105,8 +96,8 @@ test(
     const removed = made.find((r) => r.op === 'Uninstall');
     const restored = made.find((r) => r.op === 'Update');
     assert.deepEqual(
-      removed,
-      { uuid: app!.uuid, du: app!.du, version: '1.0', state: 'Uninstalled', fault: 0, op: 'Uninstall' },
+      [removed?.uuid, removed?.du, removed?.version, removed?.state, removed?.fault],
+      [app!.uuid, app!.du, '1.0', 'Uninstalled', 0],
       'the removal names the UUID and the row the DU had',
     );
     assert.deepEqual(

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Agent } from '../../src/agent.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { tempDir } from '../helpers.js';
-import { type AcsOptions, list, type Node, TestAcs, txt } from './acs.js';
+import { type AcsOptions, list, type Message, type Node, TestAcs, txt } from './acs.js';
 
 export const MS = 'Device.ManagementServer.';
 
@@ -91,3 +91,18 @@ export const values = (m: { body: Node }) =>
   );
 export const faultOf = (m: { method: string; body: Node }) =>
   m.method === 'Fault' ? ((m.body.detail as Node).Fault as Node) : undefined;
+
+/** The OpResultStructs of a DUStateChangeComplete or AutonomousDUStateChangeComplete, in order. */
+export const duResults = (m: Message) =>
+  list(m.body.Results as Node | Node[]).map((r) => ({
+    uuid: txt(r.UUID),
+    du: txt(r.DeploymentUnitRef),
+    version: txt(r.Version),
+    state: txt(r.CurrentState),
+    resolved: txt(r.Resolved),
+    eus: txt(r.ExecutionUnitRefList),
+    fault: Number(txt((r.Fault as Node).FaultCode)),
+    message: txt((r.Fault as Node).FaultString),
+    op: txt(r.OperationPerformed),
+    start: txt(r.StartTime),
+  }));

@@ -1,22 +1,20 @@
 // The USP agent end to end over a real mosquitto, with MQTT 5.0 and 3.1.1. Test names carry the
 // TP-469 case ids they cover; the MQTT packet-level cases (11.2, 11.3, 11.12, 11.14, 11.17) are
-// asserted on the wire in test/conformance/mqtt-wire.test.ts.
+// asserted on the wire in test/conformance/mqtt-wire.test.ts, TLS to the broker (4.1) in
+// test/conformance/mtp-tls.test.ts.
 
 import assert from 'node:assert/strict';
-import { cpSync, writeFileSync } from 'node:fs';
+import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
-import { Agent } from '../../src/agent.js';
-import { UspController } from '../../src/usp/controller-client.js';
-import { silentLogger } from '../../src/util/logger.js';
-import { makeCertificates } from '../certs.js';
+import type { UspController } from '../../src/usp/controller-client.js';
 import { manifest, tarGz } from '../engine/tar-builder.js';
 import { responseOf } from '../fixtures/usp-answer.js';
-import { requireTool, sleep, spawnAgent, tempDir, waitFor } from '../helpers.js';
+import { sleep, spawnAgent, tempDir, waitFor } from '../helpers.js';
 import { serveFiles } from '../http-files.js';
 import { ControllerSim } from '../usp/controller-sim.js';
 import { freePort, Mosquitto, requireMosquitto } from './mosquitto.js';
-import { AGENT_ID, agentAndController, CTL_ID, deployment } from './usp-world.js';
+import { AGENT_ID, agentAndController, deployment } from './usp-world.js';
 
 function defaults(port: number, version: '3.1.1' | '5.0'): Record<string, string> {
   return {
@@ -396,58 +394,5 @@ test('malformed, foreign and oversized packets are dropped and the agent keeps a
     w.ctl.notifications.length + w.ctl.records.filter((r) => !r.mqtt_connect).length,
     0,
     'nothing answered the bad packets',
-  );
-});
-
-test('TLS to the broker: CA verification and client certificates; a wrong CA never connects', async (t) => {
-  const bin = requireMosquitto(t);
-  if (!bin) return;
-  if (!requireTool(t, 'openssl')) return;
-  const { dir, cleanup } = tempDir('cpe-tls-');
-  t.after(cleanup);
-  const certs = makeCertificates(dir);
-  const port = await freePort();
-  const broker = new Mosquitto(bin, dir, port, { ca: certs.ca, cert: certs.serverCert, key: certs.serverKey });
-  await broker.start();
-  t.after(() => broker.stop());
-  const d = { ...defaults(port, '5.0'), 'Device.MQTT.Client.1.TransportProtocol': 'TLS' };
-  writeFileSync(join(dir, 'defaults.json'), JSON.stringify(d));
-  const ctl = new UspController({
-    url: `mqtts://127.0.0.1:${port}`,
-    version: '5.0',
-    endpointId: CTL_ID,
-    topic: 'usp/controller/test',
-    agentId: AGENT_ID,
-    agentTopic: 'usp/agent/test',
-    timeoutMs: 5000,
-    tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey },
-  });
-  await ctl.connect();
-  t.after(() => ctl.close());
-  // A CA that did not sign the broker's certificate: the agent must refuse the broker.
-  const wrong = new Agent({
-    stateDir: join(dir, 'wrong'),
-    defaultsFile: join(dir, 'defaults.json'),
-    logger: silentLogger,
-    tls: { caFile: certs.otherCa, certFile: certs.clientCert, keyFile: certs.clientKey },
-  });
-  await wrong.start();
-  await new Promise((r) => setTimeout(r, 1500));
-  assert.notEqual(wrong.dm.value('Device.MQTT.Client.1.Status'), 'Connected');
-  assert.equal(ctl.records.length, 0);
-  await wrong.stop();
-  const agent = new Agent({
-    stateDir: join(dir, 'state'),
-    defaultsFile: join(dir, 'defaults.json'),
-    logger: silentLogger,
-    tls: { caFile: certs.ca, certFile: certs.clientCert, keyFile: certs.clientKey },
-  });
-  await agent.start();
-  t.after(() => agent.stop());
-  await waitFor(() => ctl.records.some((r) => r.mqtt_connect), 8000);
-  const m = await ctl.request('get', 'GET', { param_paths: ['Device.MQTT.Client.1.TransportProtocol'] });
-  assert.equal(
-    responseOf(m, 'get_resp').req_path_results[0]!.resolved_path_results[0]!.result_params.TransportProtocol,
-    'TLS',
   );
 });
