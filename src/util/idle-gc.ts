@@ -49,8 +49,9 @@ function fullGc(): () => void {
   return () => {
     setFlagsFromString('--compact-on-every-full-gc');
     try {
-      // V8 drops the bytecode of functions not run in its last 5 full collections (--bytecode-old-age):
-      // an idle agent collects so rarely that what only the start or a burst ran would otherwise stay.
+      // V8 drops the bytecode of functions not run in its last 5 full collections (--bytecode-old-age), and
+      // with the service file's --flush-baseline-code their baseline code: an idle agent collects so rarely
+      // that what only the start or a burst ran would otherwise stay.
       for (let i = 0; i < 5; i++) gc();
     } finally {
       setFlagsFromString('--no-compact-on-every-full-gc');
