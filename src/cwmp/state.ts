@@ -112,8 +112,8 @@ export interface CwmpStateData {
   retryCount: number;
 }
 
-/** Event codes that occur once per Inform, whatever their number (M events are kept per CommandKey). */
 const VALUE_CHANGE = '4 VALUE CHANGE';
+/** Event codes that occur once per Inform, whatever their number (M events are kept per CommandKey). */
 const SINGLE = /^(0|1|2|3|4|6|7|8|9|10|11|12|13|14) /;
 
 export class CwmpState {
